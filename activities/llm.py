@@ -1,0 +1,125 @@
+"""The one place that talks to Claude (or the simulator): the Messages API.
+
+The SDK's own retries are off (`max_retries=0`): Temporal's retry policy owns
+retries, so every attempt is visible in history, charged, and survives a worker
+crash. Errors are classified here, once: overload and rate limits are retryable
+(honouring `retry-after`), bad requests and auth failures are not.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import anthropic
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from agentfleet.config import SIM_API_KEY, Settings
+from agentfleet.models import ContentBlock, LlmRequest, LlmResponse, TextBlock, ToolUseBlock
+from agentfleet.pricing import usage_for
+
+LLM_ACTIVITY = "agentfleet.llm.chat"
+
+NON_RETRYABLE_STATUS = {
+    400: "bad request",
+    401: "authentication failed",
+    402: "payment required",
+    403: "permission denied",
+    404: "not found",
+    413: "request too large",
+    422: "unprocessable request",
+}
+
+
+def retry_after(headers: Any) -> timedelta | None:
+    """`retry-after` as seconds (RFC 9110 also allows a date; Anthropic sends seconds)."""
+    raw = headers.get("retry-after") if headers is not None else None
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return None
+    return timedelta(seconds=max(0.0, min(seconds, 300.0)))
+
+
+def _redact(text: str, secret: str | None) -> str:
+    return text.replace(secret, "[REDACTED]") if secret else text
+
+
+def classify(err: Exception, secret: str | None) -> ApplicationError:
+    """Map an SDK exception to the ApplicationError Temporal should act on."""
+    if isinstance(err, anthropic.APITimeoutError):
+        return ApplicationError("Anthropic API timed out", type="LlmTimeout")
+    if isinstance(err, anthropic.APIConnectionError):
+        return ApplicationError("cannot reach the Anthropic API", type="LlmConnection")
+    if isinstance(err, anthropic.APIStatusError):
+        status = err.status_code
+        body_msg = _redact(_error_message(err), secret)
+        if status in NON_RETRYABLE_STATUS:
+            return ApplicationError(
+                f"Anthropic API {status} ({NON_RETRYABLE_STATUS[status]}): {body_msg}",
+                type=f"LlmHttp{status}",
+                non_retryable=True,
+            )
+        delay = retry_after(err.response.headers)
+        kind = {429: "LlmRateLimited", 529: "LlmOverloaded"}.get(status, f"LlmHttp{status}")
+        return ApplicationError(
+            f"Anthropic API {status}: {body_msg}", type=kind, next_retry_delay=delay
+        )
+    return ApplicationError(_redact(f"{type(err).__name__}: {err}", secret), type="LlmError")
+
+
+def _error_message(err: anthropic.APIStatusError) -> str:
+    body = err.body
+    if isinstance(body, dict):
+        inner = body.get("error")
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+    return err.message
+
+
+class LlmActivities:
+    def __init__(self, settings: Settings) -> None:
+        self._key = settings.anthropic_api_key
+        self._simulated = settings.uses_simulator
+        self._client = anthropic.AsyncAnthropic(
+            api_key=self._key or SIM_API_KEY,
+            base_url=settings.anthropic_base_url,
+            max_retries=0,
+            timeout=120.0,
+        )
+
+    @activity.defn(name=LLM_ACTIVITY)
+    async def chat(self, req: LlmRequest) -> LlmResponse:
+        attempt = activity.info().attempt
+        kwargs: dict[str, Any] = {
+            "model": req.model,
+            "max_tokens": req.max_tokens,
+            "system": req.system,
+            "messages": [m.model_dump(mode="json") for m in req.messages],
+        }
+        if req.tools:
+            kwargs["tools"] = [t.model_dump(mode="json") for t in req.tools]
+        try:
+            raw = await self._client.messages.with_raw_response.create(**kwargs)
+        except anthropic.AnthropicError as err:
+            raise classify(err, self._key) from None
+        msg = await raw.parse()
+        simulated = self._simulated or raw.headers.get("x-simulator") is not None
+        content: list[ContentBlock] = []
+        for block in msg.content:
+            if block.type == "text":
+                content.append(TextBlock(text=block.text))
+            elif block.type == "tool_use":
+                content.append(ToolUseBlock(id=block.id, name=block.name, input=dict(block.input)))
+        return LlmResponse(
+            id=msg.id,
+            model=msg.model,
+            content=content,
+            stop_reason=msg.stop_reason,
+            usage=usage_for(msg.model, msg.usage.input_tokens, msg.usage.output_tokens),
+            attempt=attempt,
+            simulated=simulated,
+        )

@@ -1,0 +1,128 @@
+"""File tool and workspace activities: the only code that touches workspaces.
+
+Errors are classified here, once. A bad call (unknown tool, invalid input, a
+path escaping the sandbox, a missing file) is non-retryable: retrying would
+repeat the same mistake, so the workflow should hand it back to the model.
+A transient OSError (EIO, EAGAIN...) propagates as is and Temporal retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from pydantic import ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from agentfleet.models import (
+    WORKSPACE_NAME,
+    ToolRequest,
+    ToolResult,
+    WorkspaceInfo,
+    WorkspaceRequest,
+)
+from agentfleet.tools import (
+    Sandbox,
+    SandboxViolation,
+    ToolArgs,
+    ToolError,
+    UnknownToolError,
+    describe_validation_error,
+    parse_tool_input,
+)
+
+TOOL_ACTIVITY = "agentfleet.tool.run"
+WORKSPACE_ACTIVITY = "agentfleet.workspace.prepare"
+
+
+def _fail(message: str, kind: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def _count_files(root: Path) -> int:
+    # Regular files only, symlinks never followed: a link pointing outside the
+    # workspace must not make us stat (or count) what lies there.
+    count = 0
+    stack = [str(root)]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for entry in it:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    count += 1
+    return count
+
+
+class ToolActivities:
+    def __init__(self, workspaces_root: Path) -> None:
+        self._root = Path(workspaces_root)
+
+    def _path_of(self, workspace: str) -> Path:
+        # fullmatch, not match: `$` would accept a trailing newline.
+        if not WORKSPACE_NAME.fullmatch(workspace):
+            raise _fail(
+                f"invalid workspace name {workspace!r}: use letters, digits, '.', '_', '-'",
+                "InvalidWorkspace",
+            )
+        return self._root / workspace
+
+    @activity.defn(name=TOOL_ACTIVITY)
+    async def run_tool(self, req: ToolRequest) -> ToolResult:
+        workspace = self._path_of(req.workspace)
+        try:
+            args = parse_tool_input(req.name, req.input)
+        except UnknownToolError as e:
+            raise _fail(str(e), "UnknownTool") from None
+        except ValidationError as e:
+            raise _fail(describe_validation_error(req.name, e), "InvalidToolInput") from None
+
+        content, already_done = await asyncio.to_thread(self._run_sync, workspace, req, args)
+        activity.logger.info(
+            "tool %s in %s: %d chars%s",
+            req.name,
+            req.workspace,
+            len(content),
+            " (already done)" if already_done else "",
+        )
+        return ToolResult(
+            call_id=req.call_id, name=req.name, content=content, already_done=already_done
+        )
+
+    @staticmethod
+    def _run_sync(workspace: Path, req: ToolRequest, args: ToolArgs) -> tuple[str, bool]:
+        if not workspace.is_dir():
+            raise _fail(f"workspace {req.workspace!r} does not exist", "WorkspaceMissing")
+        try:
+            return Sandbox(workspace).run(args)
+        except SandboxViolation as e:
+            activity.logger.warning("tool %s refused: %s", req.name, e)
+            raise _fail(str(e), "SandboxViolation") from None
+        except ToolError as e:
+            raise _fail(str(e), "ToolError") from None
+
+    @activity.defn(name=WORKSPACE_ACTIVITY)
+    async def prepare_workspace(self, req: WorkspaceRequest) -> WorkspaceInfo:
+        path = self._path_of(req.workspace)
+        files = await asyncio.to_thread(self._prepare_sync, path, req)
+        activity.logger.info("workspace %s ready: %d files", req.workspace, files)
+        return WorkspaceInfo(workspace=req.workspace, path=str(path.resolve()), files=files)
+
+    def _prepare_sync(self, path: Path, req: WorkspaceRequest) -> int:
+        if req.create:
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except FileExistsError:
+                raise _fail(
+                    f"workspace {req.workspace!r} exists but is not a directory", "WorkspaceMissing"
+                ) from None
+        elif not path.is_dir():
+            # The operator reads this one, so saying where we looked is useful.
+            raise _fail(
+                f"workspace {req.workspace!r} does not exist under "
+                f"$AGENTFLEET_HOME/workspaces ({self._root})",
+                "WorkspaceMissing",
+            )
+        return _count_files(path)

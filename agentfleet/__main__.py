@@ -1,0 +1,3 @@
+from agentfleet.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""The `agentfleet` command.
+
+Every `--json` output is one JSON document on stdout; errors go to stderr with a
+non-zero exit code. Temporal and the SDKs are imported inside the commands, so
+`agentfleet score` and `--help` stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from agentfleet.config import Settings
+from agentfleet.errors import CliError
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="agentfleet", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="run the demo goal end to end on the embedded defaults")
+    sub.add_parser("dev", help="dev server + simulator (without a key) + worker, until Ctrl-C")
+    sub.add_parser("server", help="the Temporal dev server, persisted in $AGENTFLEET_HOME")
+    sub.add_parser("worker", help="the worker (same as `python worker.py`)")
+    s = sub.add_parser("sim", help="the Anthropic-compatible simulator")
+    s.add_argument("sim_args", nargs=argparse.REMAINDER)
+    r = sub.add_parser("run", help="start a master agent on GOAL")
+    r.add_argument("goal")
+    r.add_argument("--wait", action="store_true", help="wait and print the result tree")
+    r.add_argument("--json", action="store_true")
+    r.add_argument("--workspace", help="workspace name under $AGENTFLEET_HOME/workspaces")
+    r.add_argument("--model")
+    r.add_argument("--id", dest="workflow_id", help="workflow id (default: generated)")
+    st = sub.add_parser("status", help="status and result tree of a master run")
+    st.add_argument("workflow_id")
+    st.add_argument("--json", action="store_true")
+    sc = sub.add_parser("score", help="score a task's complexity, with no LLM call")
+    sc.add_argument("task")
+    sc.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    from agentfleet.logs import setup_logging
+
+    # Commands that print a result keep the terminal for it; long-running
+    # processes (dev, worker, server) log their progress.
+    quiet = args.command in {"demo", "run", "status", "score"}
+    setup_logging(logging.WARNING if quiet else logging.INFO)
+    try:
+        return _dispatch(args)
+    except CliError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from agentfleet import commands
+
+    settings = Settings.from_env()
+    if args.command == "sim":
+        from agentfleet.sim import main as sim_main
+
+        return sim_main(args.sim_args)
+    if args.command == "score":
+        return commands.score(args.task, args.json)
+    handlers = {
+        "demo": lambda: commands.demo(settings),
+        "dev": lambda: commands.dev(settings),
+        "server": lambda: commands.server(settings),
+        "worker": lambda: commands.worker(settings),
+        "run": lambda: commands.run(
+            settings,
+            args.goal,
+            args.wait,
+            args.json,
+            args.workspace,
+            args.model,
+            args.workflow_id,
+        ),
+        "status": lambda: commands.status(settings, args.workflow_id, args.json),
+    }
+    return asyncio.run(handlers[args.command]())

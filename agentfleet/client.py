@@ -1,0 +1,33 @@
+"""Connecting to Temporal the same way from the CLI, the worker and the tests.
+
+Temporal's envconfig profiles are honoured (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+TEMPORAL_API_KEY, TLS settings, config files), so Temporal Cloud or a
+self-hosted cluster needs no code change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from temporalio.client import Client, Plugin
+from temporalio.envconfig import ClientConfigProfile
+
+from agentfleet.converter import data_converter
+
+
+async def connect(
+    address: str | None = None,
+    namespace: str | None = None,
+    plugins: Sequence[Plugin] = (),
+    **kwargs: Any,
+) -> Client:
+    config = ClientConfigProfile.load().to_client_connect_config()
+    if address:
+        config["target_host"] = address
+    if namespace:
+        config["namespace"] = namespace
+    config.setdefault("target_host", "localhost:7233")
+    return await Client.connect(
+        **config, data_converter=data_converter, plugins=list(plugins), **kwargs
+    )

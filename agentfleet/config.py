@@ -1,0 +1,70 @@
+"""Settings read from the environment once, at process start.
+
+Workflows never import this module: configuration reaches side effects through
+activities, and never travels in payloads (so a key can never land in history).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentfleet import TASK_QUEUE
+from agentfleet.catalog import DEFAULT_MODEL, PRICES_PER_MTOK
+
+SIM_API_KEY = "sim-no-key"
+
+# Re-exported: config is where people look for the price table and model names.
+__all__ = ["DEFAULT_MODEL", "PRICES_PER_MTOK", "SIM_API_KEY", "Settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = TASK_QUEUE
+    ui_port: int = 8233
+    anthropic_api_key: str | None = field(default=None, repr=False)
+    anthropic_base_url: str | None = None
+    sim_port: int = 8787
+
+    @property
+    def workspaces(self) -> Path:
+        return self.home / "workspaces"
+
+    @property
+    def temporal_db(self) -> Path:
+        return self.home / "temporal.db"
+
+    @property
+    def uses_simulator(self) -> bool:
+        return self.anthropic_api_key is None
+
+    @property
+    def ui_url(self) -> str:
+        host = self.temporal_address.rsplit(":", 1)[0] or "localhost"
+        return f"http://{host}:{self.ui_port}"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = dict(os.environ if env is None else env)
+        address = e.get("TEMPORAL_ADDRESS", "localhost:7233")
+        port = int(address.rsplit(":", 1)[1]) if ":" in address else 7233
+        sim_port = int(e.get("AGENTFLEET_SIM_PORT", "8787"))
+        key = e.get("ANTHROPIC_API_KEY") or None
+        base_url = e.get("ANTHROPIC_BASE_URL") or None
+        if key is None and base_url is None:
+            # No key and no endpoint: the local simulator stands in for Claude.
+            base_url = f"http://127.0.0.1:{sim_port}"
+        return cls(
+            home=Path(e.get("AGENTFLEET_HOME", "./.agentfleet")).resolve(),
+            temporal_address=address,
+            temporal_namespace=e.get("TEMPORAL_NAMESPACE", "default"),
+            task_queue=e.get("AGENTFLEET_TASK_QUEUE", TASK_QUEUE),
+            ui_port=int(e.get("AGENTFLEET_UI_PORT", str(port + 1000))),
+            anthropic_api_key=key,
+            anthropic_base_url=base_url,
+            sim_port=sim_port,
+        )

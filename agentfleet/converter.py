@@ -1,0 +1,56 @@
+"""The data converter shared by every client and worker.
+
+It is Temporal's pydantic converter with one change: a payload that fails
+validation raises a non-retryable `ApplicationError` naming the bad fields.
+Without it, a typo such as `{"gaol": 1}` typed into the Temporal UI would fail
+the first workflow task forever, leaving the workflow Running instead of Failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+import temporalio.api.common.v1
+from temporalio.contrib.pydantic import (
+    PydanticJSONPlainPayloadConverter,
+    PydanticPayloadConverter,
+)
+from temporalio.converter import CompositePayloadConverter, DataConverter
+from temporalio.exceptions import ApplicationError
+
+INVALID_PAYLOAD = "InvalidPayload"
+
+
+def describe_validation_error(err: pydantic.ValidationError) -> str:
+    parts = []
+    for e in err.errors(include_url=False):
+        field = ".".join(str(p) for p in e["loc"]) or "(root)"
+        parts.append(f"field '{field}': {e['msg']}")
+    return f"invalid {err.title}: " + "; ".join(parts)
+
+
+class _ValidatingJSONConverter(PydanticJSONPlainPayloadConverter):
+    def from_payload(
+        self, payload: temporalio.api.common.v1.Payload, type_hint: type | None = None
+    ) -> Any:
+        try:
+            return super().from_payload(payload, type_hint)
+        except pydantic.ValidationError as err:
+            raise ApplicationError(
+                describe_validation_error(err), type=INVALID_PAYLOAD, non_retryable=True
+            ) from None
+
+
+class AgentfleetPayloadConverter(CompositePayloadConverter):
+    def __init__(self) -> None:
+        json_converter = _ValidatingJSONConverter()
+        super().__init__(
+            *(
+                json_converter if isinstance(c, PydanticJSONPlainPayloadConverter) else c
+                for c in PydanticPayloadConverter().converters.values()
+            )
+        )
+
+
+data_converter = DataConverter(payload_converter_class=AgentfleetPayloadConverter)

@@ -1,0 +1,263 @@
+"""Payload contracts: every workflow and activity input and result.
+
+These models are durable: they are stored in Temporal history and replayed
+months later. New fields must be optional with defaults; removing or retyping a
+field is a breaking change that needs `workflow.patched` and a replay test.
+
+Every datetime is `AwareDatetime`, so a naive timestamp is rejected at the
+boundary instead of being silently read as local time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+NodeStatus = Literal["running", "completed", "partial", "failed", "canceled"]
+Role = Literal["master", "subagent", "inline"]
+
+WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class Contract(BaseModel):
+    """Base for inputs: unknown fields are an error, so a typo like `gaol`
+    fails loudly instead of being dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Record(BaseModel):
+    """Base for results: tolerate fields added by newer workers."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- Anthropic Messages content, as carried through activities --------------
+
+
+class TextBlock(Record):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ToolUseBlock(Record):
+    type: Literal["tool_use"] = "tool_use"
+    id: str
+    name: str
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolResultBlock(Record):
+    type: Literal["tool_result"] = "tool_result"
+    tool_use_id: str
+    content: str
+    is_error: bool = False
+
+
+ContentBlock = Annotated[TextBlock | ToolUseBlock | ToolResultBlock, Field(discriminator="type")]
+
+
+class Message(Record):
+    role: Literal["user", "assistant"]
+    content: list[ContentBlock]
+
+    @classmethod
+    def user_text(cls, text: str) -> Message:
+        return cls(role="user", content=[TextBlock(text=text)])
+
+
+class ToolSpec(Record):
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+class Usage(Record):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    llm_calls: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 8),
+            llm_calls=self.llm_calls + other.llm_calls,
+        )
+
+
+class LlmRequest(Contract):
+    model: str
+    system: str
+    messages: list[Message]
+    tools: list[ToolSpec] = Field(default_factory=list)
+    max_tokens: int = Field(default=2048, ge=1, le=64000)
+    # Root workflow id, so receipts and spans group by task tree.
+    root_id: str = ""
+    agent_id: str = ""
+
+
+class LlmResponse(Record):
+    id: str
+    model: str
+    content: list[ContentBlock]
+    stop_reason: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    attempt: int = 1
+    simulated: bool = False
+
+    @property
+    def text(self) -> str:
+        return "".join(b.text for b in self.content if isinstance(b, TextBlock))
+
+    @property
+    def tool_uses(self) -> list[ToolUseBlock]:
+        return [b for b in self.content if isinstance(b, ToolUseBlock)]
+
+
+# --- File tools ---------------------------------------------------------------
+
+ToolName = Literal["list_files", "read_file", "write_file", "move_file", "make_dir"]
+
+
+class ToolRequest(Contract):
+    workspace: str
+    name: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    call_id: str = ""
+
+
+class ToolResult(Record):
+    call_id: str = ""
+    name: str
+    content: str
+    is_error: bool = False
+    # True when the call found its effect already in place (a retry after a
+    # crash), so callers and tests can see idempotence at work.
+    already_done: bool = False
+
+
+class WorkspaceRequest(Contract):
+    workspace: str
+    create: bool = False
+
+
+class WorkspaceInfo(Record):
+    workspace: str
+    path: str
+    files: int
+
+
+# --- Plans ----------------------------------------------------------------------
+
+
+class Subtask(Contract):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=4000)
+    tools: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+
+
+class Plan(Contract):
+    subtasks: list[Subtask] = Field(min_length=1, max_length=500)
+
+
+# --- Agents ---------------------------------------------------------------------
+
+
+class MasterInput(Contract):
+    """What a person types into the Temporal UI: only `goal` is required."""
+
+    goal: str = Field(min_length=1, max_length=20000)
+    workspace: str | None = Field(
+        default=None,
+        description="Workspace name under $AGENTFLEET_HOME/workspaces; "
+        "default: a fresh one named after the workflow id.",
+    )
+    model: str | None = None
+    max_depth: int = Field(default=2, ge=1, le=5)
+    max_turns: int = Field(default=12, ge=1, le=500)
+    max_subtasks: int = Field(default=8, ge=1, le=50)
+    max_plan_attempts: int = Field(default=3, ge=1, le=10)
+    max_tokens: int = Field(default=2048, ge=64, le=64000)
+
+    @field_validator("goal")
+    @classmethod
+    def _goal_not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("goal must not be empty")
+        return v.strip()
+
+    @field_validator("workspace")
+    @classmethod
+    def _workspace_name(cls, v: str | None) -> str | None:
+        if v is not None and not WORKSPACE_NAME.fullmatch(v):
+            raise ValueError(
+                "workspace must be a plain name (letters, digits, '.', '_', '-'), not a path"
+            )
+        return v
+
+
+class SubAgentInput(Contract):
+    task: str = Field(min_length=1)
+    title: str = ""
+    workspace: str
+    model: str
+    root_id: str
+    parent_id: str
+    depth: int = Field(default=1, ge=1)
+    index: int = 1
+    siblings: int = 1
+    max_depth: int = 2
+    max_turns: int = Field(default=12, ge=1)
+    max_tokens: int = 2048
+
+
+class AgentNode(Record):
+    """One node of the result tree: a master, a sub-agent or inline work."""
+
+    workflow_id: str
+    role: Role
+    title: str = ""
+    status: NodeStatus
+    model: str = ""
+    output: str = ""
+    error: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    turns: int = 0
+    tool_calls: int = 0
+    depth: int = 0
+    started_at: AwareDatetime | None = None
+    closed_at: AwareDatetime | None = None
+    children: list[AgentNode] = Field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.closed_at is None:
+            return None
+        return (self.closed_at - self.started_at).total_seconds()
+
+    def walk(self) -> list[AgentNode]:
+        out = [self]
+        for c in self.children:
+            out.extend(c.walk())
+        return out
+
+
+class MasterResult(Record):
+    goal: str
+    workspace: str
+    tree: AgentNode
+    plan: Plan | None = None
+    plan_attempts: int = 0
+
+    @property
+    def output(self) -> str:
+        return self.tree.output
+
+    @property
+    def status(self) -> NodeStatus:
+        return self.tree.status

@@ -1,0 +1,5 @@
+import sys
+
+from agentfleet.sim.cli import main
+
+sys.exit(main())

@@ -1,0 +1,105 @@
+"""`agentfleet sim`: run the simulator in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from agentfleet.config import Settings
+from agentfleet.sim.faults import check_rates
+from agentfleet.sim.server import Simulator
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a rate is between 0 and 1, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="agentfleet sim",
+        description="Serve the agentfleet Anthropic API simulator (scripted, not Claude).",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument(
+        "--port", type=int, default=None, help="default: $AGENTFLEET_SIM_PORT or 8787; 0 = any"
+    )
+    p.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every answer")
+    for status in (429, 529, 500):
+        p.add_argument(
+            f"--fault-{status}",
+            type=_rate,
+            default=0.0,
+            metavar="RATE",
+            help=f"fraction of /v1/messages requests answered with HTTP {status}",
+        )
+    p.add_argument("--retry-after", type=float, default=1.0, help="seconds sent with a 429")
+    p.add_argument("--seed", type=int, default=0, help="seed for the random faults")
+    p.add_argument("--quiet", action="store_true", help="do not log one line per request")
+    return p
+
+
+def banner(sim: Simulator, rates: dict[int, float], args: argparse.Namespace) -> str:
+    faults = ", ".join(f"{s}={r:g}" for s, r in sorted(rates.items()) if r) or "none"
+    lines = [
+        "agentfleet SIMULATOR - this is NOT Claude.",
+        f"Anthropic-compatible fake API on {sim.url}",
+        "Answers are scripted and deterministic; no API key is used or needed.",
+        f"latency {args.latency_ms:g} ms | random faults: {faults} | "
+        f"retry-after {args.retry_after:g}s | seed {args.seed}",
+        "admin: POST /_sim/faults  GET /_sim/stats  POST /_sim/reset",
+        "Press Ctrl-C to stop.",
+    ]
+    rule = "=" * max(len(line) for line in lines)
+    return "\n".join([rule, *lines, rule])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    port = Settings.from_env().sim_port if args.port is None else args.port
+    rates = {429: args.fault_429, 529: args.fault_529, 500: args.fault_500}
+    try:
+        check_rates(rates)
+    except ValueError as e:
+        print(f"agentfleet sim: {e}", file=sys.stderr)
+        return 2
+    sim = Simulator(
+        args.host,
+        port,
+        latency_ms=args.latency_ms,
+        fault_rates={s: r for s, r in rates.items() if r},
+        retry_after_s=args.retry_after,
+        seed=args.seed,
+        log=None if args.quiet else lambda line: print(f"[sim] {line}", flush=True),
+    )
+    try:
+        sim.start()
+    except OSError as e:
+        print(f"agentfleet sim: cannot listen on {args.host}:{port}: {e}", file=sys.stderr)
+        return 1
+    print(banner(sim, rates, args), flush=True)
+    stop = threading.Event()
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    # SIGTERM (docker stop, kill) should shut down as cleanly as Ctrl-C.
+    # Signal handlers can only be installed from the main thread.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_term) if in_main else None
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+        sim.stop()
+        print("agentfleet sim: stopped", flush=True)
+    return 0

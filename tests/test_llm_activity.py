@@ -1,0 +1,111 @@
+"""The LLM activity through the real anthropic SDK, over HTTP, to the simulator.
+
+Retries belong to Temporal: each test reads the attempts from history and from
+the simulator's request count, not from the SDK.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.worker import Worker
+
+from activities.llm import LlmActivities
+from agentfleet.config import Settings
+from agentfleet.models import LlmRequest, LlmResponse, Message
+from agentfleet.sim import Simulator
+from tests.probe_workflows import LlmProbeWorkflow
+
+REQ = LlmRequest(
+    model="claude-haiku-4-5",
+    system="ROLE: inline\nAnswer briefly.",
+    messages=[Message.user_text("What is 2+2?")],
+    max_tokens=64,
+)
+
+
+@pytest.fixture
+def private_sim() -> Iterator[Simulator]:
+    with Simulator(port=0) as s:
+        yield s
+
+
+async def _run(client: Client, settings: Settings, sim: Simulator, secret: str | None = None):
+    s = dataclasses.replace(settings, anthropic_base_url=sim.url, anthropic_api_key=secret)
+    llm = LlmActivities(s)
+    async with Worker(
+        client, task_queue=s.task_queue, workflows=[LlmProbeWorkflow], activities=[llm.chat]
+    ):
+        handle = await client.start_workflow(
+            LlmProbeWorkflow.run, REQ, id=f"llm-{uuid.uuid4().hex[:8]}", task_queue=s.task_queue
+        )
+        try:
+            return handle, await handle.result()
+        except WorkflowFailureError as err:
+            return handle, err
+
+
+def _seconds_between(history, first: EventType.ValueType, last: EventType.ValueType) -> float:
+    times = {e.event_type: e.event_time.ToDatetime() for e in history.events}
+    return (times[last] - times[first]).total_seconds()
+
+
+async def test_429_is_retried_after_retry_after(
+    client: Client, settings: Settings, private_sim: Simulator
+) -> None:
+    # The policy's first backoff is 1 s; only retry-after can make it 3 s.
+    private_sim.enqueue_faults([{"status": 429, "retry_after": 3}])
+    handle, resp = await _run(client, settings, private_sim)
+    assert isinstance(resp, LlmResponse)
+    assert resp.attempt == 2
+    history = await handle.fetch_history()
+    waited = _seconds_between(
+        history,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+    )
+    assert waited >= 3.0
+    assert private_sim.stats()["by_status"].get("429") == 1
+
+
+async def test_529_overloaded_is_retried(
+    client: Client, settings: Settings, private_sim: Simulator
+) -> None:
+    private_sim.enqueue_faults([{"status": 529}, {"status": 500}])
+    _, resp = await _run(client, settings, private_sim)
+    assert isinstance(resp, LlmResponse)
+    assert resp.attempt == 3 and resp.simulated
+    stats = private_sim.stats()["by_status"]
+    assert stats.get("529") == 1 and stats.get("500") == 1 and stats.get("200") == 1
+
+
+async def test_401_fails_at_once_without_leaking_the_key(
+    client: Client, settings: Settings, private_sim: Simulator
+) -> None:
+    secret = "sk-ant-test-" + uuid.uuid4().hex
+    private_sim.enqueue_faults([{"status": 401}])
+    handle, err = await _run(client, settings, private_sim, secret=secret)
+    assert isinstance(err, WorkflowFailureError)
+    act = err.cause
+    assert isinstance(act, ActivityError)
+    cause = act.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.non_retryable and cause.type == "LlmHttp401"
+    assert "401" in cause.message and "authentication" in cause.message
+    assert private_sim.stats()["requests"] == 1
+    history = await handle.fetch_history()
+    failed = [
+        e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
+    ]
+    assert len(failed) == 1
+    started = [
+        e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    ]
+    assert started[0].activity_task_started_event_attributes.attempt == 1
+    assert secret not in history.to_json()

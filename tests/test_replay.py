@@ -1,0 +1,64 @@
+"""Replay: recorded histories must replay on today's workflow code.
+
+`tests/data/histories/` holds histories recorded from real runs of earlier
+versions. A change that would break a running workflow fails here, before it
+ships; such a change needs `workflow.patched`. Set AGENTFLEET_RECORD_HISTORIES=1
+to add the histories of this run to the recorded set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Replayer
+
+from agentfleet.config import Settings
+from agentfleet.converter import data_converter
+from agentfleet.demo import DEMO_GOAL, seed_workspace
+from agentfleet.models import MasterInput
+from tests.conftest import running_worker
+from workflows.master import MasterAgentWorkflow
+from workflows.subagent import SubAgentWorkflow
+
+HISTORIES = Path(__file__).parent / "data" / "histories"
+
+
+def replayer() -> Replayer:
+    return Replayer(
+        workflows=[MasterAgentWorkflow, SubAgentWorkflow], data_converter=data_converter
+    )
+
+
+async def test_recorded_histories_replay_without_nondeterminism() -> None:
+    files = sorted(HISTORIES.glob("*.json"))
+    assert files, f"no recorded histories in {HISTORIES}"
+    for f in files:
+        # Files are named <version>__<original workflow id>.json: child ids
+        # derive from the parent's, so replay needs the original id.
+        history = WorkflowHistory.from_json(f.stem.split("__", 1)[1], f.read_text())
+        result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+        assert result.replay_failure is None, f"{f.name}: {result.replay_failure}"
+
+
+async def test_fresh_master_run_replays(client: Client, settings: Settings) -> None:
+    seed_workspace(settings.workspaces / "ws")
+    async with running_worker(client, settings):
+        handle = await client.start_workflow(
+            MasterAgentWorkflow.run,
+            MasterInput(goal=DEMO_GOAL, workspace="ws"),
+            id=f"replay-{settings.task_queue}",
+            task_queue=settings.task_queue,
+        )
+        result = await handle.result()
+    ids = [n.workflow_id for n in result.tree.walk()]
+    histories = [await client.get_workflow_handle(i).fetch_history() for i in ids]
+    for history in histories:
+        result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+        assert result.replay_failure is None, f"{history.workflow_id}: {result.replay_failure}"
+    if os.environ.get("AGENTFLEET_RECORD_HISTORIES") == "1":
+        HISTORIES.mkdir(parents=True, exist_ok=True)
+        version = os.environ.get("AGENTFLEET_HISTORY_VERSION", "v1")
+        for h in histories:
+            (HISTORIES / f"{version}__{h.workflow_id}.json").write_text(h.to_json())

@@ -1,0 +1,77 @@
+"""The agentfleet worker: every workflow and every activity on one task queue.
+
+Run it with `python worker.py` or `agentfleet worker`. SIGTERM and SIGINT
+trigger a graceful shutdown: in-flight activities get time to finish, and
+whatever they could not finish is retried by Temporal on another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.llm import LlmActivities
+from activities.tools import ToolActivities
+from agentfleet.client import connect
+from agentfleet.config import Settings
+from agentfleet.logs import setup_logging
+from workflows.master import MasterAgentWorkflow
+from workflows.subagent import SubAgentWorkflow
+
+WORKFLOWS = [MasterAgentWorkflow, SubAgentWorkflow]
+
+log = logging.getLogger("agentfleet.worker")
+
+
+def build_worker(client: Client, settings: Settings, task_queue: str | None = None) -> Worker:
+    llm = LlmActivities(settings)
+    tools = ToolActivities(settings.workspaces)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[llm.chat, tools.run_tool, tools.prepare_workspace],
+        # A killed worker's sticky workflow tasks move to the shared queue
+        # after this long, so another worker resumes the tree quickly.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
+        # On SIGTERM, in-flight LLM calls get this long to finish before they
+        # are cancelled and left to Temporal's retry.
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run(settings: Settings) -> None:
+    settings.workspaces.mkdir(parents=True, exist_ok=True)
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    worker = build_worker(client, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    llm = (
+        "simulator at " + str(settings.anthropic_base_url) if settings.uses_simulator else "Claude"
+    )
+    log.info(
+        "worker polling %s on %s (namespace %s); LLM: %s",
+        settings.task_queue,
+        settings.temporal_address,
+        settings.temporal_namespace,
+        llm,
+    )
+    async with worker:
+        await stop.wait()
+        log.info("shutting down: draining in-flight work")
+
+
+def main() -> None:
+    setup_logging()
+    asyncio.run(run(Settings.from_env()))
+
+
+if __name__ == "__main__":
+    main()
