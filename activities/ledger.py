@@ -1,0 +1,71 @@
+"""Temporal activities that write the task ledger.
+
+Retry policy is decided by the error: a database that is down or locked is
+worth retrying (the exception propagates and Temporal's retry policy applies),
+while a record that is invalid will be invalid on every attempt, so it fails
+once, non-retryably, with type `InvalidLedgerRecord`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from agentfleet.ledger import (
+    InvalidLedgerRecord,
+    Ledger,
+    LedgerClose,
+    LedgerStart,
+    LedgerWriteResult,
+)
+
+__all__ = [
+    "INVALID_LEDGER_RECORD",
+    "RECORD_CLOSE",
+    "RECORD_START",
+    "LedgerActivities",
+    "LedgerWriteResult",
+]
+
+RECORD_START = "agentfleet.ledger.record_start"
+RECORD_CLOSE = "agentfleet.ledger.record_close"
+INVALID_LEDGER_RECORD = "InvalidLedgerRecord"
+
+R = TypeVar("R")
+
+
+class LedgerActivities:
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    @activity.defn(name=RECORD_START)
+    async def record_start(self, rec: LedgerStart) -> LedgerWriteResult:
+        return await _write(self._ledger.record_start, rec)
+
+    @activity.defn(name=RECORD_CLOSE)
+    async def record_close(self, rec: LedgerClose) -> LedgerWriteResult:
+        return await _write(self._ledger.record_close, rec)
+
+
+async def _write(fn: Callable[[R], LedgerWriteResult], rec: R) -> LedgerWriteResult:
+    try:
+        # The store is synchronous SQLAlchemy; keep it off the event loop so
+        # a slow database never stalls other activities on this worker.
+        return await asyncio.to_thread(fn, rec)
+    except (InvalidLedgerRecord, ValidationError) as err:
+        raise ApplicationError(str(err), type=INVALID_LEDGER_RECORD, non_retryable=True) from err
+    except (sa.exc.IntegrityError, sa.exc.DataError) as err:
+        # The database itself rejected the values (a constraint, or a string
+        # PostgreSQL cannot store such as one with a NUL byte): retrying the
+        # same payload cannot succeed.
+        raise ApplicationError(
+            f"database rejected ledger record: {err.orig}",
+            type=INVALID_LEDGER_RECORD,
+            non_retryable=True,
+        ) from err

@@ -1,0 +1,112 @@
+"""Ledger payloads: what the ledger activities take and return.
+
+Pure pydantic, no SQL, so workflow code can build these inside the sandbox.
+Naive datetimes are rejected at this boundary and every instant is pinned to
+UTC, so equal instants compare and serialise identically.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, Field, model_validator
+
+from agentfleet.models import Contract, Record, Role
+
+
+def _to_utc(v: datetime) -> datetime:
+    return v.astimezone(UTC)
+
+
+LedgerStatus = Literal[
+    "running", "completed", "failed", "canceled", "budget_exhausted", "timed_out", "partial"
+]
+TerminalStatus = Literal[
+    "completed", "failed", "canceled", "budget_exhausted", "timed_out", "partial"
+]
+
+
+# AwareDatetime rejects naive input with an error located at the field name;
+# the after-validator then pins every value to UTC so equal instants compare
+# and serialise identically whatever offset they arrived with.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+class LedgerStart(Contract):
+    workflow_id: str = Field(min_length=1)
+    run_id: str = Field(min_length=1)
+    parent_id: str | None = None
+    root_id: str = Field(min_length=1)
+    role: Role
+    depth: int = Field(default=0, ge=0)
+    tier: str = ""
+    model: str = ""
+    title: str = ""
+    started_at: UtcDatetime
+
+
+class LedgerClose(Contract):
+    workflow_id: str = Field(min_length=1)
+    run_id: str = Field(min_length=1)
+    status: TerminalStatus
+    closed_at: UtcDatetime
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    cost_usd: float = Field(default=0.0, ge=0.0)
+    failure_reason: str | None = None
+    # Optional copies of the start fields: if the start write never landed,
+    # the close alone still yields a usable row. Ignored when a start exists.
+    parent_id: str | None = None
+    root_id: str | None = None
+    role: Role | None = None
+    depth: int | None = Field(default=None, ge=0)
+    tier: str | None = None
+    model: str | None = None
+    title: str | None = None
+    started_at: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _closed_after_started(self) -> LedgerClose:
+        if self.started_at is not None and self.closed_at < self.started_at:
+            raise ValueError(
+                f"closed_at {self.closed_at.isoformat()} is before "
+                f"started_at {self.started_at.isoformat()}"
+            )
+        return self
+
+
+class LedgerRow(Record):
+    workflow_id: str
+    run_id: str
+    parent_id: str | None = None
+    root_id: str | None = None
+    role: Role | None = None
+    depth: int | None = None
+    tier: str | None = None
+    model: str | None = None
+    status: LedgerStatus
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    started_at: UtcDatetime | None = None
+    closed_at: UtcDatetime | None = None
+    failure_reason: str | None = None
+    title: str | None = None
+    updated_at: UtcDatetime
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.closed_at is None:
+            return None
+        return (self.closed_at - self.started_at).total_seconds()
+
+
+class LedgerWriteResult(Record):
+    workflow_id: str
+    run_id: str
+    # True if this call inserted the row; False for a retry or replay.
+    created: bool
+    # True if this call changed an existing row (filled a missing start, or
+    # closed a running run). A retried write reports created=changed=False.
+    changed: bool = False
