@@ -38,5 +38,13 @@ dev: $(STAMP)
 worker: $(STAMP)
 	$(BIN)/python worker.py
 
+# The observable production stack (needs a Docker engine): Temporal on
+# PostgreSQL, Collector, Tempo, Prometheus, Grafana and N workers.
+up:
+	docker compose -f docker/docker-compose.yml up -d --build
+
+down:
+	docker compose -f docker/docker-compose.yml down
+
 clean:
 	rm -rf $(VENV) .agentfleet
