@@ -15,10 +15,13 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.ledger import LedgerActivities
 from activities.llm import LlmActivities
+from activities.policy import PolicyActivities
 from activities.tools import ToolActivities
 from agentfleet.client import connect
 from agentfleet.config import Settings
+from agentfleet.ledger import Ledger
 from agentfleet.logs import setup_logging
 from workflows.master import MasterAgentWorkflow
 from workflows.subagent import SubAgentWorkflow
@@ -31,11 +34,22 @@ log = logging.getLogger("agentfleet.worker")
 def build_worker(client: Client, settings: Settings, task_queue: str | None = None) -> Worker:
     llm = LlmActivities(settings)
     tools = ToolActivities(settings.workspaces)
+    ledger = Ledger.from_url(settings.ledger_url)
+    ledger.create()
+    ledger_acts = LedgerActivities(ledger)
+    policy = PolicyActivities(settings.home)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[llm.chat, tools.run_tool, tools.prepare_workspace],
+        activities=[
+            llm.chat,
+            tools.run_tool,
+            tools.prepare_workspace,
+            ledger_acts.record_start,
+            ledger_acts.record_close,
+            policy.thresholds,
+        ],
         # A killed worker's sticky workflow tasks move to the shared queue
         # after this long, so another worker resumes the tree quickly.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),

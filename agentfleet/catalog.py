@@ -15,3 +15,13 @@ PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
     "claude-sonnet-4-5": (3.0, 15.0),
     LARGE_MODEL: (5.0, 25.0),
 }
+
+
+def is_known_model(name: str) -> bool:
+    """A model in the price table, or a dated snapshot of one."""
+    return any(name == k or name.startswith(k + "-") for k in PRICES_PER_MTOK)
+
+
+def unknown_model_message(name: str) -> str:
+    known = ", ".join(sorted(PRICES_PER_MTOK))
+    return f"unknown model {name!r}; known models: {known} (prices live in agentfleet/catalog.py)"

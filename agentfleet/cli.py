@@ -8,8 +8,8 @@ non-zero exit code. Temporal and the SDKs are imported inside the commands, so
 from __future__ import annotations
 
 import argparse
-import logging
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 

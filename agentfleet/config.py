@@ -29,6 +29,11 @@ class Settings:
     anthropic_api_key: str | None = field(default=None, repr=False)
     anthropic_base_url: str | None = None
     sim_port: int = 8787
+    ledger_url_override: str | None = None
+
+    @property
+    def ledger_url(self) -> str:
+        return self.ledger_url_override or f"sqlite:///{self.home / 'ledger.db'}"
 
     @property
     def workspaces(self) -> Path:
@@ -67,4 +72,5 @@ class Settings:
             anthropic_api_key=key,
             anthropic_base_url=base_url,
             sim_port=sim_port,
+            ledger_url_override=(e.get("AGENTFLEET_LEDGER_URL") or "").strip() or None,
         )

@@ -6,7 +6,8 @@ from pathlib import Path
 
 DEMO_GOAL = (
     "Sort the files in inbox/ by type; write an index of docs/ to docs/INDEX.md; "
-    "summarize notes/meeting.txt into notes/SUMMARY.md"
+    "summarize notes/meeting.txt into notes/SUMMARY.md; "
+    "summarize notes/retro.txt into notes/RETRO.md"
 )
 
 DEMO_FILES = {
@@ -18,6 +19,7 @@ DEMO_FILES = {
     "docs/guide.md": "# Guide\n",
     "docs/faq.md": "# FAQ\n",
     "notes/meeting.txt": "Decided to ship on Friday.\nOwners: Ana, Bo.\n",
+    "notes/retro.txt": "Deploys were slow; cache the build.\nOn-call handover went well.\n",
 }
 
 

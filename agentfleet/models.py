@@ -15,8 +15,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-NodeStatus = Literal["running", "completed", "partial", "failed", "canceled"]
+from agentfleet.catalog import is_known_model, unknown_model_message
+
+NodeStatus = Literal[
+    "running", "completed", "partial", "failed", "canceled", "budget_exhausted", "skipped"
+]
 Role = Literal["master", "subagent", "inline"]
+Tier = Literal["trivial", "simple", "moderate", "complex"]
+TIERS: tuple[Tier, ...] = ("trivial", "simple", "moderate", "complex")
+PruneAction = Literal[
+    "merged",
+    "dropped_duplicate",
+    "stripped_plan",
+    "stripped_validate",
+    "capped_fanout",
+    "capped_depth",
+    "capped_total",
+]
 
 WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -87,6 +102,22 @@ class Usage(Record):
             cost_usd=round(self.cost_usd + other.cost_usd, 8),
             llm_calls=self.llm_calls + other.llm_calls,
         )
+
+
+class Receipt(Record):
+    """One LLM attempt, as billed. Attempts the API rejected (429, 529, 5xx)
+    return no usage and are billed nothing, but they are still recorded, so
+    retries are visible next to the spend."""
+
+    agent_id: str = ""
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    request_id: str | None = None
+    attempt: int = 1
+    ok: bool = True
+    purpose: str = ""
 
 
 class LlmRequest(Contract):
@@ -165,6 +196,29 @@ class Plan(Contract):
     subtasks: list[Subtask] = Field(min_length=1, max_length=500)
 
 
+class Pruning(Record):
+    title: str
+    action: PruneAction
+    reason: str
+    into: str | None = None
+
+
+class DelegationRecord(Record):
+    """Why a piece of work ran where it ran: the score behind the decision."""
+
+    title: str
+    tier: Tier
+    score: float
+    decision: Literal["inline", "spawn"]
+    model: str
+    workflow_id: str | None = None
+
+
+class BudgetSpec(Contract):
+    tokens: int = Field(default=400_000, ge=0)
+    usd: float = Field(default=5.0, ge=0.0, allow_inf_nan=False)
+
+
 # --- Agents ---------------------------------------------------------------------
 
 
@@ -183,6 +237,11 @@ class MasterInput(Contract):
     max_subtasks: int = Field(default=8, ge=1, le=50)
     max_plan_attempts: int = Field(default=3, ge=1, le=10)
     max_tokens: int = Field(default=2048, ge=64, le=64000)
+    max_total_subagents: int = Field(default=16, ge=1, le=500)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    models: dict[Tier, str] | None = Field(
+        default=None, description="Model per tier; `model` overrides every tier."
+    )
 
     @field_validator("goal")
     @classmethod
@@ -190,6 +249,21 @@ class MasterInput(Contract):
         if not v.strip():
             raise ValueError("goal must not be empty")
         return v.strip()
+
+    @field_validator("model")
+    @classmethod
+    def _model_known(cls, v: str | None) -> str | None:
+        if v is not None and not is_known_model(v):
+            raise ValueError(unknown_model_message(v))
+        return v
+
+    @field_validator("models")
+    @classmethod
+    def _models_known(cls, v: dict[Tier, str] | None) -> dict[Tier, str] | None:
+        for name in (v or {}).values():
+            if not is_known_model(name):
+                raise ValueError(unknown_model_message(name))
+        return v
 
     @field_validator("workspace")
     @classmethod
@@ -214,6 +288,30 @@ class SubAgentInput(Contract):
     max_depth: int = 2
     max_turns: int = Field(default=12, ge=1)
     max_tokens: int = 2048
+    tier: Tier = "moderate"
+    score: float = 0.0
+    may_decompose: bool = False
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    models: dict[Tier, str] | None = None
+    max_total_subagents: int = 16
+
+
+class ControlRequest(Contract):
+    """Pause, resume or cancel an agent (and its subtree) at the next turn."""
+
+    action: Literal["pause", "resume", "cancel"]
+    reason: str = Field(default="", max_length=500)
+
+
+class SubtreeControl(Contract):
+    workflow_id: str = Field(min_length=1)
+    action: Literal["pause", "resume", "cancel"]
+    reason: str = Field(default="", max_length=500)
+
+
+class ControlResult(Record):
+    workflow_id: str
+    state: str
 
 
 class AgentNode(Record):
@@ -230,8 +328,13 @@ class AgentNode(Record):
     turns: int = 0
     tool_calls: int = 0
     depth: int = 0
+    tier: Tier | None = None
     started_at: AwareDatetime | None = None
     closed_at: AwareDatetime | None = None
+    # This node's own LLM attempts; `usage` is the whole subtree's total.
+    receipts: list[Receipt] = Field(default_factory=list)
+    pruned: list[Pruning] = Field(default_factory=list)
+    decisions: list[DelegationRecord] = Field(default_factory=list)
     children: list[AgentNode] = Field(default_factory=list)
 
     @property
@@ -253,6 +356,7 @@ class MasterResult(Record):
     tree: AgentNode
     plan: Plan | None = None
     plan_attempts: int = 0
+    thresholds_version: str = ""
 
     @property
     def output(self) -> str:

@@ -78,3 +78,11 @@ async def running_worker(client: Client, settings: Settings) -> AsyncIterator[No
 
     async with build_worker(client, settings, settings.task_queue):
         yield
+
+
+# Scores complex, so the master plans it (short goals are done inline).
+COMPLEX_GOAL = (
+    "Research the three vendor proposals in vendors/, compare their pricing and support terms, "
+    "write a recommendation memo to memo.md, draft the email to the finance team, and "
+    "summarize the risks into risks.md"
+)

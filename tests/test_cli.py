@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from agentfleet.config import Settings
 from agentfleet.devserver import DevServer, temporal_binary
-from tests.conftest import running_worker
+from tests.conftest import COMPLEX_GOAL, running_worker
 
 
 async def sh(
@@ -44,7 +44,7 @@ async def test_run_wait_json_gives_one_document_with_the_tree(
 ) -> None:
     async with running_worker(client, settings):
         code, out, err = await sh(
-            *AGENTFLEET, "run", "Say hello; say goodbye", "--wait", "--json", env=cli_env(settings)
+            *AGENTFLEET, "run", COMPLEX_GOAL, "--wait", "--json", env=cli_env(settings)
         )
     assert code == 0, err
     doc = json.loads(out)
@@ -54,7 +54,9 @@ async def test_run_wait_json_gives_one_document_with_the_tree(
     assert len(doc["children"]) >= 2
     for child in doc["children"]:
         assert {"workflow_id", "status", "output", "usage", "children"} <= child.keys()
-        assert child["workflow_id"].startswith(doc["workflow_id"] + ".")
+        # Sub-agents are child workflows "<root>.<n>"; inline work is "<root>/inline-<n>".
+        sep = "/" if child["role"] == "inline" else "."
+        assert child["workflow_id"].startswith(doc["workflow_id"] + sep)
 
     code, out, err = await sh(
         *AGENTFLEET, "status", doc["workflow_id"], "--json", env=cli_env(settings)
@@ -65,9 +67,7 @@ async def test_run_wait_json_gives_one_document_with_the_tree(
 
 async def test_run_wait_prints_a_tree_and_the_ui_url(client: Client, settings: Settings) -> None:
     async with running_worker(client, settings):
-        code, out, err = await sh(
-            *AGENTFLEET, "run", "Say hi; say bye", "--wait", env=cli_env(settings)
-        )
+        code, out, err = await sh(*AGENTFLEET, "run", COMPLEX_GOAL, "--wait", env=cli_env(settings))
     assert code == 0, err
     assert "├─" in out or "└─" in out
     assert "Temporal UI: http://" in out and "/workflows/master-" in out

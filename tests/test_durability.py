@@ -87,7 +87,7 @@ async def assert_exactly_once(client: Client, handle: WorkflowHandle, result: Ma
 def assert_workspace_exact(ws: Path) -> None:
     files = sorted(str(p.relative_to(ws)) for p in ws.rglob("*") if p.is_file())
     names = Counter(Path(f).name for f in files)
-    expected = {Path(f).name for f in DEMO_FILES} | {"INDEX.md", "SUMMARY.md"}
+    expected = {Path(f).name for f in DEMO_FILES} | {"INDEX.md", "SUMMARY.md", "RETRO.md"}
     assert set(names) == expected, files
     assert all(n == 1 for n in names.values()), names
     assert sorted(p.name for p in (ws / "inbox" / "pdf").iterdir()) == ["report.pdf", "slides.pdf"]

@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 from agentfleet.config import Settings
 from agentfleet.demo import DEMO_GOAL, seed_workspace
 from agentfleet.models import MasterInput, MasterResult
-from tests.conftest import running_worker
+from tests.conftest import COMPLEX_GOAL, running_worker
 from workflows.master import MasterAgentWorkflow
 
 
@@ -61,14 +61,17 @@ async def test_demo_goal_builds_a_tree_of_subagents(client: Client, settings: Se
 async def test_malformed_plan_is_retried_with_the_error(client: Client, settings: Settings) -> None:
     async with running_worker(client, settings):
         handle = await start_master(
-            client, settings, MasterInput(goal="Say hello; say goodbye [sim:malformed-plans=2]")
+            client, settings, MasterInput(goal=COMPLEX_GOAL + " [sim:malformed-plans=2]")
         )
         result = await handle.result()
     assert result.plan_attempts == 3
     assert result.tree.status == "completed"
     history = await handle.fetch_history()
     llm_inputs = [
-        e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "agentfleet.llm.chat"
     ]
     payloads = [
         e.activity_task_scheduled_event_attributes.input.payloads[0].data for e in llm_inputs
@@ -83,7 +86,7 @@ async def test_malformed_plan_fails_clearly_after_the_bound(
         handle = await start_master(
             client,
             settings,
-            MasterInput(goal="Do a; do b [sim:malformed-plans=9]", max_plan_attempts=2),
+            MasterInput(goal=COMPLEX_GOAL + " [sim:malformed-plans=9]", max_plan_attempts=2),
         )
         with pytest.raises(WorkflowFailureError) as info:
             await handle.result()
@@ -126,12 +129,30 @@ async def test_bad_master_input_fails_fast_naming_the_field(
 
 async def test_unknown_model_fails_clearly(client: Client, settings: Settings) -> None:
     async with running_worker(client, settings):
-        handle = await start_master(client, settings, MasterInput(goal="hi", model="gpt-nope"))
+        handle = await start_master(
+            client, settings, MasterInput.model_construct(goal="hi", model="gpt-nope")
+        )
+        with pytest.raises(WorkflowFailureError) as info:
+            await asyncio.wait_for(handle.result(), timeout=10)
+    cause = info.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidPayload"
+    assert "'model'" in cause.message and "gpt-nope" in cause.message
+
+
+async def test_model_the_api_rejects_fails_the_run_clearly(
+    client: Client, settings: Settings
+) -> None:
+    # Known to our price table but not served by this endpoint: the API's 404
+    # fails the run at once instead of being retried or swallowed.
+    async with running_worker(client, settings):
+        handle = await start_master(
+            client, settings, MasterInput(goal="hi", model="claude-haiku-4-5-29991231")
+        )
         with pytest.raises(WorkflowFailureError) as info:
             await asyncio.wait_for(handle.result(), timeout=20)
     cause = info.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "PlanningFailed"
-    assert "404" in cause.message and "gpt-nope" in cause.message
+    assert isinstance(cause, ApplicationError) and cause.type == "LlmConfigError"
+    assert "404" in cause.message
 
 
 async def test_missing_workspace_fails_clearly(client: Client, settings: Settings) -> None:
@@ -149,7 +170,10 @@ async def test_turn_cap_returns_a_partial_result(client: Client, settings: Setti
         handle = await start_master(
             client,
             settings,
-            MasterInput(goal="look around forever [sim:turns=50]", max_turns=3),
+            MasterInput(
+                goal="List the files in the workspace and describe each one [sim:turns=50]",
+                max_turns=3,
+            ),
         )
         result = await handle.result()
     workers = [n for n in result.tree.walk() if n.role == "subagent"]

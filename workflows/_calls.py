@@ -15,6 +15,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from agentfleet.complexity import Thresholds
+    from agentfleet.ledger_models import LedgerClose, LedgerStart, LedgerWriteResult
     from agentfleet.models import (
         LlmRequest,
         LlmResponse,
@@ -27,6 +29,9 @@ with workflow.unsafe.imports_passed_through():
 LLM_ACTIVITY = "agentfleet.llm.chat"
 TOOL_ACTIVITY = "agentfleet.tool.run"
 WORKSPACE_ACTIVITY = "agentfleet.workspace.prepare"
+THRESHOLDS_ACTIVITY = "agentfleet.policy.thresholds"
+LEDGER_START = "agentfleet.ledger.record_start"
+LEDGER_CLOSE = "agentfleet.ledger.record_close"
 
 LLM_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -38,6 +43,14 @@ TOOL_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     maximum_interval=timedelta(seconds=5),
     maximum_attempts=5,
+)
+
+# A ledger outage must not lose a row: keep retrying, slowly, for as long as
+# it takes. An invalid record is non-retryable and surfaces in the audit.
+LEDGER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=0,
 )
 
 
@@ -87,6 +100,39 @@ async def prepare_workspace(name: str, create: bool) -> WorkspaceInfo:
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=TOOL_RETRY,
         summary=f"workspace {name}",
+    )
+
+
+async def ledger_write(rec: LedgerStart | LedgerClose) -> LedgerWriteResult | None:
+    name = LEDGER_START if isinstance(rec, LedgerStart) else LEDGER_CLOSE
+    try:
+        return await workflow.execute_activity(
+            name,
+            rec,
+            result_type=LedgerWriteResult,
+            start_to_close_timeout=timedelta(seconds=15),
+            retry_policy=LEDGER_RETRY,
+            summary=f"ledger {'start' if isinstance(rec, LedgerStart) else rec.status}",
+        )
+    except ActivityError as err:
+        # The work itself succeeded or failed on its own terms; a rejected
+        # ledger row is logged here and named by the weekly audit.
+        workflow.logger.error("ledger write refused: %s", failure_message(err))
+        return None
+
+
+async def load_thresholds() -> Thresholds:
+    """The tier thresholds in force when this workflow started.
+
+    Read through an activity, so the value lands in history: a calibration
+    that writes new thresholds never changes a workflow already running.
+    """
+    return await workflow.execute_activity(
+        THRESHOLDS_ACTIVITY,
+        result_type=Thresholds,
+        start_to_close_timeout=timedelta(seconds=10),
+        retry_policy=TOOL_RETRY,
+        summary="tier thresholds",
     )
 
 

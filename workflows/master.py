@@ -1,9 +1,13 @@
-"""MasterAgentWorkflow: plan a goal, delegate it, and synthesize the answer.
+"""MasterAgentWorkflow: score a goal, then do it inline, delegate it, or plan it.
 
-The plan is structured output: the model's JSON is validated by pydantic in the
-workflow (pure, so replay-safe), and a malformed plan is sent back with the
-validation error, a bounded number of times. Sub-agents run as child workflows
-whose ids extend the master's id, so a tree can be found from its root id.
+Complexity is scored before anything is spawned (pure and deterministic, so it
+runs inside the workflow): trivial goals are answered in one LLM call with no
+child, simple and moderate goals go to one sub-agent, and only complex goals
+are planned. A plan is structured output, validated by pydantic in the
+workflow; a malformed plan is sent back with the validation error, a bounded
+number of times. The over-decomposition guard prunes the plan (recording every
+pruning) before any child starts; trivial subtasks are done inline by the
+master. Children's ids extend the master's id, so a tree is found from its root.
 """
 
 from __future__ import annotations
@@ -19,22 +23,31 @@ with workflow.unsafe.imports_passed_through():
     import pydantic
 
     from agentfleet import prompts
-    from agentfleet.catalog import DEFAULT_MODEL
+    from agentfleet.complexity import Thresholds, score_text, spec_for
+    from agentfleet.complexity import score as score_spec
     from agentfleet.models import (
         AgentNode,
+        ControlRequest,
+        ControlResult,
+        DelegationRecord,
         LlmRequest,
         MasterInput,
         MasterResult,
         Message,
         NodeStatus,
         Plan,
+        Pruning,
         SubAgentInput,
+        Subtask,
+        SubtreeControl,
         TextBlock,
-        Usage,
     )
+    from agentfleet.policy import Decision, DelegationPolicy, guard
 
-from workflows._calls import chat, failure_message, prepare_workspace
-from workflows.subagent import run_child
+from workflows._agent import Spend
+from workflows._calls import failure_message, load_thresholds, prepare_workspace
+from workflows._lifecycle import Lifecycle
+from workflows.subagent import policy_for, run_child
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
@@ -56,6 +69,21 @@ def parse_plan(text: str) -> Plan:
         raise ValueError(problems) from None
 
 
+# Errors that no retry and no other subtask can fix: the key, the account or
+# the model name is wrong. They fail the whole run at once, with the reason.
+CONFIG_ERRORS = {"LlmHttp401", "LlmHttp403", "LlmHttp404"}
+
+
+def raise_if_misconfigured(err: BaseException) -> None:
+    cause: BaseException | None = err
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__ if cause.__cause__ is not None else getattr(cause, "cause", None)
+    if isinstance(cause, ApplicationError) and cause.type in CONFIG_ERRORS:
+        raise ApplicationError(
+            f"LLM configuration error: {cause.message}", type="LlmConfigError", non_retryable=True
+        ) from None
+
+
 def workspace_name_for(workflow_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", workflow_id).strip(".-")[:120] or "task"
 
@@ -63,14 +91,52 @@ def workspace_name_for(workflow_id: str) -> str:
 @workflow.defn(name="MasterAgentWorkflow")
 class MasterAgentWorkflow:
     def __init__(self) -> None:
-        self._usage = Usage()
+        self._spend: Spend | None = None
+        self._children: dict[str, AgentNode] = {}
+        self._running: set[str] = set()
+
+    @workflow.update(name="control_subtree")
+    async def control_subtree(self, req: SubtreeControl) -> ControlResult:
+        """Pause, resume or cancel one sub-agent and everything below it."""
+        await workflow.get_external_workflow_handle(req.workflow_id).signal(
+            "control_signal", ControlRequest(action=req.action, reason=req.reason)
+        )
+        return ControlResult(workflow_id=req.workflow_id, state=req.action)
+
+    @control_subtree.validator
+    def _validate_control(self, req: SubtreeControl) -> None:
+        if req.workflow_id not in self._running:
+            known = ", ".join(sorted(self._running)) or "none"
+            raise ValueError(f"{req.workflow_id!r} is not a running sub-agent (running: {known})")
 
     @workflow.run
     async def run(self, inp: MasterInput) -> MasterResult:
-        info = workflow.info()
-        wid = info.workflow_id
+        wid = workflow.info().workflow_id
+        thresholds = await load_thresholds()
+        policy = policy_for(inp.models, inp.model)
+        goal = score_text(inp.goal, thresholds)
+        decision = policy.decide(goal)
+        life = Lifecycle("master", wid, None, 0, decision.model, inp.goal, decision.tier)
+        life.begin()
+        spend = self._spend = Spend(wid, inp.budget)
+        try:
+            result = await self._run(inp, policy, thresholds, decision, spend)
+        except Exception as err:
+            await life.end("failed", spend.own, failure_message(err))
+            raise
+        await life.end(result.tree.status, result.tree.usage, result.tree.error)
+        return result
+
+    async def _run(
+        self,
+        inp: MasterInput,
+        policy: DelegationPolicy,
+        thresholds: Thresholds,
+        decision: Decision,
+        spend: Spend,
+    ) -> MasterResult:
+        wid = workflow.info().workflow_id
         started = workflow.now()
-        model = inp.model or DEFAULT_MODEL
         workspace = inp.workspace or workspace_name_for(wid)
         try:
             await prepare_workspace(workspace, create=inp.workspace is None)
@@ -79,69 +145,209 @@ class MasterAgentWorkflow:
                 failure_message(err), type="WorkspaceMissing", non_retryable=True
             ) from None
 
-        plan, attempts = await self._plan(inp, model, wid)
-        subtasks = plan.subtasks[: inp.max_subtasks]
-        children = await asyncio.gather(
-            *(
-                run_child(
-                    SubAgentInput(
-                        task=prompts.subagent_task(st),
-                        title=st.title,
-                        workspace=workspace,
-                        model=model,
-                        root_id=wid,
-                        parent_id=wid,
-                        depth=1,
-                        index=i,
-                        siblings=len(subtasks),
-                        max_depth=inp.max_depth,
-                        max_turns=inp.max_turns,
-                        max_tokens=inp.max_tokens,
-                    ),
-                    f"{wid}.{i}",
-                )
-                for i, st in enumerate(subtasks, start=1)
-            )
-        )
-        for child in children:
-            self._usage = self._usage + child.usage
+        plan: Plan | None = None
+        attempts = 0
+        pruned: list[Pruning] = []
+        records: list[DelegationRecord] = []
+        if decision.decision == "inline":
+            work = [(Subtask(title=inp.goal[:200], description=inp.goal), decision)]
+        elif not decision.may_decompose:
+            work = [(Subtask(title=inp.goal[:200], description=inp.goal), decision)]
+        else:
+            plan, attempts = await self._plan(inp, decision.model, spend)
+            limits = policy.limits(inp.max_depth, inp.max_total_subagents)
+            checked = guard(plan, decision.tier, 0, limits, 0, strip_overhead=True)
+            pruned = list(checked.pruned)
+            kept = checked.kept[: inp.max_subtasks] or [
+                Subtask(title=inp.goal[:200], description=inp.goal)
+            ]
+            work = [
+                (st, policy.decide(score_spec(spec_for(st, inp.goal, 1), thresholds)))
+                for st in kept
+            ]
 
-        output = await self._synthesize(inp, model, wid, children)
+        spawned = [(st, d) for st, d in work if d.decision == "spawn"]
+        jobs = []
+        n_spawn = 0
+        for i, (st, d) in enumerate(work, start=1):
+            if d.decision == "inline":
+                node_id = f"{wid}/inline-{i}"
+                jobs.append(self._inline(inp, st, d, node_id, spend))
+            else:
+                n_spawn += 1
+                node_id = f"{wid}.{n_spawn}"
+                child = self._child_input(inp, st, d, workspace, n_spawn, len(spawned), spend)
+                jobs.append(self._track(child, node_id))
+            records.append(
+                DelegationRecord(
+                    title=st.title,
+                    tier=d.tier,
+                    score=d.score,
+                    decision=d.decision,
+                    model=d.model,
+                    workflow_id=node_id if d.decision == "spawn" else None,
+                )
+            )
+        nodes = list(await asyncio.gather(*jobs))
+
+        if len(nodes) == 1 and plan is None:
+            output = nodes[0].output
+        else:
+            output = await self._synthesize(inp, decision.model, nodes, spend)
+        usage = spend.own
+        for node in nodes:
+            if node.role != "inline":
+                usage = usage + node.usage
         status: NodeStatus = (
-            "completed" if all(c.status == "completed" for c in children) else "partial"
+            "completed" if all(n.status == "completed" for n in nodes) else "partial"
         )
+        error = None
+        short = [n for n in nodes if n.status == "budget_exhausted"]
+        if status != "completed" and (spend.exhausted or short):
+            status = "budget_exhausted"
+            error = (
+                f"budget exhausted ({inp.budget.tokens} tokens, ${inp.budget.usd}): "
+                f"{len(short)} of {len(nodes)} parts stopped early"
+            )
         tree = AgentNode(
             workflow_id=wid,
             role="master",
             title=inp.goal[:80],
             status=status,
-            model=model,
+            model=decision.model,
             output=output,
-            usage=self._usage,
+            error=error,
+            usage=usage,
             depth=0,
+            tier=decision.tier,
             started_at=started,
             closed_at=workflow.now(),
-            children=list(children),
+            receipts=spend.receipts,
+            pruned=pruned,
+            decisions=records,
+            children=nodes,
         )
         return MasterResult(
-            goal=inp.goal, workspace=workspace, tree=tree, plan=plan, plan_attempts=attempts
+            goal=inp.goal,
+            workspace=workspace,
+            tree=tree,
+            plan=plan,
+            plan_attempts=attempts,
+            thresholds_version=thresholds.version,
         )
 
-    async def _plan(self, inp: MasterInput, model: str, wid: str) -> tuple[Plan, int]:
+    def _child_input(
+        self,
+        inp: MasterInput,
+        st: Subtask,
+        d: Decision,
+        workspace: str,
+        index: int,
+        siblings: int,
+        spend: Spend,
+    ) -> SubAgentInput:
+        wid = workflow.info().workflow_id
+        return SubAgentInput(
+            task=prompts.subagent_task(st),
+            title=st.title,
+            workspace=workspace,
+            model=d.model,
+            root_id=wid,
+            parent_id=wid,
+            depth=1,
+            index=index,
+            siblings=siblings,
+            max_depth=inp.max_depth,
+            max_turns=min(d.max_turns, inp.max_turns),
+            max_tokens=min(d.max_tokens, inp.max_tokens),
+            tier=d.tier,
+            score=d.score,
+            may_decompose=d.may_decompose,
+            budget=spend.reserve(siblings - index + 1),
+            models=inp.models,
+            max_total_subagents=inp.max_total_subagents,
+        )
+
+    async def _track(self, child: SubAgentInput, child_id: str) -> AgentNode:
+        self._running.add(child_id)
+        try:
+            node = await run_child(child, child_id)
+        finally:
+            self._running.discard(child_id)
+        self._children[child_id] = node
+        return node
+
+    async def _inline(
+        self, inp: MasterInput, st: Subtask, d: Decision, node_id: str, spend: Spend
+    ) -> AgentNode:
+        """Trivial work: one LLM call by the master, no child workflow."""
+        started = workflow.now()
+        before = len(spend.receipts)
+        usage_before = spend.own
+        status: NodeStatus = "completed"
+        error = None
+        output = ""
+        if spend.exhausted:
+            status, error = "budget_exhausted", "budget exhausted before this step"
+        else:
+            try:
+                resp = await spend.call(
+                    LlmRequest(
+                        model=d.model,
+                        system=prompts.INLINE_SYSTEM,
+                        messages=[Message.user_text(prompts.subagent_task(st))],
+                        max_tokens=min(d.max_tokens, inp.max_tokens),
+                        root_id=spend.agent_id,
+                        agent_id=spend.agent_id,
+                    ),
+                    purpose=f"inline · {st.title[:40]}",
+                )
+                output = resp.text
+            except Exception as err:  # noqa: BLE001 - a failed step is reported, not fatal
+                raise_if_misconfigured(err)
+                status, error = "failed", failure_message(err)
+        usage = spend.own
+        own = usage.model_copy(
+            update={
+                "input_tokens": usage.input_tokens - usage_before.input_tokens,
+                "output_tokens": usage.output_tokens - usage_before.output_tokens,
+                "cost_usd": round(usage.cost_usd - usage_before.cost_usd, 8),
+                "llm_calls": usage.llm_calls - usage_before.llm_calls,
+            }
+        )
+        # The master pays for inline work: its receipts stay on the master, and
+        # the node's usage is shown but not added to the total a second time.
+        return AgentNode(
+            workflow_id=node_id,
+            role="inline",
+            title=st.title,
+            status=status,
+            model=d.model,
+            output=output,
+            error=error,
+            usage=own,
+            turns=1 if len(spend.receipts) > before else 0,
+            depth=1,
+            tier=d.tier,
+            started_at=started,
+            closed_at=workflow.now(),
+        )
+
+    async def _plan(self, inp: MasterInput, model: str, spend: Spend) -> tuple[Plan, int]:
         messages = [Message.user_text(inp.goal)]
         last_error = ""
         for attempt in range(1, inp.max_plan_attempts + 1):
             try:
-                resp = await chat(
+                resp = await spend.call(
                     LlmRequest(
                         model=model,
                         system=prompts.PLANNER_SYSTEM,
                         messages=messages,
                         max_tokens=inp.max_tokens,
-                        root_id=wid,
-                        agent_id=wid,
+                        root_id=spend.agent_id,
+                        agent_id=spend.agent_id,
                     ),
-                    summary=f"plan attempt {attempt} · {model}",
+                    purpose=f"plan attempt {attempt}",
                 )
             except Exception as err:  # noqa: BLE001 - a non-retryable LLM error ends the run clearly
                 raise ApplicationError(
@@ -149,7 +355,6 @@ class MasterAgentWorkflow:
                     type="PlanningFailed",
                     non_retryable=True,
                 ) from None
-            self._usage = self._usage + resp.usage
             try:
                 return parse_plan(resp.text), attempt
             except ValueError as err:
@@ -163,22 +368,25 @@ class MasterAgentWorkflow:
         )
 
     async def _synthesize(
-        self, inp: MasterInput, model: str, wid: str, children: list[AgentNode]
+        self, inp: MasterInput, model: str, nodes: list[AgentNode], spend: Spend
     ) -> str:
-        reports = [(c.title, c.status, c.output or (c.error or "")) for c in children]
+        reports = [(c.title, c.status, c.output or (c.error or "")) for c in nodes]
+        if spend.exhausted:
+            return "(budget exhausted before synthesis)\n" + "\n".join(
+                f"- {t} [{s}]: {o}" for t, s, o in reports
+            )
         try:
-            resp = await chat(
+            resp = await spend.call(
                 LlmRequest(
                     model=model,
                     system=prompts.SYNTHESIZER_SYSTEM,
                     messages=[Message.user_text(prompts.synthesis_request(inp.goal, reports))],
                     max_tokens=inp.max_tokens,
-                    root_id=wid,
-                    agent_id=wid,
+                    root_id=spend.agent_id,
+                    agent_id=spend.agent_id,
                 ),
-                summary=f"synthesize · {model}",
+                purpose="synthesize",
             )
         except Exception as err:  # noqa: BLE001 - the children's work stands without a summary
             return f"(synthesis failed: {failure_message(err)})"
-        self._usage = self._usage + resp.usage
         return resp.text

@@ -4,31 +4,50 @@ Each LLM turn and each tool call is an activity, so a worker crash resumes the
 loop at the last completed step instead of re-running (and re-paying for) the
 whole conversation. Tool calls of one turn run in order: a model that asks to
 make a folder and then move a file into it expects exactly that order.
+
+The loop stops at a turn boundary when the model answers without a tool call,
+when the turn cap or the budget runs out (a partial result, not a crash), or
+when a parent cancels it through the `control_signal` signal.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine, Mapping
+from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from agentfleet import prompts
+    from agentfleet.complexity import score as score_spec
+    from agentfleet.complexity import spec_for
     from agentfleet.models import (
+        TIERS,
         AgentNode,
+        ControlRequest,
+        ControlResult,
+        DelegationRecord,
         LlmRequest,
         Message,
         NodeStatus,
+        Plan,
+        Pruning,
         SubAgentInput,
+        Subtask,
+        Tier,
         ToolRequest,
         ToolResultBlock,
         ToolSpec,
         ToolUseBlock,
         Usage,
     )
+    from agentfleet.policy import DelegationPolicy, guard
     from agentfleet.tools import TOOL_SPECS
 
-from workflows._calls import chat, failure_message, run_tool
+from workflows._agent import Control, Spend
+from workflows._calls import failure_message, run_tool
+from workflows._lifecycle import Lifecycle
 
 DELEGATE_TOOL = ToolSpec(
     name="delegate",
@@ -57,30 +76,90 @@ DELEGATE_TOOL = ToolSpec(
 )
 
 
+def policy_for(models: Mapping[Tier, str] | None, override: str | None = None) -> DelegationPolicy:
+    """The delegation policy with the run's model choices: `override` wins."""
+    policy = DelegationPolicy()
+    if models:
+        policy = policy.with_models(**{str(tier): model for tier, model in models.items()})
+    if override:
+        policy = policy.with_models(**dict.fromkeys(TIERS, override))
+    return policy
+
+
 @workflow.defn(name="SubAgentWorkflow")
 class SubAgentWorkflow:
     def __init__(self) -> None:
         self._children: list[AgentNode] = []
+        self._running_children: set[str] = set()
         self._delegated = 0
+        self._control = Control()
+        self._pruned: list[Pruning] = []
+        self._decisions: list[DelegationRecord] = []
+
+    @workflow.signal(name="control_signal")
+    async def control_signal(self, req: ControlRequest) -> None:
+        self._control.apply(req.action, req.reason)
+        await self._forward(req)
+
+    @workflow.update(name="control")
+    async def control(self, req: ControlRequest) -> ControlResult:
+        state = self._control.apply(req.action, req.reason)
+        await self._forward(req)
+        return ControlResult(workflow_id=workflow.info().workflow_id, state=state)
+
+    async def _forward(self, req: ControlRequest) -> None:
+        """A paused or cancelled agent pauses or cancels its whole subtree."""
+        for child_id in sorted(self._running_children):
+            await workflow.get_external_workflow_handle(child_id).signal("control_signal", req)
 
     @workflow.run
     async def run(self, inp: SubAgentInput) -> AgentNode:
+        wid = workflow.info().workflow_id
+        life = Lifecycle(
+            "subagent", inp.root_id, inp.parent_id, inp.depth, inp.model, inp.title, inp.tier
+        )
+        life.begin()
+        spend = Spend(wid, inp.budget)
+        try:
+            node = await self._loop(inp, spend)
+        except Exception as err:
+            await life.end("failed", self._total(spend), failure_message(err))
+            raise
+        await life.end(node.status, node.usage, node.error)
+        return node
+
+    def _total(self, spend: Spend) -> Usage:
+        total = spend.own
+        for child in self._children:
+            total = total + child.usage
+        return total
+
+    async def _loop(self, inp: SubAgentInput, spend: Spend) -> AgentNode:
         started = workflow.now()
         wid = workflow.info().workflow_id
         tools = list(TOOL_SPECS)
-        if inp.depth < inp.max_depth:
+        if inp.may_decompose and inp.depth < inp.max_depth:
             tools.append(DELEGATE_TOOL)
         messages = [Message.user_text(inp.task)]
-        usage = Usage()
         tool_calls = 0
         status: NodeStatus = "partial"
         output = ""
         error: str | None = None
         turns = 0
         try:
-            while turns < inp.max_turns:
+            while True:
+                if not await self._control.checkpoint():
+                    status, error = "canceled", f"canceled by parent: {self._control.reason}"
+                    break
+                if spend.exhausted:
+                    status = "budget_exhausted"
+                    error = f"budget exhausted after {turns} turns ({spend.own.llm_calls} calls)"
+                    break
+                if turns >= inp.max_turns:
+                    error = f"turn cap of {inp.max_turns} reached; result is partial"
+                    break
                 turns += 1
-                resp = await chat(
+                resp = await spend.call(
                     LlmRequest(
                         model=inp.model,
                         system=prompts.SUBAGENT_SYSTEM,
@@ -90,9 +169,8 @@ class SubAgentWorkflow:
                         root_id=inp.root_id,
                         agent_id=wid,
                     ),
-                    summary=f"turn {turns} · {inp.model}",
+                    purpose=f"turn {turns}",
                 )
-                usage = usage + resp.usage
                 messages.append(Message(role="assistant", content=resp.content))
                 if resp.text:
                     output = resp.text
@@ -103,15 +181,12 @@ class SubAgentWorkflow:
                 results: list[ToolResultBlock] = []
                 for use in uses:
                     tool_calls += 1
-                    results.append(await self._call(inp, use))
+                    results.append(await self._call(inp, spend, use))
                 messages.append(Message(role="user", content=list(results)))
-            else:
-                output = output or f"stopped at the turn cap ({inp.max_turns} turns)"
-                error = f"turn cap of {inp.max_turns} reached; result is partial"
         except Exception as err:  # noqa: BLE001 - a failed LLM call ends this agent, not the tree
             status, error = "failed", failure_message(err)
-        for child in self._children:
-            usage = usage + child.usage
+        if not output and status != "completed":
+            output = error or ""
         return AgentNode(
             workflow_id=wid,
             role="subagent",
@@ -120,57 +195,102 @@ class SubAgentWorkflow:
             model=inp.model,
             output=output,
             error=error,
-            usage=usage,
+            usage=self._total(spend),
             turns=turns,
             tool_calls=tool_calls,
             depth=inp.depth,
+            tier=inp.tier,
             started_at=started,
             closed_at=workflow.now(),
+            receipts=spend.receipts,
+            pruned=self._pruned,
+            decisions=self._decisions,
             children=self._children,
         )
 
-    async def _call(self, inp: SubAgentInput, use: ToolUseBlock) -> ToolResultBlock:
+    async def _call(self, inp: SubAgentInput, spend: Spend, use: ToolUseBlock) -> ToolResultBlock:
         if use.name == "delegate":
-            text, is_error = await self._delegate(inp, use)
+            text, is_error = await self._delegate(inp, spend, use)
             return ToolResultBlock(tool_use_id=use.id, content=text, is_error=is_error)
         result = await run_tool(
             ToolRequest(workspace=inp.workspace, name=use.name, input=use.input, call_id=use.id)
         )
         return ToolResultBlock(tool_use_id=use.id, content=result.content, is_error=result.is_error)
 
-    async def _delegate(self, inp: SubAgentInput, use: ToolUseBlock) -> tuple[str, bool]:
-        if inp.depth >= inp.max_depth:
-            return f"delegation refused: depth cap {inp.max_depth} reached", True
-        tasks = use.input.get("tasks")
-        if not isinstance(tasks, list) or not tasks:
+    async def _delegate(
+        self, inp: SubAgentInput, spend: Spend, use: ToolUseBlock
+    ) -> tuple[str, bool]:
+        raw_tasks = use.input.get("tasks")
+        if not isinstance(raw_tasks, list) or not raw_tasks:
             return "delegate needs a non-empty 'tasks' list", True
+        try:
+            plan = Plan(
+                subtasks=[
+                    Subtask(
+                        title=str(t.get("title") or "")[:200] or "subtask",
+                        description=str(t.get("description") or ""),
+                    )
+                    for t in raw_tasks
+                    if isinstance(t, dict)
+                ]
+            )
+        except ValueError as err:
+            return f"invalid delegate tasks: {err}", True
+        policy = policy_for(inp.models)
+        limits = policy.limits(inp.max_depth, inp.max_total_subagents)
+        checked = guard(plan, inp.tier, inp.depth, limits, spawned_so_far=self._delegated)
+        self._pruned.extend(checked.pruned)
+        if not checked.kept:
+            reasons = "; ".join(f"{p.title}: {p.reason}" for p in checked.pruned)
+            return f"no sub-agent started ({reasons}); do the work yourself", True
         wid = workflow.info().workflow_id
-        handles = []
-        for raw in tasks[:8]:
-            title = str(raw.get("title", "")) if isinstance(raw, dict) else ""
-            desc = str(raw.get("description", "")) if isinstance(raw, dict) else str(raw)
-            if not desc.strip():
-                continue
+        runs = []
+        for i, sub in enumerate(checked.kept):
+            decision = policy.decide(score_spec(spec_for(sub, inp.task, inp.depth + 1)))
             self._delegated += 1
-            child_input = SubAgentInput(
-                task=f"Task: {title}\n{desc}",
-                title=title or desc[:60],
+            child_id = f"{wid}.{self._delegated}"
+            self._decisions.append(
+                DelegationRecord(
+                    title=sub.title,
+                    tier=decision.tier,
+                    score=decision.score,
+                    decision="spawn",
+                    model=decision.model,
+                    workflow_id=child_id,
+                )
+            )
+            child = SubAgentInput(
+                task=prompts.subagent_task(sub),
+                title=sub.title,
                 workspace=inp.workspace,
-                model=inp.model,
+                model=decision.model,
                 root_id=inp.root_id,
                 parent_id=wid,
                 depth=inp.depth + 1,
                 index=self._delegated,
-                siblings=len(tasks),
+                siblings=len(checked.kept),
                 max_depth=inp.max_depth,
-                max_turns=inp.max_turns,
-                max_tokens=inp.max_tokens,
+                max_turns=decision.max_turns,
+                max_tokens=decision.max_tokens,
+                tier=decision.tier,
+                score=decision.score,
+                may_decompose=decision.may_decompose,
+                budget=spend.reserve(len(checked.kept) - i),
+                models=inp.models,
+                max_total_subagents=inp.max_total_subagents,
             )
-            handles.append(run_child(child_input, f"{wid}.{self._delegated}"))
-        nodes = await asyncio.gather(*handles)
+            runs.append(self._track(run_child(child, child_id), child_id))
+        nodes = await asyncio.gather(*runs)
         self._children.extend(nodes)
         report = "\n".join(f"- {n.title} [{n.status}]: {n.output or n.error}" for n in nodes)
-        return report or "no valid tasks given", not nodes
+        return report, False
+
+    async def _track(self, run: Coroutine[Any, Any, AgentNode], child_id: str) -> AgentNode:
+        self._running_children.add(child_id)
+        try:
+            return await run
+        finally:
+            self._running_children.discard(child_id)
 
 
 async def run_child(child_input: SubAgentInput, child_id: str) -> AgentNode:
@@ -183,7 +303,7 @@ async def run_child(child_input: SubAgentInput, child_id: str) -> AgentNode:
             id=child_id,
             static_summary=(
                 f"sub-agent {child_input.index}/{child_input.siblings} · "
-                f'"{child_input.title[:60]}" · {child_input.model}'
+                f'"{child_input.title[:60]}" · {child_input.tier} · {child_input.model}'
             ),
         )
     except Exception as err:  # noqa: BLE001 - one failed child must not fail its parent
@@ -195,6 +315,7 @@ async def run_child(child_input: SubAgentInput, child_id: str) -> AgentNode:
             model=child_input.model,
             error=failure_message(err),
             depth=child_input.depth,
+            tier=child_input.tier,
             started_at=started,
             closed_at=workflow.now(),
         )

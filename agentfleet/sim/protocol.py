@@ -10,7 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import typing
 from typing import Any
+
+import anthropic.types
+
+from agentfleet.catalog import PRICES_PER_MTOK
 
 JSON = dict[str, Any]
 
@@ -106,13 +111,26 @@ def _require(cond: bool, message: str, status: int = 400) -> None:
         raise ApiError(status, message)
 
 
+def _sdk_model_names() -> set[str]:
+    # The model ids this anthropic SDK release knows: what the real API serves.
+    names: set[str] = set()
+    for arg in typing.get_args(anthropic.types.Model):
+        if typing.get_origin(arg) is typing.Literal:
+            names.update(str(a) for a in typing.get_args(arg))
+    return names
+
+
+# Like the real API, a model id nobody serves is a 404, not a silent answer.
+SERVED_MODELS = frozenset(_sdk_model_names() | set(PRICES_PER_MTOK))
+
+
 def validate(body: Any, *, for_create: bool) -> JSON:
     """Raise ApiError for what the real API rejects; return the body typed."""
     _require(isinstance(body, dict), "request body must be a JSON object")
     assert isinstance(body, dict)
     model = body.get("model")
     _require(model is not None, "model: Field required")
-    _require(isinstance(model, str) and model.startswith("claude-"), f"model: {model}", 404)
+    _require(isinstance(model, str) and model in SERVED_MODELS, f"model: {model}", 404)
     if for_create:
         if body.get("stream"):
             raise ApiError(

@@ -1,0 +1,67 @@
+"""The ledger bracket around every agent workflow: a start row, then a close row.
+
+The start write runs concurrently with the agent's first steps, so the ledger
+adds no latency to the tree; the close write is awaited before the workflow
+returns, so a finished task can never be missing from the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from agentfleet.ledger_models import LedgerClose, LedgerStart
+    from agentfleet.models import Role, Usage
+
+from workflows._calls import ledger_write
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        role: Role,
+        root_id: str,
+        parent_id: str | None,
+        depth: int,
+        model: str,
+        title: str,
+        tier: str = "",
+    ) -> None:
+        info = workflow.info()
+        self._ids = {"workflow_id": info.workflow_id, "run_id": info.run_id}
+        self._start = LedgerStart(
+            **self._ids,
+            parent_id=parent_id,
+            root_id=root_id,
+            role=role,
+            depth=depth,
+            tier=tier,
+            model=model,
+            title=title[:500],
+            # The original start from history, not the time of this replay.
+            started_at=info.start_time,
+        )
+        self._start_write: asyncio.Task[Any] | None = None
+
+    def begin(self) -> None:
+        self._start_write = asyncio.ensure_future(ledger_write(self._start))
+
+    async def end(self, status: str, usage: Usage, reason: str | None = None) -> None:
+        if self._start_write is not None:
+            await self._start_write
+        start = self._start.model_dump(exclude={"workflow_id", "run_id"})
+        await ledger_write(
+            LedgerClose(
+                **self._ids,
+                **start,
+                status=status,
+                closed_at=workflow.now(),
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cost_usd=usage.cost_usd,
+                failure_reason=reason,
+            )
+        )
