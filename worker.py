@@ -15,18 +15,21 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.audit import AuditActivities
 from activities.ledger import LedgerActivities
 from activities.llm import LlmActivities
 from activities.policy import PolicyActivities
+from activities.report import ReportActivities
 from activities.tools import ToolActivities
 from agentfleet.client import connect
 from agentfleet.config import Settings
 from agentfleet.ledger import Ledger
 from agentfleet.logs import setup_logging
 from workflows.master import MasterAgentWorkflow
+from workflows.report import WeeklyReportWorkflow
 from workflows.subagent import SubAgentWorkflow
 
-WORKFLOWS = [MasterAgentWorkflow, SubAgentWorkflow]
+WORKFLOWS = [MasterAgentWorkflow, SubAgentWorkflow, WeeklyReportWorkflow]
 
 log = logging.getLogger("agentfleet.worker")
 
@@ -38,6 +41,8 @@ def build_worker(client: Client, settings: Settings, task_queue: str | None = No
     ledger.create()
     ledger_acts = LedgerActivities(ledger)
     policy = PolicyActivities(settings.home)
+    report = ReportActivities(settings, ledger=ledger)
+    audit = AuditActivities(settings, ledger=ledger)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -49,6 +54,9 @@ def build_worker(client: Client, settings: Settings, task_queue: str | None = No
             ledger_acts.record_start,
             ledger_acts.record_close,
             policy.thresholds,
+            policy.search_attributes,
+            report.build,
+            audit.run,
         ],
         # A killed worker's sticky workflow tasks move to the shared queue
         # after this long, so another worker resumes the tree quickly.

@@ -7,11 +7,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from temporalio import activity
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from agentfleet.complexity import DEFAULT_THRESHOLDS, Thresholds
 
 THRESHOLDS_ACTIVITY = "agentfleet.policy.thresholds"
+SEARCH_ATTRIBUTES_ACTIVITY = "agentfleet.cluster.search_attributes"
 
 
 def thresholds_file(home: Path) -> Path:
@@ -35,3 +38,28 @@ class PolicyActivities:
                 type="InvalidThresholds",
                 non_retryable=True,
             ) from None
+
+    @activity.defn(name=SEARCH_ATTRIBUTES_ACTIVITY)
+    async def search_attributes(self, names: list[str]) -> bool:
+        """Whether the namespace has all of `names` registered.
+
+        Upserting an unregistered attribute fails the workflow task forever, so
+        a cluster that never registered them (or a test server) gets no tags,
+        and the worker says so in its log instead.
+        """
+        info = activity.info()
+        try:
+            resp = await activity.client().operator_service.list_search_attributes(
+                ListSearchAttributesRequest(namespace=info.namespace)
+            )
+        except RPCError as err:
+            activity.logger.warning("cannot list search attributes: %s", err.message)
+            return False
+        missing = sorted(set(names) - set(resp.custom_attributes))
+        if missing:
+            activity.logger.warning(
+                "search attributes not registered: %s; agents will not be tagged "
+                "(see README: Custom search attributes)",
+                ", ".join(missing),
+            )
+        return not missing

@@ -1,3 +1,3 @@
-from agentfleet.cli import main
+from agentfleet.cli import console_main
 
-raise SystemExit(main())
+console_main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,6 +37,30 @@ def _build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="status and result tree of a master run")
     st.add_argument("workflow_id")
     st.add_argument("--json", action="store_true")
+    rp = sub.add_parser(
+        "report", help="weekly report: JSON, Markdown and PNG in $AGENTFLEET_HOME/reports"
+    )
+    rp.add_argument("--week", help="YYYY-Www (default: the week that just ended)")
+    rp.add_argument("--tz", default="UTC", help="the zone that defines the week (default UTC)")
+    rp.add_argument("--json", action="store_true")
+    au = sub.add_parser(
+        "audit", help="reconcile visibility, ledger and telemetry; exit 1 on any discrepancy"
+    )
+    au.add_argument("--week", help="YYYY-Www (default: the week that just ended)")
+    au.add_argument("--tz", default="UTC")
+    au.add_argument("--json", action="store_true")
+    au.add_argument(
+        "--running-limit",
+        type=float,
+        default=24.0,
+        dest="running_limit",
+        help="hours after which a running task is flagged",
+    )
+    sch = sub.add_parser("schedule", help="show or move the weekly-report schedule")
+    sch.add_argument("--show", action="store_true")
+    sch.add_argument("--set-time", dest="set_time", help="HH:MM")
+    sch.add_argument("--tz")
+    sch.add_argument("--json", action="store_true")
     sc = sub.add_parser("score", help="score a task's complexity, with no LLM call")
     sc.add_argument("task")
     sc.add_argument("--json", action="store_true")
@@ -48,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Commands that print a result keep the terminal for it; long-running
     # processes (dev, worker, server) log their progress.
-    quiet = args.command in {"demo", "run", "status", "score"}
+    quiet = args.command in {"demo", "run", "status", "score", "report", "audit", "schedule"}
     setup_logging(logging.WARNING if quiet else logging.INFO)
     try:
         return _dispatch(args)
@@ -60,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from agentfleet import commands
+    from agentfleet import commands, commands_report
 
     settings = Settings.from_env()
     if args.command == "sim":
@@ -84,5 +109,27 @@ def _dispatch(args: argparse.Namespace) -> int:
             args.workflow_id,
         ),
         "status": lambda: commands.status(settings, args.workflow_id, args.json),
+        "report": lambda: commands_report.report(settings, args.week, args.tz, args.json),
+        "audit": lambda: commands_report.audit(
+            settings, args.week, args.tz, args.json, args.running_limit
+        ),
+        "schedule": lambda: commands_report.schedule(
+            settings, args.show, args.set_time, args.tz, args.json
+        ),
     }
     return asyncio.run(handlers[args.command]())
+
+
+def console_main() -> None:
+    """Entry point of the `agentfleet` script and `python -m agentfleet`.
+
+    It skips interpreter teardown once the command has finished: the Temporal
+    client's Rust threads can outlive the event loop and abort a finalizing
+    interpreter ("PyGILState_Release ... finalizing", sdk-python issue #300),
+    which would turn a successful command into exit code -6.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)

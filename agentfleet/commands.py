@@ -69,10 +69,11 @@ async def embedded_stack(settings: Settings, with_worker: bool = True) -> AsyncI
         _say(f"Temporal: dev server at {server.address}, state in {settings.temporal_db}")
     _say(f"Temporal UI: {settings.ui_url}")
     try:
+        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        await prepare_cluster(client, settings)
         if with_worker:
             from worker import build_worker
 
-            client = await connect(settings.temporal_address, settings.temporal_namespace)
             settings.workspaces.mkdir(parents=True, exist_ok=True)
             async with build_worker(client, settings):
                 yield settings
@@ -82,6 +83,15 @@ async def embedded_stack(settings: Settings, with_worker: bool = True) -> AsyncI
         server.stop()
         if sim:
             sim.stop()
+
+
+async def prepare_cluster(client: Client, settings: Settings) -> None:
+    """Retention long enough for a weekly audit, and the weekly schedule."""
+    from activities.audit import ensure_retention
+    from workflows.report import ensure_schedule
+
+    await ensure_retention(client, settings.temporal_namespace)
+    await ensure_schedule(client, settings.task_queue)
 
 
 def new_workflow_id(prefix: str = "master") -> str:

@@ -242,6 +242,8 @@ class MasterInput(Contract):
     models: dict[Tier, str] | None = Field(
         default=None, description="Model per tier; `model` overrides every tier."
     )
+    require_approval: bool = False
+    approval_timeout_s: int = Field(default=3600, ge=1, le=30 * 24 * 3600)
 
     @field_validator("goal")
     @classmethod
@@ -294,6 +296,7 @@ class SubAgentInput(Contract):
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     models: dict[Tier, str] | None = None
     max_total_subagents: int = 16
+    tag_search_attributes: bool = False
 
 
 class ControlRequest(Contract):
@@ -307,6 +310,19 @@ class SubtreeControl(Contract):
     workflow_id: str = Field(min_length=1)
     action: Literal["pause", "resume", "cancel"]
     reason: str = Field(default="", max_length=500)
+
+
+class PlanApproval(Contract):
+    """A person's answer to a plan: approve it as is, or with an edited plan."""
+
+    approve: bool = True
+    plan: Plan | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class ApprovalResult(Record):
+    accepted: bool
+    subtasks: int
 
 
 class ControlResult(Record):

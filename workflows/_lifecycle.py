@@ -41,8 +41,9 @@ class Lifecycle:
             tier=tier,
             model=model,
             title=title[:500],
-            # The original start from history, not the time of this replay.
-            started_at=info.start_time,
+            # The execution's original start, as visibility records it: not
+            # the time of this replay, nor of the first workflow task.
+            started_at=info.workflow_start_time,
         )
         self._start_write: asyncio.Task[Any] | None = None
 

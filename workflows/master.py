@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.complexity import score as score_spec
     from agentfleet.models import (
         AgentNode,
+        ApprovalResult,
         ControlRequest,
         ControlResult,
         DelegationRecord,
@@ -36,17 +38,19 @@ with workflow.unsafe.imports_passed_through():
         Message,
         NodeStatus,
         Plan,
+        PlanApproval,
         Pruning,
         SubAgentInput,
         Subtask,
         SubtreeControl,
         TextBlock,
     )
-    from agentfleet.policy import Decision, DelegationPolicy, guard
+    from agentfleet.policy import Decision, DelegationPolicy, Limits, guard
 
 from workflows._agent import Spend
 from workflows._calls import failure_message, load_thresholds, prepare_workspace
 from workflows._lifecycle import Lifecycle
+from workflows._search import upsert_own
 from workflows.subagent import policy_for, run_child
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
@@ -94,6 +98,48 @@ class MasterAgentWorkflow:
         self._spend: Spend | None = None
         self._children: dict[str, AgentNode] = {}
         self._running: set[str] = set()
+        self._root: AgentNode | None = None
+        self._awaiting: Plan | None = None
+        self._approval: PlanApproval | None = None
+        self._policy: DelegationPolicy | None = None
+        self._decision: Decision | None = None
+        self._tag_children = False
+
+    @workflow.query(name="tree")
+    def tree(self) -> AgentNode:
+        """The live tree: finished children as they ended, the rest as running."""
+        root = self._root or AgentNode(
+            workflow_id=workflow.info().workflow_id, role="master", status="running"
+        )
+        usage = self._spend.own if self._spend else root.usage
+        children = list(self._children.values())
+        for child in children:
+            if child.role != "inline" and child.status != "running":
+                usage = usage + child.usage
+        return root.model_copy(
+            update={
+                "children": children,
+                "usage": usage,
+                "receipts": list(self._spend.receipts) if self._spend else [],
+            }
+        )
+
+    @workflow.update(name="approve_plan")
+    async def approve_plan(self, answer: PlanApproval) -> ApprovalResult:
+        self._approval = answer
+        plan = answer.plan or self._awaiting
+        return ApprovalResult(accepted=answer.approve, subtasks=len(plan.subtasks) if plan else 0)
+
+    @approve_plan.validator
+    def _validate_approval(self, answer: PlanApproval) -> None:
+        if self._awaiting is None:
+            raise ValueError("no plan is waiting for approval")
+        if answer.plan is not None and self._policy is not None and self._decision is not None:
+            limits = self._policy.limits(2, 500)
+            checked = guard(answer.plan, self._decision.tier, 0, limits, 0, strip_overhead=True)
+            if not checked.kept:
+                reasons = "; ".join(f"{p.title}: {p.reason}" for p in checked.pruned)
+                raise ValueError(f"the edited plan leaves nothing to do ({reasons})")
 
     @workflow.update(name="control_subtree")
     async def control_subtree(self, req: SubtreeControl) -> ControlResult:
@@ -116,13 +162,25 @@ class MasterAgentWorkflow:
         policy = policy_for(inp.models, inp.model)
         goal = score_text(inp.goal, thresholds)
         decision = policy.decide(goal)
+        self._policy, self._decision = policy, decision
+        self._root = AgentNode(
+            workflow_id=wid,
+            role="master",
+            title=inp.goal[:80],
+            status="running",
+            model=decision.model,
+            tier=decision.tier,
+            started_at=workflow.now(),
+        )
+        self._tag_children = await upsert_own("master", decision.tier, 0, wid)
         life = Lifecycle("master", wid, None, 0, decision.model, inp.goal, decision.tier)
         life.begin()
         spend = self._spend = Spend(wid, inp.budget)
         try:
             result = await self._run(inp, policy, thresholds, decision, spend)
         except Exception as err:
-            await life.end("failed", spend.own, failure_message(err))
+            # The close row carries the whole subtree's spend, children included.
+            await life.end("failed", self.tree().usage, failure_message(err))
             raise
         await life.end(result.tree.status, result.tree.usage, result.tree.error)
         return result
@@ -161,6 +219,9 @@ class MasterAgentWorkflow:
             kept = checked.kept[: inp.max_subtasks] or [
                 Subtask(title=inp.goal[:200], description=inp.goal)
             ]
+            if inp.require_approval:
+                kept, more = await self._await_approval(Plan(subtasks=kept), inp, decision, limits)
+                pruned.extend(more)
             work = [
                 (st, policy.decide(score_spec(spec_for(st, inp.goal, 1), thresholds)))
                 for st in kept
@@ -236,6 +297,38 @@ class MasterAgentWorkflow:
             thresholds_version=thresholds.version,
         )
 
+    async def _await_approval(
+        self, plan: Plan, inp: MasterInput, decision: Decision, limits: Limits
+    ) -> tuple[list[Subtask], list[Pruning]]:
+        """Hold the plan until a person approves it (maybe edited) or time runs out."""
+        self._awaiting = plan
+        try:
+            await workflow.wait_condition(
+                lambda: self._approval is not None,
+                timeout=timedelta(seconds=inp.approval_timeout_s),
+            )
+        except TimeoutError:
+            raise ApplicationError(
+                f"the plan was not approved within {inp.approval_timeout_s} s "
+                "(send the approve_plan update to run it)",
+                type="ApprovalTimeout",
+                non_retryable=True,
+            ) from None
+        finally:
+            self._awaiting = None
+        answer = self._approval
+        assert answer is not None
+        if not answer.approve:
+            raise ApplicationError(
+                f"the plan was rejected: {answer.note or 'no reason given'}",
+                type="PlanRejected",
+                non_retryable=True,
+            )
+        if answer.plan is None:
+            return plan.subtasks, []
+        checked = guard(answer.plan, decision.tier, 0, limits, 0, strip_overhead=True)
+        return checked.kept[: inp.max_subtasks], list(checked.pruned)
+
     def _child_input(
         self,
         inp: MasterInput,
@@ -266,9 +359,19 @@ class MasterAgentWorkflow:
             budget=spend.reserve(siblings - index + 1),
             models=inp.models,
             max_total_subagents=inp.max_total_subagents,
+            tag_search_attributes=self._tag_children,
         )
 
     async def _track(self, child: SubAgentInput, child_id: str) -> AgentNode:
+        self._children[child_id] = AgentNode(
+            workflow_id=child_id,
+            role="subagent",
+            title=child.title,
+            status="running",
+            model=child.model,
+            tier=child.tier,
+            depth=1,
+        )
         self._running.add(child_id)
         try:
             node = await run_child(child, child_id)

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows._agent import Control, Spend
 from workflows._calls import failure_message, run_tool
 from workflows._lifecycle import Lifecycle
+from workflows._search import agent_attributes
 
 DELEGATE_TOOL = ToolSpec(
     name="delegate",
@@ -278,6 +279,7 @@ class SubAgentWorkflow:
                 budget=spend.reserve(len(checked.kept) - i),
                 models=inp.models,
                 max_total_subagents=inp.max_total_subagents,
+                tag_search_attributes=inp.tag_search_attributes,
             )
             runs.append(self._track(run_child(child, child_id), child_id))
         nodes = await asyncio.gather(*runs)
@@ -305,6 +307,16 @@ async def run_child(child_input: SubAgentInput, child_id: str) -> AgentNode:
                 f"sub-agent {child_input.index}/{child_input.siblings} · "
                 f'"{child_input.title[:60]}" · {child_input.tier} · {child_input.model}'
             ),
+            static_details=(
+                f"**Task**\n\n{child_input.task[:2000]}\n\n"
+                f"score {child_input.score:.2f} · depth {child_input.depth} · "
+                f"max {child_input.max_turns} turns · budget {child_input.budget.tokens} tokens"
+            ),
+            search_attributes=agent_attributes(
+                "subagent", child_input.tier, child_input.depth, child_input.root_id
+            )
+            if child_input.tag_search_attributes
+            else None,
         )
     except Exception as err:  # noqa: BLE001 - one failed child must not fail its parent
         return AgentNode(

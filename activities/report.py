@@ -1,0 +1,50 @@
+"""The weekly report activity: read the ledger, write the report files.
+
+The ledger is synchronous SQLAlchemy and the chart is CPU work, so both run
+in a thread, keeping the worker's event loop free for other activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from temporalio import activity
+
+from agentfleet.config import Settings
+from agentfleet.ledger import Ledger, ledger_url_from_env
+from agentfleet.report import generate
+from agentfleet.report_models import ReportBuildResult, ReportRequest
+
+__all__ = ["BUILD_REPORT", "ReportActivities"]
+
+BUILD_REPORT = "agentfleet.report.build"
+
+
+class ReportActivities:
+    """`ReportActivities(settings)`; the ledger defaults to the one named by
+    `AGENTFLEET_LEDGER_URL` (else SQLite in `$AGENTFLEET_HOME`)."""
+
+    def __init__(self, settings: Settings, ledger: Ledger | None = None) -> None:
+        self._settings = settings
+        self._ledger = ledger
+
+    def _get_ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = Ledger.from_url(ledger_url_from_env(self._settings.home, os.environ))
+            self._ledger.create()
+        return self._ledger
+
+    def _build(self, req: ReportRequest) -> ReportBuildResult:
+        report, files = generate(self._get_ledger(), self._settings.home, req.week, req.tz)
+        return ReportBuildResult(
+            week=report.week,
+            tz=report.tz,
+            files=[str(p) for p in files],
+            summary=report.summary,
+            tasks=report.tasks,
+        )
+
+    @activity.defn(name=BUILD_REPORT)
+    async def build(self, req: ReportRequest) -> ReportBuildResult:
+        return await asyncio.to_thread(self._build, req)

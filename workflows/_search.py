@@ -1,0 +1,62 @@
+"""Custom search attributes, so the Temporal UI and CLI can filter agents.
+
+They are registered by `agentfleet.devserver` (and by the compose stack's
+namespace job). Children get theirs at start; a master upserts its own.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+AGENT_ROLE = SearchAttributeKey.for_keyword("AgentRole")
+AGENT_TIER = SearchAttributeKey.for_keyword("AgentTier")
+AGENT_DEPTH = SearchAttributeKey.for_int("AgentDepth")
+ROOT_TASK_ID = SearchAttributeKey.for_keyword("RootTaskId")
+
+# Guards the upsert command added after histories were first recorded.
+PATCH_SEARCH_ATTRIBUTES = "agentfleet-search-attributes-1"
+
+
+def agent_attributes(role: str, tier: str, depth: int, root_id: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(AGENT_ROLE, role),
+            SearchAttributePair(AGENT_TIER, tier),
+            SearchAttributePair(AGENT_DEPTH, depth),
+            SearchAttributePair(ROOT_TASK_ID, root_id),
+        ]
+    )
+
+
+SEARCH_ATTRIBUTES_ACTIVITY = "agentfleet.cluster.search_attributes"
+NAMES = [k.name for k in (AGENT_ROLE, AGENT_TIER, AGENT_DEPTH, ROOT_TASK_ID)]
+
+
+async def upsert_own(role: str, tier: str, depth: int, root_id: str) -> bool:
+    """Tag a workflow its starter could not tag (a master started from the UI).
+
+    Returns whether the cluster has the attributes, so children are tagged
+    only where tagging cannot fail their workflow tasks.
+    """
+    if not workflow.patched(PATCH_SEARCH_ATTRIBUTES):
+        return False
+    registered = await workflow.execute_activity(
+        SEARCH_ATTRIBUTES_ACTIVITY,
+        NAMES,
+        result_type=bool,
+        start_to_close_timeout=timedelta(seconds=10),
+        summary="search attributes registered?",
+    )
+    if registered:
+        workflow.upsert_search_attributes(
+            [
+                AGENT_ROLE.value_set(role),
+                AGENT_TIER.value_set(tier),
+                AGENT_DEPTH.value_set(depth),
+                ROOT_TASK_ID.value_set(root_id),
+            ]
+        )
+    return registered
