@@ -149,6 +149,10 @@ tasks = sa.Table(
     sa.Column("failure_reason", sa.Text, nullable=True),
     sa.Column("title", sa.Text, nullable=True),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # Delegation outcome of a parent (added after the first schema: see
+    # `_add_missing_columns`).
+    sa.Column("inline_decisions", sa.Integer, nullable=True),
+    sa.Column("pruned_count", sa.Integer, nullable=True),
     sa.CheckConstraint(
         "input_tokens >= 0 AND output_tokens >= 0 AND cost_usd >= 0",
         name="agentfleet_tasks_nonnegative_usage",
@@ -267,6 +271,19 @@ class Ledger:
             if self.schema is not None:
                 conn.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
             metadata.create_all(conn, checkfirst=True)
+            self._add_missing_columns(conn)
+
+    def _add_missing_columns(self, conn: Connection) -> None:
+        """Forward-only migration: nullable columns added since a ledger was made."""
+        present = {c["name"] for c in sa.inspect(conn).get_columns(TABLE_NAME, schema=self.schema)}
+        for column in tasks.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise RuntimeError(f"ledger column {column.name} cannot be added in place")
+            table = tasks.name if self.schema is None else f"{self.schema}.{tasks.name}"
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
 
     def _table_exists(self) -> bool:
         with self.engine.connect() as conn:
@@ -347,6 +364,8 @@ class Ledger:
             "output_tokens": rec.output_tokens,
             "cost_usd": rec.cost_usd,
             "failure_reason": rec.failure_reason,
+            "inline_decisions": rec.inline_decisions,
+            "pruned_count": rec.pruned_count,
         }
         start = {name: getattr(rec, name) for name in _START_FIELDS}
         with self._tx() as conn:

@@ -55,6 +55,9 @@ class LedgerClose(Contract):
     output_tokens: int = Field(default=0, ge=0)
     cost_usd: float = Field(default=0.0, ge=0.0)
     failure_reason: str | None = None
+    # A parent's delegation outcome: work done inline, subtasks pruned.
+    inline_decisions: int | None = Field(default=None, ge=0)
+    pruned_count: int | None = Field(default=None, ge=0)
     # Optional copies of the start fields: if the start write never landed,
     # the close alone still yields a usable row. Ignored when a start exists.
     parent_id: str | None = None
@@ -94,6 +97,8 @@ class LedgerRow(Record):
     failure_reason: str | None = None
     title: str | None = None
     updated_at: UtcDatetime
+    inline_decisions: int | None = None
+    pruned_count: int | None = None
 
     @property
     def duration_s(self) -> float | None:

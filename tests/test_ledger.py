@@ -504,3 +504,16 @@ def test_repr_hides_password() -> None:
         assert "s3cret" not in repr(led)
     finally:
         led.dispose()
+
+
+def test_create_adds_columns_missing_from_an_older_ledger(ledger: Ledger) -> None:
+    table = qualified(ledger)
+    with ledger.engine.begin() as conn:
+        for column in ("inline_decisions", "pruned_count"):
+            conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+    ledger.engine.dispose()  # forget cached column reflection, as a new process would
+    ledger.create()
+    ledger.record_start(start_rec())
+    ledger.record_close(close_rec(inline_decisions=2, pruned_count=3))
+    row = ledger.get("wf-1")
+    assert row is not None and (row.inline_decisions, row.pruned_count) == (2, 3)

@@ -50,7 +50,14 @@ class Lifecycle:
     def begin(self) -> None:
         self._start_write = asyncio.ensure_future(ledger_write(self._start))
 
-    async def end(self, status: str, usage: Usage, reason: str | None = None) -> None:
+    async def end(
+        self,
+        status: str,
+        usage: Usage,
+        reason: str | None = None,
+        inline_decisions: int | None = None,
+        pruned_count: int | None = None,
+    ) -> None:
         if self._start_write is not None:
             await self._start_write
         start = self._start.model_dump(exclude={"workflow_id", "run_id"})
@@ -64,5 +71,7 @@ class Lifecycle:
                 output_tokens=usage.output_tokens,
                 cost_usd=usage.cost_usd,
                 failure_reason=reason,
+                inline_decisions=inline_decisions,
+                pruned_count=pruned_count,
             )
         )

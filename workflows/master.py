@@ -182,7 +182,14 @@ class MasterAgentWorkflow:
             # The close row carries the whole subtree's spend, children included.
             await life.end("failed", self.tree().usage, failure_message(err))
             raise
-        await life.end(result.tree.status, result.tree.usage, result.tree.error)
+        tree = result.tree
+        await life.end(
+            tree.status,
+            tree.usage,
+            tree.error,
+            inline_decisions=sum(1 for d in tree.decisions if d.decision == "inline"),
+            pruned_count=len(tree.pruned),
+        )
         return result
 
     async def _run(

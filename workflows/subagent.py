@@ -126,7 +126,7 @@ class SubAgentWorkflow:
         except Exception as err:
             await life.end("failed", self._total(spend), failure_message(err))
             raise
-        await life.end(node.status, node.usage, node.error)
+        await life.end(node.status, node.usage, node.error, pruned_count=len(node.pruned) or None)
         return node
 
     def _total(self, spend: Spend) -> Usage:
