@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fmt bench dev worker up down clean
+.PHONY: demo test lint fmt bench dev worker up down clean system-deps install
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,7 +17,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/agentfleet demo
 
-test: $(STAMP)
+system-deps:
+	bash scripts/system-deps.sh
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
 lint: $(STAMP)

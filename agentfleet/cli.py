@@ -61,6 +61,10 @@ def _build_parser() -> argparse.ArgumentParser:
     sch.add_argument("--set-time", dest="set_time", help="HH:MM")
     sch.add_argument("--tz")
     sch.add_argument("--json", action="store_true")
+    cs = sub.add_parser("codec-server", help="decode encrypted payloads for the Temporal UI")
+    cs.add_argument("--host", default="127.0.0.1")
+    cs.add_argument("--port", type=int, default=8081)
+    cs.add_argument("--cors-origin", action="append", dest="cors_origins")
     sc = sub.add_parser("score", help="score a task's complexity, with no LLM call")
     sc.add_argument("task")
     sc.add_argument("--json", action="store_true")
@@ -92,6 +96,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         from agentfleet.sim import main as sim_main
 
         return sim_main(args.sim_args)
+    if args.command == "codec-server":
+        from agentfleet.codec_server import DEFAULT_CORS_ORIGINS, codec_server_command
+
+        return codec_server_command(
+            args.host, args.port, None, args.cors_origins or DEFAULT_CORS_ORIGINS
+        )
     if args.command == "score":
         return commands.score(args.task, args.json)
     handlers = {

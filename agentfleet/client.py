@@ -7,13 +7,15 @@ self-hosted cluster needs no code change.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 from temporalio.client import Client, Plugin
 from temporalio.envconfig import ClientConfigProfile
 
-from agentfleet.converter import data_converter
+from agentfleet.codec import codec_from_env
+from agentfleet.converter import data_converter_for
 
 
 async def connect(
@@ -28,6 +30,6 @@ async def connect(
     if namespace:
         config["namespace"] = namespace
     config.setdefault("target_host", "localhost:7233")
-    return await Client.connect(
-        **config, data_converter=data_converter, plugins=list(plugins), **kwargs
-    )
+    # AGENTFLEET_ENCRYPTION_KEY(_FILE) turns on payload encryption (agentfleet/codec.py).
+    converter = data_converter_for(codec_from_env(os.environ))
+    return await Client.connect(**config, data_converter=converter, plugins=list(plugins), **kwargs)

@@ -8,6 +8,7 @@ the first workflow task forever, leaving the workflow Running instead of Failed.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pydantic
@@ -16,7 +17,7 @@ from temporalio.contrib.pydantic import (
     PydanticJSONPlainPayloadConverter,
     PydanticPayloadConverter,
 )
-from temporalio.converter import CompositePayloadConverter, DataConverter
+from temporalio.converter import CompositePayloadConverter, DataConverter, PayloadCodec
 from temporalio.exceptions import ApplicationError
 
 INVALID_PAYLOAD = "InvalidPayload"
@@ -54,3 +55,10 @@ class AgentfleetPayloadConverter(CompositePayloadConverter):
 
 
 data_converter = DataConverter(payload_converter_class=AgentfleetPayloadConverter)
+
+
+def data_converter_for(codec: PayloadCodec | None) -> DataConverter:
+    """`data_converter`, with payloads run through `codec` (encryption) when one is given."""
+    if codec is None:
+        return data_converter
+    return dataclasses.replace(data_converter, payload_codec=codec)

@@ -70,6 +70,8 @@ class DevServer:
     log_file: Path | None = None
     durable_pragmas: bool = False
     dynamic_config: dict[str, str] = field(default_factory=dict)
+    # The UI sends payloads here to show them decoded (agentfleet/codec_server.py).
+    ui_codec_endpoint: str | None = None
     process: subprocess.Popen[bytes] | None = None
     reused: bool = False
 
@@ -105,6 +107,8 @@ class DevServer:
             cmd += ["--search-attribute", f"{name}={kind}"]
         for key, value in self.dynamic_config.items():
             cmd += ["--dynamic-config-value", f"{key}={value}"]
+        if self.ui_codec_endpoint:
+            cmd += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         return cmd
 
     def start(self, timeout: float = 60.0, reuse: bool = True) -> DevServer:

@@ -391,7 +391,10 @@ class Sandbox:
         # mkstemp opens with O_EXCL, which never follows a symlink; and
         # os.replace swaps the directory entry, so even a symlink planted at
         # `target` since resolve() is replaced rather than written through.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:64]}.", suffix=".tmp")
+        # The prefix is cut by bytes, not characters: 64 emoji are 256 bytes,
+        # past the 255-byte name limit, even though the real name fits.
+        stem = os.fsdecode(os.fsencode(target.name)[:64])
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{stem}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
                 os.fchmod(f.fileno(), mode)

@@ -22,8 +22,16 @@ from agentfleet.devserver import DevServer, free_port
 from agentfleet.sim import Simulator
 
 # The suite must never reach the real Anthropic API, whatever the shell has.
-os.environ.pop("ANTHROPIC_API_KEY", None)
-os.environ.pop("ANTHROPIC_BASE_URL", None)
+for _name in (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "AGENTFLEET_ENCRYPTION_KEY",
+    "AGENTFLEET_ENCRYPTION_KEY_FILE",
+    "AGENTFLEET_LEDGER_URL",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+):
+    # Tests that want one of these set it themselves.
+    os.environ.pop(_name, None)
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
