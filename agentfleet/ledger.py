@@ -153,6 +153,13 @@ tasks = sa.Table(
     # `_add_missing_columns`).
     sa.Column("inline_decisions", sa.Integer, nullable=True),
     sa.Column("pruned_count", sa.Integer, nullable=True),
+    # Estimate next to outcome, for `agentfleet calibrate`.
+    sa.Column("score", sa.Double, nullable=True),
+    sa.Column("est_context_tokens", sa.Integer, nullable=True),
+    sa.Column("est_steps", sa.Integer, nullable=True),
+    sa.Column("turns", sa.Integer, nullable=True),
+    sa.Column("tool_calls", sa.Integer, nullable=True),
+    sa.Column("thresholds_version", sa.String(64), nullable=True),
     sa.CheckConstraint(
         "input_tokens >= 0 AND output_tokens >= 0 AND cost_usd >= 0",
         name="agentfleet_tasks_nonnegative_usage",
@@ -163,7 +170,20 @@ tasks = sa.Table(
 )
 
 _KEY = ("workflow_id", "run_id")
-_START_FIELDS = ("parent_id", "root_id", "role", "depth", "tier", "model", "title", "started_at")
+_START_FIELDS = (
+    "parent_id",
+    "root_id",
+    "role",
+    "depth",
+    "tier",
+    "model",
+    "title",
+    "started_at",
+    "score",
+    "est_context_tokens",
+    "est_steps",
+    "thresholds_version",
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -366,6 +386,8 @@ class Ledger:
             "failure_reason": rec.failure_reason,
             "inline_decisions": rec.inline_decisions,
             "pruned_count": rec.pruned_count,
+            "turns": rec.turns,
+            "tool_calls": rec.tool_calls,
         }
         start = {name: getattr(rec, name) for name in _START_FIELDS}
         with self._tx() as conn:

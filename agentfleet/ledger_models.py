@@ -44,6 +44,11 @@ class LedgerStart(Contract):
     model: str = ""
     title: str = ""
     started_at: UtcDatetime
+    # The estimate the delegation decision was made on.
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    est_context_tokens: int | None = Field(default=None, ge=0)
+    est_steps: int | None = Field(default=None, ge=0)
+    thresholds_version: str | None = None
 
 
 class LedgerClose(Contract):
@@ -58,6 +63,8 @@ class LedgerClose(Contract):
     # A parent's delegation outcome: work done inline, subtasks pruned.
     inline_decisions: int | None = Field(default=None, ge=0)
     pruned_count: int | None = Field(default=None, ge=0)
+    turns: int | None = Field(default=None, ge=0)
+    tool_calls: int | None = Field(default=None, ge=0)
     # Optional copies of the start fields: if the start write never landed,
     # the close alone still yields a usable row. Ignored when a start exists.
     parent_id: str | None = None
@@ -68,6 +75,10 @@ class LedgerClose(Contract):
     model: str | None = None
     title: str | None = None
     started_at: UtcDatetime | None = None
+    score: float | None = None
+    est_context_tokens: int | None = None
+    est_steps: int | None = None
+    thresholds_version: str | None = None
 
     @model_validator(mode="after")
     def _closed_after_started(self) -> LedgerClose:
@@ -99,6 +110,12 @@ class LedgerRow(Record):
     updated_at: UtcDatetime
     inline_decisions: int | None = None
     pruned_count: int | None = None
+    score: float | None = None
+    est_context_tokens: int | None = None
+    est_steps: int | None = None
+    turns: int | None = None
+    tool_calls: int | None = None
+    thresholds_version: str | None = None
 
     @property
     def duration_s(self) -> float | None:

@@ -244,6 +244,10 @@ class MasterInput(Contract):
     )
     require_approval: bool = False
     approval_timeout_s: int = Field(default=3600, ge=1, le=30 * 24 * 3600)
+    strategy: Literal["policy", "naive"] = Field(
+        default="policy",
+        description="'naive' reproduces the always-decompose baseline, for benchmarks.",
+    )
 
     @field_validator("goal")
     @classmethod
@@ -292,6 +296,11 @@ class SubAgentInput(Contract):
     max_tokens: int = 2048
     tier: Tier = "moderate"
     score: float = 0.0
+    est_context_tokens: int | None = None
+    est_steps: int | None = None
+    thresholds_version: str | None = None
+    # The tier cut points the root started with (complexity.Thresholds).
+    thresholds: dict[str, float | str] | None = None
     may_decompose: bool = False
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     models: dict[Tier, str] | None = None

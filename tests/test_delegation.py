@@ -204,3 +204,18 @@ async def test_paused_subagent_waits_then_resumes(client: Client, settings: Sett
         assert resumed.state == "running"
         result = await handle.result()
     assert result.tree.children[0].status == "completed"
+
+
+async def test_naive_strategy_reproduces_the_over_decomposing_baseline(
+    client: Client, settings: Settings
+) -> None:
+    seed_workspace(settings.workspaces / "ws")
+    async with running_worker(client, settings):
+        result = await _run(
+            client, settings, MasterInput(goal=DEMO_GOAL, workspace="ws", strategy="naive")
+        )
+    tree = result.tree
+    titles = [c.title for c in tree.children]
+    assert titles[0] == "Plan the approach" and titles[-1] == "Validate the results"
+    assert len(titles) == 6 and tree.pruned == []
+    assert all(c.role == "subagent" for c in tree.children)

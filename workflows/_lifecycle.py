@@ -14,9 +14,19 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from agentfleet.ledger_models import LedgerClose, LedgerStart
-    from agentfleet.models import Role, Usage
+    from agentfleet.models import Record, Role, Usage
+
 
 from workflows._calls import ledger_write
+
+
+class Estimate(Record):
+    """What the delegation decision assumed, kept next to the outcome."""
+
+    score: float | None = None
+    est_context_tokens: int | None = None
+    est_steps: int | None = None
+    thresholds_version: str | None = None
 
 
 class Lifecycle:
@@ -29,6 +39,7 @@ class Lifecycle:
         model: str,
         title: str,
         tier: str = "",
+        estimate: Estimate | None = None,
     ) -> None:
         info = workflow.info()
         self._ids = {"workflow_id": info.workflow_id, "run_id": info.run_id}
@@ -44,6 +55,7 @@ class Lifecycle:
             # The execution's original start, as visibility records it: not
             # the time of this replay, nor of the first workflow task.
             started_at=info.workflow_start_time,
+            **(estimate.model_dump() if estimate else {}),
         )
         self._start_write: asyncio.Task[Any] | None = None
 
@@ -57,6 +69,8 @@ class Lifecycle:
         reason: str | None = None,
         inline_decisions: int | None = None,
         pruned_count: int | None = None,
+        turns: int | None = None,
+        tool_calls: int | None = None,
     ) -> None:
         if self._start_write is not None:
             await self._start_write
@@ -65,6 +79,8 @@ class Lifecycle:
             LedgerClose(
                 **self._ids,
                 **start,
+                turns=turns,
+                tool_calls=tool_calls,
                 status=status,
                 closed_at=workflow.now(),
                 input_tokens=usage.input_tokens,

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     import pydantic
 
     from agentfleet import prompts
-    from agentfleet.complexity import Thresholds, score_text, spec_for
+    from agentfleet.complexity import ComplexityScore, Thresholds, score_text, spec_for
     from agentfleet.complexity import score as score_spec
     from agentfleet.models import (
         AgentNode,
@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows._agent import Spend
 from workflows._calls import failure_message, load_thresholds, prepare_workspace
-from workflows._lifecycle import Lifecycle
+from workflows._lifecycle import Estimate, Lifecycle
 from workflows._search import upsert_own
 from workflows.subagent import policy_for, run_child
 
@@ -86,6 +86,26 @@ def raise_if_misconfigured(err: BaseException) -> None:
         raise ApplicationError(
             f"LLM configuration error: {cause.message}", type="LlmConfigError", non_retryable=True
         ) from None
+
+
+_PLAN_STEP = Subtask(title="Plan the approach", description="Plan how to approach the goal")
+_VALIDATE_STEP = Subtask(
+    title="Validate the results", description="Validate that every part of the goal was done"
+)
+
+
+def naive_plan(subtasks: list[Subtask], goal: str) -> list[Subtask]:
+    """The over-decomposing habit, for the baseline: a plan step first and a
+    validate step last, whether or not the planner already added them."""
+    titles = {s.title.lower() for s in subtasks}
+    out = list(subtasks)
+    if not any(t.startswith("plan") for t in titles):
+        out.insert(
+            0, _PLAN_STEP.model_copy(update={"description": f"Plan how to approach: {goal}"})
+        )
+    if not any(t.startswith(("validate", "verify")) for t in titles):
+        out.append(_VALIDATE_STEP)
+    return out
 
 
 def workspace_name_for(workflow_id: str) -> str:
@@ -173,11 +193,25 @@ class MasterAgentWorkflow:
             started_at=workflow.now(),
         )
         self._tag_children = await upsert_own("master", decision.tier, 0, wid)
-        life = Lifecycle("master", wid, None, 0, decision.model, inp.goal, decision.tier)
+        life = Lifecycle(
+            "master",
+            wid,
+            None,
+            0,
+            decision.model,
+            inp.goal,
+            decision.tier,
+            Estimate(
+                score=goal.score,
+                est_context_tokens=goal.est_context_tokens,
+                est_steps=goal.est_steps,
+                thresholds_version=thresholds.version,
+            ),
+        )
         life.begin()
         spend = self._spend = Spend(wid, inp.budget)
         try:
-            result = await self._run(inp, policy, thresholds, decision, spend)
+            result = await self._run(inp, policy, thresholds, goal, decision, spend)
         except Exception as err:
             # The close row carries the whole subtree's spend, children included.
             await life.end("failed", self.tree().usage, failure_message(err))
@@ -197,6 +231,7 @@ class MasterAgentWorkflow:
         inp: MasterInput,
         policy: DelegationPolicy,
         thresholds: Thresholds,
+        goal: ComplexityScore,
         decision: Decision,
         spend: Spend,
     ) -> MasterResult:
@@ -214,30 +249,36 @@ class MasterAgentWorkflow:
         attempts = 0
         pruned: list[Pruning] = []
         records: list[DelegationRecord] = []
-        if decision.decision == "inline":
-            work = [(Subtask(title=inp.goal[:200], description=inp.goal), decision)]
-        elif not decision.may_decompose:
-            work = [(Subtask(title=inp.goal[:200], description=inp.goal), decision)]
+        whole_goal = Subtask(title=inp.goal[:200], description=inp.goal)
+        if inp.strategy == "naive":
+            # The baseline we replace: always plan, always spawn, plan and
+            # validate steps included, nothing pruned, one model for all.
+            plan, attempts = await self._plan(inp, decision.model, spend)
+            kept = naive_plan(plan.subtasks, inp.goal)[: inp.max_subtasks + 2]
+            estimates = [score_spec(spec_for(st, inp.goal, 1), thresholds) for st in kept]
+            naive = decision.model_copy(update={"decision": "spawn", "may_decompose": False})
+            work = [
+                (st, naive.model_copy(update={"tier": e.tier, "score": e.score}), e)
+                for st, e in zip(kept, estimates, strict=True)
+            ]
+        elif decision.decision == "inline" or not decision.may_decompose:
+            work = [(whole_goal, decision, goal)]
         else:
             plan, attempts = await self._plan(inp, decision.model, spend)
             limits = policy.limits(inp.max_depth, inp.max_total_subagents)
             checked = guard(plan, decision.tier, 0, limits, 0, strip_overhead=True)
             pruned = list(checked.pruned)
-            kept = checked.kept[: inp.max_subtasks] or [
-                Subtask(title=inp.goal[:200], description=inp.goal)
-            ]
+            kept = checked.kept[: inp.max_subtasks] or [whole_goal]
             if inp.require_approval:
                 kept, more = await self._await_approval(Plan(subtasks=kept), inp, decision, limits)
                 pruned.extend(more)
-            work = [
-                (st, policy.decide(score_spec(spec_for(st, inp.goal, 1), thresholds)))
-                for st in kept
-            ]
+            estimates = [score_spec(spec_for(st, inp.goal, 1), thresholds) for st in kept]
+            work = [(st, policy.decide(e), e) for st, e in zip(kept, estimates, strict=True)]
 
-        spawned = [(st, d) for st, d in work if d.decision == "spawn"]
+        spawned = [st for st, d, _ in work if d.decision == "spawn"]
         jobs = []
         n_spawn = 0
-        for i, (st, d) in enumerate(work, start=1):
+        for i, (st, d, est) in enumerate(work, start=1):
             if d.decision == "inline":
                 node_id = f"{wid}/inline-{i}"
                 jobs.append(self._inline(inp, st, d, node_id, spend))
@@ -245,6 +286,14 @@ class MasterAgentWorkflow:
                 n_spawn += 1
                 node_id = f"{wid}.{n_spawn}"
                 child = self._child_input(inp, st, d, workspace, n_spawn, len(spawned), spend)
+                child = child.model_copy(
+                    update={
+                        "est_context_tokens": est.est_context_tokens,
+                        "est_steps": est.est_steps,
+                        "thresholds_version": thresholds.version,
+                        "thresholds": thresholds.model_dump(),
+                    }
+                )
                 jobs.append(self._track(child, node_id))
             records.append(
                 DelegationRecord(

@@ -20,8 +20,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from agentfleet import prompts
+    from agentfleet.complexity import Thresholds, spec_for
     from agentfleet.complexity import score as score_spec
-    from agentfleet.complexity import spec_for
     from agentfleet.models import (
         TIERS,
         AgentNode,
@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows._agent import Control, Spend
 from workflows._calls import failure_message, run_tool
-from workflows._lifecycle import Lifecycle
+from workflows._lifecycle import Estimate, Lifecycle
 from workflows._search import agent_attributes
 
 DELEGATE_TOOL = ToolSpec(
@@ -117,7 +117,19 @@ class SubAgentWorkflow:
     async def run(self, inp: SubAgentInput) -> AgentNode:
         wid = workflow.info().workflow_id
         life = Lifecycle(
-            "subagent", inp.root_id, inp.parent_id, inp.depth, inp.model, inp.title, inp.tier
+            "subagent",
+            inp.root_id,
+            inp.parent_id,
+            inp.depth,
+            inp.model,
+            inp.title,
+            inp.tier,
+            Estimate(
+                score=inp.score,
+                est_context_tokens=inp.est_context_tokens,
+                est_steps=inp.est_steps,
+                thresholds_version=inp.thresholds_version,
+            ),
         )
         life.begin()
         spend = Spend(wid, inp.budget)
@@ -126,7 +138,14 @@ class SubAgentWorkflow:
         except Exception as err:
             await life.end("failed", self._total(spend), failure_message(err))
             raise
-        await life.end(node.status, node.usage, node.error, pruned_count=len(node.pruned) or None)
+        await life.end(
+            node.status,
+            node.usage,
+            node.error,
+            pruned_count=len(node.pruned) or None,
+            turns=node.turns,
+            tool_calls=node.tool_calls,
+        )
         return node
 
     def _total(self, spend: Spend) -> Usage:
@@ -238,6 +257,8 @@ class SubAgentWorkflow:
         except ValueError as err:
             return f"invalid delegate tasks: {err}", True
         policy = policy_for(inp.models)
+        # The root's thresholds, not today's: a calibration mid-run changes nothing.
+        thresholds = Thresholds.model_validate(inp.thresholds) if inp.thresholds else None
         limits = policy.limits(inp.max_depth, inp.max_total_subagents)
         checked = guard(plan, inp.tier, inp.depth, limits, spawned_so_far=self._delegated)
         self._pruned.extend(checked.pruned)
@@ -247,7 +268,8 @@ class SubAgentWorkflow:
         wid = workflow.info().workflow_id
         runs = []
         for i, sub in enumerate(checked.kept):
-            decision = policy.decide(score_spec(spec_for(sub, inp.task, inp.depth + 1)))
+            estimate = score_spec(spec_for(sub, inp.task, inp.depth + 1), thresholds)
+            decision = policy.decide(estimate)
             self._delegated += 1
             child_id = f"{wid}.{self._delegated}"
             self._decisions.append(
@@ -275,6 +297,10 @@ class SubAgentWorkflow:
                 max_tokens=decision.max_tokens,
                 tier=decision.tier,
                 score=decision.score,
+                est_context_tokens=estimate.est_context_tokens,
+                est_steps=estimate.est_steps,
+                thresholds_version=estimate.thresholds_version,
+                thresholds=inp.thresholds,
                 may_decompose=decision.may_decompose,
                 budget=spend.reserve(len(checked.kept) - i),
                 models=inp.models,
