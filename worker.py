@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -25,11 +26,13 @@ from agentfleet.client import connect
 from agentfleet.config import Settings
 from agentfleet.ledger import Ledger
 from agentfleet.logs import setup_logging
+from agentfleet.telemetry import setup_telemetry
+from workflows.fleet import FleetWorkflow, await_master
 from workflows.master import MasterAgentWorkflow
 from workflows.report import WeeklyReportWorkflow
 from workflows.subagent import SubAgentWorkflow
 
-WORKFLOWS = [MasterAgentWorkflow, SubAgentWorkflow, WeeklyReportWorkflow]
+WORKFLOWS = [MasterAgentWorkflow, SubAgentWorkflow, WeeklyReportWorkflow, FleetWorkflow]
 
 log = logging.getLogger("agentfleet.worker")
 
@@ -57,6 +60,7 @@ def build_worker(client: Client, settings: Settings, task_queue: str | None = No
             policy.search_attributes,
             report.build,
             audit.run,
+            await_master,
         ],
         # A killed worker's sticky workflow tasks move to the shared queue
         # after this long, so another worker resumes the tree quickly.
@@ -67,27 +71,51 @@ def build_worker(client: Client, settings: Settings, task_queue: str | None = No
     )
 
 
-async def run(settings: Settings) -> None:
+async def run(
+    settings: Settings,
+    build: Callable[[Client, Settings], Worker] = build_worker,
+) -> None:
+    """Poll until SIGTERM/SIGINT, then drain the worker and flush spans and metrics.
+
+    `build` makes the worker from the (instrumented) client; tests pass their own.
+    """
     settings.workspaces.mkdir(parents=True, exist_ok=True)
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
-    worker = build_worker(client, settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    llm = (
-        "simulator at " + str(settings.anthropic_base_url) if settings.uses_simulator else "Claude"
-    )
-    log.info(
-        "worker polling %s on %s (namespace %s); LLM: %s",
-        settings.task_queue,
-        settings.temporal_address,
-        settings.temporal_namespace,
-        llm,
-    )
-    async with worker:
-        await stop.wait()
-        log.info("shutting down: draining in-flight work")
+    # Tracing and metrics from the OTel env vars (agentfleet/telemetry.py): the plugins
+    # trace workflows and activities, the runtime carries the SDK and fleet metrics.
+    telemetry = setup_telemetry(settings)
+    try:
+        client = await connect(
+            settings.temporal_address,
+            settings.temporal_namespace,
+            plugins=telemetry.plugins,
+            runtime=telemetry.runtime,
+        )
+        worker = build(client, settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        llm = (
+            "simulator at " + str(settings.anthropic_base_url)
+            if settings.uses_simulator
+            else "Claude"
+        )
+        log.info(
+            "worker polling %s on %s (namespace %s); LLM: %s",
+            settings.task_queue,
+            settings.temporal_address,
+            settings.temporal_namespace,
+            llm,
+        )
+        log.info("telemetry: %s", telemetry.describe())
+        async with worker:
+            await stop.wait()
+            log.info("shutting down: draining in-flight work")
+    finally:
+        # After the drain: the last activities' and workflows' spans and the final
+        # metric values are exported before the process exits.
+        await telemetry.shutdown()
+        log.info("telemetry flushed")
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 from agentfleet.config import SIM_API_KEY, Settings
 from agentfleet.models import ContentBlock, LlmRequest, LlmResponse, TextBlock, ToolUseBlock
 from agentfleet.pricing import usage_for
+from agentfleet.telemetry import LlmCall, llm_call
 
 LLM_ACTIVITY = "agentfleet.llm.chat"
 
@@ -89,10 +90,20 @@ class LlmActivities:
             base_url=settings.anthropic_base_url,
             max_retries=0,
             timeout=120.0,
+            # The SDK's own span would be a second `chat` span per attempt, and its env vars
+            # could put prompts on it: our `chat` span (agentfleet/telemetry.py) is the one.
+            open_telemetry=False,
         )
 
     @activity.defn(name=LLM_ACTIVITY)
     async def chat(self, req: LlmRequest) -> LlmResponse:
+        # One `chat {model}` span and the LLM metrics per attempt (agentfleet/telemetry.py).
+        with llm_call(req, simulated=self._simulated) as call:
+            resp = await self._chat(req, call)
+            call.response(resp)
+            return resp
+
+    async def _chat(self, req: LlmRequest, call: LlmCall) -> LlmResponse:
         attempt = activity.info().attempt
         kwargs: dict[str, Any] = {
             "model": req.model,
@@ -106,6 +117,7 @@ class LlmActivities:
             raw = await self._client.messages.with_raw_response.create(**kwargs)
         except anthropic.AnthropicError as err:
             raise classify(err, self._key) from None
+        call.request_id(raw.headers.get("request-id"))
         msg = await raw.parse()
         simulated = self._simulated or raw.headers.get("x-simulator") is not None
         content: list[ContentBlock] = []

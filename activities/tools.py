@@ -23,6 +23,7 @@ from agentfleet.models import (
     WorkspaceInfo,
     WorkspaceRequest,
 )
+from agentfleet.telemetry import tool_call
 from agentfleet.tools import (
     Sandbox,
     SandboxViolation,
@@ -71,6 +72,14 @@ class ToolActivities:
 
     @activity.defn(name=TOOL_ACTIVITY)
     async def run_tool(self, req: ToolRequest) -> ToolResult:
+        # One `execute_tool {tool}` span and the tool metrics per attempt; a sandbox refusal
+        # marks the span ERROR and counts in agentfleet_tool_denied (agentfleet/telemetry.py).
+        with tool_call(req) as call:
+            result = await self._run_tool(req)
+            call.result(result)
+            return result
+
+    async def _run_tool(self, req: ToolRequest) -> ToolResult:
         workspace = self._path_of(req.workspace)
         try:
             args = parse_tool_input(req.name, req.input)

@@ -61,10 +61,24 @@ def _build_parser() -> argparse.ArgumentParser:
     sch.add_argument("--set-time", dest="set_time", help="HH:MM")
     sch.add_argument("--tz")
     sch.add_argument("--json", action="store_true")
+    fl = sub.add_parser("fleet", help="the 24/7 fleet: queue goals on FleetWorkflow")
+    fsub = fl.add_subparsers(dest="fleet_command", required=True)
+    fs = fsub.add_parser("submit", help="queue GOAL (starts the fleet if needed)")
+    fs.add_argument("goal")
+    fs.add_argument("--task-id")
+    fs.add_argument("--json", action="store_true")
+    ft = fsub.add_parser("status", help="the fleet's queue, in-flight tasks and stats")
+    ft.add_argument("--json", action="store_true")
     cs = sub.add_parser("codec-server", help="decode encrypted payloads for the Temporal UI")
     cs.add_argument("--host", default="127.0.0.1")
     cs.add_argument("--port", type=int, default=8081)
     cs.add_argument("--cors-origin", action="append", dest="cors_origins")
+    ca = sub.add_parser("calibrate", help="refit the tier thresholds from the ledger")
+    ca.add_argument("--dry-run", action="store_true", help="show the proposal, write nothing")
+    ca.add_argument("--json", action="store_true")
+    tr = sub.add_parser("trace", help="a run's trace from the local span file, as a tree")
+    tr.add_argument("workflow_id")
+    tr.add_argument("--json", action="store_true")
     sc = sub.add_parser("score", help="score a task's complexity, with no LLM call")
     sc.add_argument("task")
     sc.add_argument("--json", action="store_true")
@@ -77,7 +91,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Commands that print a result keep the terminal for it; long-running
     # processes (dev, worker, server) log their progress.
-    quiet = args.command in {"demo", "run", "status", "score", "report", "audit", "schedule"}
+    quiet = args.command in {
+        "demo",
+        "run",
+        "status",
+        "score",
+        "report",
+        "audit",
+        "schedule",
+        "fleet",
+    }
     setup_logging(logging.WARNING if quiet else logging.INFO)
     try:
         return _dispatch(args)
@@ -89,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from agentfleet import commands, commands_report
+    from agentfleet import commands, commands_fleet, commands_report
 
     settings = Settings.from_env()
     if args.command == "sim":
@@ -102,6 +125,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return codec_server_command(
             args.host, args.port, None, args.cors_origins or DEFAULT_CORS_ORIGINS
         )
+    if args.command == "calibrate":
+        from agentfleet.commands_calibrate import calibrate
+
+        return calibrate(settings, args.dry_run, args.json)
+    if args.command == "trace":
+        from agentfleet.trace_view import trace_command
+
+        code, out = trace_command(settings.home, args.workflow_id, args.json)
+        print(out, file=sys.stdout if code == 0 else sys.stderr)
+        return code
     if args.command == "score":
         return commands.score(args.task, args.json)
     handlers = {
@@ -119,6 +152,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             args.workflow_id,
         ),
         "status": lambda: commands.status(settings, args.workflow_id, args.json),
+        "fleet": lambda: (
+            commands_fleet.fleet_submit(settings, args.goal, args.json, task_id=args.task_id)
+            if args.fleet_command == "submit"
+            else commands_fleet.fleet_status(settings, args.json)
+        ),
         "report": lambda: commands_report.report(settings, args.week, args.tz, args.json),
         "audit": lambda: commands_report.audit(
             settings, args.week, args.tz, args.json, args.running_limit

@@ -68,8 +68,16 @@ async def embedded_stack(settings: Settings, with_worker: bool = True) -> AsyncI
     else:
         _say(f"Temporal: dev server at {server.address}, state in {settings.temporal_db}")
     _say(f"Temporal UI: {settings.ui_url}")
+    from agentfleet.telemetry import setup_telemetry
+
+    telemetry = setup_telemetry(settings)
     try:
-        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        client = await connect(
+            settings.temporal_address,
+            settings.temporal_namespace,
+            plugins=telemetry.plugins,
+            runtime=telemetry.runtime,
+        )
         await prepare_cluster(client, settings)
         if with_worker:
             from worker import build_worker
@@ -80,6 +88,8 @@ async def embedded_stack(settings: Settings, with_worker: bool = True) -> AsyncI
         else:
             yield settings
     finally:
+        # Spans of the last workflows are flushed before the server goes away.
+        await telemetry.shutdown()
         server.stop()
         if sim:
             sim.stop()

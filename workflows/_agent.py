@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.pricing import receipts_for
 
 from workflows._calls import chat
+from workflows._observe import record_llm_usage
 
 ControlAction = Literal["pause", "resume", "cancel"]
 
@@ -34,6 +35,7 @@ class Spend:
 
     async def call(self, req: LlmRequest, purpose: str, summary: str = "") -> LlmResponse:
         resp = await chat(req, summary=summary or f"{purpose} · {req.model}")
+        record_llm_usage(resp)
         self.receipts.extend(receipts_for(resp, self.agent_id, purpose))
         self.own = self.own + resp.usage
         self.budget = self.budget.charge(resp.usage)

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     import pydantic
 
     from agentfleet import prompts
+    from agentfleet import telemetry_names as tn
     from agentfleet.complexity import ComplexityScore, Thresholds, score_text, spec_for
     from agentfleet.complexity import score as score_spec
     from agentfleet.models import (
@@ -50,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows._agent import Spend
 from workflows._calls import failure_message, load_thresholds, prepare_workspace
 from workflows._lifecycle import Estimate, Lifecycle
+from workflows._observe import AgentSpan, agent_span, count
 from workflows._search import upsert_own
 from workflows.subagent import policy_for, run_child
 
@@ -178,11 +180,25 @@ class MasterAgentWorkflow:
     @workflow.run
     async def run(self, inp: MasterInput) -> MasterResult:
         wid = workflow.info().workflow_id
+        with agent_span("master", "master", depth=0, root_id=wid) as span:
+            result = await self._run_traced(inp, span)
+            span.finish(result.tree.status, result.tree.error)
+            return result
+
+    async def _run_traced(self, inp: MasterInput, span: AgentSpan) -> MasterResult:
+        wid = workflow.info().workflow_id
         thresholds = await load_thresholds()
         policy = policy_for(inp.models, inp.model)
         goal = score_text(inp.goal, thresholds)
         decision = policy.decide(goal)
         self._policy, self._decision = policy, decision
+        span.set(
+            tier=decision.tier,
+            score=goal.score,
+            decision=decision.decision if not decision.may_decompose else "plan",
+            budget_tokens=inp.budget.tokens,
+            budget_usd=inp.budget.usd,
+        )
         self._root = AgentNode(
             workflow_id=wid,
             role="master",
@@ -217,6 +233,7 @@ class MasterAgentWorkflow:
             await life.end("failed", self.tree().usage, failure_message(err))
             raise
         tree = result.tree
+        span.set(pruned_count=len(tree.pruned))
         await life.end(
             tree.status,
             tree.usage,
@@ -276,6 +293,9 @@ class MasterAgentWorkflow:
             work = [(st, policy.decide(e), e) for st, e in zip(kept, estimates, strict=True)]
 
         spawned = [st for st, d, _ in work if d.decision == "spawn"]
+        count(tn.SUBAGENTS_SPAWNED, len(spawned), role="master")
+        count(tn.INLINE_DECISIONS, len(work) - len(spawned), role="master")
+        count(tn.PRUNED_SUBTASKS, len(pruned), role="master")
         jobs = []
         n_spawn = 0
         for i, (st, d, est) in enumerate(work, start=1):

@@ -20,6 +20,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from agentfleet import prompts
+    from agentfleet import telemetry_names as tn
     from agentfleet.complexity import Thresholds, spec_for
     from agentfleet.complexity import score as score_spec
     from agentfleet.models import (
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows._agent import Control, Spend
 from workflows._calls import failure_message, run_tool
 from workflows._lifecycle import Estimate, Lifecycle
+from workflows._observe import agent_span, count
 from workflows._search import agent_attributes
 
 DELEGATE_TOOL = ToolSpec(
@@ -131,22 +133,34 @@ class SubAgentWorkflow:
                 thresholds_version=inp.thresholds_version,
             ),
         )
-        life.begin()
-        spend = Spend(wid, inp.budget)
-        try:
-            node = await self._loop(inp, spend)
-        except Exception as err:
-            await life.end("failed", self._total(spend), failure_message(err))
-            raise
-        await life.end(
-            node.status,
-            node.usage,
-            node.error,
-            pruned_count=len(node.pruned) or None,
-            turns=node.turns,
-            tool_calls=node.tool_calls,
-        )
-        return node
+        with agent_span(
+            "subagent",
+            f"sub-agent: {inp.title or wid}",
+            {"tier": inp.tier, "score": inp.score, "model": inp.model},
+            depth=inp.depth,
+            root_id=inp.root_id,
+        ) as span:
+            span.set(budget_tokens=inp.budget.tokens, budget_usd=inp.budget.usd)
+            life.begin()
+            spend = Spend(wid, inp.budget)
+            try:
+                node = await self._loop(inp, spend)
+            except Exception as err:
+                await life.end("failed", self._total(spend), failure_message(err))
+                raise
+            if node.status == "budget_exhausted":
+                count(tn.BUDGET_EXHAUSTIONS, role="subagent", tier=inp.tier)
+            span.set(pruned_count=len(node.pruned))
+            await life.end(
+                node.status,
+                node.usage,
+                node.error,
+                pruned_count=len(node.pruned) or None,
+                turns=node.turns,
+                tool_calls=node.tool_calls,
+            )
+            span.finish(node.status, node.error)
+            return node
 
     def _total(self, spend: Spend) -> Usage:
         total = spend.own
@@ -262,6 +276,7 @@ class SubAgentWorkflow:
         limits = policy.limits(inp.max_depth, inp.max_total_subagents)
         checked = guard(plan, inp.tier, inp.depth, limits, spawned_so_far=self._delegated)
         self._pruned.extend(checked.pruned)
+        count(tn.PRUNED_SUBTASKS, len(checked.pruned), role="subagent")
         if not checked.kept:
             reasons = "; ".join(f"{p.title}: {p.reason}" for p in checked.pruned)
             return f"no sub-agent started ({reasons}); do the work yourself", True
@@ -307,6 +322,7 @@ class SubAgentWorkflow:
                 max_total_subagents=inp.max_total_subagents,
                 tag_search_attributes=inp.tag_search_attributes,
             )
+            count(tn.SUBAGENTS_SPAWNED, role="subagent", tier=decision.tier)
             runs.append(self._track(run_child(child, child_id), child_id))
         nodes = await asyncio.gather(*runs)
         self._children.extend(nodes)

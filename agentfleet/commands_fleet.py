@@ -1,0 +1,117 @@
+"""`agentfleet fleet submit|status`: the 24/7 fleet from the command line.
+
+The fleet is one long-lived FleetWorkflow (id `agentfleet-fleet` by default).
+`submit` starts it when it is not running (USE_EXISTING makes concurrent first
+submits converge on one fleet) and queues the goal through the `submit` update,
+so a rejected goal is reported at once with the fleet's reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from agentfleet.commands import _client, _emit_json
+from agentfleet.config import Settings
+from agentfleet.errors import CliError
+from agentfleet.fleet_models import FLEET_ID, FleetInput, FleetStatus, FleetSubmit
+from agentfleet.render import workflow_url
+
+# A fleet that drained and closed between our start and our update is started
+# again once; more than that means something else keeps closing it.
+_SUBMIT_ATTEMPTS = 2
+
+
+async def _ensure_fleet(
+    client: Client, settings: Settings, fleet_id: str
+) -> WorkflowHandle[Any, Any]:
+    from workflows.fleet import FleetWorkflow
+
+    return await client.start_workflow(
+        FleetWorkflow.run,
+        FleetInput(),
+        id=fleet_id,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary="agentfleet fleet · goals queued by `agentfleet fleet submit`",
+    )
+
+
+async def fleet_submit(
+    settings: Settings,
+    goal: str,
+    as_json: bool,
+    *,
+    task_id: str | None = None,
+    fleet_id: str = FLEET_ID,
+) -> int:
+    try:
+        req = FleetSubmit(goal=goal, task_id=task_id)
+        req.master_input()
+    except (pydantic.ValidationError, ValueError) as err:
+        raise CliError(f"invalid goal: {err}") from None
+    client = await _client(settings)
+    submitted: str | None = None
+    for attempt in range(1, _SUBMIT_ATTEMPTS + 1):
+        handle = await _ensure_fleet(client, settings, fleet_id)
+        try:
+            submitted = await handle.execute_update("submit", req, result_type=str)
+            break
+        except WorkflowUpdateFailedError as err:
+            reason = getattr(err.cause, "message", None) or str(err.cause or err)
+            raise CliError(f"the fleet refused the goal: {reason}") from None
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND or attempt == _SUBMIT_ATTEMPTS:
+                raise CliError(f"could not submit to fleet {fleet_id!r}: {err.message}") from None
+    assert submitted is not None
+    doc = {
+        "fleet_id": fleet_id,
+        "task_id": submitted,
+        "ui_url": workflow_url(settings.ui_url, settings.temporal_namespace, submitted),
+    }
+    if as_json:
+        _emit_json(doc)
+    else:
+        print(f"queued {submitted} on {fleet_id}\n{doc['ui_url']}")
+    return 0
+
+
+async def fleet_status(settings: Settings, as_json: bool, *, fleet_id: str = FLEET_ID) -> int:
+    client = await _client(settings)
+    handle = client.get_workflow_handle(fleet_id)
+    try:
+        status = await handle.query("status", result_type=FleetStatus)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise CliError(
+                f"no fleet {fleet_id!r}; start one with `agentfleet fleet submit GOAL`"
+            ) from None
+        raise CliError(f"could not query fleet {fleet_id!r}: {err.message}") from None
+    if as_json:
+        _emit_json(
+            {
+                **status.model_dump(mode="json"),
+                "ui_url": workflow_url(settings.ui_url, settings.temporal_namespace, fleet_id),
+            }
+        )
+    else:
+        s = status.stats
+        print(f"fleet {status.fleet_id}: {status.state}, at most {status.max_concurrent} at once")
+        print(f"  queued {status.queued}, in flight {len(status.in_flight)}")
+        print(
+            f"  submitted {s.submitted}, done {s.finished} (completed {s.completed}, "
+            f"partial {s.partial}, failed {s.failed}), duplicates {s.duplicates}, "
+            f"rejected {s.rejected}, runs {s.runs}"
+        )
+        for task_id in status.in_flight:
+            print(f"  running {task_id}")
+        print(workflow_url(settings.ui_url, settings.temporal_namespace, fleet_id))
+    return 0

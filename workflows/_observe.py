@@ -1,0 +1,294 @@
+"""Telemetry helpers for workflow code: deterministic, replay-safe, cheap when tracing is off.
+
+Where to call them (the lead wires these into master.py / subagent.py). Import at module level,
+next to `_calls` (this module passes its own imports through the sandbox):
+
+    from workflows._observe import agent_span, count, record_llm_usage
+    with workflow.unsafe.imports_passed_through():
+        from agentfleet import telemetry_names as tn      # metric names: tn.SUBAGENTS_SPAWNED...
+
+1. Wrap the whole body of each workflow's `run()` in one `agent_span`, and report the outcome:
+
+       @workflow.run
+       async def run(self, inp: MasterInput) -> MasterResult:
+           with agent_span("master", "master", {"tier": tier, "score": score}, depth=0) as span:
+               ...                                   # everything, including child starts
+               span.set(decision="plan", pruned_count=len(pruned))   # when known
+               span.finish(node.status, node.error)  # "completed" | "partial" | "failed"
+               return result
+
+       # SubAgentWorkflow.run:
+       with agent_span("subagent", f"sub-agent: {inp.title}", depth=inp.depth,
+                       root_id=inp.root_id) as span:
+           ...
+           span.finish(status, error)
+           return node
+
+   Children and activities started inside the block become child spans of it (the
+   OpenTelemetryPlugin carries the context in Temporal headers), so the block must enclose
+   every `execute_activity` / `execute_child_workflow` of the run. The span starts at the
+   workflow's original start time from history and ends at the workflow's last task (both
+   history times, UTC epoch ns), whatever worker replays it. It is exported once, when the
+   workflow closes. It counts `agentfleet_tasks_started` on entry and `_completed` (status
+   completed/partial) or `_failed` (status failed, a failure exception, cancellation) on exit,
+   labelled role/depth/tier. A task-failing bug (non-failure exception) ends nothing: the
+   task is retried (and, as with any `workflow.metric_meter()` recording, the retried task
+   re-runs live, so its `tasks_started` is counted again; the span is still one).
+   Delegation attributes known only later go on with `span.set(tier=..., score=...,
+   decision=..., pruned_count=..., budget_tokens=..., budget_usd=...)`.
+
+2. `count(name, value=1, **labels)` for the delegation metrics, where the decision is made:
+
+       count(SUBAGENTS_SPAWNED, role="master")              # each child workflow started
+       count(INLINE_DECISIONS, role="master")               # each subtask done inline
+       count(PRUNED_SUBTASKS, len(pruned), role="master")   # subtasks the guard dropped
+       count(BUDGET_EXHAUSTIONS, role="subagent")           # a budget ran out
+
+   Labels must be low-cardinality (role, depth, tier, model...), never ids.
+
+3. `record_llm_usage(resp)` after each `chat(...)` that returned: adds the response's tokens to
+   the current agent span (`gen_ai.usage.*` on `invoke_agent`). The LLM metrics (calls,
+   tokens, cost, retries) are recorded by the LLM activity itself, once per paid attempt, so
+   this helper records no metric and nothing is counted twice.
+
+4. `event(name, **attrs)` for notable moments on the agent span (e.g. "plan.rejected"),
+   timestamped with workflow time.
+
+Replay safety: spans come from the replay-safe provider (`create_tracer_provider()`): ids are
+drawn from the workflow's seeded random, so a replay recreates the same span, and `end()` is a
+no-op while replaying history; `workflow.metric_meter()` drops recordings during replay. With
+no telemetry set up (a plain test worker) spans are no-ops and metrics go to the runtime's
+meter (a no-op when it exports nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from opentelemetry import baggage, trace
+    from opentelemetry import context as otel_context
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    from agentfleet import telemetry_names as tn
+
+__all__ = [
+    "ALIASES",
+    "AgentSpan",
+    "agent_span",
+    "count",
+    "current_agent_span",
+    "event",
+    "record_llm_usage",
+]
+
+TRACER = "agentfleet.workflows"
+ERROR_TYPE = "error.type"
+
+# Short names accepted in `attrs` and `AgentSpan.set()`; full attribute names work too.
+ALIASES = {
+    "tier": tn.AF_TIER,
+    "score": tn.AF_SCORE,
+    "decision": tn.AF_DECISION,
+    "pruned_count": tn.AF_PRUNED,
+    "budget_tokens": tn.AF_BUDGET_TOKENS,
+    "budget_usd": tn.AF_BUDGET_USD,
+    "status": tn.AF_STATUS,
+    "depth": tn.AF_DEPTH,
+    "root_id": tn.AF_ROOT_ID,
+}
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_current: ContextVar[AgentSpan | None] = ContextVar("agentfleet_agent_span", default=None)
+
+
+def _ns(dt: datetime) -> int:
+    """Aware datetime -> UTC epoch ns, exactly (no float rounding)."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)  # Temporal's times are UTC
+    return (dt - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def _attributes(attrs: Mapping[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (attrs or {}).items():
+        if value is None:
+            continue
+        out[ALIASES.get(key, key)] = value
+    return out
+
+
+def _replaying() -> bool:
+    return workflow.unsafe.is_replaying_history_events()
+
+
+def count(metric: str, value: int = 1, **labels: str | int | float | bool | None) -> None:
+    """Add `value` to the counter `metric` (replay-safe: nothing is recorded during replay)."""
+    _add(metric, value, labels)
+
+
+def _add(metric: str, value: int, labels: Mapping[str, str | int | float | bool | None]) -> None:
+    if value <= 0:
+        return
+    attrs = {k: v for k, v in labels.items() if v is not None}
+    workflow.metric_meter().create_counter(metric).add(value, attrs)
+
+
+class AgentSpan:
+    """Handle on the `invoke_agent` span of the running workflow."""
+
+    def __init__(self, span: trace.Span, role: str, labels: dict[str, str | int]) -> None:
+        self.span = span
+        self.role = role
+        self.labels = labels
+        self.status: str | None = None
+        self.error: str | None = None
+        self.input_tokens = 0
+        self.output_tokens = 0
+
+    def set(self, **attrs: Any) -> None:
+        """Set span attributes by short name (tier, score, decision, pruned_count, ...)."""
+        values = _attributes(attrs)
+        if values:
+            self.span.set_attributes(values)
+        tier = attrs.get("tier")
+        if tier is not None:
+            self.labels[tn.ATTR_TIER] = str(tier)
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        """Record the outcome: completed, partial or failed (failed sets span status ERROR)."""
+        self.status = status
+        self.error = error
+        self.span.set_attribute(tn.AF_STATUS, status)
+        if status == "failed":
+            self.span.set_status(Status(StatusCode.ERROR, (error or "failed")[:500]))
+
+    def record_llm_usage(self, resp: Any) -> None:
+        usage = getattr(resp, "usage", None)
+        if usage is None:
+            return
+        self.input_tokens += int(getattr(usage, "input_tokens", 0) or 0)
+        self.output_tokens += int(getattr(usage, "output_tokens", 0) or 0)
+        self.span.set_attributes(
+            {
+                tn.GEN_AI_INPUT_TOKENS: self.input_tokens,
+                tn.GEN_AI_OUTPUT_TOKENS: self.output_tokens,
+            }
+        )
+
+    def event(self, name: str, **attrs: Any) -> None:
+        values = {k: v for k, v in attrs.items() if v is not None}
+        self.span.add_event(name, values, timestamp=workflow.time_ns())
+
+    def _close(self, exc: BaseException | None) -> None:
+        if _replaying():
+            # A replay (or a cache eviction, which counts as one) ends and counts nothing:
+            # the worker that runs the workflow's last task does, once.
+            return
+        if exc is None:
+            status = self.status or "completed"
+        elif is_cancelled_exception(exc):  # as Temporal decides the workflow was cancelled
+            status = "cancelled"
+            self.span.set_attribute(ERROR_TYPE, "cancelled")
+            self.span.set_status(Status(StatusCode.ERROR, "cancelled"))
+        elif workflow.is_failure_exception(exc):
+            status = "failed"
+            kind = exc.type if isinstance(exc, ApplicationError) and exc.type else None
+            self.span.set_attribute(ERROR_TYPE, kind or type(exc).__name__)
+            self.span.record_exception(exc)
+            self.span.set_status(Status(StatusCode.ERROR, str(exc)[:500]))
+        else:
+            # Fails the workflow *task*, which Temporal retries: the span stays open.
+            return
+        self.span.set_attribute(tn.AF_STATUS, status)
+        done = tn.TASKS_COMPLETED if status in ("completed", "partial") else tn.TASKS_FAILED
+        _add(done, 1, {tn.ATTR_ROLE: self.role, **self.labels})
+        # History time of the last task: deterministic, and >= every child's end.
+        self.span.end(end_time=workflow.time_ns())
+
+
+@contextmanager
+def agent_span(
+    kind: str,
+    name: str,
+    attrs: Mapping[str, Any] | None = None,
+    *,
+    depth: int = 0,
+    root_id: str | None = None,
+) -> Iterator[AgentSpan]:
+    """The `invoke_agent {name}` span around a workflow run; see the module docstring.
+
+    kind: the role ("master", "subagent", "inline"); name: the agent name ("master",
+    "sub-agent: <title>"); attrs: delegation attributes by short name (tier, score,
+    decision, pruned_count, budget_tokens, budget_usd) or full name; root_id: the root
+    task's workflow id (default: Temporal's root, else this workflow).
+    """
+    info = workflow.info()
+    root = root_id or (info.root.workflow_id if info.root else info.workflow_id)
+    extra = _attributes(attrs)
+    attributes = {
+        tn.GEN_AI_OPERATION: "invoke_agent",
+        tn.GEN_AI_AGENT_ID: info.workflow_id,
+        tn.GEN_AI_AGENT_NAME: name,
+        tn.GEN_AI_CONVERSATION_ID: root,
+        tn.AF_ROOT_ID: root,
+        tn.AF_DEPTH: depth,
+        "agentfleet.role": kind,
+        **extra,
+    }
+    labels: dict[str, str | int] = {tn.ATTR_DEPTH: depth}
+    tier = extra.get(tn.AF_TIER)
+    if tier is not None:
+        labels[tn.ATTR_TIER] = str(tier)
+    tracer = trace.get_tracer(TRACER)
+    span = tracer.start_span(
+        f"invoke_agent {name}",
+        kind=SpanKind.INTERNAL,
+        attributes=attributes,
+        start_time=_ns(info.workflow_start_time),
+    )
+    handle = AgentSpan(span, kind, labels)
+    _add(tn.TASKS_STARTED, 1, {tn.ATTR_ROLE: kind, **labels})
+    token = _current.set(handle)
+    failure: BaseException | None = None
+    # The span is current for everything started inside, and the root id rides along as
+    # baggage (in the same Temporal headers) so activity spans can name the conversation.
+    ctx = baggage.set_baggage(tn.AF_ROOT_ID, root, context=trace.set_span_in_context(span))
+    otel_token = otel_context.attach(ctx)
+    try:
+        yield handle
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        try:
+            otel_context.detach(otel_token)
+            _current.reset(token)
+        except ValueError:  # reset from another context (teardown): harmless
+            pass
+        handle._close(failure)
+
+
+def current_agent_span() -> AgentSpan | None:
+    return _current.get()
+
+
+def record_llm_usage(resp: Any) -> None:
+    """Add an LlmResponse's tokens to the current agent span (no metric; see docstring)."""
+    handle = _current.get()
+    if handle is not None:
+        handle.record_llm_usage(resp)
+
+
+def event(name: str, **attrs: Any) -> None:
+    """Add an event, at workflow time, to the current agent span."""
+    handle = _current.get()
+    if handle is not None:
+        handle.event(name, **attrs)
