@@ -87,6 +87,7 @@ async def run(
         client = await connect(
             settings.temporal_address,
             settings.temporal_namespace,
+            blob_root=settings.blobs,
             plugins=telemetry.plugins,
             runtime=telemetry.runtime,
         )

@@ -25,6 +25,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNa
 from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError, RPCStatusCode
 
+from agentfleet import telemetry_names as tn
 from agentfleet.audit import (
     DEFAULT_RUNNING_LIMIT,
     AuditWindow,
@@ -322,6 +323,10 @@ class AuditActivities:
             running_limit=timedelta(hours=req.running_limit_hours),
         )
         path = await asyncio.to_thread(write_audit, audit, self._settings.home)
+        # The Weekly report dashboard's big number, which must read 0.
+        activity.metric_meter().create_gauge(
+            tn.AUDIT_DISCREPANCIES, "discrepancies found by the last weekly audit"
+        ).set(len(audit.discrepancies), {"week": audit.week})
         return AuditSummary(
             week=audit.week,
             tz=audit.tz,

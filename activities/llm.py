@@ -8,19 +8,32 @@ crash. Errors are classified here, once: overload and rate limits are retryable
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import anthropic
+from pydantic import TypeAdapter
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from agentfleet.blobstore import BlobMissing, BlobStore, LocalBlobStore
 from agentfleet.config import SIM_API_KEY, Settings
-from agentfleet.models import ContentBlock, LlmRequest, LlmResponse, TextBlock, ToolUseBlock
+from agentfleet.models import (
+    ContentBlock,
+    LlmRequest,
+    LlmResponse,
+    Message,
+    TextBlock,
+    ToolUseBlock,
+)
 from agentfleet.pricing import usage_for
 from agentfleet.telemetry import LlmCall, llm_call
+from agentfleet.tools import TOOLS_BY_NAME
 
 LLM_ACTIVITY = "agentfleet.llm.chat"
+
+_TRANSCRIPT = TypeAdapter(list[Message])
 
 NON_RETRYABLE_STATUS = {
     400: "bad request",
@@ -82,7 +95,8 @@ def _error_message(err: anthropic.APIStatusError) -> str:
 
 
 class LlmActivities:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: BlobStore | None = None) -> None:
+        self._store = store or LocalBlobStore(settings.blobs)
         self._key = settings.anthropic_api_key
         self._simulated = settings.uses_simulator
         self._client = anthropic.AsyncAnthropic(
@@ -105,14 +119,22 @@ class LlmActivities:
 
     async def _chat(self, req: LlmRequest, call: LlmCall) -> LlmResponse:
         attempt = activity.info().attempt
+        messages = await self._transcript(req.transcript_ref) + list(req.messages)
         kwargs: dict[str, Any] = {
             "model": req.model,
             "max_tokens": req.max_tokens,
             "system": req.system,
-            "messages": [m.model_dump(mode="json") for m in req.messages],
+            "messages": [m.model_dump(mode="json") for m in messages],
         }
-        if req.tools:
-            kwargs["tools"] = [t.model_dump(mode="json") for t in req.tools]
+        tools = list(req.tools)
+        for name in req.tool_names or []:
+            if name not in TOOLS_BY_NAME:
+                raise ApplicationError(
+                    f"unknown tool {name!r}", type="UnknownTool", non_retryable=True
+                )
+            tools.append(TOOLS_BY_NAME[name])
+        if tools:
+            kwargs["tools"] = [t.model_dump(mode="json") for t in tools]
         try:
             raw = await self._client.messages.with_raw_response.create(**kwargs)
         except anthropic.AnthropicError as err:
@@ -126,6 +148,11 @@ class LlmActivities:
                 content.append(TextBlock(text=block.text))
             elif block.type == "tool_use":
                 content.append(ToolUseBlock(id=block.id, name=block.name, input=dict(block.input)))
+        transcript_ref = None
+        if req.keep_transcript:
+            done = [*messages, Message(role="assistant", content=content)]
+            data = _TRANSCRIPT.dump_json(done)
+            transcript_ref = await asyncio.to_thread(self._store.put, data)
         return LlmResponse(
             id=msg.id,
             model=msg.model,
@@ -134,4 +161,15 @@ class LlmActivities:
             usage=usage_for(msg.model, msg.usage.input_tokens, msg.usage.output_tokens),
             attempt=attempt,
             simulated=simulated,
+            transcript_ref=transcript_ref,
         )
+
+    async def _transcript(self, ref: str | None) -> list[Message]:
+        if ref is None:
+            return []
+        try:
+            data = await asyncio.to_thread(self._store.get, ref)
+        except BlobMissing as err:
+            # Retrying cannot bring it back; the agent fails with the reason.
+            raise ApplicationError(str(err), type="TranscriptMissing", non_retryable=True) from None
+        return _TRANSCRIPT.validate_json(data)

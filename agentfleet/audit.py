@@ -63,6 +63,8 @@ DEFAULT_RUNNING_LIMIT = timedelta(hours=24)
 TERMINAL = frozenset(
     {"completed", "partial", "failed", "canceled", "budget_exhausted", "timed_out"}
 )
+# A run an agent continued-as-new from: closed in both records, not a task outcome.
+CONTINUED = frozenset({"continued_as_new"})
 # Which ledger statuses each visibility status allows. An agent that ends on
 # its own terms (a failed step, a cancel request, an exhausted budget) still
 # *returns*, so a completed workflow may carry any terminal ledger status; a
@@ -70,7 +72,7 @@ TERMINAL = frozenset(
 _COMPATIBLE: dict[str, frozenset[str]] = {
     "running": frozenset({"running"}),
     "completed": TERMINAL,
-    "continued_as_new": TERMINAL,
+    "continued_as_new": TERMINAL | CONTINUED,
     "failed": frozenset({"failed", "budget_exhausted", "timed_out"}),
     "canceled": frozenset({"canceled"}),
     "terminated": frozenset({"canceled", "failed"}),

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, Plugin
 from temporalio.envconfig import ClientConfigProfile
 
+from agentfleet.blobstore import external_storage
 from agentfleet.codec import codec_from_env
+from agentfleet.config import Settings
 from agentfleet.converter import data_converter_for
 
 
@@ -22,8 +25,11 @@ async def connect(
     address: str | None = None,
     namespace: str | None = None,
     plugins: Sequence[Plugin] = (),
+    blob_root: Path | None = None,
     **kwargs: Any,
 ) -> Client:
+    """`blob_root` holds payloads too large for history (default
+    `$AGENTFLEET_HOME/blobs`); every process of a deployment must share it."""
     config = ClientConfigProfile.load().to_client_connect_config()
     if address:
         config["target_host"] = address
@@ -31,5 +37,7 @@ async def connect(
         config["namespace"] = namespace
     config.setdefault("target_host", "localhost:7233")
     # AGENTFLEET_ENCRYPTION_KEY(_FILE) turns on payload encryption (agentfleet/codec.py).
-    converter = data_converter_for(codec_from_env(os.environ))
+    if blob_root is None:
+        blob_root = Settings.from_env().blobs
+    converter = data_converter_for(codec_from_env(os.environ), external_storage(blob_root))
     return await Client.connect(**config, data_converter=converter, plugins=list(plugins), **kwargs)

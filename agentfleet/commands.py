@@ -75,6 +75,7 @@ async def embedded_stack(settings: Settings, with_worker: bool = True) -> AsyncI
         client = await connect(
             settings.temporal_address,
             settings.temporal_namespace,
+            blob_root=settings.blobs,
             plugins=telemetry.plugins,
             runtime=telemetry.runtime,
         )
@@ -125,7 +126,7 @@ async def demo(settings: Settings) -> int:
     from agentfleet.demo import DEMO_GOAL, seed_workspace
 
     async with embedded_stack(settings) as live:
-        client = await connect(live.temporal_address, live.temporal_namespace)
+        client = await connect(live.temporal_address, live.temporal_namespace, blob_root=live.blobs)
         wid = new_workflow_id("demo")
         seed_workspace(live.workspaces / wid)
         _say(f"Goal: {DEMO_GOAL}")
@@ -177,7 +178,9 @@ async def _until_signal() -> None:
 
 async def _client(settings: Settings) -> Client:
     try:
-        return await connect(settings.temporal_address, settings.temporal_namespace)
+        return await connect(
+            settings.temporal_address, settings.temporal_namespace, blob_root=settings.blobs
+        )
     except RuntimeError as err:
         raise CliError(
             f"cannot reach Temporal at {settings.temporal_address}: {err}. "

@@ -40,6 +40,10 @@ class Settings:
         return self.home / "workspaces"
 
     @property
+    def blobs(self) -> Path:
+        return self.home / "blobs"
+
+    @property
     def temporal_db(self) -> Path:
         return self.home / "temporal.db"
 

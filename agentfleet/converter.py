@@ -17,7 +17,12 @@ from temporalio.contrib.pydantic import (
     PydanticJSONPlainPayloadConverter,
     PydanticPayloadConverter,
 )
-from temporalio.converter import CompositePayloadConverter, DataConverter, PayloadCodec
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    ExternalStorage,
+    PayloadCodec,
+)
 from temporalio.exceptions import ApplicationError
 
 INVALID_PAYLOAD = "InvalidPayload"
@@ -57,8 +62,14 @@ class AgentfleetPayloadConverter(CompositePayloadConverter):
 data_converter = DataConverter(payload_converter_class=AgentfleetPayloadConverter)
 
 
-def data_converter_for(codec: PayloadCodec | None) -> DataConverter:
-    """`data_converter`, with payloads run through `codec` (encryption) when one is given."""
-    if codec is None:
-        return data_converter
-    return dataclasses.replace(data_converter, payload_codec=codec)
+def data_converter_for(
+    codec: PayloadCodec | None, storage: ExternalStorage | None = None
+) -> DataConverter:
+    """`data_converter`, with payloads run through `codec` (encryption) when one is
+    given, and payloads over the storage threshold offloaded to `storage`."""
+    converter = data_converter
+    if codec is not None:
+        converter = dataclasses.replace(converter, payload_codec=codec)
+    if storage is not None:
+        converter = dataclasses.replace(converter, external_storage=storage)
+    return converter

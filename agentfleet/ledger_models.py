@@ -20,10 +20,25 @@ def _to_utc(v: datetime) -> datetime:
 
 
 LedgerStatus = Literal[
-    "running", "completed", "failed", "canceled", "budget_exhausted", "timed_out", "partial"
+    "running",
+    "completed",
+    "failed",
+    "canceled",
+    "budget_exhausted",
+    "timed_out",
+    "partial",
+    "continued_as_new",
 ]
+# `continued_as_new` closes one run of an agent whose next run carries on the
+# task: reports count the chain's last run, never this one.
 TerminalStatus = Literal[
-    "completed", "failed", "canceled", "budget_exhausted", "timed_out", "partial"
+    "completed",
+    "failed",
+    "canceled",
+    "budget_exhausted",
+    "timed_out",
+    "partial",
+    "continued_as_new",
 ]
 
 

@@ -123,12 +123,19 @@ class Receipt(Record):
 class LlmRequest(Contract):
     model: str
     system: str
+    # With `transcript_ref`, only the messages new since that stored transcript.
     messages: list[Message]
     tools: list[ToolSpec] = Field(default_factory=list)
+    # Names from agentfleet.tools.TOOLS_BY_NAME, resolved by the activity.
+    tool_names: list[str] | None = None
     max_tokens: int = Field(default=2048, ge=1, le=64000)
     # Root workflow id, so receipts and spans group by task tree.
     root_id: str = ""
     agent_id: str = ""
+    # Conversation by reference: the activity loads the stored transcript, appends
+    # `messages`, and (with keep_transcript) stores the result with the answer.
+    transcript_ref: str | None = None
+    keep_transcript: bool = False
 
 
 class LlmResponse(Record):
@@ -139,6 +146,7 @@ class LlmResponse(Record):
     usage: Usage = Field(default_factory=Usage)
     attempt: int = 1
     simulated: bool = False
+    transcript_ref: str | None = None
 
     @property
     def text(self) -> str:
@@ -306,6 +314,7 @@ class SubAgentInput(Contract):
     models: dict[Tier, str] | None = None
     max_total_subagents: int = 16
     tag_search_attributes: bool = False
+    resume: SubAgentResume | None = None
 
 
 class ControlRequest(Contract):
@@ -337,6 +346,24 @@ class ApprovalResult(Record):
 class ControlResult(Record):
     workflow_id: str
     state: str
+
+
+class SubAgentResume(Record):
+    """A sub-agent's loop state, carried across continue-as-new at a turn boundary."""
+
+    transcript_ref: str | None = None
+    pending: list[Message] = Field(default_factory=list)
+    turns: int = 0
+    tool_calls: int = 0
+    output: str = ""
+    started_at: AwareDatetime
+    own: Usage = Field(default_factory=Usage)
+    receipts: list[Receipt] = Field(default_factory=list)
+    budget: BudgetSpec
+    children: list[AgentNode] = Field(default_factory=list)
+    delegated: int = 0
+    pruned: list[Pruning] = Field(default_factory=list)
+    decisions: list[DelegationRecord] = Field(default_factory=list)
 
 
 class AgentNode(Record):
@@ -390,3 +417,7 @@ class MasterResult(Record):
     @property
     def status(self) -> NodeStatus:
         return self.tree.status
+
+
+SubAgentResume.model_rebuild()
+SubAgentInput.model_rebuild()

@@ -119,6 +119,9 @@ def load_rows(ledger: Ledger, start: datetime, end: datetime) -> tuple[list[Ledg
     rows: list[LedgerRow] = []
     bad = 0
     for r in raw:
+        if r.get("status") == "continued_as_new":
+            # One task per agent: the chain's last run carries the outcome.
+            continue
         try:
             rows.append(LedgerRow.model_validate(r))
         except pydantic.ValidationError:

@@ -24,6 +24,8 @@ LLM_COST_MICRO_USD = "agentfleet_llm_cost_micro_usd"
 LLM_RETRIES = "agentfleet_llm_retries"
 TOOL_CALLS = "agentfleet_tool_calls"
 TOOL_DENIED = "agentfleet_tool_denied"
+# Gauge set by the weekly audit activity (a report metric, not a fleet counter).
+AUDIT_DISCREPANCIES = "agentfleet_audit_discrepancies"
 
 FLEET_METRICS = (
     TASKS_STARTED,

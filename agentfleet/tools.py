@@ -157,6 +157,37 @@ TOOL_SPECS: list[ToolSpec] = [
 ]
 
 
+DELEGATE_TOOL = ToolSpec(
+    name="delegate",
+    description=(
+        "Hand independent parts of your task to sub-agents that run in parallel. "
+        "Use only for large tasks; each sub-agent reports back as text."
+    ),
+    input_schema={
+        "type": "object",
+        "properties": {
+            "tasks": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "title": {"type": "string"},
+                        "description": {"type": "string"},
+                    },
+                    "required": ["title", "description"],
+                },
+                "maxItems": 8,
+            }
+        },
+        "required": ["tasks"],
+    },
+)
+
+# Every tool an agent can be offered, by name: requests name them instead of
+# carrying ~2 KB of JSON schemas through history on every turn.
+TOOLS_BY_NAME: dict[str, ToolSpec] = {t.name: t for t in [*TOOL_SPECS, DELEGATE_TOOL]}
+
+
 def parse_tool_input(name: str, raw: Mapping[str, Any]) -> ToolArgs:
     """Validate a tool call's input; raises UnknownToolError or ValidationError."""
     entry = _TOOLS.get(name)

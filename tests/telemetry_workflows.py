@@ -23,6 +23,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from agentfleet import telemetry_names as tn
     from agentfleet.models import LlmRequest, LlmResponse, Message, ToolRequest, ToolResult
+    from agentfleet.weeks import week_of
 
 from workflows._observe import agent_span, count, event, record_llm_usage
 
@@ -147,6 +148,12 @@ class ProbeMaster:
                 count(tn.PRUNED_SUBTASKS, 1, role="master")
                 count(tn.INLINE_DECISIONS, role="master")
                 count(tn.BUDGET_EXHAUSTIONS, role="subagent", depth=1)
+                # The real weekly audit, so its gauge is exported like in production.
+                await workflow.execute_activity(
+                    "agentfleet.audit.run",
+                    {"week": week_of(workflow.now())},
+                    start_to_close_timeout=timedelta(seconds=60),
+                )
             count(tn.SUBAGENTS_SPAWNED, inp.children, role="master")
             ids = [f"{wid}.{i}" for i in range(1, inp.children + 1)]
             outcomes = await asyncio.gather(
@@ -216,16 +223,18 @@ def build_probe_worker(client: Client, settings: Settings, **options: Any) -> Wo
     """
     from temporalio.worker import Worker
 
+    from activities.audit import AuditActivities
     from activities.llm import LlmActivities
     from activities.tools import ToolActivities
 
     llm = LlmActivities(settings)
     tools = ToolActivities(settings.workspaces)
+    audit = AuditActivities(settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=PROBE_WORKFLOWS,
-        activities=[llm.chat, tools.run_tool, tools.prepare_workspace],
+        activities=[llm.chat, tools.run_tool, tools.prepare_workspace, audit.run],
         **{
             "sticky_queue_schedule_to_start_timeout": timedelta(seconds=3),
             "graceful_shutdown_timeout": timedelta(seconds=10),

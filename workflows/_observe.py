@@ -194,6 +194,11 @@ class AgentSpan:
             return
         if exc is None:
             status = self.status or "completed"
+        elif isinstance(exc, workflow.ContinueAsNewError):
+            # One span per run: the next run of the same agent opens its own.
+            self.span.set_attribute(tn.AF_STATUS, "continued_as_new")
+            self.span.end(end_time=workflow.time_ns())
+            return
         elif is_cancelled_exception(exc):  # as Temporal decides the workflow was cancelled
             status = "cancelled"
             self.span.set_attribute(ERROR_TYPE, "cancelled")

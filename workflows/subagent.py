@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, NoReturn
 
 from temporalio import workflow
 
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.models import (
         TIERS,
         AgentNode,
+        BudgetSpec,
         ControlRequest,
         ControlResult,
         DelegationRecord,
@@ -35,16 +37,16 @@ with workflow.unsafe.imports_passed_through():
         Plan,
         Pruning,
         SubAgentInput,
+        SubAgentResume,
         Subtask,
         Tier,
         ToolRequest,
         ToolResultBlock,
-        ToolSpec,
         ToolUseBlock,
         Usage,
     )
     from agentfleet.policy import DelegationPolicy, guard
-    from agentfleet.tools import TOOL_SPECS
+    from agentfleet.tools import DELEGATE_TOOL, TOOL_SPECS
 
 from workflows._agent import Control, Spend
 from workflows._calls import failure_message, run_tool
@@ -52,31 +54,8 @@ from workflows._lifecycle import Estimate, Lifecycle
 from workflows._observe import agent_span, count
 from workflows._search import agent_attributes
 
-DELEGATE_TOOL = ToolSpec(
-    name="delegate",
-    description=(
-        "Hand independent parts of your task to sub-agents that run in parallel. "
-        "Use only for large tasks; each sub-agent reports back as text."
-    ),
-    input_schema={
-        "type": "object",
-        "properties": {
-            "tasks": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "title": {"type": "string"},
-                        "description": {"type": "string"},
-                    },
-                    "required": ["title", "description"],
-                },
-                "maxItems": 8,
-            }
-        },
-        "required": ["tasks"],
-    },
-)
+# Guards the switch to conversation-by-reference for histories recorded before it.
+PATCH_TRANSCRIPT_BY_REF = "agentfleet-transcript-by-ref-1"
 
 
 def policy_for(models: Mapping[Tier, str] | None, override: str | None = None) -> DelegationPolicy:
@@ -142,9 +121,19 @@ class SubAgentWorkflow:
         ) as span:
             span.set(budget_tokens=inp.budget.tokens, budget_usd=inp.budget.usd)
             life.begin()
-            spend = Spend(wid, inp.budget)
+            spend = Spend(wid, inp.resume.budget if inp.resume else inp.budget)
+            if inp.resume:
+                spend.own, spend.receipts = inp.resume.own, list(inp.resume.receipts)
+                self._children = list(inp.resume.children)
+                self._delegated = inp.resume.delegated
+                self._pruned = list(inp.resume.pruned)
+                self._decisions = list(inp.resume.decisions)
             try:
                 node = await self._loop(inp, spend)
+            except workflow.ContinueAsNewError:
+                # This run's row closes; the next run of the same agent opens its own.
+                await life.end("continued_as_new", self._total(spend))
+                raise
             except Exception as err:
                 await life.end("failed", self._total(spend), failure_message(err))
                 raise
@@ -169,17 +158,22 @@ class SubAgentWorkflow:
         return total
 
     async def _loop(self, inp: SubAgentInput, spend: Spend) -> AgentNode:
-        started = workflow.now()
         wid = workflow.info().workflow_id
         tools = list(TOOL_SPECS)
         if inp.may_decompose and inp.depth < inp.max_depth:
             tools.append(DELEGATE_TOOL)
-        messages = [Message.user_text(inp.task)]
-        tool_calls = 0
+        # Conversation by reference: history holds each turn's new messages and a
+        # transcript id, not the whole transcript, so it grows linearly with turns.
+        by_ref = workflow.patched(PATCH_TRANSCRIPT_BY_REF)
+        r = inp.resume
+        started = r.started_at if r else workflow.now()
+        transcript_ref = r.transcript_ref if r else None
+        messages = list(r.pending) if r else [Message.user_text(inp.task)]
+        tool_calls = r.tool_calls if r else 0
+        turns = r.turns if r else 0
+        output = r.output if r else ""
         status: NodeStatus = "partial"
-        output = ""
         error: str | None = None
-        turns = 0
         try:
             while True:
                 if not await self._control.checkpoint():
@@ -192,20 +186,31 @@ class SubAgentWorkflow:
                 if turns >= inp.max_turns:
                     error = f"turn cap of {inp.max_turns} reached; result is partial"
                     break
+                if by_ref and workflow.info().is_continue_as_new_suggested():
+                    self._continue_as_new(
+                        inp, spend, started, transcript_ref, messages, turns, tool_calls, output
+                    )
                 turns += 1
                 resp = await spend.call(
                     LlmRequest(
                         model=inp.model,
                         system=prompts.SUBAGENT_SYSTEM,
                         messages=messages,
-                        tools=tools,
+                        # By reference, the activity looks the specs up by name.
+                        tools=[] if by_ref else tools,
+                        tool_names=[t.name for t in tools] if by_ref else None,
                         max_tokens=inp.max_tokens,
                         root_id=inp.root_id,
                         agent_id=wid,
+                        transcript_ref=transcript_ref,
+                        keep_transcript=by_ref,
                     ),
                     purpose=f"turn {turns}",
                 )
-                messages.append(Message(role="assistant", content=resp.content))
+                if by_ref:
+                    transcript_ref, messages = resp.transcript_ref, []
+                else:
+                    messages.append(Message(role="assistant", content=resp.content))
                 if resp.text:
                     output = resp.text
                 uses = resp.tool_uses
@@ -241,6 +246,35 @@ class SubAgentWorkflow:
             decisions=self._decisions,
             children=self._children,
         )
+
+    def _continue_as_new(
+        self,
+        inp: SubAgentInput,
+        spend: Spend,
+        started: datetime,
+        transcript_ref: str | None,
+        pending: list[Message],
+        turns: int,
+        tool_calls: int,
+        output: str,
+    ) -> NoReturn:
+        """Start a fresh history at this turn boundary, carrying the loop's state."""
+        state = SubAgentResume(
+            transcript_ref=transcript_ref,
+            pending=pending,
+            turns=turns,
+            tool_calls=tool_calls,
+            output=output,
+            started_at=started,
+            own=spend.own,
+            receipts=spend.receipts,
+            budget=BudgetSpec(tokens=spend.budget.tokens, usd=spend.budget.usd),
+            children=self._children,
+            delegated=self._delegated,
+            pruned=self._pruned,
+            decisions=self._decisions,
+        )
+        workflow.continue_as_new(inp.model_copy(update={"resume": state}))
 
     async def _call(self, inp: SubAgentInput, spend: Spend, use: ToolUseBlock) -> ToolResultBlock:
         if use.name == "delegate":
