@@ -58,6 +58,9 @@ _NO_HARDLINK_ERRNOS = frozenset(
 )
 
 
+MAX_FILES = 10_000
+
+
 class SandboxViolation(ValueError):
     """The path would reach outside the workspace, or is malformed."""
 
@@ -299,8 +302,9 @@ class Sandbox:
     A symlink is therefore usable only while it points inside the workspace.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_files: int = MAX_FILES) -> None:
         self.root = Path(root).resolve()
+        self.max_files = max_files
 
     def resolve(self, rel: str) -> Path:
         if not isinstance(rel, str) or rel == "":
@@ -412,10 +416,16 @@ class Sandbox:
                 # A retry after a crash: the write already landed. Leaving
                 # the file untouched keeps its mtime and inode stable.
                 return f"wrote {len(data)} bytes to {shown} (unchanged: already present)", True
+            if not target.exists() and self._file_count() >= self.max_files:
+                # A runaway agent must not fill the disk one small file at a time.
+                raise ToolError(f"workspace file limit of {self.max_files} files reached")
             mode = _existing_mode(target) or 0o644
             target.parent.mkdir(parents=True, exist_ok=True)
             self._atomic_write(target, data, mode)
         return f"wrote {len(data)} bytes to {shown}", False
+
+    def _file_count(self) -> int:
+        return sum(len(files) for _, _, files in os.walk(self.root))
 
     @staticmethod
     def _atomic_write(target: Path, data: bytes, mode: int) -> None:

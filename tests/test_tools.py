@@ -445,3 +445,14 @@ def test_sandbox_methods_directly(tmp_path: Path) -> None:
     box = Sandbox(tmp_path)
     assert box.write_file(WriteFileArgs(path="x/y", content="z")) == ("wrote 1 bytes to x/y", False)
     assert box.make_dir(MakeDirArgs(path="x")) == ("created x (already existed)", True)
+
+
+def test_write_refuses_new_files_past_the_workspace_file_limit(tmp_path: Path) -> None:
+    box = Sandbox(tmp_path, max_files=3)
+    for name in ("a", "b", "c"):
+        box.write_file(WriteFileArgs(path=name, content=name))
+    with pytest.raises(tools_mod.ToolError, match="file limit of 3"):
+        box.write_file(WriteFileArgs(path="d", content="d"))
+    # Rewriting an existing file is not a new file.
+    assert box.write_file(WriteFileArgs(path="a", content="a2"))[1] is False
+    assert not (tmp_path / "d").exists()
