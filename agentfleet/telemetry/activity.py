@@ -1,0 +1,246 @@
+"""Activity spans (`chat`, `execute_tool`) and the LLM and tool metrics recorded with them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from opentelemetry import baggage, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from agentfleet import telemetry_names as tn
+from agentfleet.telemetry.setup import _live
+
+if TYPE_CHECKING:
+    from agentfleet.models import LlmRequest, LlmResponse, ToolRequest, ToolResult
+
+ACTIVITY_TRACER = "agentfleet.activities"
+PROVIDER_ANTHROPIC = "anthropic"
+
+# Attribute names used here that telemetry_names.py does not (yet) carry: standard OTel names
+# (error.type, gen_ai.request.max_tokens, the opt-in content attributes), the Anthropic SDK's
+# request id, and two of ours that tie a span to its Temporal activity.
+ERROR_TYPE = "error.type"
+GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
+GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"
+AF_ACTIVITY_ID = "agentfleet.activity_id"
+ANTHROPIC_REQUEST_ID = "anthropic.request.id"  # as the Anthropic SDK names it
+AF_TOOL_ALREADY_DONE = "agentfleet.tool.already_done"
+
+
+# --------------------------------------------------------------------------- activity spans
+
+
+def capture_content() -> bool:
+    """Whether prompts and outputs go on spans (AGENTFLEET_TRACE_CONTENT of the live setup)."""
+    return bool(_live) and _live[-1].options.capture_content
+
+
+def _attrs(values: Mapping[str, AttributeValue | None]) -> dict[str, AttributeValue]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _count(name: str, value: int, attrs: Mapping[str, str | int]) -> None:
+    if value <= 0:
+        return
+    try:
+        meter = activity.metric_meter()
+    except RuntimeError:  # not in an activity (direct calls in tests)
+        return
+    meter.create_counter(name).add(value, attrs)
+
+
+def _error_type(exc: BaseException) -> str:
+    if isinstance(exc, ApplicationError) and exc.type:
+        return exc.type
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    return type(exc).__name__
+
+
+def _root_id() -> str | None:
+    """The root task id that the workflow's agent span put in the baggage, if any."""
+    value = baggage.get_baggage(tn.AF_ROOT_ID)
+    return str(value) if value else None
+
+
+def _activity_info() -> activity.Info | None:
+    try:
+        return activity.info()
+    except RuntimeError:
+        return None
+
+
+class LlmCall:
+    """The `chat` span of one LLM activity attempt; see `llm_call`."""
+
+    def __init__(self, span: trace.Span, req: LlmRequest, attempt: int) -> None:
+        self.span = span
+        self.req = req
+        self.attempt = attempt
+
+    def request_id(self, value: str | None) -> None:
+        if value:
+            self.span.set_attribute(ANTHROPIC_REQUEST_ID, value)
+
+    def response(self, resp: LlmResponse) -> None:
+        s = self.span
+        s.set_attributes(
+            {
+                tn.GEN_AI_RESPONSE_MODEL: resp.model,
+                tn.GEN_AI_RESPONSE_ID: resp.id,
+                tn.GEN_AI_FINISH_REASONS: [resp.stop_reason] if resp.stop_reason else [],
+                tn.GEN_AI_INPUT_TOKENS: resp.usage.input_tokens,
+                tn.GEN_AI_OUTPUT_TOKENS: resp.usage.output_tokens,
+                tn.AF_SIMULATED: resp.simulated,
+            }
+        )
+        if capture_content():
+            s.set_attribute(
+                GEN_AI_OUTPUT_MESSAGES,
+                json.dumps(
+                    [
+                        {
+                            "role": "assistant",
+                            "parts": [b.model_dump(mode="json") for b in resp.content],
+                            "finish_reason": resp.stop_reason,
+                        }
+                    ]
+                ),
+            )
+        model = {tn.ATTR_MODEL: self.req.model}
+        _count(tn.LLM_TOKENS, resp.usage.input_tokens, {**model, tn.ATTR_DIRECTION: "input"})
+        _count(tn.LLM_TOKENS, resp.usage.output_tokens, {**model, tn.ATTR_DIRECTION: "output"})
+        _count(tn.LLM_COST_MICRO_USD, round(resp.usage.cost_usd * 1_000_000), model)
+
+
+@contextmanager
+def llm_call(req: LlmRequest, *, simulated: bool) -> Iterator[LlmCall]:
+    """Span `chat {model}` around one attempt of the LLM activity, plus the LLM metrics.
+
+    An exception leaving the block marks the span ERROR with `error.type` (the classified
+    `ApplicationError` type, e.g. `LlmRateLimited`); a retryable one counts in `llm_retries`.
+    """
+    info = _activity_info()
+    attempt = info.attempt if info else 1
+    agent_id = req.agent_id or (info.workflow_id if info else None) or None
+    root_id = req.root_id or _root_id()
+    attrs = _attrs(
+        {
+            tn.GEN_AI_OPERATION: "chat",
+            tn.GEN_AI_PROVIDER: PROVIDER_ANTHROPIC,
+            tn.GEN_AI_REQUEST_MODEL: req.model,
+            GEN_AI_REQUEST_MAX_TOKENS: req.max_tokens,
+            tn.GEN_AI_AGENT_ID: agent_id,
+            tn.GEN_AI_CONVERSATION_ID: root_id,
+            tn.AF_ROOT_ID: root_id,
+            tn.AF_ATTEMPT: attempt,
+            tn.AF_SIMULATED: simulated,
+            AF_ACTIVITY_ID: info.activity_id if info else None,
+        }
+    )
+    if capture_content():
+        attrs[GEN_AI_SYSTEM_INSTRUCTIONS] = json.dumps([{"type": "text", "content": req.system}])
+        attrs[GEN_AI_INPUT_MESSAGES] = json.dumps([m.model_dump(mode="json") for m in req.messages])
+    _count(tn.LLM_CALLS, 1, {tn.ATTR_MODEL: req.model})
+    tracer = trace.get_tracer(ACTIVITY_TRACER)
+    with tracer.start_as_current_span(
+        f"chat {req.model}",
+        kind=SpanKind.CLIENT,
+        attributes=attrs,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        call = LlmCall(span, req, attempt)
+        try:
+            yield call
+        except BaseException as exc:
+            kind = _error_type(exc)
+            span.set_attribute(ERROR_TYPE, kind)
+            span.set_status(Status(StatusCode.ERROR, _describe(exc)))
+            retryable = isinstance(exc, ApplicationError) and not exc.non_retryable
+            if retryable and not _last_attempt(info):
+                _count(tn.LLM_RETRIES, 1, {tn.ATTR_MODEL: req.model, tn.ATTR_ERROR_CLASS: kind})
+            raise
+
+
+def _last_attempt(info: activity.Info | None) -> bool:
+    policy = info.retry_policy if info else None
+    return bool(
+        info and policy and policy.maximum_attempts and info.attempt >= policy.maximum_attempts
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ApplicationError):
+        return exc.message[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+class ToolCall:
+    """The `execute_tool` span of one tool activity attempt; see `tool_call`."""
+
+    def __init__(self, span: trace.Span) -> None:
+        self.span = span
+
+    def result(self, res: ToolResult) -> None:
+        self.span.set_attribute(AF_TOOL_ALREADY_DONE, res.already_done)
+        if capture_content():
+            self.span.set_attribute(GEN_AI_TOOL_CALL_RESULT, res.content[:20_000])
+
+
+SANDBOX_REFUSAL = "SandboxViolation"
+
+
+@contextmanager
+def tool_call(req: ToolRequest) -> Iterator[ToolCall]:
+    """Span `execute_tool {tool}` around one tool activity attempt, plus the tool metrics.
+
+    An exception leaving the block marks the span ERROR with `error.type`; a sandbox refusal
+    (`SandboxViolation`) also counts in `agentfleet_tool_denied`.
+    """
+    info = _activity_info()
+    root_id = _root_id()
+    attrs = _attrs(
+        {
+            tn.GEN_AI_OPERATION: "execute_tool",
+            tn.GEN_AI_TOOL_NAME: req.name,
+            tn.GEN_AI_TOOL_CALL_ID: req.call_id or None,
+            tn.GEN_AI_AGENT_ID: info.workflow_id if info else None,
+            tn.GEN_AI_CONVERSATION_ID: root_id,
+            tn.AF_ROOT_ID: root_id,
+            tn.AF_ATTEMPT: info.attempt if info else 1,
+            AF_ACTIVITY_ID: info.activity_id if info else None,
+        }
+    )
+    if capture_content():
+        attrs[GEN_AI_TOOL_CALL_ARGUMENTS] = json.dumps(req.input)[:20_000]
+    tool = {tn.ATTR_TOOL: req.name}
+    _count(tn.TOOL_CALLS, 1, tool)
+    tracer = trace.get_tracer(ACTIVITY_TRACER)
+    with tracer.start_as_current_span(
+        f"execute_tool {req.name}",
+        kind=SpanKind.INTERNAL,
+        attributes=attrs,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield ToolCall(span)
+        except BaseException as exc:
+            kind = _error_type(exc)
+            span.set_attribute(ERROR_TYPE, kind)
+            span.set_status(Status(StatusCode.ERROR, _describe(exc)))
+            if kind == SANDBOX_REFUSAL:
+                _count(tn.TOOL_DENIED, 1, tool)
+            raise
