@@ -22,7 +22,7 @@ from activities.llm import LlmActivities
 from activities.policy import PolicyActivities
 from activities.report import ReportActivities
 from activities.tools import ToolActivities
-from agentfleet.client import connect
+from agentfleet.client import connect_traced
 from agentfleet.config import Settings
 from agentfleet.ledger import Ledger
 from agentfleet.logs import setup_logging
@@ -80,17 +80,11 @@ async def run(
     `build` makes the worker from the (instrumented) client; tests pass their own.
     """
     settings.workspaces.mkdir(parents=True, exist_ok=True)
-    # Tracing and metrics from the OTel env vars (agentfleet/telemetry.py): the plugins
+    # Tracing and metrics from the OTel env vars (agentfleet/telemetry/): the plugins
     # trace workflows and activities, the runtime carries the SDK and fleet metrics.
     telemetry = setup_telemetry(settings)
     try:
-        client = await connect(
-            settings.temporal_address,
-            settings.temporal_namespace,
-            blob_root=settings.blobs,
-            plugins=telemetry.plugins,
-            runtime=telemetry.runtime,
-        )
+        client = await connect_traced(settings, telemetry)
         worker = build(client, settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

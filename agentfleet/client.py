@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client, Plugin
 from temporalio.envconfig import ClientConfigProfile
@@ -19,6 +19,9 @@ from agentfleet.blobstore import external_storage
 from agentfleet.codec import codec_from_env
 from agentfleet.config import Settings
 from agentfleet.converter import data_converter_for
+
+if TYPE_CHECKING:
+    from agentfleet.telemetry import Telemetry
 
 
 async def connect(
@@ -41,3 +44,15 @@ async def connect(
         blob_root = Settings.from_env().blobs
     converter = data_converter_for(codec_from_env(os.environ), external_storage(blob_root))
     return await Client.connect(**config, data_converter=converter, plugins=list(plugins), **kwargs)
+
+
+async def connect_traced(settings: Settings, telemetry: Telemetry) -> Client:
+    """The client a worker runs on: traced by `telemetry`'s plugins, its runtime
+    carrying the SDK and fleet metrics, and offloading to the settings' blob store."""
+    return await connect(
+        settings.temporal_address,
+        settings.temporal_namespace,
+        blob_root=settings.blobs,
+        plugins=telemetry.plugins,
+        runtime=telemetry.runtime,
+    )

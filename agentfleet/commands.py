@@ -16,7 +16,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError
 
-from agentfleet.client import connect
+from agentfleet.client import connect, connect_traced
 from agentfleet.config import Settings
 from agentfleet.devserver import DevServer, DevServerError, is_serving
 from agentfleet.errors import CliError
@@ -72,13 +72,7 @@ async def embedded_stack(settings: Settings, with_worker: bool = True) -> AsyncI
 
     telemetry = setup_telemetry(settings)
     try:
-        client = await connect(
-            settings.temporal_address,
-            settings.temporal_namespace,
-            blob_root=settings.blobs,
-            plugins=telemetry.plugins,
-            runtime=telemetry.runtime,
-        )
+        client = await connect_traced(settings, telemetry)
         await prepare_cluster(client, settings)
         if with_worker:
             from worker import build_worker
