@@ -9,8 +9,9 @@ crash. Errors are classified here, once: overload and rate limits are retryable
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import anthropic
 from pydantic import TypeAdapter
@@ -34,6 +35,7 @@ from agentfleet.tools import TOOLS_BY_NAME
 LLM_ACTIVITY = "agentfleet.llm.chat"
 
 _TRANSCRIPT = TypeAdapter(list[Message])
+T = TypeVar("T")
 
 NON_RETRYABLE_STATUS = {
     400: "bad request",
@@ -94,6 +96,25 @@ def _error_message(err: anthropic.APIStatusError) -> str:
     return err.message
 
 
+# A long answer is normal for Claude; a silent worker is not. Beating well inside
+# the workflow's heartbeat timeout (workflows/_calls.py) lets a dead worker's call
+# be retried within seconds while a slow answer keeps going.
+HEARTBEAT_EVERY_S = 1.0
+
+
+async def _heartbeating(call: Awaitable[T]) -> T:
+    task = asyncio.ensure_future(call)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        if not task.done():
+            task.cancel()
+
+
 class LlmActivities:
     def __init__(self, settings: Settings, store: BlobStore | None = None) -> None:
         self._store = store or LocalBlobStore(settings.blobs)
@@ -136,7 +157,7 @@ class LlmActivities:
         if tools:
             kwargs["tools"] = [t.model_dump(mode="json") for t in tools]
         try:
-            raw = await self._client.messages.with_raw_response.create(**kwargs)
+            raw = await _heartbeating(self._client.messages.with_raw_response.create(**kwargs))
         except anthropic.AnthropicError as err:
             raise classify(err, self._key) from None
         call.request_id(raw.headers.get("request-id"))

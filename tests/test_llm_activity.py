@@ -109,3 +109,14 @@ async def test_401_fails_at_once_without_leaking_the_key(
     ]
     assert started[0].activity_task_started_event_attributes.attempt == 1
     assert secret not in history.to_json()
+
+
+async def test_an_answer_slower_than_the_heartbeat_timeout_still_succeeds(
+    client: Client, settings: Settings, private_sim: Simulator
+) -> None:
+    # The call outlives the 5 s heartbeat timeout: only heartbeats keep it alive.
+    private_sim.enqueue_faults([{"latency_ms": 7000}])
+    _, resp = await _run(client, settings, private_sim)
+    assert isinstance(resp, LlmResponse)
+    assert resp.attempt == 1
+    assert private_sim.stats()["requests"] == 1

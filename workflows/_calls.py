@@ -62,7 +62,7 @@ async def chat(req: LlmRequest, summary: str = "") -> LlmResponse:
         # Heartbeats every few seconds let a dead worker's call be retried
         # after the heartbeat timeout instead of the full call timeout.
         start_to_close_timeout=timedelta(seconds=180),
-        heartbeat_timeout=timedelta(seconds=10),
+        heartbeat_timeout=timedelta(seconds=5),
         retry_policy=LLM_RETRY,
         summary=summary or f"chat {req.model}",
     )
