@@ -1,0 +1,285 @@
+"""The benchmarks' worker process: the project's worker, optionally with chaos.
+
+    AGENTFLEET_BENCH_MODE=agentfleet (default) | bare    python bench/_chaos_worker.py
+
+"agentfleet" runs `worker.run(settings, build)` exactly as `python worker.py` does
+(telemetry, graceful SIGTERM), with `worker.build_worker` making the Worker. Two bench-only
+additions, both applied to the arguments of build_worker's own `Worker(...)` call so every
+tuning setting there is kept:
+
+* `AGENTFLEET_CHAOS_TOOL_FAULT_RATE` (0..1): the file-tool activity is registered under its
+  own name as a wrapper that first raises a retryable `OSError(EIO)` at that rate, then
+  delegates to `ToolActivities.run_tool`. Temporal retries it like any transient I/O error
+  (workflows/_calls.py TOOL_RETRY). Product code stays fault-free.
+* `AGENTFLEET_CHAOS_JOURNAL`: one JSON line per tool attempt that returned (workflow, run,
+  activity id, attempt, tool, already_done), appended with a single O_APPEND write, so the
+  chaos bench can count effects applied twice by one scheduled tool call.
+* `AGENTFLEET_BENCH_EXTRA`: names of bench workflows from bench/_bare.py to register too.
+
+"bare" is a plain Temporal worker (default converter, no plugins) for bench/_bare.py's
+workflows, with the same Worker tuning as build_worker (its kwargs are taken from a
+build_worker call whose workflows and activities are swapped out).
+
+`AGENTFLEET_BENCH_EVENTS`: a file to which `{"pid", "event": "built", "t"}` is appended once
+the client is connected and the Worker built, just before polling starts.
+
+What-if knobs for bench/recovery.py (they change activity options the workflows set, through
+a worker interceptor, to measure a proposal before anyone edits workflows/_calls.py):
+`AGENTFLEET_WHATIF_LLM_HEARTBEAT_S` gives the LLM activity that heartbeat timeout and makes
+it heartbeat every third of it; `AGENTFLEET_WHATIF_SHORT_TIMEOUT_S` caps the start-to-close
+timeout of the short activities (file tools, workspace, ledger, thresholds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from temporalio import activity  # noqa: E402
+from temporalio.client import Client  # noqa: E402
+from temporalio.worker import (  # noqa: E402
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    StartActivityInput,
+    Worker,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
+)
+
+import worker as project_worker  # noqa: E402
+from activities.tools import TOOL_ACTIVITY, ToolActivities  # noqa: E402
+from agentfleet.config import Settings  # noqa: E402
+from agentfleet.logs import setup_logging  # noqa: E402
+from agentfleet.models import ToolRequest, ToolResult  # noqa: E402
+
+MUTATING_TOOLS = frozenset({"write_file", "move_file", "make_dir"})
+
+
+def _append_line(path: str | None, doc: dict[str, Any]) -> None:
+    if not path:
+        return
+    data = (json.dumps(doc, separators=(",", ":")) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def event(name: str, **more: Any) -> None:
+    _append_line(
+        os.environ.get("AGENTFLEET_BENCH_EVENTS"),
+        {"pid": os.getpid(), "event": name, "t": time.time(), **more},
+    )
+
+
+def chaos_tool(
+    original: Callable[[ToolRequest], Any], rate: float, rng: random.Random, journal: str | None
+) -> Callable[[ToolRequest], Any]:
+    @activity.defn(name=TOOL_ACTIVITY)
+    async def run_tool(req: ToolRequest) -> ToolResult:
+        info = activity.info()
+        line = {
+            "wf": info.workflow_id,
+            "run": info.workflow_run_id,
+            "act": info.activity_id,
+            "attempt": info.attempt,
+            "tool": req.name,
+            "ws": req.workspace,
+            "call": req.call_id,
+            "mutating": req.name in MUTATING_TOOLS,
+            "pid": os.getpid(),
+        }
+        if rate > 0 and rng.random() < rate:
+            _append_line(journal, {**line, "fault": True, "t": time.time()})
+            raise OSError(errno.EIO, f"chaos: injected transient I/O error in {req.name}")
+        result: ToolResult = await original(req)
+        _append_line(journal, {**line, "already_done": result.already_done, "t": time.time()})
+        return result
+
+    return run_tool
+
+
+LLM_ACTIVITY = "agentfleet.llm.chat"
+SHORT_ACTIVITIES = frozenset(
+    {
+        TOOL_ACTIVITY,
+        "agentfleet.workspace.prepare",
+        "agentfleet.ledger.record_start",
+        "agentfleet.ledger.record_close",
+        "agentfleet.policy.thresholds",
+    }
+)
+
+
+class WhatIf(Interceptor):
+    """Activity options as a proposal would set them (see the module docstring)."""
+
+    llm_heartbeat: timedelta | None = None
+    short_timeout: timedelta | None = None
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor] | None:
+        return _WhatIfInbound
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _Heartbeating(next)
+
+
+class _WhatIfInbound(WorkflowInboundInterceptor):
+    def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+        super().init(_WhatIfOutbound(outbound))
+
+
+class _WhatIfOutbound(WorkflowOutboundInterceptor):
+    def start_activity(self, input: StartActivityInput) -> Any:
+        if input.activity == LLM_ACTIVITY and WhatIf.llm_heartbeat is not None:
+            input.heartbeat_timeout = WhatIf.llm_heartbeat
+        if input.activity in SHORT_ACTIVITIES and WhatIf.short_timeout is not None:
+            current = input.start_to_close_timeout
+            if current is None or current > WhatIf.short_timeout:
+                input.start_to_close_timeout = WhatIf.short_timeout
+        return super().start_activity(input)
+
+
+class _Heartbeating(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        hb = WhatIf.llm_heartbeat
+        if hb is None or activity.info().activity_type != LLM_ACTIVITY:
+            return await super().execute_activity(input)
+
+        async def beat() -> None:
+            while True:
+                activity.heartbeat()
+                await asyncio.sleep(hb.total_seconds() / 3)
+
+        beating = asyncio.create_task(beat())
+        try:
+            return await super().execute_activity(input)
+        finally:
+            beating.cancel()
+
+
+def _whatif() -> Interceptor | None:
+    hb = float(os.environ.get("AGENTFLEET_WHATIF_LLM_HEARTBEAT_S") or 0)
+    short = float(os.environ.get("AGENTFLEET_WHATIF_SHORT_TIMEOUT_S") or 0)
+    if not hb and not short:
+        return None
+    WhatIf.llm_heartbeat = timedelta(seconds=hb) if hb else None
+    WhatIf.short_timeout = timedelta(seconds=short) if short else None
+    return WhatIf()
+
+
+def _extra_workflows() -> list[type]:
+    names = [n for n in os.environ.get("AGENTFLEET_BENCH_EXTRA", "").split(",") if n]
+    if not names:
+        return []
+    from bench import _bare
+
+    return [getattr(_bare, n) for n in names]
+
+
+def _worker_kwargs(client: Client, settings: Settings) -> dict[str, Any]:
+    """The keyword arguments build_worker passes to Worker(...), without building one."""
+    seen: dict[str, Any] = {}
+
+    class _Captured(Exception):
+        pass
+
+    def capture(*args: Any, **kwargs: Any) -> Worker:
+        seen.update(kwargs)
+        raise _Captured
+
+    original = project_worker.Worker
+    project_worker.Worker = capture  # type: ignore[assignment,misc]
+    try:
+        project_worker.build_worker(client, settings, settings.task_queue)
+    except _Captured:
+        pass
+    finally:
+        project_worker.Worker = original  # type: ignore[misc]
+    return seen
+
+
+def build_agentfleet(client: Client, settings: Settings) -> Worker:
+    rate = float(os.environ.get("AGENTFLEET_CHAOS_TOOL_FAULT_RATE") or 0)
+    seed = os.environ.get("AGENTFLEET_CHAOS_SEED") or "0"
+    journal = os.environ.get("AGENTFLEET_CHAOS_JOURNAL") or None
+    rng = random.Random(f"{seed}:{os.getpid()}")
+    extra = _extra_workflows()
+    whatif = _whatif()
+
+    def with_chaos(*args: Any, **kwargs: Any) -> Worker:
+        acts = list(kwargs["activities"])
+        if rate > 0 or journal:
+            acts = [
+                chaos_tool(a, rate, rng, journal)
+                if getattr(a, "__func__", None) is ToolActivities.run_tool
+                else a
+                for a in acts
+            ]
+        kwargs["activities"] = acts
+        kwargs["workflows"] = [*kwargs["workflows"], *extra]
+        if whatif is not None:
+            kwargs["interceptors"] = [*kwargs.get("interceptors", ()), whatif]
+        return Worker(*args, **kwargs)
+
+    original = project_worker.Worker
+    project_worker.Worker = with_chaos  # type: ignore[assignment,misc]
+    try:
+        built = project_worker.build_worker(client, settings, settings.task_queue)
+    finally:
+        project_worker.Worker = original  # type: ignore[misc]
+    event("built", mode="agentfleet", tool_fault_rate=rate, whatif=whatif is not None)
+    return built
+
+
+async def run_bare(settings: Settings) -> None:
+    import signal
+
+    from bench._bare import BareActivities, BareChild, BareParent
+
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    kwargs = _worker_kwargs(client, settings)
+    kwargs.update(
+        workflows=[BareParent, BareChild],
+        activities=[BareActivities(str(settings.anthropic_base_url)).chat],
+    )
+    worker = Worker(client, **kwargs)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    event("built", mode="bare")
+    async with worker:
+        await stop.wait()
+
+
+def main() -> None:
+    setup_logging()
+    settings = Settings.from_env()
+    mode = os.environ.get("AGENTFLEET_BENCH_MODE", "agentfleet")
+    if mode == "bare":
+        asyncio.run(run_bare(settings))
+    else:
+        asyncio.run(project_worker.run(settings, build_agentfleet))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Chaos, CI-sized: 40 goals through the fleet while everything that can fail does.
+
+The run is bench/chaos_week.py's own (`run_chaos`): its own dev server on a persisted
+database (SIGKILLed and restarted once), the worker SIGKILLed and restarted every 5-10 s,
+20% of LLM calls faulted (429 with retry-after, 529, 500, slow), 5% of file-tool attempts
+failing transiently, TZ=America/Los_Angeles, and two goals made impossible (a model the
+API 404s). Nothing may be lost and nothing may run twice. No timing is asserted: the
+figures are printed for the log, and bench/chaos_week.py judges them. A failed run leaves
+its logs, tool journal and databases in test-artifacts/chaos-ci-*.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+
+import pytest
+
+from bench.chaos_week import ChaosConfig, print_report, run_chaos
+from tests.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.slow
+
+CI = ChaosConfig(
+    tasks=40,
+    concurrency=4,
+    impossible=0.05,
+    kill_every=(5.0, 10.0),
+    timeout_s=170.0,
+)
+
+
+async def test_chaos_ci_every_goal_ends_once_and_only_the_impossible_fail() -> None:
+    workdir = ARTIFACTS / f"chaos-ci-{uuid.uuid4().hex[:6]}"
+    report = await run_chaos(CI, workdir, say=lambda line: print(line, flush=True))
+    print_report(report)
+    print(json.dumps(report.summary()))
+
+    assert not report.errors, report.errors
+    # The chaos really happened.
+    assert report.restarts, "the worker was never killed"
+    assert len(report.server_restarts) == 1
+    assert sum(report.faults_injected.values()) > 0
+
+    # Zero loss: every goal reached a terminal state...
+    stuck = [(o.goal.task_id, o.status) for o in report.outcomes if not o.terminal]
+    assert not stuck, stuck
+    # ...and every possible one completed,
+    failed = [
+        (o.goal.task_id, o.goal.text[:60], o.status, o.reason)
+        for o in report.possible
+        if o.status != "completed"
+    ]
+    assert not failed, failed
+    # while the impossible ones failed, saying why.
+    assert len(report.impossible) == 2
+    for o in report.impossible:
+        assert o.terminal and o.status != "completed", (o.goal.task_id, o.status)
+        assert o.reason and "404" in o.reason, (o.goal.task_id, o.reason)
+
+    # Zero duplicates: one master per task id, one execution per sub-agent id, one ledger
+    # row per run, no tool effect applied twice, no file twice in a finished workspace.
+    assert report.duplicate_count == 0, report.duplicates
+    # And the audit finds no run that one record has and another lacks.
+    assert report.black_holes == 0, (report.audit_kinds, report.audit_examples)
+    # Logs, journal and databases are kept only when something failed.
+    shutil.rmtree(workdir, ignore_errors=True)
