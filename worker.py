@@ -24,7 +24,7 @@ from activities.report import ReportActivities
 from activities.tools import ToolActivities
 from agentfleet.client import connect_traced
 from agentfleet.config import Settings
-from agentfleet.ledger import Ledger
+from agentfleet.ledger import open_ledger
 from agentfleet.logs import setup_logging
 from agentfleet.telemetry import setup_telemetry
 from workflows.fleet import FleetWorkflow, await_master
@@ -40,8 +40,7 @@ log = logging.getLogger("agentfleet.worker")
 def build_worker(client: Client, settings: Settings, task_queue: str | None = None) -> Worker:
     llm = LlmActivities(settings)
     tools = ToolActivities(settings.workspaces)
-    ledger = Ledger.from_url(settings.ledger_url)
-    ledger.create()
+    ledger = open_ledger(settings.ledger_url)
     ledger_acts = LedgerActivities(ledger)
     policy = PolicyActivities(settings.home)
     report = ReportActivities(settings, ledger=ledger)

@@ -12,7 +12,6 @@ know how far back visibility still reaches before it calls anything missing.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,7 +38,7 @@ from agentfleet.audit import (
     stale_running,
 )
 from agentfleet.config import Settings
-from agentfleet.ledger import Ledger, ledger_url_from_env, tasks
+from agentfleet.ledger import Ledger, open_ledger, tasks
 from agentfleet.report import report_stem, write_atomic
 from agentfleet.report_models import (
     Audit,
@@ -306,8 +305,7 @@ class AuditActivities:
 
     def _get_ledger(self) -> Ledger:
         if self._ledger is None:
-            self._ledger = Ledger.from_url(ledger_url_from_env(self._settings.home, os.environ))
-            self._ledger.create()
+            self._ledger = open_ledger(self._settings.ledger_url)
         return self._ledger
 
     @activity.defn(name=RUN_AUDIT)

@@ -7,12 +7,11 @@ in a thread, keeping the worker's event loop free for other activities.
 from __future__ import annotations
 
 import asyncio
-import os
 
 from temporalio import activity
 
 from agentfleet.config import Settings
-from agentfleet.ledger import Ledger, ledger_url_from_env
+from agentfleet.ledger import Ledger, open_ledger
 from agentfleet.report import generate
 from agentfleet.report_models import ReportBuildResult, ReportRequest
 
@@ -31,8 +30,7 @@ class ReportActivities:
 
     def _get_ledger(self) -> Ledger:
         if self._ledger is None:
-            self._ledger = Ledger.from_url(ledger_url_from_env(self._settings.home, os.environ))
-            self._ledger.create()
+            self._ledger = open_ledger(self._settings.ledger_url)
         return self._ledger
 
     def _build(self, req: ReportRequest) -> ReportBuildResult:

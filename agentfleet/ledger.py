@@ -58,6 +58,7 @@ __all__ = [
     "TerminalStatus",
     "UTCDateTime",
     "ledger_url_from_env",
+    "open_ledger",
     "tasks",
 ]
 
@@ -71,6 +72,13 @@ def ledger_url_from_env(home: Path, env: Mapping[str, str]) -> str:
     if url:
         return url
     return f"sqlite:///{Path(home).expanduser().resolve() / 'ledger.db'}"
+
+
+def open_ledger(url: str) -> Ledger:
+    """The ledger at `url`, its schema created or brought up to date."""
+    ledger = Ledger.from_url(url)
+    ledger.create()
+    return ledger
 
 
 class InvalidLedgerRecord(ValueError):
