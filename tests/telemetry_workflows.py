@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from agentfleet import telemetry_names as tn
@@ -100,6 +100,8 @@ async def _tool(workspace: str, name: str, args: dict[str, object], call_id: str
             retry_policy=RETRY,
         )
     except ActivityError as err:  # a refusal is a result for the model, as in _calls.run_tool
+        if is_cancelled_exception(err):
+            raise
         return ToolResult(call_id=call_id, name=name, content=str(err), is_error=True)
 
 

@@ -12,7 +12,12 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from agentfleet.complexity import Thresholds
@@ -84,6 +89,9 @@ async def run_tool(req: ToolRequest) -> ToolResult:
             summary=f"{req.name} {_first_arg(req)}"[:200],
         )
     except ActivityError as err:
+        if is_cancelled_exception(err):
+            # The agent itself is being cancelled: that is not the model's to handle.
+            raise
         cause = err.cause
         reason = cause.message if isinstance(cause, ApplicationError) else str(err)
         kind = cause.type if isinstance(cause, ApplicationError) else "ToolError"

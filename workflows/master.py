@@ -18,7 +18,7 @@ import re
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     import pydantic
@@ -230,7 +230,8 @@ class MasterAgentWorkflow:
             result = await self._run(inp, policy, thresholds, goal, decision, spend)
         except Exception as err:
             # The close row carries the whole subtree's spend, children included.
-            await life.end("failed", self.tree().usage, failure_message(err))
+            status = "canceled" if is_cancelled_exception(err) else "failed"
+            await life.end(status, self.tree().usage, failure_message(err))
             raise
         tree = result.tree
         span.set(pruned_count=len(tree.pruned))

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from temporalio import workflow
+from temporalio.exceptions import is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from agentfleet import prompts
@@ -135,7 +136,8 @@ class SubAgentWorkflow:
                 await life.end("continued_as_new", self._total(spend))
                 raise
             except Exception as err:
-                await life.end("failed", self._total(spend), failure_message(err))
+                status = "canceled" if is_cancelled_exception(err) else "failed"
+                await life.end(status, self._total(spend), failure_message(err))
                 raise
             if node.status == "budget_exhausted":
                 count(tn.BUDGET_EXHAUSTIONS, role="subagent", tier=inp.tier)
@@ -222,7 +224,9 @@ class SubAgentWorkflow:
                     tool_calls += 1
                     results.append(await self._call(inp, spend, use))
                 messages.append(Message(role="user", content=list(results)))
-        except Exception as err:  # noqa: BLE001 - a failed LLM call ends this agent, not the tree
+        except Exception as err:
+            if is_cancelled_exception(err):
+                raise
             status, error = "failed", failure_message(err)
         if not output and status != "completed":
             output = error or ""
