@@ -522,9 +522,12 @@ async def test_spans_and_metrics_reach_a_real_otlp_receiver(
     # Tasks: the probe (a master, two sub-agents, one failing) and the cancelled run (a
     # master and a sub-agent), each counted once although the one-slot cache made them replay.
     assert rx.counter_total(tn.TASKS_STARTED, role="subagent", depth=1, **q) == 3
-    assert rx.counter_total(tn.TASKS_FAILED, role="subagent", tier="simple", **q) == 2
+    # Workflow metrics are at-least-once: a final task that the server bounces (new events
+    # arrived, e.g. the cancel reaching the child) re-runs live and records again
+    # (workflows/_observe.py). The spans above are exactly once; the counter may be one over.
+    assert 2 <= rx.counter_total(tn.TASKS_FAILED, role="subagent", tier="simple", **q) <= 3
     assert rx.counter_total(tn.TASKS_COMPLETED, role="master", tier="complex", **q) == 1
-    assert rx.counter_total(tn.TASKS_FAILED, role="master", **q) == 1  # the cancelled one
+    assert 1 <= rx.counter_total(tn.TASKS_FAILED, role="master", **q) <= 2  # the cancelled one
     assert rx.counter_total(tn.TASKS_STARTED, role="master", **q) == 2
     assert rx.counter_total(tn.TASKS_FAILED, role="inline", **q) == 0
     assert rx.counter_total(tn.TASKS_COMPLETED, role="inline", **q) == 1
