@@ -49,6 +49,7 @@ from agentfleet.devserver import DevServer, free_port  # noqa: E402
 from agentfleet.sim import Simulator  # noqa: E402
 from bench._bare import FanoutInput  # noqa: E402
 from bench._common import BenchWorker, bench_settings, proc_cpu_seconds, verdict  # noqa: E402
+from bench.tracing_overhead import count_spans  # noqa: E402
 
 TARGET_WALL_RATIO = 1.25
 TASK = "Task: item {n}\nWhat is item {n} on the release checklist?"
@@ -145,7 +146,7 @@ async def bench(children: int, rounds: int, latency_ms: float, tmp: Path) -> dic
         for w in workers:
             w.terminate()
         server.stop()
-    spans = _count_spans(af_settings.home / "traces" / "spans.jsonl")
+    spans = count_spans(af_settings.home / "traces" / "spans.jsonl")
     afs = [r for r in results if r.side == "agentfleet"]
     bares = [r for r in results if r.side == "bare"]
     wall = [a.seconds / b.seconds for a, b in zip(afs, bares, strict=True)]
@@ -174,23 +175,6 @@ async def bench(children: int, rounds: int, latency_ms: float, tmp: Path) -> dic
         "target_wall_ratio": TARGET_WALL_RATIO,
         "within_target": ratio <= TARGET_WALL_RATIO,
     }
-
-
-def _count_spans(path: Path) -> int:
-    if not path.exists():
-        return 0
-    n = 0
-    for line in path.read_text().splitlines():
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            continue
-        n += sum(
-            len(ss.get("spans", ()))
-            for rs in doc.get("resourceSpans", ())
-            for ss in rs.get("scopeSpans", ())
-        )
-    return n
 
 
 def main(argv: list[str] | None = None) -> int:
