@@ -111,10 +111,22 @@ async def prepare_workspace(name: str, create: bool) -> WorkspaceInfo:
     )
 
 
-async def ledger_write(rec: LedgerStart | LedgerClose) -> LedgerWriteResult | None:
+async def ledger_write(
+    rec: LedgerStart | LedgerClose, *, local: bool = False
+) -> LedgerWriteResult | None:
+    """Write a ledger row; `local` runs it as a local activity.
+
+    A local activity runs inside the workflow task that asked for it and
+    lands in history as a marker: no activity task to schedule, poll and
+    complete, and no extra workflow task for its result. For a one-turn
+    agent that halves the server round trips (bench/overhead.py). The write
+    is an idempotent upsert, so the re-run after a worker crash mid-task
+    is harmless.
+    """
     name = LEDGER_START if isinstance(rec, LedgerStart) else LEDGER_CLOSE
+    run = workflow.execute_local_activity if local else workflow.execute_activity
     try:
-        return await workflow.execute_activity(
+        return await run(
             name,
             rec,
             result_type=LedgerWriteResult,
