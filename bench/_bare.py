@@ -1,16 +1,14 @@
-"""Workflows of bench/overhead.py: the same 200-child fan-out, bare and as agentfleet.
+"""The bare side of bench/overhead.py: a 200-child fan-out on plain Temporal.
 
-* `BareParent` starts `children` plain `BareChild` workflows; each runs one activity,
-  `bench.bare.chat`, that makes the sub-agent's first simulator call through the anthropic
-  SDK (same model, system prompt, tools and user message) and returns its output tokens.
-  Nothing else: no ledger, no tracing, no pydantic payloads (dataclasses and Temporal's
-  default converter).
-* `FanoutParent` starts `children` real `SubAgentWorkflow`s through `run_child`, the
-  master's own call, on a worker built by `worker.build_worker` (tracing, metrics, ledger).
-  Each child's task is answered by the simulator without a tool call: one LLM turn.
+`BareParent` starts `children` plain `BareChild` workflows; each runs one activity,
+`bench.bare.chat`, that makes the sub-agent's first simulator call through the anthropic
+SDK (same model, system prompt, tools and user message) and returns its output tokens.
+Nothing else: no ledger, no tracing, no pydantic payloads (dataclasses and Temporal's
+default converter). The agentfleet side is bench/_fanout.py.
 
 Import-light on purpose: the sandbox re-imports this module for every workflow run, so
-the anthropic SDK is imported only by the activity (outside the sandbox), lazily.
+it imports nothing of agentfleet or workflows/ (that would bill the bare side for
+agentfleet's modules), and the anthropic SDK only in the activity, lazily.
 """
 
 from __future__ import annotations
@@ -22,11 +20,6 @@ from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
-
-with workflow.unsafe.imports_passed_through():
-    from agentfleet.models import SubAgentInput
-
-from workflows.subagent import run_child
 
 BARE_CHAT = "bench.bare.chat"
 # The LLM activity's own retry policy (workflows/_calls.py), so both sides retry alike.
@@ -115,34 +108,3 @@ class BareActivities:
         }
         msg = await self._client.messages.create(**kwargs)
         return int(msg.usage.output_tokens)
-
-
-@workflow.defn(name="BenchFanoutParent")
-class FanoutParent:
-    @workflow.run
-    async def run(self, inp: FanoutInput) -> int:
-        """Completed children; each is a real SubAgentWorkflow, as the master starts them."""
-        wid = workflow.info().workflow_id
-        jobs = [
-            run_child(
-                SubAgentInput(
-                    task=task_text(inp.task_template, n),
-                    title=f"item {n}",
-                    workspace=inp.workspace,
-                    model=inp.model,
-                    root_id=wid,
-                    parent_id=wid,
-                    depth=1,
-                    index=n,
-                    siblings=inp.children,
-                    max_depth=1,
-                    max_turns=3,
-                    max_tokens=inp.max_tokens,
-                    tier="trivial",
-                ),
-                f"{wid}.{n}",
-            )
-            for n in range(1, inp.children + 1)
-        ]
-        nodes = await asyncio.gather(*jobs)
-        return sum(1 for node in nodes if node.status == "completed")

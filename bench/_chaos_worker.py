@@ -14,7 +14,7 @@ tuning setting there is kept:
 * `AGENTFLEET_CHAOS_JOURNAL`: one JSON line per tool attempt that returned (workflow, run,
   activity id, attempt, tool, already_done), appended with a single O_APPEND write, so the
   chaos bench can count effects applied twice by one scheduled tool call.
-* `AGENTFLEET_BENCH_EXTRA`: names of bench workflows from bench/_bare.py to register too.
+* `AGENTFLEET_BENCH_EXTRA`: names of bench workflows from bench/_fanout.py to register too.
 
 "bare" is a plain Temporal worker (default converter, no plugins) for bench/_bare.py's
 workflows, with the same Worker tuning as build_worker (its kwargs are taken from a
@@ -190,9 +190,9 @@ def _extra_workflows() -> list[type]:
     names = [n for n in os.environ.get("AGENTFLEET_BENCH_EXTRA", "").split(",") if n]
     if not names:
         return []
-    from bench import _bare
+    from bench import _fanout
 
-    return [getattr(_bare, n) for n in names]
+    return [getattr(_fanout, n) for n in names]
 
 
 def _worker_kwargs(client: Client, settings: Settings) -> dict[str, Any]:
@@ -253,8 +253,12 @@ def build_agentfleet(client: Client, settings: Settings) -> Worker:
 async def run_bare(settings: Settings) -> None:
     import signal
 
+    import compileall
+
     from bench._bare import BareActivities, BareChild, BareParent
 
+    # The same favour worker.run does workflows/: the sandbox reads bytecode, not source.
+    compileall.compile_file(str(ROOT / "bench" / "_bare.py"), quiet=2)
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     kwargs = _worker_kwargs(client, settings)
     kwargs.update(

@@ -5,7 +5,7 @@ against one simulator (zero latency by default, so the figure is orchestration a
 real model's seconds per call would dilute it), each on its own worker subprocess and
 task queue, alternating rounds so drift hits both alike:
 
-* agentfleet: `BenchFanoutParent` (bench/_bare.py) starts `--children` real
+* agentfleet: `BenchFanoutParent` (bench/_fanout.py) starts `--children` real
   `SubAgentWorkflow`s through `run_child`, as the master does, on the worker
   `worker.run` + `worker.build_worker` make: tracing to the span file, metrics to an OTLP
   receiver, the ledger row per agent, pydantic payloads. Each child's task is one LLM turn.

@@ -62,3 +62,24 @@ async def test_fresh_master_run_replays(client: Client, settings: Settings) -> N
         version = os.environ.get("AGENTFLEET_HISTORY_VERSION", "v1")
         for h in histories:
             (HISTORIES / f"{version}__{h.workflow_id}.json").write_text(h.to_json())
+
+
+def test_passed_through_helpers_hold_no_workflow_or_run_state() -> None:
+    """worker.WORKFLOW_HELPERS are imported once and shared by every run.
+
+    A workflow class there would escape the sandbox, and a module-level list,
+    dict or set could carry one run's data into another.
+    """
+    import importlib
+    import inspect
+
+    from worker import WORKFLOW_HELPERS
+
+    constants = {"__all__", "ALIASES", "NAMES"}  # read-only by convention, checked here
+    for name in WORKFLOW_HELPERS:
+        module = importlib.import_module(name)
+        for attr, value in vars(module).items():
+            if inspect.isclass(value) and value.__module__ == name:
+                assert not hasattr(value, "__temporal_workflow_definition"), f"{name}.{attr}"
+            if isinstance(value, list | dict | set) and not attr.startswith("__"):
+                assert attr in constants, f"{name}.{attr} is mutable module state"
