@@ -251,9 +251,8 @@ def build_agentfleet(client: Client, settings: Settings) -> Worker:
 
 
 async def run_bare(settings: Settings) -> None:
-    import signal
-
     import compileall
+    import signal
 
     from bench._bare import BareActivities, BareChild, BareParent
 
