@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from agentfleet.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 class WorkerProcess:
@@ -19,6 +24,7 @@ class WorkerProcess:
         self.log = log
         self.extra_env = extra_env or {}
         self.proc: subprocess.Popen[bytes] | None = None
+        self.stopped = False  # killed or terminated by the test, on purpose
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "OTEL_"))}
@@ -45,11 +51,13 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL: no graceful shutdown, exactly like a crashed host."""
+        self.stopped = True
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
     def terminate(self) -> int | None:
+        self.stopped = True
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -57,3 +65,34 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         return self.proc.returncode if self.proc else None
+
+    def died(self) -> str | None:
+        """Why the process is gone when no test stopped it; None while it runs."""
+        if self.proc is None or self.stopped or self.proc.poll() is None:
+            return None
+        tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+        return f"worker exited on its own with code {self.proc.returncode} ({self.log}):\n{tail}"
+
+
+async def supervised(body: Awaitable[T], workers: Sequence[WorkerProcess]) -> T:
+    """Await `body`, failing at once if a worker process dies on its own.
+
+    Without this a worker that crashes at start leaves the test waiting for
+    work no process will ever do, until the pytest timeout. `workers` may grow
+    while `body` runs (a restarted worker is appended).
+    """
+    task = asyncio.ensure_future(body)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=0.5)
+            if done:
+                return task.result()
+            for w in list(workers):
+                reason = w.died()
+                if reason:
+                    raise AssertionError(reason)
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -40,7 +40,7 @@ from agentfleet.devserver import DevServer, free_port
 from agentfleet.fleet_models import FleetInput, FleetStats, FleetStatus, FleetSubmit, FleetTask
 from agentfleet.sim import Simulator
 from tests.conftest import ARTIFACTS, make_settings
-from tests.procs import ROOT, WorkerProcess
+from tests.procs import ROOT, WorkerProcess, supervised
 from workflows.fleet import FleetWorkflow, await_master
 
 T = TypeVar("T")
@@ -163,8 +163,8 @@ async def test_fifty_goals_across_continue_as_new_worker_kill_and_server_restart
     log = ARTIFACTS / f"worker-fleet-{uuid.uuid4().hex[:6]}.log"
     workers = [FleetWorkerProcess(settings, log).start()]
     fleet_id = f"fleet-{uuid.uuid4().hex[:8]}"
-    try:
-        client = await connect(server.address)
+
+    async def scenario() -> tuple[list[str], FleetStatus, FleetStatus]:
         handle = await start_fleet(client, settings, fleet_id, max_concurrent=5)
         ids = [await submit(handle, f"What is 2+2? #{n}") for n in range(1, 21)]
 
@@ -196,6 +196,11 @@ async def test_fifty_goals_across_continue_as_new_worker_kill_and_server_restart
         )
         await handle.signal(FleetWorkflow.drain)
         result = await _result_across_outage(handle, timeout=60)
+        return ids, final, result
+
+    try:
+        client = await connect(server.address)
+        ids, final, result = await supervised(scenario(), workers)
     finally:
         for w in workers:
             w.kill()
