@@ -87,6 +87,11 @@ def build_worker(client: Client, settings: Settings, task_queue: str | None = No
         # Measured (bench/recovery.py): recovery with a workflow task pending
         # went from 3.0 s (at 3 s) to 1.3-1.8 s, the new process's startup.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),
+        # The SDK batches heartbeats to 80% of the heartbeat timeout; the LLM
+        # activity's 3 s timeout (workflows/_calls.py) needs each 0.5 s beat
+        # sent as it comes, so the server never mistakes a live call for a dead
+        # one. Only LLM calls heartbeat: two small RPCs a second per call.
+        max_heartbeat_throttle_interval=timedelta(seconds=0.5),
         # There is no worker versioning, so the build id is only a label. Left
         # unset, the SDK hashes the bytecode of every loaded module (~4,000) in
         # this constructor: 0.2-0.3 s added to every restart.

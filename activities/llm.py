@@ -9,11 +9,12 @@ crash. Errors are classified here, once: overload and rate limits are retryable
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import anthropic
 from pydantic import TypeAdapter
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -31,6 +32,9 @@ from agentfleet.models import (
 from agentfleet.pricing import usage_for
 from agentfleet.telemetry import LlmCall, llm_call
 from agentfleet.tools import TOOLS_BY_NAME
+
+if TYPE_CHECKING:
+    import anthropic
 
 LLM_ACTIVITY = "agentfleet.llm.chat"
 
@@ -64,8 +68,26 @@ def _redact(text: str, secret: str | None) -> str:
     return text.replace(secret, "[REDACTED]") if secret else text
 
 
+def sdk() -> ModuleType:
+    """The anthropic package, imported on first use.
+
+    It is some 3,500 modules (about 3 s of CPU on a 2-core machine): imported
+    eagerly it was most of a restarted worker's time to its first poll, so
+    `LlmActivities` imports it in a background thread while the worker
+    connects and starts resuming workflow tasks (bench/recovery.py).
+    """
+    import anthropic
+
+    return anthropic
+
+
+def _warm_up() -> None:
+    threading.Thread(target=sdk, name="import-anthropic", daemon=True).start()
+
+
 def classify(err: Exception, secret: str | None) -> ApplicationError:
     """Map an SDK exception to the ApplicationError Temporal should act on."""
+    anthropic = sdk()
     if isinstance(err, anthropic.APITimeoutError):
         return ApplicationError("Anthropic API timed out", type="LlmTimeout")
     if isinstance(err, anthropic.APIConnectionError):
@@ -99,7 +121,7 @@ def _error_message(err: anthropic.APIStatusError) -> str:
 # A long answer is normal for Claude; a silent worker is not. Beating well inside
 # the workflow's heartbeat timeout (workflows/_calls.py) lets a dead worker's call
 # be retried within seconds while a slow answer keeps going.
-HEARTBEAT_EVERY_S = 1.0
+HEARTBEAT_EVERY_S = 0.5
 
 
 async def _heartbeating(call: Awaitable[T]) -> T:
@@ -120,15 +142,25 @@ class LlmActivities:
         self._store = store or LocalBlobStore(settings.blobs)
         self._key = settings.anthropic_api_key
         self._simulated = settings.uses_simulator
-        self._client = anthropic.AsyncAnthropic(
-            api_key=self._key or SIM_API_KEY,
-            base_url=settings.anthropic_base_url,
-            max_retries=0,
-            timeout=120.0,
-            # The SDK's own span would be a second `chat` span per attempt, and its env vars
-            # could put prompts on it: our `chat` span (agentfleet/telemetry.py) is the one.
-            open_telemetry=False,
-        )
+        self._base_url = settings.anthropic_base_url
+        self._client: anthropic.AsyncAnthropic | None = None
+        _warm_up()
+
+    async def _sdk_client(self) -> anthropic.AsyncAnthropic:
+        if self._client is None:
+            # Off the event loop: the first call may still be waiting for the import.
+            module = await asyncio.to_thread(sdk)
+            self._client = module.AsyncAnthropic(
+                api_key=self._key or SIM_API_KEY,
+                base_url=self._base_url,
+                max_retries=0,
+                timeout=120.0,
+                # The SDK's own span would be a second `chat` span per attempt, and its env
+                # vars could put prompts on it: our `chat` span (agentfleet/telemetry) is
+                # the one.
+                open_telemetry=False,
+            )
+        return self._client
 
     @activity.defn(name=LLM_ACTIVITY)
     async def chat(self, req: LlmRequest) -> LlmResponse:
@@ -156,9 +188,10 @@ class LlmActivities:
             tools.append(TOOLS_BY_NAME[name])
         if tools:
             kwargs["tools"] = [t.model_dump(mode="json") for t in tools]
+        client = await self._sdk_client()
         try:
-            raw = await _heartbeating(self._client.messages.with_raw_response.create(**kwargs))
-        except anthropic.AnthropicError as err:
+            raw = await _heartbeating(client.messages.with_raw_response.create(**kwargs))
+        except sdk().AnthropicError as err:
             raise classify(err, self._key) from None
         call.request_id(raw.headers.get("request-id"))
         msg = await raw.parse()

@@ -64,10 +64,13 @@ async def chat(req: LlmRequest, summary: str = "") -> LlmResponse:
         LLM_ACTIVITY,
         req,
         result_type=LlmResponse,
-        # Heartbeats every few seconds let a dead worker's call be retried
-        # after the heartbeat timeout instead of the full call timeout.
+        # The activity beats every 0.5 s and the worker sends each beat at once
+        # (worker.py, max_heartbeat_throttle_interval), so a dead worker's call is
+        # retried 3 s after its last beat instead of after the full call timeout,
+        # while a slow answer keeps going. 3 s, not less: a beat held up by a busy
+        # event loop must not look like a dead worker and get the call paid twice.
         start_to_close_timeout=timedelta(seconds=180),
-        heartbeat_timeout=timedelta(seconds=5),
+        heartbeat_timeout=timedelta(seconds=3),
         retry_policy=LLM_RETRY,
         summary=summary or f"chat {req.model}",
     )
@@ -84,7 +87,9 @@ async def run_tool(req: ToolRequest) -> ToolResult:
             TOOL_ACTIVITY,
             req,
             result_type=ToolResult,
-            start_to_close_timeout=timedelta(seconds=30),
+            # Sandboxed file operations take milliseconds; a dead worker's call
+            # is retried elsewhere after this long.
+            start_to_close_timeout=timedelta(seconds=10),
             retry_policy=TOOL_RETRY,
             summary=f"{req.name} {_first_arg(req)}"[:200],
         )
