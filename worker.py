@@ -14,6 +14,7 @@ import signal
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -54,6 +55,15 @@ log = logging.getLogger("agentfleet.worker")
 
 
 def build_worker(client: Client, settings: Settings, task_queue: str | None = None) -> Worker:
+    return Worker(client, **worker_options(settings, task_queue))
+
+
+def worker_options(settings: Settings, task_queue: str | None = None) -> dict[str, Any]:
+    """Everything build_worker passes to Worker(client, ...).
+
+    Tests and benchmarks adjust these (a fake activity under a real name, an
+    extra workflow) and keep every tuning setting below.
+    """
     llm = LlmActivities(settings)
     tools = ToolActivities(settings.workspaces)
     ledger = open_ledger(settings.ledger_url)
@@ -61,8 +71,7 @@ def build_worker(client: Client, settings: Settings, task_queue: str | None = No
     policy = PolicyActivities(settings.home)
     report = ReportActivities(settings, ledger=ledger)
     audit = AuditActivities(settings, ledger=ledger)
-    return Worker(
-        client,
+    return dict(
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
         workflow_runner=SandboxedWorkflowRunner(

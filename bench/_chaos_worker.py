@@ -3,8 +3,8 @@
     AGENTFLEET_BENCH_MODE=agentfleet (default) | bare    python bench/_chaos_worker.py
 
 "agentfleet" runs `worker.run(settings, build)` exactly as `python worker.py` does
-(telemetry, graceful SIGTERM), with `worker.build_worker` making the Worker. Two bench-only
-additions, both applied to the arguments of build_worker's own `Worker(...)` call so every
+(telemetry, graceful SIGTERM), the Worker made from `worker.worker_options`. Two bench-only
+additions, both applied to those options (what build_worker passes to `Worker(...)`) so every
 tuning setting there is kept:
 
 * `AGENTFLEET_CHAOS_TOOL_FAULT_RATE` (0..1): the file-tool activity is registered under its
@@ -17,8 +17,8 @@ tuning setting there is kept:
 * `AGENTFLEET_BENCH_EXTRA`: names of bench workflows from bench/_fanout.py to register too.
 
 "bare" is a plain Temporal worker (default converter, no plugins) for bench/_bare.py's
-workflows, with the same Worker tuning as build_worker (its kwargs are taken from a
-build_worker call whose workflows and activities are swapped out).
+workflows, with the same Worker tuning as build_worker (`worker.worker_options` with the
+workflows and activities swapped out).
 
 `AGENTFLEET_BENCH_EVENTS`: a file to which `{"pid", "event": "built", "t"}` is appended once
 the client is connected and the Worker built, just before polling starts.
@@ -195,28 +195,6 @@ def _extra_workflows() -> list[type]:
     return [getattr(_fanout, n) for n in names]
 
 
-def _worker_kwargs(client: Client, settings: Settings) -> dict[str, Any]:
-    """The keyword arguments build_worker passes to Worker(...), without building one."""
-    seen: dict[str, Any] = {}
-
-    class _Captured(Exception):
-        pass
-
-    def capture(*args: Any, **kwargs: Any) -> Worker:
-        seen.update(kwargs)
-        raise _Captured
-
-    original = project_worker.Worker
-    project_worker.Worker = capture  # type: ignore[assignment,misc]
-    try:
-        project_worker.build_worker(client, settings, settings.task_queue)
-    except _Captured:
-        pass
-    finally:
-        project_worker.Worker = original  # type: ignore[misc]
-    return seen
-
-
 def build_agentfleet(client: Client, settings: Settings) -> Worker:
     rate = float(os.environ.get("AGENTFLEET_CHAOS_TOOL_FAULT_RATE") or 0)
     seed = os.environ.get("AGENTFLEET_CHAOS_SEED") or "0"
@@ -225,27 +203,20 @@ def build_agentfleet(client: Client, settings: Settings) -> Worker:
     extra = _extra_workflows()
     whatif = _whatif()
 
-    def with_chaos(*args: Any, **kwargs: Any) -> Worker:
-        acts = list(kwargs["activities"])
-        if rate > 0 or journal:
-            acts = [
-                chaos_tool(a, rate, rng, journal)
-                if getattr(a, "__func__", None) is ToolActivities.run_tool
-                else a
-                for a in acts
-            ]
-        kwargs["activities"] = acts
-        kwargs["workflows"] = [*kwargs["workflows"], *extra]
-        if whatif is not None:
-            kwargs["interceptors"] = [*kwargs.get("interceptors", ()), whatif]
-        return Worker(*args, **kwargs)
-
-    original = project_worker.Worker
-    project_worker.Worker = with_chaos  # type: ignore[assignment,misc]
-    try:
-        built = project_worker.build_worker(client, settings, settings.task_queue)
-    finally:
-        project_worker.Worker = original  # type: ignore[misc]
+    kwargs = project_worker.worker_options(settings, settings.task_queue)
+    acts = list(kwargs["activities"])
+    if rate > 0 or journal:
+        acts = [
+            chaos_tool(a, rate, rng, journal)
+            if getattr(a, "__func__", None) is ToolActivities.run_tool
+            else a
+            for a in acts
+        ]
+    kwargs["activities"] = acts
+    kwargs["workflows"] = [*kwargs["workflows"], *extra]
+    if whatif is not None:
+        kwargs["interceptors"] = [*kwargs.get("interceptors", ()), whatif]
+    built = Worker(client, **kwargs)
     event("built", mode="agentfleet", tool_fault_rate=rate, whatif=whatif is not None)
     return built
 
@@ -259,7 +230,7 @@ async def run_bare(settings: Settings) -> None:
     # The same favour worker.run does workflows/: the sandbox reads bytecode, not source.
     compileall.compile_file(str(ROOT / "bench" / "_bare.py"), quiet=2)
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    kwargs = _worker_kwargs(client, settings)
+    kwargs = project_worker.worker_options(settings, settings.task_queue)
     kwargs.update(
         workflows=[BareParent, BareChild],
         activities=[BareActivities(str(settings.anthropic_base_url)).chat],

@@ -51,26 +51,15 @@ SUGGEST_CAN_EVENTS = 120
 
 
 def build_fleet_worker(client: Client, settings: Settings, task_queue: str | None = None) -> Worker:
-    """The project's worker plus the fleet, until worker.py registers it itself.
-
-    build_worker's own Worker call gets the fleet added to its arguments: a
-    second Worker on the same queue and client is refused by the SDK.
-    """
+    """The project's worker plus the fleet, until worker.py registers it itself."""
     import worker as project_worker
 
-    def with_fleet(*args: Any, **kwargs: Any) -> Worker:
-        if FleetWorkflow not in kwargs["workflows"]:
-            kwargs["workflows"] = [*kwargs["workflows"], FleetWorkflow]
-        if await_master not in kwargs["activities"]:
-            kwargs["activities"] = [*kwargs["activities"], await_master]
-        return Worker(*args, **kwargs)
-
-    original = project_worker.Worker
-    project_worker.Worker = with_fleet  # type: ignore[assignment,misc]
-    try:
-        return project_worker.build_worker(client, settings, task_queue)
-    finally:
-        project_worker.Worker = original  # type: ignore[misc]
+    kwargs = project_worker.worker_options(settings, task_queue)
+    if FleetWorkflow not in kwargs["workflows"]:
+        kwargs["workflows"] = [*kwargs["workflows"], FleetWorkflow]
+    if await_master not in kwargs["activities"]:
+        kwargs["activities"] = [*kwargs["activities"], await_master]
+    return Worker(client, **kwargs)
 
 
 @asynccontextmanager

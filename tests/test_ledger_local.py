@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC
-from typing import Any
 
-import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
@@ -79,7 +77,7 @@ async def test_one_turn_agent_writes_its_rows_without_activity_round_trips(
 
 
 async def test_ledger_outage_delays_the_rows_but_loses_nothing(
-    client: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    client: Client, settings: Settings
 ) -> None:
     """Both writes fail twice with a retryable error (a locked or unreachable database)."""
     ledger = open_ledger(settings.ledger_url)
@@ -101,20 +99,15 @@ async def test_ledger_outage_delays_the_rows_but_loses_nothing(
     async def record_close(rec: LedgerClose) -> LedgerWriteResult:
         return await flaky(RECORD_CLOSE, real.record_close, rec)
 
+    # build_worker's own options, with the two ledger writes swapped for the fakes.
     replaced = (LedgerActivities.record_start, LedgerActivities.record_close)
-
-    def swapped(*args: Any, **kwargs: Any) -> Worker:
-        # build_worker's own Worker call, with the two ledger writes swapped for the
-        # fakes (a second Worker on the same client and queue is refused by the SDK).
-        kwargs["activities"] = [
-            *(a for a in kwargs["activities"] if getattr(a, "__func__", None) not in replaced),
-            record_start,
-            record_close,
-        ]
-        return Worker(*args, **kwargs)
-
-    monkeypatch.setattr(project_worker, "Worker", swapped)
-    async with project_worker.build_worker(client, settings):
+    kwargs = project_worker.worker_options(settings)
+    kwargs["activities"] = [
+        *(a for a in kwargs["activities"] if getattr(a, "__func__", None) not in replaced),
+        record_start,
+        record_close,
+    ]
+    async with Worker(client, **kwargs):
         node, history = await asyncio.wait_for(_run_subagent(client, settings), 60)
     assert node.status == "completed"
     assert attempts == {RECORD_START: [1, 2, 3], RECORD_CLOSE: [1, 2, 3]}
