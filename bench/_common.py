@@ -13,9 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -33,6 +31,7 @@ from temporalio.client import Client, WorkflowHistory  # noqa: E402
 from temporalio.service import RPCError  # noqa: E402
 
 from agentfleet.config import Settings  # noqa: E402
+from tests.procs import WorkerProcess  # noqa: E402
 
 WORKER_SCRIPT = ROOT / "bench" / "_chaos_worker.py"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -105,7 +104,7 @@ def bench_settings(home: Path, address: str, sim_url: str, prefix: str) -> Setti
     )
 
 
-class BenchWorker:
+class BenchWorker(WorkerProcess):
     """`python bench/_chaos_worker.py`: the project's worker, in its own process.
 
     `mode` "agentfleet" is `worker.run` with `worker.build_worker` (plus `extra` bench
@@ -127,26 +126,17 @@ class BenchWorker:
         extra: Sequence[str] = (),
         extra_env: dict[str, str] | None = None,
     ) -> None:
-        self.settings = settings
-        self.log = log
+        super().__init__(settings, log, extra_env)
         self.mode = mode
         self.tool_fault_rate = tool_fault_rate
         self.seed = seed
         self.journal = journal
         self.events = events
         self.extra = list(extra)
-        self.extra_env = dict(extra_env or {})
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.started_at: float | None = None  # wall clock (time.time) just before exec
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "OTEL_"))}
+        env = super().env()
         env.update(
-            TEMPORAL_ADDRESS=self.settings.temporal_address,
-            AGENTFLEET_HOME=str(self.settings.home),
-            AGENTFLEET_TASK_QUEUE=self.settings.task_queue,
-            ANTHROPIC_BASE_URL=str(self.settings.anthropic_base_url),
-            PYTHONUNBUFFERED="1",
             AGENTFLEET_BENCH_MODE=self.mode,
             AGENTFLEET_CHAOS_TOOL_FAULT_RATE=str(self.tool_fault_rate),
             AGENTFLEET_CHAOS_SEED=str(self.seed),
@@ -159,18 +149,8 @@ class BenchWorker:
         env.update(self.extra_env)
         return env
 
-    def start(self) -> BenchWorker:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
-            self.started_at = time.time()
-            self.proc = subprocess.Popen(
-                [sys.executable, str(WORKER_SCRIPT)],
-                cwd=ROOT,
-                env=self.env(),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        return self
+    def command(self) -> list[str]:
+        return [sys.executable, str(WORKER_SCRIPT)]
 
     @property
     def pid(self) -> int | None:
@@ -178,22 +158,6 @@ class BenchWorker:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no graceful shutdown, exactly like a crashed host."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def terminate(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM: the graceful shutdown of worker.run (drain, flush telemetry)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return self.proc.returncode if self.proc is not None else None
 
     def cpu_seconds(self) -> float:
         assert self.proc is not None

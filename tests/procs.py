@@ -8,9 +8,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from agentfleet.config import Settings
 
@@ -24,6 +25,7 @@ class WorkerProcess:
         self.log = log
         self.extra_env = extra_env or {}
         self.proc: subprocess.Popen[bytes] | None = None
+        self.started_at: float | None = None  # wall clock (time.time) just before exec
         self.stopped = False  # killed or terminated by the test, on purpose
 
     def env(self) -> dict[str, str]:
@@ -38,10 +40,15 @@ class WorkerProcess:
         env.update(self.extra_env)
         return env
 
-    def start(self) -> WorkerProcess:
+    def command(self) -> list[str]:
+        return [sys.executable, str(ROOT / "worker.py")]
+
+    def start(self) -> Self:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
+            self.started_at = time.time()
             self.proc = subprocess.Popen(
-                [sys.executable, str(ROOT / "worker.py")],
+                self.command(),
                 cwd=ROOT,
                 env=self.env(),
                 stdout=out,
@@ -56,12 +63,13 @@ class WorkerProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
-    def terminate(self) -> int | None:
+    def terminate(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM: the graceful shutdown of worker.run (drain, flush telemetry)."""
         self.stopped = True
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                return self.proc.wait(30)
+                return self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
         return self.proc.returncode if self.proc else None

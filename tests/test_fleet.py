@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 import uuid
 from collections import Counter
@@ -40,7 +39,7 @@ from agentfleet.devserver import DevServer, free_port
 from agentfleet.fleet_models import FleetInput, FleetStats, FleetStatus, FleetSubmit, FleetTask
 from agentfleet.sim import Simulator
 from tests.conftest import ARTIFACTS, make_settings
-from tests.procs import ROOT, WorkerProcess, supervised
+from tests.procs import WorkerProcess, supervised
 from workflows.fleet import FleetWorkflow, await_master
 
 T = TypeVar("T")
@@ -71,7 +70,7 @@ async def fleet_worker(client: Client, settings: Settings) -> AsyncIterator[None
 class FleetWorkerProcess(WorkerProcess):
     """`python worker.py` with the fleet registered: killed hard like a crashed host."""
 
-    def start(self) -> FleetWorkerProcess:
+    def command(self) -> list[str]:
         # Settings are read before tests.* is imported: conftest clears ANTHROPIC_*.
         script = (
             "import asyncio, worker\n"
@@ -82,15 +81,7 @@ class FleetWorkerProcess(WorkerProcess):
             "setup_logging()\n"
             "asyncio.run(worker.run(settings, build_fleet_worker))\n"
         )
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", script],
-                cwd=ROOT,
-                env=self.env(),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        return self
+        return [sys.executable, "-c", script]
 
 
 async def start_fleet(
