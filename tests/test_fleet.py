@@ -162,7 +162,10 @@ async def test_fifty_goals_across_continue_as_new_worker_kill_and_server_restart
         await asyncio.sleep(1.0)
         workers.append(FleetWorkerProcess(settings, log).start())
         ids += await asyncio.gather(*pending)
-        ids += [await submit(handle, f"What is 2+2? #{n}") for n in range(26, 41)]
+        # Right after a restart the server may abort an update whose workflow task the
+        # dead worker held (WorkflowNotReady, "retry"): submit as a client must, with a
+        # pinned task id so a retry cannot duplicate.
+        ids += [await _submit_retrying(handle, f"What is 2+2? #{n}") for n in range(26, 41)]
 
         server.kill()
         await asyncio.sleep(1.0)
