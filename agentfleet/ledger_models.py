@@ -22,6 +22,7 @@ def _to_utc(v: datetime) -> datetime:
 LedgerStatus = Literal[
     "running",
     "completed",
+    "unverified",
     "failed",
     "canceled",
     "budget_exhausted",
@@ -33,6 +34,7 @@ LedgerStatus = Literal[
 # task: reports count the chain's last run, never this one.
 TerminalStatus = Literal[
     "completed",
+    "unverified",
     "failed",
     "canceled",
     "budget_exhausted",
@@ -80,6 +82,11 @@ class LedgerClose(Contract):
     pruned_count: int | None = Field(default=None, ge=0)
     turns: int | None = Field(default=None, ge=0)
     tool_calls: int | None = Field(default=None, ge=0)
+    # The completion check (models.Verification): None when none ran.
+    verified: bool | None = None
+    verify_mode: Literal["files", "answer_only"] | None = None
+    verify_checked: int | None = Field(default=None, ge=0)
+    verify_missing: list[str] | None = None
     # Optional copies of the start fields: if the start write never landed,
     # the close alone still yields a usable row. Ignored when a start exists.
     parent_id: str | None = None
@@ -131,6 +138,10 @@ class LedgerRow(Record):
     turns: int | None = None
     tool_calls: int | None = None
     thresholds_version: str | None = None
+    verified: bool | None = None
+    verify_mode: str | None = None
+    verify_checked: int | None = None
+    verify_missing: list[str] | None = None
 
     @property
     def duration_s(self) -> float | None:

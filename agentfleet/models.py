@@ -17,8 +17,17 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from agentfleet.catalog import is_known_model, unknown_model_message
 
+# `completed` is a checked fact: the agent's verification passed (agentfleet/verification.py).
+# `unverified`: the agent stopped as if done, but the check found its work missing.
 NodeStatus = Literal[
-    "running", "completed", "partial", "failed", "canceled", "budget_exhausted", "skipped"
+    "running",
+    "completed",
+    "unverified",
+    "partial",
+    "failed",
+    "canceled",
+    "budget_exhausted",
+    "skipped",
 ]
 Role = Literal["master", "subagent", "inline"]
 Tier = Literal["trivial", "simple", "moderate", "complex"]
@@ -118,6 +127,8 @@ class Receipt(Record):
     attempt: int = 1
     ok: bool = True
     purpose: str = ""
+    # What answered: the simulator or a real model, as the response said.
+    simulated: bool = False
 
 
 class LlmRequest(Contract):
@@ -136,6 +147,8 @@ class LlmRequest(Contract):
     # `messages`, and (with keep_transcript) stores the result with the answer.
     transcript_ref: str | None = None
     keep_transcript: bool = False
+    # Anthropic's tool_choice, e.g. {"type": "tool", "name": "submit_plan"}.
+    tool_choice: dict[str, Any] | None = None
 
 
 class LlmResponse(Record):
@@ -169,6 +182,26 @@ class ToolRequest(Contract):
     call_id: str = ""
 
 
+EffectOp = Literal["write", "mkdir", "move", "copy", "delete", "append", "edit", "read", "list"]
+# The operations that change the workspace; `read` and `list` only look.
+MUTATING_OPS: frozenset[str] = frozenset(
+    {"write", "mkdir", "move", "copy", "delete", "append", "edit"}
+)
+
+
+class Effect(Record):
+    """One thing a tool call did to (or looked at in) the workspace.
+
+    Reported by the sandbox, not by the model: the effects in an agent's
+    history are its tool journal, which verification checks claims against.
+    Paths are workspace-relative POSIX paths; `src` is set for move and copy.
+    """
+
+    op: EffectOp
+    path: str
+    src: str | None = None
+
+
 class ToolResult(Record):
     call_id: str = ""
     name: str
@@ -177,6 +210,7 @@ class ToolResult(Record):
     # True when the call found its effect already in place (a retry after a
     # crash), so callers and tests can see idempotence at work.
     already_done: bool = False
+    effects: list[Effect] = Field(default_factory=list)
 
 
 class WorkspaceRequest(Contract):
@@ -194,10 +228,23 @@ class WorkspaceInfo(Record):
 
 
 class Subtask(Contract):
+    id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Short key other subtasks use in depends_on; default: its 1-based position.",
+    )
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(min_length=1, max_length=4000)
     tools: list[str] = Field(default_factory=list)
-    files: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list, description="Workspace paths it reads.")
+    outputs: list[str] = Field(
+        default_factory=list,
+        description="Workspace paths this subtask will create or change (a folder ends in /).",
+    )
+    depends_on: list[str] = Field(
+        default_factory=list,
+        description="ids of the subtasks that must finish before this one starts.",
+    )
 
 
 class Plan(Contract):
@@ -366,6 +413,21 @@ class SubAgentResume(Record):
     decisions: list[DelegationRecord] = Field(default_factory=list)
 
 
+class Verification(Record):
+    """What the completion check found, by code, in the workspace and the journal."""
+
+    # files: outputs were checked; answer_only: no file effect was asked for.
+    mode: Literal["files", "answer_only"]
+    passed: bool
+    # The paths the check looked at: expected outputs and claimed changes.
+    checked: list[str] = Field(default_factory=list)
+    # Expected outputs absent from the workspace, or not made by this run.
+    missing: list[str] = Field(default_factory=list)
+    # Paths the agent reported as changed that its tool journal never touched.
+    unjournaled: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+
 class AgentNode(Record):
     """One node of the result tree: a master, a sub-agent or inline work."""
 
@@ -388,6 +450,11 @@ class AgentNode(Record):
     pruned: list[Pruning] = Field(default_factory=list)
     decisions: list[DelegationRecord] = Field(default_factory=list)
     children: list[AgentNode] = Field(default_factory=list)
+    # None: no check ran (a node recorded before checks existed, or one that
+    # never claimed to be done).
+    verification: Verification | None = None
+    # This node's own tool journal (its children keep theirs).
+    effects: list[Effect] = Field(default_factory=list)
 
     @property
     def duration_s(self) -> float | None:
