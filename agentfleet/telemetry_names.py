@@ -14,6 +14,8 @@ SERVICE_NAME_DEFAULT = "agentfleet-worker"
 TASKS_STARTED = "agentfleet_tasks_started"
 TASKS_COMPLETED = "agentfleet_tasks_completed"
 TASKS_FAILED = "agentfleet_tasks_failed"
+# An agent that stopped as if done but failed its completion check.
+TASKS_UNVERIFIED = "agentfleet_tasks_unverified"
 SUBAGENTS_SPAWNED = "agentfleet_subagents_spawned"
 INLINE_DECISIONS = "agentfleet_inline_decisions"
 PRUNED_SUBTASKS = "agentfleet_pruned_subtasks"
@@ -78,6 +80,13 @@ AF_BUDGET_USD = "agentfleet.budget.usd"
 AF_ATTEMPT = "agentfleet.attempt"
 AF_STATUS = "agentfleet.status"
 AF_SIMULATED = "agentfleet.simulated"
+# The completion check on an invoke_agent span (models.Verification).
+AF_VERIFY_PASSED = "agentfleet.verification.passed"
+AF_VERIFY_MODE = "agentfleet.verification.mode"
+AF_VERIFY_CHECKED = "agentfleet.verification.checked"
+AF_VERIFY_MISSING = "agentfleet.verification.missing"
+# The GenAI conventions' evaluation event, carrying the same check.
+GEN_AI_EVALUATION_EVENT = "gen_ai.evaluation.result"
 
 SPAN_ATTRIBUTES = tuple(
     v for k, v in dict(globals()).items() if k.startswith(("GEN_AI_", "AF_")) and isinstance(v, str)
