@@ -46,7 +46,10 @@ WORKFLOWS = [MasterAgentWorkflow, SubAgentWorkflow, WeeklyReportWorkflow, FleetW
 WORKFLOW_HELPERS = (
     "workflows._agent",
     "workflows._calls",
+    "workflows._graph",
+    "workflows._inline",
     "workflows._lifecycle",
+    "workflows._loop",
     "workflows._observe",
     "workflows._search",
 )
@@ -81,6 +84,7 @@ def worker_options(settings: Settings, task_queue: str | None = None) -> dict[st
             llm.chat,
             tools.run_tool,
             tools.prepare_workspace,
+            tools.verify,
             ledger_acts.record_start,
             ledger_acts.record_close,
             policy.thresholds,

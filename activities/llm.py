@@ -188,6 +188,8 @@ class LlmActivities:
             tools.append(TOOLS_BY_NAME[name])
         if tools:
             kwargs["tools"] = [t.model_dump(mode="json") for t in tools]
+            if req.tool_choice is not None:
+                kwargs["tool_choice"] = req.tool_choice
         client = await self._sdk_client()
         try:
             raw = await _heartbeating(client.messages.with_raw_response.create(**kwargs))

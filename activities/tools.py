@@ -18,8 +18,11 @@ from temporalio.exceptions import ApplicationError
 
 from agentfleet.models import (
     WORKSPACE_NAME,
+    Effect,
     ToolRequest,
     ToolResult,
+    Verification,
+    VerifyRequest,
     WorkspaceInfo,
     WorkspaceRequest,
 )
@@ -33,9 +36,11 @@ from agentfleet.tools import (
     describe_validation_error,
     parse_tool_input,
 )
+from agentfleet.verification import verify
 
 TOOL_ACTIVITY = "agentfleet.tool.run"
 WORKSPACE_ACTIVITY = "agentfleet.workspace.prepare"
+VERIFY_ACTIVITY = "agentfleet.verify.check"
 
 
 def _fail(message: str, kind: str) -> ApplicationError:
@@ -88,7 +93,9 @@ class ToolActivities:
         except ValidationError as e:
             raise _fail(describe_validation_error(req.name, e), "InvalidToolInput") from None
 
-        content, already_done = await asyncio.to_thread(self._run_sync, workspace, req, args)
+        content, already_done, effects = await asyncio.to_thread(
+            self._run_sync, workspace, req, args
+        )
         activity.logger.info(
             "tool %s in %s: %d chars%s",
             req.name,
@@ -97,15 +104,25 @@ class ToolActivities:
             " (already done)" if already_done else "",
         )
         return ToolResult(
-            call_id=req.call_id, name=req.name, content=content, already_done=already_done
+            call_id=req.call_id,
+            name=req.name,
+            content=content,
+            already_done=already_done,
+            effects=effects,
         )
 
     @staticmethod
-    def _run_sync(workspace: Path, req: ToolRequest, args: ToolArgs) -> tuple[str, bool]:
+    def _run_sync(
+        workspace: Path, req: ToolRequest, args: ToolArgs
+    ) -> tuple[str, bool, list[Effect]]:
         if not workspace.is_dir():
             raise _fail(f"workspace {req.workspace!r} does not exist", "WorkspaceMissing")
         try:
-            return Sandbox(workspace).run(args)
+            box = Sandbox(workspace)
+            content, already_done = box.run(args)
+            # A retry that finds its effect in place reports it too: the journal
+            # records what this agent's calls did, not which attempt did it.
+            return content, already_done, box.effects_of(args)
         except SandboxViolation as e:
             activity.logger.warning("tool %s refused: %s", req.name, e)
             raise _fail(str(e), "SandboxViolation") from None
@@ -135,3 +152,19 @@ class ToolActivities:
                 "WorkspaceMissing",
             )
         return _count_files(path)
+
+    @activity.defn(name=VERIFY_ACTIVITY)
+    async def verify(self, req: VerifyRequest) -> Verification:
+        """The completion check (agentfleet/verification.py) on this worker's workspace."""
+        path = self._path_of(req.workspace)
+        if not path.is_dir():
+            raise _fail(f"workspace {req.workspace!r} does not exist", "WorkspaceMissing")
+        result = await asyncio.to_thread(verify, path, req)
+        activity.logger.info(
+            "verification of %s: %s (%d paths checked%s)",
+            req.agent_id or req.workspace,
+            "passed" if result.passed else "FAILED",
+            len(result.checked),
+            f"; {result.reason}" if not result.passed else "",
+        )
+        return result

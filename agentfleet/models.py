@@ -362,6 +362,8 @@ class SubAgentInput(Contract):
     max_total_subagents: int = 16
     tag_search_attributes: bool = False
     resume: SubAgentResume | None = None
+    # Paths the plan says this agent produces: what its completion check expects.
+    outputs: list[str] = Field(default_factory=list)
 
 
 class ControlRequest(Contract):
@@ -411,6 +413,8 @@ class SubAgentResume(Record):
     delegated: int = 0
     pruned: list[Pruning] = Field(default_factory=list)
     decisions: list[DelegationRecord] = Field(default_factory=list)
+    # The tool journal so far: verification at the end needs every run's effects.
+    effects: list[Effect] = Field(default_factory=list)
 
 
 class Verification(Record):
@@ -426,6 +430,25 @@ class Verification(Record):
     # Paths the agent reported as changed that its tool journal never touched.
     unjournaled: list[str] = Field(default_factory=list)
     reason: str = ""
+
+
+class VerifyRequest(Contract):
+    """Everything the completion check needs; the heuristics run in the activity.
+
+    The workflow passes raw text (the task, the final report), never
+    extracted paths: improving how outputs are read from text then changes
+    no workflow's commands, so it needs no patch.
+    """
+
+    workspace: str
+    agent_id: str = ""
+    # The agent's own task (title and description), without dependency reports.
+    task: str
+    # Paths the plan declared this agent produces; they take precedence.
+    outputs: list[str] = Field(default_factory=list)
+    # The agent's final text: paths it says it changed are checked against `effects`.
+    report: str = ""
+    effects: list[Effect] = Field(default_factory=list)
 
 
 class AgentNode(Record):

@@ -44,9 +44,11 @@ from agentfleet.complexity import (
     spec_for,
 )
 from agentfleet.models import Plan, Pruning, Subtask, Usage
+from agentfleet.planning import rewire
 from agentfleet.pricing import cost_usd
 
 __all__ = [
+    "INLINE_MAX_TURNS",
     "LARGE_MODEL",
     "MEDIUM_MODEL",
     "PARENT",
@@ -72,6 +74,10 @@ MEDIUM_MODEL = DEFAULT_MODEL
 PARENT = "(parent)"
 
 DecisionKind = Literal["inline", "spawn"]
+
+# Inline work runs inside the master, sharing its history: a few tool turns
+# (make the folder, write the file, report), never a long conversation.
+INLINE_MAX_TURNS = 6
 
 _MAX_DESCRIPTION = 4000  # Subtask.description's limit; a merge must stay within it.
 
@@ -150,8 +156,11 @@ class TierPolicy(_Input):
     def _consistent(self) -> TierPolicy:
         if not is_known_model(self.model):
             raise ValueError(unknown_model_message(self.model))
-        if self.decision == "inline" and (self.may_decompose or self.max_turns != 1):
-            raise ValueError("an inline tier is one call: max_turns=1 and may_decompose=False")
+        if self.decision == "inline" and (self.may_decompose or self.max_turns > INLINE_MAX_TURNS):
+            raise ValueError(
+                f"an inline tier takes a few turns in the master: max_turns at most "
+                f"{INLINE_MAX_TURNS} and may_decompose=False"
+            )
         return self
 
 
@@ -193,7 +202,7 @@ def _default_fan_out() -> dict[Tier, int]:
 def _default_tier(tier: Tier) -> TierPolicy:
     defaults: dict[Tier, TierPolicy] = {
         "trivial": TierPolicy(
-            decision="inline", model=SMALL_MODEL, max_tokens=1024, max_turns=1, fan_out=0
+            decision="inline", model=SMALL_MODEL, max_tokens=1024, max_turns=4, fan_out=0
         ),
         "simple": TierPolicy(
             decision="spawn", model=SMALL_MODEL, max_tokens=2048, max_turns=8, fan_out=1
@@ -276,6 +285,9 @@ class GuardResult(_Output):
 
     kept: list[Subtask]
     pruned: list[Pruning] = Field(default_factory=list)
+    # Id of each subtask taken out -> id of the kept subtask that absorbed its
+    # work (None: nothing did). planning.rewire() reconnects edges with it.
+    removed: dict[str, str | None] = Field(default_factory=dict)
 
 
 _PUNCT = re.compile(r"[^\w\s]+")
@@ -330,12 +342,24 @@ def _merge(target: Subtask, extra: Subtask) -> Subtask | None:
     description = f"{target.description}\nAlso ({extra.title}): {extra.description}"
     if len(description) > _MAX_DESCRIPTION:
         return None
-    return Subtask(
-        title=target.title,
-        description=description,
-        tools=_union(target.tools, extra.tools),
-        files=_union(target.files, extra.files),
+    return target.model_copy(
+        update={
+            "description": description,
+            "tools": _union(target.tools, extra.tools),
+            "files": _union(target.files, extra.files),
+            "outputs": _union(target.outputs, extra.outputs),
+            "depends_on": [
+                d
+                for d in _union(target.depends_on, extra.depends_on)
+                if d not in (target.id, extra.id)
+            ],
+        }
     )
+
+
+def _note_removed(removed: dict[str, str | None], sub: Subtask, into: Subtask | None) -> None:
+    if sub.id is not None:
+        removed[sub.id] = into.id if into is not None else None
 
 
 def guard(
@@ -362,6 +386,7 @@ def guard(
     if depth < 0 or spawned_so_far < 0:
         raise ValueError("depth and spawned_so_far must not be negative")
     pruned: list[Pruning] = []
+    removed: dict[str, str | None] = {}
     child_depth = depth + 1
 
     if child_depth > limits.max_depth:
@@ -373,7 +398,9 @@ def guard(
             Pruning(title=s.title, action="capped_depth", reason=reason, into=PARENT)
             for s in plan.subtasks
         ]
-        return GuardResult(kept=[], pruned=pruned)
+        return GuardResult(
+            kept=[], pruned=pruned, removed={s.id: None for s in plan.subtasks if s.id}
+        )
 
     # Duplicates: the first occurrence keeps its place and absorbs the
     # duplicate's tools, so no declared need is lost.
@@ -384,7 +411,13 @@ def guard(
         if key in first_by_hash:
             idx = first_by_hash[key]
             kept_sub = unique[idx]
-            unique[idx] = kept_sub.model_copy(update={"tools": _union(kept_sub.tools, sub.tools)})
+            unique[idx] = kept_sub.model_copy(
+                update={
+                    "tools": _union(kept_sub.tools, sub.tools),
+                    "outputs": _union(kept_sub.outputs, sub.outputs),
+                }
+            )
+            _note_removed(removed, sub, kept_sub)
             pruned.append(
                 Pruning(
                     title=sub.title,
@@ -403,6 +436,7 @@ def guard(
     working: list[Subtask] = []
     for sub in unique:
         if strip and _single_step_matching(sub, _PLAN_TITLE):
+            _note_removed(removed, sub, None)
             pruned.append(
                 Pruning(
                     title=sub.title,
@@ -413,6 +447,7 @@ def guard(
                 )
             )
         elif strip and _single_step_matching(sub, _VALIDATE_TITLE):
+            _note_removed(removed, sub, None)
             pruned.append(
                 Pruning(
                     title=sub.title,
@@ -425,7 +460,7 @@ def guard(
         else:
             working.append(sub)
 
-    working = _merge_tiny(working, limits, child_depth, pruned)
+    working = _merge_tiny(working, limits, child_depth, pruned, removed)
 
     cap = limits.fan_out[parent_tier]
     if len(working) > cap:
@@ -433,6 +468,8 @@ def guard(
         pruned.extend(
             Pruning(title=s.title, action="capped_fanout", reason=reason) for s in working[cap:]
         )
+        for s in working[cap:]:
+            _note_removed(removed, s, None)
         working = working[:cap]
 
     room = max(limits.max_total - spawned_so_far, 0)
@@ -441,19 +478,28 @@ def guard(
         pruned.extend(
             Pruning(title=s.title, action="capped_total", reason=reason) for s in working[room:]
         )
+        for s in working[room:]:
+            _note_removed(removed, s, None)
         working = working[:room]
 
-    return GuardResult(kept=working, pruned=pruned)
+    if any(s.depends_on for s in plan.subtasks):
+        working = rewire(working, removed, plan)
+    return GuardResult(kept=working, pruned=pruned, removed=removed)
 
 
 def _merge_tiny(
-    subtasks: list[Subtask], limits: Limits, child_depth: int, pruned: list[Pruning]
+    subtasks: list[Subtask],
+    limits: Limits,
+    child_depth: int,
+    pruned: list[Pruning],
+    removed: dict[str, str | None],
 ) -> list[Subtask]:
     """Fold each tiny subtask into the nearest earlier full-size one (or the
     first later one); if every subtask is tiny, hand them all to the parent."""
     tiny = [score(spec_for(s)).score < limits.min_subtask_score for s in subtasks]
     if subtasks and all(tiny):
         for s in subtasks:
+            _note_removed(removed, s, None)
             pruned.append(
                 Pruning(
                     title=s.title,
@@ -474,6 +520,7 @@ def _merge_tiny(
             # Merging would break the description limit: keep it as its own child.
             out.append(extra)
             return target
+        _note_removed(removed, extra, target)
         pruned.append(
             Pruning(
                 title=extra.title,

@@ -42,7 +42,14 @@ def receipts_for(resp: LlmResponse, agent_id: str, purpose: str) -> list[Receipt
     (429/529/5xx responses carry no usage and are not billed), then the
     billed one. Retries stay visible next to the spend."""
     failed = [
-        Receipt(agent_id=agent_id, model=resp.model, attempt=n, ok=False, purpose=purpose)
+        Receipt(
+            agent_id=agent_id,
+            model=resp.model,
+            attempt=n,
+            ok=False,
+            purpose=purpose,
+            simulated=resp.simulated,
+        )
         for n in range(1, resp.attempt)
     ]
     return [
@@ -56,5 +63,6 @@ def receipts_for(resp: LlmResponse, agent_id: str, purpose: str) -> list[Receipt
             request_id=resp.id,
             attempt=resp.attempt,
             purpose=purpose,
+            simulated=resp.simulated,
         ),
     ]

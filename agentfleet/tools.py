@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agentfleet.models import ToolSpec
+from agentfleet.models import Effect, ToolSpec
 
 READ_LIMIT = 256 * 1024
 WRITE_LIMIT = 1024 * 1024
@@ -341,6 +341,28 @@ class Sandbox:
         if isinstance(args, MakeDirArgs):
             return self.make_dir(args)
         raise UnknownToolError(f"no tool takes {type(args).__name__}")
+
+    def effects_of(self, args: ToolArgs) -> list[Effect]:
+        """What a successful call did, by path: the agent's tool journal entry.
+
+        Computed from the validated arguments, with paths normalised the way
+        the workspace shows them, so `./a//b.txt` and `a/b.txt` are one path.
+        """
+
+        def rel(path: str) -> str:
+            return self.display(self.resolve(path))
+
+        if isinstance(args, ListFilesArgs):
+            return [Effect(op="list", path=rel(args.path))]
+        if isinstance(args, ReadFileArgs):
+            return [Effect(op="read", path=rel(args.path))]
+        if isinstance(args, WriteFileArgs):
+            return [Effect(op="write", path=rel(args.path))]
+        if isinstance(args, MoveFileArgs):
+            return [Effect(op="move", path=rel(args.dst), src=rel(args.src))]
+        if isinstance(args, MakeDirArgs):
+            return [Effect(op="mkdir", path=rel(args.path))]
+        return []
 
     # --- tools ---
 

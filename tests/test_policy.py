@@ -13,6 +13,7 @@ from agentfleet.catalog import PRICES_PER_MTOK
 from agentfleet.complexity import TIERS, Tier, score_text
 from agentfleet.models import Plan, Subtask, Usage
 from agentfleet.policy import (
+    INLINE_MAX_TURNS,
     LARGE_MODEL,
     MEDIUM_MODEL,
     PARENT,
@@ -77,7 +78,8 @@ def test_default_decisions_per_tier(
     assert (d.decision, d.tier, d.model, d.may_decompose) == (decision, tier, model, may_decompose)
     assert d.score == result.score
     if decision == "inline":
-        assert d.max_turns == 1
+        # Inline work has tools now: a few turns, inside the master.
+        assert 2 <= d.max_turns <= INLINE_MAX_TURNS
 
 
 def test_models_are_configurable_per_tier() -> None:
@@ -105,8 +107,23 @@ def test_policy_rejects_inconsistent_tiers() -> None:
                 fan_out=1,
             )
         )
-    with pytest.raises(ValidationError, match="inline tier is one call"):
-        TierPolicy(decision="inline", model=SMALL_MODEL, max_tokens=1024, max_turns=3, fan_out=0)
+    with pytest.raises(ValidationError, match="inline tier takes a few turns"):
+        TierPolicy(
+            decision="inline",
+            model=SMALL_MODEL,
+            max_tokens=1024,
+            max_turns=INLINE_MAX_TURNS + 1,
+            fan_out=0,
+        )
+    with pytest.raises(ValidationError, match="inline tier takes a few turns"):
+        TierPolicy(
+            decision="inline",
+            model=SMALL_MODEL,
+            max_tokens=1024,
+            max_turns=3,
+            may_decompose=True,
+            fan_out=0,
+        )
     with pytest.raises(ValidationError, match="extra"):
         DelegationPolicy.model_validate({"giant": {}})
 
@@ -408,9 +425,12 @@ def test_score_command_rejects_empty_text(blank: str) -> None:
     assert score_command(blank, as_json=False) == (2, "error: task text is empty")
 
 
-def test_policy_imports_only_workflow_safe_code() -> None:
+@pytest.mark.parametrize("module", ["policy.py", "planning.py"])
+def test_policy_imports_only_workflow_safe_code(module: str) -> None:
+    # planning.py is the guard's graph half; both run inside the workflow sandbox.
     allowed = {
         "__future__",
+        "collections.abc",
         "hashlib",
         "json",
         "math",
@@ -420,9 +440,10 @@ def test_policy_imports_only_workflow_safe_code() -> None:
         "agentfleet.catalog",
         "agentfleet.complexity",
         "agentfleet.models",
+        "agentfleet.planning",
         "agentfleet.pricing",
     }
-    tree = ast.parse((ROOT / "agentfleet" / "policy.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "agentfleet" / module).read_text(encoding="utf-8"))
     imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -27,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
         LlmResponse,
         ToolRequest,
         ToolResult,
+        Verification,
+        VerifyRequest,
         WorkspaceInfo,
         WorkspaceRequest,
     )
@@ -34,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
 LLM_ACTIVITY = "agentfleet.llm.chat"
 TOOL_ACTIVITY = "agentfleet.tool.run"
 WORKSPACE_ACTIVITY = "agentfleet.workspace.prepare"
+VERIFY_ACTIVITY = "agentfleet.verify.check"
 THRESHOLDS_ACTIVITY = "agentfleet.policy.thresholds"
 LEDGER_START = "agentfleet.ledger.record_start"
 LEDGER_CLOSE = "agentfleet.ledger.record_close"
@@ -116,6 +119,30 @@ async def prepare_workspace(name: str, create: bool) -> WorkspaceInfo:
     )
 
 
+async def verify_work(req: VerifyRequest) -> Verification:
+    """The completion check, as a local activity: a few stat() calls on this
+    worker's workspace, recorded in history as a marker, with no extra task.
+
+    A check that cannot run (the workspace vanished) is a failed check, never
+    a pass: the agent ends `unverified` with the reason.
+    """
+    try:
+        return await workflow.execute_local_activity(
+            VERIFY_ACTIVITY,
+            req,
+            result_type=Verification,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=TOOL_RETRY,
+            summary=f"verify {req.agent_id}"[:200],
+        )
+    except ActivityError as err:
+        if is_cancelled_exception(err):
+            raise
+        return Verification(
+            mode="files", passed=False, reason=f"the check could not run: {failure_message(err)}"
+        )
+
+
 async def ledger_write(
     rec: LedgerStart | LedgerClose, *, local: bool = False
 ) -> LedgerWriteResult | None:
@@ -159,6 +186,22 @@ async def load_thresholds() -> Thresholds:
         retry_policy=TOOL_RETRY,
         summary="tier thresholds",
     )
+
+
+# Errors that no retry and no other subtask can fix: the key, the account or
+# the model name is wrong. They fail the whole run at once, with the reason.
+CONFIG_ERRORS = frozenset({"LlmHttp401", "LlmHttp403", "LlmHttp404"})
+
+
+def raise_if_misconfigured(err: BaseException) -> None:
+    """Turn a wrong key, account or model into a failure of the whole run."""
+    cause: BaseException | None = err
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__ if cause.__cause__ is not None else getattr(cause, "cause", None)
+    if isinstance(cause, ApplicationError) and cause.type in CONFIG_ERRORS:
+        raise ApplicationError(
+            f"LLM configuration error: {cause.message}", type="LlmConfigError", non_retryable=True
+        ) from None
 
 
 def failure_message(err: BaseException) -> str:

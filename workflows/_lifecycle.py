@@ -16,7 +16,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from agentfleet.ledger_models import LedgerClose, LedgerStart
-    from agentfleet.models import Record, Role, Usage
+    from agentfleet.models import Record, Role, Usage, Verification
 
 
 from workflows._calls import ledger_write
@@ -46,9 +46,13 @@ class Lifecycle:
         title: str,
         tier: str = "",
         estimate: Estimate | None = None,
+        *,
+        node_id: str | None = None,
     ) -> None:
         info = workflow.info()
-        self._ids = {"workflow_id": info.workflow_id, "run_id": info.run_id}
+        # Inline work has no workflow of its own: its row is keyed by its node
+        # id under the master's run, and it starts when the master starts it.
+        self._ids = {"workflow_id": node_id or info.workflow_id, "run_id": info.run_id}
         self._start = LedgerStart(
             **self._ids,
             parent_id=parent_id,
@@ -60,7 +64,7 @@ class Lifecycle:
             title=title[:500],
             # The execution's original start, as visibility records it: not
             # the time of this replay, nor of the first workflow task.
-            started_at=info.workflow_start_time,
+            started_at=workflow.now() if node_id else info.workflow_start_time,
             **(estimate.model_dump() if estimate else {}),
         )
         self._start_write: asyncio.Task[Any] | None = None
@@ -79,6 +83,7 @@ class Lifecycle:
         pruned_count: int | None = None,
         turns: int | None = None,
         tool_calls: int | None = None,
+        verification: Verification | None = None,
     ) -> None:
         if self._start_write is not None:
             await self._start_write
@@ -97,6 +102,18 @@ class Lifecycle:
                 failure_reason=reason,
                 inline_decisions=inline_decisions,
                 pruned_count=pruned_count,
+                **_verification_fields(verification),
             ),
             local=self._local,
         )
+
+
+def _verification_fields(v: Verification | None) -> dict[str, Any]:
+    if v is None:
+        return {}
+    return {
+        "verified": v.passed,
+        "verify_mode": v.mode,
+        "verify_checked": len(v.checked),
+        "verify_missing": list(v.missing) or None,
+    }

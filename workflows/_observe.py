@@ -170,6 +170,31 @@ class AgentSpan:
         if status == "failed":
             self.span.set_status(Status(StatusCode.ERROR, (error or "failed")[:500]))
 
+    def verified(self, check: Any) -> None:
+        """Put the completion check (models.Verification) on the span.
+
+        As attributes for queries, and as the GenAI conventions' evaluation
+        event, so a trace viewer shows the verdict with its explanation.
+        """
+        self.span.set_attributes(
+            {
+                tn.AF_VERIFY_PASSED: bool(check.passed),
+                tn.AF_VERIFY_MODE: str(check.mode),
+                tn.AF_VERIFY_CHECKED: len(check.checked),
+                tn.AF_VERIFY_MISSING: [str(p) for p in check.missing],
+            }
+        )
+        self.span.add_event(
+            tn.GEN_AI_EVALUATION_EVENT,
+            {
+                "gen_ai.evaluation.name": "agentfleet.completion_check",
+                "gen_ai.evaluation.score.value": 1.0 if check.passed else 0.0,
+                "gen_ai.evaluation.score.label": "passed" if check.passed else "failed",
+                "gen_ai.evaluation.explanation": str(check.reason)[:1000],
+            },
+            timestamp=workflow.time_ns(),
+        )
+
     def record_llm_usage(self, resp: Any) -> None:
         usage = getattr(resp, "usage", None)
         if usage is None:
@@ -213,10 +238,23 @@ class AgentSpan:
             # Fails the workflow *task*, which Temporal retries: the span stays open.
             return
         self.span.set_attribute(tn.AF_STATUS, status)
-        done = tn.TASKS_COMPLETED if status in ("completed", "partial") else tn.TASKS_FAILED
-        _add(done, 1, {tn.ATTR_ROLE: self.role, **self.labels})
+        _add(outcome_metric(status), 1, {tn.ATTR_ROLE: self.role, **self.labels})
         # History time of the last task: deterministic, and >= every child's end.
         self.span.end(end_time=workflow.time_ns())
+
+
+def outcome_metric(status: str) -> str:
+    """The task counter an agent's final status lands in.
+
+    `completed` is verified work only. An agent that stopped short of a
+    verified result (its check failed, its turns ran out) is `unverified`
+    on dashboards; an exhausted budget is a failure, as in the weekly report.
+    """
+    if status == "completed":
+        return tn.TASKS_COMPLETED
+    if status in ("unverified", "partial", "skipped"):
+        return tn.TASKS_UNVERIFIED
+    return tn.TASKS_FAILED
 
 
 @contextmanager
@@ -227,20 +265,24 @@ def agent_span(
     *,
     depth: int = 0,
     root_id: str | None = None,
+    agent_id: str | None = None,
+    start_time: datetime | None = None,
 ) -> Iterator[AgentSpan]:
     """The `invoke_agent {name}` span around a workflow run; see the module docstring.
 
     kind: the role ("master", "subagent", "inline"); name: the agent name ("master",
     "sub-agent: <title>"); attrs: delegation attributes by short name (tier, score,
     decision, pruned_count, budget_tokens, budget_usd) or full name; root_id: the root
-    task's workflow id (default: Temporal's root, else this workflow).
+    task's workflow id (default: Temporal's root, else this workflow). Inline work inside a
+    master passes its node id as `agent_id` and `workflow.now()` as `start_time`: it is an
+    agent of its own, without a workflow of its own.
     """
     info = workflow.info()
     root = root_id or (info.root.workflow_id if info.root else info.workflow_id)
     extra = _attributes(attrs)
     attributes = {
         tn.GEN_AI_OPERATION: "invoke_agent",
-        tn.GEN_AI_AGENT_ID: info.workflow_id,
+        tn.GEN_AI_AGENT_ID: agent_id or info.workflow_id,
         tn.GEN_AI_AGENT_NAME: name,
         tn.GEN_AI_CONVERSATION_ID: root,
         tn.AF_ROOT_ID: root,
@@ -257,7 +299,7 @@ def agent_span(
         f"invoke_agent {name}",
         kind=SpanKind.INTERNAL,
         attributes=attributes,
-        start_time=_ns(info.workflow_start_time),
+        start_time=_ns(start_time or info.workflow_start_time),
     )
     handle = AgentSpan(span, kind, labels)
     _add(tn.TASKS_STARTED, 1, {tn.ATTR_ROLE: kind, **labels})

@@ -12,8 +12,6 @@ master. Children's ids extend the master's id, so a tree is found from its root.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
 from datetime import timedelta
 
@@ -21,8 +19,6 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    import pydantic
-
     from agentfleet import prompts
     from agentfleet import telemetry_names as tn
     from agentfleet.complexity import ComplexityScore, Thresholds, score_text, spec_for
@@ -30,10 +26,12 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.models import (
         AgentNode,
         ApprovalResult,
+        ContentBlock,
         ControlRequest,
         ControlResult,
         DelegationRecord,
         LlmRequest,
+        LlmResponse,
         MasterInput,
         MasterResult,
         Message,
@@ -41,53 +39,50 @@ with workflow.unsafe.imports_passed_through():
         Plan,
         PlanApproval,
         Pruning,
+        Role,
         SubAgentInput,
         Subtask,
         SubtreeControl,
         TextBlock,
+        ToolResultBlock,
+        Verification,
+        VerifyRequest,
+    )
+    from agentfleet.planning import (
+        FORCE_SUBMIT_PLAN,
+        SUBMIT_PLAN,
+        SUBMIT_PLAN_TOOL,
+        keep_first,
+        legacy_parse_plan,
+        plan_from,
+        with_graph,
     )
     from agentfleet.policy import Decision, DelegationPolicy, Limits, guard
+    from agentfleet.verification import task_wording
 
 from workflows._agent import Spend
-from workflows._calls import failure_message, load_thresholds, prepare_workspace
+from workflows._calls import (
+    failure_message,
+    load_thresholds,
+    prepare_workspace,
+    raise_if_misconfigured,
+    verify_work,
+)
+from workflows._graph import Reports, Step, run_graph
+from workflows._inline import InlineJob, run_inline
 from workflows._lifecycle import Estimate, Lifecycle
 from workflows._observe import AgentSpan, agent_span, count
 from workflows._search import upsert_own
-from workflows.subagent import policy_for, run_child
+from workflows.subagent import (
+    PATCH_REAL_COMPLETION,
+    policy_for,
+    run_child,
+    settle,
+    subtree_effects,
+)
 
-_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
-
-
-def parse_plan(text: str) -> Plan:
-    """Raises ValueError with a message fit to show the model."""
-    cleaned = _FENCE.sub("", text.strip())
-    try:
-        data = json.loads(cleaned)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"not valid JSON ({err.msg} at position {err.pos})") from None
-    try:
-        return Plan.model_validate(data)
-    except pydantic.ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'plan'}: {e['msg']}"
-            for e in err.errors(include_url=False)
-        )
-        raise ValueError(problems) from None
-
-
-# Errors that no retry and no other subtask can fix: the key, the account or
-# the model name is wrong. They fail the whole run at once, with the reason.
-CONFIG_ERRORS = {"LlmHttp401", "LlmHttp403", "LlmHttp404"}
-
-
-def raise_if_misconfigured(err: BaseException) -> None:
-    cause: BaseException | None = err
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.__cause__ if cause.__cause__ is not None else getattr(cause, "cause", None)
-    if isinstance(cause, ApplicationError) and cause.type in CONFIG_ERRORS:
-        raise ApplicationError(
-            f"LLM configuration error: {cause.message}", type="LlmConfigError", non_retryable=True
-        ) from None
+# A planner reply cut off at max_tokens is asked again with this much more room.
+PLAN_TOKENS_CEILING = 32_000
 
 
 _PLAN_STEP = Subtask(title="Plan the approach", description="Plan how to approach the goal")
@@ -126,6 +121,8 @@ class MasterAgentWorkflow:
         self._policy: DelegationPolicy | None = None
         self._decision: Decision | None = None
         self._tag_children = False
+        # PATCH_REAL_COMPLETION, decided once per run (see _run).
+        self._real = False
 
     @workflow.query(name="tree")
     def tree(self) -> AgentNode:
@@ -157,8 +154,9 @@ class MasterAgentWorkflow:
         if self._awaiting is None:
             raise ValueError("no plan is waiting for approval")
         if answer.plan is not None and self._policy is not None and self._decision is not None:
+            edited = with_graph(answer.plan) if self._real else answer.plan
             limits = self._policy.limits(2, 500)
-            checked = guard(answer.plan, self._decision.tier, 0, limits, 0, strip_overhead=True)
+            checked = guard(edited, self._decision.tier, 0, limits, 0, strip_overhead=True)
             if not checked.kept:
                 reasons = "; ".join(f"{p.title}: {p.reason}" for p in checked.pruned)
                 raise ValueError(f"the edited plan leaves nothing to do ({reasons})")
@@ -241,7 +239,10 @@ class MasterAgentWorkflow:
             tree.error,
             inline_decisions=sum(1 for d in tree.decisions if d.decision == "inline"),
             pruned_count=len(tree.pruned),
+            verification=tree.verification,
         )
+        if tree.verification is not None:
+            span.verified(tree.verification)
         return result
 
     async def _run(
@@ -262,11 +263,11 @@ class MasterAgentWorkflow:
             raise ApplicationError(
                 failure_message(err), type="WorkspaceMissing", non_retryable=True
             ) from None
+        self._real = workflow.patched(PATCH_REAL_COMPLETION)
 
         plan: Plan | None = None
         attempts = 0
         pruned: list[Pruning] = []
-        records: list[DelegationRecord] = []
         whole_goal = Subtask(title=inp.goal[:200], description=inp.goal)
         if inp.strategy == "naive":
             # The baseline we replace: always plan, always spawn, plan and
@@ -286,48 +287,18 @@ class MasterAgentWorkflow:
             limits = policy.limits(inp.max_depth, inp.max_total_subagents)
             checked = guard(plan, decision.tier, 0, limits, 0, strip_overhead=True)
             pruned = list(checked.pruned)
-            kept = checked.kept[: inp.max_subtasks] or [whole_goal]
+            kept = keep_first(checked.kept, inp.max_subtasks) or [whole_goal]
             if inp.require_approval:
                 kept, more = await self._await_approval(Plan(subtasks=kept), inp, decision, limits)
                 pruned.extend(more)
             estimates = [score_spec(spec_for(st, inp.goal, 1), thresholds) for st in kept]
             work = [(st, policy.decide(e), e) for st, e in zip(kept, estimates, strict=True)]
 
-        spawned = [st for st, d, _ in work if d.decision == "spawn"]
-        count(tn.SUBAGENTS_SPAWNED, len(spawned), role="master")
-        count(tn.INLINE_DECISIONS, len(work) - len(spawned), role="master")
+        n_spawn = sum(1 for _, d, _ in work if d.decision == "spawn")
+        count(tn.SUBAGENTS_SPAWNED, n_spawn, role="master")
+        count(tn.INLINE_DECISIONS, len(work) - n_spawn, role="master")
         count(tn.PRUNED_SUBTASKS, len(pruned), role="master")
-        jobs = []
-        n_spawn = 0
-        for i, (st, d, est) in enumerate(work, start=1):
-            if d.decision == "inline":
-                node_id = f"{wid}/inline-{i}"
-                jobs.append(self._inline(inp, st, d, node_id, spend))
-            else:
-                n_spawn += 1
-                node_id = f"{wid}.{n_spawn}"
-                child = self._child_input(inp, st, d, workspace, n_spawn, len(spawned), spend)
-                child = child.model_copy(
-                    update={
-                        "est_context_tokens": est.est_context_tokens,
-                        "est_steps": est.est_steps,
-                        "thresholds_version": thresholds.version,
-                        "thresholds": thresholds.model_dump(),
-                    }
-                )
-                jobs.append(self._track(child, node_id))
-            records.append(
-                DelegationRecord(
-                    title=st.title,
-                    tier=d.tier,
-                    score=d.score,
-                    decision=d.decision,
-                    model=d.model,
-                    workflow_id=node_id if d.decision == "spawn" else None,
-                )
-            )
-        nodes = list(await asyncio.gather(*jobs))
-
+        nodes, records = await self._execute(inp, work, workspace, thresholds, spend)
         if len(nodes) == 1 and plan is None:
             output = nodes[0].output
         else:
@@ -336,17 +307,7 @@ class MasterAgentWorkflow:
         for node in nodes:
             if node.role != "inline":
                 usage = usage + node.usage
-        status: NodeStatus = (
-            "completed" if all(n.status == "completed" for n in nodes) else "partial"
-        )
-        error = None
-        short = [n for n in nodes if n.status == "budget_exhausted"]
-        if status != "completed" and (spend.exhausted or short):
-            status = "budget_exhausted"
-            error = (
-                f"budget exhausted ({inp.budget.tokens} tokens, ${inp.budget.usd}): "
-                f"{len(short)} of {len(nodes)} parts stopped early"
-            )
+        status, error, check = await self._outcome(inp, nodes, plan, workspace, spend)
         tree = AgentNode(
             workflow_id=wid,
             role="master",
@@ -364,6 +325,7 @@ class MasterAgentWorkflow:
             pruned=pruned,
             decisions=records,
             children=nodes,
+            verification=check,
         )
         return MasterResult(
             goal=inp.goal,
@@ -373,6 +335,103 @@ class MasterAgentWorkflow:
             plan_attempts=attempts,
             thresholds_version=thresholds.version,
         )
+
+    async def _execute(
+        self,
+        inp: MasterInput,
+        work: list[tuple[Subtask, Decision, ComplexityScore]],
+        workspace: str,
+        thresholds: Thresholds,
+        spend: Spend,
+    ) -> tuple[list[AgentNode], list[DelegationRecord]]:
+        """Run every piece, inline or as a child, in the order its dependencies allow."""
+        wid = workflow.info().workflow_id
+        n_spawn = sum(1 for _, d, _ in work if d.decision == "spawn")
+        steps: list[Step] = []
+        pieces: dict[str, tuple[Subtask, Decision, ComplexityScore, int]] = {}
+        records: list[DelegationRecord] = []
+        index = 0
+        for i, (st, d, est) in enumerate(work, start=1):
+            if d.decision == "inline":
+                node_id = f"{wid}/inline-{i}"
+            else:
+                index += 1
+                node_id = f"{wid}.{index}"
+            step_id = st.id or f"#{i}"
+            pieces[step_id] = (st, d, est, index)
+            role: Role = "inline" if d.decision == "inline" else "subagent"
+            steps.append(Step(step_id, node_id, st.title, role, d.model, d.tier, st.depends_on))
+            records.append(
+                DelegationRecord(
+                    title=st.title,
+                    tier=d.tier,
+                    score=d.score,
+                    decision=d.decision,
+                    model=d.model,
+                    workflow_id=node_id if d.decision == "spawn" else None,
+                )
+            )
+        left = [n_spawn]
+
+        async def start(step: Step, reports: Reports) -> AgentNode:
+            st, d, est, n = pieces[step.id]
+            if d.decision == "inline":
+                return await self._inline(inp, st, d, step.node_id, spend, workspace, reports)
+            child = self._child_input(inp, st, d, workspace, n, n_spawn, spend, left[0], reports)
+            left[0] -= 1
+            child = child.model_copy(
+                update={
+                    "est_context_tokens": est.est_context_tokens,
+                    "est_steps": est.est_steps,
+                    "thresholds_version": thresholds.version,
+                    "thresholds": thresholds.model_dump(),
+                }
+            )
+            return await self._track(child, step.node_id)
+
+        return await run_graph(steps, start), records
+
+    async def _outcome(
+        self,
+        inp: MasterInput,
+        nodes: list[AgentNode],
+        plan: Plan | None,
+        workspace: str,
+        spend: Spend,
+    ) -> tuple[NodeStatus, str | None, Verification | None]:
+        """The master's status, rolled up from its parts' checked statuses."""
+        check = nodes[0].verification if len(nodes) == 1 and plan is None else None
+        error = None
+        if all(n.status == "completed" for n in nodes):
+            status: NodeStatus = "completed"
+            if self._real and plan is not None:
+                # Each part passed its own check; the goal's named outputs must
+                # be there too, whatever the plan made of them.
+                check = await verify_work(
+                    VerifyRequest(
+                        workspace=workspace,
+                        agent_id=workflow.info().workflow_id,
+                        task=inp.goal,
+                        effects=subtree_effects(nodes),
+                    )
+                )
+                status, error = settle(check)
+        elif self._real and all(n.status in ("completed", "unverified") for n in nodes):
+            status = "unverified"
+            short = [n.title for n in nodes if n.status == "unverified"]
+            error = f"unverified: {len(short)} of {len(nodes)} parts failed their check: " + (
+                "; ".join(short)
+            )
+        else:
+            status = "partial"
+        short_budget = [n for n in nodes if n.status == "budget_exhausted"]
+        if status not in ("completed", "unverified") and (spend.exhausted or short_budget):
+            status = "budget_exhausted"
+            error = (
+                f"budget exhausted ({inp.budget.tokens} tokens, ${inp.budget.usd}): "
+                f"{len(short_budget)} of {len(nodes)} parts stopped early"
+            )
+        return status, error, check
 
     async def _await_approval(
         self, plan: Plan, inp: MasterInput, decision: Decision, limits: Limits
@@ -403,8 +462,9 @@ class MasterAgentWorkflow:
             )
         if answer.plan is None:
             return plan.subtasks, []
-        checked = guard(answer.plan, decision.tier, 0, limits, 0, strip_overhead=True)
-        return checked.kept[: inp.max_subtasks], list(checked.pruned)
+        edited = with_graph(answer.plan) if self._real else answer.plan
+        checked = guard(edited, decision.tier, 0, limits, 0, strip_overhead=True)
+        return keep_first(checked.kept, inp.max_subtasks), list(checked.pruned)
 
     def _child_input(
         self,
@@ -415,10 +475,13 @@ class MasterAgentWorkflow:
         index: int,
         siblings: int,
         spend: Spend,
+        left: int,
+        reports: Reports,
     ) -> SubAgentInput:
+        """`left`: children not started yet, this one included (for its budget share)."""
         wid = workflow.info().workflow_id
         return SubAgentInput(
-            task=prompts.subagent_task(st),
+            task=prompts.subagent_task(st, reports),
             title=st.title,
             workspace=workspace,
             model=d.model,
@@ -433,10 +496,11 @@ class MasterAgentWorkflow:
             tier=d.tier,
             score=d.score,
             may_decompose=d.may_decompose,
-            budget=spend.reserve(siblings - index + 1),
+            budget=spend.reserve(left),
             models=inp.models,
             max_total_subagents=inp.max_total_subagents,
             tag_search_attributes=self._tag_children,
+            outputs=st.outputs,
         )
 
     async def _track(self, child: SubAgentInput, child_id: str) -> AgentNode:
@@ -458,9 +522,51 @@ class MasterAgentWorkflow:
         return node
 
     async def _inline(
+        self,
+        inp: MasterInput,
+        st: Subtask,
+        d: Decision,
+        node_id: str,
+        spend: Spend,
+        workspace: str,
+        reports: Reports,
+    ) -> AgentNode:
+        """Trivial work, done by the master itself: no child workflow, but tools."""
+        if not self._real:
+            return await self._inline_one_call(inp, st, d, node_id, spend)
+        self._children[node_id] = AgentNode(
+            workflow_id=node_id, role="inline", title=st.title, status="running", model=d.model
+        )
+        job = InlineJob(
+            node_id=node_id,
+            root_id=workflow.info().workflow_id,
+            workspace=workspace,
+            title=st.title,
+            task=prompts.subagent_task(st, reports),
+            wording=task_wording(prompts.subagent_task(st)),
+            outputs=st.outputs,
+            model=d.model,
+            tier=d.tier,
+            max_turns=min(d.max_turns, inp.max_turns),
+            max_tokens=min(d.max_tokens, inp.max_tokens),
+        )
+        try:
+            node = await run_inline(job, spend)
+        except Exception as err:
+            if is_cancelled_exception(err):
+                raise
+            raise_if_misconfigured(err)
+            node = self._children[node_id].model_copy(
+                update={"status": "failed", "error": failure_message(err)}
+            )
+        self._children[node_id] = node
+        return node
+
+    async def _inline_one_call(
         self, inp: MasterInput, st: Subtask, d: Decision, node_id: str, spend: Spend
     ) -> AgentNode:
-        """Trivial work: one LLM call by the master, no child workflow."""
+        """Inline work as histories recorded before PATCH_REAL_COMPLETION ran it:
+        one LLM call, no tools. Kept so those histories replay."""
         started = workflow.now()
         before = len(spend.receipts)
         usage_before = spend.own
@@ -495,8 +601,6 @@ class MasterAgentWorkflow:
                 "llm_calls": usage.llm_calls - usage_before.llm_calls,
             }
         )
-        # The master pays for inline work: its receipts stay on the master, and
-        # the node's usage is shown but not added to the total a second time.
         return AgentNode(
             workflow_id=node_id,
             role="inline",
@@ -514,38 +618,78 @@ class MasterAgentWorkflow:
         )
 
     async def _plan(self, inp: MasterInput, model: str, spend: Spend) -> tuple[Plan, int]:
+        """Ask for a plan until one validates, showing the model each error.
+
+        Since PATCH_REAL_COMPLETION the planner must call submit_plan (a text
+        reply holding the JSON is accepted too); a reply cut off at max_tokens
+        is asked again with more room, and a refusal ends the run clearly.
+        """
         messages = [Message.user_text(inp.goal)]
         last_error = ""
+        max_tokens = inp.max_tokens
         for attempt in range(1, inp.max_plan_attempts + 1):
-            try:
-                resp = await spend.call(
-                    LlmRequest(
-                        model=model,
-                        system=prompts.PLANNER_SYSTEM,
-                        messages=messages,
-                        max_tokens=inp.max_tokens,
-                        root_id=spend.agent_id,
-                        agent_id=spend.agent_id,
-                    ),
-                    purpose=f"plan attempt {attempt}",
-                )
-            except Exception as err:  # noqa: BLE001 - a non-retryable LLM error ends the run clearly
+            resp = await self._ask_planner(inp, model, spend, messages, max_tokens, attempt)
+            if not self._real:
+                try:
+                    return legacy_parse_plan(resp.text), attempt
+                except ValueError as err:
+                    last_error = str(err)
+                messages.extend(_plan_feedback(resp.model_copy(update={"content": []}), last_error))
+                continue
+            if resp.stop_reason == "refusal":
+                said = resp.text.strip()[:300] or "(no reason given)"
                 raise ApplicationError(
-                    f"planning failed: {failure_message(err)}",
-                    type="PlanningFailed",
+                    f"the model refused to plan the goal: {said}",
+                    type="ModelRefused",
                     non_retryable=True,
-                ) from None
+                )
+            if resp.stop_reason == "max_tokens":
+                # A plan cut off mid-way is not the model's mistake to fix.
+                max_tokens = min(max_tokens * 2, PLAN_TOKENS_CEILING)
+                last_error = f"the reply was cut off at {resp.usage.output_tokens} tokens"
+                continue
             try:
-                return parse_plan(resp.text), attempt
+                return plan_from(resp), attempt
             except ValueError as err:
                 last_error = str(err)
-            messages.append(Message(role="assistant", content=[TextBlock(text=resp.text or "-")]))
-            messages.append(Message.user_text(prompts.PLAN_RETRY.format(error=last_error)))
+            messages.extend(_plan_feedback(resp, last_error))
         raise ApplicationError(
             f"the plan was still invalid after {inp.max_plan_attempts} attempts: {last_error}",
             type="InvalidPlan",
             non_retryable=True,
         )
+
+    async def _ask_planner(
+        self,
+        inp: MasterInput,
+        model: str,
+        spend: Spend,
+        messages: list[Message],
+        max_tokens: int,
+        attempt: int,
+    ) -> LlmResponse:
+        by_tool = (
+            {"tools": [SUBMIT_PLAN_TOOL], "tool_choice": FORCE_SUBMIT_PLAN} if self._real else {}
+        )
+        try:
+            return await spend.call(
+                LlmRequest(
+                    model=model,
+                    system=prompts.PLANNER_SYSTEM,
+                    messages=list(messages),
+                    max_tokens=max_tokens,
+                    root_id=spend.agent_id,
+                    agent_id=spend.agent_id,
+                    **by_tool,
+                ),
+                purpose=f"plan attempt {attempt}",
+            )
+        except Exception as err:  # noqa: BLE001 - a non-retryable LLM error ends the run clearly
+            raise ApplicationError(
+                f"planning failed: {failure_message(err)}",
+                type="PlanningFailed",
+                non_retryable=True,
+            ) from None
 
     async def _synthesize(
         self, inp: MasterInput, model: str, nodes: list[AgentNode], spend: Spend
@@ -570,3 +714,27 @@ class MasterAgentWorkflow:
         except Exception as err:  # noqa: BLE001 - the children's work stands without a summary
             return f"(synthesis failed: {failure_message(err)})"
         return resp.text
+
+
+def _plan_feedback(resp: LlmResponse, error: str) -> list[Message]:
+    """The rejected reply and the error, as the Messages API wants them back.
+
+    A tool call is answered with a tool_result (every tool_use in the turn
+    needs one); a text reply with a user message.
+    """
+    text = prompts.PLAN_RETRY.format(error=error)
+    uses = resp.tool_uses
+    if not uses:
+        return [
+            Message(role="assistant", content=[TextBlock(text=resp.text or "-")]),
+            Message.user_text(text),
+        ]
+    results: list[ContentBlock] = [
+        ToolResultBlock(
+            tool_use_id=u.id,
+            content=text if u.name == SUBMIT_PLAN else f"{u.name} is not available here",
+            is_error=True,
+        )
+        for u in uses
+    ]
+    return [Message(role="assistant", content=resp.content), Message(role="user", content=results)]

@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         ControlRequest,
         ControlResult,
         DelegationRecord,
-        LlmRequest,
+        Effect,
         Message,
         NodeStatus,
         Plan,
@@ -42,21 +42,39 @@ with workflow.unsafe.imports_passed_through():
         Subtask,
         Tier,
         ToolRequest,
-        ToolResultBlock,
+        ToolResult,
         ToolUseBlock,
         Usage,
+        Verification,
+        VerifyRequest,
     )
     from agentfleet.policy import DelegationPolicy, guard
     from agentfleet.tools import DELEGATE_TOOL, TOOL_SPECS
 
 from workflows._agent import Control, Spend
-from workflows._calls import failure_message, run_tool
+from workflows._calls import failure_message, run_tool, verify_work
 from workflows._lifecycle import Estimate, Lifecycle
+from workflows._loop import AgentLoop, LoopConfig, LoopState
 from workflows._observe import agent_span, count
 from workflows._search import agent_attributes
 
 # Guards the switch to conversation-by-reference for histories recorded before it.
 PATCH_TRANSCRIPT_BY_REF = "agentfleet-transcript-by-ref-1"
+# Guards verified completion (the check at the end, `unverified`) and the loop's
+# handling of cut-off tool inputs, refusals and paused turns.
+PATCH_REAL_COMPLETION = "agentfleet-real-completion-1"
+
+
+def subtree_effects(nodes: list[AgentNode]) -> list[Effect]:
+    """The tool journals of these nodes and everything below them."""
+    return [e for node in nodes for n in node.walk() for e in n.effects]
+
+
+def settle(check: Verification) -> tuple[NodeStatus, str | None]:
+    """An agent that stopped as if done: `completed` only if its check passed."""
+    if check.passed:
+        return "completed", None
+    return "unverified", f"unverified: {check.reason}"
 
 
 def policy_for(models: Mapping[Tier, str] | None, override: str | None = None) -> DelegationPolicy:
@@ -149,7 +167,10 @@ class SubAgentWorkflow:
                 pruned_count=len(node.pruned) or None,
                 turns=node.turns,
                 tool_calls=node.tool_calls,
+                verification=node.verification,
             )
+            if node.verification is not None:
+                span.verified(node.verification)
             span.finish(node.status, node.error)
             return node
 
@@ -167,80 +188,62 @@ class SubAgentWorkflow:
         # Conversation by reference: history holds each turn's new messages and a
         # transcript id, not the whole transcript, so it grows linearly with turns.
         by_ref = workflow.patched(PATCH_TRANSCRIPT_BY_REF)
+        real = workflow.patched(PATCH_REAL_COMPLETION)
         r = inp.resume
         started = r.started_at if r else workflow.now()
-        transcript_ref = r.transcript_ref if r else None
-        messages = list(r.pending) if r else [Message.user_text(inp.task)]
-        tool_calls = r.tool_calls if r else 0
-        turns = r.turns if r else 0
-        output = r.output if r else ""
-        status: NodeStatus = "partial"
-        error: str | None = None
-        try:
-            while True:
-                if not await self._control.checkpoint():
-                    status, error = "canceled", f"canceled by parent: {self._control.reason}"
-                    break
-                if spend.exhausted:
-                    status = "budget_exhausted"
-                    error = f"budget exhausted after {turns} turns ({spend.own.llm_calls} calls)"
-                    break
-                if turns >= inp.max_turns:
-                    error = f"turn cap of {inp.max_turns} reached; result is partial"
-                    break
-                if by_ref and workflow.info().is_continue_as_new_suggested():
-                    self._continue_as_new(
-                        inp, spend, started, transcript_ref, messages, turns, tool_calls, output
-                    )
-                turns += 1
-                resp = await spend.call(
-                    LlmRequest(
-                        model=inp.model,
-                        system=prompts.SUBAGENT_SYSTEM,
-                        messages=messages,
-                        # By reference, the activity looks the specs up by name.
-                        tools=[] if by_ref else tools,
-                        tool_names=[t.name for t in tools] if by_ref else None,
-                        max_tokens=inp.max_tokens,
-                        root_id=inp.root_id,
-                        agent_id=wid,
-                        transcript_ref=transcript_ref,
-                        keep_transcript=by_ref,
-                    ),
-                    purpose=f"turn {turns}",
+        state = LoopState(
+            messages=list(r.pending) if r else [Message.user_text(inp.task)],
+            transcript_ref=r.transcript_ref if r else None,
+            turns=r.turns if r else 0,
+            tool_calls=r.tool_calls if r else 0,
+            output=r.output if r else "",
+            effects=list(r.effects) if r else [],
+        )
+
+        async def call_tool(use: ToolUseBlock) -> ToolResult:
+            return await self._call(inp, spend, use)
+
+        def at_boundary(s: LoopState) -> None:
+            if by_ref and workflow.info().is_continue_as_new_suggested():
+                self._continue_as_new(inp, spend, started, s)
+
+        cfg = LoopConfig(
+            agent_id=wid,
+            root_id=inp.root_id,
+            model=inp.model,
+            system=prompts.SUBAGENT_SYSTEM,
+            tools=tools,
+            max_turns=inp.max_turns,
+            max_tokens=inp.max_tokens,
+            by_ref=by_ref,
+            real_completion=real,
+        )
+        end = await AgentLoop(cfg, spend, self._control, call_tool, at_boundary).run(state)
+        status, error, verification = end.status, end.error, None
+        if real and status == "completed":
+            verification = await verify_work(
+                VerifyRequest(
+                    workspace=inp.workspace,
+                    agent_id=wid,
+                    task=inp.task,
+                    outputs=inp.outputs,
+                    report=state.output,
+                    # Work this agent delegated counts as its own.
+                    effects=[*state.effects, *subtree_effects(self._children)],
                 )
-                if by_ref:
-                    transcript_ref, messages = resp.transcript_ref, []
-                else:
-                    messages.append(Message(role="assistant", content=resp.content))
-                if resp.text:
-                    output = resp.text
-                uses = resp.tool_uses
-                if not uses:
-                    status = "completed"
-                    break
-                results: list[ToolResultBlock] = []
-                for use in uses:
-                    tool_calls += 1
-                    results.append(await self._call(inp, spend, use))
-                messages.append(Message(role="user", content=list(results)))
-        except Exception as err:
-            if is_cancelled_exception(err):
-                raise
-            status, error = "failed", failure_message(err)
-        if not output and status != "completed":
-            output = error or ""
+            )
+            status, error = settle(verification)
         return AgentNode(
             workflow_id=wid,
             role="subagent",
             title=inp.title,
             status=status,
             model=inp.model,
-            output=output,
+            output=state.output,
             error=error,
             usage=self._total(spend),
-            turns=turns,
-            tool_calls=tool_calls,
+            turns=state.turns,
+            tool_calls=state.tool_calls,
             depth=inp.depth,
             tier=inp.tier,
             started_at=started,
@@ -249,26 +252,20 @@ class SubAgentWorkflow:
             pruned=self._pruned,
             decisions=self._decisions,
             children=self._children,
+            verification=verification,
+            effects=state.effects,
         )
 
     def _continue_as_new(
-        self,
-        inp: SubAgentInput,
-        spend: Spend,
-        started: datetime,
-        transcript_ref: str | None,
-        pending: list[Message],
-        turns: int,
-        tool_calls: int,
-        output: str,
+        self, inp: SubAgentInput, spend: Spend, started: datetime, s: LoopState
     ) -> NoReturn:
         """Start a fresh history at this turn boundary, carrying the loop's state."""
-        state = SubAgentResume(
-            transcript_ref=transcript_ref,
-            pending=pending,
-            turns=turns,
-            tool_calls=tool_calls,
-            output=output,
+        resume = SubAgentResume(
+            transcript_ref=s.transcript_ref,
+            pending=s.messages,
+            turns=s.turns,
+            tool_calls=s.tool_calls,
+            output=s.output,
             started_at=started,
             own=spend.own,
             receipts=spend.receipts,
@@ -277,17 +274,17 @@ class SubAgentWorkflow:
             delegated=self._delegated,
             pruned=self._pruned,
             decisions=self._decisions,
+            effects=s.effects,
         )
-        workflow.continue_as_new(inp.model_copy(update={"resume": state}))
+        workflow.continue_as_new(inp.model_copy(update={"resume": resume}))
 
-    async def _call(self, inp: SubAgentInput, spend: Spend, use: ToolUseBlock) -> ToolResultBlock:
+    async def _call(self, inp: SubAgentInput, spend: Spend, use: ToolUseBlock) -> ToolResult:
         if use.name == "delegate":
             text, is_error = await self._delegate(inp, spend, use)
-            return ToolResultBlock(tool_use_id=use.id, content=text, is_error=is_error)
-        result = await run_tool(
+            return ToolResult(call_id=use.id, name=use.name, content=text, is_error=is_error)
+        return await run_tool(
             ToolRequest(workspace=inp.workspace, name=use.name, input=use.input, call_id=use.id)
         )
-        return ToolResultBlock(tool_use_id=use.id, content=result.content, is_error=result.is_error)
 
     async def _delegate(
         self, inp: SubAgentInput, spend: Spend, use: ToolUseBlock

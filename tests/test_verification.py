@@ -1,0 +1,201 @@
+"""The completion check: what a task asks for, and whether the workspace shows it.
+
+Pure tests on real temporary workspaces: the check reads the disk, the
+journal is the list of effects the sandbox reported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentfleet.intent import claimed_changes, expect
+from agentfleet.models import Effect, Subtask, VerifyRequest
+from agentfleet.prompts import subagent_task
+from agentfleet.verification import task_wording, verify
+
+
+@pytest.mark.parametrize(
+    ("text", "outputs", "removed", "touched"),
+    [
+        ("Create an empty folder called archive", ["archive/"], [], []),
+        ("Write hello into a.txt", ["a.txt"], [], []),
+        ("Create folder x and move a.txt into it", ["x/", "x/a.txt"], ["a.txt"], []),
+        ("Write a haiku about durable workflows into poem.txt", ["poem.txt"], [], []),
+        ("Write the number 4 into n4.txt", ["n4.txt"], [], []),
+        ("Create notes/todo.md containing buy milk", ["notes/todo.md"], [], []),
+        ("Summarize notes/meeting.txt into notes/SUMMARY.md", ["notes/SUMMARY.md"], [], []),
+        ("Write an index of docs/ to docs/INDEX.md", ["docs/INDEX.md"], [], []),
+        ("Rename report.txt to final.txt", ["final.txt"], ["report.txt"], []),
+        ("Delete the file tmp/old.log", [], ["tmp/old.log"], []),
+        ("Copy a.txt to backup/", ["backup/a.txt"], [], []),
+        ("Append 'done' to log.txt", ["log.txt"], [], []),
+        ("Fix the typo in README.md", ["README.md"], [], []),
+        ("Create folders a, b and c", ["a/", "b/", "c/"], [], []),
+        (
+            "Create an archive folder and move old.txt there",
+            ["archive/", "archive/old.txt"],
+            ["old.txt"],
+            [],
+        ),
+        ("Sort the files in inbox/ by type", [], [], ["inbox/"]),
+        (
+            "file the papers in inbox/ by topic, then write papers/INDEX.md listing them",
+            ["papers/INDEX.md"],
+            [],
+            ["inbox/"],
+        ),
+        # Quoted content is what goes into the file, not where it goes.
+        ("Write 'meet me at 5 into town' to msg.txt", ["msg.txt"], [], []),
+    ],
+)
+def test_outputs_are_read_from_the_wording(
+    text: str, outputs: list[str], removed: list[str], touched: list[str]
+) -> None:
+    exp = expect(text)
+    assert (exp.outputs, exp.removed, exp.touched) == (outputs, removed, touched)
+    assert exp.effects_required
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is a durable workflow?",
+        "Write a haiku about Temporal",
+        "Explain what inbox/ is for",
+        "Summarize notes.md",
+        "List the files in docs/",
+        "Read notes.md and tell me what it says, without changing anything",
+    ],
+)
+def test_questions_and_answers_ask_for_no_file_change(text: str) -> None:
+    exp = expect(text)
+    assert not exp.asks_for_files, exp
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sort the files by type", True),
+        ("Delete the duplicates in this folder", True),
+        ("Create a new folder", True),
+        ("Sort this list: 3, 1, 2", False),
+    ],
+)
+def test_a_chore_without_a_named_path_still_asks_for_a_change(text: str, expected: bool) -> None:
+    assert expect(text).effects_required is expected
+
+
+def test_claims_come_from_sentences_that_say_something_was_done() -> None:
+    assert claimed_changes("Done. I created archive/ and moved a.txt into it.") == [
+        "archive/",
+        "a.txt",
+    ]
+    assert claimed_changes("I did not touch config.yaml. I wrote `poem.txt` with a haiku.") == [
+        "poem.txt"
+    ]
+    assert claimed_changes("The release is v1.2; see https://example.com/a.md for more.") == []
+    assert claimed_changes("I could not move a.txt: it does not exist.") == []
+
+
+def test_the_task_wording_leaves_out_context() -> None:
+    task = subagent_task(
+        Subtask(title="Index", description="Write papers/INDEX.md", files=["papers/a.md"]),
+        [("File the papers", "completed", "Moved inbox/x.pdf to papers/x.pdf")],
+    )
+    wording = task_wording(task)
+    assert "papers/INDEX.md" in wording
+    assert "inbox/x.pdf" not in wording and "papers/a.md" not in wording
+
+
+def _req(task: str, effects: list[Effect], report: str = "", **kw: object) -> VerifyRequest:
+    return VerifyRequest(workspace="ws", task=task, effects=effects, report=report, **kw)  # type: ignore[arg-type]
+
+
+def test_a_claim_with_no_tool_call_fails(tmp_path: Path) -> None:
+    v = verify(
+        tmp_path, _req("Create an empty folder called archive", [], "Done, I created archive/.")
+    )
+    assert not v.passed and v.mode == "files"
+    assert v.missing == ["archive/"] and v.unjournaled == ["archive/"]
+    assert "archive/ does not exist" in v.reason
+
+
+def test_work_that_is_there_and_journaled_passes(tmp_path: Path) -> None:
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "a.txt").write_text("a")
+    effects = [Effect(op="mkdir", path="x"), Effect(op="move", path="x/a.txt", src="a.txt")]
+    v = verify(
+        tmp_path, _req("Create folder x and move a.txt into it", effects, "Moved a.txt to x/a.txt.")
+    )
+    assert v.passed, v.reason
+    assert set(v.checked) >= {"x/", "x/a.txt", "a.txt"}
+
+
+def test_an_output_this_agent_did_not_make_fails(tmp_path: Path) -> None:
+    # The file is there, but someone else wrote it: this agent's calls never did.
+    (tmp_path / "a.txt").write_text("hello")
+    v = verify(tmp_path, _req("Write hello into a.txt", [Effect(op="read", path="a.txt")]))
+    assert not v.passed and v.missing == ["a.txt"]
+    assert "no tool call of this agent made it" in v.reason
+
+
+def test_a_move_source_still_present_fails(tmp_path: Path) -> None:
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "a.txt").write_text("a")
+    (tmp_path / "a.txt").write_text("a")
+    effects = [Effect(op="mkdir", path="x"), Effect(op="write", path="x/a.txt")]
+    v = verify(tmp_path, _req("Create folder x and move a.txt into it", effects))
+    assert not v.passed and v.missing == ["a.txt"] and "still there" in v.reason
+
+
+def test_a_sort_that_changed_nothing_fails(tmp_path: Path) -> None:
+    (tmp_path / "inbox").mkdir()
+    v = verify(
+        tmp_path, _req("Sort the files in inbox/ by type", [Effect(op="list", path="inbox")])
+    )
+    assert not v.passed and v.missing == ["inbox/"]
+
+
+def test_file_work_with_no_effect_at_all_fails(tmp_path: Path) -> None:
+    v = verify(tmp_path, _req("Sort the files by type", [Effect(op="list", path=".")]))
+    assert not v.passed and "made none" in v.reason
+
+
+def test_answer_only_work_passes_on_its_answer_and_says_so(tmp_path: Path) -> None:
+    v = verify(
+        tmp_path, _req("What is a durable workflow?", [], "A workflow that survives crashes.")
+    )
+    assert v.passed and v.mode == "answer_only" and "no file change" in v.reason
+
+
+def test_answer_only_work_that_claims_a_change_fails(tmp_path: Path) -> None:
+    v = verify(
+        tmp_path, _req("What is a durable workflow?", [], "I wrote notes/answer.md for you.")
+    )
+    assert not v.passed and v.unjournaled == ["notes/answer.md"]
+
+
+def test_declared_outputs_win_over_the_wording(tmp_path: Path) -> None:
+    (tmp_path / "out.md").write_text("x")
+    effects = [Effect(op="write", path="out.md")]
+    ok = verify(tmp_path, _req("Do the thing", effects, outputs=["out.md"]))
+    assert ok.passed and ok.checked == ["out.md"]
+    missing = verify(tmp_path, _req("Do the thing", effects, outputs=["out.md", "report/"]))
+    assert not missing.passed and missing.missing == ["report/"]
+
+
+def test_a_folder_output_is_made_by_writing_inside_it(tmp_path: Path) -> None:
+    (tmp_path / "papers" / "law").mkdir(parents=True)
+    (tmp_path / "papers" / "law" / "a.pdf").write_bytes(b"%PDF")
+    effects = [Effect(op="move", path="papers/law/a.pdf", src="inbox/a.pdf")]
+    assert verify(tmp_path, _req("x", effects, outputs=["papers/"])).passed
+
+
+def test_nothing_outside_the_workspace_is_looked_at(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (tmp_path / "secret.txt").write_text("s")
+    v = verify(ws, _req("x", [Effect(op="write", path="../secret.txt")], outputs=["../secret.txt"]))
+    assert not v.passed

@@ -1,0 +1,158 @@
+"""Inline work: the master does a trivial piece itself, with no child workflow.
+
+Inline means no child, not no tools. The master runs the same agent loop a
+sub-agent runs (workflows/_loop.py): the file tools, a few turns, the tree's
+budget, receipts, an `invoke_agent` span and a ledger row of its own, and the
+same completion check. Its receipts stay on the master, which pays for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from temporalio import workflow
+from temporalio.exceptions import is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from agentfleet import prompts
+    from agentfleet import tools as file_tools
+    from agentfleet.models import (
+        AgentNode,
+        Message,
+        NodeStatus,
+        Tier,
+        ToolRequest,
+        ToolResult,
+        ToolUseBlock,
+        Usage,
+        Verification,
+        VerifyRequest,
+    )
+
+from workflows._agent import Control, Spend
+from workflows._calls import failure_message, raise_if_misconfigured, run_tool, verify_work
+from workflows._lifecycle import Lifecycle
+from workflows._loop import AgentLoop, LoopConfig, LoopState
+from workflows._observe import agent_span
+
+
+@dataclass
+class InlineJob:
+    node_id: str
+    root_id: str
+    workspace: str
+    title: str
+    # The task as the agent reads it (with dependency reports, if any).
+    task: str
+    # The task's own wording, for the completion check.
+    wording: str
+    outputs: list[str]
+    model: str
+    tier: Tier
+    max_turns: int
+    max_tokens: int
+
+
+async def run_inline(job: InlineJob, spend: Spend) -> AgentNode:
+    started = workflow.now()
+    life = Lifecycle(
+        "inline", job.root_id, job.root_id, 1, job.model, job.title, job.tier, node_id=job.node_id
+    )
+    life.begin()
+    with agent_span(
+        "inline",
+        f"inline: {job.title[:60]}",
+        {"tier": job.tier, "model": job.model},
+        depth=1,
+        root_id=job.root_id,
+        agent_id=job.node_id,
+        start_time=started,
+    ) as span:
+        try:
+            node = await _work(job, spend, started)
+        except Exception as err:
+            # The row closes whatever happens: a finished task is never left running.
+            status = "canceled" if is_cancelled_exception(err) else "failed"
+            await life.end(status, Usage(), failure_message(err))
+            raise
+        if node.verification is not None:
+            span.verified(node.verification)
+        span.finish(node.status, node.error)
+    await life.end(
+        node.status,
+        node.usage,
+        node.error,
+        turns=node.turns,
+        tool_calls=node.tool_calls,
+        verification=node.verification,
+    )
+    return node
+
+
+async def _work(job: InlineJob, spend: Spend, started: datetime) -> AgentNode:
+    prefix = f"inline {job.node_id.rsplit('-', 1)[-1]} · {job.title[:40]} · "
+
+    async def call_tool(use: ToolUseBlock) -> ToolResult:
+        return await run_tool(
+            ToolRequest(workspace=job.workspace, name=use.name, input=use.input, call_id=use.id)
+        )
+
+    cfg = LoopConfig(
+        agent_id=job.node_id,
+        root_id=job.root_id,
+        model=job.model,
+        system=prompts.SUBAGENT_SYSTEM,
+        tools=list(file_tools.TOOL_SPECS),
+        max_turns=job.max_turns,
+        max_tokens=job.max_tokens,
+        purpose_prefix=prefix,
+    )
+    state = LoopState(messages=[Message.user_text(job.task)])
+    if spend.exhausted:
+        end_status: NodeStatus = "budget_exhausted"
+        state.output = "budget exhausted before this step"
+        error: str | None = state.output
+    else:
+        loop = AgentLoop(cfg, spend, Control(), call_tool, on_error=raise_if_misconfigured)
+        end = await loop.run(state)
+        end_status, error = end.status, end.error
+    verification: Verification | None = None
+    if end_status == "completed":
+        verification = await verify_work(
+            VerifyRequest(
+                workspace=job.workspace,
+                agent_id=job.node_id,
+                task=job.wording,
+                outputs=job.outputs,
+                report=state.output,
+                effects=state.effects,
+            )
+        )
+        if not verification.passed:
+            end_status, error = "unverified", f"unverified: {verification.reason}"
+    mine = [r for r in spend.receipts if r.purpose.startswith(prefix)]
+    usage = Usage(
+        input_tokens=sum(r.input_tokens for r in mine),
+        output_tokens=sum(r.output_tokens for r in mine),
+        cost_usd=round(sum(r.cost_usd for r in mine), 8),
+        llm_calls=sum(1 for r in mine if r.ok),
+    )
+    return AgentNode(
+        workflow_id=job.node_id,
+        role="inline",
+        title=job.title,
+        status=end_status,
+        model=job.model,
+        output=state.output,
+        error=error,
+        usage=usage,
+        turns=state.turns,
+        tool_calls=state.tool_calls,
+        depth=1,
+        tier=job.tier,
+        started_at=started,
+        closed_at=workflow.now(),
+        verification=verification,
+        effects=state.effects,
+    )

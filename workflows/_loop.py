@@ -1,0 +1,204 @@
+"""The agent loop, shared by sub-agents and the master's inline work.
+
+One LLM turn, then every tool call of that turn in order, until the model
+answers without a tool call (a claim of being done, which verification then
+checks), the turn cap or the budget runs out, a parent cancels, or the model
+refuses. Each turn and each tool call is an activity, so a crash resumes at
+the last finished step.
+
+Real replies are not tidy, and the loop is built for them:
+- several `tool_use` blocks in one turn each get their `tool_result`, in order;
+- `stop_reason: max_tokens` with a `tool_use` last means its input was cut
+  off: that turn is not run, it is asked again with more room;
+- `stop_reason: refusal` ends the agent as failed, with the model's words;
+- `pause_turn` hands the turn back to the model to finish.
+Behaviour added after histories were recorded is gated by the caller's
+`real_completion` patch flag, so those histories replay unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from agentfleet.models import (
+        Effect,
+        LlmRequest,
+        LlmResponse,
+        Message,
+        NodeStatus,
+        ToolResult,
+        ToolResultBlock,
+        ToolSpec,
+        ToolUseBlock,
+    )
+
+from workflows._agent import Control, Spend
+from workflows._calls import failure_message
+
+# A cut-off tool input is asked again with twice the room, this many times.
+MAX_TOKEN_RETRIES = 4
+MAX_TOKENS_CEILING = 32_000
+
+CallTool = Callable[[ToolUseBlock], Awaitable[ToolResult]]
+
+
+@dataclass
+class LoopConfig:
+    agent_id: str
+    root_id: str
+    model: str
+    system: str
+    tools: list[ToolSpec]
+    max_turns: int
+    max_tokens: int
+    # Conversation by reference (PATCH_TRANSCRIPT_BY_REF): the activity keeps
+    # the transcript and tools are named, not carried in history.
+    by_ref: bool = True
+    # PATCH_REAL_COMPLETION: truncation, refusal and pause_turn handling.
+    real_completion: bool = True
+    # Receipt purposes read "<prefix>turn N".
+    purpose_prefix: str = ""
+
+
+@dataclass
+class LoopState:
+    """Everything the loop needs to carry on, e.g. after continue-as-new."""
+
+    messages: list[Message]
+    transcript_ref: str | None = None
+    turns: int = 0
+    tool_calls: int = 0
+    output: str = ""
+    effects: list[Effect] = field(default_factory=list)
+
+
+@dataclass
+class LoopEnd:
+    # "completed" here means the model stopped as if done: verification decides.
+    status: NodeStatus
+    error: str | None
+    state: LoopState
+
+
+class AgentLoop:
+    def __init__(
+        self,
+        cfg: LoopConfig,
+        spend: Spend,
+        control: Control,
+        call_tool: CallTool,
+        at_boundary: Callable[[LoopState], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.spend = spend
+        self.control = control
+        self.call_tool = call_tool
+        # Runs before each turn: the sub-agent continues-as-new from here.
+        self.at_boundary = at_boundary
+        # May raise to fail the caller instead of ending the loop as failed.
+        self.on_error = on_error
+
+    async def run(self, state: LoopState) -> LoopEnd:
+        status: NodeStatus = "partial"
+        error: str | None = None
+        try:
+            status, error = await self._turns(state)
+        except Exception as err:
+            if is_cancelled_exception(err):
+                raise
+            if self.on_error is not None:
+                self.on_error(err)
+            status, error = "failed", failure_message(err)
+        if not state.output and status != "completed":
+            state.output = error or ""
+        return LoopEnd(status=status, error=error, state=state)
+
+    async def _turns(self, s: LoopState) -> tuple[NodeStatus, str | None]:
+        cfg = self.cfg
+        while True:
+            if not await self.control.checkpoint():
+                return "canceled", f"canceled by parent: {self.control.reason}"
+            if self.spend.exhausted:
+                calls = self.spend.own.llm_calls
+                return "budget_exhausted", f"budget exhausted after {s.turns} turns ({calls} calls)"
+            if s.turns >= cfg.max_turns:
+                return "partial", f"turn cap of {cfg.max_turns} reached; result is partial"
+            if self.at_boundary is not None:
+                self.at_boundary(s)
+            s.turns += 1
+            resp = await self._ask(s)
+            if cfg.real_completion and resp.stop_reason == "refusal":
+                said = resp.text.strip()
+                return "failed", "ModelRefused: the model refused the task" + (
+                    f": {said[:300]}" if said else ""
+                )
+            if cfg.by_ref:
+                s.transcript_ref, s.messages = resp.transcript_ref, []
+            else:
+                s.messages.append(Message(role="assistant", content=resp.content))
+            if resp.text:
+                s.output = resp.text
+            uses = resp.tool_uses
+            if cfg.real_completion and resp.stop_reason == "pause_turn" and not uses:
+                continue
+            if not uses:
+                return "completed", None
+            results: list[ToolResultBlock] = []
+            for use in uses:
+                s.tool_calls += 1
+                result = await self.call_tool(use)
+                s.effects.extend(result.effects)
+                results.append(
+                    ToolResultBlock(
+                        tool_use_id=use.id, content=result.content, is_error=result.is_error
+                    )
+                )
+            s.messages.append(Message(role="user", content=list(results)))
+
+    async def _ask(self, s: LoopState) -> LlmResponse:
+        """One turn; a reply cut off inside a tool input is asked again with more room."""
+        cfg = self.cfg
+        max_tokens = cfg.max_tokens
+        for retry in range(MAX_TOKEN_RETRIES + 1):
+            purpose = f"{cfg.purpose_prefix}turn {s.turns}" + (f" (retry {retry})" if retry else "")
+            resp = await self.spend.call(self._request(s, max_tokens), purpose=purpose)
+            cut_off = (
+                resp.stop_reason == "max_tokens"
+                and bool(resp.content)
+                and isinstance(resp.content[-1], ToolUseBlock)
+            )
+            if not (cfg.real_completion and cut_off) or retry == MAX_TOKEN_RETRIES:
+                if cfg.real_completion and cut_off:
+                    # Still cut off at the ceiling: run nothing half-written.
+                    return resp.model_copy(
+                        update={"content": [b for b in resp.content if b.type == "text"]}
+                    )
+                return resp
+            max_tokens = min(max_tokens * 2, MAX_TOKENS_CEILING)
+        raise AssertionError("unreachable")
+
+    def _request(self, s: LoopState, max_tokens: int) -> LlmRequest:
+        cfg = self.cfg
+        kwargs: dict[str, Any] = (
+            {"tools": [], "tool_names": [t.name for t in cfg.tools]}
+            if cfg.by_ref
+            else {"tools": cfg.tools}
+        )
+        return LlmRequest(
+            model=cfg.model,
+            system=cfg.system,
+            messages=s.messages,
+            max_tokens=max_tokens,
+            root_id=cfg.root_id,
+            agent_id=cfg.agent_id,
+            transcript_ref=s.transcript_ref,
+            keep_transcript=cfg.by_ref,
+            **kwargs,
+        )
