@@ -38,7 +38,12 @@ def _inline_refs(schema: Any, defs: Mapping[str, Any]) -> Any:
         ref = schema.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/$defs/"):
             return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
-        return {k: _inline_refs(v, defs) for k, v in schema.items() if k not in ("title", "$defs")}
+        # A "title" whose value is a schema is a property called title: kept.
+        return {
+            k: _inline_refs(v, defs)
+            for k, v in schema.items()
+            if k != "$defs" and not (k == "title" and isinstance(v, str))
+        }
     if isinstance(schema, list):
         return [_inline_refs(v, defs) for v in schema]
     return schema
