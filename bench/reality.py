@@ -21,7 +21,7 @@ Targets: verified completion >= 95%, false completions 0. The run returns 0 eith
 benchmark reports, it does not gate). The last line is one JSON object; with `--runs N` its
 figures are the medians of the rounds, every round listed under "rounds".
 
-    python -m bench.reality [--runs 1] [--concurrency 4] [--only ID,ID] [--quiet]
+    python -m bench.reality [--runs 1] [--concurrency 4] [--only ID,ID] [--quiet] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -223,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="runs at once (default 4)")
     parser.add_argument("--only", default="", help="comma-separated goal ids")
     parser.add_argument("--quiet", action="store_true", help="no per-goal table")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="keep the stack's files (workspaces) in this dir"
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     goals = load_goals()
     if args.only:
@@ -233,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agentfleet-bench-reality-") as tmp:
-        rounds = asyncio.run(bench(goals, max(args.runs, 1), args.concurrency, Path(tmp)))
+        where = Path(tmp) if args.keep is None else args.keep.resolve()
+        where.mkdir(parents=True, exist_ok=True)
+        rounds = asyncio.run(bench(goals, max(args.runs, 1), args.concurrency, where))
     seconds = time.perf_counter() - started
 
     per_round = [figures(outcomes) for outcomes in rounds]
