@@ -57,7 +57,7 @@ from bench._reality_goals import Goal, check, load_goals, seed_workspace  # noqa
 
 TARGET_VERIFIED = 0.95
 TARGET_FALSE = 0
-# A run still going after this long is stuck: it counts as `other` (timed out).
+# A run still going after this long is stuck: it counts as `other` (status "error").
 RUN_TIMEOUT = timedelta(seconds=120)
 KINDS = ("verified", "false_completion", "unverified", "other")
 
