@@ -273,7 +273,11 @@ class MasterAgentWorkflow:
             # The baseline we replace: always plan, always spawn, plan and
             # validate steps included, nothing pruned, one model for all.
             plan, attempts = await self._plan(inp, decision.model, spend)
-            kept = naive_plan(plan.subtasks, inp.goal)[: inp.max_subtasks + 2]
+            # Nor does the baseline order anything: every step starts at once.
+            kept = [
+                st.model_copy(update={"depends_on": []})
+                for st in naive_plan(plan.subtasks, inp.goal)[: inp.max_subtasks + 2]
+            ]
             estimates = [score_spec(spec_for(st, inp.goal, 1), thresholds) for st in kept]
             naive = decision.model_copy(update={"decision": "spawn", "may_decompose": False})
             work = [
