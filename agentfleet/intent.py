@@ -39,8 +39,16 @@ WRITE = re.compile(
 )
 PRODUCE = re.compile(
     r"\b(?:summari[sz]e|index|list|catalog(?:ue)?|compile|collect|merge|combine|concatenate"
-    r"|extract|export|generate|produce|draft|compose|copy)\b"
+    r"|extract|export|generate|produce|draft|compose|copy|convert|compress|zip|archive|render"
+    r"|translate|split|format|transcribe|tabulate)\b"
     rf"[^;\n]*?\b(?:into|to|as)\s+{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}",
+    re.I,
+)
+# Whatever the verb, "... into notes.html" names where the result goes; only
+# idioms where "into" means "about" are left out.
+INTO_FILE = re.compile(
+    rf"(?<!\blook )(?<!\bdig )(?<!\bdelve )(?<!\bcheck )(?<!\bgo )\binto\s+{_FILLER}"
+    rf"(?:file\s+)?{_CALLED}{FILE_PATH}",
     re.I,
 )
 CREATE_FILE = re.compile(
@@ -177,7 +185,7 @@ def expect(text: str) -> Expectation:
         events.append((m.start(), "dir", m.group("name")))
     for m in MKDIR.finditer(body):
         events.append((m.start(), "dir", m.group("name")))
-    for pattern in (WRITE, PRODUCE, CREATE_FILE, APPEND, EDIT):
+    for pattern in (WRITE, PRODUCE, INTO_FILE, CREATE_FILE, APPEND, EDIT):
         events += [(m.start(), "file", m.group("file")) for m in pattern.finditer(body)]
     for m in DELETE.finditer(body):
         events.append((m.start(), "gone", m.group("path")))

@@ -46,6 +46,8 @@ from agentfleet.verification import task_wording, verify
             [],
             ["inbox/"],
         ),
+        ("Compress the files in logs/ into logs.zip", ["logs.zip"], [], []),
+        ("Convert notes.md to notes.html", ["notes.html"], [], []),
         # Quoted content is what goes into the file, not where it goes.
         ("Write 'meet me at 5 into town' to msg.txt", ["msg.txt"], [], []),
     ],
@@ -67,6 +69,8 @@ def test_outputs_are_read_from_the_wording(
         "Summarize notes.md",
         "List the files in docs/",
         "Read notes.md and tell me what it says, without changing anything",
+        "Look into notes.md and tell me what is wrong",
+        "Compare a.txt to b.txt",
     ],
 )
 def test_questions_and_answers_ask_for_no_file_change(text: str) -> None:
