@@ -1,0 +1,219 @@
+"""`completed` is a checked fact: end to end, through the simulator's model habits.
+
+Each test runs the real master workflow on a real dev server, with the
+simulator answering over HTTP as a model would, bad habits included
+(`[sim:habit=...]`), and then looks at the workspace itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+
+from agentfleet.config import Settings
+from agentfleet.models import AgentNode, MasterInput, MasterResult, SubAgentInput
+from agentfleet.prompts import REPORTS_HEADER
+from tests.conftest import running_worker
+from workflows.master import MasterAgentWorkflow
+
+
+async def run_goal(
+    client: Client, settings: Settings, goal: str, files: dict[str, str] | None = None, **kw: object
+) -> tuple[MasterResult, Path, WorkflowHandle[MasterAgentWorkflow, MasterResult]]:
+    name = f"ws-{uuid.uuid4().hex[:8]}"
+    ws = settings.workspaces / name
+    ws.mkdir(parents=True)
+    for rel, text in (files or {}).items():
+        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws / rel).write_text(text)
+    async with running_worker(client, settings):
+        handle = await client.start_workflow(
+            MasterAgentWorkflow.run,
+            MasterInput(goal=goal, workspace=name, **kw),  # type: ignore[arg-type]
+            id=f"real-{uuid.uuid4().hex[:10]}",
+            task_queue=settings.task_queue,
+        )
+        result = await handle.result()
+    return result, ws, handle
+
+
+async def no_child_workflow(client: Client, root_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(f"{root_id}.1").describe()
+    except RPCError:
+        return True
+    return False
+
+
+async def test_a_trivial_goal_makes_its_folder_inline_with_no_child(
+    client: Client, settings: Settings
+) -> None:
+    result, ws, handle = await run_goal(client, settings, "Create an empty folder called archive")
+    assert result.status == "completed", result.tree.error
+    assert (ws / "archive").is_dir()
+    (node,) = result.tree.children
+    assert node.role == "inline" and node.tool_calls >= 1
+    assert any(e.op == "mkdir" and e.path == "archive" for e in node.effects)
+    assert node.verification is not None and node.verification.passed
+    assert "archive/" in node.verification.checked
+    assert result.tree.verification == node.verification
+    assert await no_child_workflow(client, handle.id)
+
+
+async def test_done_with_no_tool_call_ends_unverified_with_the_missing_path(
+    client: Client, settings: Settings
+) -> None:
+    result, ws, _ = await run_goal(
+        client, settings, "Create an empty folder called archive [sim:habit=claim-done]"
+    )
+    assert not (ws / "archive").exists()
+    assert result.status == "unverified"
+    (node,) = result.tree.children
+    assert node.status == "unverified" and node.tool_calls == 0
+    assert node.verification is not None and node.verification.missing == ["archive/"]
+    assert "archive/" in (node.error or "")
+
+
+async def test_work_the_simulator_cannot_do_is_never_completed(
+    client: Client, settings: Settings
+) -> None:
+    result, ws, _ = await run_goal(
+        client, settings, "Compress the files in logs/ into logs.zip", {"logs/a.log": "x\n"}
+    )
+    assert not (ws / "logs.zip").exists()
+    assert result.status != "completed"
+    assert result.tree.verification is not None
+    assert "logs.zip" in result.tree.verification.missing
+
+
+async def test_a_cut_off_tool_input_is_asked_again_not_run(
+    client: Client, settings: Settings
+) -> None:
+    result, ws, _ = await run_goal(client, settings, "Write hello into a.txt [sim:habit=truncate]")
+    assert result.status == "completed", result.tree.error
+    assert (ws / "a.txt").read_text().strip() == "hello"
+    (node,) = result.tree.children
+    # The half-written call never ran: one write, after one retry with more room.
+    assert node.tool_calls == 1
+    assert any("(retry 1)" in r.purpose for r in result.tree.receipts)
+
+
+async def test_a_refusal_is_a_clear_failure(client: Client, settings: Settings) -> None:
+    result, ws, _ = await run_goal(client, settings, "Write hello into a.txt [sim:habit=refusal]")
+    assert result.status != "completed"
+    (node,) = result.tree.children
+    assert node.status == "failed" and "ModelRefused" in (node.error or "")
+    assert not (ws / "a.txt").exists()
+
+
+async def test_invalid_tool_arguments_go_back_to_the_model_which_repairs_them(
+    client: Client, settings: Settings
+) -> None:
+    result, ws, _ = await run_goal(client, settings, "Write hello into a.txt [sim:habit=bad-args]")
+    assert result.status == "completed", result.tree.error
+    assert (ws / "a.txt").read_text().strip() == "hello"
+    (node,) = result.tree.children
+    assert node.tool_calls >= 2  # the refused call, then the repaired one
+
+
+async def test_several_tool_calls_in_one_turn_all_run_in_order(
+    client: Client, settings: Settings
+) -> None:
+    result, ws, _ = await run_goal(
+        client,
+        settings,
+        "Create folder x and move a.txt into it [sim:habit=multi-tool]",
+        {"a.txt": "a\n"},
+    )
+    assert result.status == "completed", result.tree.error
+    assert (ws / "x" / "a.txt").read_text() == "a\n" and not (ws / "a.txt").exists()
+    (node,) = result.tree.children
+    assert node.tool_calls >= 2 and node.turns < node.tool_calls + 1
+
+
+async def test_a_plan_in_prose_with_a_fence_is_accepted_on_the_first_attempt(
+    client: Client, settings: Settings
+) -> None:
+    from tests.conftest import COMPLEX_GOAL
+
+    result, _, _ = await run_goal(client, settings, COMPLEX_GOAL + " [sim:habit=prose-json]")
+    assert result.plan is not None and result.plan_attempts == 1
+
+
+def _dependency_goal() -> tuple[str, dict[str, str]]:
+    goal = (
+        "Sort the files in inbox/ by type into folders, then write an index of inbox/ to "
+        "inbox/INDEX.md listing every file, and summarize notes/meeting.txt into "
+        "notes/SUMMARY.md"
+    )
+    files = {
+        "inbox/a.pdf": "%PDF a",
+        "inbox/b.txt": "b",
+        "inbox/c.png": "png",
+        "notes/meeting.txt": "We met and agreed to ship on Friday.\n",
+    }
+    return goal, files
+
+
+async def test_a_dependent_subtask_runs_after_its_dependency_with_its_report(
+    client: Client, settings: Settings
+) -> None:
+    goal, files = _dependency_goal()
+    result, ws, _ = await run_goal(client, settings, goal, files)
+    assert result.plan is not None
+    graph = {s.id: s.depends_on for s in result.plan.subtasks}
+    assert any(graph.values()), graph
+    nodes = {n.title: n for n in result.tree.children}
+    dependents = [s for s in result.plan.subtasks if s.depends_on]
+    for dep in dependents:
+        node = nodes.get(dep.title)
+        if node is None or node.role != "subagent":
+            continue
+        before = [s for s in result.plan.subtasks if s.id in dep.depends_on]
+        for b in before:
+            first = nodes[b.title]
+            assert first.closed_at is not None and node.started_at is not None
+            assert node.started_at >= first.closed_at, (b.title, dep.title)
+        history = await client.get_workflow_handle(node.workflow_id).fetch_history()
+        inp = history.events[0].workflow_execution_started_event_attributes.input
+        from agentfleet.converter import data_converter
+
+        (child_input,) = await data_converter.decode(inp.payloads, [SubAgentInput])
+        assert REPORTS_HEADER in child_input.task
+        assert all(b.title in child_input.task for b in before)
+    assert result.status == "completed", [(n.title, n.status, n.error) for n in result.tree.walk()]
+    assert (ws / "inbox" / "INDEX.md").exists()
+
+
+def _walk_statuses(node: AgentNode) -> list[str]:
+    return [n.status for n in node.walk()]
+
+
+@pytest.mark.parametrize(
+    ("goal", "files", "check"),
+    [
+        ("Write hello into a.txt", {}, lambda ws: (ws / "a.txt").read_text().strip() == "hello"),
+        (
+            "Write a haiku about durable workflows into poem.txt",
+            {},
+            lambda ws: (
+                len([ln for ln in (ws / "poem.txt").read_text().splitlines() if ln.strip()]) == 3
+            ),
+        ),
+        (
+            "Create folder x and move a.txt into it",
+            {"a.txt": "a"},
+            lambda ws: (ws / "x" / "a.txt").is_file() and not (ws / "a.txt").exists(),
+        ),
+    ],
+)
+async def test_the_issue_goals_end_completed_with_their_files(
+    client: Client, settings: Settings, goal: str, files: dict[str, str], check: object
+) -> None:
+    result, ws, _ = await run_goal(client, settings, goal, files)
+    assert result.status == "completed", _walk_statuses(result.tree)
+    assert check(ws)  # type: ignore[operator]
