@@ -21,6 +21,7 @@ This module has no Temporal imports; `activities/ledger.py` wraps it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -131,6 +132,33 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class JSONPathList(sa.TypeDecorator[list[str]]):
+    """A list of workspace paths as JSON text, the same on both backends.
+
+    Text rather than PostgreSQL `json`: one column type on SQLite and
+    PostgreSQL, and `ALTER TABLE ADD COLUMN` needs nothing dialect-specific.
+    A stored value that is not a JSON list (written by something other than
+    the ledger) is handed back as it is, so the row fails validation and is
+    counted as unreadable instead of breaking the whole read.
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: list[str] | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(list(value), ensure_ascii=False)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+
+
 metadata = sa.MetaData()
 
 tasks = sa.Table(
@@ -168,6 +196,12 @@ tasks = sa.Table(
     sa.Column("turns", sa.Integer, nullable=True),
     sa.Column("tool_calls", sa.Integer, nullable=True),
     sa.Column("thresholds_version", sa.String(64), nullable=True),
+    # The completion check (issue #13). NULL `verified`: no check ran, which
+    # is also what every row written before the check existed reads as.
+    sa.Column("verified", sa.Boolean, nullable=True),
+    sa.Column("verify_mode", sa.String(16), nullable=True),
+    sa.Column("verify_checked", sa.Integer, nullable=True),
+    sa.Column("verify_missing", JSONPathList, nullable=True),
     sa.CheckConstraint(
         "input_tokens >= 0 AND output_tokens >= 0 AND cost_usd >= 0",
         name="agentfleet_tasks_nonnegative_usage",
@@ -396,6 +430,10 @@ class Ledger:
             "pruned_count": rec.pruned_count,
             "turns": rec.turns,
             "tool_calls": rec.tool_calls,
+            "verified": rec.verified,
+            "verify_mode": rec.verify_mode,
+            "verify_checked": rec.verify_checked,
+            "verify_missing": rec.verify_missing,
         }
         start = {name: getattr(rec, name) for name in _START_FIELDS}
         with self._tx() as conn:
