@@ -60,12 +60,17 @@ async def report(settings: Settings, week: str | None, tz: str, as_json: bool) -
         return 0
     t = rep.tasks
     rate = "n/a" if t.completion_rate is None else f"{t.completion_rate * 100:.1f}%"
+    unchecked = f", {t.completed_unchecked} completed (unchecked)" if t.completed_unchecked else ""
     print(
-        f"{rep.week} ({rep.tz}): {t.spawned} spawned, {t.completed} completed, "
+        f"{rep.week} ({rep.tz}): {t.spawned} spawned, {t.completed} completed (verified), "
+        f"{t.unverified} unverified{unchecked}, "
         f"{t.failed + t.timed_out + t.budget_exhausted} failed, {t.canceled} canceled, "
-        f"{t.still_running} still running; completion {rate}; "
+        f"{t.still_running} still running; completion {rate} (verified only); "
         f"cost ${rep.totals.cost_usd:.4f}"
     )
+    if rep.top_unverified_reasons:
+        top = ", ".join(f"{u.path} ({u.count})" for u in rep.top_unverified_reasons)
+        print(f"unverified, missing: {top}")
     for p in files:
         print(p)
     return 0
