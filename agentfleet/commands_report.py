@@ -113,7 +113,9 @@ async def audit(
         print(
             f"{result.week} ({result.tz}): visibility {c.visibility_closed} closed + "
             f"{c.visibility_running} running; ledger {c.ledger_closed} closed + "
-            f"{c.ledger_running} running; telemetry {spans}"
+            f"{c.ledger_running} running"
+            + (f" + {c.ledger_inline} inline" if c.ledger_inline else "")
+            + f"; telemetry {spans}"
         )
         if result.clean:
             print("clean: the three records agree")

@@ -209,6 +209,9 @@ DiscrepancyKind = Literal[
     "running_past_timeout",
     "status_mismatch",
     "visibility_retention_gap",
+    # The ledger says `completed` but its completion check failed or never
+    # ran: the run is counted nowhere as verified work.
+    "unverified_completion",
 ]
 
 
@@ -241,6 +244,11 @@ class LedgerEntry(Record):
     closed_raw: str | None = None
     # Why a stored value is not what the ledger itself writes.
     timestamp_problems: list[str] = Field(default_factory=list)
+    # The completion check as stored (None: no check recorded).
+    verified: bool | None = None
+    verify_missing: list[str] | None = None
+    # Why a stored check value could not be read as the ledger writes it.
+    verify_problems: list[str] = Field(default_factory=list)
 
 
 class SpanRecord(Record):
@@ -270,8 +278,11 @@ class Discrepancy(Record):
 class SourceCounts(Record):
     visibility_closed: int = 0
     visibility_running: int = 0
+    # Rows of agents that are workflows, comparable with visibility's counts.
     ledger_closed: int = 0
     ledger_running: int = 0
+    # Inline work: ledger rows with no workflow of their own (role `inline`).
+    ledger_inline: int = 0
     # None when there is no span file to read.
     telemetry_spans: int | None = None
 
