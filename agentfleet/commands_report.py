@@ -11,10 +11,12 @@ import asyncio
 import os
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+
 from agentfleet.commands import _client, _emit_json
 from agentfleet.config import Settings
 from agentfleet.errors import CliError
-from agentfleet.ledger import Ledger, ledger_url_from_env
+from agentfleet.ledger import LEDGER_URL_ENV, Ledger, LedgerUpgradeError, ledger_url_from_env
 from agentfleet.report import generate, previous_week
 from agentfleet.weeks import iso_week_bounds, zone
 
@@ -40,8 +42,18 @@ def _week(week: str | None, tz: str) -> str:
 
 
 def _ledger(settings: Settings) -> Ledger:
-    ledger = Ledger.from_url(ledger_url_from_env(settings.home, os.environ))
-    ledger.create()
+    url = ledger_url_from_env(settings.home, os.environ)
+    try:
+        ledger = Ledger.from_url(url)
+    except (ValueError, sa.exc.ArgumentError) as err:
+        raise CliError(f"{LEDGER_URL_ENV}: {err}") from None
+    try:
+        ledger.create()
+    except (LedgerUpgradeError, sa.exc.SQLAlchemyError) as err:
+        ledger.dispose()
+        first = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        shown = ledger.engine.url.render_as_string(hide_password=True)
+        raise CliError(f"ledger at {shown}: {first}") from None
     return ledger
 
 

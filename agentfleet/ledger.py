@@ -55,6 +55,7 @@ __all__ = [
     "LedgerRow",
     "LedgerStart",
     "LedgerStatus",
+    "LedgerUpgradeError",
     "LedgerWriteResult",
     "TerminalStatus",
     "UTCDateTime",
@@ -88,6 +89,11 @@ class InvalidLedgerRecord(ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class LedgerUpgradeError(RuntimeError):
+    """An existing ledger lacks columns this version writes, and they could
+    not be added (a read-only database, a user without ALTER)."""
 
 
 def _require_aware(name: str, value: object) -> datetime:
@@ -319,7 +325,8 @@ class Ledger:
     # --- schema --------------------------------------------------------------
 
     def create(self) -> None:
-        """Create the schema if missing; safe to call from every worker at boot."""
+        """Create the schema if missing, or bring an older one up to date;
+        safe to call from every worker at boot."""
         try:
             self._create()
         except sa.exc.DBAPIError:
@@ -327,25 +334,45 @@ class Ledger:
             # race on CREATE; the loser is fine if the table now exists.
             if not self._table_exists():
                 raise
+        self._add_missing_columns()
 
     def _create(self) -> None:
         with self._tx() as conn:
             if self.schema is not None:
                 conn.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
             metadata.create_all(conn, checkfirst=True)
-            self._add_missing_columns(conn)
 
-    def _add_missing_columns(self, conn: Connection) -> None:
-        """Forward-only migration: nullable columns added since a ledger was made."""
-        present = {c["name"] for c in sa.inspect(conn).get_columns(TABLE_NAME, schema=self.schema)}
+    def _columns(self) -> set[str]:
+        with self._base_engine.connect() as conn:
+            return {c["name"] for c in sa.inspect(conn).get_columns(TABLE_NAME, schema=self.schema)}
+
+    def _add_missing_columns(self) -> None:
+        """Forward-only migration: nullable columns added since a ledger was made.
+
+        One transaction per column, so a worker that loses the race to add
+        one (PostgreSQL aborts the whole transaction on the error) simply
+        finds it there and goes on with the next."""
+        present = self._columns()
+        table = tasks.name if self.schema is None else f"{self.schema}.{tasks.name}"
         for column in tasks.columns:
             if column.name in present:
                 continue
             if not column.nullable:
-                raise RuntimeError(f"ledger column {column.name} cannot be added in place")
-            table = tasks.name if self.schema is None else f"{self.schema}.{tasks.name}"
-            kind = column.type.compile(dialect=conn.dialect)
-            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
+                raise LedgerUpgradeError(
+                    f"ledger column {column.name} cannot be added in place to {table}"
+                )
+            kind = column.type.compile(dialect=self.engine.dialect)
+            try:
+                with self._tx() as conn:
+                    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
+            except sa.exc.DBAPIError as err:
+                if column.name in self._columns():
+                    continue  # another worker added it first
+                raise LedgerUpgradeError(
+                    f"cannot add column {column.name} to the ledger table {table}: "
+                    f"{str(err.orig).strip().splitlines()[0]} (an older ledger is upgraded in "
+                    "place; run once with a user allowed to ALTER TABLE)"
+                ) from err
 
     def _table_exists(self) -> bool:
         with self.engine.connect() as conn:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -27,6 +29,7 @@ from agentfleet.ledger import (
     Ledger,
     LedgerClose,
     LedgerStart,
+    LedgerUpgradeError,
     ledger_url_from_env,
 )
 from agentfleet.weeks import iso_week_bounds
@@ -624,19 +627,8 @@ def _old_schema_table(md: sa.MetaData) -> sa.Table:
     )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def old_ledger_url(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[str, str | None]]:
-    """(url, schema) of a database holding an old-schema ledger with one
-    completed row and one running row."""
-    if request.param == "sqlite":
-        url, schema = f"sqlite:///{tmp_path / 'old.db'}", None
-    else:
-        reason = _pg_unreachable_reason()
-        if reason is not None:
-            pytest.skip(f"!!! PostgreSQL NOT REACHABLE at {PG_URL}: {reason}")
-        url, schema = PG_URL, f"agentfleet_old_{uuid.uuid4().hex[:10]}"
+def make_old_ledger(url: str, schema: str | None) -> None:
+    """An old-schema ledger at `url` with one completed row and one running row."""
     engine = sa.create_engine(url)
     md = sa.MetaData(schema=schema)
     old = _old_schema_table(md)
@@ -668,6 +660,21 @@ def old_ledger_url(
         ):
             conn.execute(old.insert().values(**values))
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def old_ledger_url(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, str | None]]:
+    """(url, schema) of a database holding an old-schema ledger."""
+    if request.param == "sqlite":
+        url, schema = f"sqlite:///{tmp_path / 'old.db'}", None
+    else:
+        reason = _pg_unreachable_reason()
+        if reason is not None:
+            pytest.skip(f"!!! PostgreSQL NOT REACHABLE at {PG_URL}: {reason}")
+        url, schema = PG_URL, f"agentfleet_old_{uuid.uuid4().hex[:10]}"
+    make_old_ledger(url, schema)
     try:
         yield url, schema
     finally:
@@ -747,3 +754,68 @@ def test_a_foreign_verify_missing_value_makes_the_row_unreadable_not_the_read(
         assert [r.workflow_id for r in rows] == ["good"] and bad == 1
     finally:
         led.dispose()
+
+
+def test_an_old_ledger_that_cannot_be_upgraded_says_which_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    url = f"sqlite:///{path}"
+    make_old_ledger(url, None)
+    # WAL first, as a worker would have left it: a read-only open cannot switch modes.
+    Ledger.from_url(url).engine.connect().close()
+    read_only = Ledger.from_url(f"sqlite:///file:{path}?mode=ro&uri=true")
+    try:
+        with pytest.raises(LedgerUpgradeError, match="cannot add column verified") as exc:
+            read_only.create()
+        assert "ALTER TABLE" in str(exc.value) and "readonly" in str(exc.value)
+    finally:
+        read_only.dispose()
+    # The CLI says the same in one line, without a traceback.
+    env = {k: v for k, v in os.environ.items() if k != "AGENTFLEET_LEDGER_URL"}
+    env.update(
+        {
+            "AGENTFLEET_HOME": str(tmp_path / "home"),
+            "AGENTFLEET_LEDGER_URL": f"sqlite:///file:{path}?mode=ro&uri=true",
+        }
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "agentfleet", "report", "--week", "2026-W10"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("error: ledger at sqlite:///") and "old.db" in proc.stderr
+    assert "cannot add column verified" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_workers_booting_together_upgrade_an_old_ledger_once(
+    old_ledger_url: tuple[str, str | None],
+) -> None:
+    url, schema = old_ledger_url
+    ledgers = [Ledger.from_url(url, schema=schema) for _ in range(4)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(ledgers))
+
+    def boot(led: Ledger) -> None:
+        try:
+            barrier.wait()
+            led.create()
+        except BaseException as err:  # surfaced by the assert below
+            errors.append(err)
+
+    threads = [threading.Thread(target=boot, args=(led,)) for led in ledgers]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        row = ledgers[0].get("old-done")
+        assert row is not None and row.verified is None
+        ledgers[1].record_close(close_rec(wf="old-running", run="r", verified=True))
+        done = ledgers[2].get("old-running")
+        assert done is not None and done.verified is True
+    finally:
+        for led in ledgers:
+            led.dispose()
