@@ -165,6 +165,28 @@ class JSONPathList(sa.TypeDecorator[list[str]]):
             return value
 
 
+class CheckFlag(sa.TypeDecorator[bool]):
+    """The completion check's verdict: a boolean that reads back strictly.
+
+    SQLite's boolean reading turns any non-zero value into true, so a `yes`
+    or a `2` that something else stored would count as a passing check.
+    Here only what a boolean column holds (true, false, 0, 1) reads as one;
+    anything else comes back as stored, fails `LedgerRow` validation, and the
+    row is counted unreadable (and named by the audit), never as verified.
+    """
+
+    impl = sa.Boolean
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
+        def process(value: Any) -> Any:
+            if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+                return bool(value)
+            return value
+
+        return process
+
+
 metadata = sa.MetaData()
 
 tasks = sa.Table(
@@ -204,7 +226,7 @@ tasks = sa.Table(
     sa.Column("thresholds_version", sa.String(64), nullable=True),
     # The completion check (issue #13). NULL `verified`: no check ran, which
     # is also what every row written before the check existed reads as.
-    sa.Column("verified", sa.Boolean, nullable=True),
+    sa.Column("verified", CheckFlag, nullable=True),
     sa.Column("verify_mode", sa.String(16), nullable=True),
     sa.Column("verify_checked", sa.Integer, nullable=True),
     sa.Column("verify_missing", JSONPathList, nullable=True),

@@ -731,7 +731,7 @@ def test_an_old_ledger_is_migrated_in_place(old_ledger_url: tuple[str, str | Non
         led.dispose()
 
 
-def test_a_foreign_verify_missing_value_makes_the_row_unreadable_not_the_read(
+def test_foreign_check_values_make_the_row_unreadable_not_the_read(
     tmp_path: Path,
 ) -> None:
     from agentfleet.report import load_rows
@@ -740,18 +740,22 @@ def test_a_foreign_verify_missing_value_makes_the_row_unreadable_not_the_read(
     led.create()
     try:
         at = datetime(2026, 3, 10, 9, tzinfo=UTC)
-        for wf in ("good", "rogue"):
+        for wf in ("good", "no", "rogue", "yes", "two"):
             led.record_start(start_rec(wf=wf, started_at=at))
-            led.record_close(close_rec(wf=wf, closed_at=at + timedelta(minutes=1), verified=True))
-        with led.engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    f"update {TABLE_NAME} set verify_missing = 'a.txt, b.txt' "
-                    "where workflow_id = 'rogue'"
-                )
+            led.record_close(
+                close_rec(wf=wf, closed_at=at + timedelta(minutes=1), verified=wf != "no")
             )
+        with led.engine.begin() as conn:
+            for sql in (
+                "verify_missing = 'a.txt, b.txt' where workflow_id = 'rogue'",
+                # SQLite would read any non-zero value as true: not a passing check.
+                "verified = 'yes' where workflow_id = 'yes'",
+                "verified = 2 where workflow_id = 'two'",
+            ):
+                conn.execute(sa.text(f"update {TABLE_NAME} set {sql}"))
         rows, bad = load_rows(led, *iso_week_bounds("2026-W11"))
-        assert [r.workflow_id for r in rows] == ["good"] and bad == 1
+        assert sorted((r.workflow_id, r.verified) for r in rows) == [("good", True), ("no", False)]
+        assert bad == 3
     finally:
         led.dispose()
 
