@@ -30,6 +30,7 @@ from agentfleet.audit import (
     AuditWindow,
     closed_query,
     lookups_needed,
+    parse_stored_check,
     parse_stored_timestamp,
     reconcile,
     running_query,
@@ -161,6 +162,10 @@ def _entries(ledger: Ledger, where: sa.ColumnElement[bool]) -> list[LedgerEntry]
         t.c.status,
         sa.type_coerce(t.c.started_at, sa.String()).label("started_at"),
         sa.type_coerce(t.c.closed_at, sa.String()).label("closed_at"),
+        # As stored, too: a value the ledger would never write must not read
+        # as a passing check (SQLite would turn any non-zero text into True).
+        sa.type_coerce(t.c.verified, sa.String()).label("verified"),
+        sa.type_coerce(t.c.verify_missing, sa.String()).label("verify_missing"),
     ).where(where)
     out: list[LedgerEntry] = []
     with ledger.engine.connect() as conn:
@@ -169,6 +174,9 @@ def _entries(ledger: Ledger, where: sa.ColumnElement[bool]) -> list[LedgerEntry]
             closed, closed_raw, p2 = parse_stored_timestamp(r["closed_at"], dialect)
             problems = [f"started_at {p1}"] if p1 else []
             problems += [f"closed_at {p2}"] if p2 else []
+            verified, missing, check_problems = parse_stored_check(
+                r["verified"], r["verify_missing"]
+            )
             out.append(
                 LedgerEntry(
                     workflow_id=r["workflow_id"],
@@ -182,6 +190,9 @@ def _entries(ledger: Ledger, where: sa.ColumnElement[bool]) -> list[LedgerEntry]
                     started_raw=started_raw,
                     closed_raw=closed_raw,
                     timestamp_problems=problems,
+                    verified=verified,
+                    verify_missing=missing,
+                    verify_problems=check_problems,
                 )
             )
     return out

@@ -21,7 +21,7 @@ from agentfleet.config import Settings
 from agentfleet.devserver import DevServer, DevServerError, is_serving
 from agentfleet.errors import CliError
 from agentfleet.models import MasterInput, MasterResult
-from agentfleet.render import node_json, render_result, workflow_url
+from agentfleet.render import render_result, result_json, workflow_url
 
 
 def _emit_json(doc: Any) -> None:
@@ -127,7 +127,7 @@ async def demo(settings: Settings) -> int:
         handle = await _start_master(client, live, MasterInput(goal=DEMO_GOAL, workspace=wid), wid)
         _say(f"Started {wid}; waiting for the sub-agents…")
         result = await _wait(handle)
-        print(render_result(result, live.ui_url, live.temporal_namespace, live.uses_simulator))
+        print(render_result(result, live.ui_url, live.temporal_namespace))
         print(f"Files: {live.workspaces / wid}")
         print("The UI runs while a server does: `agentfleet dev` serves it again with this run.")
         return 0 if result.status == "completed" else 1
@@ -215,13 +215,10 @@ async def run(
 
 def _print_result(settings: Settings, result: MasterResult, as_json: bool) -> int:
     if as_json:
-        _emit_json(node_json(result.tree))
+        _emit_json(result_json(result))
     else:
-        print(
-            render_result(
-                result, settings.ui_url, settings.temporal_namespace, settings.uses_simulator
-            )
-        )
+        # Simulated or not is what the run's receipts say, not this shell's settings.
+        print(render_result(result, settings.ui_url, settings.temporal_namespace))
     return 0 if result.status == "completed" else 1
 
 

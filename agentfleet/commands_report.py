@@ -11,10 +11,12 @@ import asyncio
 import os
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+
 from agentfleet.commands import _client, _emit_json
 from agentfleet.config import Settings
 from agentfleet.errors import CliError
-from agentfleet.ledger import Ledger, ledger_url_from_env
+from agentfleet.ledger import LEDGER_URL_ENV, Ledger, LedgerUpgradeError, ledger_url_from_env
 from agentfleet.report import generate, previous_week
 from agentfleet.weeks import iso_week_bounds, zone
 
@@ -40,8 +42,18 @@ def _week(week: str | None, tz: str) -> str:
 
 
 def _ledger(settings: Settings) -> Ledger:
-    ledger = Ledger.from_url(ledger_url_from_env(settings.home, os.environ))
-    ledger.create()
+    url = ledger_url_from_env(settings.home, os.environ)
+    try:
+        ledger = Ledger.from_url(url)
+    except (ValueError, sa.exc.ArgumentError) as err:
+        raise CliError(f"{LEDGER_URL_ENV}: {err}") from None
+    try:
+        ledger.create()
+    except (LedgerUpgradeError, sa.exc.SQLAlchemyError) as err:
+        ledger.dispose()
+        first = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        shown = ledger.engine.url.render_as_string(hide_password=True)
+        raise CliError(f"ledger at {shown}: {first}") from None
     return ledger
 
 
@@ -60,12 +72,17 @@ async def report(settings: Settings, week: str | None, tz: str, as_json: bool) -
         return 0
     t = rep.tasks
     rate = "n/a" if t.completion_rate is None else f"{t.completion_rate * 100:.1f}%"
+    unchecked = f", {t.completed_unchecked} completed (unchecked)" if t.completed_unchecked else ""
     print(
-        f"{rep.week} ({rep.tz}): {t.spawned} spawned, {t.completed} completed, "
+        f"{rep.week} ({rep.tz}): {t.spawned} spawned, {t.completed} completed (verified), "
+        f"{t.unverified} unverified{unchecked}, "
         f"{t.failed + t.timed_out + t.budget_exhausted} failed, {t.canceled} canceled, "
-        f"{t.still_running} still running; completion {rate}; "
+        f"{t.still_running} still running; completion {rate} (verified only); "
         f"cost ${rep.totals.cost_usd:.4f}"
     )
+    if rep.top_unverified_reasons:
+        top = ", ".join(f"{u.path} ({u.count})" for u in rep.top_unverified_reasons)
+        print(f"unverified, missing: {top}")
     for p in files:
         print(p)
     return 0
@@ -108,7 +125,9 @@ async def audit(
         print(
             f"{result.week} ({result.tz}): visibility {c.visibility_closed} closed + "
             f"{c.visibility_running} running; ledger {c.ledger_closed} closed + "
-            f"{c.ledger_running} running; telemetry {spans}"
+            f"{c.ledger_running} running"
+            + (f" + {c.ledger_inline} inline" if c.ledger_inline else "")
+            + f"; telemetry {spans}"
         )
         if result.clean:
             print("clean: the three records agree")

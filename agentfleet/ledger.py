@@ -21,6 +21,7 @@ This module has no Temporal imports; `activities/ledger.py` wraps it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -54,6 +55,7 @@ __all__ = [
     "LedgerRow",
     "LedgerStart",
     "LedgerStatus",
+    "LedgerUpgradeError",
     "LedgerWriteResult",
     "TerminalStatus",
     "UTCDateTime",
@@ -87,6 +89,11 @@ class InvalidLedgerRecord(ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class LedgerUpgradeError(RuntimeError):
+    """An existing ledger lacks columns this version writes, and they could
+    not be added (a read-only database, a user without ALTER)."""
 
 
 def _require_aware(name: str, value: object) -> datetime:
@@ -131,6 +138,55 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class JSONPathList(sa.TypeDecorator[list[str]]):
+    """A list of workspace paths as JSON text, the same on both backends.
+
+    Text rather than PostgreSQL `json`: one column type on SQLite and
+    PostgreSQL, and `ALTER TABLE ADD COLUMN` needs nothing dialect-specific.
+    A stored value that is not a JSON list (written by something other than
+    the ledger) is handed back as it is, so the row fails validation and is
+    counted as unreadable instead of breaking the whole read.
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: list[str] | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(list(value), ensure_ascii=False)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+
+
+class CheckFlag(sa.TypeDecorator[bool]):
+    """The completion check's verdict: a boolean that reads back strictly.
+
+    SQLite's boolean reading turns any non-zero value into true, so a `yes`
+    or a `2` that something else stored would count as a passing check.
+    Here only what a boolean column holds (true, false, 0, 1) reads as one;
+    anything else comes back as stored, fails `LedgerRow` validation, and the
+    row is counted unreadable (and named by the audit), never as verified.
+    """
+
+    impl = sa.Boolean
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
+        def process(value: Any) -> Any:
+            if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+                return bool(value)
+            return value
+
+        return process
+
+
 metadata = sa.MetaData()
 
 tasks = sa.Table(
@@ -168,6 +224,12 @@ tasks = sa.Table(
     sa.Column("turns", sa.Integer, nullable=True),
     sa.Column("tool_calls", sa.Integer, nullable=True),
     sa.Column("thresholds_version", sa.String(64), nullable=True),
+    # The completion check (issue #13). NULL `verified`: no check ran, which
+    # is also what every row written before the check existed reads as.
+    sa.Column("verified", CheckFlag, nullable=True),
+    sa.Column("verify_mode", sa.String(16), nullable=True),
+    sa.Column("verify_checked", sa.Integer, nullable=True),
+    sa.Column("verify_missing", JSONPathList, nullable=True),
     sa.CheckConstraint(
         "input_tokens >= 0 AND output_tokens >= 0 AND cost_usd >= 0",
         name="agentfleet_tasks_nonnegative_usage",
@@ -285,7 +347,8 @@ class Ledger:
     # --- schema --------------------------------------------------------------
 
     def create(self) -> None:
-        """Create the schema if missing; safe to call from every worker at boot."""
+        """Create the schema if missing, or bring an older one up to date;
+        safe to call from every worker at boot."""
         try:
             self._create()
         except sa.exc.DBAPIError:
@@ -293,25 +356,45 @@ class Ledger:
             # race on CREATE; the loser is fine if the table now exists.
             if not self._table_exists():
                 raise
+        self._add_missing_columns()
 
     def _create(self) -> None:
         with self._tx() as conn:
             if self.schema is not None:
                 conn.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
             metadata.create_all(conn, checkfirst=True)
-            self._add_missing_columns(conn)
 
-    def _add_missing_columns(self, conn: Connection) -> None:
-        """Forward-only migration: nullable columns added since a ledger was made."""
-        present = {c["name"] for c in sa.inspect(conn).get_columns(TABLE_NAME, schema=self.schema)}
+    def _columns(self) -> set[str]:
+        with self._base_engine.connect() as conn:
+            return {c["name"] for c in sa.inspect(conn).get_columns(TABLE_NAME, schema=self.schema)}
+
+    def _add_missing_columns(self) -> None:
+        """Forward-only migration: nullable columns added since a ledger was made.
+
+        One transaction per column, so a worker that loses the race to add
+        one (PostgreSQL aborts the whole transaction on the error) simply
+        finds it there and goes on with the next."""
+        present = self._columns()
+        table = tasks.name if self.schema is None else f"{self.schema}.{tasks.name}"
         for column in tasks.columns:
             if column.name in present:
                 continue
             if not column.nullable:
-                raise RuntimeError(f"ledger column {column.name} cannot be added in place")
-            table = tasks.name if self.schema is None else f"{self.schema}.{tasks.name}"
-            kind = column.type.compile(dialect=conn.dialect)
-            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
+                raise LedgerUpgradeError(
+                    f"ledger column {column.name} cannot be added in place to {table}"
+                )
+            kind = column.type.compile(dialect=self.engine.dialect)
+            try:
+                with self._tx() as conn:
+                    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
+            except sa.exc.DBAPIError as err:
+                if column.name in self._columns():
+                    continue  # another worker added it first
+                raise LedgerUpgradeError(
+                    f"cannot add column {column.name} to the ledger table {table}: "
+                    f"{str(err.orig).strip().splitlines()[0]} (an older ledger is upgraded in "
+                    "place; run once with a user allowed to ALTER TABLE)"
+                ) from err
 
     def _table_exists(self) -> bool:
         with self.engine.connect() as conn:
@@ -396,6 +479,10 @@ class Ledger:
             "pruned_count": rec.pruned_count,
             "turns": rec.turns,
             "tool_calls": rec.tool_calls,
+            "verified": rec.verified,
+            "verify_mode": rec.verify_mode,
+            "verify_checked": rec.verify_checked,
+            "verify_missing": rec.verify_missing,
         }
         start = {name: getattr(rec, name) for name in _START_FIELDS}
         with self._tx() as conn:

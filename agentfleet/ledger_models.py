@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, StrictBool, model_validator
 
 from agentfleet.models import Contract, Record, Role
 
@@ -138,7 +138,8 @@ class LedgerRow(Record):
     turns: int | None = None
     tool_calls: int | None = None
     thresholds_version: str | None = None
-    verified: bool | None = None
+    # Strict: a stored "yes" must not read as a passing check (ledger.CheckFlag).
+    verified: StrictBool | None = None
     verify_mode: str | None = None
     verify_checked: int | None = None
     verify_missing: list[str] | None = None

@@ -9,6 +9,14 @@ is compared in UTC, so the numbers never depend on the process's `TZ`. The
 report's zone only decides where the week and its days begin and how days are
 labelled.
 
+Completion means verified work (issue #13): a row counts as completed only
+when its status is `completed` and its completion check passed
+(`verified` True). Rows that say `completed` without a passing check (older
+rows, or a check that never ran) are shown apart as "completed (unchecked)",
+and `unverified` rows (the check failed) apart again, with the paths their
+checks found missing as their reasons. The completion rate is verified
+completions over all closes.
+
 Usage: a ledger row carries the usage of its whole subtree (the `usage` of
 its `AgentNode`). A row's own spend is its total minus its direct children's
 totals, so tokens and cost are attributed to the model that really spent them
@@ -30,12 +38,14 @@ import pydantic
 import sqlalchemy as sa
 
 from agentfleet.ledger import Ledger, LedgerRow, tasks
+from agentfleet.report_markdown import render_json, render_markdown
 from agentfleet.report_models import (
     DailyPoint,
     Distribution,
     FailureReason,
     ModelUsage,
     StatusCounts,
+    UnverifiedReason,
     WeekDelta,
     WeeklyReport,
     WeekSummary,
@@ -46,6 +56,7 @@ __all__ = [
     "build_report",
     "load_rows",
     "nearest_rank",
+    "outcome",
     "previous_week",
     "render_json",
     "render_markdown",
@@ -56,7 +67,15 @@ __all__ = [
     "write_report_files",
 ]
 
-TERMINAL = ("completed", "partial", "failed", "canceled", "budget_exhausted", "timed_out")
+TERMINAL = (
+    "completed",
+    "unverified",
+    "partial",
+    "failed",
+    "canceled",
+    "budget_exhausted",
+    "timed_out",
+)
 FAILURES = ("failed", "timed_out", "budget_exhausted")
 TOP_REASONS = 5
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -170,6 +189,14 @@ def _is_root(row: LedgerRow) -> bool:
     return row.role == "master" or (row.role is None and row.parent_id is None)
 
 
+def outcome(row: LedgerRow) -> str:
+    """The row's status as the report counts it: a `completed` whose check
+    did not pass (or never ran) is `completed_unchecked`, not a completion."""
+    if row.status == "completed" and row.verified is not True:
+        return "completed_unchecked"
+    return row.status
+
+
 def _counts(rows: Iterable[LedgerRow], start: datetime, end: datetime) -> StatusCounts:
     c: Counter[str] = Counter()
     for row in rows:
@@ -179,11 +206,13 @@ def _counts(rows: Iterable[LedgerRow], start: datetime, end: datetime) -> Status
             if row.started_at is not None and row.started_at < end:
                 c["still_running"] += 1
         elif _inside(row.closed_at, start, end):
-            c[row.status] += 1
+            c[outcome(row)] += 1
             c["closed"] += 1
     return StatusCounts(
         spawned=c["spawned"],
         completed=c["completed"],
+        completed_unchecked=c["completed_unchecked"],
+        unverified=c["unverified"],
         partial=c["partial"],
         failed=c["failed"],
         canceled=c["canceled"],
@@ -257,7 +286,8 @@ def _usage_by_model(
 def _failure_reasons(rows: Iterable[LedgerRow]) -> list[FailureReason]:
     c: Counter[str] = Counter()
     for r in rows:
-        if r.status == "completed":
+        # Unverified rows have their own list, by missing path.
+        if r.status in ("completed", "unverified"):
             continue
         reason = (r.failure_reason or "").strip().splitlines()
         if reason:
@@ -266,6 +296,26 @@ def _failure_reasons(rows: Iterable[LedgerRow]) -> list[FailureReason]:
             c["(no reason recorded)"] += 1
     ranked = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REASONS]
     return [FailureReason(reason=k, count=v) for k, v in ranked]
+
+
+def _unverified_reasons(rows: Iterable[LedgerRow]) -> list[UnverifiedReason]:
+    """The paths unverified agents were missing, counted once per task tree:
+    a master's goal-level check and its sub-agent's often name the same path."""
+    trees: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        if r.status != "unverified":
+            continue
+        tree = r.root_id or r.workflow_id
+        paths = [p for p in (r.verify_missing or []) if p.strip()]
+        if not paths:
+            # A check that failed on claims rather than outputs (or a row
+            # whose paths were not recorded) still says why in its reason.
+            first = (r.failure_reason or "").strip().splitlines()
+            paths = [f"({first[0][:160]})" if first else "(no missing path recorded)"]
+        trees[tree].update(paths)
+    c: Counter[str] = Counter(p for paths in trees.values() for p in paths)
+    ranked = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REASONS]
+    return [UnverifiedReason(path=k, count=v) for k, v in ranked]
 
 
 def _daily(roots: Iterable[LedgerRow], start: datetime, end: datetime, tz: str) -> list[DailyPoint]:
@@ -279,15 +329,18 @@ def _daily(roots: Iterable[LedgerRow], start: datetime, end: datetime, tz: str) 
         if day not in per:
             continue
         per[day]["closed"] += 1
-        if r.status == "completed":
-            per[day]["completed"] += 1
-        elif r.status in FAILURES:
+        kind = outcome(r)
+        if kind in ("completed", "unverified", "completed_unchecked"):
+            per[day][kind] += 1
+        elif kind in FAILURES:
             per[day]["failed"] += 1
     return [
         DailyPoint(
             day=d,
             label=f"{_DAYS[d.weekday()]} {d:%m-%d}",
             completed=per[d]["completed"],
+            unverified=per[d]["unverified"],
+            completed_unchecked=per[d]["completed_unchecked"],
             failed=per[d]["failed"],
             closed=per[d]["closed"],
             completion_rate=_rate(per[d]["completed"], per[d]["closed"]),
@@ -314,6 +367,8 @@ def _summary(rows: Sequence[LedgerRow], week: str, tz: str) -> WeekSummary:
         week=week,
         tasks_spawned=tc.spawned,
         tasks_completed=tc.completed,
+        tasks_unverified=tc.unverified,
+        tasks_completed_unchecked=tc.completed_unchecked,
         tasks_failed=tc.failed + tc.timed_out + tc.budget_exhausted,
         tasks_closed=tc.closed,
         completion_rate=tc.completion_rate,
@@ -382,6 +437,7 @@ def build_report(
         by_model=by_model,
         totals=totals,
         top_failure_reasons=_failure_reasons(_closed_in(rows, start, end)),
+        top_unverified_reasons=_unverified_reasons(_closed_in(rows, start, end)),
         daily=_daily(roots, start, end, tz),
         summary=summary,
         previous=previous,
@@ -390,133 +446,7 @@ def build_report(
     )
 
 
-# --- rendering -----------------------------------------------------------------
-
-
-def render_json(report: WeeklyReport) -> str:
-    return report.model_dump_json(indent=2) + "\n"
-
-
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{v * 100:.1f}%"
-
-
-def _secs(v: float | None) -> str:
-    if v is None:
-        return "n/a"
-    if v < 120:
-        return f"{v:.1f}s"
-    if v < 7200:
-        return f"{v / 60:.1f}m"
-    return f"{v / 3600:.1f}h"
-
-
-def _signed(v: float | None, fmt: str = "{:+d}") -> str:
-    return "n/a" if v is None else fmt.format(v)
-
-
-def render_markdown(report: WeeklyReport) -> str:
-    tzi = zone(report.tz)
-    fmt = "%Y-%m-%d %H:%M %Z"
-    t, s, d = report.tasks, report.summary, report.delta
-    lines = [
-        f"# agentfleet weekly report: {report.week} ({report.tz})",
-        "",
-        f"Window: {report.window_start.astimezone(tzi).strftime(fmt)} to "
-        f"{report.window_end.astimezone(tzi).strftime(fmt)} "
-        f"(UTC {report.window_start:%Y-%m-%d %H:%M} to {report.window_end:%Y-%m-%d %H:%M}).",
-        f"Generated {report.generated_at:%Y-%m-%d %H:%M:%S} UTC.",
-        "",
-        "## Tasks",
-        "",
-        "| | root tasks | sub-agents |",
-        "|---|---:|---:|",
-    ]
-    for name in (
-        "spawned",
-        "completed",
-        "partial",
-        "failed",
-        "canceled",
-        "budget_exhausted",
-        "timed_out",
-        "closed",
-        "still_running",
-    ):
-        lines.append(
-            f"| {name.replace('_', ' ')} | {getattr(t, name)} | {getattr(report.subagents, name)} |"
-        )
-    sub_rate = _pct(report.subagents.completion_rate)
-    lines.append(f"| completion rate | {_pct(t.completion_rate)} | {sub_rate} |")
-    td, sd, per = report.task_duration_s, report.subagent_duration_s, report.subagents_per_task
-    lines += [
-        "",
-        "## Durations and shape",
-        "",
-        f"- Root task duration: p50 {_secs(td.p50)}, p95 {_secs(td.p95)} ({td.count} closed)",
-        f"- Sub-agent duration: p50 {_secs(sd.p50)}, p95 {_secs(sd.p95)} ({sd.count} closed)",
-        f"- Sub-agents per root task: mean {per.mean if per.mean is not None else 'n/a'}, "
-        f"p95 {per.p95 if per.p95 is not None else 'n/a'}, "
-        f"max {per.max if per.max is not None else 'n/a'}",
-        f"- Inline decisions: {report.inline_decisions}",
-        "- Pruned subtasks: "
-        + ("not recorded" if report.pruned_subtasks is None else str(report.pruned_subtasks)),
-        "",
-        "## Tokens and cost by model",
-        "",
-        "| model | agents | input | output | cost (USD) |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for u in [*report.by_model, report.totals]:
-        name = "**all**" if u.model == "all" else u.model
-        lines.append(
-            f"| {name} | {u.agents} | {u.input_tokens} | {u.output_tokens} | {u.cost_usd:.4f} |"
-        )
-    lines += ["", "## Top failure reasons", ""]
-    if report.top_failure_reasons:
-        lines += [
-            f"{i}. {f.reason} ({f.count})" for i, f in enumerate(report.top_failure_reasons, 1)
-        ]
-    else:
-        lines.append("None.")
-    lines += [
-        "",
-        f"## Daily ({report.tz})",
-        "",
-        "| day | completed | failed | completion rate |",
-        "|---|---:|---:|---:|",
-    ]
-    lines += [
-        f"| {p.label} | {p.completed} | {p.failed} | {_pct(p.completion_rate)} |"
-        for p in report.daily
-    ]
-    p = report.previous
-    rate_pts = None if d.completion_rate is None else d.completion_rate * 100
-    lines += [
-        "",
-        f"## Versus {p.week}",
-        "",
-        "| | this week | previous | change |",
-        "|---|---:|---:|---:|",
-        f"| spawned | {s.tasks_spawned} | {p.tasks_spawned} | {_signed(d.tasks_spawned)} |",
-        f"| completed | {s.tasks_completed} | {p.tasks_completed} | {_signed(d.tasks_completed)} |",
-        f"| failed | {s.tasks_failed} | {p.tasks_failed} | {_signed(d.tasks_failed)} |",
-        f"| completion rate | {_pct(s.completion_rate)} | {_pct(p.completion_rate)} | "
-        f"{_signed(rate_pts, '{:+.1f} pt')} |",
-        f"| p50 duration | {_secs(s.duration_p50_s)} | {_secs(p.duration_p50_s)} | "
-        f"{_signed(d.duration_p50_s, '{:+.1f}s')} |",
-        f"| p95 duration | {_secs(s.duration_p95_s)} | {_secs(p.duration_p95_s)} | "
-        f"{_signed(d.duration_p95_s, '{:+.1f}s')} |",
-        f"| tokens | {s.total_tokens} | {p.total_tokens} | {_signed(d.total_tokens)} |",
-        f"| cost (USD) | {s.cost_usd:.4f} | {p.cost_usd:.4f} | {_signed(d.cost_usd, '{:+.4f}')} |",
-    ]
-    if report.unreadable_rows:
-        lines += [
-            "",
-            f"**{report.unreadable_rows} ledger row(s) could not be read** and are not "
-            "counted; run `agentfleet audit` for this week.",
-        ]
-    return "\n".join(lines) + "\n"
+# --- files ---------------------------------------------------------------------
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -47,10 +47,19 @@ class StatusCounts(Record):
     `spawned` counts starts in the window; the terminal counts are closes in
     the window, whenever the run started; `still_running` is runs the ledger
     still shows running that started before the window ended.
+
+    `completed` is verified work only: status `completed` and a completion
+    check that passed. A `completed` row whose check did not pass or never
+    ran (a row from before checks existed, or a writer that skipped it) is
+    `completed_unchecked`; an agent that stopped as if done but failed its
+    check is `unverified`. Every close lands in exactly one count, so the
+    terminal counts sum to `closed`.
     """
 
     spawned: int = 0
     completed: int = 0
+    completed_unchecked: int = 0
+    unverified: int = 0
     partial: int = 0
     failed: int = 0
     canceled: int = 0
@@ -58,7 +67,8 @@ class StatusCounts(Record):
     timed_out: int = 0
     closed: int = 0
     still_running: int = 0
-    # completed / closed: a partial result is closed but not completed.
+    # completed (verified) / closed: unverified, unchecked and partial
+    # results are closed but not completed.
     completion_rate: float | None = None
 
 
@@ -86,12 +96,23 @@ class FailureReason(Record):
     count: int
 
 
+class UnverifiedReason(Record):
+    """A path the completion check found missing, and in how many task trees
+    (a path missing for a sub-agent and again for its master counts once)."""
+
+    path: str
+    count: int
+
+
 class DailyPoint(Record):
     """One local day of the report's zone (root tasks closed that day)."""
 
     day: date
     label: str
+    # Verified completions, as in StatusCounts.
     completed: int = 0
+    unverified: int = 0
+    completed_unchecked: int = 0
     # failed + timed_out + budget_exhausted
     failed: int = 0
     closed: int = 0
@@ -101,7 +122,10 @@ class DailyPoint(Record):
 class WeekSummary(Record):
     week: str
     tasks_spawned: int = 0
+    # Verified completions; the unchecked ones are apart.
     tasks_completed: int = 0
+    tasks_unverified: int = 0
+    tasks_completed_unchecked: int = 0
     tasks_failed: int = 0
     tasks_closed: int = 0
     completion_rate: float | None = None
@@ -117,6 +141,8 @@ class WeekDelta(Record):
 
     tasks_spawned: int | None = None
     tasks_completed: int | None = None
+    tasks_unverified: int | None = None
+    tasks_completed_unchecked: int | None = None
     tasks_failed: int | None = None
     tasks_closed: int | None = None
     completion_rate: float | None = None
@@ -146,6 +172,9 @@ class WeeklyReport(Record):
     by_model: list[ModelUsage] = Field(default_factory=list)
     totals: ModelUsage = Field(default_factory=lambda: ModelUsage(model="all"))
     top_failure_reasons: list[FailureReason] = Field(default_factory=list)
+    # Why agents (of every role) ended unverified: the paths their checks
+    # found missing.
+    top_unverified_reasons: list[UnverifiedReason] = Field(default_factory=list)
     daily: list[DailyPoint] = Field(default_factory=list)
     summary: WeekSummary
     previous: WeekSummary
@@ -180,6 +209,9 @@ DiscrepancyKind = Literal[
     "running_past_timeout",
     "status_mismatch",
     "visibility_retention_gap",
+    # The ledger says `completed` but its completion check failed or never
+    # ran: the run is counted nowhere as verified work.
+    "unverified_completion",
 ]
 
 
@@ -212,6 +244,11 @@ class LedgerEntry(Record):
     closed_raw: str | None = None
     # Why a stored value is not what the ledger itself writes.
     timestamp_problems: list[str] = Field(default_factory=list)
+    # The completion check as stored (None: no check recorded).
+    verified: bool | None = None
+    verify_missing: list[str] | None = None
+    # Why a stored check value could not be read as the ledger writes it.
+    verify_problems: list[str] = Field(default_factory=list)
 
 
 class SpanRecord(Record):
@@ -241,8 +278,11 @@ class Discrepancy(Record):
 class SourceCounts(Record):
     visibility_closed: int = 0
     visibility_running: int = 0
+    # Rows of agents that are workflows, comparable with visibility's counts.
     ledger_closed: int = 0
     ledger_running: int = 0
+    # Inline work: ledger rows with no workflow of their own (role `inline`).
+    ledger_inline: int = 0
     # None when there is no span file to read.
     telemetry_spans: int | None = None
 
@@ -345,6 +385,7 @@ __all__ = [
     "SourceCounts",
     "SpanRecord",
     "StatusCounts",
+    "UnverifiedReason",
     "VisibilityRecord",
     "WeekDelta",
     "WeekSummary",

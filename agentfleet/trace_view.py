@@ -4,7 +4,8 @@ Reads `$AGENTFLEET_HOME/traces/spans.jsonl` (one OTLP/JSON ExportTraceServiceReq
 line, see agentfleet/telemetry.py), finds the trace(s) in which a span carries
 `gen_ai.conversation.id`, `gen_ai.agent.id` or `agentfleet.root_id` equal to ID, and renders
 every span of them as a tree, like a trace view: UTC start, duration, a timeline bar, the span
-and its key attributes. `--json` gives one document with the spans nested.
+and its key attributes (for an agent, its completion check: verified, unverified with the
+missing paths, or answer only). `--json` gives one document with the spans nested.
 
 A workflow's `invoke_agent` span is exported when the workflow closes, so while a task runs
 its activities' spans (`chat`, `execute_tool`) hang under a placeholder for the still-open
@@ -247,6 +248,44 @@ def _duration(ns: int) -> str:
     return f"{ns / 1e6:.1f} ms"
 
 
+def _as_paths(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, str) and value.strip():
+        return [p.strip() for p in value.split(",") if p.strip()]
+    return []
+
+
+def span_verification(attrs: dict[str, Any]) -> dict[str, Any] | None:
+    """The completion check an `invoke_agent` span carries, or None when it
+    carries none (no check ran, or a span from before checks existed).
+    `checked` may come as the count or as the paths themselves."""
+    if tn.AF_VERIFY_PASSED not in attrs and tn.AF_VERIFY_MODE not in attrs:
+        return None
+    checked = attrs.get(tn.AF_VERIFY_CHECKED)
+    if isinstance(checked, bool) or not isinstance(checked, (int, float)):
+        count = len(_as_paths(checked))
+    else:
+        count = int(checked)
+    passed = attrs.get(tn.AF_VERIFY_PASSED)
+    return {
+        "passed": passed if isinstance(passed, bool) else None,
+        "mode": attrs.get(tn.AF_VERIFY_MODE),
+        "checked": count,
+        "missing": _as_paths(attrs.get(tn.AF_VERIFY_MISSING)),
+    }
+
+
+def verification_words(v: dict[str, Any]) -> str:
+    if v["passed"] is not True:
+        missing = v["missing"]
+        return "✗ unverified" + (f": missing {', '.join(missing)}" if missing else "")
+    if v["mode"] == "answer_only":
+        return "✓ answer only"
+    n = v["checked"]
+    return f"✓ verified {n} path{'s' if n != 1 else ''}"
+
+
 def _summary(s: SpanRecord) -> str:
     a = s.attributes
     if s.missing:
@@ -259,6 +298,9 @@ def _summary(s: SpanRecord) -> str:
         for key in (tn.AF_TIER, tn.AF_DECISION, tn.AF_STATUS):
             if key in a:
                 parts.append(str(a[key]))
+        check = span_verification(a)
+        if check is not None:
+            parts.append(verification_words(check))
     elif op == "chat":
         attempt = a.get(tn.AF_ATTEMPT, 1)
         parts.append(f"attempt {attempt}")
@@ -339,6 +381,7 @@ def _node(s: SpanRecord) -> dict[str, Any]:
         "duration_ms": round(s.duration_ns / 1e6, 3),
         "status": {"code": STATUS_NAMES.get(s.status_code, "UNSET"), "message": s.status_message},
         "attributes": s.attributes,
+        "verification": span_verification(s.attributes),
         "events": [
             {**e, "time": iso(e["time_unix_nano"])} for e in s.events if "time_unix_nano" in e
         ],

@@ -41,11 +41,14 @@ EMIT_SPAN = "tests.fake.emit_span"
 FAST = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=100))
 
 
+Outcome = Literal["completed", "unverified", "partial", "failed"]
+
+
 class FakeTask(BaseModel):
     title: str
     subagents: int = 0
-    outcome: Literal["completed", "failed"] = "completed"
-    sub_outcome: Literal["completed", "partial", "failed"] = "completed"
+    outcome: Literal["completed", "unverified", "failed"] = "completed"
+    sub_outcome: Outcome = "completed"
     model: str = "fake-large"
     sub_model: str = "fake-small"
     tokens: int = 100
@@ -54,17 +57,21 @@ class FakeTask(BaseModel):
     spans: bool = True
     # True: record the start, then never finish (until terminated).
     hold: bool = False
+    # False: close rows carry no completion check, as rows written before
+    # checks existed do (a `completed` then is not a verified completion).
+    checked: bool = True
 
 
 class FakeSubInput(BaseModel):
     title: str
     root_id: str
     parent_id: str
-    outcome: Literal["completed", "partial", "failed"] = "completed"
+    outcome: Outcome = "completed"
     model: str
     tokens: int
     ledger: bool = True
     spans: bool = True
+    checked: bool = True
 
 
 class FakeOutcome(BaseModel):
@@ -83,6 +90,26 @@ class SpanLine(BaseModel):
     start: datetime
     end: datetime
     status: str
+
+
+def missing_path(title: str) -> str:
+    """The output an unverified fake agent failed to make."""
+    return f"out/{title.replace(' ', '_')}.txt"
+
+
+def verification(outcome: str, title: str, checked: bool) -> dict[str, object]:
+    """The completion-check fields of a close row, as the real agents write
+    them: a check runs when the agent ends as if done, not when it fails."""
+    if not checked or outcome not in ("completed", "unverified"):
+        return {}
+    if outcome == "completed":
+        return {"verified": True, "verify_mode": "files", "verify_checked": 1, "verify_missing": []}
+    return {
+        "verified": False,
+        "verify_mode": "files",
+        "verify_checked": 1,
+        "verify_missing": [missing_path(title)],
+    }
 
 
 def _ns(ts: datetime) -> str:
@@ -159,6 +186,7 @@ async def _agent(
     spans: bool,
     children: list[FakeOutcome],
     hold: bool = False,
+    checked: bool = True,
 ) -> FakeOutcome:
     info = workflow.info()
     wid, rid = info.workflow_id, info.run_id
@@ -198,7 +226,14 @@ async def _agent(
                 input_tokens=inp_tokens,
                 output_tokens=out_tokens,
                 cost_usd=round(inp_tokens * 1e-6, 8),
-                failure_reason=f"fake failure in {title}" if outcome == "failed" else None,
+                failure_reason=(
+                    f"fake failure in {title}"
+                    if outcome == "failed"
+                    else f"missing {missing_path(title)}"
+                    if outcome == "unverified"
+                    else None
+                ),
+                **verification(outcome, title, checked),  # type: ignore[arg-type]
             ),
             result_type=LedgerWriteResult,
             start_to_close_timeout=timedelta(seconds=30),
@@ -243,6 +278,7 @@ class FakeSubAgent:
             inp.ledger,
             inp.spans,
             [],
+            checked=inp.checked,
         )
 
 
@@ -264,6 +300,7 @@ class FakeMaster:
                         tokens=inp.tokens // 2,
                         ledger=inp.ledger,
                         spans=inp.spans,
+                        checked=inp.checked,
                     ),
                     id=f"{wid}.{i}",
                     result_type=FakeOutcome,
@@ -283,6 +320,7 @@ class FakeMaster:
             inp.spans,
             list(children),
             hold=inp.hold,
+            checked=inp.checked,
         )
         if inp.outcome == "failed":
             # The workflow itself fails, as a real master does on a fatal

@@ -640,13 +640,29 @@ def check_promql_metrics(
     dashboards: Mapping[str, Config],
     known: Mapping[str, str],
     captured: set[str] | None = None,
+    not_yet_recorded: Mapping[str, str] | None = None,
 ) -> Problems:
     """Each metric a dashboard queries is known (name -> kind), and captured if given.
 
     Histograms may be queried as <name>_bucket/_sum/_count; nothing else may
     carry a suffix, which is how a `_total` added by an exporter is caught.
+
+    A counter reaches the exporter only once something increments it, so a
+    captured run that never had the occasion (no agent failed its completion
+    check) cannot list it. `not_yet_recorded` names such counters, each with
+    the reason; only known counters may be excused, and only from the
+    captured list, never from being known.
     """
     problems: Problems = []
+    excused = dict(not_yet_recorded or {})
+    for name, why in excused.items():
+        if known.get(name) != "counter":
+            problems.append(
+                f"{name} is excused from the captured run but is not a known counter "
+                f"({known.get(name) or 'unknown'}): only a counter is absent until incremented"
+            )
+        elif not why.strip():
+            problems.append(f"{name} is excused from the captured run without a reason")
     for dname, dash in dashboards.items():
         for where, expr in promql_exprs(dash):
             names = promql_metric_names(expr)
@@ -655,8 +671,58 @@ def check_promql_metrics(
             for metric in sorted(names):
                 if _metric_base(metric, known) is None:
                     problems.append(f"{dname}: {where}: unknown metric {metric}")
-                elif captured is not None and not _captured(metric, captured):
+                elif (
+                    captured is not None
+                    and not _captured(metric, captured)
+                    and not (metric in excused and known.get(metric) == "counter")
+                ):
                     problems.append(f"{dname}: {where}: {metric} was not in the captured run")
+    return problems
+
+
+# ---------------------------------------------------------------- verified completion
+
+TASKS_COMPLETED = "agentfleet_tasks_completed"
+TASKS_FAILED = "agentfleet_tasks_failed"
+TASKS_UNVERIFIED = "agentfleet_tasks_unverified"
+
+
+def check_verified_completion(dashboards: Mapping[str, Config]) -> Problems:
+    """Completion means verified work (issue #13), on every dashboard.
+
+    * A dashboard that shows completed tasks also shows unverified ones, in a
+      query of their own (not folded into another number).
+    * A query that combines completed and failed tasks (a completion rate,
+      tasks still running) counts unverified ones too: an unverified task is
+      finished, and neither completed nor failed.
+    * A stat showing completed tasks says "verified" in its title.
+    """
+    problems: Problems = []
+    for dname, dash in dashboards.items():
+        apart = False
+        shows_completed = False
+        for where, expr in promql_exprs(dash):
+            names = promql_metric_names(expr)
+            shows_completed |= TASKS_COMPLETED in names
+            apart |= TASKS_UNVERIFIED in names and TASKS_COMPLETED not in names
+            if {TASKS_COMPLETED, TASKS_FAILED} <= names and TASKS_UNVERIFIED not in names:
+                problems.append(
+                    f"{dname}: {where}: combines completed and failed tasks but leaves out "
+                    f"{TASKS_UNVERIFIED}"
+                )
+        if shows_completed and not apart:
+            problems.append(f"{dname}: shows {TASKS_COMPLETED} but not {TASKS_UNVERIFIED} apart")
+        for panel in iter_panels(dash):
+            if panel.get("type") != "stat":
+                continue
+            exprs = [str(t.get("expr", "")) for t in panel.get("targets") or []]
+            if any(promql_metric_names(e) == {TASKS_COMPLETED} for e in exprs) and (
+                "verified" not in str(panel.get("title", "")).lower()
+            ):
+                problems.append(
+                    f"{dname}: stat {panel.get('title')!r} shows completed tasks without "
+                    "saying they are verified"
+                )
     return problems
 
 

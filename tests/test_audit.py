@@ -24,6 +24,7 @@ from agentfleet.audit import (
     AuditWindow,
     closed_query,
     lookups_needed,
+    parse_stored_check,
     parse_stored_timestamp,
     reconcile,
     running_query,
@@ -33,9 +34,16 @@ from agentfleet.audit import (
 )
 from agentfleet.config import Settings
 from agentfleet.ledger import TABLE_NAME, Ledger
-from agentfleet.report_models import Audit, LedgerEntry, SpanRecord, VisibilityRecord
+from agentfleet.report_models import (
+    Audit,
+    LedgerEntry,
+    SpanRecord,
+    VisibilityRecord,
+    WeeklyReportInput,
+)
 from agentfleet.weeks import iso_week_bounds, week_of
 from tests.report_fakes import FakeTask, SpanLine, fleet_worker, otlp_line, run_tasks
+from workflows.report import WeeklyReportWorkflow
 
 PG_URL = os.environ.get(
     "AGENTFLEET_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -71,16 +79,25 @@ def led(
     closed: datetime | None = T0 + timedelta(hours=2),
     run: str = "r1",
     problems: tuple[str, ...] = (),
+    verified: bool | str | None = "auto",
+    role: str = "master",
+    missing: list[str] | None = None,
 ) -> LedgerEntry:
+    # A `completed` row carries a passing check unless the test says otherwise.
+    if verified == "auto":
+        verified = True if status == "completed" else None
+    assert not isinstance(verified, str)
     return LedgerEntry(
         workflow_id=wid,
         run_id=run,
-        role="master",
+        role=role,
         root_id=wid,
         status=status,
         started_at=started,
         closed_at=None if status == "running" else closed,
         timestamp_problems=list(problems),
+        verified=verified,
+        verify_missing=missing,
     )
 
 
@@ -274,6 +291,82 @@ def test_lookups_cover_runs_one_source_places_elsewhere() -> None:
     assert need.visibility_ids == {"s-only"}
 
 
+def test_completed_without_a_passing_check_is_named() -> None:
+    runs = ["ok", "old", "liar", "honest", "broke", "answer", "odd"]
+    a = audit_of(
+        [vis(w) for w in runs],
+        [
+            led("ok"),
+            led("old", verified=None),
+            led("liar", verified=False, missing=["notes/SUMMARY.md", "x/"]),
+            # Unverified is the truth told: not a finding.
+            led("honest", "unverified", verified=False, missing=["y.txt"]),
+            led("broke", "failed"),
+            led("answer", verified=True),
+            LedgerEntry(
+                **{
+                    **led("odd").model_dump(),
+                    "verified": None,
+                    "verify_problems": ["verified stored as 'yes', not a boolean"],
+                }
+            ),
+        ],
+    )
+    assert kinds(a) == [
+        ("unverified_completion", "liar"),
+        ("unverified_completion", "odd"),
+        ("unverified_completion", "old"),
+    ]
+    by_id = {d.workflow_id: d for d in a.discrepancies}
+    assert "completion check failed (missing: notes/SUMMARY.md, x/)" in by_id["liar"].detail
+    assert by_id["liar"].run_id == "r1" and "check failed" in (by_id["liar"].ledger or "")
+    assert "no completion check is recorded" in by_id["old"].detail
+    assert "'yes', not a boolean" in by_id["odd"].detail
+    assert a.by_kind == {"unverified_completion": 3} and not a.clean
+    # Verification is judged on the ledger's own word, whatever visibility says.
+    assert kinds(audit_of([], [led("gone", verified=None)], spans=[span("gone")])) == [
+        ("missing_in_visibility", "gone"),
+        ("unverified_completion", "gone"),
+    ]
+
+
+def test_telemetry_may_say_unverified() -> None:
+    a = audit_of(
+        [vis("a")],
+        [led("a", "unverified", verified=False)],
+        spans=[span("a", status="unverified")],
+    )
+    assert a.clean
+    a = audit_of([vis("a")], [led("a")], spans=[span("a", status="unverified")])
+    assert kinds(a) == [("status_mismatch", "a")]
+    assert "telemetry says unverified but the ledger says completed" in a.discrepancies[0].detail
+
+
+def test_inline_rows_are_not_looked_for_in_visibility() -> None:
+    inline = led("m/inline-1", role="inline")
+    unchecked = led("m/inline-2", role="inline", verified=None)
+    a = audit_of([vis("m")], [led("m"), inline, unchecked], spans=[span("m")])
+    # No workflow and no span of their own is expected; the claim still is.
+    assert kinds(a) == [("unverified_completion", "m/inline-2")]
+    assert (a.counts.ledger_closed, a.counts.ledger_inline, a.counts.visibility_closed) == (1, 2, 1)
+    # A span of inline work with no ledger row is missing there, not in visibility.
+    a = audit_of([vis("m")], [led("m")], spans=[span("m"), span("m/inline-3")])
+    assert kinds(a) == [("missing_in_ledger", "m/inline-3")]
+    # An inline span that disagrees with the inline row is still compared.
+    a = audit_of(
+        [vis("m")], [led("m"), inline], spans=[span("m"), span("m/inline-1", status="failed")]
+    )
+    assert kinds(a) == [("status_mismatch", "m/inline-1")]
+    need = lookups_needed(W, [vis("m")], [led("m"), inline], [span("m/inline-3")])
+    assert need.visibility_runs == set() and need.visibility_ids == set()
+    assert need.ledger_ids == {"m/inline-3"}
+    # A sub-agent is a workflow: without visibility it is missing there.
+    sub = led("m.1", role="subagent")
+    assert kinds(audit_of([vis("m")], [led("m"), sub], spans=[span("m"), span("m.1")])) == [
+        ("missing_in_visibility", "m.1")
+    ]
+
+
 # --- parsing ---------------------------------------------------------------------
 
 
@@ -298,6 +391,21 @@ def test_stored_timestamps_are_read_as_the_ledger_reads_them() -> None:
     naive = at.replace(tzinfo=None)
     assert parse_stored_timestamp(naive, "postgresql")[2]
     assert parse_stored_timestamp(None, "sqlite") == (None, None, None)
+
+
+def test_stored_check_values_are_read_as_the_ledger_writes_them() -> None:
+    assert parse_stored_check(None, None) == (None, None, [])
+    assert parse_stored_check(True, '["a.txt", "x/"]') == (True, ["a.txt", "x/"], [])
+    assert parse_stored_check(1, "[]") == (True, [], [])  # SQLite's boolean
+    assert parse_stored_check(0, None) == (False, None, [])
+    flag, paths, problems = parse_stored_check("yes", "a.txt, b.txt")
+    assert flag is None and paths is None
+    assert problems == [
+        "verified stored as 'yes', not a boolean",
+        "verify_missing stored as 'a.txt, b.txt', not a JSON list of paths",
+    ]
+    assert parse_stored_check(2, "[1, 2]")[0] is None
+    assert parse_stored_check(2, "[1, 2]")[2][1].startswith("verify_missing stored as '[1, 2]'")
 
 
 def test_spans_are_read_from_otlp_json_lines() -> None:
@@ -408,9 +516,10 @@ def drill_ledger(backend: str, home: Path) -> Iterator[tuple[Ledger, sa.Engine, 
 
 async def _rogue_insert(
     client: Client, rogue: sa.Engine, table: str, ids: list[str]
-) -> set[tuple[str, str]]:
-    """The old system's writer: local wall times, no zone, straight SQL."""
-    keys: set[tuple[str, str]] = set()
+) -> dict[tuple[str, str], str]:
+    """The old system's writer: local wall times, no zone, no completion
+    check, straight SQL. Returns the status written for each run."""
+    keys: dict[tuple[str, str], str] = {}
     cast = "CAST({} AS timestamp)" if rogue.dialect.name == "postgresql" else "{}"
     stmt = sa.text(
         f"INSERT INTO {table} (workflow_id, run_id, parent_id, root_id, role, depth, status,"
@@ -445,7 +554,7 @@ async def _rogue_insert(
                         "updated": text(closed),
                     },
                 )
-            keys.add((child, desc.run_id))
+            keys[(child, desc.run_id)] = status
     return keys
 
 
@@ -527,13 +636,22 @@ async def test_black_hole_drill(
         for d in found:
             assert d.workflow_id is not None
             flagged.setdefault((d.workflow_id, d.run_id), set()).add(d.kind)
-        # Every injected row is named, only for its timestamps ...
-        assert set(flagged) == injected, {k: v for k, v in flagged.items() if k not in injected}
-        for kinds_of_row in flagged.values():
-            assert kinds_of_row <= {"outside_window", "naive_or_shifted_timestamp"}, [
-                d for d in found if d.kind not in {"outside_window", "naive_or_shifted_timestamp"}
-            ]
+        # Every injected row is named, for its timestamps and, when it says
+        # completed, for a completion no check ever verified ...
+        assert set(flagged) == set(injected), {
+            k: v for k, v in flagged.items() if k not in injected
+        }
+        rogue_kinds = {"outside_window", "naive_or_shifted_timestamp", "unverified_completion"}
+        for key, kinds_of_row in flagged.items():
+            assert kinds_of_row <= rogue_kinds, [d for d in found if d.kind not in rogue_kinds]
             assert "naive_or_shifted_timestamp" in kinds_of_row
+            assert ("unverified_completion" in kinds_of_row) == (injected[key] == "completed"), (
+                key,
+                injected[key],
+                kinds_of_row,
+            )
+        # Three rogue tasks and all four sub-agents completed; one master failed.
+        assert sorted(injected.values()).count("completed") == 7
         # ... and no row written through the ledger is.
         assert not {k for k in flagged if k[0].startswith(tuple(clean))}
 
@@ -542,10 +660,74 @@ async def test_black_hole_drill(
             code = await commands_report.audit(settings, sorted(weeks)[-1], "UTC", True)
             doc = json.loads(capsys.readouterr().out)
             assert code == 1 and doc["clean"] is False
-            assert set(doc["by_kind"]) <= {"outside_window", "naive_or_shifted_timestamp"}
+            assert set(doc["by_kind"]) <= rogue_kinds
+            if len(weeks) == 1:  # else the rows are split over the weeks
+                assert doc["by_kind"]["unverified_completion"] == 7
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_weekly_run_names_completions_no_check_verified(
+    client: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """Real runs through the ledger activities: verified work and honest
+    `unverified` runs are clean; runs that close `completed` with no check
+    (as every run did before checks existed) are named, each by id, and the
+    weekly workflow's report counts none of them as completed."""
+    monkeypatch.delenv("AGENTFLEET_LEDGER_URL", raising=False)
+    await ensure_retention(client, "default", days=8)
+    week = week_of(datetime.now(UTC))
+    prefix = f"check-{uuid.uuid4().hex[:6]}"
+    with drill_ledger(backend, settings.home) as (led, _rogue, _table):
+        async with fleet_worker(client, settings, led):
+            ids = await run_tasks(
+                client,
+                settings,
+                [
+                    FakeTask(title="done", subagents=1),
+                    FakeTask(
+                        title="claimed", subagents=1, outcome="unverified", sub_outcome="unverified"
+                    ),
+                    FakeTask(title="old style", subagents=1, checked=False),
+                ],
+                prefix,
+            )
+            audit = await run_audit(
+                client, led, settings.home, week, task_queue=settings.task_queue
+            )
+            result = await client.execute_workflow(
+                WeeklyReportWorkflow.run,
+                WeeklyReportInput(week=week),
+                id=f"weekly-{prefix}",
+                task_queue=settings.task_queue,
+            )
+        claimed = led.get(ids[1])
+    if week_of(datetime.now(UTC)) != week:
+        pytest.skip("the ISO week changed while the test ran")
+    old = ids[2]
+    assert kinds(audit) == [
+        ("unverified_completion", old),
+        ("unverified_completion", f"{old}.1"),
+    ], audit.model_dump_json(indent=2)
+    assert all("no completion check is recorded" in d.detail for d in audit.discrepancies)
+    assert all(d.run_id for d in audit.discrepancies)
+    assert claimed is not None and claimed.status == "unverified" and claimed.verified is False
+    assert claimed.verify_missing == ["out/claimed.txt"]
+
+    t = result.tasks
+    assert (t.completed, t.unverified, t.completed_unchecked, t.closed) == (1, 1, 1, 3)
+    assert t.completion_rate == round(1 / 3, 4)
+    assert result.audit_clean is False
+    assert result.audit_by_kind == {"unverified_completion": 2}
+    doc = json.loads((settings.home / "reports" / f"{week}.json").read_text())
+    assert doc["subagents"]["unverified"] == 1 and doc["subagents"]["completed"] == 1
+    # The master's and its sub-agent's missing outputs, one task tree.
+    assert doc["top_unverified_reasons"] == [
+        {"path": "out/claimed.txt", "count": 1},
+        {"path": "out/claimed_/_1.txt", "count": 1},
+    ]
 
 
 async def test_stuck_and_terminated_runs(

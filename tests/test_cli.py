@@ -148,3 +148,25 @@ async def test_temporal_cli_bad_input_fails_naming_the_field(
         )
     assert code != 0
     assert "'goal'" in out + err and "'gaol'" in out + err
+
+
+async def test_status_labels_spend_from_the_run_not_from_the_shell(
+    client: Client, settings: Settings
+) -> None:
+    async with running_worker(client, settings):
+        code, out, err = await sh(
+            *AGENTFLEET, "run", COMPLEX_GOAL, "--wait", "--json", env=cli_env(settings)
+        )
+    assert code in (0, 1), err
+    doc = json.loads(out)
+    assert doc["spend"]["source"] == "simulator" and doc["spend"]["real_usd"] == 0.0
+    assert abs(doc["spend"]["simulated_usd"] - doc["usage"]["cost_usd"]) < 1e-6
+    assert "verification" in doc and all("verification" in c for c in doc["children"])
+    # A shell with an API key asks about a run the simulator answered.
+    keyed = {**cli_env(settings), "ANTHROPIC_API_KEY": "sk-ant-test-not-a-real-key"}
+    code, out, err = await sh(*AGENTFLEET, "status", doc["workflow_id"], env=keyed)
+    assert code in (0, 1) and "Traceback" not in err, err
+    assert "(simulator: no real spend)" in out
+    assert "check: " in out
+    code, out, err = await sh(*AGENTFLEET, "status", doc["workflow_id"], "--json", env=keyed)
+    assert json.loads(out)["spend"] == doc["spend"]

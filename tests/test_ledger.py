@@ -3,7 +3,10 @@ database session zone and the process zone, with idempotent writes."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -26,6 +29,7 @@ from agentfleet.ledger import (
     Ledger,
     LedgerClose,
     LedgerStart,
+    LedgerUpgradeError,
     ledger_url_from_env,
 )
 from agentfleet.weeks import iso_week_bounds
@@ -517,3 +521,305 @@ def test_create_adds_columns_missing_from_an_older_ledger(ledger: Ledger) -> Non
     ledger.record_close(close_rec(inline_decisions=2, pruned_count=3))
     row = ledger.get("wf-1")
     assert row is not None and (row.inline_decisions, row.pruned_count) == (2, 3)
+
+
+# --- the completion check (issue #13) ----------------------------------------------------
+
+VERIFY_COLUMNS = ("verified", "verify_mode", "verify_checked", "verify_missing")
+
+
+def test_verification_round_trips_and_unverified_is_terminal(ledger: Ledger) -> None:
+    ledger.record_start(start_rec(wf="ok"))
+    ledger.record_close(
+        close_rec(wf="ok", verified=True, verify_mode="files", verify_checked=2, verify_missing=[])
+    )
+    ledger.record_start(start_rec(wf="bad"))
+    missing = ["notes/SUMMARY.md", "x/", "ünïcode 'q\".txt"]
+    ledger.record_close(
+        close_rec(
+            wf="bad",
+            status="unverified",
+            verified=False,
+            verify_mode="files",
+            verify_checked=3,
+            verify_missing=missing,
+            failure_reason="missing notes/SUMMARY.md",
+        )
+    )
+    ledger.record_start(start_rec(wf="answer"))
+    ledger.record_close(close_rec(wf="answer", verified=True, verify_mode="answer_only"))
+    ledger.record_start(start_rec(wf="unchecked"))
+    ledger.record_close(close_rec(wf="unchecked", status="failed"))
+
+    ok, bad = ledger.get("ok"), ledger.get("bad")
+    answer, unchecked = ledger.get("answer"), ledger.get("unchecked")
+    assert ok is not None and bad is not None and answer is not None and unchecked is not None
+    assert (ok.verified, ok.verify_mode, ok.verify_checked, ok.verify_missing) == (
+        True,
+        "files",
+        2,
+        [],
+    )
+    assert (bad.status, bad.verified, bad.verify_checked, bad.verify_missing) == (
+        "unverified",
+        False,
+        3,
+        missing,
+    )
+    assert (answer.verified, answer.verify_mode, answer.verify_missing) == (
+        True,
+        "answer_only",
+        None,
+    )
+    assert (unchecked.verified, unchecked.verify_mode, unchecked.verify_checked) == (
+        None,
+        None,
+        None,
+    )
+    # Stored as a boolean and as JSON text, readable by any SQL client.
+    with ledger.engine.connect() as conn:
+        stored = conn.execute(
+            sa.text(
+                f"select verified, verify_missing from {qualified(ledger)} where workflow_id='bad'"
+            )
+        ).one()
+    assert stored[0] in (False, 0) and stored[0] is not None
+    assert json.loads(stored[1]) == missing
+
+    # `unverified` is terminal: a replayed or second close does not move it.
+    again = ledger.record_close(close_rec(wf="bad", verified=True, verify_missing=[]))
+    assert (again.created, again.changed) == (False, False)
+    late = ledger.record_start(start_rec(wf="bad", title="replayed"))
+    assert (late.created, late.changed) == (False, False)
+    assert ledger.get("bad") == bad
+
+
+def test_verification_fields_are_validated_naming_the_field() -> None:
+    with pytest.raises(ValidationError, match="verify_checked"):
+        close_rec(verify_checked=-1)
+    with pytest.raises(ValidationError, match="verify_mode"):
+        close_rec(verify_mode="vibes")
+    with pytest.raises(ValidationError, match="verify_missing"):
+        close_rec(verify_missing="a.txt")
+    with pytest.raises(ValidationError, match="status"):
+        close_rec(status="verified")
+
+
+def _old_schema_table(md: sa.MetaData) -> sa.Table:
+    """The ledger table as it was before the completion check: every column
+    of today's table but the verification ones."""
+    from agentfleet.ledger import tasks
+
+    return sa.Table(
+        TABLE_NAME,
+        md,
+        *(
+            sa.Column(
+                c.name,
+                c.type,
+                primary_key=c.primary_key,
+                nullable=c.nullable,
+                server_default=c.server_default,
+            )
+            for c in tasks.columns
+            if c.name not in VERIFY_COLUMNS
+        ),
+    )
+
+
+def make_old_ledger(url: str, schema: str | None) -> None:
+    """An old-schema ledger at `url` with one completed row and one running row."""
+    engine = sa.create_engine(url)
+    md = sa.MetaData(schema=schema)
+    old = _old_schema_table(md)
+    at = datetime(2026, 3, 8, 9, tzinfo=UTC)
+    with engine.begin() as conn:
+        if schema:
+            conn.execute(sa.schema.CreateSchema(schema))
+        md.create_all(conn)
+        for values in (
+            {
+                "workflow_id": "old-done",
+                "run_id": "r",
+                "root_id": "old-done",
+                "role": "master",
+                "status": "completed",
+                "started_at": at,
+                "closed_at": at + timedelta(minutes=1),
+                "updated_at": at + timedelta(minutes=1),
+            },
+            {
+                "workflow_id": "old-running",
+                "run_id": "r",
+                "root_id": "old-running",
+                "role": "master",
+                "status": "running",
+                "started_at": at,
+                "updated_at": at,
+            },
+        ):
+            conn.execute(old.insert().values(**values))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def old_ledger_url(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, str | None]]:
+    """(url, schema) of a database holding an old-schema ledger."""
+    if request.param == "sqlite":
+        url, schema = f"sqlite:///{tmp_path / 'old.db'}", None
+    else:
+        reason = _pg_unreachable_reason()
+        if reason is not None:
+            pytest.skip(f"!!! PostgreSQL NOT REACHABLE at {PG_URL}: {reason}")
+        url, schema = PG_URL, f"agentfleet_old_{uuid.uuid4().hex[:10]}"
+    make_old_ledger(url, schema)
+    try:
+        yield url, schema
+    finally:
+        if schema:
+            admin = sa.create_engine(PG_URL)
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            admin.dispose()
+
+
+def test_an_old_ledger_is_migrated_in_place(old_ledger_url: tuple[str, str | None]) -> None:
+    url, schema = old_ledger_url
+
+    def columns() -> set[str]:
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                return {c["name"] for c in sa.inspect(conn).get_columns(TABLE_NAME, schema=schema)}
+        finally:
+            engine.dispose()
+
+    assert not set(VERIFY_COLUMNS) & columns()
+    led = Ledger.from_url(url, schema=schema)
+    try:
+        led.create()
+        assert set(VERIFY_COLUMNS) <= columns()
+        led.create()  # a second worker booting: nothing left to add
+        # The old row survives and reads as "no check ran".
+        old = led.get("old-done")
+        assert old is not None and old.status == "completed"
+        assert (old.verified, old.verify_mode, old.verify_checked, old.verify_missing) == (
+            None,
+            None,
+            None,
+            None,
+        )
+        # A run that started before the upgrade closes with its check.
+        closed = led.record_close(
+            close_rec(
+                wf="old-running",
+                run="r",
+                status="unverified",
+                verified=False,
+                verify_mode="files",
+                verify_checked=1,
+                verify_missing=["out.txt"],
+            )
+        )
+        assert closed.changed
+        row = led.get("old-running")
+        assert row is not None
+        assert (row.status, row.verified, row.verify_missing) == ("unverified", False, ["out.txt"])
+    finally:
+        led.dispose()
+
+
+def test_foreign_check_values_make_the_row_unreadable_not_the_read(
+    tmp_path: Path,
+) -> None:
+    from agentfleet.report import load_rows
+
+    led = Ledger.from_url(f"sqlite:///{tmp_path / 'ledger.db'}")
+    led.create()
+    try:
+        at = datetime(2026, 3, 10, 9, tzinfo=UTC)
+        for wf in ("good", "no", "rogue", "yes", "two"):
+            led.record_start(start_rec(wf=wf, started_at=at))
+            led.record_close(
+                close_rec(wf=wf, closed_at=at + timedelta(minutes=1), verified=wf != "no")
+            )
+        with led.engine.begin() as conn:
+            for sql in (
+                "verify_missing = 'a.txt, b.txt' where workflow_id = 'rogue'",
+                # SQLite would read any non-zero value as true: not a passing check.
+                "verified = 'yes' where workflow_id = 'yes'",
+                "verified = 2 where workflow_id = 'two'",
+            ):
+                conn.execute(sa.text(f"update {TABLE_NAME} set {sql}"))
+        rows, bad = load_rows(led, *iso_week_bounds("2026-W11"))
+        assert sorted((r.workflow_id, r.verified) for r in rows) == [("good", True), ("no", False)]
+        assert bad == 3
+    finally:
+        led.dispose()
+
+
+def test_an_old_ledger_that_cannot_be_upgraded_says_which_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    url = f"sqlite:///{path}"
+    make_old_ledger(url, None)
+    # WAL first, as a worker would have left it: a read-only open cannot switch modes.
+    Ledger.from_url(url).engine.connect().close()
+    read_only = Ledger.from_url(f"sqlite:///file:{path}?mode=ro&uri=true")
+    try:
+        with pytest.raises(LedgerUpgradeError, match="cannot add column verified") as exc:
+            read_only.create()
+        assert "ALTER TABLE" in str(exc.value) and "readonly" in str(exc.value)
+    finally:
+        read_only.dispose()
+    # The CLI says the same in one line, without a traceback.
+    env = {k: v for k, v in os.environ.items() if k != "AGENTFLEET_LEDGER_URL"}
+    env.update(
+        {
+            "AGENTFLEET_HOME": str(tmp_path / "home"),
+            "AGENTFLEET_LEDGER_URL": f"sqlite:///file:{path}?mode=ro&uri=true",
+        }
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "agentfleet", "report", "--week", "2026-W10"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("error: ledger at sqlite:///") and "old.db" in proc.stderr
+    assert "cannot add column verified" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_workers_booting_together_upgrade_an_old_ledger_once(
+    old_ledger_url: tuple[str, str | None],
+) -> None:
+    url, schema = old_ledger_url
+    ledgers = [Ledger.from_url(url, schema=schema) for _ in range(4)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(ledgers))
+
+    def boot(led: Ledger) -> None:
+        try:
+            barrier.wait()
+            led.create()
+        except BaseException as err:  # surfaced by the assert below
+            errors.append(err)
+
+    threads = [threading.Thread(target=boot, args=(led,)) for led in ledgers]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        row = ledgers[0].get("old-done")
+        assert row is not None and row.verified is None
+        ledgers[1].record_close(close_rec(wf="old-running", run="r", verified=True))
+        done = ledgers[2].get("old-running")
+        assert done is not None and done.verified is True
+    finally:
+        for led in ledgers:
+            led.dispose()

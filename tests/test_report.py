@@ -64,6 +64,10 @@ def row(
     reason: str | None = None,
     **extra: Any,
 ) -> LedgerRow:
+    # `completed` means verified work: a completed row passed its check unless
+    # the test says otherwise (verified=None for a row from before checks).
+    if status == "completed":
+        extra.setdefault("verified", True)
     return LedgerRow.model_validate(
         {
             "workflow_id": wid,
@@ -321,6 +325,199 @@ def test_report_files_are_written(tmp_path: Path) -> None:
     assert not list((tmp_path / "reports").glob(".*.tmp"))
 
 
+# --- verified completion (issue #13) ------------------------------------------------
+
+
+def _verification_rows(base: datetime) -> list[LedgerRow]:
+    """Root tasks of one week: 3 verified, 1 answer-only, 2 unverified (one
+    with a sub-agent missing the same path), 2 that say completed without a
+    passing check (an old row, and a contradictory one), 1 failed."""
+    at = {"started": base, "closed": base + timedelta(minutes=5)}
+    return [
+        *(row(f"ok{i}", **at, verify_mode="files", verify_checked=2) for i in range(3)),
+        row("answer", **at, verify_mode="answer_only"),
+        row(
+            "uv1",
+            "unverified",
+            **at,
+            verified=False,
+            verify_missing=["notes/SUMMARY.md", "docs/INDEX.md"],
+            reason="missing notes/SUMMARY.md, docs/INDEX.md",
+        ),
+        row(
+            "uv1.1",
+            "unverified",
+            role="subagent",
+            parent="uv1",
+            root="uv1",
+            **at,
+            verified=False,
+            verify_missing=["notes/SUMMARY.md"],
+            reason="missing notes/SUMMARY.md",
+        ),
+        row(
+            "uv2",
+            "unverified",
+            **at,
+            verified=False,
+            verify_missing=["notes/SUMMARY.md"],
+            reason="missing notes/SUMMARY.md",
+        ),
+        row("old", **at, verified=None),
+        row("liar", **at, verified=False, verify_missing=["poem.txt"]),
+        row("bad", "failed", **at, reason="boom"),
+    ]
+
+
+def test_completion_counts_verified_work_only() -> None:
+    rep = build_report(_verification_rows(T0), [], "2026-W10", "UTC", generated_at=T0)
+    t = rep.tasks
+    assert (t.completed, t.completed_unchecked, t.unverified, t.failed) == (4, 2, 2, 1)
+    assert t.closed == 9 == t.completed + t.completed_unchecked + t.unverified + t.failed
+    # 4 verified of 9 closed; counting every `completed` status would say 6/9.
+    assert t.completion_rate == round(4 / 9, 4)
+    assert rep.subagents.unverified == 1 and rep.subagents.completed == 0
+    assert rep.subagents.completion_rate == 0.0
+    s = rep.summary
+    assert (s.tasks_completed, s.tasks_unverified, s.tasks_completed_unchecked) == (4, 2, 2)
+    assert s.completion_rate == t.completion_rate
+    mon = rep.daily[0]
+    assert (mon.completed, mon.unverified, mon.completed_unchecked, mon.failed) == (4, 2, 2, 1)
+    assert mon.completion_rate == round(4 / 9, 4)
+    # Missing paths, once per task tree: uv1 and its sub-agent both miss
+    # notes/SUMMARY.md, which counts once for that tree and once for uv2.
+    assert [(u.path, u.count) for u in rep.top_unverified_reasons] == [
+        ("notes/SUMMARY.md", 2),
+        ("docs/INDEX.md", 1),
+    ]
+    # Unverified work is not listed again among the failures.
+    assert [(f.reason, f.count) for f in rep.top_failure_reasons] == [("boom", 1)]
+
+
+def test_unverified_without_paths_still_gives_a_reason() -> None:
+    at = {"started": T0, "closed": T0 + timedelta(minutes=1)}
+    rows = [
+        row("a", "unverified", **at, verified=False, reason="claimed x.txt, never wrote it"),
+        row("b", "unverified", **at, verified=False),
+    ]
+    rep = build_report(rows, [], "2026-W10", "UTC", generated_at=T0)
+    assert {(u.path, u.count) for u in rep.top_unverified_reasons} == {
+        ("(claimed x.txt, never wrote it)", 1),
+        ("(no missing path recorded)", 1),
+    }
+
+
+def test_delta_compares_verified_work_with_the_week_before() -> None:
+    this = _verification_rows(T0)
+    before = [
+        row("p-ok", started=T0 - timedelta(days=3), closed=T0 - timedelta(days=3)),
+        row("p-uv", "unverified", started=T0 - timedelta(days=3), closed=T0 - timedelta(days=3)),
+        *(
+            row(
+                f"p-old{i}",
+                started=T0 - timedelta(days=2),
+                closed=T0 - timedelta(days=2),
+                verified=None,
+            )
+            for i in range(5)
+        ),
+    ]
+    rep = build_report(this, before, "2026-W10", "UTC", generated_at=T0)
+    p = rep.previous
+    assert (p.tasks_completed, p.tasks_unverified, p.tasks_completed_unchecked) == (1, 1, 5)
+    assert p.completion_rate == round(1 / 7, 4)
+    d = rep.delta
+    assert (d.tasks_completed, d.tasks_unverified, d.tasks_completed_unchecked) == (3, 1, -3)
+    assert d.completion_rate == round(0.4444 - 0.1429, 6)  # rates as reported
+
+
+def test_report_files_show_verified_and_unverified_apart(tmp_path: Path) -> None:
+    rep = build_report(_verification_rows(T0), [], "2026-W10", "UTC", generated_at=T0)
+    json_file, md_file, png_file = write_report_files(rep, tmp_path)
+    doc = json.loads(json_file.read_text())
+    assert doc["tasks"]["completed"] == 4 and doc["tasks"]["unverified"] == 2
+    assert doc["tasks"]["completed_unchecked"] == 2
+    assert doc["top_unverified_reasons"][0] == {"path": "notes/SUMMARY.md", "count": 2}
+    md = md_file.read_text()
+    assert "| completed (verified) | 4 | 0 |" in md
+    assert "| completed (unchecked) | 2 | 0 |" in md
+    assert "| unverified | 2 | 1 |" in md
+    assert "| completion rate (verified) | 44.4% | 0.0% |" in md
+    assert "## Top reasons for unverified (missing paths)" in md
+    assert "1. notes/SUMMARY.md (2 tasks)" in md and "2. docs/INDEX.md (1 task)" in md
+    assert "| Mon 03-02 | 4 | 2 | 2 | 1 | 44.4% |" in md
+    assert "| unverified | 2 | 0 | +2 |" in md
+    # A week with only verified work says nothing about unchecked rows.
+    clean = build_report(
+        [row("ok", started=T0, closed=T0 + timedelta(minutes=1))],
+        [],
+        "2026-W10",
+        "UTC",
+        generated_at=T0,
+    )
+    clean_md = write_report_files(clean, tmp_path / "clean")[1].read_text()
+    assert "unchecked" not in clean_md
+    assert "| completed (verified) | 1 | 0 |" in clean_md
+    # The chart draws the unverified and unchecked bars: not the clean week's picture.
+    from agentfleet.charts import render_png
+
+    assert png_file.read_bytes() == render_png(rep)
+    no_unverified = rep.model_copy(
+        update={
+            "daily": [
+                p.model_copy(update={"unverified": 0, "completed_unchecked": 0}) for p in rep.daily
+            ]
+        }
+    )
+    assert render_png(no_unverified) != render_png(rep)
+
+
+def test_report_command_text_names_unverified_work(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    led = Ledger.from_url(f"sqlite:///{home / 'ledger.db'}")
+    led.create()
+    at = T0 + timedelta(hours=3)
+    for r in _verification_rows(at):
+        led.record_start(
+            LedgerStart(
+                workflow_id=r.workflow_id,
+                run_id="r",
+                root_id=r.root_id or r.workflow_id,
+                parent_id=r.parent_id,
+                role=r.role or "master",
+                started_at=at,
+            )
+        )
+        led.record_close(
+            LedgerClose(
+                workflow_id=r.workflow_id,
+                run_id="r",
+                status=r.status,  # type: ignore[arg-type]
+                closed_at=at + timedelta(minutes=5),
+                failure_reason=r.failure_reason,
+                verified=r.verified,
+                verify_mode=r.verify_mode,  # type: ignore[arg-type]
+                verify_missing=r.verify_missing,
+            )
+        )
+    led.dispose()
+    env = {k: v for k, v in os.environ.items() if k != "AGENTFLEET_LEDGER_URL"}
+    env.update({"AGENTFLEET_HOME": str(home), "TZ": "Pacific/Kiritimati"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "agentfleet", "report", "--week", "2026-W10"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()[:2]
+    assert "4 completed (verified), 2 unverified, 2 completed (unchecked), 1 failed" in first
+    assert "completion 44.4% (verified only)" in first
+    assert second == "unverified, missing: notes/SUMMARY.md (2), docs/INDEX.md (1)"
+
+
 # --- the CLI command, under three process zones ------------------------------------
 
 
@@ -340,6 +537,7 @@ def _edge_rows(ledger: Ledger) -> None:
                     closed_at=closed,
                     input_tokens=10,
                     failure_reason="boom" if status == "failed" else None,
+                    verified=True if status == "completed" else None,
                 )
             )
 

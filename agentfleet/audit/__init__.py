@@ -19,22 +19,36 @@ The pieces, by concern:
 * `queries`: the visibility queries for the window;
 * `sources`: stored ledger timestamps and the span file, as read;
 * `timestamps`: ledger times against visibility's, and their wording;
+* `completion`: a `completed` row without a passing completion check;
 * `reconciliation`: `reconcile` itself.
+
+Inline work (role `inline`) has a ledger row but no workflow of its own, so
+it is never looked for in visibility; its completion claim is checked like
+any other.
 """
 
 from __future__ import annotations
 
+from agentfleet.audit.completion import unverified_completion
 from agentfleet.audit.queries import AGENT_WORKFLOW_TYPES, closed_query, running_query
 from agentfleet.audit.reconciliation import CONTINUED as CONTINUED
 from agentfleet.audit.reconciliation import DEFAULT_RUNNING_LIMIT as DEFAULT_RUNNING_LIMIT
 from agentfleet.audit.reconciliation import DEFAULT_TOLERANCE as DEFAULT_TOLERANCE
 from agentfleet.audit.reconciliation import TERMINAL as TERMINAL
 from agentfleet.audit.reconciliation import reconcile
-from agentfleet.audit.scope import AuditWindow, Lookups, lookups_needed, stale_running
+from agentfleet.audit.scope import (
+    AuditWindow,
+    Lookups,
+    inline_id,
+    is_inline,
+    lookups_needed,
+    stale_running,
+)
 from agentfleet.audit.scope import Key as Key
 from agentfleet.audit.sources import (
     SPAN_PREFIX,
     TRACES_FILE,
+    parse_stored_check,
     parse_stored_timestamp,
     spans_from_lines,
     spans_path,
@@ -48,12 +62,16 @@ __all__ = [
     "AuditWindow",
     "Lookups",
     "closed_query",
+    "inline_id",
+    "is_inline",
     "lookups_needed",
+    "parse_stored_check",
     "parse_stored_timestamp",
     "reconcile",
     "running_query",
     "spans_from_lines",
     "spans_path",
     "stale_running",
+    "unverified_completion",
     "zone_offset_like",
 ]

@@ -11,7 +11,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from agentfleet.audit.scope import AuditWindow, Key, _ledger_in_scope, _vis_in_scope
+from agentfleet.audit.completion import unverified_completion
+from agentfleet.audit.scope import (
+    AuditWindow,
+    Key,
+    _ledger_in_scope,
+    _vis_in_scope,
+    inline_id,
+    is_inline,
+)
 from agentfleet.audit.sources import SPAN_PREFIX
 from agentfleet.audit.timestamps import _check_times, _fmt_span, _say_ledger, _say_vis, _ts
 from agentfleet.report_models import (
@@ -28,7 +36,7 @@ DEFAULT_TOLERANCE = timedelta(minutes=2)
 DEFAULT_RUNNING_LIMIT = timedelta(hours=24)
 
 TERMINAL = frozenset(
-    {"completed", "partial", "failed", "canceled", "budget_exhausted", "timed_out"}
+    {"completed", "unverified", "partial", "failed", "canceled", "budget_exhausted", "timed_out"}
 )
 # A run an agent continued-as-new from: closed in both records, not a task outcome.
 CONTINUED = frozenset({"continued_as_new"})
@@ -143,7 +151,9 @@ def reconcile(
                 # Visibility has forgotten it (retention), not necessarily
                 # never known it: counted under the retention finding.
                 unverifiable += 1
-            else:
+            elif not is_inline(entry):
+                # Inline work runs inside its master's workflow: visibility
+                # never lists it, and that is not a discrepancy.
                 add(
                     "missing_in_visibility",
                     key,
@@ -174,6 +184,11 @@ def reconcile(
                 )
             found.extend(_check_times(key, entry, v, window, tolerance))
 
+        if entry is not None and entry.status != "running":
+            claim = unverified_completion(key, entry)
+            if claim is not None:
+                found.append(claim)
+
         start = v.start_time if v is not None else (entry.started_at if entry else None)
         if v is not None and v.status == "running" and start is not None:
             age = now - start
@@ -187,31 +202,34 @@ def reconcile(
                     ledger=None if entry is None else _say_ledger(entry),
                 )
 
-        if closed:
-            if spans is None:
-                closed_unchecked += 1
-            else:
-                wid = key[0]
-                seen = span_by_id.get(wid, [])
-                if not seen:
+        # Whether inline work gets an agent span of its own is the master's
+        # choice; its ledger row is the record, so only a span that exists
+        # is compared.
+        inline = entry is not None and is_inline(entry)
+        if closed and spans is None:
+            closed_unchecked += 0 if inline else 1
+        elif closed and spans is not None:
+            wid = key[0]
+            seen = span_by_id.get(wid, [])
+            if not seen and not inline:
+                add(
+                    "missing_in_telemetry",
+                    key,
+                    f"no {SPAN_PREFIX} span with gen_ai.agent.id {wid!r} in the span file",
+                    ledger=None if entry is None else _say_ledger(entry),
+                    visibility=None if v is None else _say_vis(v),
+                )
+            elif seen and entry is not None and entry.status != "running":
+                told = {s.status for s in seen if s.status in TERMINAL}
+                if told and entry.status not in told:
                     add(
-                        "missing_in_telemetry",
+                        "status_mismatch",
                         key,
-                        f"no {SPAN_PREFIX} span with gen_ai.agent.id {wid!r} in the span file",
-                        ledger=None if entry is None else _say_ledger(entry),
-                        visibility=None if v is None else _say_vis(v),
+                        f"telemetry says {'/'.join(sorted(told))} but the ledger says "
+                        f"{entry.status}",
+                        ledger=_say_ledger(entry),
+                        telemetry=", ".join(sorted(told)),
                     )
-                elif entry is not None and entry.status != "running":
-                    told = {s.status for s in seen if s.status in TERMINAL}
-                    if told and entry.status not in told:
-                        add(
-                            "status_mismatch",
-                            key,
-                            f"telemetry says {'/'.join(sorted(told))} but the ledger says "
-                            f"{entry.status}",
-                            ledger=_say_ledger(entry),
-                            telemetry=", ".join(sorted(told)),
-                        )
 
     scoped_ids = {k[0] for k in keys}
     for wid in sorted(span_by_id):
@@ -221,7 +239,7 @@ def reconcile(
             continue
         last = max(s.end for s in in_window if s.end is not None)
         said = f"{len(in_window)} span(s), last ending {_ts(last)}"
-        if wid not in vis_ids:
+        if wid not in vis_ids and not inline_id(wid):
             add(
                 "missing_in_visibility",
                 (wid, None),
@@ -265,7 +283,8 @@ def reconcile(
         )
 
     vis_in = [v for v in visibility if _vis_in_scope(v, window)]
-    led_in = [e for e in ledger if _ledger_in_scope(e, window)]
+    led_in = [e for e in ledger if _ledger_in_scope(e, window) and not is_inline(e)]
+    inline_in = [e for e in ledger if _ledger_in_scope(e, window) and is_inline(e)]
     return Audit(
         week=window.week,
         tz=window.tz,
@@ -279,6 +298,7 @@ def reconcile(
             visibility_running=sum(1 for v in vis_in if v.status == "running"),
             ledger_closed=sum(1 for e in led_in if e.status != "running"),
             ledger_running=sum(1 for e in led_in if e.status == "running"),
+            ledger_inline=len(inline_in),
             telemetry_spans=None if spans is None else sum(1 for s in spans if s.end in window),
         ),
         discrepancies=found,

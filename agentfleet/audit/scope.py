@@ -7,6 +7,7 @@ once, for both `lookups_needed` and `reconcile`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,19 @@ class AuditWindow:
 
 
 Key = tuple[str, str]
+
+# Inline work (issue #13) has a ledger row and spans but no workflow of its
+# own: `<master-id>/inline-<n>`, so visibility can never list it.
+_INLINE_ID = re.compile(r"/inline-\d+$")
+
+
+def is_inline(entry: LedgerEntry) -> bool:
+    return entry.role == "inline"
+
+
+def inline_id(workflow_id: str) -> bool:
+    """An agent id of inline work, for sources that carry no role (spans)."""
+    return _INLINE_ID.search(workflow_id) is not None
 
 
 def _ledger_in_scope(entry: LedgerEntry, window: AuditWindow) -> bool:
@@ -62,6 +76,8 @@ def lookups_needed(
     led_ids = {e.workflow_id for e in ledger}
     out = Lookups()
     for e in ledger:
+        if is_inline(e):
+            continue
         if _ledger_in_scope(e, window) and (e.workflow_id, e.run_id) not in vis_keys:
             out.visibility_runs.add((e.workflow_id, e.run_id))
     for v in visibility:
@@ -69,7 +85,7 @@ def lookups_needed(
             out.ledger_ids.add(v.workflow_id)
     for s in spans or ():
         if s.end in window:
-            if s.agent_id not in vis_ids:
+            if s.agent_id not in vis_ids and not inline_id(s.agent_id):
                 out.visibility_ids.add(s.agent_id)
             if s.agent_id not in led_ids:
                 out.ledger_ids.add(s.agent_id)

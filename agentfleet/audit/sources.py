@@ -71,6 +71,37 @@ def parse_stored_timestamp(
     )
 
 
+def parse_stored_check(
+    verified: object, missing: object
+) -> tuple[bool | None, list[str] | None, list[str]]:
+    """(verified, missing paths, problems) for the raw completion-check
+    columns. Only what the ledger itself writes counts as a check: a boolean
+    (SQLite: 0 or 1) and a JSON list of paths. Anything else is no check,
+    and the problem says what was stored instead."""
+    problems: list[str] = []
+    flag: bool | None
+    if verified is None or isinstance(verified, bool):
+        flag = verified
+    elif isinstance(verified, int) and verified in (0, 1):
+        flag = bool(verified)
+    else:
+        flag = None
+        problems.append(f"verified stored as {verified!r}, not a boolean")
+    paths: list[str] | None = None
+    if isinstance(missing, str):
+        try:
+            parsed = json.loads(missing)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list) and all(isinstance(p, str) for p in parsed):
+            paths = parsed
+        else:
+            problems.append(f"verify_missing stored as {missing!r}, not a JSON list of paths")
+    elif missing is not None:
+        problems.append(f"verify_missing stored as {type(missing).__name__} {missing!r}")
+    return flag, paths, problems
+
+
 def _value(v: dict[str, Any]) -> Any:
     for key in ("stringValue", "string_value"):
         if key in v:
