@@ -108,7 +108,8 @@ async def fleet_status(settings: Settings, as_json: bool, *, fleet_id: str = FLE
         print(f"  queued {status.queued}, in flight {len(status.in_flight)}")
         print(
             f"  submitted {s.submitted}, done {s.finished} (completed {s.completed}, "
-            f"partial {s.partial}, failed {s.failed}), duplicates {s.duplicates}, "
+            f"unverified {s.unverified}, partial {s.partial}, failed {s.failed}), "
+            f"duplicates {s.duplicates}, "
             f"rejected {s.rejected}, runs {s.runs}"
         )
         for task_id in status.in_flight:

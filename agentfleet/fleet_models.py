@@ -20,6 +20,7 @@ FleetState = Literal["running", "paused", "draining", "drained"]
 # A master's own NodeStatus when it returned, else how its execution closed.
 OutcomeStatus = Literal[
     "completed",
+    "unverified",
     "partial",
     "failed",
     "canceled",
@@ -105,7 +106,9 @@ class FleetStats(Record):
     rejected: int = 0
     started: int = 0
     reattached: int = 0
+    # Verified work only; `unverified`: stopped as if done, but its check failed.
     completed: int = 0
+    unverified: int = 0
     partial: int = 0
     failed: int = 0
     # Runs of this fleet so far: 1 + the number of continue-as-new.
@@ -113,7 +116,7 @@ class FleetStats(Record):
 
     @property
     def finished(self) -> int:
-        return self.completed + self.partial + self.failed
+        return self.completed + self.unverified + self.partial + self.failed
 
 
 class FleetInput(Contract):

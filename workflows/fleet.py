@@ -144,7 +144,7 @@ def _result_status(result: Any) -> OutcomeStatus:
     """A master's own verdict from its (undecoded) result: its tree's status."""
     tree = result.get("tree") if isinstance(result, dict) else None
     status = tree.get("status") if isinstance(tree, dict) else None
-    if status == "completed" or status in _PARTIAL:
+    if status in ("completed", "unverified") or status in _PARTIAL:
         return status
     return "completed" if status is None else "failed"
 
@@ -415,6 +415,8 @@ class FleetWorkflow:
         self._in_flight.pop(task.task_id, None)
         if outcome.status == "completed":
             self._stats.completed += 1
+        elif outcome.status == "unverified":
+            self._stats.unverified += 1
         elif outcome.status in _PARTIAL:
             self._stats.partial += 1
         else:
