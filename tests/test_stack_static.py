@@ -37,18 +37,9 @@ DASHBOARD_FILES = (
 )
 # Exported by the weekly report, not by the worker: not in FLEET_METRICS.
 REPORT_METRICS = {"agentfleet_audit_discrepancies": "gauge"}
-# Counted by the agents since the completion check (issue #13). Not in
-# FLEET_METRICS yet: tests/test_telemetry.py requires its probe workflows to
-# record every fleet metric, and until workflows/_observe.py counts
-# `unverified` no probe can. Once it does, it joins FLEET_METRICS there.
-CHECK_METRICS = {telemetry_names.TASKS_UNVERIFIED: "counter"}
 # Counters the captured run (tests/data/captured_metrics.txt) had no occasion
-# to increment, and why. Not faked into the captured list: a rerun with
-# AGENTFLEET_CAPTURE_METRICS=1 that makes an agent fail its check adds them.
-NOT_YET_RECORDED = {
-    telemetry_names.TASKS_UNVERIFIED: "incremented only when an agent fails its completion "
-    "check; the captured run predates the check"
-}
+# to increment, with the reason; none today.
+NOT_YET_RECORDED: dict[str, str] = {}
 
 Stack = dict[str, Any]
 
@@ -87,7 +78,7 @@ def bad(stack: Stack) -> Stack:
 def known_metrics() -> dict[str, str]:
     known = sc.load_metric_list((DATA / "temporal_sdk_metrics.txt").read_text())
     known |= {name: "counter" for name in telemetry_names.FLEET_METRICS}
-    return known | CHECK_METRICS | REPORT_METRICS
+    return known | REPORT_METRICS
 
 
 def captured_metrics() -> set[str] | None:
@@ -522,18 +513,18 @@ def test_captured_list_is_enforced_when_present(stack: Stack) -> None:
 
 
 def test_uncaptured_counters_are_excused_only_by_name(stack: Stack) -> None:
-    captured = captured_metrics()
-    assert captured is not None
-    # Without the excuse, the new counter is not in the captured run.
+    full = captured_metrics()
+    assert full is not None and "agentfleet_tasks_unverified" in full
+    # A captured run that never failed a check would not have the counter.
+    captured = full - {"agentfleet_tasks_unverified"}
+    excuse = {"agentfleet_tasks_unverified": "incremented only when an agent fails its check"}
     assert_flags(
         sc.check_promql_metrics(stack["dashboards"], known_metrics(), captured),
         "agentfleet_tasks_unverified was not in the captured run",
     )
     # The excuse covers that counter, not another name missing from the run.
     missing = captured - {"agentfleet_tasks_started"}
-    problems = sc.check_promql_metrics(
-        stack["dashboards"], known_metrics(), missing, NOT_YET_RECORDED
-    )
+    problems = sc.check_promql_metrics(stack["dashboards"], known_metrics(), missing, excuse)
     assert_flags(problems, "agentfleet_tasks_started was not in the captured run")
     assert not any("agentfleet_tasks_unverified" in p for p in problems)
     # Only a known counter may be excused, and with a reason.
@@ -542,7 +533,7 @@ def test_uncaptured_counters_are_excused_only_by_name(stack: Stack) -> None:
             stack["dashboards"],
             known_metrics(),
             captured,
-            {**NOT_YET_RECORDED, "agentfleet_audit_discrepancies": "a gauge"},
+            {**excuse, "agentfleet_audit_discrepancies": "a gauge"},
         ),
         "agentfleet_audit_discrepancies is excused from the captured run but is not a known "
         "counter (gauge)",
@@ -554,15 +545,7 @@ def test_uncaptured_counters_are_excused_only_by_name(stack: Stack) -> None:
         "without a reason",
     )
     # Once a captured run has it, the excuse changes nothing.
-    assert (
-        sc.check_promql_metrics(
-            stack["dashboards"],
-            known_metrics(),
-            captured | {"agentfleet_tasks_unverified"},
-            NOT_YET_RECORDED,
-        )
-        == []
-    )
+    assert sc.check_promql_metrics(stack["dashboards"], known_metrics(), full, excuse) == []
 
 
 def test_verified_completion_on_every_dashboard(stack: Stack) -> None:
@@ -623,7 +606,7 @@ def test_dashboards_cover_the_issue(stack: Stack) -> None:
         return {n for _, e in sc.promql_exprs(dash) for n in sc.promql_metric_names(e)}
 
     fleet = names("fleet-overview.json")
-    assert fleet == set(telemetry_names.FLEET_METRICS) | set(CHECK_METRICS)
+    assert fleet == set(telemetry_names.FLEET_METRICS)
     sdk = names("temporal-sdk.json")
     for required in (
         "temporal_workflow_task_schedule_to_start_latency_bucket",
