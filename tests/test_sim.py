@@ -131,8 +131,13 @@ def test_planner_splits_goal_and_over_decomposes(client: anthropic.Anthropic) ->
     assert sort.description == "Sort the files in inbox/ by type"
     assert sort.files == ["inbox/"]
     assert {"list_files", "move_file", "make_dir"} <= set(sort.tools)
-    assert index.files == ["docs/", "docs/INDEX.md"]
-    assert summary.files == ["notes/meeting.txt", "notes/SUMMARY.md"]
+    # files are the paths a subtask reads; outputs the ones it creates or changes.
+    assert (index.files, index.outputs) == (["docs/"], ["docs/INDEX.md"])
+    assert (summary.files, summary.outputs) == (["notes/meeting.txt"], ["notes/SUMMARY.md"])
+    assert sort.outputs == ["inbox/"]
+    assert [s.id for s in plan.subtasks] == ["s1", "s2", "s3", "s4", "s5"]
+    # The three parts touch different paths, so only the validation waits.
+    assert [s.depends_on for s in plan.subtasks] == [[], [], [], [], ["s2", "s3", "s4"]]
     assert plan.subtasks[0].description == f"Plan how to approach: {GOAL}"
     assert plan.subtasks[-1].description.startswith("Validate that every part of the goal")
 
@@ -281,7 +286,9 @@ def test_subagent_turns_directive_and_fallbacks(client: anthropic.Anthropic) -> 
     assert text(final) == "Simulated answer: Busy (after 3 turns)"
 
     other = ask(client, prompts.SUBAGENT_SYSTEM, [user(subagent_task("Muse", "Think"))], TOOLS)
-    assert text(other) == "Simulated answer: Muse" and other.stop_reason == "end_turn"
+    # Not a file chore and not a question: it says it changed nothing.
+    assert text(other) == '"Think" does not ask for any file change, so I did not change any files.'
+    assert other.stop_reason == "end_turn" and tool_calls(other) == []
     # The "plan" subtask quotes the whole goal; it must not redo the sorting.
     plan_task = subagent_task("Plan the approach", f"Plan how to approach: {GOAL}")
     assert tool_calls(ask(client, prompts.SUBAGENT_SYSTEM, [user(plan_task)], TOOLS)) == []

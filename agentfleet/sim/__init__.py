@@ -1,8 +1,11 @@
 """An Anthropic-compatible HTTP simulator, so agentfleet runs with no API key.
 
-It answers the Messages API with scripted, deterministic replies chosen by the
-system prompt's `ROLE:` line, and can inject 429/529/500/401 faults and latency.
-It is a test double, not a model: it never pretends to be Claude.
+It answers the Messages API with deterministic replies chosen by the system
+prompt's `ROLE:` line: the planner answers with a `submit_plan` tool call, and
+agents do common file chores with real tool calls (`chores/`). It can show the
+bad habits of real models on request (`habits`), and inject 429/529/500/401
+faults and latency. It is a test double, not a model: it never pretends to be
+Claude, and every response carries an `x-simulator` header.
 """
 
 from agentfleet.sim.brain import count_tokens, respond
