@@ -218,5 +218,5 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
         return Reply([convo.tool_use(0, PLAN_TOOL, tool_input)])
     text = _malformed_text(attempt, plan) if malformed else json.dumps(plan, indent=1)
     if PROSE_JSON in habits and not malformed:
-        text = _prose(text, plan)
+        text = _prose(json.dumps(plan, indent=2), plan)
     return Reply([text_block(text)])

@@ -9,7 +9,7 @@ changed only when one of its own calls changed it.
 
 from __future__ import annotations
 
-from agentfleet.sim.chores.base import Env, Outcome
+from agentfleet.sim.chores.base import Env, Outcome, Use
 from agentfleet.sim.chores.driver import Run
 from agentfleet.sim.chores.grammar import parse_request
 from agentfleet.sim.chores.text import parse_task
@@ -36,6 +36,12 @@ def _busy(title: str, convo: Conversation, wanted: int) -> list[JSON]:
     return [text_block(f"Simulated answer: {title} (after {wanted} turns)")]
 
 
+def _looks_first(habits: Habits, env: Env, sent: list[tuple[int, Use]]) -> bool:
+    """Under multi-tool a lone first call goes out with a look at the workspace,
+    as a model in a hurry looks and acts in one turn."""
+    return MULTI_TOOL in habits and len(sent) == 1 and "list_files" in env.offered
+
+
 def reply(convo: Conversation, habits: Habits) -> Reply:
     task = parse_task(convo.first_user_text)
     if REFUSAL in habits:
@@ -56,10 +62,12 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
     # Under bad-args the first tool turn was the malformed try; its error
     # result taught nothing the operations need, so it is passed over.
     recorded = turns[1:] if BAD_ARGS in habits else turns
-    for calls in recorded:
+    for n, calls in enumerate(recorded):
         sent = run.turn()
         if not sent:
             break
+        if n == 0 and _looks_first(habits, env, sent) and len(calls) == len(sent) + 1:
+            calls = calls[1:]
         outs = [Outcome(not c.is_error, c.result) for c in calls]
         outs += [Outcome(False, "no tool_result was sent back")] * (len(sent) - len(outs))
         run.feed(sent, outs[: len(sent)])
@@ -74,7 +82,10 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
         first = sent[0][1]
         bad = bad_arguments(first.input, convo.schemas.get(first.name, {}))
         return Reply([convo.tool_use(0, first.name, bad)])
-    blocks = [convo.tool_use(k, use.name, use.input) for k, (_, use) in enumerate(sent)]
+    uses = [use for _, use in sent]
+    if not turns and _looks_first(habits, env, sent):
+        uses.insert(0, Use("list_files", {"path": ".", "recursive": False}))
+    blocks = [convo.tool_use(k, use.name, use.input) for k, use in enumerate(uses)]
     if MULTI_TOOL in habits and len(blocks) > 1:
         blocks.insert(0, text_block(f"I'll make these {len(blocks)} calls in one go."))
     return Reply(blocks)

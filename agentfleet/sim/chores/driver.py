@@ -91,5 +91,7 @@ class Run:
         changed = any(d.changed for d in done)
         if not changed and any(d.wanted_change for d in done):
             texts.insert(0, "I did not change any files.")
+        if len(texts) > 1:
+            texts = [t if t.endswith((".", "!", "?", ":")) else t + "." for t in texts]
         sep = "\n" if any("\n" in t for t in texts) else " "
         return sep.join(texts)
