@@ -419,12 +419,21 @@ def _remember(op: Op, ctx: Context) -> None:
         ctx.last_file = op.target
 
 
+_UNRESOLVED = frozenset({"it", "that", "this", "them", "there", "those", "these"})
+
+
+def _dangling(op: Op) -> bool:
+    """A path that is still a pronoun: "rename it" with nothing named before."""
+    paths = [*op.reads(), *op.outputs()]
+    return any(part in _UNRESOLVED for p in paths for part in p.lower().strip("/").split("/"))
+
+
 def parse_clause(clause: str, ctx: Context, produce: tuple[str, ...] = ()) -> Op:
     s = resolve(clause, ctx)
     for parser in PARSERS:
         op = parser(s, ctx, produce)
         if op is not None:
-            return op
+            return Cannot(s) if _dangling(op) else op
     return Cannot(s, asks_for_files=bool(_FILE_VERBS.search(s) or re.search(r"\w\.\w|/", s)))
 
 
