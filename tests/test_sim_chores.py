@@ -346,6 +346,7 @@ def test_listing_decides_what_is_acted_on(client: anthropic.Anthropic) -> None:
         ("What is 6 * 7?", "6 * 7 = 42."),
         ("Explain what an activity is", "An activity is one step of a workflow"),
         ("Write a haiku about the sea", "The sea at dawn\nEach small step written down\n"),
+        ("Draft the email to the finance team", "Subject: An update\n\nHello finance team,\n"),
     ],
 )
 def test_answer_only_requests_get_a_plain_answer(

@@ -234,6 +234,13 @@ GOALS: dict[str, Goal] = {
             and "durable workflows" in str(s.get("poem.txt")).lower()
         ),
     ),
+    "memo": Goal(
+        "Write a recommendation memo to memo.md",
+        {},
+        check=lambda s: str(s.get("memo.md")).startswith(
+            "MEMO\nTo: all\nSubject: Recommendation\n"
+        ),
+    ),
     "empty-folder": Goal("Create an empty folder called archive", {"archive/": None}),
     "make-directory": Goal("make a directory x", {"x/": None}),
     "folders": Goal("Create folders a, b and c", {"a/": None, "b/": None, "c/": None}),

@@ -66,7 +66,7 @@ def _listing_file(s: str, ctx: Context) -> Op | None:
 
 def summarize(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     m = re.match(r"^(?:summari[sz]e|sum\s+up)\s+(?P<rest>.+)$", s, FLAGS) or re.match(
-        r"^(?:write|create|make|produce|prepare|add|save|give\s+me)\s+(?:an?\s+)?"
+        r"^(?:write|create|make|produce|prepare|add|save|give\s+me)\s+(?:an?\s+|the\s+)?"
         r"(?:short\s+|brief\s+|quick\s+)?summary\s+(?:of|for)\s+(?P<rest>.+)$",
         s,
         FLAGS,
