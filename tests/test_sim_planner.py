@@ -237,3 +237,29 @@ def test_agent_habits_reach_every_subtask_and_planner_ones_do_not(
     for s in plan.subtasks:
         assert s.description.endswith("[sim:habit=bad-args,multi-tool] [sim:truncate-below=8000]")
         assert "[sim:" not in s.title and "prose-json" not in s.description
+
+
+def test_a_retry_spread_over_blocks_of_one_message_counts_once(
+    client: anthropic.Anthropic,
+) -> None:
+    messages: list[Any] = [{"role": "user", "content": "[sim:malformed-plans=2] Write hi to a.txt"}]
+    msg = plan_call(client, messages)
+    error = RETRY.format(error="subtasks: Input should be a valid list")
+    messages += [
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in msg.content]},
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": msg.content[0].id,
+                    "content": error,
+                    "is_error": True,
+                },
+                {"type": "text", "text": error},
+            ],
+        },
+    ]
+    # The second of two malformed plans: a different schema, not yet a valid plan.
+    second = submitted(plan_call(client, messages))
+    assert set(second) == {"plan"}

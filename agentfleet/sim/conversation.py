@@ -80,19 +80,22 @@ class Conversation:
     def assistant_turns(self) -> int:
         return sum(1 for m in self.messages if m["role"] == "assistant")
 
-    def user_feedback(self) -> list[str]:
-        """What the client said back after each of our turns: user text, or the
-        text of an error tool_result (how a rejected tool input comes back)."""
-        out: list[str] = []
+    def user_feedback(self) -> list[list[str]]:
+        """What the client said back after each of our turns, one list per user
+        message: its texts, and the text of any error tool_result (how a
+        rejected tool input comes back)."""
+        out: list[list[str]] = []
         for m in self.messages[1:]:
             if m["role"] != "user":
                 continue
+            said: list[str] = []
             for b in m["content"]:
                 if b.get("type") == "text":
-                    out.append(str(b.get("text", "")))
+                    said.append(str(b.get("text", "")))
                 elif b.get("type") == "tool_result" and b.get("is_error"):
                     content = b.get("content")
-                    out.append(content if isinstance(content, str) else text_of(content))
+                    said.append(content if isinstance(content, str) else text_of(content))
+            out.append(said)
         return out
 
     def user_texts(self) -> list[str]:

@@ -207,7 +207,12 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
     goal = convo.first_user_text.strip()
     if goal.lower().startswith("goal:"):
         goal = goal[5:].strip()
-    attempt = sum(1 for t in convo.user_feedback() if t.lstrip().startswith(RETRY_PREFIX))
+    # One retry per user message, however many blocks it spreads the error over.
+    attempt = sum(
+        1
+        for said in convo.user_feedback()
+        if any(t.lstrip().startswith(RETRY_PREFIX) for t in said)
+    )
     plan = plan_for(goal)
     malformed = attempt < int_directive(directives(goal), "malformed-plans")
     if PLAN_TOOL in convo.offered and PROSE_JSON not in habits:
