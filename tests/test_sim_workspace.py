@@ -241,6 +241,31 @@ GOALS: dict[str, Goal] = {
             "MEMO\nTo: all\nSubject: Recommendation\n"
         ),
     ),
+    "exclaim": Goal(
+        "Create a file named hello.txt with the content Hello, world!",
+        {"hello.txt": "Hello, world!"},
+    ),
+    "elided-writes": Goal(
+        "Write 'line one' to one.txt and 'line two' to two.txt",
+        {"one.txt": "line one", "two.txt": "line two"},
+    ),
+    "folders-named": Goal(
+        "Make a folder named reports and a folder named drafts",
+        {"reports/": None, "drafts/": None},
+    ),
+    "directories": Goal("Create the directories src and tests", {"src/": None, "tests/": None}),
+    "index-listing": Goal(
+        "Create an INDEX.md listing all files",
+        {},
+        check=lambda s: "- papers/notes.md\n" in str(s.get("INDEX.md")),
+    ),
+    "index-folder-word": Goal(
+        "Write an index of the inbox folder",
+        {"INDEX.md": "# Index of inbox\n\n- inbox/x.pdf\n- inbox/y.txt\n- inbox/z.TXT\n"},
+    ),
+    "organize": Goal(
+        "Organize inbox by file type", {"inbox/pdf/x.pdf": "%"}, gone=("inbox/x.pdf",)
+    ),
     "empty-folder": Goal("Create an empty folder called archive", {"archive/": None}),
     "make-directory": Goal("make a directory x", {"x/": None}),
     "folders": Goal("Create folders a, b and c", {"a/": None, "b/": None, "c/": None}),
@@ -321,6 +346,8 @@ UNCHANGED: dict[str, str] = {
     "nonsense": "Frobnicate the widgets in a.txt",
     "summarize-answer": "Summarize notes.md",
     "list-answer": "List the files in inbox",
+    "count-answer": "How many files are in inbox?",
+    "no-target": "Write hello.",
 }
 
 

@@ -109,7 +109,7 @@ def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     verb = r"(?:create|make|add|set\s+up|mkdir)"
     where = rf"(?:\s+(?:in|inside|under|within)\s+{ART}(?:{FOLDER}\s+)?(?P<parent>{P}))?"
     m = (
-        re.match(rf"^{verb}\s+{ART}{NEW}{FOLDER}s?\s+{NAMED}(?P<names>.+?){where}$", s, FLAGS)
+        re.match(rf"^{verb}\s+{ART}{NEW}{FOLDER}\s+{NAMED}(?P<names>.+?){where}$", s, FLAGS)
         or re.match(rf"^{verb}\s+{ART}{NEW}(?P<names>{P})\s+{FOLDER}{where}$", s, FLAGS)
         or re.match(r"^mkdir\s+(?:-p\s+)?(?P<names>.+)$", s, FLAGS)
         or re.match(rf"^(?:create|make)\s+{ART}{NEW}(?P<names>[^\s,;]+/)$", s, FLAGS)

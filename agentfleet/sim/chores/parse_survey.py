@@ -34,7 +34,7 @@ def sort(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 def index(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     m = re.match(
         r"^(?:(?:write|create|make|build|generate|produce|add|prepare|update)\s+)?"
-        r"(?:an?\s+|the\s+)?(?:index|table\s+of\s+contents)\b(?P<rest>.*)$",
+        r"(?:an?\s+|the\s+)?(?:index|table\s+of\s+contents)(?![.\w])(?P<rest>.*)$",
         s,
         FLAGS,
     ) or re.match(r"^index\s+(?P<rest>.+)$", s, FLAGS)
@@ -87,12 +87,13 @@ def list_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     q = re.match(
         r"^(?:what|which)\s+files\s+(?:are\s+|exist\s+)?(?:there\s+)?"
         r"(?:(?:in|under|inside)\s+(?P<d>.+?))?\s*\??$"
-        r"|^what(?:'s|\s+is)\s+in\s+(?P<e>.+?)\s*\??$",
+        r"|^what(?:'s|\s+is)\s+in\s+(?P<e>.+?)\s*\??$"
+        r"|^how\s+many\s+files\s+(?:are\s+)?(?:there\s+)?(?:in|under|inside)\s+(?P<f>.+?)\s*\??$",
         s,
         FLAGS,
     )
     if q:
-        what, target = (q.group("d") or q.group("e") or ""), None
+        what, target = (q.group("d") or q.group("e") or q.group("f") or ""), None
     elif m:
         what, target = split_target(m.group("rest"))
     else:

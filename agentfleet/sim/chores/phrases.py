@@ -13,7 +13,8 @@ P = r"(?:`[^`]+`|'[^']+'|\"[^\"]+\"|[^\s,;]+)"
 ART = r"(?:(?:a|an|the|my|our|this|that)\s+)?"
 NEW = r"(?:(?:new|empty|blank|fresh)\s+)*"
 NAMED = r"(?:(?:called|named|titled)\s+)?"
-FOLDER = r"(?:folder|directory|dir|subfolder|subdirectory)"
+# Singular or plural: "a folder", "the directories src and tests".
+FOLDER = r"(?:sub)?(?:folders?|director(?:y|ies)|dirs?)"
 FLAGS = re.IGNORECASE | re.DOTALL
 
 TARGET = re.compile(
@@ -26,9 +27,11 @@ EVERYTHING = re.compile(
     r"|(?:the\s+)?(?:whole\s+|entire\s+)?workspace|the\s+files|files|)$",
     re.IGNORECASE,
 )
+# Word boundaries matter: "the inbox folder" must not lose the "in" of "inbox".
 SCOPE_LEAD = re.compile(
-    r"^(?:(?:all|every|each)\s+)?(?:of\s+)?(?:the\s+)?(?:files?|contents?|entries|everything|things)?"
-    rf"\s*(?:in|inside|under|of|from|within)?\s*{ART}(?:{FOLDER}\s+)?",
+    r"^(?:(?:all|every|each)\s+)?(?:of\s+)?(?:the\s+)?"
+    r"(?:(?:files?|contents?|entries|everything|things)\b\s*)?"
+    rf"(?:(?:in|inside|under|of|from|within)\b\s*)?{ART}(?:{FOLDER}\s+)?",
     re.IGNORECASE,
 )
 MANY = re.compile(
@@ -81,5 +84,7 @@ def many(src: str) -> tuple[str, str | None] | None:
 
 
 def names(text: str) -> tuple[str, ...]:
+    """Folder names from "a, b and c" or "reports and a folder named drafts"."""
     parts = re.split(r",\s*(?:and\s+)?|\s+and\s+", text.strip())
-    return tuple(clean_path(p) for p in parts if p.strip())
+    lead = re.compile(rf"^{ART}{NEW}(?:{FOLDER}\s+)?{NAMED}", re.IGNORECASE)
+    return tuple(clean_path(lead.sub("", p.strip())) for p in parts if p.strip())

@@ -88,13 +88,31 @@ def tidy(clause: str) -> str:
     clause = clause.strip()
     while m := _FILLER.match(clause):
         clause = clause[m.end() :].lstrip()
-    return re.sub(r"[\s.!,]+$", "", clause)
+    # A full stop ends the sentence; "!" may belong to the text ("Hello, world!").
+    return re.sub(r"[\s.,]+$", "", clause)
+
+
+_ELIDED = re.compile(
+    r"^(?P<verb>(?:write|put|save|store|append|add)\s+)"
+    r"(?P<a>\S.*?\s+(?:to|into|in)\s+[^\s,;]+\.\w+)\s*,?\s+and\s+"
+    r"(?P<b>(?!(?:to|into|in)\b)\S.*?\s+(?:to|into|in)\s+[^\s,;]+\.\w+)$",
+    re.IGNORECASE,
+)
+
+
+def _unelide(clause: str) -> list[str]:
+    """ "Write 'a' to a.txt and 'b' to b.txt": the verb serves both halves."""
+    m = _ELIDED.match(clause.strip())
+    if not m:
+        return [clause]
+    return [m.group("verb") + m.group("a"), *_unelide(m.group("verb") + m.group("b"))]
 
 
 def clauses(text: str) -> list[str]:
     """The request's clauses in order; quoted text stays whole."""
     shielded, saved = protect(text)
-    out = [tidy(restore(part, saved)) for part in _SPLIT.split(shielded)]
+    parts = [half for part in _SPLIT.split(shielded) for half in _unelide(part)]
+    out = [tidy(restore(part, saved)) for part in parts]
     return [c for c in out if c]
 
 
