@@ -413,3 +413,14 @@ def test_task_text_sections_are_read_but_reports_are_not_acted_on(
     assert calls(msg) == [("write_file", {"path": "poem.txt", "content": HAIKU})]
     bare = create(client, [{"role": "user", "content": "Write hello into a.txt"}])
     assert calls(bare) == [("write_file", {"path": "a.txt", "content": "hello"})]
+
+
+def test_validate_expects_the_final_state_not_each_step(client: anthropic.Anthropic) -> None:
+    goal = "Write hello into b.txt, then move it into archive/"
+    messages = [ws_user(f"Validate that every part of the goal was done: {goal}")]
+    step = create(client, messages)
+    assert calls(step) == [("list_files", {"path": ".", "recursive": True})]
+    # b.txt was written and then moved on purpose: only archive/b.txt is expected.
+    messages += answered(step, ["archive/b.txt\nnotes.md"])
+    final = create(client, messages)
+    assert text(final) == "Checked 1 expected output: all present. I did not change any files."

@@ -174,6 +174,10 @@ class PlanSteps(Op):
         return "plan the approach"
 
 
+def _outputs(n: int) -> str:
+    return "1 expected output" if n == 1 else f"{n} expected outputs"
+
+
 @dataclass(frozen=True)
 class Check(Op):
     """The "validate the results" subtask: looks for the goal's outputs, changes nothing."""
@@ -197,9 +201,9 @@ class Check(Op):
         if not wanted:
             found = f"The workspace holds {len(files)} files; the goal names no output to check."
         elif gone:
-            found = f"Checked {len(wanted)} expected outputs; missing: {', '.join(gone)}."
+            found = f"Checked {_outputs(len(wanted))}; missing: {', '.join(gone)}."
         else:
-            found = f"Checked {len(wanted)} expected outputs: all present."
+            found = f"Checked {_outputs(len(wanted))}: all present."
         return Done(found + " I did not change any files.", wanted_change=False)
 
     def step(self) -> str:

@@ -107,6 +107,17 @@ def parse_clause(clause: str, ctx: Context, produce: tuple[str, ...] = ()) -> Op
     return Cannot(s, asks_for_files=bool(_FILE_VERBS.search(s) or re.search(r"\w\.\w|/", s)))
 
 
+def final_outputs(ops: list[Op]) -> tuple[str, ...]:
+    """What should exist once every clause ran: a file a later clause moved
+    or renamed away is no longer expected where it was first written."""
+    wanted: dict[str, None] = {}
+    for op in ops:
+        if isinstance(op, Move):
+            wanted.pop(op.src, None)
+        wanted.update(dict.fromkeys(op.outputs()))
+    return tuple(wanted)
+
+
 def parse_request(text: str, produce: tuple[str, ...] = (), ctx: Context | None = None) -> list[Op]:
     """The operations a request asks for, in order."""
     low = text.strip().lower()
@@ -115,8 +126,7 @@ def parse_request(text: str, produce: tuple[str, ...] = (), ctx: Context | None 
         return [PlanSteps(tuple(op.step() for op in parse_request(goal)))]
     if low.startswith(CHECK_PREFIX):
         goal = text.strip()[len(CHECK_PREFIX) :]
-        wanted = [o for op in parse_request(goal) for o in op.outputs()]
-        return [Check(tuple(dict.fromkeys(wanted)))]
+        return [Check(final_outputs(parse_request(goal)))]
     ctx = ctx if ctx is not None else Context()
     ops: list[Op] = []
     for clause in clauses(text):
