@@ -131,13 +131,12 @@ def test_planner_splits_goal_and_over_decomposes(client: anthropic.Anthropic) ->
     assert sort.description == "Sort the files in inbox/ by type"
     assert sort.files == ["inbox/"]
     assert {"list_files", "move_file", "make_dir"} <= set(sort.tools)
-    # files are the paths a subtask reads; outputs the ones it creates or changes.
-    assert (index.files, index.outputs) == (["docs/"], ["docs/INDEX.md"])
-    assert (summary.files, summary.outputs) == (["notes/meeting.txt"], ["notes/SUMMARY.md"])
-    assert sort.outputs == ["inbox/"]
-    assert [s.id for s in plan.subtasks] == ["s1", "s2", "s3", "s4", "s5"]
-    # The three parts touch different paths, so only the validation waits.
-    assert [s.depends_on for s in plan.subtasks] == [[], [], [], [], ["s2", "s3", "s4"]]
+    assert index.files == ["docs/", "docs/INDEX.md"]
+    assert summary.files == ["notes/meeting.txt", "notes/SUMMARY.md"]
+    # A client that offers no submit_plan gets the shape its Plan model (which
+    # forbids unknown fields) knows: no ids, outputs or edges.
+    raw = json.loads(text(msg))["subtasks"]
+    assert all(set(s) == {"title", "description", "tools", "files"} for s in raw)
     assert plan.subtasks[0].description == f"Plan how to approach: {GOAL}"
     assert plan.subtasks[-1].description.startswith("Validate that every part of the goal")
 

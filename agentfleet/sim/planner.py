@@ -7,7 +7,8 @@ same grammar the agents act on) and `depends_on` for the parts that need an
 earlier part's result.
 
 Offered `submit_plan`, it answers with that tool call, as a forced
-tool_choice makes Claude do; without it (older clients) it answers in text.
+tool_choice makes Claude do; without it (older clients) it answers in text,
+in the plan shape those clients know.
 """
 
 from __future__ import annotations
@@ -168,6 +169,31 @@ def plan_for(goal: str) -> JSON:
     return {"subtasks": [plan, *work, check][:MAX_SUBTASKS]}
 
 
+def legacy(plan: JSON) -> JSON:
+    """The plan in the shape clients had before plans were graphs.
+
+    Their Plan model forbids unknown fields, so a client that offers no
+    submit_plan gets no id, outputs or depends_on, and the files and tools
+    it always got: every path a subtask names, and tools hinted by its verbs.
+    """
+    out = []
+    for sub in plan["subtasks"]:
+        words = strip_directives(sub["description"])
+        if sub["title"] in ("Plan the approach", "Validate the results"):
+            tools, files = sub["tools"], sub["files"]
+        else:
+            tools, files = tools_for(words), files_in(words)
+        out.append(
+            {
+                "title": sub["title"],
+                "description": sub["description"],
+                "tools": tools,
+                "files": files,
+            }
+        )
+    return {"subtasks": out}
+
+
 def _malformed_text(attempt: int, plan: JSON) -> str:
     # Three distinct failure shapes, so the master's error messages for each
     # (not JSON / wrong schema / invalid field) all get exercised.
@@ -221,7 +247,9 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
             return Reply([text_block("The plan is submitted.")])
         tool_input = _malformed_input(attempt, plan) if malformed else plan
         return Reply([convo.tool_use(0, PLAN_TOOL, tool_input)])
-    text = _malformed_text(attempt, plan) if malformed else json.dumps(plan, indent=1)
     if PROSE_JSON in habits and not malformed:
-        text = _prose(json.dumps(plan, indent=2), plan)
+        # A habit of the tool-mode planner: the graph is all there, in prose.
+        return Reply([text_block(_prose(json.dumps(plan, indent=2), plan))])
+    old = legacy(plan)
+    text = _malformed_text(attempt, old) if malformed else json.dumps(old, indent=1)
     return Reply([text_block(text)])
