@@ -268,3 +268,40 @@ def test_habit_stats_are_served_on_the_admin_endpoint() -> None:
         with urllib.request.urlopen(sim.url + "/_sim/stats", timeout=5) as r:
             stats = json.load(r)
     assert stats["habits"] == {"claim-done": 3} and stats["stop_reasons"] == {"end_turn": 3}
+
+
+def test_multi_tool_stops_after_a_failed_call_in_a_merged_turn(
+    client: anthropic.Anthropic,
+) -> None:
+    messages = [user("Task: t\nCreate folder x, then copy a.txt into it [sim:habit=multi-tool]")]
+    msg = create(client, messages)
+    # The copy's read needs no earlier result, so it goes out with the make_dir.
+    assert [b for b in blocks(msg) if b[0] == "tool_use"] == [
+        ("tool_use", ("make_dir", {"path": "x"})),
+        ("tool_use", ("read_file", {"path": "a.txt"})),
+    ]
+    uses = [b for b in msg.content if b.type == "tool_use"]
+    messages += [
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in msg.content]},
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": uses[0].id,
+                    "content": "cannot create x: a file with that name exists",
+                    "is_error": True,
+                },
+                {"type": "tool_result", "tool_use_id": uses[1].id, "content": "hi"},
+            ],
+        },
+    ]
+    final = create(client, messages)
+    assert final.stop_reason == "end_turn"
+    assert blocks(final) == [
+        (
+            "text",
+            "I did not change any files. I could not create x/: make_dir failed: cannot create "
+            "x: a file with that name exists. I stopped there and did not copy a.txt to x/a.txt.",
+        )
+    ]

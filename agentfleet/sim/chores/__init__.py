@@ -77,7 +77,7 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
     if any(use.name not in env.offered for _, use in sent):
         # Operations check what is offered; this keeps that promise if one forgets.
         names = sorted({use.name for _, use in sent} - env.offered)
-        return Reply([text_block(f"I did not change any files: {', '.join(names)} not offered.")])
+        return Reply([text_block(f"I stopped: {', '.join(names)} was not offered.")])
     if BAD_ARGS in habits and not turns:
         first = sent[0][1]
         bad = bad_arguments(first.input, convo.schemas.get(first.name, {}))

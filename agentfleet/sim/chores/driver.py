@@ -62,6 +62,10 @@ class Run:
         return sorted(self.slots)
 
     def turn(self) -> list[tuple[int, Use]]:
+        # After a failed call a model reports; an operation sent in the same
+        # turn does not get to go on.
+        if self.stopped:
+            return []
         calls = [(i, use) for i in self._active() for use in self.slots[i].queue]
         return calls[:1] if self.single else calls
 
