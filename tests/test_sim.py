@@ -133,6 +133,10 @@ def test_planner_splits_goal_and_over_decomposes(client: anthropic.Anthropic) ->
     assert {"list_files", "move_file", "make_dir"} <= set(sort.tools)
     assert index.files == ["docs/", "docs/INDEX.md"]
     assert summary.files == ["notes/meeting.txt", "notes/SUMMARY.md"]
+    # A client that offers no submit_plan gets the shape its Plan model (which
+    # forbids unknown fields) knows: no ids, outputs or edges.
+    raw = json.loads(text(msg))["subtasks"]
+    assert all(set(s) == {"title", "description", "tools", "files"} for s in raw)
     assert plan.subtasks[0].description == f"Plan how to approach: {GOAL}"
     assert plan.subtasks[-1].description.startswith("Validate that every part of the goal")
 
@@ -281,7 +285,9 @@ def test_subagent_turns_directive_and_fallbacks(client: anthropic.Anthropic) -> 
     assert text(final) == "Simulated answer: Busy (after 3 turns)"
 
     other = ask(client, prompts.SUBAGENT_SYSTEM, [user(subagent_task("Muse", "Think"))], TOOLS)
-    assert text(other) == "Simulated answer: Muse" and other.stop_reason == "end_turn"
+    # Not a file chore and not a question: it says it changed nothing.
+    assert text(other) == '"Think" does not ask for any file change, so I did not change any files.'
+    assert other.stop_reason == "end_turn" and tool_calls(other) == []
     # The "plan" subtask quotes the whole goal; it must not redo the sorting.
     plan_task = subagent_task("Plan the approach", f"Plan how to approach: {GOAL}")
     assert tool_calls(ask(client, prompts.SUBAGENT_SYSTEM, [user(plan_task)], TOOLS)) == []

@@ -1,7 +1,8 @@
 """The simulator's pure core: a Messages request in, a Messages response out.
 
 No I/O, no clock, no randomness: the same request always gets the same
-response, which is what makes simulated runs replayable and testable.
+response (habit rates are hashed from the seed and the conversation, not
+drawn), which is what makes simulated runs replayable and testable.
 """
 
 from __future__ import annotations
@@ -10,18 +11,36 @@ import json
 from collections.abc import Callable
 
 from agentfleet import prompts
-from agentfleet.sim import planner, subagent
+from agentfleet.sim import chores, planner
 from agentfleet.sim.conversation import Conversation, text_block
-from agentfleet.sim.protocol import JSON, envelope, input_tokens, role_of, validate
+from agentfleet.sim.habits import (
+    AGENT,
+    PLANNER,
+    TRUNCATE,
+    HabitKnobs,
+    Habits,
+    cut_off,
+    habits_for,
+)
+from agentfleet.sim.protocol import (
+    JSON,
+    Reply,
+    envelope,
+    input_tokens,
+    output_tokens,
+    role_of,
+    validate,
+)
 
 REPORTS_MARKER = "Sub-agent reports (JSON):"
+NO_KNOBS = HabitKnobs()
 
 
 def _first_line(text: str) -> str:
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
 
 
-def _synthesize(convo: Conversation) -> list[JSON]:
+def _synthesize(convo: Conversation, habits: Habits) -> Reply:
     text = convo.last_user_text
     reports: list[JSON] = []
     at = text.find(REPORTS_MARKER)
@@ -36,35 +55,57 @@ def _synthesize(convo: Conversation) -> list[JSON]:
     for r in reports:
         report = _first_line(str(r.get("report") or "")) or "(no report)"
         lines.append(f"- {r.get('title', '')} [{r.get('status', '?')}]: {report}")
-    return [text_block("\n".join(lines))]
+    return Reply([text_block("\n".join(lines))])
 
 
-def _inline(convo: Conversation) -> list[JSON]:
-    return [text_block(f"Simulated inline answer: {_first_line(convo.last_user_text)}")]
+def _inline(convo: Conversation, habits: Habits) -> Reply:
+    # The tool-less inline role of older workflows: it can only answer.
+    return Reply([text_block(f"Simulated inline answer: {_first_line(convo.last_user_text)}")])
 
 
-def _unknown(convo: Conversation) -> list[JSON]:
-    return [
-        text_block(
-            "Simulated reply (agentfleet-sim found no known ROLE line): "
-            + (_first_line(convo.last_user_text) or "(no text)")
-        )
-    ]
+def _unknown(convo: Conversation, habits: Habits) -> Reply:
+    return Reply(
+        [
+            text_block(
+                "Simulated reply (agentfleet-sim found no known ROLE line): "
+                + (_first_line(convo.last_user_text) or "(no text)")
+            )
+        ]
+    )
 
 
-ROLES: dict[str, Callable[[Conversation], list[JSON]]] = {
+ROLES: dict[str, Callable[[Conversation, Habits], Reply]] = {
     prompts.ROLE_PLANNER: planner.reply,
-    prompts.ROLE_SUBAGENT: subagent.reply,
+    prompts.ROLE_SUBAGENT: chores.reply,
     prompts.ROLE_SYNTHESIZER: _synthesize,
     prompts.ROLE_INLINE: _inline,
 }
+# Which habits a role can show; the others answer plainly.
+HABIT_PARTS = {prompts.ROLE_PLANNER: PLANNER, prompts.ROLE_SUBAGENT: AGENT}
 
 
-def respond(body: object) -> JSON:
-    """POST /v1/messages. Raises protocol.ApiError for an invalid request."""
+def answer(body: object, knobs: HabitKnobs = NO_KNOBS) -> tuple[JSON, frozenset[str]]:
+    """The response, and the habits it showed (for the server's stats)."""
     req = validate(body, for_create=True)
-    content = ROLES.get(role_of(req), _unknown)(Conversation(req))
-    return envelope(req, content)
+    convo = Conversation(req)
+    role = role_of(req)
+    part = HABIT_PARTS.get(role)
+    habits = habits_for(convo, part, knobs) if part else Habits()
+    reply = ROLES.get(role, _unknown)(convo, habits)
+    content, stop, output = reply.content, reply.stop_reason, None
+    if stop is None:
+        calls = any(b.get("type") == "tool_use" for b in content)
+        short = TRUNCATE in habits and calls and convo.max_tokens < habits.truncate_below
+        # Past max_tokens the real API stops mid-answer, habit or not.
+        if short or output_tokens(content) > convo.max_tokens:
+            content = cut_off(content, convo.schemas, convo.max_tokens)
+            stop, output = "max_tokens", convo.max_tokens
+    return envelope(req, content, stop_reason=stop, output=output), habits.on
+
+
+def respond(body: object, knobs: HabitKnobs = NO_KNOBS) -> JSON:
+    """POST /v1/messages. Raises protocol.ApiError for an invalid request."""
+    return answer(body, knobs)[0]
 
 
 def count_tokens(body: object) -> JSON:

@@ -10,6 +10,7 @@ from types import FrameType
 
 from agentfleet.config import Settings
 from agentfleet.sim.faults import check_rates
+from agentfleet.sim.habits import HABITS, check_habits
 from agentfleet.sim.server import Simulator
 
 
@@ -18,6 +19,13 @@ def _rate(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"a rate is between 0 and 1, got {text}")
     return value
+
+
+def _habits(text: str) -> tuple[str, ...]:
+    try:
+        return check_habits([h.strip() for h in text.split(",") if h.strip()])
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,19 +47,36 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"fraction of /v1/messages requests answered with HTTP {status}",
         )
     p.add_argument("--retry-after", type=float, default=1.0, help="seconds sent with a 429")
-    p.add_argument("--seed", type=int, default=0, help="seed for the random faults")
+    p.add_argument(
+        "--habit-rate",
+        type=_rate,
+        default=0.0,
+        metavar="RATE",
+        help="share of agent and planner conversations that show one bad habit of real models",
+    )
+    p.add_argument(
+        "--habits",
+        type=_habits,
+        default=HABITS,
+        metavar="LIST",
+        help=f"comma-separated habits --habit-rate picks from (default all: {','.join(HABITS)})",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed for the random faults and habits")
     p.add_argument("--quiet", action="store_true", help="do not log one line per request")
     return p
 
 
 def banner(sim: Simulator, rates: dict[int, float], args: argparse.Namespace) -> str:
     faults = ", ".join(f"{s}={r:g}" for s, r in sorted(rates.items()) if r) or "none"
+    habits = f"{args.habit_rate:g} of conversations, from {','.join(args.habits)}"
+    habits = habits if args.habit_rate else "only where a [sim:habit=...] directive asks"
     lines = [
         "agentfleet SIMULATOR - this is NOT Claude.",
         f"Anthropic-compatible fake API on {sim.url}",
         "Answers are scripted and deterministic; no API key is used or needed.",
         f"latency {args.latency_ms:g} ms | random faults: {faults} | "
         f"retry-after {args.retry_after:g}s | seed {args.seed}",
+        f"habits: {habits}",
         "admin: POST /_sim/faults  GET /_sim/stats  POST /_sim/reset",
         "Press Ctrl-C to stop.",
     ]
@@ -75,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         fault_rates={s: r for s, r in rates.items() if r},
         retry_after_s=args.retry_after,
         seed=args.seed,
+        habit_rate=args.habit_rate,
+        habits=args.habits,
         log=None if args.quiet else lambda line: print(f"[sim] {line}", flush=True),
     )
     try:

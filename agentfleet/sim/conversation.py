@@ -56,8 +56,47 @@ class Conversation:
             {"role": m.get("role"), "content": blocks(m.get("content"))}
             for m in body.get("messages") or []
         ]
-        self.tool_names = {str(t.get("name")) for t in body.get("tools") or []}
+        tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+        self.tool_names = {str(t.get("name")) for t in tools}
+        self.schemas: dict[str, JSON] = {
+            str(t.get("name")): dict(t.get("input_schema") or {}) for t in tools
+        }
+        choice = body.get("tool_choice")
+        self.tool_choice: JSON = dict(choice) if isinstance(choice, dict) else {"type": "auto"}
+        self.max_tokens = int(body.get("max_tokens") or 0)
         self._seed = digest({"system": body.get("system"), "messages": body.get("messages")})
+
+    @property
+    def offered(self) -> frozenset[str]:
+        """The tools this turn may call: none at all under tool_choice "none"."""
+        if self.tool_choice.get("type") == "none":
+            return frozenset()
+        return frozenset(self.tool_names)
+
+    @property
+    def one_call_per_turn(self) -> bool:
+        return bool(self.tool_choice.get("disable_parallel_tool_use"))
+
+    def assistant_turns(self) -> int:
+        return sum(1 for m in self.messages if m["role"] == "assistant")
+
+    def user_feedback(self) -> list[list[str]]:
+        """What the client said back after each of our turns, one list per user
+        message: its texts, and the text of any error tool_result (how a
+        rejected tool input comes back)."""
+        out: list[list[str]] = []
+        for m in self.messages[1:]:
+            if m["role"] != "user":
+                continue
+            said: list[str] = []
+            for b in m["content"]:
+                if b.get("type") == "text":
+                    said.append(str(b.get("text", "")))
+                elif b.get("type") == "tool_result" and b.get("is_error"):
+                    content = b.get("content")
+                    said.append(content if isinstance(content, str) else text_of(content))
+            out.append(said)
+        return out
 
     def user_texts(self) -> list[str]:
         return [text_of(m["content"]) for m in self.messages if m["role"] == "user"]

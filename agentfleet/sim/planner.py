@@ -2,6 +2,13 @@
 
 It over-decomposes on purpose (an extra "plan" and "validate" subtask around
 any multi-part goal), because real planners do, and the master must cope.
+Each subtask gets an id, the paths it will produce (`outputs`, read with the
+same grammar the agents act on) and `depends_on` for the parts that need an
+earlier part's result.
+
+Offered `submit_plan`, it answers with that tool call, as a forced
+tool_choice makes Claude do; without it (older clients) it answers in text,
+in the plan shape those clients know.
 """
 
 from __future__ import annotations
@@ -10,6 +17,9 @@ import json
 import re
 from typing import Any
 
+from agentfleet.sim.chores.answers import Cannot
+from agentfleet.sim.chores.grammar import parse_request
+from agentfleet.sim.chores.text import VERBS, Context, clauses, resolve
 from agentfleet.sim.conversation import (
     Conversation,
     directives,
@@ -17,11 +27,13 @@ from agentfleet.sim.conversation import (
     strip_directives,
     text_block,
 )
-from agentfleet.sim.protocol import JSON
+from agentfleet.sim.habits import PROSE_JSON, Habits, for_subtasks
+from agentfleet.sim.protocol import JSON, Reply
 
 RETRY_PREFIX = "Your plan was invalid"
-# Kept in subtask descriptions: they script the sub-agent that receives them.
-PLANNER_DIRECTIVES = {"malformed-plans"}
+PLAN_TOOL = "submit_plan"
+# Planner-only or re-added to every subtask by `for_subtasks`.
+PLANNER_DIRECTIVES = {"malformed-plans", "habit", "truncate-below"}
 TITLE_LIMIT = 60
 DESCRIPTION_LIMIT = 4000
 MAX_SUBTASKS = 500
@@ -30,7 +42,7 @@ _SPLIT = re.compile(
     r"(?:^|(?<=\s))\d{1,3}[.)](?=\s)"  # numbered list items: "1." or "1)"
     r"|;|\n"
     r"|(?<=\S)\.\s+"  # sentence ends; "notes/a.txt" has no space after its dot
-    r"|,\s+and\s+|,\s+then\s+|\s+then\s+",
+    rf"|,\s+and\s+then\s+|,\s+and\s+|,\s+then\s+|\s+then\s+|,\s+(?={VERBS})",
     re.IGNORECASE,
 )
 _LEADING = re.compile(r"^(?:and|then|also|finally)\b[\s,]*", re.IGNORECASE)
@@ -50,16 +62,27 @@ _TOOL_HINTS: list[tuple[str, tuple[str, ...]]] = [
 _TOOL_ORDER = ("list_files", "read_file", "write_file", "move_file", "make_dir")
 
 
-def split_goal(goal: str) -> list[str]:
-    parts = []
-    for raw in _SPLIT.split(goal):
+def split_parts(goal: str) -> list[tuple[str, bool]]:
+    """(part, follows "then") for each part of a goal, in order."""
+    parts: list[tuple[str, bool]] = []
+    then = False
+    at = 0
+    for sep in [*_SPLIT.finditer(goal), None]:
+        raw = goal[at : sep.start() if sep else len(goal)]
         part = raw.strip()
+        lead_then = bool(re.match(r"^then\b", part, re.I))
         while _LEADING.match(part):
             part = _LEADING.sub("", part, count=1).strip()
         part = re.sub(r"(?:\s+and)?[\s.,]*$", "", part)
         if part:
-            parts.append(part)
+            parts.append((part, then or lead_then))
+        then = bool(sep and "then" in sep.group(0).lower())
+        at = sep.end() if sep else len(goal)
     return parts
+
+
+def split_goal(goal: str) -> list[str]:
+    return [p for p, _ in split_parts(goal)]
 
 
 def files_in(text: str) -> list[str]:
@@ -77,39 +100,101 @@ def _title(text: str) -> str:
     return text if len(text) <= TITLE_LIMIT else text[: TITLE_LIMIT - 3].rstrip() + "..."
 
 
-def _subtask(title: str, description: str, tools: list[str], files: list[str]) -> JSON:
-    return {
-        "title": title,
-        "description": description[:DESCRIPTION_LIMIT],
-        "tools": tools,
-        "files": files,
-    }
+def _norm(path: str) -> str:
+    return path.rstrip("/") or "."
+
+
+def _overlaps(a: str, b: str) -> bool:
+    a, b = _norm(a), _norm(b)
+    return "." in (a, b) or a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def _subtask(sid: str, title: str, description: str, **rest: Any) -> JSON:
+    body: JSON = {"id": sid, "title": title, "description": description[:DESCRIPTION_LIMIT]}
+    body.update({"tools": [], "files": [], "outputs": [], "depends_on": []} | rest)
+    return body
 
 
 def plan_for(goal: str) -> JSON:
     clean_goal = strip_directives(goal)
+    carry = for_subtasks(directives(goal))
     parts = [
-        p for p in split_goal(strip_directives(goal, PLANNER_DIRECTIVES)) if strip_directives(p)
-    ]
-    if not parts:
-        parts = [clean_goal or "Answer the request"]
-    subtasks = [_subtask(_title(p), p, tools_for(p), files_in(strip_directives(p))) for p in parts]
-    if len(parts) >= 2:
-        subtasks.insert(
-            0, _subtask("Plan the approach", f"Plan how to approach: {clean_goal}", [], [])
+        (p, then)
+        for p, then in split_parts(strip_directives(goal, PLANNER_DIRECTIVES))
+        if strip_directives(p)
+    ] or [(clean_goal or "Answer the request", False)]
+    ctx = Context()
+    work: list[JSON] = []
+    offset = 1 if len(parts) >= 2 else 0  # the plan step takes s1
+    for n, (part, then) in enumerate(parts):
+        words = strip_directives(part)
+        # A planner writes "it" out: the part runs alone, far from its referent.
+        if len(clauses(words)) == 1:
+            part = part.replace(words, resolve(words, ctx)) if words in part else part
+        ops = parse_request(words, ctx=ctx)
+        outputs = list(dict.fromkeys(o for op in ops for o in op.outputs()))
+        reads = [r for op in ops for r in op.reads()]
+        understood = not any(isinstance(op, Cannot) for op in ops)
+        files = [r for r in dict.fromkeys(reads) if r not in (".", "./")]
+        files = files if understood else files_in(words)
+        hints = [t for op in ops for t in op.tools()] if understood else tools_for(words)
+        tools = [t for t in _TOOL_ORDER if t in hints] + [
+            t for t in dict.fromkeys(hints) if t not in _TOOL_ORDER
+        ]
+        deps = [
+            work[i]["id"]
+            for i in range(n)
+            if (then and i == n - 1)
+            or any(_overlaps(x, o) for x in [*reads, *outputs] for o in work[i]["outputs"])
+        ]
+        description = f"{part} {carry}".strip()
+        sid = f"s{n + 1 + offset}"
+        work.append(
+            _subtask(sid, _title(part), description, tools=tools, files=files, outputs=outputs)
         )
-        subtasks.append(
-            _subtask(
-                "Validate the results",
-                f"Validate that every part of the goal was done: {clean_goal}",
-                ["list_files", "read_file"],
-                files_in(clean_goal),
-            )
-        )
-    return {"subtasks": subtasks[:MAX_SUBTASKS]}
+        work[-1]["depends_on"] = deps
+    if len(parts) < 2:
+        return {"subtasks": work[:MAX_SUBTASKS]}
+    plan = _subtask(
+        "s1", "Plan the approach", f"Plan how to approach: {clean_goal} {carry}".strip()
+    )
+    check = _subtask(
+        f"s{len(work) + 2}",
+        "Validate the results",
+        f"Validate that every part of the goal was done: {clean_goal} {carry}".strip(),
+        tools=["list_files", "read_file"],
+        files=files_in(clean_goal),
+        depends_on=[w["id"] for w in work],
+    )
+    return {"subtasks": [plan, *work, check][:MAX_SUBTASKS]}
 
 
-def _malformed(attempt: int, plan: JSON) -> str:
+def legacy(plan: JSON) -> JSON:
+    """The plan in the shape clients had before plans were graphs.
+
+    Their Plan model forbids unknown fields, so a client that offers no
+    submit_plan gets no id, outputs or depends_on, and the files and tools
+    it always got: every path a subtask names, and tools hinted by its verbs.
+    """
+    out = []
+    for sub in plan["subtasks"]:
+        words = strip_directives(sub["description"])
+        if sub["title"] in ("Plan the approach", "Validate the results"):
+            tools, files = sub["tools"], sub["files"]
+        else:
+            tools, files = tools_for(words), files_in(words)
+        out.append(
+            {
+                "title": sub["title"],
+                "description": sub["description"],
+                "tools": tools,
+                "files": files,
+            }
+        )
+    return {"subtasks": out}
+
+
+def _malformed_text(attempt: int, plan: JSON) -> str:
     # Three distinct failure shapes, so the master's error messages for each
     # (not JSON / wrong schema / invalid field) all get exercised.
     variant = attempt % 3
@@ -124,12 +209,47 @@ def _malformed(attempt: int, plan: JSON) -> str:
     return json.dumps({"subtasks": broken + plan["subtasks"][1:]}, indent=1)
 
 
-def reply(convo: Conversation) -> list[JSON]:
+def _malformed_input(attempt: int, plan: JSON) -> JSON:
+    # The same three shapes as tool input: prose where the list belongs, a
+    # different schema, and an empty required field.
+    variant = attempt % 3
+    if variant == 0:
+        return {"subtasks": _malformed_text(0, plan)}
+    if variant == 1:
+        return {"plan": [s["title"] for s in plan["subtasks"]]}
+    return {"subtasks": [dict(plan["subtasks"][0], title=""), *plan["subtasks"][1:]]}
+
+
+def _prose(plan_json: str, plan: JSON) -> str:
+    n = len(plan["subtasks"])
+    return (
+        f"Here is a plan that splits the goal into {n} subtask{'s' if n != 1 else ''}.\n\n"
+        f"```json\n{plan_json}\n```\n\n"
+        "Subtasks with depends_on wait for those steps; the others can run in parallel."
+    )
+
+
+def reply(convo: Conversation, habits: Habits) -> Reply:
     goal = convo.first_user_text.strip()
     if goal.lower().startswith("goal:"):
         goal = goal[5:].strip()
-    attempt = sum(1 for t in convo.user_texts() if t.lstrip().startswith(RETRY_PREFIX))
+    # One retry per user message, however many blocks it spreads the error over.
+    attempt = sum(
+        1
+        for said in convo.user_feedback()
+        if any(t.lstrip().startswith(RETRY_PREFIX) for t in said)
+    )
     plan = plan_for(goal)
-    if attempt < int_directive(directives(goal), "malformed-plans"):
-        return [text_block(_malformed(attempt, plan))]
-    return [text_block(json.dumps(plan, indent=1, ensure_ascii=False))]
+    malformed = attempt < int_directive(directives(goal), "malformed-plans")
+    if PLAN_TOOL in convo.offered and PROSE_JSON not in habits:
+        turns = convo.tool_turns()
+        if turns and not any(c.is_error for c in turns[-1]):
+            return Reply([text_block("The plan is submitted.")])
+        tool_input = _malformed_input(attempt, plan) if malformed else plan
+        return Reply([convo.tool_use(0, PLAN_TOOL, tool_input)])
+    if PROSE_JSON in habits and not malformed:
+        # A habit of the tool-mode planner: the graph is all there, in prose.
+        return Reply([text_block(_prose(json.dumps(plan, indent=2), plan))])
+    old = legacy(plan)
+    text = _malformed_text(attempt, old) if malformed else json.dumps(old, indent=1)
+    return Reply([text_block(text)])

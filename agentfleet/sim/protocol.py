@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 import anthropic.types
@@ -18,6 +19,16 @@ import anthropic.types
 from agentfleet.catalog import PRICES_PER_MTOK
 
 JSON = dict[str, Any]
+
+
+@dataclass
+class Reply:
+    """What a role answers: content blocks, and a stop_reason when the content
+    alone does not say why the model stopped (a refusal)."""
+
+    content: list[JSON]
+    stop_reason: str | None = None
+
 
 ERROR_TYPES: dict[int, str] = {
     400: "invalid_request_error",
@@ -103,7 +114,15 @@ def input_tokens(body: JSON) -> int:
 
 
 def output_tokens(content: list[JSON]) -> int:
-    return max(1, math.ceil(_chars(content) / 4))
+    # Counted from what the model generated: the text, and a tool call's name
+    # and JSON input; the block wrappers are not generated tokens.
+    chars = 0
+    for b in content:
+        if b.get("type") == "text":
+            chars += len(str(b.get("text", "")))
+        elif b.get("type") == "tool_use":
+            chars += len(str(b.get("name", ""))) + _chars(b.get("input") or {})
+    return max(1, math.ceil(chars / 4))
 
 
 def _require(cond: bool, message: str, status: int = 400) -> None:
@@ -226,15 +245,37 @@ def _validate_messages(messages: Any) -> None:
         )
 
 
-def envelope(body: JSON, content: list[JSON]) -> JSON:
-    """A complete Messages API response around `content`."""
+STOP_REASONS = frozenset(
+    {"end_turn", "tool_use", "max_tokens", "stop_sequence", "pause_turn", "refusal"}
+)
+
+
+def envelope(
+    body: JSON,
+    content: list[JSON],
+    *,
+    stop_reason: str | None = None,
+    output: int | None = None,
+) -> JSON:
+    """A complete Messages API response around `content`.
+
+    stop_reason and output override what the content implies, for replies the
+    model did not finish (max_tokens) or would not give (refusal).
+    """
+    if stop_reason is None:
+        stop_reason = "tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn"
+    if stop_reason not in STOP_REASONS:
+        raise ValueError(f"not a stop_reason the API sends: {stop_reason!r}")
     return {
         "id": "msg_sim_" + digest(body)[:24],
         "type": "message",
         "role": "assistant",
         "model": body["model"],
         "content": content,
-        "stop_reason": "tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn",
+        "stop_reason": stop_reason,
         "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens(body), "output_tokens": output_tokens(content)},
+        "usage": {
+            "input_tokens": input_tokens(body),
+            "output_tokens": output_tokens(content) if output is None else output,
+        },
     }

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from agentfleet.sim import brain
 from agentfleet.sim.faults import Fault, Faults
+from agentfleet.sim.habits import HABITS, HabitKnobs
 from agentfleet.sim.protocol import JSON, ApiError, role_of
 
 SIMULATOR = "agentfleet-sim"
@@ -61,12 +62,20 @@ class Simulator:
         fault_rates: dict[int, float] | None = None,
         retry_after_s: float = 1.0,
         seed: int = 0,
+        habit_rate: float = 0.0,
+        habits: list[str] | tuple[str, ...] | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
         self._host = host
         self._requested_port = port
         self.latency_ms = float(latency_ms)
         self.faults = Faults(fault_rates, retry_after_s, seed)
+        # For soak runs: that share of agent and planner conversations shows
+        # one of `habits` (default all), picked by a hash of the seed and the
+        # conversation, so a rerun with the same seed misbehaves identically.
+        self.habit_knobs = HabitKnobs(
+            rate=float(habit_rate), pool=tuple(habits) if habits else HABITS, seed=seed
+        )
         self._log = log
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
@@ -143,6 +152,8 @@ class Simulator:
                 "faults_queued": self.faults.queued(),
                 "input_tokens": s["input_tokens"],
                 "output_tokens": s["output_tokens"],
+                "habits": dict(s["habits"]),
+                "stop_reasons": dict(s["stop_reasons"]),
             }
 
     def reset(self) -> None:
@@ -162,6 +173,8 @@ class Simulator:
             "faults_injected": 0,
             "input_tokens": 0,
             "output_tokens": 0,
+            "habits": Counter(),
+            "stop_reasons": Counter(),
         }
 
     def _request_id(self, raw: bytes) -> str:
@@ -171,10 +184,20 @@ class Simulator:
         return "req_sim_" + hashlib.sha256(b"%d:" % n + raw).hexdigest()[:24]
 
     def _record(
-        self, path: str, status: str, role: str | None, fault: bool, usage: JSON | None
+        self,
+        path: str,
+        status: str,
+        role: str | None,
+        fault: bool,
+        usage: JSON | None,
+        answer: JSON | None = None,
+        habits: frozenset[str] = frozenset(),
     ) -> None:
         with self._lock:
             s = self._stats
+            s["habits"].update(habits)
+            if answer is not None:
+                s["stop_reasons"][str(answer.get("stop_reason"))] += 1
             s["requests"] += 1
             s["by_path"][path] += 1
             s["by_status"][status] += 1
@@ -269,6 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
         role: str | None = None
         fault: Fault | None = None
         usage: JSON | None = None
+        answer: JSON | None = None
+        habits: frozenset[str] = frozenset()
         headers: dict[str, str] = {}
         try:
             body = self._json(raw)
@@ -283,8 +308,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 if fault is not None and fault.status is not None:
                     raise _fault_error(fault, sim.faults)
-                status, payload = 200, brain.respond(body)
-                usage = payload["usage"]
+                answer, habits = brain.answer(body, sim.habit_knobs)
+                status, payload, usage = 200, answer, answer["usage"]
             elif (method, path) == ("POST", COUNT_TOKENS):
                 status, payload = 200, brain.count_tokens(body)
             else:
@@ -292,7 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as err:
             status, payload, headers = err.status, err.body(request_id), err.headers
         injected = fault is not None and fault.is_error
-        sim._record(path, str(status), role, injected, usage)
+        sim._record(path, str(status), role, injected, usage, answer, habits)
         self._send(status, payload, request_id, headers)
         ms = (time.monotonic() - started) * 1000
         sim._say(f"{method} {path} -> {status} role={role or '-'} {ms:.0f}ms")

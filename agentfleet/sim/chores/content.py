@@ -1,0 +1,52 @@
+"""What goes into a file: the literal text a request names ("the number 7",
+'hello world'), or a piece written on request (writing.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+from agentfleet.sim.chores.writing import is_piece, write_piece
+
+_QUOTES = "'\"`\u2018\u2019\u201c\u201d"
+_LITERAL = re.compile(
+    r"(?:the\s+)?(?:word|words|text|line|string|sentence|phrase|message|contents?|value)\s+(.+)",
+    re.I,
+)
+_SAYING = re.compile(
+    r"(?:a|an|one|the)\s+(?:new\s+)?(?:line|note|message|sentence|reminder|text)\s+"
+    r"(?:saying|that\s+says|reading|with|of)\s+(.+)",
+    re.I,
+)
+_NUMBER = re.compile(r"(?:the\s+)?number\s+(\S+)", re.I)
+_RANGE = re.compile(r"(?:the\s+)?numbers\s+(?:from\s+)?(-?\d+)\s+(?:to|through|-)\s+(-?\d+)", re.I)
+# "the summary", "it": content that is another clause's result, not text.
+PRONOUNS = frozenset({"it", "that", "this", "them", "the summary", "the result", "the list"})
+
+
+def unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
+        return text[1:-1]
+    return text
+
+
+def is_generated(phrase: str) -> bool:
+    return phrase.strip().lower() not in PRONOUNS and is_piece(phrase)
+
+
+def content_of(phrase: str) -> str:
+    """The text a phrase asks for: 'the number 7' -> '7', a quote -> its inside."""
+    p = phrase.strip()
+    if p[:1] in _QUOTES:
+        return unquote(p)
+    if m := _RANGE.fullmatch(p):
+        lo, hi = int(m.group(1)), int(m.group(2))
+        step = 1 if hi >= lo else -1
+        return "".join(f"{n}\n" for n in range(lo, hi + step, step)[:1000])
+    for pattern in (_NUMBER, _SAYING, _LITERAL):
+        if m := pattern.fullmatch(p):
+            return unquote(m.group(1))
+    if p.lower() not in PRONOUNS and (text := write_piece(p)) is not None:
+        return text
+    return p

@@ -1,0 +1,142 @@
+"""From a request's words to operations: the common file-chore phrasings.
+
+One parser per family (parse_survey.py, parse_files.py), tried in a fixed
+order here: the more specific first, since an index is also a "write" and a
+folder is also a "create". The planner reads a
+goal with the same grammar, so the outputs it promises are the ones an agent
+will make.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from agentfleet.sim.chores import parse_files, parse_survey
+from agentfleet.sim.chores.answers import Answer, Cannot, Check, PlanSteps, Say
+from agentfleet.sim.chores.base import Op
+from agentfleet.sim.chores.batch import ForEach
+from agentfleet.sim.chores.content import PRONOUNS
+from agentfleet.sim.chores.files import Append, Copy, Edit, MakeDirs, Move, Write
+from agentfleet.sim.chores.survey import Index, ListFiles, ReadFile, Summarize
+from agentfleet.sim.chores.text import Context, clauses, resolve
+
+PLAN_PREFIX = "plan how to approach:"
+CHECK_PREFIX = "validate that every part of the goal was done:"
+
+_FILE_VERBS = re.compile(
+    r"\b(?:write|create|make|save|put|store|move|rename|copy|append|add|delete|remove|edit"
+    r"|replace|sort|index|summari[sz]e|folder|directory|file)\b",
+    re.IGNORECASE,
+)
+_QUESTION = re.compile(
+    r"^(?:what|why|how|who|when|where|which|explain|describe|define|tell\s+me|is|are|can"
+    r"|does|do|should|could|would)\b",
+    re.IGNORECASE,
+)
+
+
+# --- one parser per family: (clause, context, produce) -> op or None ---------------------
+
+Parser = Callable[[str, Context, tuple[str, ...]], Op | None]
+
+
+def _question(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    return Answer(s) if s.endswith("?") or _QUESTION.match(s) else None
+
+
+PARSERS: tuple[Parser, ...] = (
+    parse_survey.sort,
+    parse_survey.index,
+    parse_survey.summarize,
+    parse_survey.list_files,
+    parse_files.copy,
+    parse_files.move,
+    parse_files.rename,
+    parse_files.delete,
+    parse_files.edit,
+    parse_files.folder,
+    parse_files.append,
+    parse_files.write,
+    parse_survey.read,
+    _question,
+)
+
+
+def _attach(prev: Op, target: str) -> Op | None:
+    """ "...and save it as T": the earlier clause's result goes into T."""
+    if isinstance(prev, Summarize) and prev.target is None:
+        return Summarize(prev.source, target)
+    if isinstance(prev, ListFiles) and prev.target is None:
+        return ListFiles(prev.directory, prev.recursive, target)
+    if isinstance(prev, Say):
+        return Write(target, prev.text)
+    if isinstance(prev, ReadFile):
+        return Copy(prev.path, target)
+    return None
+
+
+def _remember(op: Op, ctx: Context) -> None:
+    if isinstance(op, MakeDirs):
+        ctx.last_dir = op.paths[-1]
+    elif isinstance(op, ForEach) and op.dest:
+        ctx.last_dir = op.dest
+    elif isinstance(op, Write | Append | Edit | ReadFile):
+        ctx.last_file = op.path
+    elif isinstance(op, Move | Copy):
+        ctx.last_file = op.dst
+    elif isinstance(op, Summarize | Index) and op.target:
+        ctx.last_file = op.target
+
+
+_UNRESOLVED = frozenset({"it", "that", "this", "them", "there", "those", "these"})
+
+
+def _dangling(op: Op) -> bool:
+    """A path that is still a pronoun: "rename it" with nothing named before."""
+    paths = [*op.reads(), *op.outputs()]
+    return any(part in _UNRESOLVED for p in paths for part in p.lower().strip("/").split("/"))
+
+
+def parse_clause(clause: str, ctx: Context, produce: tuple[str, ...] = ()) -> Op:
+    s = resolve(clause, ctx)
+    for parser in PARSERS:
+        op = parser(s, ctx, produce)
+        if op is not None:
+            return Cannot(s) if _dangling(op) else op
+    return Cannot(s, asks_for_files=bool(_FILE_VERBS.search(s) or re.search(r"\w\.\w|/", s)))
+
+
+def final_outputs(ops: list[Op]) -> tuple[str, ...]:
+    """What should exist once every clause ran: a file a later clause moved
+    or renamed away is no longer expected where it was first written."""
+    wanted: dict[str, None] = {}
+    for op in ops:
+        if isinstance(op, Move):
+            wanted.pop(op.src, None)
+        wanted.update(dict.fromkeys(op.outputs()))
+    return tuple(wanted)
+
+
+def parse_request(text: str, produce: tuple[str, ...] = (), ctx: Context | None = None) -> list[Op]:
+    """The operations a request asks for, in order."""
+    low = text.strip().lower()
+    if low.startswith(PLAN_PREFIX):
+        goal = text.strip()[len(PLAN_PREFIX) :]
+        return [PlanSteps(tuple(op.step() for op in parse_request(goal)))]
+    if low.startswith(CHECK_PREFIX):
+        goal = text.strip()[len(CHECK_PREFIX) :]
+        return [Check(final_outputs(parse_request(goal)))]
+    ctx = ctx if ctx is not None else Context()
+    ops: list[Op] = []
+    for clause in clauses(text):
+        op = parse_clause(clause, ctx, produce)
+        if isinstance(op, Write) and ops and op.content.strip().lower() in PRONOUNS:
+            attached = _attach(ops[-1], op.path)
+            if attached is not None:
+                ops[-1] = op = attached
+                _remember(op, ctx)
+                continue
+        _remember(op, ctx)
+        ops.append(op)
+    return ops

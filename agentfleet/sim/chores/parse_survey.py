@@ -1,0 +1,118 @@
+"""Parsers for the phrasings that look before they act: sort, index, summarize,
+list, read. Each takes (clause, context, produce) and returns an operation,
+or None when the clause is not of its family.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from agentfleet.sim.chores.base import Op
+from agentfleet.sim.chores.batch import Sort
+from agentfleet.sim.chores.phrases import ART, FLAGS, P, scope_of, split_target
+from agentfleet.sim.chores.survey import Index, ListFiles, ReadFile, Summarize
+from agentfleet.sim.chores.text import Context, clean_path, has_ext, looks_like_file
+
+DEFAULT_INDEX = "INDEX.md"
+
+
+def sort(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    m = re.match(
+        r"^(?:sort|organi[sz]e|group|arrange|tidy(?:\s+up)?|file)\s+(?P<rest>.*?)\s*"
+        r"(?:into\s+(?:sub)?folders\s+)?by\s+(?:file\s+)?"
+        r"(?P<by>type|extension|kind|format|topic|subject|theme|category)s?$",
+        s,
+        FLAGS,
+    )
+    if not m:
+        return None
+    by_topic = m.group("by").lower() in ("topic", "subject", "theme", "category")
+    return Sort(scope_of(m.group("rest")), by_topic)
+
+
+def index(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    m = re.match(
+        r"^(?:(?:write|create|make|build|generate|produce|add|prepare|update)\s+)?"
+        r"(?:an?\s+|the\s+)?(?:index|table\s+of\s+contents)(?![.\w])(?P<rest>.*)$",
+        s,
+        FLAGS,
+    ) or re.match(r"^index\s+(?P<rest>.+)$", s, FLAGS)
+    if not m:
+        return _listing_file(s, ctx)
+    head, target = split_target(m.group("rest"))
+    head = re.sub(r"^\s*(?:of|for|listing|covering)\s+", "", head, flags=re.I)
+    return Index(scope_of(head), target or DEFAULT_INDEX)
+
+
+def _listing_file(s: str, ctx: Context) -> Op | None:
+    """ "write papers/INDEX.md listing them": an index of what the file sits with."""
+    m = re.match(
+        rf"^(?:write|create|make|build|generate|produce)\s+{ART}(?:new\s+)?(?:file\s+)?"
+        rf"(?P<t>{P})\s+(?:listing|that\s+lists|which\s+lists|indexing|to\s+list)"
+        r"\s+(?P<what>.+)$",
+        s,
+        FLAGS,
+    )
+    if not m or not looks_like_file(m.group("t")):
+        return None
+    target, what = clean_path(m.group("t")), m.group("what").strip().lower()
+    if what in ("them", "all of them", "it", "those", "these", "the files", "everything"):
+        scope = posixpath.dirname(target) or ctx.last_dir or "."
+    else:
+        scope = scope_of(what)
+    return Index(scope, target)
+
+
+def summarize(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    m = re.match(r"^(?:summari[sz]e|sum\s+up)\s+(?P<rest>.+)$", s, FLAGS) or re.match(
+        r"^(?:write|create|make|produce|prepare|add|save|give\s+me)\s+(?:an?\s+|the\s+)?"
+        r"(?:short\s+|brief\s+|quick\s+)?summary\s+(?:of|for)\s+(?P<rest>.+)$",
+        s,
+        FLAGS,
+    )
+    if not m:
+        return None
+    head, target = split_target(m.group("rest"))
+    head = re.sub(r"^(?:the\s+)?(?:file\s+)?", "", head, flags=re.I)
+    return Summarize(clean_path(head), target)
+
+
+def list_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    m = re.match(
+        r"^(?:write|save|create|make|put)\s+(?:an?\s+|the\s+)?(?:list|listing)\s+of\s+(?P<rest>.+)$",
+        s,
+        FLAGS,
+    ) or re.match(r"^(?:list|show|display|enumerate)\s+(?:me\s+)?(?P<rest>.*)$", s, FLAGS)
+    q = re.match(
+        r"^(?:what|which)\s+files\s+(?:are\s+|exist\s+)?(?:there\s+)?"
+        r"(?:(?:in|under|inside)\s+(?P<d>.+?))?\s*\??$"
+        r"|^what(?:'s|\s+is)\s+in\s+(?P<e>.+?)\s*\??$"
+        r"|^how\s+many\s+files\s+(?:are\s+)?(?:there\s+)?(?:in|under|inside)\s+(?P<f>.+?)\s*\??$",
+        s,
+        FLAGS,
+    )
+    if q:
+        what, target = (q.group("d") or q.group("e") or q.group("f") or ""), None
+    elif m:
+        what, target = split_target(m.group("rest"))
+    else:
+        return None
+    bare = re.sub(
+        r"^(?:the\s+)?(?:contents?\s+of\s+)?(?:the\s+)?(?:file\s+)?", "", what, flags=re.I
+    )
+    if looks_like_file(bare) and target is None:
+        return ReadFile(clean_path(bare))
+    recursive = bool(re.search(r"\brecursive|\ball\s+files\b|\bevery\s+file\b", what, re.I))
+    what = re.sub(r",?\s*recursively$", "", what, flags=re.I)
+    return ListFiles(scope_of(what), recursive, target)
+
+
+def read(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    m = re.match(
+        rf"^(?:read|open|print|cat|display|show)\s+(?:me\s+)?(?:the\s+)?(?:contents?\s+of\s+)?"
+        rf"(?:the\s+file\s+)?(?P<p>{P})$",
+        s,
+        FLAGS,
+    ) or re.match(rf"^what\s+does\s+(?P<p>{P})\s+(?:say|contain)\s*\??$", s, FLAGS)
+    return ReadFile(clean_path(m.group("p"))) if m and has_ext(m.group("p")) else None

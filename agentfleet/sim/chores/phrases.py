@@ -1,0 +1,90 @@
+"""The pieces of a request's wording that many phrasings share: a path as
+written, a target file at the end ("... into summary.md"), a scope ("everything",
+"the files in inbox"), a destination folder, and "all the .txt files in X".
+"""
+
+from __future__ import annotations
+
+import re
+
+from agentfleet.sim.chores.text import clean_path, has_ext, looks_like_file
+
+P = r"(?:`[^`]+`|'[^']+'|\"[^\"]+\"|[^\s,;]+)"
+ART = r"(?:(?:a|an|the|my|our|this|that)\s+)?"
+NEW = r"(?:(?:new|empty|blank|fresh)\s+)*"
+NAMED = r"(?:(?:called|named|titled)\s+)?"
+# Singular or plural: "a folder", "the directories src and tests".
+FOLDER = r"(?:sub)?(?:folders?|director(?:y|ies)|dirs?)"
+FLAGS = re.IGNORECASE | re.DOTALL
+
+TARGET = re.compile(
+    rf"^(?P<head>.*?)\s+(?:to|into|in|as|at|inside|under|called|named)\s+"
+    rf"(?:{ART}{NEW}(?:text\s+|markdown\s+)?file\s+{NAMED})?(?P<t>{P})$",
+    FLAGS,
+)
+EVERYTHING = re.compile(
+    r"^(?:everything|all|all\s+(?:the\s+)?files|every\s+file|all\s+of\s+it|it\s+all"
+    r"|(?:the\s+)?(?:whole\s+|entire\s+)?workspace|the\s+files|files|)$",
+    re.IGNORECASE,
+)
+# Word boundaries matter: "the inbox folder" must not lose the "in" of "inbox".
+SCOPE_LEAD = re.compile(
+    r"^(?:(?:all|every|each)\s+)?(?:of\s+)?(?:the\s+)?"
+    r"(?:(?:files?|contents?|entries|everything|things)\b\s*)?"
+    rf"(?:(?:in|inside|under|of|from|within)\b\s*)?{ART}(?:{FOLDER}\s+)?",
+    re.IGNORECASE,
+)
+MANY = re.compile(
+    r"^(?:all|every|each|the)\s+(?:of\s+)?(?:the\s+)?(?:(?P<ext>\.?[a-z0-9]+)\s+)?files?"
+    rf"(?:\s+(?:in|from|inside|under)\s+{ART}(?:{FOLDER}\s+)?(?P<dir>{P}))?$"
+    rf"|^everything\s+(?:in|from|inside|under)\s+{ART}(?:{FOLDER}\s+)?(?P<dir2>{P})$",
+    re.IGNORECASE,
+)
+EXT_WORDS = {"markdown": "md", "text": "txt", "python": "py", "image": "png", "json": "json"}
+
+
+def split_target(rest: str) -> tuple[str, str | None]:
+    """("notes.md", "summary.md") from "notes.md into summary.md"."""
+    m = TARGET.match(rest.strip())
+    if m and (looks_like_file(m.group("t")) or m.group("t")[:1] in "'\"`"):
+        return m.group("head").strip(), clean_path(m.group("t"))
+    return rest.strip(), None
+
+
+def scope_of(phrase: str) -> str:
+    p = phrase.strip()
+    if EVERYTHING.match(p):
+        return "."
+    rest = SCOPE_LEAD.sub("", p, count=1).strip() or p
+    rest = re.sub(rf"\s+{FOLDER}$", "", rest, flags=re.IGNORECASE)
+    return "." if EVERYTHING.match(rest) else clean_path(rest)
+
+
+def dest(raw: str) -> tuple[str, bool]:
+    """(path, is_folder) for a move or copy destination as written."""
+    r = raw.strip()
+    m = re.match(
+        rf"^{ART}{NEW}(?:(?:{FOLDER})\s+{NAMED}(?P<a>{P})|(?P<b>{P})\s+{FOLDER})$", r, re.I
+    )
+    if m:
+        return clean_path(m.group("a") or m.group("b")), True
+    if r.endswith("/") or not has_ext(r):
+        return clean_path(r), True
+    return clean_path(r), False
+
+
+def many(src: str) -> tuple[str, str | None] | None:
+    m = MANY.match(src.strip())
+    if not m:
+        return None
+    ext = (m.group("ext") or "").lstrip(".").lower() or None
+    ext = EXT_WORDS.get(ext, ext) if ext else None
+    directory = m.group("dir") or m.group("dir2")
+    return (clean_path(directory) if directory else "."), ext
+
+
+def names(text: str) -> tuple[str, ...]:
+    """Folder names from "a, b and c" or "reports and a folder named drafts"."""
+    parts = re.split(r",\s*(?:and\s+)?|\s+and\s+", text.strip())
+    lead = re.compile(rf"^{ART}{NEW}(?:{FOLDER}\s+)?{NAMED}", re.IGNORECASE)
+    return tuple(clean_path(lead.sub("", p.strip())) for p in parts if p.strip())
