@@ -127,6 +127,13 @@ QUESTION = re.compile(
     r"|do|does|did|explain|describe|tell\s+me|give\s+me\s+an?\s+(?:overview|explanation))\b",
     re.I,
 )
+# A step that only plans or checks quotes the goal ("Validate that every part
+# of the goal was done: write a.txt ..."): the paths it quotes are not its own.
+LOOK_ONLY = re.compile(
+    r"^\s*(?:validate|verify|double[- ]check|check|review|confirm|inspect|ensure|make\s+sure"
+    r"|plan|outline|think\s+about|proofread)\b",
+    re.I,
+)
 HANDS_OFF = re.compile(
     r"\b(?:do\s+not|don't|without)\s+(?:chang|modify|touch|edit|writ)\w*|\bread[- ]only\b", re.I
 )
@@ -175,6 +182,8 @@ def _names(group: str) -> list[str]:
 def expect(text: str) -> Expectation:
     """Read the outputs, removals and required effects out of a task's wording."""
     exp = Expectation()
+    if LOOK_ONLY.match(text):
+        return exp
     # Quoted content is what goes into a file, not where it goes.
     body = _QUOTED.sub('"…"', text)
     last_dir: str | None = None

@@ -71,6 +71,8 @@ def test_outputs_are_read_from_the_wording(
         "Read notes.md and tell me what it says, without changing anything",
         "Look into notes.md and tell me what is wrong",
         "Compare a.txt to b.txt",
+        "Validate that every part of the goal was done: Write hello into a.txt",
+        "Plan how to approach: Create folder x and move a.txt into it",
     ],
 )
 def test_questions_and_answers_ask_for_no_file_change(text: str) -> None:
