@@ -99,7 +99,8 @@ async def test_a_cut_off_tool_input_is_asked_again_not_run(
     (node,) = result.tree.children
     # The half-written call never ran: one write, after one retry with more room.
     assert node.tool_calls == 1
-    assert any("(retry 1)" in r.purpose for r in result.tree.receipts)
+    receipts = [r for n in result.tree.walk() for r in n.receipts]
+    assert any("(retry 1)" in r.purpose for r in receipts), [r.purpose for r in receipts]
 
 
 async def test_a_refusal_is_a_clear_failure(client: Client, settings: Settings) -> None:

@@ -21,7 +21,8 @@ def sort(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     m = re.match(
         r"^(?:sort|organi[sz]e|group|arrange|tidy(?:\s+up)?|file)\s+(?P<rest>.*?)\s*"
         r"(?:into\s+(?:sub)?folders\s+)?by\s+(?:file\s+)?"
-        r"(?P<by>type|extension|kind|format|topic|subject|theme|category)s?$",
+        r"(?P<by>type|extension|kind|format|topic|subject|theme|category)s?"
+        r"(?:\s+into\s+(?:separate\s+|their\s+own\s+)?(?:sub)?folders)?$",
         s,
         FLAGS,
     )

@@ -19,7 +19,9 @@ FLAGS = re.IGNORECASE | re.DOTALL
 
 TARGET = re.compile(
     rf"^(?P<head>.*?)\s+(?:to|into|in|as|at|inside|under|called|named)\s+"
-    rf"(?:{ART}{NEW}(?:text\s+|markdown\s+)?file\s+{NAMED})?(?P<t>{P})$",
+    rf"(?:{ART}{NEW}(?:text\s+|markdown\s+)?file\s+{NAMED})?(?P<t>{P})"
+    # "... to inbox/INDEX.md listing every file": what follows the path describes it.
+    r"(?:,?\s+(?:listing|that\s+lists|which\s+lists|with|containing|covering)\b.*)?$",
     FLAGS,
 )
 EVERYTHING = re.compile(
