@@ -85,6 +85,8 @@ class ChaosReport:
     tool_effects: int = 0
     tool_calls: int = 0
     errors: list[str] = field(default_factory=list)
+    # The same goals run calmly (no faults, no kills): chaos must not change an outcome.
+    reference: ChaosReport | None = None
 
     # --- figures ---
 
@@ -105,6 +107,22 @@ class ChaosReport:
     def completed_share(self) -> float:
         pos = self.possible
         return sum(o.status == "completed" for o in pos) / len(pos) if pos else 1.0
+
+    @property
+    def changed_by_chaos(self) -> list[tuple[str, str, str]]:
+        """(task id, calm status, chaos status) of every possible goal chaos changed.
+
+        `completed` is a checked fact, so a goal the simulator cannot do ends
+        `unverified` calm or not; what chaos must never do is change the outcome.
+        """
+        if self.reference is None:
+            return []
+        calm = {o.goal.index: o.status for o in self.reference.possible}
+        return [
+            (o.goal.task_id, calm.get(o.goal.index, "(not run)"), o.status)
+            for o in self.possible
+            if calm.get(o.goal.index) != o.status
+        ]
 
     @property
     def impossible_failed_clearly(self) -> int:
@@ -138,11 +156,30 @@ class ChaosReport:
                 "target": "100%",
                 "met": self.terminal_share >= TARGET_TERMINAL,
             },
+            # With a calm run to compare, the goals the simulator cannot do are known:
+            # they end unverified calm too, so chaos must complete what calm completed.
             "completed_excl_impossible": {
                 "value": round(self.completed_share, 4),
-                "target": f">= {TARGET_COMPLETED:.0%}",
-                "met": self.completed_share >= TARGET_COMPLETED,
+                "target": f">= {TARGET_COMPLETED:.0%}"
+                if self.reference is None
+                else f">= calm run's {self.reference.completed_share:.1%}",
+                "met": self.completed_share
+                >= (TARGET_COMPLETED if self.reference is None else self.reference.completed_share),
             },
+            **(
+                {
+                    "outcomes_unchanged_by_chaos": {
+                        "value": [
+                            len(self.possible) - len(self.changed_by_chaos),
+                            len(self.possible),
+                        ],
+                        "target": "all",
+                        "met": not self.changed_by_chaos,
+                    }
+                }
+                if self.reference is not None
+                else {}
+            ),
             "impossible_failed_with_reason": {
                 "value": [self.impossible_failed_clearly, len(self.impossible)],
                 "target": "all",
@@ -272,6 +309,8 @@ def print_report(rep: ChaosReport) -> None:
     ]
     for label, value in rows:
         print(f"{label:<32}{value}")
+    for task_id, was, now in rep.changed_by_chaos[:20]:
+        print(f"  changed by chaos: {task_id} calm {was}, under chaos {now}")
     reasons = rep.failure_reasons()
     if reasons:
         print("not completed, by reason:")

@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -358,6 +359,30 @@ async def run_chaos(
         return await Chaos(cfg, workdir, say).run()
 
 
+def calm(cfg: ChaosConfig) -> ChaosConfig:
+    """The same goals with nothing going wrong: no faults, no kills, no server restart."""
+    return dataclasses.replace(
+        cfg,
+        fault_rate=0.0,
+        tool_fault_rate=0.0,
+        kill_every=(1e9, 1e9),
+        server_restart_at=None,
+        downtime_s=0.0,
+    )
+
+
+async def run_with_reference(
+    cfg: ChaosConfig, workdir: Path, say: Callable[[str], None] = print
+) -> ChaosReport:
+    """A calm run, then the chaos run of the same goals, which is compared with it."""
+    say("calm reference run (no faults, no kills)")
+    reference = await run_chaos(calm(cfg), workdir / "calm", say)
+    say("chaos run")
+    report = await run_chaos(cfg, workdir / "chaos", say)
+    report.reference = reference
+    return report
+
+
 def _ensure_zone(argv: list[str]) -> None:
     """Run under TZ=America/Los_Angeles: re-exec when started as `python -m bench.chaos_week`,
     else (the bench runner, a test) switch this process with tzset; run_chaos does too."""
@@ -395,6 +420,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=424)
     parser.add_argument("--timeout", type=float, default=None, help="seconds (default 900+6N)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep logs and databases here")
+    parser.add_argument(
+        "--no-reference",
+        dest="reference",
+        action="store_false",
+        help="skip the calm run that outcomes under chaos are compared with",
+    )
     parser.add_argument(
         "--whatif-llm-heartbeat",
         type=float,
@@ -434,7 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     keep = args.workdir is not None
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="agentfleet-chaos-"))
     try:
-        rep = asyncio.run(run_chaos(cfg, workdir, lambda m: print(m, flush=True)))
+        say = lambda m: print(m, flush=True)  # noqa: E731 - one line
+        run = run_with_reference if args.reference else run_chaos
+        rep = asyncio.run(run(cfg, workdir, say))
         print_report(rep)
         print(json.dumps(rep.summary()))
     finally:
