@@ -88,9 +88,11 @@ async def running_worker(client: Client, settings: Settings) -> AsyncIterator[No
         yield
 
 
-# Scores complex, so the master plans it (short goals are done inline).
+# Scores complex, so the master plans it (short goals are done inline). Every part can
+# be done in a fresh workspace, so `completed` (a checked fact) is a fair expectation:
+# the files it names are verified to exist.
 COMPLEX_GOAL = (
-    "Research the three vendor proposals in vendors/, compare their pricing and support terms, "
-    "write a recommendation memo to memo.md, draft the email to the finance team, and "
-    "summarize the risks into risks.md"
+    "Research the three vendor proposals, compare their pricing and support terms, "
+    "write a recommendation memo to memo.md, draft the email to the finance team into "
+    "email.md, and write a list of the risks into risks.md"
 )

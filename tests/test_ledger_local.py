@@ -1,7 +1,7 @@
 """Ledger rows written by local activities: fewer round trips, nothing lost.
 
-Since PATCH_LEDGER_LOCAL an agent's two ledger writes run inside its workflow
-tasks. These tests pin the shape that makes a one-turn agent cost what a bare
+Since PATCH_LEDGER_LOCAL an agent's two ledger writes (and, since
+PATCH_REAL_COMPLETION, its completion check) run inside its workflow tasks. These tests pin the shape that makes a one-turn agent cost what a bare
 Temporal child costs (one activity, two workflow tasks), and show that a ledger
 outage delays the row without losing it or failing the agent.
 """
@@ -70,8 +70,11 @@ async def test_one_turn_agent_writes_its_rows_without_activity_round_trips(
         e.marker_recorded_event_attributes.marker_name
         for e in _events(history, EventType.EVENT_TYPE_MARKER_RECORDED)
     ]
-    assert markers.count("core_local_activity") == 2, markers
+    # The ledger start, the completion check (PATCH_REAL_COMPLETION) and the ledger close:
+    # all three inside the agent's two workflow tasks, none a round trip of its own.
+    assert markers.count("core_local_activity") == 3, markers
     assert len(_events(history, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)) == 2
+    assert node.verification is not None and node.verification.mode == "answer_only"
     rows = open_ledger(settings.ledger_url).runs(node.workflow_id)
     assert [(r.status, r.turns) for r in rows] == [("completed", 1)]
 

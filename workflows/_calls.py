@@ -198,6 +198,8 @@ def raise_if_misconfigured(err: BaseException) -> None:
     cause: BaseException | None = err
     while cause is not None and not isinstance(cause, ApplicationError):
         cause = cause.__cause__ if cause.__cause__ is not None else getattr(cause, "cause", None)
+    if isinstance(cause, ApplicationError) and cause.type == "LlmConfigError":
+        raise cause
     if isinstance(cause, ApplicationError) and cause.type in CONFIG_ERRORS:
         raise ApplicationError(
             f"LLM configuration error: {cause.message}", type="LlmConfigError", non_retryable=True

@@ -97,6 +97,13 @@ def list_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
         what, target = (q.group("d") or q.group("e") or q.group("f") or ""), None
     elif m:
         what, target = split_target(m.group("rest"))
+        # "a list of the risks" is writing; "a list of the files in docs/" is a listing.
+        if s.lower().startswith(("write", "save", "create", "make", "put")) and not re.search(
+            r"\bfiles?\b|\bfolders?\b|\bdirector|/|\beverything\b|\bcontents?\b|\bdocuments\b",
+            what,
+            re.I,
+        ):
+            return None
     else:
         return None
     bare = re.sub(
