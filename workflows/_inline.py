@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows._agent import Control, Spend
 from workflows._calls import failure_message, raise_if_misconfigured, run_tool, verify_work
-from workflows._lifecycle import Lifecycle
+from workflows._lifecycle import Estimate, Lifecycle
 from workflows._loop import AgentLoop, LoopConfig, LoopState
 from workflows._observe import agent_span
 
@@ -52,12 +52,22 @@ class InlineJob:
     tier: Tier
     max_turns: int
     max_tokens: int
+    # What the delegation decision assumed, for the ledger row (calibration reads it).
+    estimate: Estimate | None = None
 
 
 async def run_inline(job: InlineJob, spend: Spend) -> AgentNode:
     started = workflow.now()
     life = Lifecycle(
-        "inline", job.root_id, job.root_id, 1, job.model, job.title, job.tier, node_id=job.node_id
+        "inline",
+        job.root_id,
+        job.root_id,
+        1,
+        job.model,
+        job.title,
+        job.tier,
+        job.estimate,
+        node_id=job.node_id,
     )
     life.begin()
     with agent_span(

@@ -380,7 +380,15 @@ class MasterAgentWorkflow:
         async def start(step: Step, reports: Reports) -> AgentNode:
             st, d, est, n = pieces[step.id]
             if d.decision == "inline":
-                return await self._inline(inp, st, d, step.node_id, spend, workspace, reports)
+                estimate = Estimate(
+                    score=est.score,
+                    est_context_tokens=est.est_context_tokens,
+                    est_steps=est.est_steps,
+                    thresholds_version=thresholds.version,
+                )
+                return await self._inline(
+                    inp, st, d, step.node_id, spend, workspace, reports, estimate
+                )
             child = self._child_input(inp, st, d, workspace, n, n_spawn, spend, left[0], reports)
             left[0] -= 1
             child = child.model_copy(
@@ -534,6 +542,7 @@ class MasterAgentWorkflow:
         spend: Spend,
         workspace: str,
         reports: Reports,
+        estimate: Estimate,
     ) -> AgentNode:
         """Trivial work, done by the master itself: no child workflow, but tools."""
         if not self._real:
@@ -553,6 +562,7 @@ class MasterAgentWorkflow:
             tier=d.tier,
             max_turns=min(d.max_turns, inp.max_turns),
             max_tokens=min(d.max_tokens, inp.max_tokens),
+            estimate=estimate,
         )
         try:
             node = await run_inline(job, spend)
