@@ -8,6 +8,8 @@ so a rejected goal is reported at once with the fleet's reason.
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
 import pydantic
@@ -26,8 +28,9 @@ from agentfleet.fleet_models import FLEET_ID, FleetInput, FleetStatus, FleetSubm
 from agentfleet.render import workflow_url
 
 # A fleet that drained and closed between our start and our update is started
-# again once; more than that means something else keeps closing it.
-_SUBMIT_ATTEMPTS = 2
+# again; an update the server aborted (WorkflowNotReady, a worker just died) is
+# sent again. Ten tries is a few seconds: more means something else is wrong.
+_SUBMIT_ATTEMPTS = 10
 
 
 async def _ensure_fleet(
@@ -69,8 +72,13 @@ async def fleet_submit(
             reason = getattr(err.cause, "message", None) or str(err.cause or err)
             raise CliError(f"the fleet refused the goal: {reason}") from None
         except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND or attempt == _SUBMIT_ATTEMPTS:
+            if not _retryable(err) or attempt == _SUBMIT_ATTEMPTS:
                 raise CliError(f"could not submit to fleet {fleet_id!r}: {err.message}") from None
+            if req.task_id is None:
+                # Pinned before the retry: were the aborted attempt applied after all,
+                # the fleet would see the same id again and not queue the goal twice.
+                req = req.model_copy(update={"task_id": f"{fleet_id}-cli-{uuid.uuid4().hex[:12]}"})
+            await asyncio.sleep(min(0.2 * attempt, 2.0))
     assert submitted is not None
     doc = {
         "fleet_id": fleet_id,
@@ -116,3 +124,13 @@ async def fleet_status(settings: Settings, as_json: bool, *, fleet_id: str = FLE
             print(f"  running {task_id}")
         print(workflow_url(settings.ui_url, settings.temporal_namespace, fleet_id))
     return 0
+
+
+def _retryable(err: RPCError) -> bool:
+    """The fleet is being (re)started, or the server aborted the update because the
+    workflow task that would take it failed (a worker just died): the server says retry."""
+    if err.status == RPCStatusCode.NOT_FOUND:
+        return True
+    return err.status == RPCStatusCode.FAILED_PRECONDITION and "WorkflowNotReady" in repr(
+        err.raw_grpc_status
+    )

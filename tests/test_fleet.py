@@ -146,7 +146,9 @@ async def test_fifty_goals_across_continue_as_new_worker_kill_and_server_restart
 
     async def scenario() -> tuple[list[str], FleetStatus, FleetStatus]:
         handle = await start_fleet(client, settings, fleet_id, max_concurrent=5)
-        ids = [await submit(handle, f"What is 2+2? #{n}") for n in range(1, 21)]
+        # A workflow task that fails (e.g. new events racing its completion) aborts the
+        # updates riding on it with WorkflowNotReady: a client retries, with a pinned id.
+        ids = [await _submit_retrying(handle, f"What is 2+2? #{n}") for n in range(1, 21)]
 
         # Kill while masters are in flight and the fleet has moved on at least once.
         await eventually(

@@ -1,9 +1,10 @@
 """Ledger rows written by local activities: fewer round trips, nothing lost.
 
 Since PATCH_LEDGER_LOCAL an agent's two ledger writes (and, since
-PATCH_REAL_COMPLETION, its completion check) run inside its workflow tasks. These tests pin the shape that makes a one-turn agent cost what a bare
-Temporal child costs (one activity, two workflow tasks), and show that a ledger
-outage delays the row without losing it or failing the agent.
+PATCH_REAL_COMPLETION, its completion check) run inside its workflow tasks.
+These tests pin the shape that makes a one-turn agent cost what a bare
+Temporal child costs (one activity, two workflow tasks), and show that a
+ledger outage delays the row without losing it or failing the agent.
 """
 
 from __future__ import annotations
