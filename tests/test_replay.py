@@ -42,17 +42,25 @@ async def test_recorded_histories_replay_without_nondeterminism() -> None:
         assert result.replay_failure is None, f"{f.name}: {result.replay_failure}"
 
 
+# The demo plans and delegates; the trivial goal is inline work with tools (no child).
+REPLAY_GOALS = (DEMO_GOAL, "Create an empty folder called archive")
+
+
 async def test_fresh_master_run_replays(client: Client, settings: Settings) -> None:
     seed_workspace(settings.workspaces / "ws")
+    ids: list[str] = []
     async with running_worker(client, settings):
-        handle = await client.start_workflow(
-            MasterAgentWorkflow.run,
-            MasterInput(goal=DEMO_GOAL, workspace="ws"),
-            id=f"replay-{settings.task_queue}",
-            task_queue=settings.task_queue,
-        )
-        result = await handle.result()
-    ids = [n.workflow_id for n in result.tree.walk()]
+        for n, goal in enumerate(REPLAY_GOALS):
+            handle = await client.start_workflow(
+                MasterAgentWorkflow.run,
+                MasterInput(goal=goal, workspace="ws"),
+                id=f"replay-{settings.task_queue}" + (f"-{n}" if n else ""),
+                task_queue=settings.task_queue,
+            )
+            result = await handle.result()
+            assert result.status == "completed", result.tree.error
+            # Inline nodes have no workflow of their own: only real workflow ids.
+            ids += [x.workflow_id for x in result.tree.walk() if x.role != "inline"]
     histories = [await client.get_workflow_handle(i).fetch_history() for i in ids]
     for history in histories:
         result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
