@@ -5,6 +5,8 @@ passes:
 
 - every output the plan or the task names exists, and this agent's own tool
   calls made it (wrote, created, moved or copied it there);
+- every file the task asks to change (append to, edit) was changed by this
+  agent's own calls;
 - every path the task asks to move away or delete is gone, and this agent's
   calls removed it;
 - a folder the task asks to sort or organise had something changed in it;
@@ -38,6 +40,10 @@ def task_wording(task: str) -> str:
     if lines and lines[0].lower().startswith("task:"):
         lines[0] = lines[0][5:]
     return "\n".join(lines).strip()
+
+
+# What changes a file's content: a move or a copy only puts it somewhere.
+_CONTENT_OPS = frozenset({"write", "append", "edit"})
 
 
 def _under(path: str, folder: str) -> bool:
@@ -92,6 +98,14 @@ def check(root: Path, exp: Expectation, effects: list[Effect], claimed: list[str
         elif not _made(path, is_dir, mutating):
             missing.append(out)
             problems.append(f"{out} exists but no tool call of this agent made it")
+    for changed in exp.modified:
+        path = changed.rstrip("/")
+        if ws.kind(path) != "file":
+            missing.append(changed)
+            problems.append(f"{changed} does not exist")
+        elif not any(e.path == path and e.op in _CONTENT_OPS for e in mutating):
+            missing.append(changed)
+            problems.append(f"{changed} was not changed by a tool call of this agent")
     for gone in exp.removed:
         path = gone.rstrip("/")
         if ws.kind(path) is not None:
@@ -115,7 +129,9 @@ def check(root: Path, exp: Expectation, effects: list[Effect], claimed: list[str
             + " that no tool call of this agent touched"
         )
     mode = "files" if exp.asks_for_files else "answer_only"
-    checked = list(dict.fromkeys([*exp.outputs, *exp.removed, *exp.touched, *claimed]))
+    checked = list(
+        dict.fromkeys([*exp.outputs, *exp.modified, *exp.removed, *exp.touched, *claimed])
+    )
     return Verification(
         mode=mode,
         passed=not problems,

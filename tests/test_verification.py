@@ -17,6 +17,56 @@ from agentfleet.verification import task_wording, verify
 
 
 @pytest.mark.parametrize(
+    ("text", "outputs", "modified", "removed"),
+    [
+        ("Append 'done' to log.txt", [], ["log.txt"], []),
+        ("Fix the typo in README.md", [], ["README.md"], []),
+        ("Add Carol to the guest list in guests.txt", [], ["guests.txt"], []),
+        ("In config.ini, change the port from 8080 to 9090", [], ["config.ini"], []),
+        ("Replace whatever is in status.txt with: all systems go", [], ["status.txt"], []),
+        (
+            "Rename old.txt to notes.txt and append the word reviewed to it",
+            [],
+            ["notes.txt"],
+            ["old.txt"],
+        ),
+    ],
+)
+def test_files_changed_in_place_are_read_from_the_wording(
+    text: str, outputs: list[str], modified: list[str], removed: list[str]
+) -> None:
+    exp = expect(text)
+    assert (exp.outputs, exp.modified, exp.removed) == (outputs, modified, removed)
+
+
+@pytest.mark.parametrize(
+    ("text", "outputs", "touched"),
+    [
+        ("Create an empty file called .gitkeep inside logs/", ["logs/.gitkeep"], []),
+        ("Set up three folders: src, tests and docs", ["src/", "tests/", "docs/"], []),
+        ("i need a new directory named drafts", ["drafts/"], []),
+        ("Move every .log file in the top folder into logs/", ["logs/"], ["logs/"]),
+        (
+            "Move all the .txt files in drop/ into a new folder text/, then write text/INDEX.md",
+            ["text/", "text/INDEX.md"],
+            ["text/"],
+        ),
+        ("Remove every .bak file in backup/", [], ["backup/"]),
+        ("give me the gist of incident.log in incident-summary.txt", ["incident-summary.txt"], []),
+        (
+            "Make a catalog of everything in recipes/ and save it as recipes/README.md",
+            ["recipes/README.md"],
+            [],
+        ),
+    ],
+)
+def test_casual_and_counted_phrasings(text: str, outputs: list[str], touched: list[str]) -> None:
+    exp = expect(text)
+    assert (exp.outputs, exp.touched) == (outputs, touched)
+    assert exp.effects_required
+
+
+@pytest.mark.parametrize(
     ("text", "outputs", "removed", "touched"),
     [
         ("Create an empty folder called archive", ["archive/"], [], []),
@@ -30,8 +80,6 @@ from agentfleet.verification import task_wording, verify
         ("Rename report.txt to final.txt", ["final.txt"], ["report.txt"], []),
         ("Delete the file tmp/old.log", [], ["tmp/old.log"], []),
         ("Copy a.txt to backup/", ["backup/a.txt"], [], []),
-        ("Append 'done' to log.txt", ["log.txt"], [], []),
-        ("Fix the typo in README.md", ["README.md"], [], []),
         ("Create folders a, b and c", ["a/", "b/", "c/"], [], []),
         (
             "Create an archive folder and move old.txt there",
@@ -205,3 +253,14 @@ def test_nothing_outside_the_workspace_is_looked_at(tmp_path: Path) -> None:
     (tmp_path / "secret.txt").write_text("s")
     v = verify(ws, _req("x", [Effect(op="write", path="../secret.txt")], outputs=["../secret.txt"]))
     assert not v.passed
+
+
+def test_a_rename_without_the_asked_append_fails(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("first draft\n")
+    effects = [Effect(op="move", path="notes.txt", src="old.txt")]
+    task = "Rename old.txt to notes.txt and append the word reviewed to it"
+    v = verify(tmp_path, _req(task, effects))
+    assert not v.passed and v.missing == ["notes.txt"]
+    assert "not changed by a tool call" in v.reason
+    appended = [*effects, Effect(op="append", path="notes.txt")]
+    assert verify(tmp_path, _req(task, appended)).passed

@@ -1,0 +1,172 @@
+"""The phrasings that name what a task makes, moves, changes or removes.
+
+Each pattern is anchored on a verb a person uses for a file chore, and a path
+in the shape people type it. Conservative by design: see the package docstring.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Paths as people type them: `notes/a.md`, `inbox/`, `poem.txt`. An extension
+# starts with a letter, so "4.5" and "v1.2" are not files.
+_FILE = r"(?:[\w.-]+/)*[\w-][\w.-]*\.[A-Za-z][A-Za-z0-9]{0,7}"
+_DIR = r"(?:[\w.-]+/)+"
+_NAME = r"[\w][\w.-]*"
+_Q = r"[`'\"]?"
+FILE_PATH = rf"{_Q}(?P<file>{_FILE}){_Q}(?![\w/])"
+ANY_PATH = rf"{_Q}(?P<path>{_FILE}|{_DIR}[\w.-]*|{_NAME}/?){_Q}(?![\w/])"
+
+_FILLER = r"(?:(?:a|an|the|new|empty|blank|separate|single|text)\s+)*"
+_CALLED = r"(?:(?:called|named|titled)\s+)?"
+_INTO = r"(?:into|to|in|as|at|inside)"
+
+WRITE = re.compile(
+    rf"\b(?:write|save|put|store|dump|record|output|type)\b[^;\n]*?\b{_INTO}\s+"
+    rf"{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}",
+    re.I,
+)
+PRODUCE = re.compile(
+    r"\b(?:summari[sz]e|index|list|catalog(?:ue)?|compile|collect|merge|combine|concatenate"
+    r"|extract|export|generate|produce|draft|compose|copy|convert|compress|zip|archive|render"
+    r"|translate|split|format|transcribe|tabulate)\b"
+    rf"[^;\n]*?\b(?:into|to|as)\s+{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}",
+    re.I,
+)
+# Whatever the verb, "... into notes.html" names where the result goes; only
+# idioms where "into" means "about" are left out.
+INTO_FILE = re.compile(
+    rf"(?<!\blook )(?<!\bdig )(?<!\bdelve )(?<!\bcheck )(?<!\bgo )\binto\s+{_FILLER}"
+    rf"(?:file\s+)?{_CALLED}{FILE_PATH}",
+    re.I,
+)
+CREATE_FILE = re.compile(
+    rf"\b(?:create|make|touch|start|write|save|generate|produce)\s+{_FILLER}(?:file\s+)?"
+    rf"{_CALLED}{FILE_PATH}",
+    re.I,
+)
+_DIR_WORD = r"(?:folder|directory|dir|subfolder|subdirectory)s?"
+# "folders a, b and c" continues a list; "folder x and move ..." does not.
+_NOT_VERB = (
+    r"(?!(?:move|copy|put|write|then|create|make|rename|delete|remove|add|sort|save|also"
+    r"|append|list|summari[sz]e|index|edit|update|place|inside|in|into|with|for)\b)"
+)
+_DIR_NAME = rf"{_Q}{_NOT_VERB}{_NAME}/?(?:[\w.-]+/?)*{_Q}"
+_COUNT = r"(?:(?:two|three|four|five|six|seven|eight|nine|ten|\d{1,2})\s+)?"
+CREATE_DIR = re.compile(
+    rf"\b(?:create|make|add|set\s+up|mkdir)\s+{_FILLER}{_COUNT}{_DIR_WORD}\s*:?\s+{_CALLED}"
+    rf"(?P<names>{_DIR_NAME}(?:\s*(?:,|and|,\s*and)\s+{_DIR_NAME})*)",
+    re.I,
+)
+NAMED_DIR = re.compile(
+    rf"\b(?:create|make|add|set\s+up)\s+(?:an?|the)\s+{_Q}"
+    rf"(?!(?:new|empty|blank|separate|single|sub|few|couple)\b)(?P<name>{_NAME}){_Q}"
+    rf"\s+{_DIR_WORD}\b",
+    re.I,
+)
+MKDIR = re.compile(rf"\bmkdir\s+(?:-p\s+)?{_Q}(?P<name>{_NAME}(?:/[\w.-]+)*/?){_Q}", re.I)
+MOVE = re.compile(
+    r"\b(?P<verb>move|mv|copy|cp|transfer)\s+(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
+    rf"{_Q}(?P<src>{_FILE}|{_DIR}[\w.-]*|it|them){_Q}\s+"
+    rf"(?:(?:in)?to\s+(?:the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}"
+    rf"{_Q}(?P<dst>{_FILE}|{_DIR}[\w.-]*|it|there|{_NAME}/?){_Q}|(?P<there>there|here))"
+    r"(?![\w/])",
+    re.I,
+)
+RENAME = re.compile(
+    rf"\brename\s+(?:the\s+)?(?:file\s+|folder\s+)?{_Q}(?P<src>{_FILE}|{_DIR}[\w.-]*){_Q}\s+"
+    rf"(?:to|as|into)\s+{_Q}(?P<dst>{_FILE}|{_NAME}/?){_Q}(?![\w/])",
+    re.I,
+)
+DELETE = re.compile(
+    r"\b(?:delete|remove|rm|erase|trash)\s+(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
+    rf"{_Q}(?P<path>{_FILE}|{_DIR}[\w.-]*){_Q}(?![\w/])",
+    re.I,
+)
+# "i need a new directory named drafts": no verb of making, the wish is enough.
+WANT_DIR = re.compile(
+    rf"\b(?:need|want|would\s+like|give\s+me)\s+{_FILLER}{_DIR_WORD}\s+(?:called|named)\s+"
+    rf"{_Q}(?P<name>{_NAME}){_Q}",
+    re.I,
+)
+# "a file called .gitkeep inside logs/": the name, then where it goes.
+CALLED_IN = re.compile(
+    rf"\b(?P<kind>file|folder|directory)\s+(?:called|named)\s+{_Q}(?P<name>\.?[\w][\w.-]*){_Q}"
+    rf"\s+(?:inside|in|under|within)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}|{_NAME}/?){_Q}(?![\w/])",
+    re.I,
+)
+# "Move every .log file in the top folder into logs/": the sources are a set,
+# the destination is named, and something must land in it.
+MOVE_MANY = re.compile(
+    r"\b(?:move|copy|transfer)\s+(?:all|every|each|the)\b[^;\n]*?"
+    r"\b(?:files?|documents?|papers|photos|images|reports|logs)\b[^;\n]*?\b(?:in)?to\s+"
+    rf"(?:an?\s+new\s+|the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}{_Q}(?P<dir>{_DIR}|{_NAME}/?){_Q}"
+    r"(?![\w/.])",
+    re.I,
+)
+REMOVE_MANY = re.compile(
+    r"\b(?:delete|remove|erase|trash|clean\s+out)\s+(?:all|every|each|the)\b[^;\n]*?"
+    rf"\b(?:in|from|under|inside)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}|{_NAME}/){_Q}",
+    re.I,
+)
+# "Add Carol to the guest list in guests.txt": the file is changed, not made.
+ADD_TO = re.compile(
+    r"\b(?:add|append|insert)\b[^;\n]*?\b(?:to|into|in)\b[^;\n]{0,40}?" + FILE_PATH, re.I
+)
+ADD_TO_IT = re.compile(r"\b(?:append|add)\b[^;\n]*?\bto\s+(?:it|that\s+file)\b", re.I)
+# "In config.ini, change the port from 8080 to 9090".
+IN_FILE_EDIT = re.compile(
+    rf"^\s*in\s+{FILE_PATH}\s*,?\s+(?:change|replace|set|update|fix|edit|correct|swap)\b",
+    re.I,
+)
+# "the gist of incident.log in incident-summary.txt".
+GIST = re.compile(
+    r"\b(?:gist|summary|overview|digest|synopsis|recap|tl;?dr)\b[^;\n]*?"
+    rf"\b(?:in|into|to|as)\s+{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}",
+    re.I,
+)
+APPEND = re.compile(
+    rf"\b(?:append|add)\b[^;\n]*?\bto\s+(?:the\s+end\s+of\s+)?(?:the\s+)?(?:file\s+)?{FILE_PATH}",
+    re.I,
+)
+EDIT = re.compile(
+    r"\b(?:replace|change|edit|fix|update|correct|rewrite|modify)\b[^;\n]*?"
+    rf"(?:\bin\s+(?:the\s+)?(?:file\s+)?|\b(?:edit|fix|update|rewrite|modify)\s+(?:the\s+)?)"
+    rf"{FILE_PATH}",
+    re.I,
+)
+# "file" is a verb only where a clause starts: "file the papers in inbox/".
+SORT = re.compile(
+    r"(?:\b(?:sort|organi[sz]e|arrange|group|tidy(?:\s+up)?)|(?:^|[;.,]\s*|\b(?:then|and)\s+)"
+    r"file)\b[^;\n]*?"
+    rf"\b(?:in|inside|within|of|from)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}|{_NAME}/){_Q}",
+    re.I,
+)
+
+# With no path named, only chores that act on files ask for a change: "write a
+# haiku" is answered in text, "sort the files" is not.
+FILE_CHORE = re.compile(
+    r"\b(?:move|copy|rename|delete|remove|erase|trash|sort|organi[sz]e|arrange|tidy"
+    r"|archive|clean\s+up|de-?dup(?:e|licate))\b[^.;\n]{0,40}?\b(?:files?|folders?"
+    r"|director(?:y|ies)|documents?|docs|papers|photos|images|pictures|notes|workspace"
+    r"|everything|them|it)\b"
+    r"|\b(?:write|save|create|make|add|put)\b[^.;\n]{0,30}?\b(?:an?|the|new|empty)\s+"
+    r"(?:\w+\s+)?(?:file|folder|directory)\b",
+    re.I,
+)
+QUESTION = re.compile(
+    r"^\s*(?:how|what|why|which|who|whom|when|where|should|is|are|was|were"
+    r"|do|does|did|explain|describe|tell\s+me|give\s+me\s+an?\s+(?:overview|explanation))\b",
+    re.I,
+)
+# A step that only plans or checks quotes the goal ("Validate that every part
+# of the goal was done: write a.txt ..."): the paths it quotes are not its own.
+LOOK_ONLY = re.compile(
+    r"^\s*(?:validate|verify|double[- ]check|check|review|confirm|inspect|ensure|make\s+sure"
+    r"|plan|outline|think\s+about|proofread)\b",
+    re.I,
+)
+HANDS_OFF = re.compile(
+    r"\b(?:do\s+not|don't|without)\s+(?:chang|modify|touch|edit|writ)\w*|\bread[- ]only\b", re.I
+)
+QUOTED = re.compile(r"'[^'\n]*\s[^'\n]*'|\"[^\"\n]*\s[^\"\n]*\"|“[^”\n]*”")
