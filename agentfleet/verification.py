@@ -84,7 +84,14 @@ def _in_journal(path: str, effects: Iterable[Effect]) -> bool:
     return any(_under(e.path, path) or (e.src is not None and _under(e.src, path)) for e in effects)
 
 
-def check(root: Path, exp: Expectation, effects: list[Effect], claimed: list[str]) -> Verification:
+def check(
+    root: Path,
+    exp: Expectation,
+    effects: list[Effect],
+    claimed: list[str],
+    *,
+    answered: bool = True,
+) -> Verification:
     ws = _Workspace(root)
     mutating = [e for e in effects if e.op in MUTATING_OPS]
     missing: list[str] = []
@@ -129,6 +136,8 @@ def check(root: Path, exp: Expectation, effects: list[Effect], claimed: list[str
             + " that no tool call of this agent touched"
         )
     mode = "files" if exp.asks_for_files else "answer_only"
+    if mode == "answer_only" and not answered:
+        problems.append("no file change was asked for and the agent gave no answer")
     checked = list(
         dict.fromkeys([*exp.outputs, *exp.modified, *exp.removed, *exp.touched, *claimed])
     )
@@ -156,4 +165,6 @@ def expectation_for(req: VerifyRequest) -> Expectation:
 def verify(root: Path, req: VerifyRequest) -> Verification:
     """The whole check for one agent (or one tree, for a master's goal)."""
     claimed = claimed_changes(req.report)
-    return check(root, expectation_for(req), list(req.effects), claimed)
+    return check(
+        root, expectation_for(req), list(req.effects), claimed, answered=bool(req.report.strip())
+    )

@@ -264,3 +264,8 @@ def test_a_rename_without_the_asked_append_fails(tmp_path: Path) -> None:
     assert "not changed by a tool call" in v.reason
     appended = [*effects, Effect(op="append", path="notes.txt")]
     assert verify(tmp_path, _req(task, appended)).passed
+
+
+def test_answer_only_work_with_an_empty_answer_fails(tmp_path: Path) -> None:
+    v = verify(tmp_path, _req("What is a durable workflow?", [], "   "))
+    assert not v.passed and v.mode == "answer_only" and "gave no answer" in v.reason

@@ -311,7 +311,7 @@ class MasterAgentWorkflow:
         for node in nodes:
             if node.role != "inline":
                 usage = usage + node.usage
-        status, error, check = await self._outcome(inp, nodes, plan, workspace, spend)
+        status, error, check = await self._outcome(inp, nodes, plan, workspace, spend, output)
         tree = AgentNode(
             workflow_id=wid,
             role="master",
@@ -410,6 +410,7 @@ class MasterAgentWorkflow:
         plan: Plan | None,
         workspace: str,
         spend: Spend,
+        output: str,
     ) -> tuple[NodeStatus, str | None, Verification | None]:
         """The master's status, rolled up from its parts' checked statuses."""
         check = nodes[0].verification if len(nodes) == 1 and plan is None else None
@@ -424,6 +425,8 @@ class MasterAgentWorkflow:
                         workspace=workspace,
                         agent_id=workflow.info().workflow_id,
                         task=inp.goal,
+                        # The final answer may claim only what the tree's calls did.
+                        report=output,
                         effects=subtree_effects(nodes),
                     )
                 )
