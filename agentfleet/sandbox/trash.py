@@ -131,10 +131,9 @@ def _entries(run_dir: Path) -> list[TrashEntry]:
             version = int(m.group("n")) if m else 1
             path = str(rel.with_name(m.group("base"))) if m else str(rel)
             is_dir = stat.S_ISDIR(st.st_mode)
-            # A folder whose parent chain exists only in the trash is a path's
-            # parent when it holds something; a deleted folder if it is versioned
-            # or empty. Folders deleted whole are recognised by the marker.
-            if is_dir and not m and not (child / _WHOLE).exists() and any(child.iterdir()):
+            # A folder deleted whole carries the marker; any other folder in the
+            # trash is only the parent of what was deleted inside it.
+            if is_dir and not (child / _WHOLE).exists():
                 stack.append(child)
                 continue
             size = _tree_size(child) if is_dir else st.st_size
@@ -199,4 +198,13 @@ def restore(
     if marker.exists():
         marker.unlink()
     os.rename(src, dest)
+    # Parents left empty in the trash would list as nothing; drop them.
+    run_dir = (workspace / TRASH / entry.run).resolve()
+    parent = src.parent
+    while parent.resolve().is_relative_to(run_dir):
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent
     return entry
