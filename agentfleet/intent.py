@@ -103,6 +103,23 @@ EDIT = re.compile(
     rf"{FILE_PATH}",
     re.I,
 )
+# "In config.ini, change the port ...": the file leads the sentence.
+EDIT_LEAD = re.compile(
+    rf"(?:^|[.;\n]\s*)in\s+(?:the\s+)?(?:file\s+)?{FILE_PATH},?\s+"
+    r"(?:replace|change|edit|fix|update|correct|set|rewrite|modify)\b",
+    re.I,
+)
+# "Delete the tmp folder (and everything in it)".
+DELETE_DIR = re.compile(
+    r"\b(?:delete|remove|erase|trash)\s+(?:the\s+)?(?P<path>[\w.-]+)\s+(?:folder|directory)\b",
+    re.I,
+)
+# "Remove every .bak file in backup/": the names are not given, the folder must change.
+DELETE_MANY = re.compile(
+    r"\b(?:delete|remove|erase|trash)\s+(?:every|each|all(?:\s+(?:of\s+)?the)?)\s+[^;\n]*?"
+    rf"\b(?:in|inside|from|under)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}|{_NAME}/){_Q}",
+    re.I,
+)
 # "file" is a verb only where a clause starts: "file the papers in inbox/".
 SORT = re.compile(
     r"(?:\b(?:sort|organi[sz]e|arrange|group|tidy(?:\s+up)?)|(?:^|[;.,]\s*|\b(?:then|and)\s+)"
@@ -198,6 +215,12 @@ def expect(text: str) -> Expectation:
         events += [(m.start(), "file", m.group("file")) for m in pattern.finditer(body)]
     for m in DELETE.finditer(body):
         events.append((m.start(), "gone", m.group("path")))
+    for m in EDIT_LEAD.finditer(body):
+        events.append((m.start(), "file", m.group("file")))
+    for m in DELETE_DIR.finditer(body):
+        events.append((m.start(), "gone", m.group("path")))
+    for m in DELETE_MANY.finditer(body):
+        events.append((m.start(), "touch", m.group("dir")))
     for m in SORT.finditer(body):
         events.append((m.start(), "touch", m.group("dir")))
     for m in RENAME.finditer(body):

@@ -253,7 +253,9 @@ class McpTool(Record):
     timeout_s: float = 60.0
 
     def spec(self) -> ToolSpec:
-        return ToolSpec(name=self.name, description=self.description, input_schema=self.input_schema)
+        return ToolSpec(
+            name=self.name, description=self.description, input_schema=self.input_schema
+        )
 
 
 class McpCatalog(Record):
@@ -270,6 +272,8 @@ class McpCallRequest(Contract):
     input: dict[str, Any] = Field(default_factory=dict)
     call_id: str = ""
     agent_id: str = ""
+    # From the recorded catalogue: decides whether a call whose outcome is unknown may rerun.
+    idempotent: bool = False
 
 
 class WorkspaceRequest(Contract):

@@ -15,10 +15,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from hypothesis import example, given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from agentfleet.sandbox import search as search_mod
 from agentfleet.tools import (
@@ -130,11 +129,11 @@ def test_the_trash_is_unreachable_by_name() -> None:
         assert (tree.ws / TRASH / "r" / "inside.txt").read_text() == "inside"
         for bad in [".trash", ".trash/r/inside.txt", "./.trash", "dir/../.trash/r"]:
             for call in (
-                lambda: box.read_file(ReadFileArgs(path=bad)),
-                lambda: box.stat_file(StatFileArgs(path=bad)),
-                lambda: box.delete_file(DeleteFileArgs(path=bad)),
-                lambda: box.list_files(ListFilesArgs(path=bad)),
-                lambda: box.copy_file(CopyFileArgs(src="dir/a.txt", dst=bad + "/x")),
+                lambda bad=bad: box.read_file(ReadFileArgs(path=bad)),
+                lambda bad=bad: box.stat_file(StatFileArgs(path=bad)),
+                lambda bad=bad: box.delete_file(DeleteFileArgs(path=bad)),
+                lambda bad=bad: box.list_files(ListFilesArgs(path=bad)),
+                lambda bad=bad: box.copy_file(CopyFileArgs(src="dir/a.txt", dst=bad + "/x")),
             ):
                 try:
                     call()
@@ -259,9 +258,7 @@ def test_append_retried_with_the_same_call_appends_once(rel: str, old: str, add:
 
 
 @PROPERTY_SETTINGS
-@given(
-    before=_texts, old=_texts.filter(bool), new=_texts, after=_texts, replace_all=st.booleans()
-)
+@given(before=_texts, old=_texts.filter(bool), new=_texts, after=_texts, replace_all=st.booleans())
 def test_edit_counts_and_a_retry_edits_once(
     before: str, old: str, new: str, after: str, replace_all: bool
 ) -> None:

@@ -12,9 +12,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 import agentfleet.tools as tools_mod
-from agentfleet.sandbox import _io as sandbox_io
 from activities.tools import ToolActivities
 from agentfleet.models import ToolName, ToolRequest, WorkspaceRequest
+from agentfleet.sandbox import _io as sandbox_io
 from agentfleet.tools import (
     READ_LIMIT,
     TOOL_SPECS,

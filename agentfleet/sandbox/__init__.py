@@ -10,6 +10,9 @@ slices, stat, copy, append, edit), `trash` (delete, restore), `search`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from agentfleet.sandbox._io import (
     COPY_LIMIT,
     EDIT_LIMIT,
@@ -55,10 +58,10 @@ class Sandbox(FileTools, TrashTools, SearchTools):
         handler = _HANDLERS.get(type(args))
         if handler is None:
             raise self.unknown(args)
-        return handler(self, args)  # type: ignore[arg-type]
+        return handler(self, args)
 
 
-_HANDLERS = {
+_HANDLERS: dict[type[ToolArgs], Callable[[Sandbox, Any], tuple[str, bool]]] = {
     ListFilesArgs: Sandbox.list_files,
     ReadFileArgs: Sandbox.read_file,
     WriteFileArgs: Sandbox.write_file,

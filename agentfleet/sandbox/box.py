@@ -24,8 +24,8 @@ from agentfleet.sandbox._io import (
     READ_LIMIT,
     NotRegular,
     SandboxViolation,
-    ToolError,
     TooLarge,
+    ToolError,
     UnknownToolError,
     os_errors,
     printable,
@@ -104,7 +104,9 @@ class SandboxCore:
         parent = self.resolve(str(PurePosixPath(rel).parent))
         entry = parent / name
         if entry == self.trash:
-            raise SandboxViolation(f"path {shorten(repr(rel))} is reserved for the workspace's trash")
+            raise SandboxViolation(
+                f"path {shorten(repr(rel))} is reserved for the workspace's trash"
+            )
         return entry
 
     def display(self, path: Path) -> str:

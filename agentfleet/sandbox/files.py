@@ -18,6 +18,7 @@ import stat
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from agentfleet.sandbox import _io
 from agentfleet.sandbox._io import (
@@ -26,8 +27,8 @@ from agentfleet.sandbox._io import (
     READ_LIMIT,
     SNIFF_BYTES,
     NotRegular,
-    ToolError,
     TooLarge,
+    ToolError,
     os_errors,
 )
 from agentfleet.sandbox.args import (
@@ -40,6 +41,8 @@ from agentfleet.sandbox.args import (
 from agentfleet.sandbox.box import SandboxCore
 
 CALLS = ".calls"
+
+
 def content_type(name: str, head: bytes) -> str:
     for magic, kind in _io.MAGIC:
         if head.startswith(magic):
@@ -89,14 +92,14 @@ class FileTools(SandboxCore):
                 return self._slice(f, shown, args.offset or 1, args.limit), False
 
     @staticmethod
-    def _slice(f: object, shown: str, offset: int, limit: int | None) -> str:
+    def _slice(f: BinaryIO, shown: str, offset: int, limit: int | None) -> str:
         """Lines offset.. of the file, bounded by `limit` lines and READ_LIMIT bytes."""
         out: list[bytes] = []
         used = 0
         lineno = 0
         last = offset - 1
         more = False
-        for raw in f:  # type: ignore[attr-defined]
+        for raw in f:
             lineno += 1
             if lineno < offset:
                 continue
@@ -185,21 +188,23 @@ class FileTools(SandboxCore):
         return f"copied {s} -> {d} ({size} bytes)", False
 
     @staticmethod
-    def _copy_noreplace(fin: object, dst: Path, mode: int, shown: str) -> int:
+    def _copy_noreplace(fin: BinaryIO, dst: Path, mode: int, shown: str) -> int:
         # Written beside dst, then linked into place: a reader never sees half
         # a copy, and a file that appeared at dst meanwhile is never overwritten.
         fd, tmp = _io.temp_beside(dst)
         try:
             with os.fdopen(fd, "wb") as fout:
                 os.fchmod(fout.fileno(), mode)
-                shutil.copyfileobj(fin, fout, 1 << 20)  # type: ignore[misc]
+                shutil.copyfileobj(fin, fout, 1 << 20)
                 fout.flush()
                 os.fsync(fout.fileno())
                 size = fout.tell()
             try:
                 linked = _io.link_noreplace(Path(tmp), dst)
             except FileExistsError:
-                raise ToolError(f"refusing to overwrite {shown}: it appeared during the copy") from None
+                raise ToolError(
+                    f"refusing to overwrite {shown}: it appeared during the copy"
+                ) from None
             if not linked:
                 os.replace(tmp, dst)
         finally:

@@ -15,10 +15,9 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 from agentfleet.sandbox import _io
-from agentfleet.sandbox._io import SNIFF_BYTES, NotRegular, ToolError, TooLarge, os_errors
+from agentfleet.sandbox._io import SNIFF_BYTES, NotRegular, TooLarge, ToolError, os_errors
 from agentfleet.sandbox.args import SearchFilesArgs
 from agentfleet.sandbox.box import SandboxCore
 
@@ -81,7 +80,9 @@ def glob_regex(glob: str) -> re.Pattern[str]:
             if end == -1:
                 out.append(re.escape(c))
             else:
-                out.append("(?:" + "|".join(re.escape(p) for p in glob[i + 1 : end].split(",")) + ")")
+                out.append(
+                    "(?:" + "|".join(re.escape(p) for p in glob[i + 1 : end].split(",")) + ")"
+                )
                 i = end
         else:
             out.append(re.escape(c))
