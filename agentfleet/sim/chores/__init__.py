@@ -53,10 +53,10 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
         return Reply(_busy(task.title, convo, wanted))
     env = Env(convo.offered, task.produce)
     ops = parse_request(task.description, task.produce)
-    calls = mcp_calls(task.description, task.found)
-    if calls:
+    scripted = mcp_calls(task.description, task.found)
+    if scripted:
         # The words around a scripted tool call are not file chores of their own.
-        ops = [*calls, *(op for op in ops if not isinstance(op, Cannot))]
+        ops = [*scripted, *(op for op in ops if not isinstance(op, Cannot))]
     run = Run(
         ops,
         env,
