@@ -104,7 +104,7 @@ def test_config_file_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(McpConfigError, match=r"mcp\.json: not JSON"):
         load_config(tmp_path)
     monkeypatch.setenv("AGENTFLEET_MCP_CONFIG", str(tmp_path / "elsewhere.json"))
-    with pytest.raises(McpConfigError, match="elsewhere.json: no such file"):
+    with pytest.raises(McpConfigError, match=r"elsewhere\.json: no such file"):
         load_config(tmp_path)
 
 
