@@ -61,10 +61,14 @@ def _try(call: Callable[[], tuple[str, bool]]) -> str | None:
 
 
 def _tree_bytes(root: Path) -> dict[str, bytes | None]:
+    """Every entry: a file's bytes, a symlink's target (a deleted link is trashed as a link)."""
     out: dict[str, bytes | None] = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()
-        out[rel] = None if p.is_dir() and not p.is_symlink() else p.read_bytes()
+        if p.is_symlink():
+            out[rel] = b"-> " + os.fsencode(os.readlink(p))
+        else:
+            out[rel] = None if p.is_dir() else p.read_bytes()
     return out
 
 
@@ -83,6 +87,8 @@ def _visible(root: Path) -> dict[str, bytes | None]:
 @example(path=".trash/x", specs=[])
 @example(path="dir/../.trash", specs=[])
 @example(path="l0/a.txt", specs=[("l0", ".trash")])
+@example(path="l3", specs=[("l3", "dir")])
+@example(path="l3", specs=[("l3", "dir/deep")])
 def test_new_tools_never_reach_outside_or_into_the_trash(
     path: str, specs: list[tuple[str, str]]
 ) -> None:
