@@ -11,6 +11,7 @@ import asyncio
 import compileall
 import logging
 import signal
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -23,13 +24,16 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.audit import AuditActivities
 from activities.ledger import LedgerActivities
 from activities.llm import LlmActivities
+from activities.mcp import McpActivities
 from activities.policy import PolicyActivities
 from activities.report import ReportActivities
 from activities.tools import ToolActivities
+from agentfleet.blobstore import LocalBlobStore
 from agentfleet.client import connect_traced
 from agentfleet.config import Settings
 from agentfleet.ledger import open_ledger
 from agentfleet.logs import setup_logging
+from agentfleet.mcp import McpConfigError, McpHub, hub_for
 from agentfleet.telemetry import setup_telemetry
 from workflows.fleet import FleetWorkflow, await_master
 from workflows.master import MasterAgentWorkflow
@@ -74,6 +78,7 @@ def worker_options(settings: Settings, task_queue: str | None = None) -> dict[st
     policy = PolicyActivities(settings.home)
     report = ReportActivities(settings, ledger=ledger)
     audit = AuditActivities(settings, ledger=ledger)
+    mcp = McpActivities(hub_for(settings.home), LocalBlobStore(settings.blobs))
     return dict(
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
@@ -92,6 +97,8 @@ def worker_options(settings: Settings, task_queue: str | None = None) -> dict[st
             report.build,
             audit.run,
             await_master,
+            mcp.list_tools,
+            mcp.call_tool,
         ],
         # A SIGKILLed worker's cached workflows wait on its sticky queue until
         # this runs out; only then can another worker take them. A live worker
@@ -148,6 +155,8 @@ async def run(
     """
     settings.workspaces.mkdir(parents=True, exist_ok=True)
     precompile_workflows()
+    # A bad MCP config stops the worker here, naming the file and the field.
+    hub = hub_for(settings.home)
     # Tracing and metrics from the OTel env vars (agentfleet/telemetry/): the plugins
     # trace workflows and activities, the runtime carries the SDK and fleet metrics.
     telemetry = setup_telemetry(settings)
@@ -171,19 +180,43 @@ async def run(
             llm,
         )
         log.info("telemetry: %s", telemetry.describe())
+        await _discover(hub)
         async with worker:
             await stop.wait()
             log.info("shutting down: draining in-flight work")
     finally:
+        await hub.close()
         # After the drain: the last activities' and workflows' spans and the final
         # metric values are exported before the process exits.
         await telemetry.shutdown()
         log.info("telemetry flushed")
 
 
+async def _discover(hub: McpHub) -> None:
+    """Open each MCP server's session and list its tools before taking work.
+
+    A server that is down is logged and tried again when a master asks; the
+    worker still serves everything else.
+    """
+    if not hub.servers:
+        return
+    catalog = await hub.catalog()
+    for tool in catalog.tools:
+        kind = "idempotent" if tool.idempotent else "runs at most once"
+        log.info("MCP tool %s (%s, timeout %.0f s)", tool.name, kind, tool.timeout_s)
+    for server, why in catalog.errors.items():
+        log.error("MCP server %s unavailable: %s", server, why)
+
+
 def main() -> None:
     setup_logging()
-    asyncio.run(run(Settings.from_env()))
+    try:
+        settings = Settings.from_env()
+        hub_for(settings.home)
+    except McpConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    asyncio.run(run(settings))
 
 
 if __name__ == "__main__":

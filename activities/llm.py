@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from agentfleet.blobstore import BlobMissing, BlobStore, LocalBlobStore
 from agentfleet.config import SIM_API_KEY, Settings
+from agentfleet.mcp import resolve_tool
 from agentfleet.models import (
     ContentBlock,
     LlmRequest,
@@ -31,7 +32,6 @@ from agentfleet.models import (
 )
 from agentfleet.pricing import usage_for
 from agentfleet.telemetry import LlmCall, llm_call
-from agentfleet.tools import TOOLS_BY_NAME
 
 if TYPE_CHECKING:
     import anthropic
@@ -181,11 +181,13 @@ class LlmActivities:
         }
         tools = list(req.tools)
         for name in req.tool_names or []:
-            if name not in TOOLS_BY_NAME:
+            # File tools, and MCP tools from this worker's catalogue (agentfleet/mcp).
+            spec = resolve_tool(name)
+            if spec is None:
                 raise ApplicationError(
                     f"unknown tool {name!r}", type="UnknownTool", non_retryable=True
                 )
-            tools.append(TOOLS_BY_NAME[name])
+            tools.append(spec)
         if tools:
             kwargs["tools"] = [t.model_dump(mode="json") for t in tools]
             if req.tool_choice is not None:

@@ -118,7 +118,7 @@ class ToolActivities:
         if not workspace.is_dir():
             raise _fail(f"workspace {req.workspace!r} does not exist", "WorkspaceMissing")
         try:
-            box = Sandbox(workspace)
+            box = Sandbox(workspace, run=req.agent_id, call_id=req.call_id)
             content, already_done = box.run(args)
             # A retry that finds its effect in place reports it too: the journal
             # records what this agent's calls did, not which attempt did it.

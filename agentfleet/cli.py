@@ -79,6 +79,14 @@ def _build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("trace", help="a run's trace from the local span file, as a tree")
     tr.add_argument("workflow_id")
     tr.add_argument("--json", action="store_true")
+    ws = sub.add_parser("workspace", help="a workspace's trash: list and restore deleted files")
+    wsub = ws.add_subparsers(dest="workspace_command", required=True)
+    wr = wsub.add_parser("restore", help="list the trash of NAME, or restore PATHs from it")
+    wr.add_argument("name", help="workspace name under $AGENTFLEET_HOME/workspaces")
+    wr.add_argument("paths", nargs="*", metavar="PATH", help="deleted paths to bring back")
+    wr.add_argument("--run", help="only what this agent run deleted")
+    wr.add_argument("--to", help="restore the one PATH to this path instead")
+    wr.add_argument("--json", action="store_true")
     sc = sub.add_parser("score", help="score a task's complexity, with no LLM call")
     sc.add_argument("task")
     sc.add_argument("--json", action="store_true")
@@ -100,11 +108,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audit",
         "schedule",
         "fleet",
+        "workspace",
     }
     setup_logging(logging.WARNING if quiet else logging.INFO)
     try:
         return _dispatch(args)
     except CliError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:
+        # A bad MCP config (agentfleet/mcp/config.py) names its file and field.
+        from agentfleet.mcp import McpConfigError
+
+        if not isinstance(err, McpConfigError):
+            raise
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -137,6 +154,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return code
     if args.command == "score":
         return commands.score(args.task, args.json)
+    if args.command == "workspace":
+        from agentfleet.commands_workspace import workspace_restore
+
+        return workspace_restore(settings, args.name, args.paths, args.run, args.to, args.json)
     handlers = {
         "demo": lambda: commands.demo(settings),
         "dev": lambda: commands.dev(settings),

@@ -172,7 +172,21 @@ class LlmResponse(Record):
 
 # --- File tools ---------------------------------------------------------------
 
-ToolName = Literal["list_files", "read_file", "write_file", "move_file", "make_dir"]
+ToolName = Literal[
+    "list_files",
+    "read_file",
+    "write_file",
+    "move_file",
+    "make_dir",
+    "delete_file",
+    "copy_file",
+    "append_file",
+    "edit_file",
+    "search_files",
+    "stat_file",
+]
+# Tools from MCP servers are offered as mcp__<server>__<tool> (agentfleet/mcp).
+MCP_PREFIX = "mcp__"
 
 
 class ToolRequest(Contract):
@@ -180,9 +194,14 @@ class ToolRequest(Contract):
     name: str
     input: dict[str, Any] = Field(default_factory=dict)
     call_id: str = ""
+    # The calling agent: its deletes go to the trash folder of this run.
+    agent_id: str = ""
 
 
-EffectOp = Literal["write", "mkdir", "move", "copy", "delete", "append", "edit", "read", "list"]
+# `call`: a tool outside the workspace (an MCP server) was called; its path is the tool's name.
+EffectOp = Literal[
+    "write", "mkdir", "move", "copy", "delete", "append", "edit", "read", "list", "call"
+]
 # The operations that change the workspace; `read` and `list` only look.
 MUTATING_OPS: frozenset[str] = frozenset(
     {"write", "mkdir", "move", "copy", "delete", "append", "edit"}
@@ -211,6 +230,50 @@ class ToolResult(Record):
     # crash), so callers and tests can see idempotence at work.
     already_done: bool = False
     effects: list[Effect] = Field(default_factory=list)
+    # A result too large for history: `content` holds its start, the blob store all of it.
+    content_ref: str | None = None
+
+
+class McpTool(Record):
+    """One tool of an MCP server, as the worker's catalogue lists it.
+
+    Recorded in the master's history (through an activity), so every decision
+    a workflow takes about a tool (offer it, retry it) replays identically.
+    """
+
+    # mcp__<server>__<tool>: the name the model sees.
+    name: str
+    server: str
+    # The tool's own name on its server.
+    tool: str
+    description: str = ""
+    input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    # Safe to run twice: retried after a worker crash. Otherwise run at most once.
+    idempotent: bool = False
+    timeout_s: float = 60.0
+
+    def spec(self) -> ToolSpec:
+        return ToolSpec(
+            name=self.name, description=self.description, input_schema=self.input_schema
+        )
+
+
+class McpCatalog(Record):
+    tools: list[McpTool] = Field(default_factory=list)
+    # Servers configured but not reachable at listing time, with the reason.
+    errors: dict[str, str] = Field(default_factory=dict)
+
+
+class McpCallRequest(Contract):
+    server: str
+    tool: str
+    # The name the model called (mcp__<server>__<tool>), for spans and the journal.
+    name: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    call_id: str = ""
+    agent_id: str = ""
+    # From the recorded catalogue: decides whether a call whose outcome is unknown may rerun.
+    idempotent: bool = False
 
 
 class WorkspaceRequest(Contract):
@@ -303,6 +366,19 @@ class MasterInput(Contract):
         default="policy",
         description="'naive' reproduces the always-decompose baseline, for benchmarks.",
     )
+    tools: list[str] | None = Field(
+        default=None,
+        description="The tools this goal's agents may use (file tools and mcp__<server>__<tool>, "
+        "or mcp__<server>__* for all of a server's); default: all.",
+    )
+
+    @field_validator("tools")
+    @classmethod
+    def _tool_names(cls, v: list[str] | None) -> list[str] | None:
+        for name in v or []:
+            if not re.fullmatch(r"[A-Za-z0-9_*-]{1,128}", name):
+                raise ValueError(f"{name!r} is not a tool name")
+        return v
 
     @field_validator("goal")
     @classmethod
@@ -364,6 +440,10 @@ class SubAgentInput(Contract):
     resume: SubAgentResume | None = None
     # Paths the plan says this agent produces: what its completion check expects.
     outputs: list[str] = Field(default_factory=list)
+    # The file tools it is offered (None: all of them, as before allow-lists).
+    tools: list[str] | None = None
+    # The MCP tools it is offered, from the catalogue its root recorded.
+    mcp_tools: list[McpTool] = Field(default_factory=list)
 
 
 class ControlRequest(Contract):

@@ -28,7 +28,9 @@ from agentfleet.tools import (
 )
 
 MODEL = "claude-haiku-4-5"
-FILE_TOOLS: list[dict[str, Any]] = [t.model_dump() for t in TOOL_SPECS]
+# The five tools these tests were written for; issue #16's are offered where a test says so.
+FIVE_TOOLS = ("list_files", "read_file", "write_file", "move_file", "make_dir")
+FILE_TOOLS: list[dict[str, Any]] = [t.model_dump() for t in TOOL_SPECS if t.name in FIVE_TOOLS]
 MUTATING = {"write_file", "make_dir", "move_file", "copy_file", "append_file", "edit_file"}
 CHANGE_CLAIM = re.compile(
     r"\b(?:wrote|created|moved|renamed|copied|appended|deleted|edited)\b[^.\n]*(?:\.\w+[^.\n]*)*",

@@ -619,6 +619,8 @@ async def test_http_protobuf_protocol_and_opt_in_content(
     assert all("ROLE: inline" in c.attributes["gen_ai.system_instructions"] for c in chats)
     tool = next(s for s in spans if s.name == "execute_tool write_file")
     assert "turn-1.txt" in tool.attributes["gen_ai.tool.call.arguments"]
+    # A file tool is the application's own function; MCP tools are `extension`.
+    assert tool.attributes["gen_ai.tool.type"] == "function"
     assert {tn.TASKS_STARTED, tn.LLM_CALLS, tn.TOOL_CALLS} <= rx.metric_names()
     assert "temporal_activity_execution_latency" in rx.metric_names()
 

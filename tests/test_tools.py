@@ -14,6 +14,7 @@ from temporalio.testing import ActivityEnvironment
 import agentfleet.tools as tools_mod
 from activities.tools import ToolActivities
 from agentfleet.models import ToolName, ToolRequest, WorkspaceRequest
+from agentfleet.sandbox import _io as sandbox_io
 from agentfleet.tools import (
     READ_LIMIT,
     TOOL_SPECS,
@@ -377,7 +378,7 @@ async def test_transient_oserror_is_retryable(
     def eio(path: Path) -> int:
         raise OSError(errno.EIO, "Input/output error", str(path))
 
-    monkeypatch.setattr(tools_mod, "_open_nofollow", eio)
+    monkeypatch.setattr(sandbox_io, "_open_nofollow", eio)
     with pytest.raises(OSError) as info:
         await call(acts, "read_file", path="f")
     assert not isinstance(info.value, ApplicationError)
@@ -387,7 +388,7 @@ async def test_transient_oserror_is_retryable(
     def eacces(path: Path) -> int:
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(tools_mod, "_open_nofollow", eacces)
+    monkeypatch.setattr(sandbox_io, "_open_nofollow", eacces)
     err = await call_err(acts, "read_file", path="f")
     assert (err.type, err.non_retryable) == ("ToolError", True)
     assert str(tmp_path) not in str(err)

@@ -23,10 +23,15 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.complexity import Thresholds
     from agentfleet.ledger_models import LedgerClose, LedgerStart, LedgerWriteResult
     from agentfleet.models import (
+        Effect,
         LlmRequest,
         LlmResponse,
+        McpCallRequest,
+        McpCatalog,
+        McpTool,
         ToolRequest,
         ToolResult,
+        ToolUseBlock,
         Verification,
         VerifyRequest,
         WorkspaceInfo,
@@ -38,6 +43,8 @@ TOOL_ACTIVITY = "agentfleet.tool.run"
 WORKSPACE_ACTIVITY = "agentfleet.workspace.prepare"
 VERIFY_ACTIVITY = "agentfleet.verify.check"
 THRESHOLDS_ACTIVITY = "agentfleet.policy.thresholds"
+MCP_LIST_ACTIVITY = "agentfleet.mcp.list_tools"
+MCP_CALL_ACTIVITY = "agentfleet.mcp.call"
 LEDGER_START = "agentfleet.ledger.record_start"
 LEDGER_CLOSE = "agentfleet.ledger.record_close"
 
@@ -52,6 +59,20 @@ TOOL_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=5),
     maximum_attempts=5,
 )
+
+# MCP tools (activities/mcp.py). An idempotent tool is retried, a few times, after a
+# crash or a broken session: running it twice is harmless by its own declaration. Any
+# other tool runs at most once: after a worker crash mid-call nobody knows whether it
+# took effect, so the model is told that instead of the tool being run again blindly.
+# A call that never reached its server is retried inside that one attempt.
+MCP_RETRY_IDEMPOTENT = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=3,
+    non_retryable_error_types=["McpError"],
+)
+MCP_RETRY_ONCE = RetryPolicy(maximum_attempts=1)
+MCP_HEARTBEAT = timedelta(seconds=5)
 
 # A ledger outage must not lose a row: keep retrying, slowly, for as long as
 # it takes. An invalid record is non-retryable and surfaces in the audit.
@@ -106,6 +127,106 @@ async def run_tool(req: ToolRequest) -> ToolResult:
         return ToolResult(
             call_id=req.call_id, name=req.name, content=f"{kind}: {reason}", is_error=True
         )
+
+
+async def call_agent_tool(
+    use: ToolUseBlock,
+    *,
+    workspace: str,
+    agent_id: str,
+    files: list[str] | None = None,
+    mcp: list[McpTool] | None = None,
+) -> ToolResult:
+    """One tool call of an agent: an MCP tool, or a file tool if this goal allows it."""
+    for tool in mcp or []:
+        if tool.name == use.name:
+            req = McpCallRequest(
+                server=tool.server,
+                tool=tool.tool,
+                name=tool.name,
+                input=use.input,
+                call_id=use.id,
+                agent_id=agent_id,
+                idempotent=tool.idempotent,
+            )
+            return await run_mcp_tool(req, tool)
+    if files is not None and use.name not in files:
+        # Not offered to this goal's agents: refused here, no activity runs.
+        allowed = ", ".join([*files, *(t.name for t in mcp or [])]) or "none"
+        return ToolResult(
+            call_id=use.id,
+            name=use.name,
+            content=f"ToolNotAllowed: {use.name} is not one of this goal's tools ({allowed})",
+            is_error=True,
+        )
+    return await run_tool(
+        ToolRequest(
+            workspace=workspace, name=use.name, input=use.input, call_id=use.id, agent_id=agent_id
+        )
+    )
+
+
+async def run_mcp_tool(req: McpCallRequest, tool: McpTool) -> ToolResult:
+    """Call an MCP tool; every failure becomes an error result the model reads."""
+    try:
+        return await workflow.execute_activity(
+            MCP_CALL_ACTIVITY,
+            req,
+            result_type=ToolResult,
+            start_to_close_timeout=timedelta(seconds=tool.timeout_s + 15),
+            heartbeat_timeout=MCP_HEARTBEAT,
+            retry_policy=MCP_RETRY_IDEMPOTENT if tool.idempotent else MCP_RETRY_ONCE,
+            summary=f"{req.name}"[:200],
+        )
+    except ActivityError as err:
+        if is_cancelled_exception(err):
+            raise
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type in ("McpServerDown", "McpError"):
+            # The server never ran it (down), or refused it: a plain error for the model.
+            return ToolResult(
+                call_id=req.call_id,
+                name=req.name,
+                content=f"{cause.type}: {cause.message}",
+                is_error=True,
+            )
+        if tool.idempotent:
+            content = f"McpCallFailed: {req.name} failed after retries: {failure_message(err)}"
+        else:
+            content = (
+                f"McpOutcomeUnknown: the call to {req.name} was interrupted "
+                f"({failure_message(err)}). It was not run again because the tool is not "
+                "marked idempotent, so whether it took effect is unknown: check before "
+                "calling it again."
+            )
+        # It was sent (or may have been): the journal records the call either way.
+        return ToolResult(
+            call_id=req.call_id,
+            name=req.name,
+            content=content,
+            is_error=True,
+            effects=[Effect(op="call", path=req.name)],
+        )
+
+
+async def list_mcp_tools() -> McpCatalog:
+    """The MCP catalogue, recorded in history as a local activity's marker.
+
+    A master that cannot list (no worker answers in time) goes on with file
+    tools only and says why, rather than failing the goal.
+    """
+    try:
+        return await workflow.execute_local_activity(
+            MCP_LIST_ACTIVITY,
+            result_type=McpCatalog,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(maximum_attempts=2),
+            summary="MCP tools",
+        )
+    except ActivityError as err:
+        if is_cancelled_exception(err):
+            raise
+        return McpCatalog(errors={"*": failure_message(err)})
 
 
 async def prepare_workspace(name: str, create: bool) -> WorkspaceInfo:

@@ -8,7 +8,7 @@ same completion check. Its receipts stay on the master, which pays for them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from temporalio import workflow
@@ -16,13 +16,13 @@ from temporalio.exceptions import is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from agentfleet import prompts
-    from agentfleet import tools as file_tools
+    from agentfleet.mcp.allow import ToolSet
     from agentfleet.models import (
         AgentNode,
+        McpTool,
         Message,
         NodeStatus,
         Tier,
-        ToolRequest,
         ToolResult,
         ToolUseBlock,
         Usage,
@@ -31,7 +31,12 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows._agent import Control, Spend
-from workflows._calls import failure_message, raise_if_misconfigured, run_tool, verify_work
+from workflows._calls import (
+    call_agent_tool,
+    failure_message,
+    raise_if_misconfigured,
+    verify_work,
+)
 from workflows._lifecycle import Estimate, Lifecycle
 from workflows._loop import AgentLoop, LoopConfig, LoopState
 from workflows._observe import agent_span
@@ -54,6 +59,9 @@ class InlineJob:
     max_tokens: int
     # What the delegation decision assumed, for the ledger row (calibration reads it).
     estimate: Estimate | None = None
+    # The goal's allowed file tools (None: all) and the MCP tools offered.
+    tools: list[str] | None = None
+    mcp: list[McpTool] = field(default_factory=list)
 
 
 async def run_inline(job: InlineJob, spend: Spend) -> AgentNode:
@@ -104,8 +112,8 @@ async def _work(job: InlineJob, spend: Spend, started: datetime) -> AgentNode:
     prefix = f"inline {job.node_id.rsplit('-', 1)[-1]} · {job.title[:40]} · "
 
     async def call_tool(use: ToolUseBlock) -> ToolResult:
-        return await run_tool(
-            ToolRequest(workspace=job.workspace, name=use.name, input=use.input, call_id=use.id)
+        return await call_agent_tool(
+            use, workspace=job.workspace, agent_id=job.node_id, files=job.tools, mcp=job.mcp
         )
 
     cfg = LoopConfig(
@@ -113,7 +121,7 @@ async def _work(job: InlineJob, spend: Spend, started: datetime) -> AgentNode:
         root_id=job.root_id,
         model=job.model,
         system=prompts.SUBAGENT_SYSTEM,
-        tools=list(file_tools.TOOL_SPECS),
+        tools=ToolSet(files=job.tools, mcp=job.mcp).specs(),
         max_turns=job.max_turns,
         max_tokens=job.max_tokens,
         purpose_prefix=prefix,

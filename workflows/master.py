@@ -23,6 +23,8 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet import telemetry_names as tn
     from agentfleet.complexity import ComplexityScore, Thresholds, score_text, spec_for
     from agentfleet.complexity import score as score_spec
+    from agentfleet.mcp.allow import ToolSet, plan_errors, planner_note
+    from agentfleet.mcp.allow import resolve as resolve_tools
     from agentfleet.models import (
         AgentNode,
         ApprovalResult,
@@ -63,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows._agent import Spend
 from workflows._calls import (
     failure_message,
+    list_mcp_tools,
     load_thresholds,
     prepare_workspace,
     raise_if_misconfigured,
@@ -80,6 +83,10 @@ from workflows.subagent import (
     settle,
     subtree_effects,
 )
+
+# Guards the tool set: the MCP catalogue recorded by an activity, the goal's allow-list,
+# and plans checked against it.
+PATCH_MCP_TOOLS = "agentfleet-mcp-tools-1"
 
 # A planner reply cut off at max_tokens is asked again with this much more room.
 PLAN_TOKENS_CEILING = 32_000
@@ -123,6 +130,8 @@ class MasterAgentWorkflow:
         self._tag_children = False
         # PATCH_REAL_COMPLETION, decided once per run (see _run).
         self._real = False
+        # The goal's tools (PATCH_MCP_TOOLS); None in runs from before it.
+        self._tools: ToolSet | None = None
 
     @workflow.query(name="tree")
     def tree(self) -> AgentNode:
@@ -264,6 +273,8 @@ class MasterAgentWorkflow:
                 failure_message(err), type="WorkspaceMissing", non_retryable=True
             ) from None
         self._real = workflow.patched(PATCH_REAL_COMPLETION)
+        if workflow.patched(PATCH_MCP_TOOLS):
+            self._tools = await self._tool_set(inp)
 
         plan: Plan | None = None
         attempts = 0
@@ -339,6 +350,14 @@ class MasterAgentWorkflow:
             plan_attempts=attempts,
             thresholds_version=thresholds.version,
         )
+
+    async def _tool_set(self, inp: MasterInput) -> ToolSet:
+        """The goal's tools, from the catalogue as an activity found it (so it replays)."""
+        catalog = await list_mcp_tools()
+        try:
+            return resolve_tools(inp.tools, catalog)
+        except ValueError as err:
+            raise ApplicationError(str(err), type="InvalidInput", non_retryable=True) from None
 
     async def _execute(
         self,
@@ -516,6 +535,8 @@ class MasterAgentWorkflow:
             max_total_subagents=inp.max_total_subagents,
             tag_search_attributes=self._tag_children,
             outputs=st.outputs,
+            tools=self._tools.files if self._tools else None,
+            mcp_tools=self._tools.for_subtask(st) if self._tools else [],
         )
 
     async def _track(self, child: SubAgentInput, child_id: str) -> AgentNode:
@@ -567,6 +588,8 @@ class MasterAgentWorkflow:
             max_tokens=min(d.max_tokens, inp.max_tokens),
             estimate=estimate,
         )
+        if self._tools is not None:
+            job.tools, job.mcp = self._tools.files, self._tools.for_subtask(st)
         try:
             node = await run_inline(job, spend)
         except Exception as err:
@@ -666,7 +689,11 @@ class MasterAgentWorkflow:
                 last_error = f"the reply was cut off at {resp.usage.output_tokens} tokens"
                 continue
             try:
-                return plan_from(resp), attempt
+                plan = plan_from(resp)
+                outside = plan_errors(plan, self._tools) if self._tools else None
+                if outside is None:
+                    return plan, attempt
+                last_error = outside
             except ValueError as err:
                 last_error = str(err)
             messages.extend(_plan_feedback(resp, last_error))
@@ -692,7 +719,8 @@ class MasterAgentWorkflow:
             return await spend.call(
                 LlmRequest(
                     model=model,
-                    system=prompts.PLANNER_SYSTEM,
+                    system=prompts.PLANNER_SYSTEM
+                    + (planner_note(self._tools) if self._tools else ""),
                     messages=list(messages),
                     max_tokens=max_tokens,
                     root_id=spend.agent_id,

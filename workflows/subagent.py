@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet import telemetry_names as tn
     from agentfleet.complexity import Thresholds, spec_for
     from agentfleet.complexity import score as score_spec
+    from agentfleet.mcp.allow import ToolSet
     from agentfleet.models import (
         TIERS,
         AgentNode,
@@ -41,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         SubAgentResume,
         Subtask,
         Tier,
-        ToolRequest,
         ToolResult,
         ToolUseBlock,
         Usage,
@@ -49,10 +49,10 @@ with workflow.unsafe.imports_passed_through():
         VerifyRequest,
     )
     from agentfleet.policy import DelegationPolicy, guard
-    from agentfleet.tools import DELEGATE_TOOL, TOOL_SPECS
+    from agentfleet.tools import DELEGATE_TOOL
 
 from workflows._agent import Control, Spend
-from workflows._calls import failure_message, run_tool, verify_work
+from workflows._calls import call_agent_tool, failure_message, verify_work
 from workflows._lifecycle import Estimate, Lifecycle
 from workflows._loop import AgentLoop, LoopConfig, LoopState
 from workflows._observe import agent_span, count
@@ -182,7 +182,7 @@ class SubAgentWorkflow:
 
     async def _loop(self, inp: SubAgentInput, spend: Spend) -> AgentNode:
         wid = workflow.info().workflow_id
-        tools = list(TOOL_SPECS)
+        tools = ToolSet(files=inp.tools, mcp=inp.mcp_tools).specs()
         if inp.may_decompose and inp.depth < inp.max_depth:
             tools.append(DELEGATE_TOOL)
         # Conversation by reference: history holds each turn's new messages and a
@@ -282,8 +282,12 @@ class SubAgentWorkflow:
         if use.name == "delegate":
             text, is_error = await self._delegate(inp, spend, use)
             return ToolResult(call_id=use.id, name=use.name, content=text, is_error=is_error)
-        return await run_tool(
-            ToolRequest(workspace=inp.workspace, name=use.name, input=use.input, call_id=use.id)
+        return await call_agent_tool(
+            use,
+            workspace=inp.workspace,
+            agent_id=workflow.info().workflow_id,
+            files=inp.tools,
+            mcp=inp.mcp_tools,
         )
 
     async def _delegate(
@@ -356,6 +360,8 @@ class SubAgentWorkflow:
                 models=inp.models,
                 max_total_subagents=inp.max_total_subagents,
                 tag_search_attributes=inp.tag_search_attributes,
+                tools=inp.tools,
+                mcp_tools=inp.mcp_tools,
             )
             count(tn.SUBAGENTS_SPAWNED, role="subagent", tier=decision.tier)
             runs.append(self._track(run_child(child, child_id), child_id))

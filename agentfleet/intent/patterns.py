@@ -135,6 +135,11 @@ EDIT = re.compile(
     rf"{FILE_PATH}",
     re.I,
 )
+# "Delete the tmp folder (and everything in it)".
+DELETE_DIR = re.compile(
+    r"\b(?:delete|remove|erase|trash)\s+(?:the\s+)?(?P<path>[\w.-]+)\s+(?:folder|directory)\b",
+    re.I,
+)
 # "file" is a verb only where a clause starts: "file the papers in inbox/".
 SORT = re.compile(
     r"(?:\b(?:sort|organi[sz]e|arrange|group|tidy(?:\s+up)?)|(?:^|[;.,]\s*|\b(?:then|and)\s+)"

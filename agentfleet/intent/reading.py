@@ -70,7 +70,8 @@ def _events(body: str) -> list[Event]:
     for pattern in (pt.APPEND, pt.EDIT, pt.ADD_TO, pt.IN_FILE_EDIT):
         events += [(m.start(), "modify", m.group("file")) for m in pattern.finditer(body)]
     events += [(m.start(), "modify-it", "") for m in pt.ADD_TO_IT.finditer(body)]
-    events += [(m.start(), "gone", m.group("path")) for m in pt.DELETE.finditer(body)]
+    for pattern in (pt.DELETE, pt.DELETE_DIR):
+        events += [(m.start(), "gone", m.group("path")) for m in pattern.finditer(body)]
     for pattern in (pt.SORT, pt.REMOVE_MANY):
         events += [(m.start(), "touch", m.group("dir")) for m in pattern.finditer(body)]
     events += [(m.start(), "fill", m.group("dir")) for m in pt.MOVE_MANY.finditer(body)]

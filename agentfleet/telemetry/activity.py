@@ -18,7 +18,13 @@ from agentfleet import telemetry_names as tn
 from agentfleet.telemetry.setup import _live
 
 if TYPE_CHECKING:
-    from agentfleet.models import LlmRequest, LlmResponse, ToolRequest, ToolResult
+    from agentfleet.models import (
+        LlmRequest,
+        LlmResponse,
+        McpCallRequest,
+        ToolRequest,
+        ToolResult,
+    )
 
 ACTIVITY_TRACER = "agentfleet.activities"
 PROVIDER_ANTHROPIC = "anthropic"
@@ -36,6 +42,10 @@ GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"
 AF_ACTIVITY_ID = "agentfleet.activity_id"
 ANTHROPIC_REQUEST_ID = "anthropic.request.id"  # as the Anthropic SDK names it
 AF_TOOL_ALREADY_DONE = "agentfleet.tool.already_done"
+# OTel GenAI: `function` for a tool the application runs, `extension` for one an agent
+# reaches through an extension such as an MCP server.
+GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
+AF_MCP_SERVER = "agentfleet.mcp.server"
 
 
 # --------------------------------------------------------------------------- activity spans
@@ -203,7 +213,9 @@ SANDBOX_REFUSAL = "SandboxViolation"
 
 
 @contextmanager
-def tool_call(req: ToolRequest) -> Iterator[ToolCall]:
+def tool_call(
+    req: ToolRequest | McpCallRequest, *, tool_type: str = "function"
+) -> Iterator[ToolCall]:
     """Span `execute_tool {tool}` around one tool activity attempt, plus the tool metrics.
 
     An exception leaving the block marks the span ERROR with `error.type`; a sandbox refusal
@@ -216,6 +228,8 @@ def tool_call(req: ToolRequest) -> Iterator[ToolCall]:
             tn.GEN_AI_OPERATION: "execute_tool",
             tn.GEN_AI_TOOL_NAME: req.name,
             tn.GEN_AI_TOOL_CALL_ID: req.call_id or None,
+            GEN_AI_TOOL_TYPE: tool_type,
+            AF_MCP_SERVER: getattr(req, "server", None),
             tn.GEN_AI_AGENT_ID: info.workflow_id if info else None,
             tn.GEN_AI_CONVERSATION_ID: root_id,
             tn.AF_ROOT_ID: root_id,

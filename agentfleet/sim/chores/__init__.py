@@ -9,8 +9,10 @@ changed only when one of its own calls changed it.
 
 from __future__ import annotations
 
+from agentfleet.sim.chores.answers import Cannot
 from agentfleet.sim.chores.base import Env, Outcome, Use
 from agentfleet.sim.chores.driver import Run
+from agentfleet.sim.chores.finds import mcp_calls
 from agentfleet.sim.chores.grammar import parse_request
 from agentfleet.sim.chores.text import parse_task
 from agentfleet.sim.conversation import Conversation, int_directive, text_block
@@ -50,8 +52,13 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
     if wanted:
         return Reply(_busy(task.title, convo, wanted))
     env = Env(convo.offered, task.produce)
+    ops = parse_request(task.description, task.produce)
+    scripted = mcp_calls(task.description, task.found)
+    if scripted:
+        # The words around a scripted tool call are not file chores of their own.
+        ops = [*scripted, *(op for op in ops if not isinstance(op, Cannot))]
     run = Run(
-        parse_request(task.description, task.produce),
+        ops,
         env,
         merge=MULTI_TOOL in habits,
         single=convo.one_call_per_turn,

@@ -18,6 +18,8 @@ from agentfleet.sim.chores.base import Op
 from agentfleet.sim.chores.batch import ForEach
 from agentfleet.sim.chores.content import PRONOUNS
 from agentfleet.sim.chores.files import Append, Copy, Edit, MakeDirs, Move, Write
+from agentfleet.sim.chores.finds import RESULTS, Search
+from agentfleet.sim.chores.finds import search as parse_search
 from agentfleet.sim.chores.survey import Index, ListFiles, ReadFile, Summarize
 from agentfleet.sim.chores.text import Context, clauses, resolve
 
@@ -46,6 +48,7 @@ def _question(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 
 PARSERS: tuple[Parser, ...] = (
+    parse_search,
     parse_survey.sort,
     parse_survey.index,
     parse_survey.summarize,
@@ -73,6 +76,8 @@ def _attach(prev: Op, target: str) -> Op | None:
         return Write(target, prev.text)
     if isinstance(prev, ReadFile):
         return Copy(prev.path, target)
+    if isinstance(prev, Search) and prev.target is None:
+        return Search(prev.directory, prev.word, prev.lines, target)
     return None
 
 
@@ -130,8 +135,11 @@ def parse_request(text: str, produce: tuple[str, ...] = (), ctx: Context | None 
     ctx = ctx if ctx is not None else Context()
     ops: list[Op] = []
     for clause in clauses(text):
+        if parse_files.where(resolve(clause, ctx), ctx):
+            continue
         op = parse_clause(clause, ctx, produce)
-        if isinstance(op, Write) and ops and op.content.strip().lower() in PRONOUNS:
+        said = op.content.strip().lower() if isinstance(op, Write) else ""
+        if isinstance(op, Write) and ops and (said in PRONOUNS or said in RESULTS):
             attached = _attach(ops[-1], op.path)
             if attached is not None:
                 ops[-1] = op = attached

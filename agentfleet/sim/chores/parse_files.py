@@ -80,7 +80,40 @@ def delete(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     if found := many(m.group("rest")):
         return ForEach("delete", found[0], None, found[1])
     rest = re.sub(r"^(?:the\s+)?(?:files?\s+)?", "", m.group("rest"), flags=re.I)
+    # "the tmp folder and everything in it" is one folder, deleted whole.
+    rest = re.sub(
+        r"\s+(?:and|with)\s+(?:everything|all(?:\s+of\s+it)?|its\s+contents|all\s+its\s+files)"
+        r"(?:\s+(?:in|inside)\s+it)?$",
+        "",
+        rest,
+        flags=re.I,
+    )
+    rest = re.sub(r"^(?P<n>[^\s,;]+)\s+(?:folder|directory)$", r"\g<n>", rest, flags=re.I)
     return Delete(names(rest))
+
+
+# Misspellings a model corrects without being told the right word.
+TYPOS = {
+    "teh": "the",
+    "adn": "and",
+    "taht": "that",
+    "wiht": "with",
+    "thier": "their",
+    "recieve": "receive",
+    "seperate": "separate",
+    "occured": "occurred",
+    "definately": "definitely",
+    "untill": "until",
+}
+
+
+def where(s: str, ctx: Context) -> bool:
+    """ "In config.ini," before the change it is about: remembered, not an op."""
+    m = re.match(rf"^in\s+(?:the\s+file\s+)?(?P<t>{P})$", s.strip().rstrip(",:"), FLAGS)
+    if m and looks_like_file(m.group("t")):
+        ctx.last_file = clean_path(m.group("t"))
+        return True
+    return False
 
 
 def edit(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
@@ -95,7 +128,31 @@ def edit(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
         FLAGS,
     )
     if m:
-        return Edit(clean_path(m.group("t")), unquote(m.group("old")), unquote(m.group("new")))
+        old = re.sub(
+            r"^(?:every|each|all(?:\s+the)?|all\s+occurrences\s+of)\s+", "", m.group("old")
+        )
+        return Edit(clean_path(m.group("t")), unquote(old), unquote(m.group("new")))
+    # "change the port from 8080 to 9090 (in config.ini)": the file may be the clause before.
+    f = re.match(
+        rf"^(?:change|update|set|switch)\s+(?:the\s+)?[\w -]{{0,40}}?\s*from\s+(?P<old>{P})\s+"
+        rf"to\s+(?P<new>{P})(?:\s+in\s+(?:the\s+file\s+)?(?P<t>{P}))?$",
+        s,
+        FLAGS,
+    )
+    target = (f.group("t") or ctx.last_file) if f else None
+    if f and target:
+        return Edit(clean_path(target), unquote(f.group("old")), unquote(f.group("new")))
+    t = re.match(
+        rf"^(?:fix|correct)\s+(?:the\s+)?(?:typo|misspelling|spelling(?:\s+mistake)?|mistake)\s+"
+        rf"(?P<old>{P})(?:\s+(?:to|as|with)\s+(?P<new>{P}))?\s+in\s+(?:the\s+file\s+)?(?P<t>{P})$",
+        s,
+        FLAGS,
+    )
+    if t:
+        old = unquote(t.group("old"))
+        new = unquote(t.group("new")) if t.group("new") else TYPOS.get(old.lower())
+        if new:
+            return Edit(clean_path(t.group("t")), old, new)
     w = re.match(
         rf"^(?:edit|update|change|rewrite)\s+(?P<t>{P})\s+(?:so\s+(?:that\s+)?it\s+"
         r"(?:says|reads|contains)|to\s+(?:say|read|contain))\s+(?P<c>.+)$",

@@ -1,0 +1,288 @@
+"""The sandbox: one workspace directory, path resolution, and the first five tools.
+
+Paths are resolved with symlinks followed and must land inside the root; a
+symlink is therefore usable only while it points inside the workspace. The
+workspace's trash (`.trash/`) is inside the root but out of every tool's
+reach: no path resolves into it and no listing or search shows it.
+
+Every tool returns `(content, already_done)`. An activity can re-run after a
+worker crash, so each mutating tool first checks whether its effect is already
+in place and reports that instead of failing or redoing the work.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path, PurePosixPath
+
+from agentfleet.models import Effect
+from agentfleet.sandbox import _io
+from agentfleet.sandbox._io import (
+    LIST_LIMIT,
+    MAX_FILES,
+    READ_LIMIT,
+    NotRegular,
+    SandboxViolation,
+    TooLarge,
+    ToolError,
+    UnknownToolError,
+    os_errors,
+    printable,
+    shorten,
+)
+from agentfleet.sandbox.args import (
+    AppendFileArgs,
+    CopyFileArgs,
+    DeleteFileArgs,
+    EditFileArgs,
+    ListFilesArgs,
+    MakeDirArgs,
+    MoveFileArgs,
+    ReadFileArgs,
+    SearchFilesArgs,
+    StatFileArgs,
+    ToolArgs,
+    WriteFileArgs,
+)
+
+TRASH = ".trash"
+_RUN_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def run_key(agent_id: str) -> str:
+    """The trash folder of one agent run: its id, made a safe single name."""
+    key = _RUN_UNSAFE.sub("_", agent_id).strip("._")[:120]
+    return key or "unknown-run"
+
+
+class SandboxCore:
+    def __init__(
+        self, root: Path, max_files: int = MAX_FILES, *, run: str = "", call_id: str = ""
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.max_files = max_files
+        # Who is calling: deletes go to this run's trash; call_id keys the
+        # journal that makes append and edit idempotent under retry.
+        self.run_id = run_key(run)
+        self.call_id = call_id
+
+    @property
+    def trash(self) -> Path:
+        return self.root / TRASH
+
+    def resolve(self, rel: str) -> Path:
+        if not isinstance(rel, str) or rel == "":
+            raise SandboxViolation("path must be a non-empty relative path")
+        shown = shorten(repr(rel))
+        if "\x00" in rel:
+            raise SandboxViolation(f"path {shown} contains a NUL byte")
+        if PurePosixPath(rel).is_absolute():
+            raise SandboxViolation(
+                f"absolute path {shown} is not allowed; use a path relative to the workspace"
+            )
+        try:
+            full = (self.root / rel).resolve(strict=False)
+        except (RuntimeError, OSError):
+            # RuntimeError is 3.11's signal for a symlink loop.
+            raise SandboxViolation(f"path {shown} cannot be resolved (symlink loop?)") from None
+        if not full.is_relative_to(self.root):
+            raise SandboxViolation(f"path {shown} is outside the workspace")
+        if full.is_relative_to(self.trash):
+            raise SandboxViolation(f"path {shown} is reserved for the workspace's trash")
+        return full
+
+    def resolve_entry(self, rel: str) -> Path:
+        """The directory entry `rel` names, its last component not followed.
+
+        Deleting a symlink removes the link, never what it points at.
+        """
+        name = PurePosixPath(rel).name if isinstance(rel, str) else ""
+        if name in ("", ".", "..") or rel.endswith("/"):
+            return self.resolve(rel)
+        self.resolve(rel)  # the same refusals as every other tool
+        parent = self.resolve(str(PurePosixPath(rel).parent))
+        entry = parent / name
+        if entry == self.trash:
+            raise SandboxViolation(
+                f"path {shorten(repr(rel))} is reserved for the workspace's trash"
+            )
+        return entry
+
+    def display(self, path: Path) -> str:
+        rel = path.relative_to(self.root).as_posix()
+        return printable(rel if rel != "." else ".")
+
+    def _file_count(self) -> int:
+        return sum(len(files) for _, _, files in os.walk(self.root))
+
+    def _check_room(self, target: Path) -> None:
+        if not os.path.lexists(target) and self._file_count() >= self.max_files:
+            # A runaway agent must not fill the disk one small file at a time.
+            raise ToolError(f"workspace file limit of {self.max_files} files reached")
+
+    def walk(self, top: Path, prefix: str, recursive: bool) -> list[str]:
+        # Symlinks are never followed here: a link to a directory is listed as
+        # a plain entry, so a link pointing outside cannot expose what's there
+        # and a link cycle cannot loop.
+        out: list[str] = []
+        stack = [(top, prefix)]
+        while stack:
+            directory, pre = stack.pop()
+            with os.scandir(directory) as it:
+                for entry in it:
+                    if directory == self.root and entry.name == TRASH:
+                        continue
+                    name = pre + printable(entry.name)
+                    if entry.is_dir(follow_symlinks=False):
+                        if recursive:
+                            stack.append((Path(entry.path), name + "/"))
+                        else:
+                            out.append(name + "/")
+                    else:
+                        out.append(name)
+        return out
+
+    # --- the first five tools ---
+
+    def list_files(self, args: ListFilesArgs) -> tuple[str, bool]:
+        target = self.resolve(args.path)
+        shown = self.display(target)
+        prefix = "" if target == self.root else shown + "/"
+        with os_errors("list", shown):
+            if not target.is_dir():
+                if os.path.lexists(target):
+                    raise ToolError(f"{shown} is not a directory; use read_file")
+                raise ToolError(f"directory {shown} does not exist")
+            entries = self.walk(target, prefix, args.recursive)
+        if not entries:
+            return "(empty)", False
+        entries.sort()
+        if len(entries) > LIST_LIMIT:
+            rest = len(entries) - LIST_LIMIT
+            entries = [*entries[:LIST_LIMIT], f"... and {rest} more entries"]
+        return "\n".join(entries), False
+
+    def write_file(self, args: WriteFileArgs) -> tuple[str, bool]:
+        target = self.resolve(args.path)
+        shown = self.display(target)
+        data = args.content.encode("utf-8")
+        with os_errors("write", shown):
+            if target.is_dir():
+                raise ToolError(f"{shown} is a directory")
+            try:
+                existing = _io.read_regular(target, len(data))
+            except (TooLarge, NotRegular):
+                existing = None
+            if existing == data:
+                # A retry after a crash: the write already landed. Leaving
+                # the file untouched keeps its mtime and inode stable.
+                return f"wrote {len(data)} bytes to {shown} (unchanged: already present)", True
+            self._check_room(target)
+            mode = _io.existing_mode(target) or 0o644
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _io.atomic_write(target, data, mode)
+        return f"wrote {len(data)} bytes to {shown}", False
+
+    def move_file(self, args: MoveFileArgs) -> tuple[str, bool]:
+        src, dst = self.resolve(args.src), self.resolve(args.dst)
+        s, d = self.display(src), self.display(dst)
+        if self.root in (src, dst):
+            raise ToolError("cannot move the workspace root")
+        with os_errors("move", f"{s} -> {d}"):
+            src_exists, dst_exists = os.path.lexists(src), os.path.lexists(dst)
+            if not src_exists:
+                if dst_exists:
+                    # The earlier attempt moved it and then the worker died.
+                    return f"already moved {s} -> {d}", True
+                raise ToolError(f"cannot move {s}: it does not exist (and neither does {d})")
+            if src == dst:
+                return f"moved {s} -> {d} (same path; nothing to do)", True
+            if dst_exists:
+                if _io.same_content(src, dst):
+                    # Either a crash between link and unlink below, or dst was
+                    # already an identical copy: finishing the move loses nothing.
+                    os.unlink(src)
+                    return f"moved {s} -> {d} (destination already had this content)", True
+                if dst.is_dir():
+                    raise ToolError(
+                        f"destination {d} is an existing directory; give the full new path, "
+                        f"e.g. {d}/{src.name}"
+                    )
+                raise ToolError(f"refusing to overwrite existing {d}; move or remove it first")
+            if dst.is_relative_to(src):
+                raise ToolError(f"cannot move {s} into itself")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            self.rename_noreplace(src, dst)
+        return f"moved {s} -> {d}", False
+
+    @staticmethod
+    def rename_noreplace(src: Path, dst: Path) -> None:
+        # Another agent sharing the workspace may create dst after our check.
+        # link() fails with EEXIST instead of overwriting, which rename()
+        # would silently do; a crash between link and unlink leaves two names
+        # for one inode, which a retry recognises and completes.
+        if not src.is_dir() or src.is_symlink():
+            try:
+                linked = _io.link_noreplace(src, dst)
+            except FileExistsError:
+                raise ToolError(
+                    f"refusing to overwrite {dst.name}: it appeared during the move"
+                ) from None
+            if linked:
+                os.unlink(src)
+                return
+        os.rename(src, dst)
+
+    def make_dir(self, args: MakeDirArgs) -> tuple[str, bool]:
+        target = self.resolve(args.path)
+        shown = self.display(target)
+        with os_errors("create", shown):
+            if target.is_dir():
+                return f"created {shown} (already existed)", True
+            if os.path.lexists(target):
+                raise ToolError(f"cannot create {shown}: a file with that name exists")
+            target.mkdir(parents=True, exist_ok=True)
+        return f"created {shown}", False
+
+    # --- journal ---
+
+    def effects_of(self, args: ToolArgs) -> list[Effect]:
+        """What a successful call did, by path: the agent's tool journal entry.
+
+        Computed from the validated arguments, with paths normalised the way
+        the workspace shows them, so `./a//b.txt` and `a/b.txt` are one path.
+        """
+
+        def rel(path: str) -> str:
+            return self.display(self.resolve(path))
+
+        if isinstance(args, ListFilesArgs):
+            return [Effect(op="list", path=rel(args.path))]
+        if isinstance(args, ReadFileArgs):
+            return [Effect(op="read", path=rel(args.path))]
+        if isinstance(args, WriteFileArgs):
+            return [Effect(op="write", path=rel(args.path))]
+        if isinstance(args, MoveFileArgs):
+            return [Effect(op="move", path=rel(args.dst), src=rel(args.src))]
+        if isinstance(args, MakeDirArgs):
+            return [Effect(op="mkdir", path=rel(args.path))]
+        if isinstance(args, DeleteFileArgs):
+            return [Effect(op="delete", path=self.display(self.resolve_entry(args.path)))]
+        if isinstance(args, CopyFileArgs):
+            return [Effect(op="copy", path=rel(args.dst), src=rel(args.src))]
+        if isinstance(args, AppendFileArgs):
+            return [Effect(op="append", path=rel(args.path))]
+        if isinstance(args, EditFileArgs):
+            return [Effect(op="edit", path=rel(args.path))]
+        if isinstance(args, SearchFilesArgs):
+            return [Effect(op="list", path=rel(args.path))]
+        if isinstance(args, StatFileArgs):
+            return [Effect(op="read", path=rel(args.path))]
+        return []
+
+    def unknown(self, args: ToolArgs) -> UnknownToolError:
+        return UnknownToolError(f"no tool takes {type(args).__name__}")
+
+
+__all__ = ["READ_LIMIT", "TRASH", "SandboxCore", "run_key"]
