@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from temporalio.runtime import BufferedMetricUpdate, MetricBuffer
+
+from agentfleet.telemetry.counters import PREFIX, CounterStore
 
 log = logging.getLogger("agentfleet.telemetry")
 
@@ -26,10 +28,19 @@ class MetricDrain:
     them alive; custom metrics are created per activity and per workflow, their objects are
     freed, the ids are reused, and updates land on the wrong metric with the wrong labels (seen
     in tests/test_telemetry.py before this class existed). Also handles up-down counters.
+
+    With a `store` (counters.py), the fleet counters are durable: each drain writes the new
+    totals to disk before the exporter can see them, and the instruments start from the totals
+    the slot's previous owner left. `drain()` is also the checkpoint that the durable-spans
+    plugin runs before Temporal hears that work is done.
     """
 
     def __init__(
-        self, buffer: MetricBuffer, meter_provider: MeterProvider, interval: float = 1.0
+        self,
+        buffer: MetricBuffer,
+        meter_provider: MeterProvider,
+        interval: float = 1.0,
+        store: CounterStore | None = None,
     ) -> None:
         self._buffer = buffer
         self._meter = meter_provider.get_meter("temporalio")
@@ -40,6 +51,11 @@ class MetricDrain:
         self._drain_lock = threading.Lock()
         self._stop = threading.Event()
         self.names: set[str] = set()
+        self._store = store
+        if store is not None:
+            for series in store.series():
+                counter = self._instrument(series.name, 0, series.unit, series.description)
+                counter.add(series.value, series.attributes)
         self._thread = threading.Thread(target=self._run, name="agentfleet-metrics", daemon=True)
         self._thread.start()
 
@@ -54,11 +70,53 @@ class MetricDrain:
             except Exception:
                 log.exception("cannot read the SDK metric buffer")
                 return
+            if self._store is not None:
+                self._persist(updates)
             for update in updates:
                 try:
                     self._apply(update)
                 except Exception:
                     log.exception("cannot export metric update for %s", update.metric.name)
+
+    def _persist(self, updates: Sequence[BufferedMetricUpdate]) -> None:
+        increments = [
+            (
+                u.metric.name,
+                u.metric.unit or "",
+                u.metric.description or "",
+                dict(u.attributes),
+                int(u.value),
+            )
+            for u in updates
+            if int(u.metric.kind) == 0 and u.metric.name.startswith(PREFIX) and u.value
+        ]
+        if not increments or self._store is None:
+            return
+        try:
+            self._store.add(increments)
+        except OSError:
+            # Still exported below; only the crash-safety of these increments is lost.
+            log.exception(
+                "cannot persist %d fleet counter increments to %s: a crash before the next "
+                "export would lose them",
+                len(increments),
+                self._store.path,
+            )
+
+    def _instrument(self, name: str, kind: int, unit: str, description: str) -> Any:
+        key = (name, kind)
+        inst: Any = self._instruments.get(key)
+        if inst is None:
+            if kind == 0:
+                inst = self._meter.create_counter(name, unit, description)
+            elif kind == 2:
+                inst = self._meter.create_histogram(name, unit, description)
+            elif kind == 3:
+                inst = self._meter.create_up_down_counter(name, unit, description)
+            else:
+                raise ValueError(f"unknown buffered metric kind {kind}")
+            self._instruments[key] = inst
+        return inst
 
     def seen(self) -> set[str]:
         with self._drain_lock:
@@ -87,19 +145,7 @@ class MetricDrain:
                     )
                 series[tuple(sorted(attrs.items()))] = (attrs, update.value)
             return
-        key = (metric.name, kind)
-        inst: Any = self._instruments.get(key)
-        if inst is None:
-            unit, description = metric.unit or "", metric.description or ""
-            if kind == 0:
-                inst = self._meter.create_counter(metric.name, unit, description)
-            elif kind == 2:
-                inst = self._meter.create_histogram(metric.name, unit, description)
-            elif kind == 3:
-                inst = self._meter.create_up_down_counter(metric.name, unit, description)
-            else:
-                raise ValueError(f"unknown buffered metric kind {kind}")
-            self._instruments[key] = inst
+        inst = self._instrument(metric.name, kind, metric.unit or "", metric.description or "")
         if kind == 2:
             inst.record(update.value, attrs)
         else:
