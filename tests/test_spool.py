@@ -36,6 +36,7 @@ from opentelemetry.trace import (
 )
 
 from agentfleet.telemetry import SPAN_FILE, Telemetry, encode_otlp_json, setup_telemetry
+from agentfleet.telemetry.counters import CounterStore
 from agentfleet.telemetry.otlp_proto import lines_to_request
 from agentfleet.telemetry.spool import SPOOL_DIR, claim_slot, service_dir
 from agentfleet.trace_view import trace_command
@@ -407,3 +408,37 @@ def test_slots_exclude_each_other_in_one_process_and_free_on_release(tmp_path: P
     assert c.index == 0
     b.release()
     c.release()
+
+
+def test_counter_store_keeps_exact_totals_through_compaction_and_crashes(tmp_path: Path) -> None:
+    inc = ("agentfleet_x", "", "", {"model": "m"}, 3)
+    store = CounterStore(tmp_path, {"service.name": "s"}, compact_bytes=300)
+    for _ in range(50):
+        store.add([inc])  # several compactions on the way
+    logs = sorted(p.name for p in tmp_path.glob("counters.*.log"))
+    assert len(logs) == 1 and logs != ["counters.1.log"]  # compacted, old logs deleted
+    # Killed without close(): a reader (the next owner, a sibling) sees every increment.
+    assert [s.value for s in CounterStore(tmp_path).series()] == [150]
+
+    # Killed mid-compaction, after the next log was made, before the snapshot named it.
+    gen = int(logs[0].split(".")[1])
+    (tmp_path / f"counters.{gen + 1}.log").write_text(
+        '{"t":1,"inc":[["agentfleet_x","","",{"model":"m"},1000]]}\n'
+    )
+    assert [s.value for s in CounterStore(tmp_path).series()] == [150]
+    (tmp_path / f"counters.{gen + 1}.log").unlink()
+    # Killed after the snapshot, before the old log was deleted: the old log is not replayed.
+    store.add([inc])
+    store.close()
+    reopened = CounterStore(tmp_path, {"service.name": "s"})  # an owner compacts at start
+    (tmp_path / f"counters.{gen}.log").write_text(
+        '{"t":1,"inc":[["agentfleet_x","","",{"model":"m"},1000]]}\n'
+    )
+    assert [s.value for s in CounterStore(tmp_path).series()] == [153]
+    # A torn last line (killed mid-append) was never persisted, so never acknowledged.
+    reopened.add([inc])
+    reopened.close()
+    (log,) = [p for p in tmp_path.glob("counters.*.log") if p.name != f"counters.{gen}.log"]
+    with log.open("a") as f:
+        f.write('{"t":2,"inc":[["agentfleet_x"')
+    assert [s.value for s in CounterStore(tmp_path).series()] == [156]

@@ -11,7 +11,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from temporalio.runtime import BufferedMetricUpdate, MetricBuffer
 
-from agentfleet.telemetry.counters import PREFIX, CounterStore
+from agentfleet.telemetry.counters import PREFIX, CounterStore, generation
 
 log = logging.getLogger("agentfleet.telemetry")
 
@@ -52,6 +52,7 @@ class MetricDrain:
         self._stop = threading.Event()
         self.names: set[str] = set()
         self._store = store
+        self._persisted = -1  # the counters.generation() that the last drain covered
         if store is not None:
             for series in store.series():
                 counter = self._instrument(series.name, 0, series.unit, series.description)
@@ -65,6 +66,7 @@ class MetricDrain:
 
     def drain(self) -> None:
         with self._drain_lock:
+            seen = generation()
             try:
                 updates = self._buffer.retrieve_updates()
             except Exception:
@@ -72,11 +74,22 @@ class MetricDrain:
                 return
             if self._store is not None:
                 self._persist(updates)
+            self._persisted = max(self._persisted, seen)
             for update in updates:
                 try:
                     self._apply(update)
                 except Exception:
                     log.exception("cannot export metric update for %s", update.metric.name)
+
+    def checkpoint(self) -> None:
+        """Persist the fleet counters recorded so far: run before Temporal hears work is done.
+
+        Skipped when no fleet counter was recorded since the last drain finished: a thread's
+        own recordings come before its checkpoint, and `_persisted` moves only once a drain
+        that saw them has written them.
+        """
+        if generation() != self._persisted:
+            self.drain()
 
     def _persist(self, updates: Sequence[BufferedMetricUpdate]) -> None:
         increments = [
@@ -126,6 +139,8 @@ class MetricDrain:
         self._stop.set()
         self._thread.join(timeout=5)
         self.drain()
+        if self._store is not None:
+            self._store.close()
 
     def _apply(self, update: BufferedMetricUpdate) -> None:
         metric = update.metric

@@ -260,7 +260,7 @@ def setup_telemetry(
         writer.on_write, writer.on_failure = shipper.notify, shipper.write_failed
         shipper.start()
         processor = DurableBatchSpanProcessor(writer, **opts.batch)
-        checkpoint = drain.drain if store is not None and drain is not None else None
+        checkpoint = drain.checkpoint if store is not None and drain is not None else None
         plugins.append(durable_spans_plugin(processor, checkpoint, fsync=opts.spool_fsync))
     else:
         assert span_exporter is not None

@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agentfleet.telemetry.counters import CounterStore, load_store
+from agentfleet.telemetry.counters import CounterStore, has_counters, load_store
 from agentfleet.telemetry.sinks import Sent, Sink
 from agentfleet.telemetry.spool import (
     Cursor,
@@ -147,8 +147,12 @@ class Shipper:
         """Ship everything now; True when nothing is left (False: the sink is unreachable)."""
         deadline = time.monotonic() + timeout_s
         while True:
-            if self._pass(force=True):
-                return True
+            try:
+                if self._pass(force=True):
+                    return True
+            except Exception:  # a worker's shutdown must not fail on its telemetry
+                log.exception("the span shipper failed while flushing")
+                return False
             if time.monotonic() >= deadline:
                 return False
             time.sleep(min(max(self._retry_at - time.monotonic(), 0.05), 0.5))
@@ -159,6 +163,8 @@ class Shipper:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=30)
+        # A sibling that died since the last scan: the last worker to stop ships it too.
+        self._adopt()
         done = self.flush(self.options.close_timeout_s)
         with self._lock:
             if not done:
@@ -483,7 +489,7 @@ def _has_work(path: Path, counters: bool) -> bool:
         names = os.listdir(path)
     except OSError:
         return False
-    return any(n.endswith(".jsonl") for n in names) or (counters and "counters.json" in names)
+    return any(n.endswith(".jsonl") for n in names) or (counters and has_counters(path))
 
 
 def _summary(data: bytes) -> tuple[int, set[str], int, int]:
