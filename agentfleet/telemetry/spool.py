@@ -3,7 +3,7 @@
     spool/<service>/slot-<k>/lock             flock'ed by the process that owns the slot
     spool/<service>/slot-<k>/0000000001.jsonl  a segment: OTLP/JSON lines, the span file's format
     spool/<service>/slot-<k>/0000000001.ack    its cursor (see `Cursor`)
-    spool/<service>/slot-<k>/counters.json     the slot's cumulative fleet counters (counters.py)
+    spool/<service>/slot-<k>/counters.*        the slot's cumulative fleet counters (counters.py)
 
 A process claims the lowest free slot of its service and holds the slot's lock until it exits;
 the kernel drops the lock when the process dies, SIGKILL included, so a free slot with data in it
