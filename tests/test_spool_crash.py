@@ -37,6 +37,12 @@ from tests.test_telemetry import slow_sim as slow_sim  # the fixture
 OP = tn.GEN_AI_OPERATION
 WORKER_TAG = "agentfleet.test.worker"
 ACTIVITY_OPS = {"agentfleet.llm.chat": "chat", "agentfleet.tool.run": "execute_tool"}
+CLOSED = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
+}
 
 
 def received_as_span_file(rx: OtlpReceiver, path: Path) -> Path:
@@ -88,15 +94,8 @@ async def history_windows(
             if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 a = e.activity_task_scheduled_event_attributes
                 scheduled[e.event_id] = (a.activity_id, ns, a.activity_type.name)
-            elif e.event_type in (
-                EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-                EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-            ):
-                attrs = (
-                    e.activity_task_completed_event_attributes
-                    if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
-                    else e.activity_task_failed_event_attributes
-                )
+            elif e.event_type in CLOSED:
+                attrs = getattr(e, CLOSED[e.event_type])
                 aid, sched_ns, kind = scheduled[attrs.scheduled_event_id]
                 if kind in ACTIVITY_OPS:
                     out[(wid, aid)] = (sched_ns, ns, kind)

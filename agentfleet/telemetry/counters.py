@@ -300,13 +300,25 @@ def load_store(directory: Path) -> CounterStore | None:
 
 
 def has_counters(directory: Path) -> bool:
+    """Whether the slot's counters changed since their final export (or were never exported).
+
+    Compares modification times, so a sibling scanning the volume skips a dead slot whose
+    totals it already sent without locking or parsing anything.
+    """
     try:
         names = os.listdir(directory)
+        newest = max(
+            (
+                (directory / n).stat().st_mtime_ns
+                for n in names
+                if n == COUNTERS_FILE or (n.startswith("counters.") and n.endswith(".log"))
+            ),
+            default=-1,
+        )
+        exported = (directory / EXPORTED_FILE).stat().st_mtime_ns if EXPORTED_FILE in names else -1
     except OSError:
         return False
-    return COUNTERS_FILE in names or any(
-        n.startswith("counters.") and n.endswith(".log") for n in names
-    )
+    return newest > exported
 
 
 # --------------------------------------------------------------------------- the checkpoint

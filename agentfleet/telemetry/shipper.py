@@ -289,8 +289,9 @@ class Shipper:
                     log.error(
                         "the final counters of %s were refused: %s", held.slot.path, sent.message
                     )
-                store.mark_exported()
                 self.stats.counters_exported.append(str(held.slot.path))
+            if store is not None:
+                store.mark_exported()  # also when there was nothing to send: scans skip it
         if not held.slot.segments():
             held.slot.release()
             self._held.remove(held)
