@@ -24,18 +24,23 @@ never causes a drop by itself: it only delays export, with retries backing off t
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agentfleet.telemetry.counters import CounterStore, has_counters, load_store
+from agentfleet.telemetry.counters import CounterStore, load_store
+from agentfleet.telemetry.segments import (
+    describe,
+    has_work,
+    next_batch,
+    read_range,
+    segment_size,
+    summary,
+)
 from agentfleet.telemetry.sinks import Sent, Sink
 from agentfleet.telemetry.spool import (
     Cursor,
@@ -52,7 +57,6 @@ log = logging.getLogger("agentfleet.telemetry")
 SPANS_DROPPED = "agentfleet_spans_dropped"
 SPANS_RESENT = "agentfleet_spans_resent"
 SPOOL_BACKLOG = "agentfleet_spool_backlog"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -304,7 +308,7 @@ class Shipper:
             if cur.inflight > cur.acked:
                 cur = self._settle_inflight(seg, cur)
         while True:
-            data, torn = _next_batch(seg, cur.acked, self.options.batch_bytes, active)
+            data, torn = next_batch(seg, cur.acked, self.options.batch_bytes, active)
             if torn:
                 self._drop(
                     "torn",
@@ -320,18 +324,18 @@ class Shipper:
             cur, ok = self._send(seg, cur, data)
             if not ok:
                 return False
-        if not active and cur.acked >= _size(seg):
+        if not active and cur.acked >= segment_size(seg):
             remove_segment(seg)
         return True
 
     def _settle_inflight(self, seg: Path, cur: Cursor) -> Cursor:
         """A previous shipper died while sending [acked, inflight): did the batch arrive?"""
-        data = _read(seg, cur.acked, cur.inflight - cur.acked)
+        data = read_range(seg, cur.acked, cur.inflight - cur.acked)
         if len(data) == cur.inflight - cur.acked and self.sink.confirm(data, cur.sink_pos):
             settled = Cursor(cur.inflight)
             write_cursor(seg, settled, fsync=self.options.fsync)
             return settled
-        spans = _summary(data)[0]
+        spans = summary(data)[0]
         self.stats.resent += spans
         self._resent_metric.add(spans)
         log.warning(
@@ -365,9 +369,9 @@ class Shipper:
         write_cursor(seg, done, fsync=fsync)
         self.stats.batches += 1
         if not sent.ok:
-            self._drop("rejected", sent.rejected or 1, _describe(data, seg, sent.message))
+            self._drop("rejected", sent.rejected or 1, describe(data, seg, sent.message))
         elif sent.rejected:
-            self._drop("rejected", sent.rejected, _describe(data, seg, sent.message))
+            self._drop("rejected", sent.rejected, describe(data, seg, sent.message))
         return done, True
 
     # --- bounds ---
@@ -398,10 +402,10 @@ class Shipper:
                 if too_old
                 else f"the spool is over its {opts.max_bytes / (1 << 20):g} MiB"
             )
-            data = _read(seg, read_cursor(seg).acked, unshipped)
-            spans = _summary(data)[0]
+            data = read_range(seg, read_cursor(seg).acked, unshipped)
+            spans = summary(data)[0]
             if spans:
-                self._drop(reason, spans, f"{limit}: {_describe(data, seg, 'never exported')}")
+                self._drop(reason, spans, f"{limit}: {describe(data, seg, 'never exported')}")
             remove_segment(seg)
             total -= unshipped
 
@@ -414,7 +418,7 @@ class Shipper:
         total = 0
         for held in self._held:
             for seg in held.slot.segments():
-                total += max(_size(seg) - read_cursor(seg).acked, 0)
+                total += max(segment_size(seg) - read_cursor(seg).acked, 0)
         return total
 
     # --- dead processes' slots ---
@@ -424,7 +428,7 @@ class Shipper:
             held = {h.slot.path for h in self._held}
             for path in slot_dirs(self.root):
                 counting = self.metrics_sink is not None
-                if path in held or not _has_work(path, counting):
+                if path in held or not has_work(path, counting):
                     continue
                 slot = Slot.try_lock(path)
                 if slot is None:
@@ -437,88 +441,7 @@ class Shipper:
                 log.info(
                     "shipping the spool of a stopped process: %s (%d bytes)",
                     path,
-                    sum(_size(s) for s in slot.segments()),
+                    sum(segment_size(s) for s in slot.segments()),
                 )
                 self.stats.adopted.append(str(path))
                 self._held.append(_Held(slot, own=False, store=store))
-
-
-# --------------------------------------------------------------------------- reading segments
-
-
-def _size(seg: Path) -> int:
-    try:
-        return seg.stat().st_size
-    except FileNotFoundError:
-        return 0
-
-
-def _read(seg: Path, start: int, length: int) -> bytes:
-    if length <= 0:
-        return b""
-    try:
-        with seg.open("rb") as f:
-            f.seek(start)
-            return f.read(length)
-    except FileNotFoundError:
-        return b""
-
-
-def _next_batch(seg: Path, start: int, limit: int, active: bool) -> tuple[bytes, bytes]:
-    """(whole lines from `start`, up to about `limit` bytes; a torn tail of a closed segment)."""
-    try:
-        with seg.open("rb") as f:
-            f.seek(start)
-            chunk = f.read(limit)
-            while chunk and b"\n" not in chunk:
-                more = f.read(limit)
-                if not more:
-                    break
-                chunk += more
-    except FileNotFoundError:
-        return b"", b""
-    end = chunk.rfind(b"\n") + 1
-    if end:
-        return chunk[:end], b""
-    if chunk and not active:
-        return b"", chunk
-    return b"", b""  # the writer is mid-line; it finishes it
-
-
-def _has_work(path: Path, counters: bool) -> bool:
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return False
-    return any(n.endswith(".jsonl") for n in names) or (counters and has_counters(path))
-
-
-def _summary(data: bytes) -> tuple[int, set[str], int, int]:
-    """(spans, trace ids, first start ns, last start ns) of spool lines; torn lines skipped."""
-    spans, traces, first, last = 0, set(), 0, 0
-    for line in data.splitlines():
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            continue
-        for rs in doc.get("resourceSpans", ()):
-            for ss in rs.get("scopeSpans", ()):
-                for s in ss.get("spans", ()):
-                    spans += 1
-                    traces.add(s.get("traceId", ""))
-                    start = int(s.get("startTimeUnixNano", 0))
-                    first = start if not first else min(first, start)
-                    last = max(last, start)
-    return spans, traces, first, last
-
-
-def _iso(ns: int) -> str:
-    when = _EPOCH + timedelta(microseconds=ns // 1000)
-    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _describe(data: bytes, seg: Path, why: str) -> str:
-    spans, traces, first, last = _summary(data)
-    shown = ", ".join(sorted(traces)[:3]) + (", ..." if len(traces) > 3 else "")
-    span_range = f"started {_iso(first)} to {_iso(last)}" if spans else "no readable span"
-    return f"{spans} spans of {len(traces)} traces ({shown}; {span_range}) from {seg}: {why}"
