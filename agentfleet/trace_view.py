@@ -10,6 +10,9 @@ missing paths, or answer only). `--json` gives one document with the spans neste
 A workflow's `invoke_agent` span is exported when the workflow closes, so while a task runs
 its activities' spans (`chat`, `execute_tool`) hang under a placeholder for the still-open
 agent span. Spans written twice (same trace and span id) are shown once.
+
+The spool's segments (`$AGENTFLEET_HOME/spool/`, same format) are read too: they hold what is
+not shipped yet, such as the spans of a killed worker that no worker has taken over.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from agentfleet import telemetry_names as tn
 from agentfleet.telemetry import SPAN_FILE
+from agentfleet.telemetry.spool import SPOOL_DIR
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
@@ -151,21 +155,30 @@ def _enum(value: Any, names: dict[int, str]) -> int:
     return int(value)
 
 
-def read_spans(path: Path) -> list[SpanRecord]:
-    """Every span in the file, once per (trace id, span id); unreadable lines are skipped
+def read_spans(path: Path, *more: Path) -> list[SpanRecord]:
+    """Every span in the files, once per (trace id, span id); unreadable lines are skipped
     (a writer may be mid-append on the last one)."""
     seen: dict[tuple[str, str], SpanRecord] = {}
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                spans = list(parse_line(line))
-            except (ValueError, KeyError, TypeError, AttributeError):
-                continue
-            for s in spans:
-                seen.setdefault((s.trace_id, s.span_id), s)
+    for p in (path, *more):
+        try:
+            f = p.open(encoding="utf-8")
+        except FileNotFoundError:  # a spool segment shipped and deleted meanwhile
+            continue
+        with f:
+            for line in f:
+                if not line.strip():
+                    continue
+                try:
+                    spans = list(parse_line(line))
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue
+                for s in spans:
+                    seen.setdefault((s.trace_id, s.span_id), s)
     return list(seen.values())
+
+
+def spool_segments(home: Path) -> list[Path]:
+    return sorted((home / SPOOL_DIR).glob("*/slot-*/*.jsonl"))
 
 
 # --------------------------------------------------------------------------- trees
@@ -411,12 +424,13 @@ def render_json(workflow_id: str, trees: list[TraceTree], path: Path) -> str:
 def trace_command(home: Path, workflow_id: str, as_json: bool) -> tuple[int, str]:
     """`agentfleet trace ID [--json]`: (exit code, text to print). 1 when nothing is found."""
     path = home / SPAN_FILE
-    if not path.exists():
+    segments = spool_segments(home)
+    if not path.exists() and not segments:
         return 1, (
             f"no span file at {path}: traces are written there by workers that run without "
             "OTEL_EXPORTER_OTLP_ENDPOINT (with an endpoint, look in your tracing backend)"
         )
-    trees = traces_for(read_spans(path), workflow_id)
+    trees = traces_for(read_spans(path, *segments), workflow_id)
     if not trees:
         return 1, f"no spans for {workflow_id!r} in {path}"
     if as_json:

@@ -10,7 +10,12 @@ is the median over rounds of on/off throughput, each "on" round against the "off
 it. Target: tracing costs at most 10%. The CPU time of this process (client, worker, exporter;
 not the server or simulator) per master is reported too: it is steadier on a busy machine.
 
+`--export otlp` makes "on" the worker as deployed with a collector: spans and metrics go over
+OTLP/gRPC to a real receiver on loopback (tests/otlp_receiver.py, in this process, so its CPU
+counts on the "on" side), and the spans column counts what the receiver got.
+
     python -m bench.tracing_overhead [--masters 30] [--rounds 4] [--workload master|probe]
+                                     [--export file|otlp]
 
 Prints a table and one JSON line: {"bench": "tracing_overhead", "ratio": on/off, ...}.
 """
@@ -131,6 +136,10 @@ def count_spans(path: Path) -> int:
     return n
 
 
+def received_spans(rx: Any) -> int:
+    return 0 if rx is None else len(rx.spans())
+
+
 async def one_round(
     index: int,
     mode: str,
@@ -139,6 +148,7 @@ async def one_round(
     home: Path,
     masters: int,
     workload: str,
+    rx: Any = None,
 ) -> Round:
     settings = Settings(
         home=home,
@@ -149,10 +159,13 @@ async def one_round(
     )
     settings.workspaces.mkdir(parents=True, exist_ok=True)
     span_file = home / SPAN_FILE
-    before = count_spans(span_file)
+    before = count_spans(span_file) + received_spans(rx)
     telemetry: Telemetry | None = None
     if mode == "on":
-        telemetry = setup_telemetry({"AGENTFLEET_HOME": str(home)})
+        env = {"AGENTFLEET_HOME": str(home)}
+        if rx is not None:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = rx.grpc_endpoint
+        telemetry = setup_telemetry(env)
         client = await connect(server.address, plugins=telemetry.plugins, runtime=telemetry.runtime)
     else:
         client = await connect(server.address)
@@ -172,21 +185,25 @@ async def one_round(
         # the loop still runs, not at interpreter exit.
         gc.collect()
         await asyncio.sleep(0.05)
-    spans = count_spans(span_file) - before
+    spans = count_spans(span_file) + received_spans(rx) - before
     return Round(index, mode, masters, workflows, seconds, cpu_seconds, spans)
 
 
-async def bench(masters: int, rounds: int, workload: str) -> dict[str, Any]:
+async def bench(masters: int, rounds: int, workload: str, export: str = "file") -> dict[str, Any]:
+    from tests.otlp_receiver import OtlpReceiver
+
     with (
         tempfile.TemporaryDirectory(prefix="agentfleet-bench-") as tmp,
         DevServer(db_file=None, port=free_port(), ui_port=None) as server,
         Simulator(port=0, latency_ms=0) as sim,
+        OtlpReceiver() as receiver,
     ):
         home = Path(tmp)
+        rx = receiver if export == "otlp" else None
         # Warm-up at full size (not counted): imports, sandbox caches, the server's first
         # tasks and its in-memory database growing make the first rounds slower.
         for mode in ("off", "on"):
-            await one_round(0, mode, server, sim, home, masters, workload)
+            await one_round(0, mode, server, sim, home, masters, workload, rx)
         results: list[Round] = []
         print(
             f"{'round':>5}  {'mode':<4} {'masters':>7} {'agents':>6} {'seconds':>8} "
@@ -194,7 +211,7 @@ async def bench(masters: int, rounds: int, workload: str) -> dict[str, Any]:
         )
         for i in range(1, rounds + 1):
             for mode in ("off", "on"):
-                r = await one_round(i, mode, server, sim, home, masters, workload)
+                r = await one_round(i, mode, server, sim, home, masters, workload, rx)
                 results.append(r)
                 print(
                     f"{r.index:>5}  {r.mode:<4} {r.masters:>7} {r.workflows:>6} "
@@ -214,6 +231,7 @@ async def bench(masters: int, rounds: int, workload: str) -> dict[str, Any]:
     return {
         "bench": "tracing_overhead",
         "workload": workload,
+        "export": export,
         "masters": masters,
         "rounds": rounds,
         "off_masters_per_s": round(off, 3),
@@ -241,9 +259,16 @@ def main(argv: list[str] | None = None) -> int:
         help="master: MasterAgentWorkflow on the demo goal (default once it is traced); "
         "probe: the traced probe workflows of tests/telemetry_workflows.py",
     )
+    parser.add_argument(
+        "--export",
+        choices=("file", "otlp"),
+        default="file",
+        help="file: no collector, spans to the local span file (the default setup); "
+        "otlp: spans and metrics over OTLP/gRPC to a receiver on loopback",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     workload = args.workload or ("master" if workflows_wired() else "probe")
-    summary = asyncio.run(bench(args.masters, args.rounds, workload))
+    summary = asyncio.run(bench(args.masters, args.rounds, workload, args.export))
     print(
         f"tracing on/off throughput: {summary['ratio']:.3f} "
         f"({summary['overhead_pct']:+.1f}% overhead; target <= {TARGET_OVERHEAD:.0%}); "

@@ -7,6 +7,10 @@ check what actually crossed the wire: resources, spans, metric names.
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": rx.grpc_endpoint}   # or rx.http_endpoint
         ...
         rx.metric_names(), rx.spans(), rx.service_names()
+
+`stop()` then `start()` brings it back on the same ports (an outage, as a restarted Collector
+makes). `refuse` makes it answer INVALID_ARGUMENT (HTTP 400) to any trace request holding a span
+it matches, as a receiver does with data it cannot accept.
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ class ReceivedSpan:
 
 
 class OtlpReceiver:
-    def __init__(self) -> None:
+    def __init__(self, refuse: Callable[[Span], bool] | None = None) -> None:
+        self.refuse = refuse
         self.trace_requests: list[trace_service_pb2.ExportTraceServiceRequest] = []
         self.metric_requests: list[metrics_service_pb2.ExportMetricsServiceRequest] = []
         self.http_paths: list[str] = []
@@ -71,6 +76,8 @@ class OtlpReceiver:
 
         class Traces(trace_service_pb2_grpc.TraceServiceServicer):
             def Export(self, request: Any, context: Any) -> Any:
+                if rx._refused(request):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "refused span")
                 rx._add_traces(request)
                 return trace_service_pb2.ExportTraceServiceResponse()
 
@@ -82,7 +89,8 @@ class OtlpReceiver:
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
-        self.grpc_port = server.add_insecure_port("127.0.0.1:0")
+        # The same ports again after a stop(): clients reconnect as to a restarted Collector.
+        self.grpc_port = server.add_insecure_port(f"127.0.0.1:{self.grpc_port}")
         server.start()
         self._grpc = server
 
@@ -93,6 +101,10 @@ class OtlpReceiver:
                     rx.http_paths.append(self.path)
                 if self.path == "/v1/traces":
                     req = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
+                    if rx._refused(req):
+                        self.send_response(400)
+                        self.end_headers()
+                        return
                     rx._add_traces(req)
                     out = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
                 elif self.path == "/v1/metrics":
@@ -112,7 +124,7 @@ class OtlpReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Http)
+        self._http = ThreadingHTTPServer(("127.0.0.1", self.http_port), Http)
         self.http_port = int(self._http.server_address[1])
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
         return self
@@ -141,6 +153,12 @@ class OtlpReceiver:
         return f"http://127.0.0.1:{self.http_port}"
 
     # --- what arrived ---
+
+    def _refused(self, req: trace_service_pb2.ExportTraceServiceRequest) -> bool:
+        refuse = self.refuse
+        return refuse is not None and any(
+            refuse(span) for rs in req.resource_spans for ss in rs.scope_spans for span in ss.spans
+        )
 
     def _add_traces(self, req: trace_service_pb2.ExportTraceServiceRequest) -> None:
         with self._lock:

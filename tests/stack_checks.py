@@ -939,3 +939,130 @@ def check_ports(
             f"datasource {ds.get('uid')}", str(ds.get("url", "")), listening, names, None
         )
     return problems
+
+
+# ---------------------------------------------------------------- durability: spool and queue
+
+TEMPORALITY_ENV = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"
+
+
+def volume_mounts(compose: Config, service: str) -> list[tuple[str, str, str, bool]]:
+    """(kind, source, target, read_only) of every mount of `service`: volume, bind or tmpfs."""
+    svc = services(compose).get(service) or {}
+    out: list[tuple[str, str, str, bool]] = []
+    for vol in svc.get("volumes") or []:
+        if isinstance(vol, Mapping):
+            kind = str(vol.get("type", "volume"))
+            source, target = str(vol.get("source", "")), str(vol.get("target", ""))
+            read_only = bool(vol.get("read_only", False))
+        else:
+            parts = str(vol).split(":")
+            if len(parts) == 1:  # an anonymous volume: gone with its container
+                out.append(("anonymous", "", parts[0], False))
+                continue
+            source, target = parts[0], parts[1]
+            read_only = len(parts) > 2 and "ro" in parts[2].split(",")
+            kind = "bind" if source.startswith((".", "/", "~")) else "volume"
+        out.append((kind, source, target, read_only))
+    tmpfs = svc.get("tmpfs") or []
+    for path in [tmpfs] if isinstance(tmpfs, str) else tmpfs:
+        out.append(("tmpfs", "", str(path).split(":", 1)[0], False))
+    return out
+
+
+def _mount_of(
+    mounts: list[tuple[str, str, str, bool]], path: str
+) -> tuple[str, str, str, bool] | None:
+    """The mount that holds `path`: the deepest target at or above it."""
+    best = None
+    for m in mounts:
+        target = m[2].rstrip("/") or "/"
+        if path == target or path.startswith(target.rstrip("/") + "/"):
+            if best is None or len(target) > len(best[2].rstrip("/")):
+                best = m
+    return best
+
+
+def _durable_dir_problems(compose: Config, service: str, path: str, what: str) -> Problems:
+    mount = _mount_of(volume_mounts(compose, service), path)
+    declared = set((compose.get("volumes") or {}).keys())
+    if mount is None:
+        return [f"{what} {path} is on no volume of {service}: it is lost with the container"]
+    kind, source, _, read_only = mount
+    if kind in ("tmpfs", "anonymous"):
+        return [f"{what} {path} is on a {kind} mount of {service}: it is lost with the container"]
+    if read_only:
+        return [f"{what} {path} is on a read-only mount of {service}"]
+    if kind == "volume" and source not in declared:
+        return [f"{what} {path}: {service} mounts volume {source}, which is not declared"]
+    return []
+
+
+def check_worker_spool(compose: Config) -> Problems:
+    """The workers' span spool outlives a killed container, on a volume they all share."""
+    worker = services(compose).get(WORKER)
+    if worker is None:
+        return []
+    home = environment(worker).get("AGENTFLEET_HOME", "")
+    if not home.startswith("/"):
+        return [
+            "worker AGENTFLEET_HOME must be an absolute path on a volume: the span spool "
+            "lives under it"
+        ]
+    spool = home.rstrip("/") + "/spool"
+    problems = _durable_dir_problems(compose, WORKER, spool, "the worker's span spool")
+    mount = _mount_of(volume_mounts(compose, WORKER), spool)
+    if not problems and mount is not None and mount[0] != "volume":
+        problems.append(
+            f"the worker's span spool {spool} is on a {mount[0]} mount, not a named volume: "
+            "replicas must share it to ship what a killed one left"
+        )
+    return problems
+
+
+def check_collector_queue(config: Config, compose: Config) -> Problems:
+    """Spans the Collector acknowledged are on disk until Tempo has them."""
+    problems: Problems = []
+    extensions = config.get("extensions") or {}
+    storages = {n: c or {} for n, c in extensions.items() if str(n).split("/")[0] == "file_storage"}
+    enabled = set(((config.get("service") or {}).get("extensions")) or [])
+    pipelines = ((config.get("service") or {}).get("pipelines")) or {}
+    exporters = config.get("exporters") or {}
+    traces = pipelines.get("traces") or {}
+    for proc in traces.get("processors") or []:
+        if str(proc).split("/")[0] == "batch":
+            problems.append(
+                f"collector traces pipeline has processor {proc}: it acknowledges spans while "
+                "they are only in memory, so a Collector crash loses them"
+            )
+    used: set[str] = set()
+    for exp in traces.get("exporters") or []:
+        queue = (exporters.get(exp) or {}).get("sending_queue") or {}
+        storage = queue.get("storage")
+        if queue.get("enabled") is False:
+            problems.append(f"collector exporter {exp} has its sending_queue disabled")
+        elif not storage:
+            problems.append(
+                f"collector exporter {exp} queues spans in memory: set sending_queue.storage "
+                "to a file_storage extension"
+            )
+        elif storage not in storages:
+            problems.append(
+                f"collector exporter {exp} uses storage {storage}, not a file_storage extension"
+            )
+        else:
+            used.add(str(storage))
+    for name in sorted(used):
+        if name not in enabled:
+            problems.append(f"collector extension {name} is not listed in service.extensions")
+        directory = str(storages[name].get("directory") or "/var/lib/otelcol/file_storage")
+        problems += _durable_dir_problems(compose, COLLECTOR, directory, f"{name} directory")
+    # The metrics exporter has no persistent queue; cumulative values make that lossless.
+    worker = services(compose).get(WORKER)
+    temporality = environment(worker).get(TEMPORALITY_ENV, "") if worker else ""
+    if temporality.strip().lower() in ("delta", "lowmemory"):
+        problems.append(
+            f"worker sets {TEMPORALITY_ENV}={temporality}: delta points in flight are lost when "
+            "the Collector restarts (its metrics exporter has no persistent queue)"
+        )
+    return problems

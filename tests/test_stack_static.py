@@ -299,6 +299,94 @@ def test_collector_catches_localhost_receiver(bad: Stack) -> None:
     assert_flags(sc.check_collector(bad["collector"]), "OTLP grpc receiver binds")
 
 
+def _collector_queue_on_tmpfs(s: Stack) -> None:
+    svc = s["compose"]["services"]["otel-collector"]
+    svc["volumes"] = [v for v in svc["volumes"] if "otel-collector-queue" not in v]
+    svc["tmpfs"] = ["/var/lib/otelcol/file_storage"]
+
+
+def test_collector_queue_is_persistent(stack: Stack) -> None:
+    assert sc.check_collector_queue(stack["collector"], stack["compose"]) == []
+
+
+@pytest.mark.parametrize(
+    ("seed", "expected"),
+    [
+        (
+            lambda s: s["collector"]["exporters"]["otlp/tempo"]["sending_queue"].pop("storage"),
+            "queues spans in memory",
+        ),
+        (
+            lambda s: s["collector"]["service"].update(extensions=[]),
+            "not listed in service.extensions",
+        ),
+        (
+            lambda s: s["collector"]["service"]["pipelines"]["traces"]["processors"].append(
+                "batch"
+            ),
+            "processor batch",
+        ),
+        (
+            lambda s: s["compose"]["services"]["otel-collector"]["volumes"].pop(),
+            "on no volume of otel-collector",
+        ),
+        (_collector_queue_on_tmpfs, "tmpfs"),
+        (
+            lambda s: s["compose"]["services"]["worker"]["environment"].update(
+                OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE="delta"
+            ),
+            "TEMPORALITY_PREFERENCE=delta",
+        ),
+    ],
+)
+def test_collector_queue_catches(bad: Stack, seed: Callable[[Any], Any], expected: str) -> None:
+    seed(bad)
+    assert_flags(sc.check_collector_queue(bad["collector"], bad["compose"]), expected)
+
+
+def test_worker_spool_is_on_a_shared_volume(stack: Stack) -> None:
+    assert sc.check_worker_spool(stack["compose"]) == []
+    # The spool has its own volume, not only the home's.
+    mount = sc._mount_of(sc.volume_mounts(stack["compose"], "worker"), "/data/spool")
+    assert mount is not None and mount[:3] == ("volume", "agentfleet-spool", "/data/spool")
+
+
+def _drop_worker_volumes(c: dict[str, Any]) -> None:
+    c["services"]["worker"]["volumes"] = []
+
+
+def _worker_spool_on_tmpfs(c: dict[str, Any]) -> None:
+    c["services"]["worker"]["volumes"].pop(1)
+    c["services"]["worker"]["tmpfs"] = "/data/spool"
+
+
+@pytest.mark.parametrize(
+    ("seed", "expected"),
+    [
+        (_drop_worker_volumes, "on no volume of worker"),
+        (_worker_spool_on_tmpfs, "tmpfs"),
+        (
+            lambda c: c["services"]["worker"]["volumes"].__setitem__(
+                1, "agentfleet-spool:/data/spool:ro"
+            ),
+            "read-only",
+        ),
+        (
+            lambda c: c["services"]["worker"]["volumes"].__setitem__(1, "/data/spool"),
+            "anonymous",
+        ),
+        (lambda c: c["volumes"].pop("agentfleet-spool"), "not declared"),
+        (
+            lambda c: c["services"]["worker"]["environment"].update(AGENTFLEET_HOME="data"),
+            "absolute path",
+        ),
+    ],
+)
+def test_worker_spool_catches(bad: Stack, seed: Callable[[Any], Any], expected: str) -> None:
+    seed(bad["compose"])
+    assert_flags(sc.check_worker_spool(bad["compose"]), expected)
+
+
 def test_tempo(stack: Stack) -> None:
     assert sc.check_tempo(stack["tempo"], telemetry_names.SPAN_ATTRIBUTES) == []
 

@@ -44,7 +44,9 @@ next to `_calls` (this module passes its own imports through the sandbox):
        count(PRUNED_SUBTASKS, len(pruned), role="master")   # subtasks the guard dropped
        count(BUDGET_EXHAUSTIONS, role="subagent")           # a budget ran out
 
-   Labels must be low-cardinality (role, depth, tier, model...), never ids.
+   Labels must be low-cardinality (role, depth, tier, model...), never ids. Count fleet
+   metrics only through `count()`: it marks the activation, so that the worker persists the
+   counter (agentfleet/telemetry/counters.py) before Temporal hears the task is done.
 
 3. `record_llm_usage(resp)` after each `chat(...)` that returned: adds the response's tokens to
    the current agent span (`gen_ai.usage.*` on `invoke_agent`). The LLM metrics (calls,
@@ -78,6 +80,7 @@ with workflow.unsafe.imports_passed_through():
     from opentelemetry.trace import SpanKind, Status, StatusCode
 
     from agentfleet import telemetry_names as tn
+    from agentfleet.telemetry.counters import counted
 
 __all__ = [
     "ALIASES",
@@ -139,6 +142,9 @@ def _add(metric: str, value: int, labels: Mapping[str, str | int | float | bool 
         return
     attrs = {k: v for k, v in labels.items() if v is not None}
     workflow.metric_meter().create_counter(metric).add(value, attrs)
+    # Tells the durable-counters checkpoint (agentfleet/telemetry/counters.py) that this
+    # activation counted something: it persists before the completion goes back.
+    counted()
 
 
 class AgentSpan:

@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from agentfleet import telemetry_names as tn
+from agentfleet.telemetry.counters import counted
 from agentfleet.telemetry.setup import _live
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ def _count(name: str, value: int, attrs: Mapping[str, str | int]) -> None:
     except RuntimeError:  # not in an activity (direct calls in tests)
         return
     meter.create_counter(name).add(value, attrs)
+    counted()  # the activity's checkpoint persists it before its result goes back
 
 
 def _error_type(exc: BaseException) -> str:

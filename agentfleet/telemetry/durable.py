@@ -1,9 +1,15 @@
-"""Durable spans with the local span file: flushed before Temporal hears the work is done."""
+"""Durable spans and counters: spooled before Temporal hears that the work is done.
+
+After every activity, and after every workflow activation, the plugin flushes the span
+processor into the spool (spool.py) and, with durable counters, drains the fleet counters to
+disk (counters.py), before the activity's result or the activation's completion goes back.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -23,7 +29,7 @@ from temporalio.worker import (
 class DurableBatchSpanProcessor(BatchSpanProcessor):
     """A BatchSpanProcessor that knows whether the current thread ended spans.
 
-    Used with the local span file: after a workflow activation that ended a span, and after
+    Its exporter is the spool writer: after a workflow activation that ended a span, and after
     every activity, the worker flushes before Temporal is told the work is done.
     """
 
@@ -39,10 +45,19 @@ class DurableBatchSpanProcessor(BatchSpanProcessor):
         return int(getattr(self._ended, "count", 0))
 
 
+Checkpoint = Callable[[], None]
+
+
 class _FlushingInstance(WorkflowInstance):
-    def __init__(self, inner: WorkflowInstance, processor: DurableBatchSpanProcessor) -> None:
+    def __init__(
+        self,
+        inner: WorkflowInstance,
+        processor: DurableBatchSpanProcessor,
+        checkpoint: Checkpoint | None,
+    ) -> None:
         self._inner = inner
         self._processor = processor
+        self._checkpoint = checkpoint
 
     def activate(self, act: Any) -> Any:
         before = self._processor.ended_in_this_thread()
@@ -50,6 +65,9 @@ class _FlushingInstance(WorkflowInstance):
         if self._processor.ended_in_this_thread() != before:
             # Written before the completion goes back to the server.
             self._processor.force_flush()
+        if self._checkpoint is not None:
+            # Any activation may have counted something (a task started, a child spawned).
+            self._checkpoint()
         return completion
 
     def get_serialization_context(self, command_info: Any) -> Any:
@@ -69,15 +87,23 @@ class _FlushingInstance(WorkflowInstance):
 
 
 class _FlushingRunner(WorkflowRunner):
-    def __init__(self, inner: WorkflowRunner, processor: DurableBatchSpanProcessor) -> None:
+    def __init__(
+        self,
+        inner: WorkflowRunner,
+        processor: DurableBatchSpanProcessor,
+        checkpoint: Checkpoint | None,
+    ) -> None:
         self._inner = inner
         self._processor = processor
+        self._checkpoint = checkpoint
 
     def prepare_workflow(self, defn: Any) -> None:
         self._inner.prepare_workflow(defn)
 
     def create_instance(self, det: Any) -> WorkflowInstance:
-        return _FlushingInstance(self._inner.create_instance(det), self._processor)
+        return _FlushingInstance(
+            self._inner.create_instance(det), self._processor, self._checkpoint
+        )
 
     def set_worker_level_failure_exception_types(
         self, types: Sequence[type[BaseException]]
@@ -86,19 +112,21 @@ class _FlushingRunner(WorkflowRunner):
 
 
 class _FlushAfterActivity(Interceptor):
-    def __init__(self, processor: DurableBatchSpanProcessor) -> None:
-        self._processor = processor
+    def __init__(self, flush: Checkpoint, in_thread: bool) -> None:
+        self._flush = flush
+        self._in_thread = in_thread
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _FlushAfterActivityInbound(next, self._processor)
+        return _FlushAfterActivityInbound(next, self._flush, self._in_thread)
 
 
 class _FlushAfterActivityInbound(ActivityInboundInterceptor):
     def __init__(
-        self, next: ActivityInboundInterceptor, processor: DurableBatchSpanProcessor
+        self, next: ActivityInboundInterceptor, flush: Checkpoint, in_thread: bool
     ) -> None:
         super().__init__(next)
-        self._processor = processor
+        self._flush = flush
+        self._in_thread = in_thread
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         try:
@@ -106,18 +134,34 @@ class _FlushAfterActivityInbound(ActivityInboundInterceptor):
         finally:
             # Before the result goes back to Temporal. Under the export lock, so it also waits
             # for a concurrent flush that took our span. Inline, not in a thread: appending
-            # a line costs tens of microseconds, a thread hop more than that.
-            self._processor.force_flush()
+            # a line costs tens of microseconds, a thread hop more than that; but an fdatasync
+            # takes milliseconds, which the event loop must not wait out.
+            if self._in_thread:
+                await asyncio.to_thread(self._flush)
+            else:
+                self._flush()
 
 
-def durable_spans_plugin(processor: DurableBatchSpanProcessor) -> SimplePlugin:
+def durable_spans_plugin(
+    processor: DurableBatchSpanProcessor,
+    checkpoint: Checkpoint | None = None,
+    *,
+    fsync: bool = False,
+) -> SimplePlugin:
+    """Flush spans (and run `checkpoint`, the durable counters) before completions go back."""
+
     def wrap(runner: WorkflowRunner | None) -> WorkflowRunner:
         if runner is None:
             raise ValueError("no WorkflowRunner to wrap")
-        return _FlushingRunner(runner, processor)
+        return _FlushingRunner(runner, processor, checkpoint)
+
+    def after_activity() -> None:
+        processor.force_flush()
+        if checkpoint is not None:
+            checkpoint()
 
     return SimplePlugin(
         "agentfleet.DurableSpans",
-        interceptors=[_FlushAfterActivity(processor)],
+        interceptors=[_FlushAfterActivity(after_activity, in_thread=fsync)],
         workflow_runner=wrap,
     )

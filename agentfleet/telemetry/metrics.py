@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from temporalio.runtime import BufferedMetricUpdate, MetricBuffer
+
+from agentfleet.telemetry.counters import PREFIX, CounterStore, generation
 
 log = logging.getLogger("agentfleet.telemetry")
 
@@ -26,10 +28,19 @@ class MetricDrain:
     them alive; custom metrics are created per activity and per workflow, their objects are
     freed, the ids are reused, and updates land on the wrong metric with the wrong labels (seen
     in tests/test_telemetry.py before this class existed). Also handles up-down counters.
+
+    With a `store` (counters.py), the fleet counters are durable: each drain writes the new
+    totals to disk before the exporter can see them, and the instruments start from the totals
+    the slot's previous owner left. `drain()` is also the checkpoint that the durable-spans
+    plugin runs before Temporal hears that work is done.
     """
 
     def __init__(
-        self, buffer: MetricBuffer, meter_provider: MeterProvider, interval: float = 1.0
+        self,
+        buffer: MetricBuffer,
+        meter_provider: MeterProvider,
+        interval: float = 1.0,
+        store: CounterStore | None = None,
     ) -> None:
         self._buffer = buffer
         self._meter = meter_provider.get_meter("temporalio")
@@ -40,6 +51,12 @@ class MetricDrain:
         self._drain_lock = threading.Lock()
         self._stop = threading.Event()
         self.names: set[str] = set()
+        self._store = store
+        self._persisted = -1  # the counters.generation() that the last drain covered
+        if store is not None:
+            for series in store.series():
+                counter = self._instrument(series.name, 0, series.unit, series.description)
+                counter.add(series.value, series.attributes)
         self._thread = threading.Thread(target=self._run, name="agentfleet-metrics", daemon=True)
         self._thread.start()
 
@@ -49,16 +66,70 @@ class MetricDrain:
 
     def drain(self) -> None:
         with self._drain_lock:
+            seen = generation()
             try:
                 updates = self._buffer.retrieve_updates()
             except Exception:
                 log.exception("cannot read the SDK metric buffer")
                 return
+            if self._store is not None:
+                self._persist(updates)
+            self._persisted = max(self._persisted, seen)
             for update in updates:
                 try:
                     self._apply(update)
                 except Exception:
                     log.exception("cannot export metric update for %s", update.metric.name)
+
+    def checkpoint(self) -> None:
+        """Persist the fleet counters recorded so far: run before Temporal hears work is done.
+
+        Skipped when no fleet counter was recorded since the last drain finished: a thread's
+        own recordings come before its checkpoint, and `_persisted` moves only once a drain
+        that saw them has written them.
+        """
+        if generation() != self._persisted:
+            self.drain()
+
+    def _persist(self, updates: Sequence[BufferedMetricUpdate]) -> None:
+        increments = [
+            (
+                u.metric.name,
+                u.metric.unit or "",
+                u.metric.description or "",
+                dict(u.attributes),
+                int(u.value),
+            )
+            for u in updates
+            if int(u.metric.kind) == 0 and u.metric.name.startswith(PREFIX) and u.value
+        ]
+        if not increments or self._store is None:
+            return
+        try:
+            self._store.add(increments)
+        except OSError:
+            # Still exported below; only the crash-safety of these increments is lost.
+            log.exception(
+                "cannot persist %d fleet counter increments to %s: a crash before the next "
+                "export would lose them",
+                len(increments),
+                self._store.path,
+            )
+
+    def _instrument(self, name: str, kind: int, unit: str, description: str) -> Any:
+        key = (name, kind)
+        inst: Any = self._instruments.get(key)
+        if inst is None:
+            if kind == 0:
+                inst = self._meter.create_counter(name, unit, description)
+            elif kind == 2:
+                inst = self._meter.create_histogram(name, unit, description)
+            elif kind == 3:
+                inst = self._meter.create_up_down_counter(name, unit, description)
+            else:
+                raise ValueError(f"unknown buffered metric kind {kind}")
+            self._instruments[key] = inst
+        return inst
 
     def seen(self) -> set[str]:
         with self._drain_lock:
@@ -68,6 +139,8 @@ class MetricDrain:
         self._stop.set()
         self._thread.join(timeout=5)
         self.drain()
+        if self._store is not None:
+            self._store.close()
 
     def _apply(self, update: BufferedMetricUpdate) -> None:
         metric = update.metric
@@ -87,19 +160,7 @@ class MetricDrain:
                     )
                 series[tuple(sorted(attrs.items()))] = (attrs, update.value)
             return
-        key = (metric.name, kind)
-        inst: Any = self._instruments.get(key)
-        if inst is None:
-            unit, description = metric.unit or "", metric.description or ""
-            if kind == 0:
-                inst = self._meter.create_counter(metric.name, unit, description)
-            elif kind == 2:
-                inst = self._meter.create_histogram(metric.name, unit, description)
-            elif kind == 3:
-                inst = self._meter.create_up_down_counter(metric.name, unit, description)
-            else:
-                raise ValueError(f"unknown buffered metric kind {kind}")
-            self._instruments[key] = inst
+        inst = self._instrument(metric.name, kind, metric.unit or "", metric.description or "")
         if kind == 2:
             inst.record(update.value, attrs)
         else:

@@ -13,6 +13,9 @@ from agentfleet import telemetry_names as tn
 
 SPAN_FILE = Path("traces") / "spans.jsonl"
 DEFAULT_METRIC_INTERVAL_MS = 10_000
+DEFAULT_SCHEDULE_DELAY_MS = 5_000  # OTel's default for OTEL_BSP_SCHEDULE_DELAY
+DEFAULT_SPOOL_MAX_MB = 512
+DEFAULT_SPOOL_MAX_AGE_H = 72
 
 
 # --------------------------------------------------------------------------- configuration
@@ -33,6 +36,18 @@ class TelemetryOptions:
     span_file: Path
     capture_content: bool
     batch: Mapping[str, int] = field(default_factory=dict)  # BatchSpanProcessor options
+    # The spool (spool.py, shipper.py): its bounds, and fdatasync before completions.
+    spool_max_bytes: int = DEFAULT_SPOOL_MAX_MB << 20
+    spool_max_age_s: float = DEFAULT_SPOOL_MAX_AGE_H * 3600.0
+    spool_fsync: bool = False
+    # Per OTLP request. OTEL_EXPORTER_OTLP_TIMEOUT is not read: the spec says milliseconds,
+    # the Python SDK reads seconds, and a misread value would stall every export.
+    export_timeout_s: float = 10.0
+
+    @property
+    def schedule_delay_s(self) -> float:
+        """How long a spooled span may wait before the shipper sends it over OTLP."""
+        return self.batch.get("schedule_delay_millis", DEFAULT_SCHEDULE_DELAY_MS) / 1000
 
     @classmethod
     def from_env(
@@ -64,14 +79,23 @@ class TelemetryOptions:
             headers=_parse_pairs(env.get("OTEL_EXPORTER_OTLP_HEADERS", "")),
             metric_interval_ms=max(100, int(float(interval))),
             span_file=home / SPAN_FILE,
-            capture_content=env.get("AGENTFLEET_TRACE_CONTENT", "").strip().lower()
-            in ("1", "true", "yes"),
+            capture_content=_flag(env.get("AGENTFLEET_TRACE_CONTENT")),
             batch={
                 arg: int(float(env[var]))
                 for var, arg in _BSP_ENV.items()
                 if (env.get(var) or "").strip()
             },
+            spool_max_bytes=int(
+                float(env.get("AGENTFLEET_SPOOL_MAX_MB") or DEFAULT_SPOOL_MAX_MB) * (1 << 20)
+            ),
+            spool_max_age_s=float(env.get("AGENTFLEET_SPOOL_MAX_AGE_H") or DEFAULT_SPOOL_MAX_AGE_H)
+            * 3600.0,
+            spool_fsync=_flag(env.get("AGENTFLEET_SPOOL_FSYNC")),
         )
+
+
+def _flag(raw: str | None) -> bool:
+    return (raw or "").strip().lower() in ("1", "true", "yes")
 
 
 # Read from the env given (the SDK itself would read only os.environ).

@@ -15,7 +15,7 @@ from opentelemetry.sdk.metrics.export import (
     MetricReader,
     PeriodicExportingMetricReader,
 )
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, Resource
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from temporalio.contrib.opentelemetry import (
     OpenTelemetryPlugin,
@@ -25,11 +25,21 @@ from temporalio.contrib.opentelemetry import (
 from temporalio.plugin import SimplePlugin
 from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 
+from agentfleet.telemetry.counters import CounterStore
 from agentfleet.telemetry.durable import DurableBatchSpanProcessor, durable_spans_plugin
 from agentfleet.telemetry.metrics import MetricDrain
 from agentfleet.telemetry.options import TelemetryOptions
 from agentfleet.telemetry.provider import _process_provider, _ProcessTracerProvider
-from agentfleet.telemetry.spanfile import OtlpJsonLinesExporter
+from agentfleet.telemetry.shipper import Shipper, ShipperOptions
+from agentfleet.telemetry.sinks import Sink, SpanFileSink, otlp_sink
+from agentfleet.telemetry.spool import (
+    Slot,
+    SpoolWriter,
+    claim_slot,
+    service_dir,
+    spool_root,
+    volume_id,
+)
 
 if TYPE_CHECKING:
     from agentfleet.config import Settings
@@ -38,20 +48,26 @@ if TYPE_CHECKING:
 _live: list[Telemetry] = []
 
 
-def _otlp_span_exporter(opts: TelemetryOptions) -> SpanExporter:
-    endpoint = opts.traces_endpoint or None
-    headers = dict(opts.headers) or None
-    if opts.traces_protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-            OTLPSpanExporter as HttpSpanExporter,
+def _sinks(opts: TelemetryOptions, counters: bool) -> tuple[Sink, Sink | None]:
+    """(where spool lines go, where dead slots' final counters go, if they are durable)."""
+    metrics_endpoint = opts.metrics_endpoint if counters else None
+    same = opts.metrics_protocol == opts.traces_protocol
+    if opts.traces_endpoint:
+        traces: Sink = otlp_sink(
+            opts.traces_protocol,
+            opts.traces_endpoint,
+            metrics_endpoint if same else None,
+            opts.headers,
+            opts.export_timeout_s,
         )
-
-        return HttpSpanExporter(endpoint=endpoint, headers=headers)
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-        OTLPSpanExporter as GrpcSpanExporter,
-    )
-
-    return GrpcSpanExporter(endpoint=endpoint, headers=headers)
+        if same or not metrics_endpoint:
+            return traces, traces if metrics_endpoint else None
+    else:
+        traces = SpanFileSink(opts.span_file)
+    if not metrics_endpoint:
+        return traces, None
+    metrics = otlp_sink(opts.metrics_protocol, None, metrics_endpoint, opts.headers, 10.0)
+    return traces, metrics
 
 
 def _otlp_metric_exporter(opts: TelemetryOptions) -> MetricExporter:
@@ -88,6 +104,9 @@ class Telemetry:
         meter_provider: MeterProvider | None,
         metric_drain: MetricDrain | None,
         process_provider: _ProcessTracerProvider,
+        shipper: Shipper | None = None,
+        slot: Slot | None = None,
+        resource: Resource | None = None,
     ) -> None:
         self.options = options
         self.service_name = options.service_name
@@ -99,6 +118,9 @@ class Telemetry:
         self.meter_provider = meter_provider
         self._drain = metric_drain
         self._process_provider = process_provider
+        self.shipper = shipper
+        self.slot = slot
+        self.resource = resource
         self._closed = False
 
     @property
@@ -117,6 +139,8 @@ class Telemetry:
             if self.span_file
             else f"spans to {o.traces_endpoint or 'a custom exporter'} ({o.traces_protocol})"
         )
+        if self.slot is not None:
+            spans += f" through the spool {self.slot.path}"
         metrics = (
             f"metrics to {o.metrics_endpoint or 'a custom reader'} ({o.metrics_protocol})"
             if self.metrics_enabled
@@ -127,6 +151,8 @@ class Telemetry:
     async def force_flush(self) -> bool:
         """Export every ended span and the current metric values now."""
         ok = await asyncio.to_thread(self.tracer_provider.force_flush)
+        if self.shipper is not None and not self._closed:
+            ok = await asyncio.to_thread(self.shipper.flush) and ok
         if self._drain is not None and self.meter_provider is not None and not self._closed:
             await asyncio.to_thread(self._drain.drain)
             ok = await asyncio.to_thread(self.meter_provider.force_flush) and ok
@@ -141,7 +167,9 @@ class Telemetry:
             await asyncio.to_thread(self._drain.stop)  # with a final drain of the buffer
         if self.meter_provider is not None:
             await asyncio.to_thread(self.meter_provider.shutdown)  # exports the last values
-        await asyncio.to_thread(self.tracer_provider.shutdown)
+        await asyncio.to_thread(self.tracer_provider.shutdown)  # the last spans, to the spool
+        if self.shipper is not None:
+            await asyncio.to_thread(self.shipper.close)  # and on to the sink
         self._process_provider.detach(self.tracer_provider)
         with suppress(ValueError):
             _live.remove(self)
@@ -175,28 +203,18 @@ def setup_telemetry(
         env = os.environ
         home = settings_or_env.home
     opts = TelemetryOptions.from_env(env, home, service_name)
-    resource = Resource.create(dict(opts.resource_attributes))
-
-    span_file: Path | None = None
+    attributes = dict(opts.resource_attributes)
+    slot: Slot | None = None
     if span_exporter is None:
-        if opts.traces_endpoint:
-            span_exporter = _otlp_span_exporter(opts)
-        else:
-            span_file = opts.span_file
-            span_exporter = OtlpJsonLinesExporter(span_file)
-    plugins: list[SimplePlugin] = [OpenTelemetryPlugin()]
-    processor: BatchSpanProcessor
-    if span_file is not None:
-        processor = DurableBatchSpanProcessor(span_exporter, **opts.batch)
-        plugins.append(durable_spans_plugin(processor))
-    else:
-        batch: dict[str, Any] = dict(opts.batch)
-        processor = BatchSpanProcessor(span_exporter, **batch)
-    tracer_provider = create_tracer_provider(resource=resource)
-    tracer_provider.add_span_processor(processor)
+        # Every export path goes through the spool; a slot gives a stable instance id.
+        root = spool_root(home)
+        slot = claim_slot(service_dir(root, opts.service_name))
+        attributes.setdefault(SERVICE_INSTANCE_ID, f"{volume_id(root)}-{slot.index}")
+    resource = Resource.create(attributes)
 
     meter_provider: MeterProvider | None = None
     drain: MetricDrain | None = None
+    store: CounterStore | None = None
     if metric_reader is None and opts.metrics_endpoint:
         metric_reader = PeriodicExportingMetricReader(
             _otlp_metric_exporter(opts), export_interval_millis=opts.metric_interval_ms
@@ -207,9 +225,49 @@ def setup_telemetry(
         # (the resource carries service.name); the default "temporal_" prefix is kept.
         runtime = Runtime(telemetry=TelemetryConfig(metrics=buffer, attach_service_name=False))
         meter_provider = MeterProvider(resource=resource, metric_readers=[metric_reader])
-        drain = MetricDrain(buffer, meter_provider)
+        if slot is not None:
+            store = CounterStore(slot.path, dict(resource.attributes), fsync=opts.spool_fsync)
+        drain = MetricDrain(buffer, meter_provider, store=store)
     else:
         runtime = Runtime.default()
+
+    span_file: Path | None = None
+    shipper: Shipper | None = None
+    plugins: list[SimplePlugin] = [OpenTelemetryPlugin()]
+    processor: BatchSpanProcessor
+    if span_exporter is None and slot is not None:
+        if not opts.traces_endpoint:
+            span_file = opts.span_file
+        # Segments small against the bound, so that the bound drops old spans, not new ones.
+        segment = min(8 << 20, max(4096, opts.spool_max_bytes // 16))
+        writer = SpoolWriter(slot, segment_bytes=segment, fsync=opts.spool_fsync)
+        sink, metrics_sink = _sinks(opts, counters=store is not None)
+        shipper = Shipper(
+            spool_root(home),
+            slot,
+            writer,
+            sink,
+            ShipperOptions(
+                # The local file is read while runs go on; a collector gets batches.
+                delay_s=opts.schedule_delay_s if opts.traces_endpoint else 0.05,
+                max_bytes=opts.spool_max_bytes,
+                max_age_s=opts.spool_max_age_s,
+                fsync=opts.spool_fsync,
+            ),
+            meter=runtime.metric_meter,
+            metrics_sink=metrics_sink,
+        )
+        writer.on_write, writer.on_failure = shipper.notify, shipper.write_failed
+        shipper.start()
+        processor = DurableBatchSpanProcessor(writer, **opts.batch)
+        checkpoint = drain.checkpoint if store is not None and drain is not None else None
+        plugins.append(durable_spans_plugin(processor, checkpoint, fsync=opts.spool_fsync))
+    else:
+        assert span_exporter is not None
+        batch: dict[str, Any] = dict(opts.batch)
+        processor = BatchSpanProcessor(span_exporter, **batch)
+    tracer_provider = create_tracer_provider(resource=resource)
+    tracer_provider.add_span_processor(processor)
 
     process_provider = _process_provider()
     process_provider.attach(tracer_provider)
@@ -223,6 +281,9 @@ def setup_telemetry(
         meter_provider=meter_provider,
         metric_drain=drain,
         process_provider=process_provider,
+        shipper=shipper,
+        slot=slot,
+        resource=resource,
     )
     _live.append(telemetry)
     return telemetry

@@ -1,0 +1,273 @@
+"""Where the shipper sends spool lines: OTLP/gRPC, OTLP/HTTP, or the local span file.
+
+Each sink answers one question per batch: did the receiver take it (`Sent.ok`), is it worth
+trying again later (`Sent.retry`: the receiver is down, slow, overloaded or misconfigured, which
+only delays export), or did the receiver refuse the data itself (neither: OTLP's
+INVALID_ARGUMENT / HTTP 400, which no retry can fix). Refused and partially rejected spans are
+counted and logged by the shipper, never dropped silently.
+
+`intent(pos)` is called right before the point of no return: the shipper records there that the
+batch may have reached the receiver. The span-file sink can later check whether it did
+(`confirm`); an OTLP receiver cannot be asked, so such a batch is sent again and counted as
+possibly duplicated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from agentfleet.telemetry.otlp_proto import lines_to_request
+
+log = logging.getLogger("agentfleet.telemetry")
+
+TRACE_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+METRICS_METHOD = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+
+
+@dataclass(frozen=True)
+class Sent:
+    ok: bool
+    retry: bool = False
+    spans: int = 0  # spans in the batch
+    rejected: int = 0  # spans the receiver refused (partial success, or all of a refused batch)
+    message: str = ""
+
+
+Intent = Callable[[int], None]
+
+
+class Sink(Protocol):
+    describe: str
+
+    def send(self, lines: bytes, intent: Intent) -> Sent: ...
+
+    def confirm(self, lines: bytes, pos: int) -> bool: ...
+
+    def send_metrics(self, request: bytes) -> Sent: ...
+
+    def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- span file
+
+
+class SpanFileSink:
+    """Appends to `$AGENTFLEET_HOME/traces/spans.jsonl`, exactly once.
+
+    Every shipper on the volume appends under an exclusive flock, and records the file's size in
+    the segment's cursor before it writes. If it dies before it records the batch as shipped,
+    the next shipper finds those very bytes at that offset (nobody else could append between),
+    so a batch is never written twice.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.describe = str(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def send(self, lines: bytes, intent: Intent) -> Sent:
+        spans = 0  # not counted here: parsing would cost more than the copy
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as err:
+            return Sent(False, retry=True, message=str(err))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            intent(os.fstat(fd).st_size)
+            view = memoryview(lines)
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError as err:
+            return Sent(False, retry=True, message=str(err))
+        finally:
+            os.close(fd)  # drops the flock
+        return Sent(True, spans=spans)
+
+    def confirm(self, lines: bytes, pos: int) -> bool:
+        try:
+            with self.path.open("rb") as f:
+                f.seek(pos)
+                return f.read(len(lines)) == lines
+        except OSError:
+            return False
+
+    def send_metrics(self, request: bytes) -> Sent:
+        return Sent(True)  # no metrics backend without an endpoint
+
+    def close(self) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------- OTLP/gRPC
+
+# OTLP's retryable codes, and the misconfigurations (auth, routing) that an operator fixes
+# while the spool waits. Only INVALID_ARGUMENT and the like say the data itself is bad.
+_GRPC_FATAL = {"INVALID_ARGUMENT", "FAILED_PRECONDITION", "OUT_OF_RANGE"}
+
+
+class GrpcSink:
+    def __init__(
+        self,
+        traces_endpoint: str | None,
+        metrics_endpoint: str | None,
+        headers: Mapping[str, str],
+        timeout_s: float,
+    ) -> None:
+        import grpc
+
+        self._grpc = grpc
+        self.describe = f"{traces_endpoint or metrics_endpoint} (OTLP/gRPC)"
+        self._timeout = timeout_s
+        self._metadata = tuple((k.lower(), v) for k, v in headers.items())
+        self._channels: list[Any] = []
+        self._traces = (
+            self._method(traces_endpoint, TRACE_METHOD, ExportTraceServiceResponse)
+            if traces_endpoint
+            else None
+        )
+        self._metrics = (
+            self._method(metrics_endpoint, METRICS_METHOD, ExportMetricsServiceResponse)
+            if metrics_endpoint
+            else None
+        )
+
+    def _method(self, endpoint: str, method: str, response: Any) -> Any:
+        grpc = self._grpc
+        url = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+        target = url.netloc or url.path
+        # Reconnect quickly after an outage: gRPC's default backoff grows to two minutes.
+        options = [
+            ("grpc.initial_reconnect_backoff_ms", 250),
+            ("grpc.min_reconnect_backoff_ms", 250),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+        ]
+        if url.scheme == "https":
+            channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(), options)
+        else:
+            channel = grpc.insecure_channel(target, options)
+        self._channels.append(channel)
+        # Bytes in, parsed response out: the request is already serialized.
+        return channel.unary_unary(method, response_deserializer=response.FromString)
+
+    def _call(self, method: Any, body: bytes, spans: int) -> Sent:
+        try:
+            resp = method(body, timeout=self._timeout, metadata=self._metadata or None)
+        except self._grpc.RpcError as err:
+            code = err.code().name if hasattr(err, "code") else "UNKNOWN"
+            detail = err.details() if hasattr(err, "details") else str(err)
+            message = f"{code}: {detail}"
+            if code in _GRPC_FATAL:
+                return Sent(False, spans=spans, rejected=spans, message=message)
+            return Sent(False, retry=True, spans=spans, message=message)
+        return _partial(resp, spans)
+
+    def send(self, lines: bytes, intent: Intent) -> Sent:
+        if self._traces is None:
+            raise RuntimeError("this sink has no traces endpoint")
+        body, spans = lines_to_request(lines)
+        intent(0)
+        return self._call(self._traces, body, spans)
+
+    def confirm(self, lines: bytes, pos: int) -> bool:
+        return False
+
+    def send_metrics(self, request: bytes) -> Sent:
+        if self._metrics is None:
+            return Sent(True)
+        return self._call(self._metrics, request, 0)
+
+    def close(self) -> None:
+        for channel in self._channels:
+            channel.close()
+
+
+def otlp_sink(
+    protocol: str,
+    traces_endpoint: str | None,
+    metrics_endpoint: str | None,
+    headers: Mapping[str, str],
+    timeout_s: float,
+) -> GrpcSink | HttpSink:
+    if protocol == "http/protobuf":
+        return HttpSink(traces_endpoint, metrics_endpoint, headers, timeout_s)
+    return GrpcSink(traces_endpoint, metrics_endpoint, headers, timeout_s)
+
+
+# --------------------------------------------------------------------------- OTLP/HTTP
+
+
+class HttpSink:
+    def __init__(
+        self,
+        traces_endpoint: str | None,
+        metrics_endpoint: str | None,
+        headers: Mapping[str, str],
+        timeout_s: float,
+    ) -> None:
+        import requests
+
+        self._requests = requests
+        self._session = requests.Session()
+        self._session.headers.update({**headers, "Content-Type": "application/x-protobuf"})
+        self._traces = traces_endpoint
+        self._metrics = metrics_endpoint
+        self._timeout = timeout_s
+        self.describe = f"{traces_endpoint or metrics_endpoint} (OTLP/HTTP)"
+
+    def _post(self, url: str, body: bytes, spans: int, response: Any) -> Sent:
+        try:
+            resp = self._session.post(url, data=body, timeout=self._timeout)
+        except self._requests.RequestException as err:
+            return Sent(False, retry=True, spans=spans, message=str(err))
+        if resp.status_code == 200:
+            parsed = response()
+            with contextlib.suppress(Exception):
+                parsed.ParseFromString(resp.content)
+            return _partial(parsed, spans)
+        message = f"HTTP {resp.status_code}: {resp.text[:200]}"
+        if resp.status_code == 400:
+            return Sent(False, spans=spans, rejected=spans, message=message)
+        return Sent(False, retry=True, spans=spans, message=message)
+
+    def send(self, lines: bytes, intent: Intent) -> Sent:
+        if not self._traces:
+            raise RuntimeError("this sink has no traces endpoint")
+        body, spans = lines_to_request(lines)
+        intent(0)
+        return self._post(self._traces, body, spans, ExportTraceServiceResponse)
+
+    def confirm(self, lines: bytes, pos: int) -> bool:
+        return False
+
+    def send_metrics(self, request: bytes) -> Sent:
+        if not self._metrics:
+            return Sent(True)
+        return self._post(self._metrics, request, 0, ExportMetricsServiceResponse)
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _partial(resp: Any, spans: int) -> Sent:
+    partial = getattr(resp, "partial_success", None)
+    rejected = 0
+    message = ""
+    if partial is not None:
+        rejected = int(
+            getattr(partial, "rejected_spans", 0) or getattr(partial, "rejected_data_points", 0)
+        )
+        message = partial.error_message
+    return Sent(True, spans=spans, rejected=rejected, message=message)
