@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from agentfleet.sim.chores.text import protect, restore
 from agentfleet.sim.chores.writing import is_piece, write_piece
 
 _QUOTES = "'\"`\u2018\u2019\u201c\u201d"
@@ -24,6 +25,47 @@ _RANGE = re.compile(r"(?:the\s+)?numbers\s+(?:from\s+)?(-?\d+)\s+(?:to|through|-
 PRONOUNS = frozenset({"it", "that", "this", "them", "the summary", "the result", "the list"})
 
 
+# "one per line", "each on its own line", "these three lines": text that is a list of lines.
+LINEWISE = re.compile(
+    r"\b(?:one\s+(?:\w+\s+)?(?:per|a|on\s+each|to\s+a)\s+line"
+    r"|each\s+(?:one\s+)?on\s+(?:its\s+own|a\s+(?:separate|new|different))\s+line"
+    r"|(?:on|in)\s+(?:separate|their\s+own|individual|different)\s+lines"
+    r"|line\s+by\s+line)\b",
+    re.IGNORECASE,
+)
+_LINES_NOUN = re.compile(
+    r"^(?:(?:these|the\s+following|the|following|those)\s+)?(?:\w+\s+)?"
+    r"(?:lines|items|entries|words|names)\b",
+    re.IGNORECASE,
+)
+
+
+def items_of(text: str) -> list[str]:
+    """ "passport, charger and socks" -> three items; quotes keep commas inside."""
+    t, saved = protect(text.strip().rstrip("."))
+    parts = re.split(r"\s*[,;]\s*", t)
+    if len(parts) > 1:
+        last = re.sub(r"^(?:and|or)\s+", "", parts[-1], flags=re.I)
+        split = re.split(r"\s+and\s+", last, maxsplit=1)
+        parts = [*parts[:-1], *split]
+    else:
+        parts = re.split(r"\s+and\s+", t)
+    return [unquote(restore(p, saved)) for p in (q.strip() for q in parts) if p]
+
+
+def line_items(phrase: str) -> list[str] | None:
+    """The lines a phrase lists, or None when it is not a list of lines."""
+    p = phrase.strip()
+    head, colon, tail = p.partition(":")
+    if colon and tail.strip() and (LINEWISE.search(head) or _LINES_NOUN.match(head.strip())):
+        return items_of(LINEWISE.sub("", tail)) or None
+    if LINEWISE.search(p):
+        body = LINEWISE.sub("", p).strip(" ,;:")
+        body = re.sub(r"[\s,;]+$", "", body)
+        return items_of(body) or None
+    return None
+
+
 def unquote(text: str) -> str:
     text = text.strip()
     if len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
@@ -38,6 +80,8 @@ def is_generated(phrase: str) -> bool:
 def content_of(phrase: str) -> str:
     """The text a phrase asks for: 'the number 7' -> '7', a quote -> its inside."""
     p = phrase.strip()
+    if (lines := line_items(p)) is not None:
+        return "".join(f"{line}\n" for line in lines)
     if p[:1] in _QUOTES:
         return unquote(p)
     if m := _RANGE.fullmatch(p):

@@ -43,7 +43,8 @@ class Write(Op):
         if not out.ok:
             return failed(f"write {self.path}", use, out)
         if not self.content:
-            return Done(f"Created the empty file {self.path}.", changed=True)
+            # Also how a file is cleared, so it does not say the file is new.
+            return Done(f"Wrote {self.path} with no content (an empty file).", changed=True)
         return Done(f"Wrote {chars(self.content)} to {self.path}.", changed=True)
 
     def outputs(self) -> list[str]:

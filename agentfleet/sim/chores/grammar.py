@@ -12,21 +12,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from agentfleet.sim.chores import parse_files, parse_survey
+from agentfleet.sim.chores import parse_files, parse_survey, parse_write
 from agentfleet.sim.chores.answers import Answer, Cannot, Check, PlanSteps, Say
 from agentfleet.sim.chores.base import Op
-from agentfleet.sim.chores.batch import ForEach
+from agentfleet.sim.chores.batch import ForEach, Sort
 from agentfleet.sim.chores.content import PRONOUNS
 from agentfleet.sim.chores.files import Append, Copy, Edit, MakeDirs, Move, Write
 from agentfleet.sim.chores.survey import Index, ListFiles, ReadFile, Summarize
-from agentfleet.sim.chores.text import Context, clauses, resolve
+from agentfleet.sim.chores.text import Context, clauses, plainly, resolve
 
 PLAN_PREFIX = "plan how to approach:"
 CHECK_PREFIX = "validate that every part of the goal was done:"
 
 _FILE_VERBS = re.compile(
     r"\b(?:write|create|make|save|put|store|move|rename|copy|append|add|delete|remove|edit"
-    r"|replace|sort|index|summari[sz]e|folder|directory|file)\b",
+    r"|replace|sort|index|summari[sz]e|folders?|director(?:y|ies)|files?)\b",
     re.IGNORECASE,
 )
 _QUESTION = re.compile(
@@ -54,10 +54,11 @@ PARSERS: tuple[Parser, ...] = (
     parse_files.move,
     parse_files.rename,
     parse_files.delete,
+    parse_write.overwrite,
     parse_files.edit,
     parse_files.folder,
     parse_files.append,
-    parse_files.write,
+    parse_write.write,
     parse_survey.read,
     _question,
 )
@@ -78,15 +79,17 @@ def _attach(prev: Op, target: str) -> Op | None:
 
 def _remember(op: Op, ctx: Context) -> None:
     if isinstance(op, MakeDirs):
-        ctx.last_dir = op.paths[-1]
+        ctx.saw_dir(op.paths[-1])
     elif isinstance(op, ForEach) and op.dest:
-        ctx.last_dir = op.dest
+        ctx.saw_dir(op.dest)
+    elif isinstance(op, Sort):
+        ctx.saw_dir(op.directory)
     elif isinstance(op, Write | Append | Edit | ReadFile):
-        ctx.last_file = op.path
+        ctx.saw_file(op.path)
     elif isinstance(op, Move | Copy):
-        ctx.last_file = op.dst
+        ctx.saw_file(op.dst)
     elif isinstance(op, Summarize | Index) and op.target:
-        ctx.last_file = op.target
+        ctx.saw_file(op.target)
 
 
 _UNRESOLVED = frozenset({"it", "that", "this", "them", "there", "those", "these"})
@@ -99,7 +102,7 @@ def _dangling(op: Op) -> bool:
 
 
 def parse_clause(clause: str, ctx: Context, produce: tuple[str, ...] = ()) -> Op:
-    s = resolve(clause, ctx)
+    s = plainly(resolve(clause, ctx))
     for parser in PARSERS:
         op = parser(s, ctx, produce)
         if op is not None:

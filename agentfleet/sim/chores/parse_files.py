@@ -1,6 +1,7 @@
 """Parsers for the phrasings that change named files: copy, move, rename,
-delete, edit, make folders, append, write. Each takes (clause, context,
-produce) and returns an operation, or None when the clause is not of its family.
+delete, edit, make folders, append (writes are in parse_write.py). Each takes
+(clause, context, produce) and returns an operation, or None when the clause
+is not of its family.
 """
 
 from __future__ import annotations
@@ -8,10 +9,9 @@ from __future__ import annotations
 import posixpath
 import re
 
-from agentfleet.sim.chores.answers import Say
 from agentfleet.sim.chores.base import Op
 from agentfleet.sim.chores.batch import ForEach
-from agentfleet.sim.chores.content import content_of, is_generated, unquote
+from agentfleet.sim.chores.content import content_of, unquote
 from agentfleet.sim.chores.files import Append, Copy, Delete, Edit, MakeDirs, Move, Write, into
 from agentfleet.sim.chores.phrases import ART, FLAGS, FOLDER, NAMED, NEW, P, dest, many, names
 from agentfleet.sim.chores.text import Context, clean_path, looks_like_file
@@ -48,14 +48,23 @@ def copy(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 def move(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     m = re.match(
-        r"^move\s+(?P<src>.+)\s+(?:into|to|in|inside|under|over\s+to)\s+(?P<dst>.+)$", s, FLAGS
+        r"^(?P<verb>move|mv|shift|relocate|transfer|put|place|stick|drop)\s+(?P<src>.+)\s+"
+        r"(?:into|to|in|inside|under|over\s+to)\s+(?P<dst>.+)$",
+        s,
+        FLAGS,
     )
     if not m:
         return None
     dst, is_dir = dest(m.group("dst"))
-    if found := many(m.group("src")):
-        return ForEach("move", found[0], dst, found[1])
+    found = many(m.group("src"))
     src = clean_path(re.sub(r"^(?:the\s+(?:file|folder)\s+)", "", m.group("src"), flags=re.I))
+    # "Put hello into a.txt" is a write: only a file put into a folder is a move.
+    if m.group("verb").lower() in ("put", "place", "stick", "drop") and not (
+        is_dir and (found or (looks_like_file(src) and " " not in src))
+    ):
+        return None
+    if found:
+        return ForEach("move", found[0], dst, found[1])
     return Move(src, into(dst, src) if is_dir else dst)
 
 
@@ -105,12 +114,23 @@ def edit(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return Write(clean_path(w.group("t")), content_of(w.group("c"))) if w else None
 
 
+_COUNT = (
+    r"(?:(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+(?:of\s+)?"
+    r"|some|several)\s+)?"
+)
+
+
 def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    verb = r"(?:create|make|add|set\s+up|mkdir)"
+    verb = r"(?:create|make|add|set\s+up|mkdir|build|prepare|start)"
     where = rf"(?:\s+(?:in|inside|under|within)\s+{ART}(?:{FOLDER}\s+)?(?P<parent>{P}))?"
+    listed = rf"{P}(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+){P})*"
     m = (
-        re.match(rf"^{verb}\s+{ART}{NEW}{FOLDER}\s+{NAMED}(?P<names>.+?){where}$", s, FLAGS)
-        or re.match(rf"^{verb}\s+{ART}{NEW}(?P<names>{P})\s+{FOLDER}{where}$", s, FLAGS)
+        re.match(
+            rf"^{verb}\s+{ART}{_COUNT}{NEW}{FOLDER}\s*[:,]?\s+{NAMED}:?\s*(?P<names>.+?){where}$",
+            s,
+            FLAGS,
+        )
+        or re.match(rf"^{verb}\s+{ART}{NEW}(?P<names>{listed})\s+{FOLDER}{where}$", s, FLAGS)
         or re.match(r"^mkdir\s+(?:-p\s+)?(?P<names>.+)$", s, FLAGS)
         or re.match(rf"^(?:create|make)\s+{ART}{NEW}(?P<names>[^\s,;]+/)$", s, FLAGS)
     )
@@ -131,37 +151,3 @@ def append(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
         FLAGS,
     ) or re.match(rf"^append\s+to\s+(?P<t>{P})\s*:?\s+(?P<c>.+)$", s, FLAGS)
     return Append(clean_path(m.group("t")), content_of(m.group("c"))) if m else None
-
-
-_MAKERS = r"(?:create|make|write|save|add|generate|put\s+together)"
-
-
-def write(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    file_word = rf"{ART}{NEW}(?:(?:text\s+|markdown\s+)?file\s+{NAMED})?"
-    m = re.match(
-        rf"^{_MAKERS}\s+{file_word}(?P<t>{P})\s+(?:containing|that\s+contains|with\s+(?:the\s+)?"
-        r"(?:content|contents|text|line|words?)|with|that\s+says|saying|which\s+says|reading)"
-        r"\s*:?\s+(?P<c>.+)$",
-        s,
-        FLAGS,
-    )
-    if m and (looks_like_file(m.group("t")) or re.search(r"\bfile\b", s[: m.start("t")], re.I)):
-        return Write(clean_path(m.group("t")), content_of(m.group("c")))
-    e = re.match(rf"^(?:{_MAKERS}|touch)\s+{file_word}(?P<t>{P})$", s, FLAGS)
-    if e and looks_like_file(e.group("t")):
-        return Write(clean_path(e.group("t")), "")
-    w = re.match(
-        r"^(?:write|put|save|store|create|make|generate|compose|draft|produce|type|insert|place"
-        r"|record|jot\s+down|output)\s+(?P<c>.+?)\s+(?:to|into|in|as|inside|at|under)\s+"
-        rf"(?:{file_word})?(?P<t>{P})$",
-        s,
-        FLAGS,
-    )
-    if w:
-        return Write(clean_path(w.group("t")), content_of(w.group("c")))
-    g = re.match(r"^(?:write|compose|draft|generate|create|make)\s+(?P<c>.+)$", s, FLAGS)
-    if g and is_generated(g.group("c")):
-        text = content_of(g.group("c"))
-        files = [p for p in produce if not p.endswith("/")]
-        return Write(clean_path(files[0]), text) if len(files) == 1 else Say(text)
-    return None
