@@ -11,12 +11,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.test_sim_workspace import assert_honest, converse, pure, seed, state
+from agentfleet import prompts
+from agentfleet.sim import respond
+from tests.test_sim_chores import ISSUE16_TOOLS
+from tests.test_sim_workspace import (
+    FILE_TOOLS,
+    MODEL,
+    assert_honest,
+    claimed_paths,
+    converse,
+    pure,
+    seed,
+    state,
+)
 
 SEED = {
+    "config.ini": "[server]\nhost=localhost\nport=8080\n# 8080 was the old default\n",
+    "names.txt": "foo\nfoobar\nbaz foo\n",
+    "letter.txt": "Dear Sam,\nPlease find teh report attached.\nBest, Kim\n",
     "app.log": "09:14 ERROR db timeout\n",
     "db.log": "09:15 WARN slow query\n",
     "keep.txt": "keep me\n",
@@ -128,6 +144,58 @@ CASES: list[tuple[str, Case]] = [
     ),
 ]
 
+CASES += [
+    *family(
+        [
+            "Add Carol to the guest list in guests.txt",
+            "add Carol to guests.txt",
+            "Put Carol on the list in guests.txt",
+            "Append Carol to the end of the guest list in guests.txt",
+            "add to guests.txt: Carol",
+        ],
+        Case({"guests.txt": "Ana\nBo\nCarol\n"}),
+    ),
+    *family(
+        [
+            "Rename old.txt to notes.txt and append the word reviewed to it",
+            "Rename old.txt to notes.txt, then add reviewed to the end of it",
+            "rename old.txt as notes.txt and then append reviewed to that file",
+        ],
+        Case({"notes.txt": "first draft\nreviewed\n"}, gone=("old.txt",)),
+    ),
+    *family(
+        [
+            "In config.ini, change the port from 8080 to 9090",
+            "Change the port in config.ini from 8080 to 9090",
+            "change the port from 8080 to 9090 in config.ini",
+            "Set the port to 9090 in config.ini",
+            "In config.ini, set port to 9090",
+        ],
+        # Only the port line: the comment's 8080 is history, not the setting.
+        Case({"config.ini": SEED["config.ini"].replace("port=8080", "port=9090")}),
+    ),
+    *family(
+        [
+            "Replace every foo with bar in names.txt",
+            "In names.txt, replace all occurrences of foo with bar",
+            "replace each 'foo' with 'bar' in names.txt",
+            "Change every instance of the word foo to bar in names.txt",
+        ],
+        Case({"names.txt": "bar\nbarbar\nbaz bar\n"}),
+    ),
+    *family(
+        [
+            "Fix the typo 'teh' in letter.txt",
+            "fix teh in letter.txt",
+            "Correct the misspelling teh in letter.txt",
+            "In letter.txt, fix the typo teh",
+            "Fix the typos in letter.txt",
+            "Fix 'teh' -> 'the' in letter.txt",
+        ],
+        Case({"letter.txt": "Dear Sam,\nPlease find the report attached.\nBest, Kim\n"}),
+    ),
+]
+
 
 @pytest.mark.parametrize(("task", "case"), CASES, ids=[t for t, _ in CASES])
 def test_phrasing_ends_with_the_files_it_asked_for(task: str, case: Case, tmp_path: Path) -> None:
@@ -145,3 +213,77 @@ def test_phrasing_ends_with_the_files_it_asked_for(task: str, case: Case, tmp_pa
         assert case.check(after), (after, t.text)
     assert t.changed and not t.text.startswith("I did not change any files"), t.text
     assert_honest(t)
+
+
+@pytest.mark.parametrize(
+    ("task", "why"),
+    [
+        ("Fix the typo 'xqzt' in odd.txt", "I could not tell what 'xqzt' should be"),
+        ("Fix the typo 'recieve' in letter.txt", "it does not contain the word 'recieve'"),
+        ("Replace qux with bar in names.txt", "it does not contain 'qux'"),
+        ("Set the timeout to 5 in config.ini", "it has no 'timeout' setting"),
+    ],
+)
+def test_a_change_the_file_does_not_fit_is_reported_not_made(
+    task: str, why: str, tmp_path: Path
+) -> None:
+    seed(tmp_path, {**SEED, "odd.txt": "a xqzt here\n"})
+    before = state(tmp_path)
+    t = converse(pure, f"Task: t\n{task}", tmp_path)
+    assert state(tmp_path) == before and t.changed == set()
+    assert t.text.startswith("I did not change any files.") and why in t.text, t.text
+    assert claimed_paths(t.text) == set()
+
+
+def _step(task: str, done: list[tuple[str, str]], tools: list[dict[str, Any]]) -> list[Any]:
+    """The calls of the next turn after the (call result) turns in `done`."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": f"Task: t\n{task}"}]
+    for n, (name, result) in enumerate(done):
+        use = {"type": "tool_use", "id": f"toolu_{n}", "name": name, "input": {}}
+        messages += [
+            {"role": "assistant", "content": [use]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": f"toolu_{n}", "content": result}
+                ],
+            },
+        ]
+    body = {"model": MODEL, "max_tokens": 1024, "system": prompts.SUBAGENT_SYSTEM}
+    reply = respond({**body, "tools": tools, "messages": messages})
+    return [(b["name"], b["input"]) for b in reply["content"] if b["type"] == "tool_use"]
+
+
+def test_edits_that_must_read_first_use_edit_file_when_offered() -> None:
+    tools = [*FILE_TOOLS, *ISSUE16_TOOLS]
+    config = SEED["config.ini"]
+    task = "In config.ini, change the port from 8080 to 9090"
+    assert _step(task, [], tools) == [("read_file", {"path": "config.ini"})]
+    # One line changes, so one exact edit: the comment keeps its 8080.
+    assert _step(task, [("read_file", config)], tools) == [
+        (
+            "edit_file",
+            {
+                "path": "config.ini",
+                "old_string": "port=8080",
+                "new_string": "port=9090",
+                "replace_all": True,
+            },
+        )
+    ]
+    letter = SEED["letter.txt"]
+    assert _step("Fix the typo 'teh' in letter.txt", [("read_file", letter)], tools) == [
+        (
+            "edit_file",
+            {
+                "path": "letter.txt",
+                "old_string": "Please find teh report attached.",
+                "new_string": "Please find the report attached.",
+                "replace_all": True,
+            },
+        )
+    ]
+    # Without edit_file the whole new text is written, as a model without it would.
+    assert _step(task, [("read_file", config)], FILE_TOOLS) == [
+        ("write_file", {"path": "config.ini", "content": config.replace("port=8080", "port=9090")})
+    ]

@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from agentfleet.sim.chores import parse_files, parse_survey, parse_write
+from agentfleet.sim.chores import parse_edit, parse_files, parse_survey, parse_write
 from agentfleet.sim.chores.answers import Answer, Cannot, Check, PlanSteps, Say
 from agentfleet.sim.chores.base import Op
 from agentfleet.sim.chores.batch import ForEach, Sort
 from agentfleet.sim.chores.content import PRONOUNS
-from agentfleet.sim.chores.files import Append, Copy, Edit, MakeDirs, Move, Write
+from agentfleet.sim.chores.edits import Rewrite
+from agentfleet.sim.chores.files import Append, Copy, MakeDirs, Move, Write
 from agentfleet.sim.chores.survey import Index, ListFiles, ReadFile, Summarize
 from agentfleet.sim.chores.text import Context, clauses, plainly, resolve
 
@@ -54,8 +55,10 @@ PARSERS: tuple[Parser, ...] = (
     parse_files.move,
     parse_files.rename,
     parse_files.delete,
+    parse_edit.fix_typo,
+    parse_edit.set_value,
     parse_write.overwrite,
-    parse_files.edit,
+    parse_edit.edit,
     parse_files.folder,
     parse_files.append,
     parse_write.write,
@@ -84,7 +87,7 @@ def _remember(op: Op, ctx: Context) -> None:
         ctx.saw_dir(op.dest)
     elif isinstance(op, Sort):
         ctx.saw_dir(op.directory)
-    elif isinstance(op, Write | Append | Edit | ReadFile):
+    elif isinstance(op, Write | Append | Rewrite | ReadFile):
         ctx.saw_file(op.path)
     elif isinstance(op, Move | Copy):
         ctx.saw_file(op.dst)

@@ -1,5 +1,5 @@
 """Parsers for the phrasings that change named files: copy, move, rename,
-delete, edit, make folders, append (writes are in parse_write.py). Each takes
+delete, make folders, append (writes and edits have modules of their own). Each takes
 (clause, context, produce) and returns an operation, or None when the clause
 is not of its family.
 """
@@ -11,8 +11,8 @@ import re
 
 from agentfleet.sim.chores.base import Op
 from agentfleet.sim.chores.batch import ForEach
-from agentfleet.sim.chores.content import content_of, unquote
-from agentfleet.sim.chores.files import Append, Copy, Delete, Edit, MakeDirs, Move, Write, into
+from agentfleet.sim.chores.content import content_of
+from agentfleet.sim.chores.files import Append, Copy, Delete, MakeDirs, Move, into
 from agentfleet.sim.chores.phrases import ART, FLAGS, FOLDER, NAMED, NEW, P, dest, many, names
 from agentfleet.sim.chores.text import Context, clean_path, looks_like_file
 
@@ -92,28 +92,6 @@ def delete(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return Delete(names(rest))
 
 
-def edit(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    m = re.match(
-        rf"^(?:replace|change|substitute|swap)\s+(?P<old>.+?)\s+(?:with|to|by|for)\s+"
-        rf"(?P<new>.+?)\s+in\s+(?:the\s+file\s+)?(?P<t>{P})$",
-        s,
-        FLAGS,
-    ) or re.match(
-        rf"^in\s+(?P<t>{P}),?\s+(?:replace|change)\s+(?P<old>.+?)\s+(?:with|to|by)\s+(?P<new>.+)$",
-        s,
-        FLAGS,
-    )
-    if m:
-        return Edit(clean_path(m.group("t")), unquote(m.group("old")), unquote(m.group("new")))
-    w = re.match(
-        rf"^(?:edit|update|change|rewrite)\s+(?P<t>{P})\s+(?:so\s+(?:that\s+)?it\s+"
-        r"(?:says|reads|contains)|to\s+(?:say|read|contain))\s+(?P<c>.+)$",
-        s,
-        FLAGS,
-    )
-    return Write(clean_path(w.group("t")), content_of(w.group("c"))) if w else None
-
-
 _COUNT = (
     r"(?:(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+(?:of\s+)?"
     r"|some|several)\s+)?"
@@ -144,10 +122,17 @@ def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 
 def append(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    # "to the guest list in guests.txt": the words before the file say which
+    # part of it the text joins, and the end of the file is where it goes.
     m = re.match(
-        rf"^(?:append|add)\s+(?P<c>.+?)\s+(?:to|onto)\s+(?:the\s+end\s+of\s+)?"
+        rf"^(?:append|add|put)\s+(?P<c>.+?)\s+(?:to|onto|on)\s+(?:the\s+(?:end|bottom)\s+of\s+)?"
+        r"(?:(?:the|my|our|that)\s+(?:[\w-]+\s+){0,3}?(?:in|at|of|inside|from)\s+)?"
         rf"(?:the\s+file\s+)?(?P<t>{P})$",
         s,
         FLAGS,
-    ) or re.match(rf"^append\s+to\s+(?P<t>{P})\s*:?\s+(?P<c>.+)$", s, FLAGS)
-    return Append(clean_path(m.group("t")), content_of(m.group("c"))) if m else None
+    ) or re.match(rf"^(?:append|add)\s+to\s+(?P<t>{P})\s*:?\s+(?P<c>.+)$", s, FLAGS)
+    if not m or not (looks_like_file(clean_path(m.group("t"))) or s.lower().startswith("append")):
+        return None
+    if m.group(0).lower().startswith("put") and not re.search(r"\s(?:on|onto)\s", s, re.I):
+        return None
+    return Append(clean_path(m.group("t")), content_of(m.group("c")))

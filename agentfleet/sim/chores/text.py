@@ -124,9 +124,19 @@ _WANT = re.compile(
 )
 
 
+_LEAD_PLACE = re.compile(
+    r"^(?:in|inside|within)\s+(?:the\s+file\s+)?(?P<t>[^\s,;]+\.\w+),?\s+(?P<rest>\S.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
 def plainly(clause: str) -> str:
-    """A casual request in the imperative the parsers read."""
-    return _WANT.sub("create ", clause, count=1)
+    """A casual request in the imperative the parsers read: "i need a folder x"
+    asks to create it; "In config.ini, change ..." is "change ... in config.ini"."""
+    clause = _WANT.sub("create ", clause, count=1)
+    if m := _LEAD_PLACE.match(clause):
+        clause = f"{m.group('rest')} in {m.group('t')}"
+    return clause
 
 
 _ELIDED = re.compile(
