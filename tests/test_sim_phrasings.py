@@ -40,6 +40,24 @@ SEED = {
     "guests.txt": "Ana\nBo\n",
     "old.txt": "first draft\n",
     "logs/": "",
+    "meeting.txt": (
+        "Weekly sync, 3 May\nAttendees: Ana, Bo, Kim\nWe will ship release 2.1 on Friday.\n"
+        "The login bug is fixed and verified by QA.\nBo will update the docs.\n"
+    ),
+    "incident.log": (
+        "2024-05-02 09:14:03 INFO deploy started\n"
+        "2024-05-02 09:14:40 ERROR db connection refused\n"
+        "2024-05-02 09:16:00 ERROR db connection refused\n"
+        "2024-05-02 09:20:00 INFO recovered after failover\n"
+    ),
+    "recipes/soup.md": "# Soup\n",
+    "recipes/cake.md": "# Cake\n",
+    "docs/a.md": "Invoice 12 for ACME\n",
+    "docs/b.md": "meeting notes\n",
+    "docs/sub/c.md": "Pay the invoice by Friday.\n",
+    "src/a.py": "x = 1\n# TODO fix this\n",
+    "src/b.py": "def f():\n    pass  # TODO: test\n",
+    "src/c.py": "todo = []\n",
 }
 
 State = dict[str, str | None]
@@ -195,6 +213,90 @@ CASES += [
         Case({"letter.txt": "Dear Sam,\nPlease find the report attached.\nBest, Kim\n"}),
     ),
 ]
+
+
+TWO_SENTENCES = "We will ship release 2.1 on Friday. The login bug is fixed and verified by QA.\n"
+INDEX_OF_RECIPES = "# Index of recipes\n\n- recipes/cake.md\n- recipes/soup.md\n"
+CASES += [
+    *family(
+        [
+            "Read meeting.txt and write a two-sentence summary of it to meeting-summary.md",
+            "Summarize meeting.txt in two sentences into meeting-summary.md",
+            "write a 2-sentence summary of meeting.txt to meeting-summary.md",
+            "Open meeting.txt, then put a two sentence recap of it in meeting-summary.md",
+        ],
+        # Its content, not its title line: the two sentences that carry the news.
+        Case({"meeting-summary.md": TWO_SENTENCES}),
+    ),
+    *family(
+        [
+            "give me the gist of incident.log in incident-summary.txt",
+            "Put the key points of incident.log into incident-summary.txt",
+            "write a short overview of incident.log to incident-summary.txt",
+            "Sum up incident.log in incident-summary.txt",
+        ],
+        Case(
+            {},
+            check=lambda s: (
+                str(s.get("incident-summary.txt")).startswith("Summary of incident.log\n\n")
+                and "4 entries from 2024-05-02 09:14:03 to 2024-05-02 09:20:00"
+                in str(s["incident-summary.txt"])
+                and "- ERROR db connection refused\n" in str(s["incident-summary.txt"])
+            ),
+        ),
+    ),
+    *family(
+        [
+            "Make a catalog of everything in recipes/ and save it as recipes/README.md",
+            "Catalog the recipes folder into recipes/README.md",
+            "Put together an inventory of what is in recipes/ and save it to recipes/README.md",
+            "write a table of contents for recipes/ to recipes/README.md",
+        ],
+        Case({"recipes/README.md": INDEX_OF_RECIPES}),
+    ),
+    *family(
+        [
+            "Find which files in docs/ mention 'invoice' and write their names to found.txt",
+            "list the files in the docs folder that contain invoice, and put their names in "
+            "found.txt",
+            "Search docs/ for invoice and save the list to found.txt",
+            "Write the names of the files in docs/ that mention the word invoice to found.txt",
+        ],
+        Case({"found.txt": "docs/a.md\ndocs/sub/c.md\n"}),
+    ),
+    *family(
+        [
+            "Collect every line with TODO in it from the files in src/ into todos.txt",
+            "gather the lines that mention TODO in src into todos.txt",
+            "Find all the TODOs in src/ and write them to todos.txt",
+            "extract all lines containing 'TODO' from src/ to todos.txt",
+        ],
+        # "TODO" in capitals is the marker; the list named todo is not one.
+        Case({"todos.txt": "# TODO fix this\npass  # TODO: test\n"}),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("task", "starts"),
+    [
+        ("what's the gist of meeting.txt?", "Summary of meeting.txt (29 words): We will ship"),
+        ("Which files in docs mention invoice?", "Of the 3 files in docs, 2 mention 'invoice'"),
+        (
+            "summarize meeting.txt in one sentence",
+            "Summary of meeting.txt (29 words): We will ship release 2.1 on Friday.",
+        ),
+    ],
+)
+def test_a_search_or_summary_with_no_file_named_is_answered(
+    task: str, starts: str, tmp_path: Path
+) -> None:
+    seed(tmp_path, SEED)
+    before = state(tmp_path)
+    t = converse(pure, f"Task: t\n{task}", tmp_path)
+    assert state(tmp_path) == before and t.changed == set()
+    assert t.text.startswith(starts), t.text
+    assert claimed_paths(t.text) == set()
 
 
 @pytest.mark.parametrize(("task", "case"), CASES, ids=[t for t, _ in CASES])

@@ -21,8 +21,18 @@ _SAYING = re.compile(
 )
 _NUMBER = re.compile(r"(?:the\s+)?number\s+(\S+)", re.I)
 _RANGE = re.compile(r"(?:the\s+)?numbers\s+(?:from\s+)?(-?\d+)\s+(?:to|through|-)\s+(-?\d+)", re.I)
-# "the summary", "it": content that is another clause's result, not text.
-PRONOUNS = frozenset({"it", "that", "this", "them", "the summary", "the result", "the list"})
+# "the summary", "it", "their names": content that is another clause's result, not text.
+_REFERENCE = re.compile(
+    r"^(?:it|that|this|them|those|these|(?:the|that|this)\s+(?:summary|result|results|list|names"
+    r"|matches|output|answer|findings|lines|index|catalog(?:ue)?|paths|file\s+names|filenames)"
+    r"|(?:their|its)\s+(?:names|paths|file\s*names|summary|contents?)"
+    r"|(?:the\s+)?(?:names|paths|list)\s+of\s+(?:them|those|these|the\s+(?:files|matches)))$",
+    re.IGNORECASE,
+)
+
+
+def is_reference(phrase: str) -> bool:
+    return bool(_REFERENCE.match(phrase.strip()))
 
 
 # "one per line", "each on its own line", "these three lines": text that is a list of lines.
@@ -74,7 +84,7 @@ def unquote(text: str) -> str:
 
 
 def is_generated(phrase: str) -> bool:
-    return phrase.strip().lower() not in PRONOUNS and is_piece(phrase)
+    return not is_reference(phrase) and is_piece(phrase)
 
 
 def content_of(phrase: str) -> str:
@@ -91,6 +101,6 @@ def content_of(phrase: str) -> str:
     for pattern in (_NUMBER, _SAYING, _LITERAL):
         if m := pattern.fullmatch(p):
             return unquote(m.group(1))
-    if p.lower() not in PRONOUNS and (text := write_piece(p)) is not None:
+    if not is_reference(p) and (text := write_piece(p)) is not None:
         return text
     return p

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
-from agentfleet.sim.chores import parse_edit, parse_files, parse_survey, parse_write
+from agentfleet.sim.chores import parse_edit, parse_files, parse_search, parse_survey, parse_write
 from agentfleet.sim.chores.answers import Answer, Cannot, Check, PlanSteps, Say
 from agentfleet.sim.chores.base import Op
 from agentfleet.sim.chores.batch import ForEach, Sort
-from agentfleet.sim.chores.content import PRONOUNS
+from agentfleet.sim.chores.content import is_reference
 from agentfleet.sim.chores.edits import Rewrite
 from agentfleet.sim.chores.files import Append, Copy, MakeDirs, Move, Write
+from agentfleet.sim.chores.search import CollectLines, FindFiles
 from agentfleet.sim.chores.survey import Index, ListFiles, ReadFile, Summarize
 from agentfleet.sim.chores.text import Context, clauses, plainly, resolve
 
@@ -50,6 +52,8 @@ PARSERS: tuple[Parser, ...] = (
     parse_survey.sort,
     parse_survey.index,
     parse_survey.summarize,
+    parse_search.collect_lines,
+    parse_search.find_files,
     parse_survey.list_files,
     parse_files.copy,
     parse_files.move,
@@ -70,9 +74,13 @@ PARSERS: tuple[Parser, ...] = (
 def _attach(prev: Op, target: str) -> Op | None:
     """ "...and save it as T": the earlier clause's result goes into T."""
     if isinstance(prev, Summarize) and prev.target is None:
-        return Summarize(prev.source, target)
+        return Summarize(prev.source, target, prev.sentences)
     if isinstance(prev, ListFiles) and prev.target is None:
         return ListFiles(prev.directory, prev.recursive, target)
+    if isinstance(prev, Index) and not prev.named:
+        return Index(prev.scope, target)
+    if isinstance(prev, FindFiles | CollectLines) and prev.target is None:
+        return replace(prev, target=target)
     if isinstance(prev, Say):
         return Write(target, prev.text)
     if isinstance(prev, ReadFile):
@@ -137,12 +145,34 @@ def parse_request(text: str, produce: tuple[str, ...] = (), ctx: Context | None 
     ops: list[Op] = []
     for clause in clauses(text):
         op = parse_clause(clause, ctx, produce)
-        if isinstance(op, Write) and ops and op.content.strip().lower() in PRONOUNS:
-            attached = _attach(ops[-1], op.path)
-            if attached is not None:
+        if isinstance(op, Write) and is_reference(op.content) and not _quoted(op.content, clause):
+            attached = _attach(ops[-1], op.path) if ops else None
+            if attached is None:
+                # "Write their names to found.txt" with nothing named before: the
+                # words are not the text, and guessing what they meant is not work.
+                op = Cannot(clause)
+            else:
                 ops[-1] = op = attached
                 _remember(op, ctx)
                 continue
         _remember(op, ctx)
         ops.append(op)
-    return ops
+    return _read_once(ops)
+
+
+def _quoted(text: str, clause: str) -> bool:
+    return any(f"{q}{text}{q}" in clause for q in "'\"`")
+
+
+def _read_once(ops: list[Op]) -> list[Op]:
+    """ "Read a.txt and summarize it": the summary reads it; a model reads once."""
+    return [
+        op
+        for i, op in enumerate(ops)
+        if not (
+            isinstance(op, ReadFile)
+            and i + 1 < len(ops)
+            and op.path in ops[i + 1].reads()
+            and not isinstance(ops[i + 1], ReadFile)
+        )
+    ]

@@ -32,18 +32,27 @@ def sort(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return Sort(scope_of(m.group("rest")), by_topic)
 
 
+_INDEX = (
+    r"(?:index|table\s+of\s+contents|catalog(?:ue)?|inventory|manifest|directory\s+listing"
+    r"|file\s+listing)"
+)
+
+
 def index(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     m = re.match(
-        r"^(?:(?:write|create|make|build|generate|produce|add|prepare|update)\s+)?"
-        r"(?:an?\s+|the\s+)?(?:index|table\s+of\s+contents)(?![.\w])(?P<rest>.*)$",
+        r"^(?:(?:write|create|make|build|generate|produce|add|prepare|update|put\s+together"
+        r"|compile|draw\s+up|give\s+me)\s+)?"
+        rf"(?:an?\s+|the\s+)?(?:(?:new|full|complete|simple|short)\s+)?{_INDEX}(?![.\w])"
+        r"(?P<rest>.*)$",
         s,
         FLAGS,
-    ) or re.match(r"^index\s+(?P<rest>.+)$", s, FLAGS)
+    ) or re.match(r"^(?:index|catalog(?:ue)?|inventory)\s+(?P<rest>.+)$", s, FLAGS)
     if not m:
         return _listing_file(s, ctx)
     head, target = split_target(m.group("rest"))
     head = re.sub(r"^\s*(?:of|for|listing|covering)\s+", "", head, flags=re.I)
-    return Index(scope_of(head), target or DEFAULT_INDEX)
+    # Without a file named, the index goes to INDEX.md, until "save it as ..." says where.
+    return Index(scope_of(head), target or DEFAULT_INDEX, named=target is not None)
 
 
 def _listing_file(s: str, ctx: Context) -> Op | None:
@@ -65,18 +74,47 @@ def _listing_file(s: str, ctx: Context) -> Op | None:
     return Index(scope, target)
 
 
+_GIST = (
+    r"(?:summary|summarisation|summarization|gist|overview|recap|digest|synopsis|rundown|abstract"
+    r"|tl;?dr|short\s+version|key\s+points|main\s+points|highlights|takeaways)"
+)
+_NUMBERS = {"one": 1, "a": 1, "a single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_COUNTED = re.compile(
+    r"(?P<n>\d+|one|two|three|four|five|six|a(?:\s+single)?)[\s-]+(?:sentence|line)s?\b",
+    re.IGNORECASE,
+)
+
+
+def _sentences(words: str) -> int | None:
+    """3 for "a three-sentence summary" or "... in three sentences"."""
+    m = _COUNTED.search(words)
+    if not m:
+        return None
+    n = m.group("n").lower()
+    return int(n) if n.isdigit() else _NUMBERS.get(re.sub(r"\s+", " ", n))
+
+
 def summarize(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    m = re.match(r"^(?:summari[sz]e|sum\s+up)\s+(?P<rest>.+)$", s, FLAGS) or re.match(
-        r"^(?:write|create|make|produce|prepare|add|save|give\s+me)\s+(?:an?\s+|the\s+)?"
-        r"(?:short\s+|brief\s+|quick\s+)?summary\s+(?:of|for)\s+(?P<rest>.+)$",
+    m = re.match(
+        r"^(?:summari[sz]e|sum\s+up|recap|condense|digest|tl;?dr)\s+(?P<rest>.+)$", s, FLAGS
+    ) or re.match(
+        r"^(?:write|create|make|produce|prepare|add|save|give\s+me|get\s+me|put|jot\s+down|draft"
+        r"|generate|compose|what(?:'s|\s+is)|tell\s+me)\s+(?:me\s+)?(?:an?\s+|the\s+)?"
+        rf"(?P<adj>(?:[\w-]+\s+){{0,3}}?){_GIST}\s+(?:of|for|on|about)\s+(?P<rest>.+?)\??$",
         s,
         FLAGS,
     )
     if not m:
         return None
-    head, target = split_target(m.group("rest"))
+    rest = m.group("rest")
+    count = _sentences(m.groupdict().get("adj") or "") or _sentences(rest)
+    rest = re.sub(
+        r"\s+in\s+(?:\d+|one|two|three|four|five|six|a)\s+(?:sentence|line)s?\b", "", rest
+    )
+    head, target = split_target(rest)
     head = re.sub(r"^(?:the\s+)?(?:file\s+)?", "", head, flags=re.I)
-    return Summarize(clean_path(head), target)
+    head = re.sub(r"\s+(?:for\s+me|please)$", "", head, flags=re.I)
+    return Summarize(clean_path(head), target, count)
 
 
 def list_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
