@@ -9,6 +9,7 @@ will make.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,7 +23,7 @@ from agentfleet.sim.chores.edits import Rewrite
 from agentfleet.sim.chores.files import Append, Copy, MakeDirs, Move, Write
 from agentfleet.sim.chores.search import CollectLines, FindFiles
 from agentfleet.sim.chores.survey import Index, ListFiles, ReadFile, Summarize
-from agentfleet.sim.chores.text import Context, clauses, plainly, resolve
+from agentfleet.sim.chores.text import Context, clauses, join, plainly, resolve
 
 PLAN_PREFIX = "plan how to approach:"
 CHECK_PREFIX = "validate that every part of the goal was done:"
@@ -93,8 +94,10 @@ def _remember(op: Op, ctx: Context) -> None:
         ctx.saw_dir(op.paths[-1])
     elif isinstance(op, ForEach) and op.dest:
         ctx.saw_dir(op.dest)
+        ctx.last_group = op.dest
     elif isinstance(op, Sort):
         ctx.saw_dir(op.directory)
+        ctx.last_group = op.directory
     elif isinstance(op, Write | Append | Rewrite | ReadFile):
         ctx.saw_file(op.path)
     elif isinstance(op, Move | Copy):
@@ -157,7 +160,20 @@ def parse_request(text: str, produce: tuple[str, ...] = (), ctx: Context | None 
                 continue
         _remember(op, ctx)
         ops.append(op)
-    return _read_once(ops)
+    ops = _read_once(ops)
+    if any(op.outputs() for op in ops):
+        ops = [saved_summary(op) for op in ops]
+    return ops
+
+
+def saved_summary(op: Op) -> Op:
+    """A summary asked for among file chores goes into a file next to its source:
+    the agent's last message reports changes, and the user reads it as one line."""
+    if isinstance(op, Summarize) and op.target is None:
+        stem = posixpath.splitext(posixpath.basename(op.source))[0]
+        where = join(posixpath.dirname(op.source), f"{stem}-summary.md")
+        return Summarize(op.source, where, op.sentences)
+    return op
 
 
 def _quoted(text: str, clause: str) -> bool:

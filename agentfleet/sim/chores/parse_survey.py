@@ -68,7 +68,9 @@ def _listing_file(s: str, ctx: Context) -> Op | None:
         return None
     target, what = clean_path(m.group("t")), m.group("what").strip().lower()
     if what in ("them", "all of them", "it", "those", "these", "the files", "everything"):
-        scope = posixpath.dirname(target) or ctx.last_dir or "."
+        # "File the papers in inbox/ ..., then write papers/INDEX.md listing them":
+        # them are the papers just filed, wherever the index goes.
+        scope = ctx.last_group or posixpath.dirname(target) or ctx.last_dir or "."
     else:
         scope = scope_of(what)
     return Index(scope, target)

@@ -33,7 +33,9 @@ _SPLIT = re.compile(
     re.IGNORECASE,
 )
 _FILLER = re.compile(
-    r"^(?:\d{1,3}[.)]\s+|[-*]\s+|please\s+|(?:can|could|would)\s+you\s+(?:please\s+)?"
+    # "Also (Title): ..." is how a plan's guard folds a small step into another.
+    r"^(?:also\s*\((?:[^()]|\([^()]*\))*\)\s*:\s*"
+    r"|\d{1,3}[.)]\s+|[-*]\s+|please\s+|(?:can|could|would)\s+you\s+(?:please\s+)?"
     r"|i\s+(?:want|need|would\s+like)\s+you\s+to\s+|go\s+ahead\s+and\s+|now\s+|also\s+"
     r"|then\s+|and\s+|finally\s+|next\s+|first(?:ly)?,?\s+|after\s+that,?\s+|afterwards,?\s+"
     rf"|{AFTER_THAT},?\s+)",
@@ -158,11 +160,15 @@ def _unelide(clause: str) -> list[str]:
 _LEAD_IN = re.compile(r"^(?:in|inside|within|for)\s+\S+$", re.IGNORECASE)
 
 
+def is_lead_in(part: str) -> bool:
+    return bool(_LEAD_IN.match(part.strip()))
+
+
 def join_lead_ins(parts: list[str]) -> list[str]:
     """ "In config.ini, change ...": the place named first belongs to the next clause."""
     out: list[str] = []
     for part in parts:
-        if out and _LEAD_IN.match(out[-1].strip()):
+        if out and is_lead_in(out[-1]):
             out[-1] = f"{out[-1].strip()}, {part.strip()}"
         else:
             out.append(part)
@@ -188,6 +194,8 @@ class Context:
     last_file: str | None = None
     last_dir: str | None = None
     recent: str | None = None  # "file" or "dir"
+    # The folder whose files were last acted on together: what "them" lists.
+    last_group: str | None = None
 
     def saw_file(self, path: str) -> None:
         self.last_file, self.recent = path, "file"
@@ -199,6 +207,12 @@ class Context:
 _INTO_IT = re.compile(
     r"\b(into|in|inside|to|under)\s+(?:it|there|that\s+folder|this\s+folder|the\s+new\s+folder"
     r"|that\s+directory|the\s+new\s+directory)\s*$",
+    re.IGNORECASE,
+)
+# "the reports in it", "what is in it": things are in a folder, not a file.
+_THINGS_IN_IT = re.compile(
+    r"\b((?:everything|what(?:'s|\s+is)|(?:all\s+)?(?:the\s+)?[\w-]+s|them|files)\s+"
+    r"(?:in|inside|under|within))\s+it\b",
     re.IGNORECASE,
 )
 _TO_IT = re.compile(
@@ -217,6 +231,8 @@ _VERB_IT = re.compile(
 
 def resolve(clause: str, ctx: Context) -> str:
     """The clause with "it"/"there" replaced by what they refer to, as a model reads it."""
+    if ctx.last_dir is not None:
+        clause = _THINGS_IN_IT.sub(lambda m: f"{m.group(1)} {ctx.last_dir}/", clause)
     if ctx.recent == "file" and ctx.last_file is not None:
         clause = _TO_IT.sub(lambda m: f"{m.group(1)} {ctx.last_file}", clause)
     if ctx.last_dir is not None:
