@@ -58,8 +58,12 @@ _SPLIT = re.compile(
     rf"|,\s+and\s+then\s+|,\s+and\s+|,\s+then\s+|\s+then\s+|,\s+(?={VERBS})",
     re.IGNORECASE,
 )
-_LEADING = re.compile(rf"^(?:and|then|also|finally|{AFTER_THAT})\b[\s,]*", re.IGNORECASE)
-_AFTER = re.compile(rf"\bthen\b|{AFTER_THAT}", re.IGNORECASE)
+_THEN_WORDS = (
+    rf"then|{AFTER_THAT}|after\s+(?:that|this)|afterwards|next|later|once\s+(?:done|finished)"
+    r"|when\s+(?:done|finished)"
+)
+_LEADING = re.compile(rf"^(?:and|also|finally|{_THEN_WORDS})\b[\s,]*", re.IGNORECASE)
+_AFTER = re.compile(rf"\b(?:{_THEN_WORDS})\b", re.IGNORECASE)
 _PATH = re.compile(
     r"(?<![\w./-])((?:[\w.-]+/)+(?:[\w.-]*[\w-])?|[\w-]+\.[A-Za-z][A-Za-z0-9]{1,7})(?![\w/-])"
 )
@@ -92,7 +96,8 @@ def split_parts(goal: str) -> list[tuple[str, bool]]:
         part = re.sub(r"(?:\s+and)?[\s.,]*$", "", part)
         if part:
             parts.append((restore(part, saved), then or lead_then))
-        then = bool(sep and _AFTER.search(sep.group(0)))
+        # "After that, write ...": a connective alone orders the next part.
+        then = bool(sep and _AFTER.search(sep.group(0))) or (lead_then and not part)
         at = sep.end() if sep else len(shielded)
     # "In config.ini, change the port ...": the place belongs to the part after it.
     merged: list[tuple[str, bool]] = []

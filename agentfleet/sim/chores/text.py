@@ -175,12 +175,20 @@ def join_lead_ins(parts: list[str]) -> list[str]:
     return out
 
 
+# A connective on its own ("After that, write ...") orders clauses, asks for nothing.
+_CONNECTIVE = re.compile(
+    rf"^(?:and\s+)?(?:then|next|later|afterwards|finally|after\s+(?:that|this)|{AFTER_THAT}"
+    r"|once\s+(?:done|finished)|when\s+(?:done|finished))$",
+    re.IGNORECASE,
+)
+
+
 def clauses(text: str) -> list[str]:
     """The request's clauses in order; quoted text stays whole."""
     shielded, saved = protect(text, lists=True)
     parts = [half for part in _SPLIT.split(shielded) for half in _unelide(part)]
     out = [tidy(restore(part, saved)) for part in parts]
-    return join_lead_ins([c for c in out if c])
+    return join_lead_ins([c for c in out if c and not _CONNECTIVE.match(c)])
 
 
 # --- pronouns -------------------------------------------------------------------------
