@@ -83,6 +83,9 @@ CASES: list[tuple[str, Case]] = [
             "we need an empty directory drafts",
             "can I get a new folder named drafts?",
             "there should be a folder named drafts",
+            "i'd like a folder called drafts",
+            "Make a new directory for drafts",
+            "let's have a folder named drafts",
         ],
         Case({"drafts/": None}),
     ),
@@ -93,6 +96,7 @@ CASES: list[tuple[str, Case]] = [
             "make 3 folders named src, tests, and docs",
             "Create src, tests and docs folders",
             "I need three new folders: src, tests and docs",
+            "Could you create a few folders: src, tests and docs?",
         ],
         Case({"src/": None, "tests/": None, "docs/": None}),
     ),
@@ -121,6 +125,7 @@ CASES: list[tuple[str, Case]] = [
             "Set the contents of status.txt to: all systems go",
             "Make status.txt say all systems go",
             "Replace everything in status.txt with the text all systems go",
+            "Change status.txt to say all systems go",
         ],
         Case({"status.txt": "all systems go"}),
     ),
@@ -132,6 +137,9 @@ CASES: list[tuple[str, Case]] = [
             "Create packing.txt with these lines: passport, charger, socks",
             "Write to packing.txt, one item per line: passport, charger, socks",
             "save the following lines to packing.txt: passport, charger, socks",
+            "Make a packing list in packing.txt with passport, charger and socks",
+            "Create a file named packing.txt with the lines passport, charger, socks",
+            "Write the words passport, charger and socks to packing.txt, one per line",
         ],
         Case({"packing.txt": "passport\ncharger\nsocks\n"}),
     ),
@@ -151,6 +159,7 @@ CASES: list[tuple[str, Case]] = [
             "saying what it does",
             "Write a README.md for the Lighthouse project",
             "make README.md about a tool named Lighthouse",
+            "Write a README for project Lighthouse into README.md",
         ],
         Case(
             {},
@@ -188,6 +197,7 @@ CASES += [
             "change the port from 8080 to 9090 in config.ini",
             "Set the port to 9090 in config.ini",
             "In config.ini, set port to 9090",
+            "Update config.ini so the port goes from 8080 to 9090",
         ],
         # Only the port line: the comment's 8080 is history, not the setting.
         Case({"config.ini": SEED["config.ini"].replace("port=8080", "port=9090")}),
@@ -234,6 +244,8 @@ CASES += [
             "Put the key points of incident.log into incident-summary.txt",
             "write a short overview of incident.log to incident-summary.txt",
             "Sum up incident.log in incident-summary.txt",
+            "Boil incident.log down into incident-summary.txt",
+            "jot down the key points from incident.log in incident-summary.txt",
         ],
         Case(
             {},
@@ -270,6 +282,7 @@ CASES += [
             "gather the lines that mention TODO in src into todos.txt",
             "Find all the TODOs in src/ and write them to todos.txt",
             "extract all lines containing 'TODO' from src/ to todos.txt",
+            "Grep for TODO in src and put the results in todos.txt",
         ],
         # "TODO" in capitals is the marker; the list named todo is not one.
         Case({"todos.txt": "# TODO fix this\npass  # TODO: test\n"}),
@@ -389,3 +402,26 @@ def test_edits_that_must_read_first_use_edit_file_when_offered() -> None:
     assert _step(task, [("read_file", config)], FILE_TOOLS) == [
         ("write_file", {"path": "config.ini", "content": config.replace("port=8080", "port=9090")})
     ]
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        "Delete old.log",
+        "we need to delete old.log",
+        "Delete the tmp folder",
+        "Remove every .bak file in backup/",
+        "Get rid of status.txt",
+    ],
+)
+def test_a_delete_without_a_delete_tool_says_so_and_changes_nothing(
+    task: str, tmp_path: Path
+) -> None:
+    seed(tmp_path, {**SEED, "old.log": "x\n", "tmp/x": "x", "backup/a.bak": "a"})
+    before = state(tmp_path)
+    t = converse(pure, f"Task: t\n{task}", tmp_path)
+    assert state(tmp_path) == before and t.changed == set()
+    # Plainly: it names the missing tool, and promises nothing it did not do.
+    assert t.text.startswith("I did not change any files. I could not delete"), t.text
+    assert "delete_file" in t.text or "no tool to delete" in t.text, t.text
+    assert claimed_paths(t.text) == set()

@@ -23,7 +23,8 @@ _NUMBER = re.compile(r"(?:the\s+)?number\s+(\S+)", re.I)
 _RANGE = re.compile(r"(?:the\s+)?numbers\s+(?:from\s+)?(-?\d+)\s+(?:to|through|-)\s+(-?\d+)", re.I)
 # "the summary", "it", "their names": content that is another clause's result, not text.
 _REFERENCE = re.compile(
-    r"^(?:it|that|this|them|those|these|(?:the|that|this)\s+(?:summary|result|results|list|names"
+    r"^(?:it|that|this|them|those|these|(?:the|that|this)\s+(?:(?:matching|resulting|found)\s+)?"
+    r"(?:summary|result|results|list|names"
     r"|matches|output|answer|findings|lines|index|catalog(?:ue)?|paths|file\s+names|filenames)"
     r"|(?:their|its)\s+(?:names|paths|file\s*names|summary|contents?)"
     r"|(?:the\s+)?(?:names|paths|list)\s+of\s+(?:them|those|these|the\s+(?:files|matches)))$",
@@ -69,8 +70,12 @@ def line_items(phrase: str) -> list[str] | None:
     head, colon, tail = p.partition(":")
     if colon and tail.strip() and (LINEWISE.search(head) or _LINES_NOUN.match(head.strip())):
         return items_of(LINEWISE.sub("", tail)) or None
+    if (m := re.match(r"^(?:the|these|those)\s+(?:\w+\s+)?lines\s+(?P<rest>\S.*)$", p, re.I)) and (
+        "," in m.group("rest") or " and " in m.group("rest")
+    ):
+        return items_of(LINEWISE.sub("", m.group("rest"))) or None
     if LINEWISE.search(p):
-        body = LINEWISE.sub("", p).strip(" ,;:")
+        body = _LINES_NOUN.sub("", LINEWISE.sub("", p).strip(" ,;:"), count=1).strip(" ,;:")
         body = re.sub(r"[\s,;]+$", "", body)
         return items_of(body) or None
     return None

@@ -121,6 +121,11 @@ def parse_clause(clause: str, ctx: Context, produce: tuple[str, ...] = ()) -> Op
         op = parser(s, ctx, produce)
         if op is not None:
             return Cannot(s) if _dangling(op) else op
+    # "Create folder x and then a file called x/a.txt ...": the verb serves both.
+    if re.match(r"^(?:an?|another|one|the)\s+(?:\w+\s+)?(?:file|folder|director)", s, re.I):
+        op = parse_clause(f"create {s}", ctx, produce)
+        if not isinstance(op, Cannot):
+            return op
     return Cannot(s, asks_for_files=bool(_FILE_VERBS.search(s) or re.search(r"\w\.\w|/", s)))
 
 

@@ -38,6 +38,13 @@ def edit(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
         s,
         FLAGS,
     )
+    f = f or re.match(
+        rf"^(?:update|edit|change)\s+(?P<t>{P})\s+so\s+(?:that\s+)?(?:the\s+)?"
+        r"(?P<key>[\w .-]{1,40}?)\s+(?:goes|changes|is\s+changed|becomes|moves)\s+from\s+"
+        r"(?P<old>\S.*?)\s+to\s+(?P<new>.+)$",
+        s,
+        FLAGS,
+    )
     if f:
         key = re.sub(r"^(?:value\s+of\s+(?:the\s+)?)", "", f.group("key"), flags=re.I)
         return Edit(clean_path(f.group("t")), _text(f.group("old")), _text(f.group("new")), key)

@@ -13,7 +13,7 @@ from agentfleet.sim.chores.base import Op
 from agentfleet.sim.chores.batch import ForEach
 from agentfleet.sim.chores.content import content_of
 from agentfleet.sim.chores.files import Append, Copy, Delete, MakeDirs, Move, into
-from agentfleet.sim.chores.phrases import ART, FLAGS, FOLDER, NAMED, NEW, P, dest, many, names
+from agentfleet.sim.chores.phrases import ART, FLAGS, FOLDER, NEW, P, dest, many, names
 from agentfleet.sim.chores.text import Context, clean_path, looks_like_file
 
 # Copy and move sources are greedy, so "all .txt files in inbox into texts/"
@@ -83,18 +83,25 @@ def rename(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 
 def delete(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    m = re.match(r"^(?:delete|remove|erase|trash|rm)\s+(?P<rest>.+)$", s, FLAGS)
+    m = re.match(
+        r"^(?:delete|remove|erase|trash|rm|get\s+rid\s+of|throw\s+away|discard|wipe\s+out)\s+"
+        r"(?P<rest>.+)$",
+        s,
+        FLAGS,
+    )
     if not m:
         return None
     if found := many(m.group("rest")):
         return ForEach("delete", found[0], None, found[1])
     rest = re.sub(r"^(?:the\s+)?(?:files?\s+)?", "", m.group("rest"), flags=re.I)
-    return Delete(names(rest))
+    # "the tmp folder", "the folder tmp": the folder is tmp.
+    named = [re.sub(rf"^{FOLDER}\s+|\s+{FOLDER}$", "", n, flags=re.I) for n in names(rest)]
+    return Delete(tuple(clean_path(n) for n in named))
 
 
 _COUNT = (
-    r"(?:(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+(?:of\s+)?"
-    r"|some|several)\s+)?"
+    r"(?:(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|(?:a\s+)?few"
+    r"|(?:a\s+)?couple(?:\s+of)?|some|several|more)\s+)?"
 )
 
 
@@ -104,11 +111,19 @@ def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     listed = rf"{P}(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+){P})*"
     m = (
         re.match(
-            rf"^{verb}\s+{ART}{_COUNT}{NEW}{FOLDER}\s*[:,]?\s+{NAMED}:?\s*(?P<names>.+?){where}$",
+            rf"^{verb}\s+{ART}{_COUNT}{NEW}{FOLDER}\s*[:,]?\s+(?:(?:called|named|titled|for)\s+)?"
+            rf":?\s*(?P<names>.+?){where}$",
             s,
             FLAGS,
         )
         or re.match(rf"^{verb}\s+{ART}{NEW}(?P<names>{listed})\s+{FOLDER}{where}$", s, FLAGS)
+        # "a new project folder called site": the words before "folder" describe it.
+        or re.match(
+            rf"^{verb}\s+{ART}{NEW}(?:[\w-]+\s+){{1,2}}{FOLDER}\s+(?:called|named|titled)\s+"
+            rf"(?P<names>.+?){where}$",
+            s,
+            FLAGS,
+        )
         or re.match(r"^mkdir\s+(?:-p\s+)?(?P<names>.+)$", s, FLAGS)
         or re.match(rf"^(?:create|make)\s+{ART}{NEW}(?P<names>[^\s,;]+/)$", s, FLAGS)
     )

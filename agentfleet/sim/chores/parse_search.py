@@ -56,14 +56,22 @@ def _files_mentioning(phrase: str) -> FindFiles | None:
             FLAGS,
         )
         or re.match(
-            r"^(?:search|grep|scan|look\s+through|go\s+through|check)\s+(?P<d>.+?)\s+for\s+(?P<pat>.+)$",
+            r"^(?:search|grep|scan|look\s+through|go\s+through|check)\s+(?P<d>.+?)\s+for\s+"
+            r"(?P<pat>.+)$",
             p,
             FLAGS,
         )
     )
-    if not m:
-        return None
-    return FindFiles(_where(m.group("d")), _pattern(m.group("pat")))
+    if m:
+        return FindFiles(_where(m.group("d")), _pattern(m.group("pat")))
+    # No folder named: the whole workspace.
+    everywhere = re.match(
+        rf"^{_ASK}\s+{_PICK}{_FILES}\s+(?:that\s+|which\s+|do\s+|does\s+)?{_MENTION}\s+"
+        r"(?P<pat>.+)$",
+        p,
+        FLAGS,
+    )
+    return FindFiles(".", _pattern(everywhere.group("pat"))) if everywhere else None
 
 
 def find_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
@@ -85,22 +93,30 @@ def find_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 def collect_lines(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     head, target = split_target(s)
-    m = re.match(
-        r"^(?:collect|gather|extract|pull(?:\s+out)?|copy|grab|find|list|get|show|give\s+me"
-        r"|pick\s+out|write\s+down|put|save|write|dump)\s+(?:out\s+)?(?:me\s+)?"
-        r"(?:every|all|each|any|the)?\s*(?:of\s+the\s+)?(?:single\s+)?(?:lines?|entries)\s+"
-        rf"(?:that\s+|which\s+)?{_MENTION}\s+(?P<pat>.+?)"
-        r"\s+(?:from|in|across|inside|of|within|out\s+of)\s+(?P<src>.+)$",
-        head,
-        FLAGS,
-    ) or re.match(
-        # "Find all the TODOs in src/": a marker word names the lines it is on.
-        r"^(?i:find|collect|gather|list|extract|pull\s+out|grab|get)\s+"
-        r"(?i:(?:every|all|each|any)\s+(?:of\s+)?(?:the\s+)?|the\s+)(?P<pat>[A-Z][A-Z0-9_]{2,})s?\b"
-        r"(?i:\s+(?:comments?|notes?|lines?|markers?))?"
-        r"\s+(?i:from|in|across|inside|within)\s+(?P<src>.+)$",
-        head,
-        re.DOTALL,
+    m = (
+        re.match(
+            r"^(?:collect|gather|extract|pull(?:\s+out)?|copy|grab|find|list|get|show|give\s+me"
+            r"|pick\s+out|write\s+down|put|save|write|dump)\s+(?:out\s+)?(?:me\s+)?"
+            r"(?:every|all|each|any|the)?\s*(?:of\s+the\s+)?(?:single\s+)?(?:lines?|entries)\s+"
+            rf"(?:that\s+|which\s+)?{_MENTION}\s+(?P<pat>.+?)"
+            r"\s+(?:from|in|across|inside|of|within|out\s+of)\s+(?P<src>.+)$",
+            head,
+            FLAGS,
+        )
+        or re.match(
+            r"^grep\s+(?:for\s+)?(?P<pat>.+?)\s+(?:in|across|through|inside)\s+(?P<src>.+)$",
+            head,
+            FLAGS,
+        )
+        or re.match(
+            # "Find all the TODOs in src/": a marker word names the lines it is on.
+            r"^(?i:find|collect|gather|list|extract|pull\s+out|grab|get)\s+"
+            r"(?i:(?:every|all|each|any)\s+(?:of\s+)?(?:the\s+)?|the\s+)(?P<pat>[A-Z][A-Z0-9_]{2,})s?\b"
+            r"(?i:\s+(?:comments?|notes?|lines?|markers?))?"
+            r"\s+(?i:from|in|across|inside|within)\s+(?P<src>.+)$",
+            head,
+            re.DOTALL,
+        )
     )
     if not m:
         return None

@@ -97,12 +97,14 @@ def _sentences(words: str) -> int | None:
 
 
 def summarize(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    # "Boil notes.md down into gist.txt" is "summarize notes.md into gist.txt".
+    s = re.sub(r"^(?:boil|cut|trim|pare|condense)\s+(\S+)\s+down\b", r"summarize \1", s, flags=re.I)
     m = re.match(
         r"^(?:summari[sz]e|sum\s+up|recap|condense|digest|tl;?dr)\s+(?P<rest>.+)$", s, FLAGS
     ) or re.match(
         r"^(?:write|create|make|produce|prepare|add|save|give\s+me|get\s+me|put|jot\s+down|draft"
         r"|generate|compose|what(?:'s|\s+is)|tell\s+me)\s+(?:me\s+)?(?:an?\s+|the\s+)?"
-        rf"(?P<adj>(?:[\w-]+\s+){{0,3}}?){_GIST}\s+(?:of|for|on|about)\s+(?P<rest>.+?)\??$",
+        rf"(?P<adj>(?:[\w-]+\s+){{0,3}}?){_GIST}\s+(?:of|for|on|about|from|in)\s+(?P<rest>.+?)\??$",
         s,
         FLAGS,
     )
@@ -159,7 +161,9 @@ def list_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 def read(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     m = re.match(
         rf"^(?:read|open|print|cat|display|show)\s+(?:me\s+)?(?:the\s+)?(?:contents?\s+of\s+)?"
-        rf"(?:the\s+file\s+)?(?P<p>{P})$",
+        rf"(?:the\s+file\s+)?(?P<p>{P})"
+        r"(?:,?\s+and\s+(?:tell|show|give)\s+me\s+(?:what\s+(?:it\s+says|is\s+in\s+it)"
+        r"|its\s+contents?|what'?s\s+in\s+it))?$",
         s,
         FLAGS,
     ) or re.match(rf"^what\s+does\s+(?P<p>{P})\s+(?:say|contain)\s*\??$", s, FLAGS)

@@ -9,7 +9,7 @@ import re
 
 from agentfleet.sim.chores.answers import Say
 from agentfleet.sim.chores.base import Op
-from agentfleet.sim.chores.content import LINEWISE, content_of, is_generated
+from agentfleet.sim.chores.content import LINEWISE, content_of, is_generated, items_of, line_items
 from agentfleet.sim.chores.files import Write
 from agentfleet.sim.chores.phrases import ART, FLAGS, FOLDER, NAMED, NEW, P
 from agentfleet.sim.chores.text import Context, clean_path, join, looks_like_file
@@ -103,6 +103,21 @@ def _to_file(s: str) -> Op | None:
     return Write(clean_path(m.group("t")), text)
 
 
+def _list_file(s: str) -> Op | None:
+    """ "Make a packing list in packing.txt with passport, charger and socks"."""
+    m = re.match(
+        r"^(?:make|create|write|start|put\s+together)\s+(?:a|the|my)\s+(?:[\w-]+\s+)?"
+        rf"(?:list|checklist)\s+(?:in|at|called|named|as)\s+(?P<t>{P})\s+"
+        r"(?:with|of|containing|listing)\s*:?\s+(?P<c>.+)$",
+        s,
+        FLAGS,
+    )
+    if not m:
+        return None
+    items = line_items(m.group("c")) or items_of(m.group("c"))
+    return Write(clean_path(m.group("t")), "".join(f"{item}\n" for item in items))
+
+
 def _generated(s: str, produce: tuple[str, ...]) -> Op | None:
     g = re.match(r"^(?:write|compose|draft|generate|create|make)\s+(?P<c>.+)$", s, FLAGS)
     if not g or not is_generated(g.group("c")):
@@ -119,6 +134,7 @@ def write(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
         or _document(s)
         or _into(s)
         or _to_file(s)
+        or _list_file(s)
         or _generated(s, produce)
     )
 
@@ -132,7 +148,8 @@ def overwrite(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
         rf"^(?:overwrite|replace)\s+(?:the\s+file\s+)?(?P<t>{P})\s+(?:with|by)\s*:?\s+"
         r"(?P<c>(?!.*\s+in\s+\S+\.\w+$).+)$",
         rf"^(?:set|change|update|make)\s+(?:the\s+(?:contents?|text)\s+of\s+)?(?P<t>{P})\s+"
-        r"(?:to|into|so\s+(?:that\s+)?it\s+(?:says|reads))\s*:?\s+(?P<c>.+)$",
+        r"(?:to\s+(?:say|read|contain)|so\s+(?:that\s+)?it\s+(?:says|reads)|to|into)\s*:?\s+"
+        r"(?P<c>.+)$",
         rf"^(?:make|have|let)\s+(?P<t>{P})\s+(?:say|read|contain|hold)\s*:?\s+(?P<c>.+)$",
         rf"^(?:empty|clear|blank|wipe|truncate)\s+(?:out\s+)?(?:the\s+file\s+)?(?P<t>{P})(?P<c>)$",
     )

@@ -37,6 +37,7 @@ _FILLER = re.compile(
     r"^(?:also\s*\((?:[^()]|\([^()]*\))*\)\s*:\s*"
     r"|\d{1,3}[.)]\s+|[-*]\s+|please\s+|(?:can|could|would)\s+you\s+(?:please\s+)?"
     r"|i\s+(?:want|need|would\s+like)\s+you\s+to\s+|go\s+ahead\s+and\s+|now\s+|also\s+"
+    r"|(?:i|we)\s+(?:need|want|have|would\s+like|'d\s+like)\s+to\s+|let(?:'s|\s+us)\s+(?!have\b|get\b)"
     r"|then\s+|and\s+|finally\s+|next\s+|first(?:ly)?,?\s+|after\s+that,?\s+|afterwards,?\s+"
     rf"|{AFTER_THAT},?\s+)",
     re.IGNORECASE,
@@ -117,7 +118,7 @@ def tidy(clause: str) -> str:
 # "i need a new directory named drafts": a wish for a thing is a request to make it.
 _WANT = re.compile(
     r"^(?:(?:i|we)\s+(?:really\s+|also\s+|just\s+|still\s+)?(?:need|want|require"
-    r"|(?:would|'d)\s+(?:like|love))|give\s+me|get\s+me|let(?:'s|\s+us)\s+(?:have|get)"
+    r"|would\s+(?:like|love))|(?:i|we)'d\s+(?:like|love)|give\s+me|get\s+me|let(?:'s|\s+us)\s+(?:have|get)"
     r"|there\s+(?:should|must|needs\s+to)\s+be|(?:can|could|may)\s+(?:i|we)\s+(?:get|have))\s+"
     r"(?=(?:(?:an?|one|two|three|four|five|six|\d+|some|another|a\s+few|a\s+couple\s+of)\s+)?"
     r"(?:(?:new|empty|fresh|blank|separate|extra|little)\s+)*(?:sub)?(?:folders?|director(?:y|ies)"

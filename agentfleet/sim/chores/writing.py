@@ -90,6 +90,7 @@ def _name(subject: str) -> str:
     if m := re.search(r"\b(?:called|named|titled)\s+(.+)$", s, re.IGNORECASE):
         return m.group(1).strip().strip("'\"`")
     s = re.sub(r"^(?:(?:a|an|the|my|our)\s+)?(?:(?:new|small|little)\s+)*", "", s, flags=re.I)
+    s = re.sub(r"^(?:project|app|tool|library|service)\s+(?=[A-Z])", "", s)
     # "the Lighthouse project": the name, without the kind of thing it names.
     s = re.sub(
         r"(?<=\S)\s+(?:project|app|application|tool|library|service|repo(?:sitory)?|package"
@@ -141,6 +142,8 @@ def piece(kind: str, topic: str) -> str:
         return f"Why did {t} never get lost? Because it wrote down every step it took.\n"
     if kind == "sentence":
         return f"{_cap(t)} is worth a moment of attention.\n"
+    if kind == "readme":
+        return document("README.md", topic)
     if kind == "list":
         return "".join(f"- {_cap(t)}: item {n}\n" for n in (1, 2, 3))
     if kind in ("memo", "email", "letter", "message"):
