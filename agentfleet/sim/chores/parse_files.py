@@ -84,7 +84,7 @@ def rename(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 def delete(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     m = re.match(
-        r"^(?:delete|remove|erase|trash|rm|get\s+rid\s+of|throw\s+away|discard|wipe\s+out)\s+"
+        r"^(?:delete|remove|erase|trash|rm|get\s+rid\s+of|throw\s+away|discard)\s+"
         r"(?P<rest>.+)$",
         s,
         FLAGS,
