@@ -425,3 +425,21 @@ def test_a_delete_without_a_delete_tool_says_so_and_changes_nothing(
     assert t.text.startswith("I did not change any files. I could not delete"), t.text
     assert "delete_file" in t.text or "no tool to delete" in t.text, t.text
     assert claimed_paths(t.text) == set()
+
+
+FIRSTS = list(dict((id(case), (task, case)) for task, case in CASES).values())
+
+
+@pytest.mark.parametrize("habit", ["multi-tool", "bad-args", "truncate"])
+def test_each_family_reaches_the_same_end_state_under_a_recoverable_habit(
+    habit: str, tmp_path: Path
+) -> None:
+    for n, (task, _) in enumerate(FIRSTS):
+        plain, habitual = tmp_path / f"{n}-plain", tmp_path / f"{n}-{habit}"
+        for root in (plain, habitual):
+            seed(root, SEED)
+        converse(pure, f"Task: t\n{task}", plain)
+        t = converse(pure, f"Task: t\n{task} [sim:habit={habit}]", habitual)
+        assert state(habitual) == state(plain), task
+        assert t.last["stop_reason"] == "end_turn", (task, t.text)
+        assert_honest(t)
