@@ -247,7 +247,8 @@ def test_subagent_index_and_summary(client: anthropic.Anthropic) -> None:
             "write_file",
             {
                 "path": "notes/SUMMARY.md",
-                "content": "# Summary of notes/meeting.txt\n\nStandup notes\n\n(5 words)",
+                # Its sentences, not its title line.
+                "content": "# Summary of notes/meeting.txt\n\nWe shipped it.\n",
             },
         )
     ]

@@ -138,7 +138,7 @@ FAMILIES: dict[str, tuple[list[list[tuple[str, dict[str, Any]]]], str]] = {
     ),
     "Summarize notes.md": (
         [[("read_file", {"path": "notes.md"})]],
-        "Summary of notes.md (8 words): Meeting notes",
+        "Summary of notes.md (8 words): We agreed to ship on Friday.",
     ),
     "Summarize notes.md into summary.md": (
         [
@@ -148,7 +148,7 @@ FAMILIES: dict[str, tuple[list[list[tuple[str, dict[str, Any]]]], str]] = {
                     "write_file",
                     {
                         "path": "summary.md",
-                        "content": "# Summary of notes.md\n\nMeeting notes\n\n(8 words)",
+                        "content": "# Summary of notes.md\n\nWe agreed to ship on Friday.\n",
                     },
                 )
             ],

@@ -85,13 +85,16 @@ def test_planner_answers_with_one_submit_plan_call(client: anthropic.Anthropic) 
     assert [(s.id, s.title, s.outputs) for s in plan.subtasks] == [
         ("s1", "Plan the approach", []),
         ("s2", "Sort the files in inbox/ by type", ["inbox/"]),
-        ("s3", "Summarize notes.md", []),
+        # One step of several: its summary is saved where a person finds it,
+        # not left in a report the final answer shortens to a line.
+        ("s3", "Summarize notes.md into notes-summary.md", ["notes-summary.md"]),
         ("s4", "Write an index of everything", ["INDEX.md"]),
         ("s5", "Validate the results", []),
     ]
-    # The index of everything must wait for the sorting; the summary touches
-    # neither. The over-decomposed validate step waits for all the work.
-    assert [s.depends_on for s in plan.subtasks] == [[], [], [], ["s2"], ["s2", "s3", "s4"]]
+    # The index of everything must wait for the sorting and the summary it
+    # lists; those two touch nothing of each other. The over-decomposed
+    # validate step waits for all the work.
+    assert [s.depends_on for s in plan.subtasks] == [[], [], [], ["s2", "s3"], ["s2", "s3", "s4"]]
     assert plan.subtasks[2].files == ["notes.md"]
     assert_graph(plan)
 

@@ -294,11 +294,11 @@ GOALS: dict[str, Goal] = {
     "edit": Goal("Replace draft with final in status.txt", {"status.txt": "state: final\n"}),
     "summarize-into": Goal(
         "Summarize notes.md into summary.md",
-        {"summary.md": "# Summary of notes.md\n\nMeeting notes\n\n(8 words)"},
+        {"summary.md": "# Summary of notes.md\n\nWe agreed to ship on Friday.\n"},
     ),
     "summarize-save-it": Goal(
         "Summarize notes.md and save it as s.md",
-        {"s.md": "# Summary of notes.md\n\nMeeting notes\n\n(8 words)"},
+        {"s.md": "# Summary of notes.md\n\nWe agreed to ship on Friday.\n"},
     ),
     "list-into": Goal(
         "List the files in inbox into inbox.md",

@@ -18,9 +18,21 @@ import re
 from typing import Any
 
 from agentfleet.sim.chores.answers import Cannot
-from agentfleet.sim.chores.grammar import parse_request
-from agentfleet.sim.chores.text import VERBS, Context, clauses, resolve
+from agentfleet.sim.chores.base import Op
+from agentfleet.sim.chores.describe import describe_all
+from agentfleet.sim.chores.grammar import parse_request, saved_summary
+from agentfleet.sim.chores.text import (
+    AFTER_THAT,
+    VERBS,
+    Context,
+    clauses,
+    is_lead_in,
+    protect,
+    resolve,
+    restore,
+)
 from agentfleet.sim.conversation import (
+    DIRECTIVE,
     Conversation,
     directives,
     int_directive,
@@ -42,10 +54,16 @@ _SPLIT = re.compile(
     r"(?:^|(?<=\s))\d{1,3}[.)](?=\s)"  # numbered list items: "1." or "1)"
     r"|;|\n"
     r"|(?<=\S)\.\s+"  # sentence ends; "notes/a.txt" has no space after its dot
+    rf"|,?\s+(?:and\s+)?{AFTER_THAT},?\s+"
     rf"|,\s+and\s+then\s+|,\s+and\s+|,\s+then\s+|\s+then\s+|,\s+(?={VERBS})",
     re.IGNORECASE,
 )
-_LEADING = re.compile(r"^(?:and|then|also|finally)\b[\s,]*", re.IGNORECASE)
+_THEN_WORDS = (
+    rf"then|{AFTER_THAT}|after\s+(?:that|this)|afterwards|next|later|once\s+(?:done|finished)"
+    r"|when\s+(?:done|finished)"
+)
+_LEADING = re.compile(rf"^(?:and|also|finally|{_THEN_WORDS})\b[\s,]*", re.IGNORECASE)
+_AFTER = re.compile(rf"\b(?:{_THEN_WORDS})\b", re.IGNORECASE)
 _PATH = re.compile(
     r"(?<![\w./-])((?:[\w.-]+/)+(?:[\w.-]*[\w-])?|[\w-]+\.[A-Za-z][A-Za-z0-9]{1,7})(?![\w/-])"
 )
@@ -63,22 +81,32 @@ _TOOL_ORDER = ("list_files", "read_file", "write_file", "move_file", "make_dir")
 
 
 def split_parts(goal: str) -> list[tuple[str, bool]]:
-    """(part, follows "then") for each part of a goal, in order."""
+    """(part, follows "then") for each part of a goal, in order. Quoted text and
+    listed items ("one per line: a, b, write c") are never split."""
+    shielded, saved = protect(goal, lists=True)
     parts: list[tuple[str, bool]] = []
     then = False
     at = 0
-    for sep in [*_SPLIT.finditer(goal), None]:
-        raw = goal[at : sep.start() if sep else len(goal)]
+    for sep in [*_SPLIT.finditer(shielded), None]:
+        raw = shielded[at : sep.start() if sep else len(shielded)]
         part = raw.strip()
-        lead_then = bool(re.match(r"^then\b", part, re.I))
+        lead_then = bool(_AFTER.match(part))
         while _LEADING.match(part):
             part = _LEADING.sub("", part, count=1).strip()
         part = re.sub(r"(?:\s+and)?[\s.,]*$", "", part)
         if part:
-            parts.append((part, then or lead_then))
-        then = bool(sep and "then" in sep.group(0).lower())
-        at = sep.end() if sep else len(goal)
-    return parts
+            parts.append((restore(part, saved), then or lead_then))
+        # "After that, write ...": a connective alone orders the next part.
+        then = bool(sep and _AFTER.search(sep.group(0))) or (lead_then and not part)
+        at = sep.end() if sep else len(shielded)
+    # "In config.ini, change the port ...": the place belongs to the part after it.
+    merged: list[tuple[str, bool]] = []
+    for part, after in parts:
+        if merged and is_lead_in(merged[-1][0]):
+            merged[-1] = (f"{merged[-1][0]}, {part}", merged[-1][1] or after)
+        else:
+            merged.append((part, after))
+    return merged
 
 
 def split_goal(goal: str) -> list[str]:
@@ -115,6 +143,19 @@ def _subtask(sid: str, title: str, description: str, **rest: Any) -> JSON:
     return body
 
 
+def _standing_alone(part: str, ops: list[Op]) -> str:
+    """The part as its agent must read it: with no other part in view, it has to
+    mean the same steps ("listing them" names what "them" was)."""
+    words = strip_directives(part)
+    if parse_request(words) == ops:
+        return part
+    said = describe_all(ops)
+    if said is None:
+        return part
+    kept = " ".join(m.group(0) for m in DIRECTIVE.finditer(part))
+    return f"{said} {kept}".strip()
+
+
 def plan_for(goal: str) -> JSON:
     clean_goal = strip_directives(goal)
     carry = for_subtasks(directives(goal))
@@ -132,6 +173,9 @@ def plan_for(goal: str) -> JSON:
         if len(clauses(words)) == 1:
             part = part.replace(words, resolve(words, ctx)) if words in part else part
         ops = parse_request(words, ctx=ctx)
+        if len(parts) >= 2:
+            ops = [saved_summary(op) for op in ops]
+        part = _standing_alone(part, ops)
         outputs = list(dict.fromkeys(o for op in ops for o in op.outputs()))
         reads = [r for op in ops for r in op.reads()]
         understood = not any(isinstance(op, Cannot) for op in ops)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from agentfleet.sim.chores.answers import Cannot
 from agentfleet.sim.chores.base import Env, Outcome, Use
 from agentfleet.sim.chores.driver import Run
-from agentfleet.sim.chores.finds import mcp_calls
 from agentfleet.sim.chores.grammar import parse_request
+from agentfleet.sim.chores.mcp import mcp_calls
 from agentfleet.sim.chores.text import parse_task
 from agentfleet.sim.conversation import Conversation, int_directive, text_block
 from agentfleet.sim.habits import (

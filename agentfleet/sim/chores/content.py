@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from agentfleet.sim.chores.text import protect, restore
 from agentfleet.sim.chores.writing import is_piece, write_piece
 
 _QUOTES = "'\"`\u2018\u2019\u201c\u201d"
@@ -20,8 +21,64 @@ _SAYING = re.compile(
 )
 _NUMBER = re.compile(r"(?:the\s+)?number\s+(\S+)", re.I)
 _RANGE = re.compile(r"(?:the\s+)?numbers\s+(?:from\s+)?(-?\d+)\s+(?:to|through|-)\s+(-?\d+)", re.I)
-# "the summary", "it": content that is another clause's result, not text.
-PRONOUNS = frozenset({"it", "that", "this", "them", "the summary", "the result", "the list"})
+# "the summary", "it", "their names": content that is another clause's result, not text.
+_REFERENCE = re.compile(
+    r"^(?:it|that|this|them|those|these|(?:the|that|this)\s+(?:(?:matching|resulting|found)\s+)?"
+    r"(?:summary|result|results|list|names"
+    r"|matches|output|answer|findings|lines|index|catalog(?:ue)?|paths|file\s+names|filenames)"
+    r"|(?:their|its)\s+(?:names|paths|file\s*names|summary|contents?)"
+    r"|(?:the\s+)?(?:names|paths|list)\s+of\s+(?:them|those|these|the\s+(?:files|matches)))$",
+    re.IGNORECASE,
+)
+
+
+def is_reference(phrase: str) -> bool:
+    return bool(_REFERENCE.match(phrase.strip()))
+
+
+# "one per line", "each on its own line", "these three lines": text that is a list of lines.
+LINEWISE = re.compile(
+    r"\b(?:one\s+(?:\w+\s+)?(?:per|a|on\s+each|to\s+a)\s+line"
+    r"|each\s+(?:one\s+)?on\s+(?:its\s+own|a\s+(?:separate|new|different))\s+line"
+    r"|(?:on|in)\s+(?:separate|their\s+own|individual|different)\s+lines"
+    r"|line\s+by\s+line)\b",
+    re.IGNORECASE,
+)
+_LINES_NOUN = re.compile(
+    r"^(?:(?:these|the\s+following|the|following|those)\s+)?(?:\w+\s+)?"
+    r"(?:lines|items|entries|words|names)\b",
+    re.IGNORECASE,
+)
+
+
+def items_of(text: str) -> list[str]:
+    """ "passport, charger and socks" -> three items; quotes keep commas inside."""
+    t, saved = protect(text.strip().rstrip("."))
+    parts = re.split(r"\s*[,;]\s*", t)
+    if len(parts) > 1:
+        last = re.sub(r"^(?:and|or)\s+", "", parts[-1], flags=re.I)
+        split = re.split(r"\s+and\s+", last, maxsplit=1)
+        parts = [*parts[:-1], *split]
+    else:
+        parts = re.split(r"\s+and\s+", t)
+    return [unquote(restore(p, saved)) for p in (q.strip() for q in parts) if p]
+
+
+def line_items(phrase: str) -> list[str] | None:
+    """The lines a phrase lists, or None when it is not a list of lines."""
+    p = phrase.strip()
+    head, colon, tail = p.partition(":")
+    if colon and tail.strip() and (LINEWISE.search(head) or _LINES_NOUN.match(head.strip())):
+        return items_of(LINEWISE.sub("", tail)) or None
+    if (m := re.match(r"^(?:the|these|those)\s+(?:\w+\s+)?lines\s+(?P<rest>\S.*)$", p, re.I)) and (
+        "," in m.group("rest") or " and " in m.group("rest")
+    ):
+        return items_of(LINEWISE.sub("", m.group("rest"))) or None
+    if LINEWISE.search(p):
+        body = _LINES_NOUN.sub("", LINEWISE.sub("", p).strip(" ,;:"), count=1).strip(" ,;:")
+        body = re.sub(r"[\s,;]+$", "", body)
+        return items_of(body) or None
+    return None
 
 
 def unquote(text: str) -> str:
@@ -32,12 +89,14 @@ def unquote(text: str) -> str:
 
 
 def is_generated(phrase: str) -> bool:
-    return phrase.strip().lower() not in PRONOUNS and is_piece(phrase)
+    return not is_reference(phrase) and is_piece(phrase)
 
 
 def content_of(phrase: str) -> str:
     """The text a phrase asks for: 'the number 7' -> '7', a quote -> its inside."""
     p = phrase.strip()
+    if (lines := line_items(p)) is not None:
+        return "".join(f"{line}\n" for line in lines)
     if p[:1] in _QUOTES:
         return unquote(p)
     if m := _RANGE.fullmatch(p):
@@ -47,6 +106,6 @@ def content_of(phrase: str) -> str:
     for pattern in (_NUMBER, _SAYING, _LITERAL):
         if m := pattern.fullmatch(p):
             return unquote(m.group(1))
-    if p.lower() not in PRONOUNS and (text := write_piece(p)) is not None:
+    if not is_reference(p) and (text := write_piece(p)) is not None:
         return text
     return p

@@ -1,9 +1,10 @@
-"""Operations on named files: write, make folders, move, copy, append, edit, delete.
+"""Operations on named files: write, make folders, move, copy, append, delete
+(edits are in edits.py).
 
-Where an issue #16 tool (copy_file, append_file, edit_file, delete_file) is not
-offered, each falls back the way a model would: copy, append and edit become a
-read and a write of the whole new content; a delete cannot be faked, so the
-agent says so and leaves the file alone.
+Where an issue #16 tool (copy_file, append_file, delete_file) is not offered,
+each falls back the way a model would: copy and append become a read and a
+write of the whole new content; a delete cannot be faked, so the agent says so
+and leaves the file alone.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class Write(Op):
         if not out.ok:
             return failed(f"write {self.path}", use, out)
         if not self.content:
-            return Done(f"Created the empty file {self.path}.", changed=True)
+            # Also how a file is cleared, so it does not say the file is new.
+            return Done(f"Wrote {self.path} with no content (an empty file).", changed=True)
         return Done(f"Wrote {chars(self.content)} to {self.path}.", changed=True)
 
     def outputs(self) -> list[str]:
@@ -193,10 +195,13 @@ class Append(Op):
         if not got.ok:
             return failed(action, read, got)
         sep = "\n" if got.text and not got.text.endswith("\n") else ""
+        # A file whose lines each end in a newline keeps that shape.
+        end = "\n" if got.text.endswith("\n") and not self.text.endswith("\n") else ""
+        added = sep + self.text + end
         if "append_file" in env.offered:
-            use = Use("append_file", {"path": self.path, "content": sep + self.text})
+            use = Use("append_file", {"path": self.path, "content": added})
         else:
-            use = Use("write_file", {"path": self.path, "content": got.text + sep + self.text})
+            use = Use("write_file", {"path": self.path, "content": got.text + added})
         (out,) = yield [use]
         if not out.ok:
             return failed(action, use, out)
@@ -216,57 +221,6 @@ class Append(Op):
 
     def step(self) -> str:
         return f"append to {self.path}"
-
-
-@dataclass(frozen=True)
-class Edit(Op):
-    path: str
-    old: str
-    new: str
-
-    def is_blind(self, env: Env) -> bool:
-        return "edit_file" in env.offered
-
-    def run(self, env: Env) -> Gen:
-        action = f"edit {self.path}"
-        if "edit_file" in env.offered:
-            args = {"path": self.path, "old_string": self.old, "new_string": self.new}
-            use = Use("edit_file", {**args, "replace_all": True})
-            (out,) = yield [use]
-            if not out.ok:
-                return failed(action, use, out)
-            return Done(f"Edited {self.path}: replaced '{self.old}' with '{self.new}'.", True)
-        for tool in ("read_file", "write_file"):
-            if tool not in env.offered:
-                return not_offered(action, "edit_file")
-        read = Use("read_file", {"path": self.path})
-        (got,) = yield [read]
-        if not got.ok:
-            return failed(action, read, got)
-        if self.old not in got.text:
-            return Done(f"I did not edit {self.path}: it does not contain '{self.old}'.")
-        write = Use(
-            "write_file", {"path": self.path, "content": got.text.replace(self.old, self.new)}
-        )
-        (out,) = yield [write]
-        if not out.ok:
-            return failed(action, write, out)
-        return Done(f"Edited {self.path}: replaced '{self.old}' with '{self.new}'.", True)
-
-    def outputs(self) -> list[str]:
-        return [self.path]
-
-    def reads(self) -> list[str]:
-        return [self.path]
-
-    def tools(self) -> list[str]:
-        return ["read_file", "write_file"]
-
-    def claim(self) -> str:
-        return f"I replaced '{self.old}' with '{self.new}' in {self.path}."
-
-    def step(self) -> str:
-        return f"edit {self.path}"
 
 
 @dataclass(frozen=True)

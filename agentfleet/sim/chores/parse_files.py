@@ -1,6 +1,7 @@
 """Parsers for the phrasings that change named files: copy, move, rename,
-delete, edit, make folders, append, write. Each takes (clause, context,
-produce) and returns an operation, or None when the clause is not of its family.
+delete, make folders, append (writes and edits have modules of their own). Each takes
+(clause, context, produce) and returns an operation, or None when the clause
+is not of its family.
 """
 
 from __future__ import annotations
@@ -8,12 +9,11 @@ from __future__ import annotations
 import posixpath
 import re
 
-from agentfleet.sim.chores.answers import Say
 from agentfleet.sim.chores.base import Op
 from agentfleet.sim.chores.batch import ForEach
-from agentfleet.sim.chores.content import content_of, is_generated, unquote
-from agentfleet.sim.chores.files import Append, Copy, Delete, Edit, MakeDirs, Move, Write, into
-from agentfleet.sim.chores.phrases import ART, FLAGS, FOLDER, NAMED, NEW, P, dest, many, names
+from agentfleet.sim.chores.content import content_of
+from agentfleet.sim.chores.files import Append, Copy, Delete, MakeDirs, Move, into
+from agentfleet.sim.chores.phrases import ART, FLAGS, FOLDER, NEW, P, dest, many, names
 from agentfleet.sim.chores.text import Context, clean_path, looks_like_file
 
 # Copy and move sources are greedy, so "all .txt files in inbox into texts/"
@@ -48,14 +48,23 @@ def copy(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 def move(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     m = re.match(
-        r"^move\s+(?P<src>.+)\s+(?:into|to|in|inside|under|over\s+to)\s+(?P<dst>.+)$", s, FLAGS
+        r"^(?P<verb>move|mv|shift|relocate|transfer|put|place|stick|drop)\s+(?P<src>.+)\s+"
+        r"(?:into|to|in|inside|under|over\s+to)\s+(?P<dst>.+)$",
+        s,
+        FLAGS,
     )
     if not m:
         return None
     dst, is_dir = dest(m.group("dst"))
-    if found := many(m.group("src")):
-        return ForEach("move", found[0], dst, found[1])
+    found = many(m.group("src"))
     src = clean_path(re.sub(r"^(?:the\s+(?:file|folder)\s+)", "", m.group("src"), flags=re.I))
+    # "Put hello into a.txt" is a write: only a file put into a folder is a move.
+    if m.group("verb").lower() in ("put", "place", "stick", "drop") and not (
+        is_dir and (found or (looks_like_file(src) and " " not in src))
+    ):
+        return None
+    if found:
+        return ForEach("move", found[0], dst, found[1])
     return Move(src, into(dst, src) if is_dir else dst)
 
 
@@ -74,100 +83,47 @@ def rename(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 
 def delete(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    m = re.match(r"^(?:delete|remove|erase|trash|rm)\s+(?P<rest>.+)$", s, FLAGS)
+    m = re.match(
+        r"^(?:delete|remove|erase|trash|rm|get\s+rid\s+of|throw\s+away|discard)\s+"
+        r"(?P<rest>.+)$",
+        s,
+        FLAGS,
+    )
     if not m:
         return None
     if found := many(m.group("rest")):
         return ForEach("delete", found[0], None, found[1])
     rest = re.sub(r"^(?:the\s+)?(?:files?\s+)?", "", m.group("rest"), flags=re.I)
-    # "the tmp folder and everything in it" is one folder, deleted whole.
-    rest = re.sub(
-        r"\s+(?:and|with)\s+(?:everything|all(?:\s+of\s+it)?|its\s+contents|all\s+its\s+files)"
-        r"(?:\s+(?:in|inside)\s+it)?$",
-        "",
-        rest,
-        flags=re.I,
-    )
-    rest = re.sub(r"^(?P<n>[^\s,;]+)\s+(?:folder|directory)$", r"\g<n>", rest, flags=re.I)
-    return Delete(names(rest))
+    # "the tmp folder", "the folder tmp": the folder is tmp.
+    named = [re.sub(rf"^{FOLDER}\s+|\s+{FOLDER}$", "", n, flags=re.I) for n in names(rest)]
+    return Delete(tuple(clean_path(n) for n in named))
 
 
-# Misspellings a model corrects without being told the right word.
-TYPOS = {
-    "teh": "the",
-    "adn": "and",
-    "taht": "that",
-    "wiht": "with",
-    "thier": "their",
-    "recieve": "receive",
-    "seperate": "separate",
-    "occured": "occurred",
-    "definately": "definitely",
-    "untill": "until",
-}
-
-
-def where(s: str, ctx: Context) -> bool:
-    """ "In config.ini," before the change it is about: remembered, not an op."""
-    m = re.match(rf"^in\s+(?:the\s+file\s+)?(?P<t>{P})$", s.strip().rstrip(",:"), FLAGS)
-    if m and looks_like_file(m.group("t")):
-        ctx.last_file = clean_path(m.group("t"))
-        return True
-    return False
-
-
-def edit(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    m = re.match(
-        rf"^(?:replace|change|substitute|swap)\s+(?P<old>.+?)\s+(?:with|to|by|for)\s+"
-        rf"(?P<new>.+?)\s+in\s+(?:the\s+file\s+)?(?P<t>{P})$",
-        s,
-        FLAGS,
-    ) or re.match(
-        rf"^in\s+(?P<t>{P}),?\s+(?:replace|change)\s+(?P<old>.+?)\s+(?:with|to|by)\s+(?P<new>.+)$",
-        s,
-        FLAGS,
-    )
-    if m:
-        old = re.sub(
-            r"^(?:every|each|all(?:\s+the)?|all\s+occurrences\s+of)\s+", "", m.group("old")
-        )
-        return Edit(clean_path(m.group("t")), unquote(old), unquote(m.group("new")))
-    # "change the port from 8080 to 9090 (in config.ini)": the file may be the clause before.
-    f = re.match(
-        rf"^(?:change|update|set|switch)\s+(?:the\s+)?[\w -]{{0,40}}?\s*from\s+(?P<old>{P})\s+"
-        rf"to\s+(?P<new>{P})(?:\s+in\s+(?:the\s+file\s+)?(?P<t>{P}))?$",
-        s,
-        FLAGS,
-    )
-    target = (f.group("t") or ctx.last_file) if f else None
-    if f and target:
-        return Edit(clean_path(target), unquote(f.group("old")), unquote(f.group("new")))
-    t = re.match(
-        rf"^(?:fix|correct)\s+(?:the\s+)?(?:typo|misspelling|spelling(?:\s+mistake)?|mistake)\s+"
-        rf"(?P<old>{P})(?:\s+(?:to|as|with)\s+(?P<new>{P}))?\s+in\s+(?:the\s+file\s+)?(?P<t>{P})$",
-        s,
-        FLAGS,
-    )
-    if t:
-        old = unquote(t.group("old"))
-        new = unquote(t.group("new")) if t.group("new") else TYPOS.get(old.lower())
-        if new:
-            return Edit(clean_path(t.group("t")), old, new)
-    w = re.match(
-        rf"^(?:edit|update|change|rewrite)\s+(?P<t>{P})\s+(?:so\s+(?:that\s+)?it\s+"
-        r"(?:says|reads|contains)|to\s+(?:say|read|contain))\s+(?P<c>.+)$",
-        s,
-        FLAGS,
-    )
-    return Write(clean_path(w.group("t")), content_of(w.group("c"))) if w else None
+_COUNT = (
+    r"(?:(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|(?:a\s+)?few"
+    r"|(?:a\s+)?couple(?:\s+of)?|some|several|more)\s+)?"
+)
 
 
 def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    verb = r"(?:create|make|add|set\s+up|mkdir)"
+    verb = r"(?:create|make|add|set\s+up|mkdir|build|prepare|start)"
     where = rf"(?:\s+(?:in|inside|under|within)\s+{ART}(?:{FOLDER}\s+)?(?P<parent>{P}))?"
+    listed = rf"{P}(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+){P})*"
     m = (
-        re.match(rf"^{verb}\s+{ART}{NEW}{FOLDER}\s+{NAMED}(?P<names>.+?){where}$", s, FLAGS)
-        or re.match(rf"^{verb}\s+{ART}{NEW}(?P<names>{P})\s+{FOLDER}{where}$", s, FLAGS)
+        re.match(
+            rf"^{verb}\s+{ART}{_COUNT}{NEW}{FOLDER}\s*[:,]?\s+(?:(?:called|named|titled|for)\s+)?"
+            rf":?\s*(?P<names>.+?){where}$",
+            s,
+            FLAGS,
+        )
+        or re.match(rf"^{verb}\s+{ART}{NEW}(?P<names>{listed})\s+{FOLDER}{where}$", s, FLAGS)
+        # "a new project folder called site": the words before "folder" describe it.
+        or re.match(
+            rf"^{verb}\s+{ART}{NEW}(?:[\w-]+\s+){{1,2}}{FOLDER}\s+(?:called|named|titled)\s+"
+            rf"(?P<names>.+?){where}$",
+            s,
+            FLAGS,
+        )
         or re.match(r"^mkdir\s+(?:-p\s+)?(?P<names>.+)$", s, FLAGS)
         or re.match(rf"^(?:create|make)\s+{ART}{NEW}(?P<names>[^\s,;]+/)$", s, FLAGS)
     )
@@ -181,44 +137,17 @@ def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 
 def append(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    # "to the guest list in guests.txt": the words before the file say which
+    # part of it the text joins, and the end of the file is where it goes.
     m = re.match(
-        rf"^(?:append|add)\s+(?P<c>.+?)\s+(?:to|onto)\s+(?:the\s+end\s+of\s+)?"
+        rf"^(?:append|add|put)\s+(?P<c>.+?)\s+(?:to|onto|on)\s+(?:the\s+(?:end|bottom)\s+of\s+)?"
+        r"(?:(?:the|my|our|that)\s+(?:[\w-]+\s+){0,3}?(?:in|at|of|inside|from)\s+)?"
         rf"(?:the\s+file\s+)?(?P<t>{P})$",
         s,
         FLAGS,
-    ) or re.match(rf"^append\s+to\s+(?P<t>{P})\s*:?\s+(?P<c>.+)$", s, FLAGS)
-    return Append(clean_path(m.group("t")), content_of(m.group("c"))) if m else None
-
-
-_MAKERS = r"(?:create|make|write|save|add|generate|put\s+together)"
-
-
-def write(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    file_word = rf"{ART}{NEW}(?:(?:text\s+|markdown\s+)?file\s+{NAMED})?"
-    m = re.match(
-        rf"^{_MAKERS}\s+{file_word}(?P<t>{P})\s+(?:containing|that\s+contains|with\s+(?:the\s+)?"
-        r"(?:content|contents|text|line|words?)|with|that\s+says|saying|which\s+says|reading)"
-        r"\s*:?\s+(?P<c>.+)$",
-        s,
-        FLAGS,
-    )
-    if m and (looks_like_file(m.group("t")) or re.search(r"\bfile\b", s[: m.start("t")], re.I)):
-        return Write(clean_path(m.group("t")), content_of(m.group("c")))
-    e = re.match(rf"^(?:{_MAKERS}|touch)\s+{file_word}(?P<t>{P})$", s, FLAGS)
-    if e and looks_like_file(e.group("t")):
-        return Write(clean_path(e.group("t")), "")
-    w = re.match(
-        r"^(?:write|put|save|store|create|make|generate|compose|draft|produce|type|insert|place"
-        r"|record|jot\s+down|output)\s+(?P<c>.+?)\s+(?:to|into|in|as|inside|at|under)\s+"
-        rf"(?:{file_word})?(?P<t>{P})$",
-        s,
-        FLAGS,
-    )
-    if w:
-        return Write(clean_path(w.group("t")), content_of(w.group("c")))
-    g = re.match(r"^(?:write|compose|draft|generate|create|make)\s+(?P<c>.+)$", s, FLAGS)
-    if g and is_generated(g.group("c")):
-        text = content_of(g.group("c"))
-        files = [p for p in produce if not p.endswith("/")]
-        return Write(clean_path(files[0]), text) if len(files) == 1 else Say(text)
-    return None
+    ) or re.match(rf"^(?:append|add)\s+to\s+(?P<t>{P})\s*:?\s+(?P<c>.+)$", s, FLAGS)
+    if not m or not (looks_like_file(clean_path(m.group("t"))) or s.lower().startswith("append")):
+        return None
+    if m.group(0).lower().startswith("put") and not re.search(r"\s(?:on|onto)\s", s, re.I):
+        return None
+    return Append(clean_path(m.group("t")), content_of(m.group("c")))

@@ -32,18 +32,27 @@ def sort(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return Sort(scope_of(m.group("rest")), by_topic)
 
 
+_INDEX = (
+    r"(?:index|table\s+of\s+contents|catalog(?:ue)?|inventory|manifest|directory\s+listing"
+    r"|file\s+listing)"
+)
+
+
 def index(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     m = re.match(
-        r"^(?:(?:write|create|make|build|generate|produce|add|prepare|update)\s+)?"
-        r"(?:an?\s+|the\s+)?(?:index|table\s+of\s+contents)(?![.\w])(?P<rest>.*)$",
+        r"^(?:(?:write|create|make|build|generate|produce|add|prepare|update|put\s+together"
+        r"|compile|draw\s+up|give\s+me)\s+)?"
+        rf"(?:an?\s+|the\s+)?(?:(?:new|full|complete|simple|short)\s+)?{_INDEX}(?![.\w])"
+        r"(?P<rest>.*)$",
         s,
         FLAGS,
-    ) or re.match(r"^index\s+(?P<rest>.+)$", s, FLAGS)
+    ) or re.match(r"^(?:index|catalog(?:ue)?|inventory)\s+(?P<rest>.+)$", s, FLAGS)
     if not m:
         return _listing_file(s, ctx)
     head, target = split_target(m.group("rest"))
     head = re.sub(r"^\s*(?:of|for|listing|covering)\s+", "", head, flags=re.I)
-    return Index(scope_of(head), target or DEFAULT_INDEX)
+    # Without a file named, the index goes to INDEX.md, until "save it as ..." says where.
+    return Index(scope_of(head), target or DEFAULT_INDEX, named=target is not None)
 
 
 def _listing_file(s: str, ctx: Context) -> Op | None:
@@ -59,24 +68,57 @@ def _listing_file(s: str, ctx: Context) -> Op | None:
         return None
     target, what = clean_path(m.group("t")), m.group("what").strip().lower()
     if what in ("them", "all of them", "it", "those", "these", "the files", "everything"):
-        scope = posixpath.dirname(target) or ctx.last_dir or "."
+        # "File the papers in inbox/ ..., then write papers/INDEX.md listing them":
+        # them are the papers just filed, wherever the index goes.
+        scope = ctx.last_group or posixpath.dirname(target) or ctx.last_dir or "."
     else:
         scope = scope_of(what)
     return Index(scope, target)
 
 
+_GIST = (
+    r"(?:summary|summarisation|summarization|gist|overview|recap|digest|synopsis|rundown|abstract"
+    r"|tl;?dr|short\s+version|key\s+points|main\s+points|highlights|takeaways)"
+)
+_NUMBERS = {"one": 1, "a": 1, "a single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_COUNTED = re.compile(
+    r"(?P<n>\d+|one|two|three|four|five|six|a(?:\s+single)?)[\s-]+(?:sentence|line)s?\b",
+    re.IGNORECASE,
+)
+
+
+def _sentences(words: str) -> int | None:
+    """3 for "a three-sentence summary" or "... in three sentences"."""
+    m = _COUNTED.search(words)
+    if not m:
+        return None
+    n = m.group("n").lower()
+    return int(n) if n.isdigit() else _NUMBERS.get(re.sub(r"\s+", " ", n))
+
+
 def summarize(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    m = re.match(r"^(?:summari[sz]e|sum\s+up)\s+(?P<rest>.+)$", s, FLAGS) or re.match(
-        r"^(?:write|create|make|produce|prepare|add|save|give\s+me)\s+(?:an?\s+|the\s+)?"
-        r"(?:short\s+|brief\s+|quick\s+)?summary\s+(?:of|for)\s+(?P<rest>.+)$",
+    # "Boil notes.md down into gist.txt" is "summarize notes.md into gist.txt".
+    s = re.sub(r"^(?:boil|cut|trim|pare|condense)\s+(\S+)\s+down\b", r"summarize \1", s, flags=re.I)
+    m = re.match(
+        r"^(?:summari[sz]e|sum\s+up|recap|condense|digest|tl;?dr)\s+(?P<rest>.+)$", s, FLAGS
+    ) or re.match(
+        r"^(?:write|create|make|produce|prepare|add|save|give\s+me|get\s+me|put|jot\s+down|draft"
+        r"|generate|compose|what(?:'s|\s+is)|tell\s+me)\s+(?:me\s+)?(?:an?\s+|the\s+)?"
+        rf"(?P<adj>(?:[\w-]+\s+){{0,3}}?){_GIST}\s+(?:of|for|on|about|from|in)\s+(?P<rest>.+?)\??$",
         s,
         FLAGS,
     )
     if not m:
         return None
-    head, target = split_target(m.group("rest"))
+    rest = m.group("rest")
+    count = _sentences(m.groupdict().get("adj") or "") or _sentences(rest)
+    rest = re.sub(
+        r"\s+in\s+(?:\d+|one|two|three|four|five|six|a)\s+(?:sentence|line)s?\b", "", rest
+    )
+    head, target = split_target(rest)
     head = re.sub(r"^(?:the\s+)?(?:file\s+)?", "", head, flags=re.I)
-    return Summarize(clean_path(head), target)
+    head = re.sub(r"\s+(?:for\s+me|please)$", "", head, flags=re.I)
+    return Summarize(clean_path(head), target, count)
 
 
 def list_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
@@ -119,7 +161,9 @@ def list_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 def read(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     m = re.match(
         rf"^(?:read|open|print|cat|display|show)\s+(?:me\s+)?(?:the\s+)?(?:contents?\s+of\s+)?"
-        rf"(?:the\s+file\s+)?(?P<p>{P})$",
+        rf"(?:the\s+file\s+)?(?P<p>{P})"
+        r"(?:,?\s+and\s+(?:tell|show|give)\s+me\s+(?:what\s+(?:it\s+says|is\s+in\s+it)"
+        r"|its\s+contents?|what'?s\s+in\s+it))?$",
         s,
         FLAGS,
     ) or re.match(rf"^what\s+does\s+(?P<p>{P})\s+(?:say|contain)\s*\??$", s, FLAGS)

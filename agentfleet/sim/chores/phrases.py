@@ -24,9 +24,22 @@ TARGET = re.compile(
     r"(?:,?\s+(?:listing|that\s+lists|which\s+lists|with|containing|covering)\b.*)?$",
     FLAGS,
 )
+# The folder the workspace starts at, however it is called.
+ROOT = (
+    r"(?:the\s+)?(?:(?:very\s+)?top(?:[\s-]level)?|root|main|current|base|outer(?:most)?"
+    rf"|workspace(?:'s)?(?:\s+root)?)(?:\s+(?:{FOLDER}|level))?|here|this\s+{FOLDER}"
+)
 EVERYTHING = re.compile(
     r"^(?:everything|all|all\s+(?:the\s+)?files|every\s+file|all\s+of\s+it|it\s+all"
-    r"|(?:the\s+)?(?:whole\s+|entire\s+)?workspace|the\s+files|files|)$",
+    rf"|(?:the\s+)?(?:whole\s+|entire\s+)?workspace|the\s+files|files|{ROOT}|)$",
+    re.IGNORECASE,
+)
+# "the reports in reports/", "what is in text/": the words before the folder
+# say what is in it, not where.
+_THINGS_IN = re.compile(
+    r"^(?:(?:all|every|each|any)\s+)?(?:of\s+)?(?:the\s+|its\s+|their\s+)?"
+    r"(?:[\w-]+\s+){0,2}?(?:in|inside|under|within|at|from)\s+(?P<rest>.+)$"
+    r"|^what(?:'s|\s+is|\s+was|\s+ends\s+up)\s+(?:now\s+)?(?:in|inside|under)\s+(?P<what>.+)$",
     re.IGNORECASE,
 )
 # Word boundaries matter: "the inbox folder" must not lose the "in" of "inbox".
@@ -36,10 +49,23 @@ SCOPE_LEAD = re.compile(
     rf"(?:(?:in|inside|under|of|from|within)\b\s*)?{ART}(?:{FOLDER}\s+)?",
     re.IGNORECASE,
 )
+_WHERE = (
+    rf"\s+(?:(?:in|from|inside|under|within|at)\s+"
+    rf"(?P<where>{ROOT}|{ART}(?:{FOLDER}\s+)?{P}(?:\s+{FOLDER})?)|here)"
+)
 MANY = re.compile(
-    r"^(?:all|every|each|the)\s+(?:of\s+)?(?:the\s+)?(?:(?P<ext>\.?[a-z0-9]+)\s+)?files?"
-    rf"(?:\s+(?:in|from|inside|under)\s+{ART}(?:{FOLDER}\s+)?(?P<dir>{P}))?$"
-    rf"|^everything\s+(?:in|from|inside|under)\s+{ART}(?:{FOLDER}\s+)?(?P<dir2>{P})$",
+    r"^(?:(?:all|every|each|the|any)\s+(?:of\s+)?(?:the\s+)?(?:(?P<ext>\.?[a-z0-9]+)\s+)?files?"
+    rf"|everything(?=\s))(?:{_WHERE})?$",
+    re.IGNORECASE,
+)
+# "all the pdfs", "every log": a kind named by its extension, in the plural or not.
+KNOWN_EXTS = (
+    "txt|md|log|csv|tsv|json|yaml|yml|xml|html|pdf|doc|docx|xls|xlsx|ppt|pptx|jpg|jpeg|png"
+    "|gif|svg|mp3|mp4|wav|zip|tar|gz|py|js|ts|sh|bak|tmp|old|ini|cfg|conf"
+)
+_KIND = re.compile(
+    rf"^(?:all|every|each|any)\s+(?:of\s+)?(?:the\s+)?\.?(?P<ext>{KNOWN_EXTS})(?:s|\s+files?)?"
+    rf"(?:{_WHERE})?$",
     re.IGNORECASE,
 )
 EXT_WORDS = {"markdown": "md", "text": "txt", "python": "py", "image": "png", "json": "json"}
@@ -57,6 +83,8 @@ def scope_of(phrase: str) -> str:
     p = phrase.strip()
     if EVERYTHING.match(p):
         return "."
+    if m := _THINGS_IN.match(p):
+        return scope_of(m.group("rest") or m.group("what"))
     rest = SCOPE_LEAD.sub("", p, count=1).strip() or p
     rest = re.sub(rf"\s+{FOLDER}$", "", rest, flags=re.IGNORECASE)
     return "." if EVERYTHING.match(rest) else clean_path(rest)
@@ -76,13 +104,14 @@ def dest(raw: str) -> tuple[str, bool]:
 
 
 def many(src: str) -> tuple[str, str | None] | None:
-    m = MANY.match(src.strip())
+    """(folder, extension or None) for "all the .txt files in inbox", "every log here"."""
+    m = MANY.match(src.strip()) or _KIND.match(src.strip())
     if not m:
         return None
     ext = (m.group("ext") or "").lstrip(".").lower() or None
     ext = EXT_WORDS.get(ext, ext) if ext else None
-    directory = m.group("dir") or m.group("dir2")
-    return (clean_path(directory) if directory else "."), ext
+    where = m.group("where")
+    return (scope_of(where) if where else "."), ext
 
 
 def names(text: str) -> tuple[str, ...]:

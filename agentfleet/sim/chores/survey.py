@@ -9,6 +9,7 @@ import posixpath
 from dataclasses import dataclass
 
 from agentfleet.sim.chores.base import Done, Env, Gen, Op, Use, failed, listing, show
+from agentfleet.sim.chores.digest import digest
 
 
 def ext_of(path: str) -> str:
@@ -106,6 +107,7 @@ class ReadFile(Op):
 class Summarize(Op):
     source: str
     target: str | None = None
+    sentences: int | None = None  # "a two-sentence summary": exactly that, nothing around it
 
     def run(self, env: Env) -> Gen:
         action = f"summarize {self.source}"
@@ -115,17 +117,27 @@ class Summarize(Op):
         (got,) = yield [read]
         if not got.ok:
             return failed(action, read, got)
-        words, first = len(got.text.split()), _first_line(got.text)
+        words, lines = len(got.text.split()), digest(self.source, got.text, self.sentences)
         if self.target is None:
-            return Done(f"Summary of {self.source} ({words} words): {first}", wanted_change=False)
+            sep = "\n" if len(lines) > 1 else " "
+            body = sep.join(lines)
+            return Done(
+                f"Summary of {self.source} ({words} words):{sep}{body}", wanted_change=False
+            )
         if "write_file" not in env.offered:
             return Done(f"I could not write {self.target}: the write_file tool was not offered.")
-        summary = f"# Summary of {self.source}\n\n{first}\n\n({words} words)"
-        write = Use("write_file", {"path": self.target, "content": summary})
+        write = Use("write_file", {"path": self.target, "content": self.document(lines)})
         (out,) = yield [write]
         if not out.ok:
             return failed(f"write {self.target}", write, out)
         return Done(f"Summarized {self.source} ({words} words) into {self.target}.", True)
+
+    def document(self, lines: list[str]) -> str:
+        body = "\n".join(lines) + "\n"
+        if self.sentences is not None:
+            return body
+        mark = "# " if str(self.target).lower().endswith((".md", ".markdown")) else ""
+        return f"{mark}Summary of {self.source}\n\n{body}"
 
     def outputs(self) -> list[str]:
         return [self.target] if self.target else []
@@ -147,6 +159,7 @@ class Summarize(Op):
 class Index(Op):
     scope: str
     target: str
+    named: bool = True  # False: the request named no file, INDEX.md was assumed
 
     def run(self, env: Env) -> Gen:
         action = f"index {show(self.scope)}"

@@ -19,17 +19,27 @@ VERBS = (
     r"|erase|list|show|read|summari[sz]e|index|sort|organi[sz]e|mkdir|touch|replace|change"
     r"|edit|update|generate|compose|draft|back\s+up|then|also|finally|next|afterwards)\b"
 )
+# "when that is done", "once it's finished": a "then" in other words.
+AFTER_THAT = (
+    r"(?:when|once|after)\s+(?:that|this|it)(?:'s|\s+is|\s+has\s+been)?\s+"
+    r"(?:done|finished|complete(?:d)?|ready)\b"
+)
 _SPLIT = re.compile(
     r"\s*\n\s*|\s*;\s*"
     r"|(?<=[^\s.])[.!?]\s+(?=\S)"  # a sentence end; "notes/a.txt" has no space after its dot
     r"|,?\s+and\s+then\s+|,\s*then\s+|\s+then\s+"
+    rf"|,?\s+(?:and\s+)?{AFTER_THAT},?\s+"
     rf"|,?\s+and\s+(?={VERBS})|,\s+(?={VERBS})",
     re.IGNORECASE,
 )
 _FILLER = re.compile(
-    r"^(?:\d{1,3}[.)]\s+|[-*]\s+|please\s+|(?:can|could|would)\s+you\s+(?:please\s+)?"
+    # "Also (Title): ..." is how a plan's guard folds a small step into another.
+    r"^(?:also\s*\((?:[^()]|\([^()]*\))*\)\s*:\s*"
+    r"|\d{1,3}[.)]\s+|[-*]\s+|please\s+|(?:can|could|would)\s+you\s+(?:please\s+)?"
     r"|i\s+(?:want|need|would\s+like)\s+you\s+to\s+|go\s+ahead\s+and\s+|now\s+|also\s+"
-    r"|then\s+|and\s+|finally\s+|next\s+|first(?:ly)?,?\s+|after\s+that,?\s+|afterwards,?\s+)",
+    r"|(?:i|we)\s+(?:need|want|have|would\s+like|'d\s+like)\s+to\s+|let(?:'s|\s+us)\s+(?!have\b|get\b)"
+    r"|then\s+|and\s+|finally\s+|next\s+|first(?:ly)?,?\s+|after\s+that,?\s+|afterwards,?\s+"
+    rf"|{AFTER_THAT},?\s+)",
     re.IGNORECASE,
 )
 _QUOTED = re.compile(r"(?<!\w)(?:'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`|\u201c[^\u201d\n]*\u201d)(?!\w)")
@@ -70,14 +80,27 @@ def parse_task(text: str) -> TaskText:
     )
 
 
-def protect(text: str) -> tuple[str, list[str]]:
+# "...these lines: eggs, milk, write letters": a listed item is text, not a clause.
+_LISTED = re.compile(
+    r"(?P<head>\b(?:lines|items|entries|names|words|following|per\s+line|own\s+line)\b"
+    r"(?:[^:\n;.]|\.(?=\S)){0,60}?:)(?P<list>[ \t]*[^\n;]+?)(?=[ \t]*(?:[\n;]|[.!?](?:\s|$)|$))",
+    re.IGNORECASE,
+)
+
+
+def protect(text: str, lists: bool = False) -> tuple[str, list[str]]:
     saved: list[str] = []
 
     def keep(m: re.Match[str]) -> str:
         saved.append(m.group(0))
         return f"\x00{len(saved) - 1}\x00"
 
-    return _QUOTED.sub(keep, text), saved
+    def keep_list(m: re.Match[str]) -> str:
+        saved.append(m.group("list"))
+        return f"{m.group('head')}\x00{len(saved) - 1}\x00"
+
+    shielded = _QUOTED.sub(keep, text)
+    return (_LISTED.sub(keep_list, shielded) if lists else shielded), saved
 
 
 def restore(text: str, saved: list[str]) -> str:
@@ -90,6 +113,33 @@ def tidy(clause: str) -> str:
         clause = clause[m.end() :].lstrip()
     # A full stop ends the sentence; "!" may belong to the text ("Hello, world!").
     return re.sub(r"[\s.,]+$", "", clause)
+
+
+# "i need a new directory named drafts": a wish for a thing is a request to make it.
+_WANT = re.compile(
+    r"^(?:(?:i|we)\s+(?:really\s+|also\s+|just\s+|still\s+)?(?:need|want|require"
+    r"|would\s+(?:like|love))|(?:i|we)'d\s+(?:like|love)|give\s+me|get\s+me|let(?:'s|\s+us)\s+(?:have|get)"
+    r"|there\s+(?:should|must|needs\s+to)\s+be|(?:can|could|may)\s+(?:i|we)\s+(?:get|have))\s+"
+    r"(?=(?:(?:an?|one|two|three|four|five|six|\d+|some|another|a\s+few|a\s+couple\s+of)\s+)?"
+    r"(?:(?:new|empty|fresh|blank|separate|extra|little)\s+)*(?:sub)?(?:folders?|director(?:y|ies)"
+    r"|dirs?|files?)\b)",
+    re.IGNORECASE,
+)
+
+
+_LEAD_PLACE = re.compile(
+    r"^(?:in|inside|within)\s+(?:the\s+file\s+)?(?P<t>[^\s,;]+\.\w+),?\s+(?P<rest>\S.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def plainly(clause: str) -> str:
+    """A casual request in the imperative the parsers read: "i need a folder x"
+    asks to create it; "In config.ini, change ..." is "change ... in config.ini"."""
+    clause = _WANT.sub("create ", clause, count=1)
+    if m := _LEAD_PLACE.match(clause):
+        clause = f"{m.group('rest')} in {m.group('t')}"
+    return clause
 
 
 _ELIDED = re.compile(
@@ -108,12 +158,38 @@ def _unelide(clause: str) -> list[str]:
     return [m.group("verb") + m.group("a"), *_unelide(m.group("verb") + m.group("b"))]
 
 
+_LEAD_IN = re.compile(r"^(?:in|inside|within|for)\s+\S+$", re.IGNORECASE)
+
+
+def is_lead_in(part: str) -> bool:
+    return bool(_LEAD_IN.match(part.strip()))
+
+
+def join_lead_ins(parts: list[str]) -> list[str]:
+    """ "In config.ini, change ...": the place named first belongs to the next clause."""
+    out: list[str] = []
+    for part in parts:
+        if out and is_lead_in(out[-1]):
+            out[-1] = f"{out[-1].strip()}, {part.strip()}"
+        else:
+            out.append(part)
+    return out
+
+
+# A connective on its own ("After that, write ...") orders clauses, asks for nothing.
+_CONNECTIVE = re.compile(
+    rf"^(?:and\s+)?(?:then|next|later|afterwards|finally|after\s+(?:that|this)|{AFTER_THAT}"
+    r"|once\s+(?:done|finished)|when\s+(?:done|finished))$",
+    re.IGNORECASE,
+)
+
+
 def clauses(text: str) -> list[str]:
     """The request's clauses in order; quoted text stays whole."""
-    shielded, saved = protect(text)
+    shielded, saved = protect(text, lists=True)
     parts = [half for part in _SPLIT.split(shielded) for half in _unelide(part)]
     out = [tidy(restore(part, saved)) for part in parts]
-    return [c for c in out if c]
+    return join_lead_ins([c for c in out if c and not _CONNECTIVE.match(c)])
 
 
 # --- pronouns -------------------------------------------------------------------------
@@ -121,16 +197,38 @@ def clauses(text: str) -> list[str]:
 
 @dataclass
 class Context:
-    """What "it" and "there" can mean: the last file and folder named so far."""
+    """What "it" and "there" can mean: the last file and folder named so far,
+    and which of the two came last ("rename a.txt to b.txt and append x to it")."""
 
     last_file: str | None = None
     last_dir: str | None = None
+    recent: str | None = None  # "file" or "dir"
+    # The folder whose files were last acted on together: what "them" lists.
+    last_group: str | None = None
+
+    def saw_file(self, path: str) -> None:
+        self.last_file, self.recent = path, "file"
+
+    def saw_dir(self, path: str) -> None:
+        self.last_dir, self.recent = path, "dir"
 
 
 _INTO_IT = re.compile(
     r"\b(into|in|inside|to|under)\s+(?:it|there|that\s+folder|this\s+folder|the\s+new\s+folder"
     r"|that\s+directory|the\s+new\s+directory)\s*$",
     re.IGNORECASE,
+)
+# "the reports in it", "what is in it": things are in a folder, not a file.
+_THINGS_IN_IT = re.compile(
+    r"\b((?:everything|what(?:'s|\s+is)|(?:all\s+)?(?:the\s+)?[\w-]+s|them|files)\s+"
+    r"(?:in|inside|under|within))\s+it\b",
+    re.IGNORECASE,
+)
+_TO_IT = re.compile(
+    r"\b(to|into|in|onto|inside)\s+(?:it|that\s+file|this\s+file|the\s+file)\s*$", re.IGNORECASE
+)
+_OF_IT = re.compile(
+    r"\bof\s+(?:it|(?:that|this)(?:\s+file)?)\b(?!\s+(?:folder|director|dir\b))", re.IGNORECASE
 )
 _THERE = re.compile(r"\s+there\s*$", re.IGNORECASE)
 _VERB_IT = re.compile(
@@ -143,10 +241,18 @@ _VERB_IT = re.compile(
 def resolve(clause: str, ctx: Context) -> str:
     """The clause with "it"/"there" replaced by what they refer to, as a model reads it."""
     if ctx.last_dir is not None:
+        clause = _THINGS_IN_IT.sub(lambda m: f"{m.group(1)} {ctx.last_dir}/", clause)
+    if ctx.recent == "file" and ctx.last_file is not None:
+        clause = _TO_IT.sub(lambda m: f"{m.group(1)} {ctx.last_file}", clause)
+    if ctx.last_dir is not None:
         clause = _INTO_IT.sub(lambda m: f"{m.group(1)} {ctx.last_dir}/", clause)
         clause = _THERE.sub(f" into {ctx.last_dir}/", clause)
     if ctx.last_file is not None:
         clause = _VERB_IT.sub(lambda m: f"{m.group(1)} {ctx.last_file}", clause)
+    last = ctx.last_file if ctx.recent == "file" else ctx.last_dir
+    if last is not None:
+        shown = last if ctx.recent == "file" else f"{last}/"
+        clause = _OF_IT.sub(f"of {shown}", clause)
     return clause
 
 

@@ -77,6 +77,44 @@ def write_piece(phrase: str) -> str | None:
     return piece(kind, " ".join(p for p in (adj, topic) if p))
 
 
+_PURPOSES = (
+    "a lightweight tool that helps you get one job done simply and reliably",
+    "a small project that does one useful thing well and is easy to set up",
+    "a simple, dependable tool for everyday work that is quick to install and use",
+)
+
+
+def _name(subject: str) -> str:
+    """ "a project called Lighthouse" -> "Lighthouse"; "the billing app" -> "Billing app"."""
+    s = subject.strip().strip("'\"`").rstrip(".")
+    if m := re.search(r"\b(?:called|named|titled)\s+(.+)$", s, re.IGNORECASE):
+        return m.group(1).strip().strip("'\"`")
+    s = re.sub(r"^(?:(?:a|an|the|my|our)\s+)?(?:(?:new|small|little)\s+)*", "", s, flags=re.I)
+    s = re.sub(r"^(?:project|app|tool|library|service)\s+(?=[A-Z])", "", s)
+    # "the Lighthouse project": the name, without the kind of thing it names.
+    s = re.sub(
+        r"(?<=\S)\s+(?:project|app|application|tool|library|service|repo(?:sitory)?|package"
+        r"|website|site)$",
+        "",
+        s,
+        flags=re.I,
+    )
+    return _cap(s) or "This project"
+
+
+def document(path: str, subject: str, spec: str = "") -> str:
+    """A file written for a subject: "README.md for a project called Lighthouse"."""
+    name = _name(subject)
+    base = path.rsplit("/", 1)[-1].lower()
+    if base.startswith("readme"):
+        return f"# {name}\n\n{name} is {_PURPOSES[_pick(name, len(_PURPOSES))]}.\n"
+    if base.startswith("changelog"):
+        return f"# Changelog\n\n## Unreleased\n\n- First version of {name}.\n"
+    if base.startswith("todo"):
+        return f"# To do: {name}\n\n- [ ] Decide the first step for {name}\n"
+    return piece("description", name)
+
+
 def _addressed(kind: str, subject: str, to: str) -> str:
     to = re.sub(r"^the\s+", "", to, flags=re.IGNORECASE)
     body = (
@@ -104,6 +142,8 @@ def piece(kind: str, topic: str) -> str:
         return f"Why did {t} never get lost? Because it wrote down every step it took.\n"
     if kind == "sentence":
         return f"{_cap(t)} is worth a moment of attention.\n"
+    if kind == "readme":
+        return document("README.md", topic)
     if kind == "list":
         return "".join(f"- {_cap(t)}: item {n}\n" for n in (1, 2, 3))
     if kind in ("memo", "email", "letter", "message"):

@@ -1,0 +1,143 @@
+"""Searching file contents: which files mention a word, and every line that does.
+
+With no search tool offered, the agent does what a model would: lists the
+folder, reads each file, and decides from what it read. The result is the
+answer, or, with a target, a file of names or lines (one per line).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentfleet.sim.chores.base import Done, Env, Gen, Op, Outcome, Use, failed, listing, show
+from agentfleet.sim.chores.files import series
+from agentfleet.sim.chores.survey import as_dir, hidden
+from agentfleet.sim.chores.text import looks_like_file
+
+
+def _matcher(pattern: str) -> tuple[str, bool]:
+    # As grep users type: "TODO" means that case, "invoice" any case.
+    return (pattern, True) if pattern != pattern.lower() else (pattern.lower(), False)
+
+
+def mentions(text: str, pattern: str) -> bool:
+    needle, exact = _matcher(pattern)
+    return needle in (text if exact else text.lower())
+
+
+class Search(Op):
+    """List the scope (or take the one file named), read every file, then decide."""
+
+    scope: str
+    pattern: str
+    target: str | None
+
+    def run(self, env: Env) -> Gen:
+        action = f"search {show(self.scope)} for '{self.pattern}'"
+        single = looks_like_file(self.scope)
+        needs = ["read_file", *([] if single else ["list_files"])]
+        needs += ["write_file"] if self.target else []
+        for tool in needs:
+            if tool not in env.offered:
+                return Done(f"I could not {action}: the {tool} tool was not offered.")
+        if single:
+            files = [self.scope]
+        else:
+            use = Use("list_files", {"path": self.scope, "recursive": True})
+            (got,) = yield [use]
+            if not got.ok:
+                return failed(action, use, got)
+            found, _ = listing(got.text, self.scope)
+            files = sorted(f for f in found if not hidden(f) and f != self.target)
+        if not files:
+            return Done(f"There are no files in {show(self.scope)} to search.", wanted_change=False)
+        reads = [Use("read_file", {"path": f}) for f in files]
+        texts = yield reads
+        unread = [f for f, t in zip(files, texts, strict=True) if not t.ok]
+        result, said = self.decide(files, texts)
+        if unread:
+            said += f" I could not read {series(unread)}."
+        if self.target is None:
+            return Done(said + ("\n" + "\n".join(result) if result else ""), wanted_change=False)
+        body = "".join(f"{line}\n" for line in result)
+        write = Use("write_file", {"path": self.target, "content": body})
+        (out,) = yield [write]
+        if not out.ok:
+            return failed(f"write {self.target}", write, out)
+        wrote = self.wrote() if result else "nothing (an empty file)"
+        return Done(f"{said} Wrote {wrote} to {self.target}.", changed=True)
+
+    def decide(self, files: list[str], texts: list[Outcome]) -> tuple[list[str], str]:
+        raise NotImplementedError
+
+    def wrote(self) -> str:
+        raise NotImplementedError
+
+    def outputs(self) -> list[str]:
+        return [self.target] if self.target else []
+
+    def reads(self) -> list[str]:
+        return [self.scope if looks_like_file(self.scope) else as_dir(self.scope) or "."]
+
+    def tools(self) -> list[str]:
+        return ["list_files", "read_file", *(["write_file"] if self.target else [])]
+
+
+@dataclass(frozen=True)
+class FindFiles(Search):
+    """Which files mention a word: "Find which files in docs/ mention 'invoice'"."""
+
+    scope: str
+    pattern: str
+    target: str | None = None
+
+    def decide(self, files: list[str], texts: list[Outcome]) -> tuple[list[str], str]:
+        hits = [
+            f for f, t in zip(files, texts, strict=True) if t.ok and mentions(t.text, self.pattern)
+        ]
+        where = f"{len(files)} file{'s' if len(files) != 1 else ''} in {show(self.scope)}"
+        if not hits:
+            return hits, f"None of the {where} mention '{self.pattern}'."
+        return hits, f"Of the {where}, {len(hits)} mention '{self.pattern}': {series(hits)}."
+
+    def wrote(self) -> str:
+        return "their names"
+
+    def claim(self) -> str | None:
+        return f"I wrote the matching file names to {self.target}." if self.target else None
+
+    def step(self) -> str:
+        return f"find the files in {show(self.scope)} that mention '{self.pattern}'"
+
+
+@dataclass(frozen=True)
+class CollectLines(Search):
+    """Every line that mentions a word: "Collect every line with TODO from src/"."""
+
+    scope: str
+    pattern: str
+    target: str | None = None
+
+    def decide(self, files: list[str], texts: list[Outcome]) -> tuple[list[str], str]:
+        lines: list[str] = []
+        holding = 0
+        for t in texts:
+            found = [
+                ln.strip() for ln in t.text.splitlines() if t.ok and mentions(ln, self.pattern)
+            ]
+            holding += bool(found)
+            lines += found
+        where = show(self.scope)
+        if not lines:
+            return lines, f"No line in {where} mentions '{self.pattern}'."
+        count = f"{len(lines)} line{'s' if len(lines) != 1 else ''}"
+        return lines, f"Found {count} with '{self.pattern}' in {holding} of the files in {where}."
+
+    def wrote(self) -> str:
+        return "them"
+
+    def claim(self) -> str | None:
+        return f"I collected the lines into {self.target}." if self.target else None
+
+    def step(self) -> str:
+        return f"collect the lines with '{self.pattern}' from {show(self.scope)}"
