@@ -452,9 +452,12 @@ class MasterAgentWorkflow:
                 status, error = settle(check)
         elif self._real and all(n.status in ("completed", "unverified") for n in nodes):
             status = "unverified"
-            short = [n.title for n in nodes if n.status == "unverified"]
+            short = [n for n in nodes if n.status == "unverified"]
+            # Each part's own reason: the missing paths are what a person acts on.
             error = f"unverified: {len(short)} of {len(nodes)} parts failed their check: " + (
-                "; ".join(short)
+                "; ".join(
+                    f"{n.title[:80]}: {(n.error or '').removeprefix('unverified: ')}" for n in short
+                )
             )
         else:
             status = "partial"
