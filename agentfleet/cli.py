@@ -25,8 +25,9 @@ def _build_parser() -> argparse.ArgumentParser:
     sub.add_parser("dev", help="dev server + simulator (without a key) + worker, until Ctrl-C")
     sub.add_parser("server", help="the Temporal dev server, persisted in $AGENTFLEET_HOME")
     sub.add_parser("worker", help="the worker (same as `python worker.py`)")
-    s = sub.add_parser("sim", help="the Anthropic-compatible simulator")
-    s.add_argument("sim_args", nargs=argparse.REMAINDER)
+    # The simulator parses its own options (see main): argparse's REMAINDER
+    # would reject `sim --port N` because the option looks like one of ours.
+    sub.add_parser("sim", help="the Anthropic-compatible simulator (see `agentfleet sim --help`)")
     r = sub.add_parser("run", help="start a master agent on GOAL")
     r.add_argument("goal")
     r.add_argument("--wait", action="store_true", help="wait and print the result tree")
@@ -94,6 +95,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sim"]:
+        from agentfleet.sim import main as sim_main
+
+        return sim_main(argv[1:])
     args = _build_parser().parse_args(argv)
     from agentfleet.logs import setup_logging
 
@@ -132,10 +138,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     from agentfleet import commands, commands_fleet, commands_report
 
     settings = Settings.from_env()
-    if args.command == "sim":
-        from agentfleet.sim import main as sim_main
-
-        return sim_main(args.sim_args)
     if args.command == "codec-server":
         from agentfleet.codec_server import DEFAULT_CORS_ORIGINS, codec_server_command
 
@@ -197,8 +199,13 @@ def console_main() -> None:
     interpreter ("PyGILState_Release ... finalizing", sdk-python issue #300),
     which would turn a successful command into exit code -6.
     """
-    code = main()
-    sys.stdout.flush()
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `agentfleet ... | head` closed the pipe: the reader has what it
+        # wanted, so this is not an error worth a traceback.
+        code = 0
     sys.stderr.flush()
     logging.shutdown()
     os._exit(code)

@@ -24,7 +24,7 @@ import math
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentfleet.catalog import (
     DEFAULT_MODEL,
@@ -558,7 +558,11 @@ def score_command(
     """`agentfleet score "TASK" [--json]`: (exit code, output)."""
     if not text.strip():
         return 2, "error: task text is empty"
-    result = score_text(text, thresholds)
+    try:
+        result = score_text(text, thresholds)
+    except ValidationError as err:
+        # The task becomes a SubtaskSpec.description; say which limit it broke.
+        return 2, "error: task: " + "; ".join(e["msg"] for e in err.errors(include_url=False))
     decision = (policy or DelegationPolicy()).decide(result)
     payload = {
         "score": result.score,

@@ -170,3 +170,51 @@ async def test_status_labels_spend_from_the_run_not_from_the_shell(
     assert "check: " in out
     code, out, err = await sh(*AGENTFLEET, "status", doc["workflow_id"], "--json", env=keyed)
     assert json.loads(out)["spend"] == doc["spend"]
+
+
+async def test_sim_takes_its_own_port_option() -> None:
+    from agentfleet.devserver import free_port
+
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        *AGENTFLEET, "sim", "--port", str(port), stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        for _ in range(100):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.1)
+                continue
+            writer.close()
+            break
+        else:
+            raise AssertionError(f"`agentfleet sim --port {port}` never listened")
+        assert proc.returncode is None
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def test_a_closed_pipe_is_not_a_traceback() -> None:
+    # `agentfleet score ... | head -c 0`: the reader is gone before the first write.
+    read, write = os.pipe()
+    os.close(read)
+    proc = await asyncio.create_subprocess_exec(
+        *AGENTFLEET,
+        "score",
+        "Refactor the billing service and migrate its database",
+        "--json",
+        stdout=write,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    os.close(write)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+async def test_score_names_the_limit_a_huge_task_breaks() -> None:
+    code, out, err = await sh(*AGENTFLEET, "score", "x" * 20_001)
+    assert code == 2 and out == ""
+    assert err.startswith("error: task: ") and "20000" in err and "Traceback" not in err
