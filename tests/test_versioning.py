@@ -1,0 +1,164 @@
+"""Worker Versioning end to end: a rollout under running work.
+
+Build A runs a master and its sub-agents; build B (a changed SubAgentWorkflow,
+tests/changed_workflows.py) becomes current while A's tree is in the middle of
+its work. A's runs must finish on A, every workflow task of theirs done by an A
+worker, and new runs must start on B. Each test has its own deployment name,
+so no test moves another's work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import VersioningBehavior
+from temporalio.worker import Worker
+
+from agentfleet.config import Settings
+from agentfleet.deployments import adopt_if_unset, deployment_config, describe, drain
+from agentfleet.models import MasterInput
+from tests.changed_workflows import with_changed_subagent
+from tests.conftest import COMPLEX_GOAL
+from worker import worker_options
+from workflows.master import MasterAgentWorkflow
+
+# Several turns per sub-agent, so A's tree is still at work when A stops.
+GOAL = COMPLEX_GOAL + " [sim:turns=6]"
+
+
+def versioned(settings: Settings, build: str) -> Settings:
+    return dataclasses.replace(
+        settings, deployment_name=f"dep-{settings.task_queue}", build_id_override=build
+    )
+
+
+@asynccontextmanager
+async def build_worker(client: Client, settings: Settings, changed: bool) -> AsyncIterator[None]:
+    opts = worker_options(settings, settings.task_queue)
+    if changed:
+        opts["workflows"] = with_changed_subagent(opts["workflows"])
+    async with Worker(client, **opts):
+        yield
+
+
+async def start(client: Client, settings: Settings, wid: str):
+    return await client.start_workflow(
+        MasterAgentWorkflow.run, MasterInput(goal=GOAL), id=wid, task_queue=settings.task_queue
+    )
+
+
+async def wait_for_child(client: Client, child_id: str) -> None:
+    while True:
+        try:
+            await client.get_workflow_handle(child_id).describe()
+            return
+        except Exception:
+            await asyncio.sleep(0.05)
+
+
+async def wait_for_version(client: Client, deployment: str, build: str) -> None:
+    for _ in range(300):
+        if (await describe(client, deployment, count_runs=False)).version(build) is not None:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"version {build} of {deployment} never registered")
+
+
+async def tree_ids(client: Client, settings: Settings, root: str) -> list[str]:
+    """The master and every sub-agent below it (child ids extend the parent's)."""
+    query = f"TaskQueue = '{settings.task_queue}'"
+    ids = [w.id async for w in client.list_workflows(query)]
+    return sorted(i for i in ids if i == root or i.startswith(root + "."))
+
+
+async def build_of(client: Client, wid: str) -> tuple[str, VersioningBehavior]:
+    desc = await client.get_workflow_handle(wid).describe()
+    info = desc.raw_description.workflow_execution_info.versioning_info
+    return info.deployment_version.build_id, VersioningBehavior(info.behavior)
+
+
+async def task_builds(client: Client, wid: str) -> set[str]:
+    """The build of every worker that completed a workflow task of `wid`."""
+    history = await client.get_workflow_handle(wid).fetch_history()
+    return {
+        e.workflow_task_completed_event_attributes.deployment_version.build_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    }
+
+
+async def first_command(client: Client, wid: str) -> EventType.ValueType:
+    """The event of the first command the workflow's code gave."""
+    events = (await client.get_workflow_handle(wid).fetch_history()).events
+    done = next(
+        i
+        for i, e in enumerate(events)
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    )
+    return events[done + 1].event_type
+
+
+def test_code_built_settings_are_unversioned_and_env_settings_versioned(tmp_path) -> None:
+    plain = Settings(home=tmp_path)
+    assert deployment_config(plain) is None
+    env = Settings.from_env({"AGENTFLEET_HOME": str(tmp_path), "AGENTFLEET_BUILD_ID": "b7"})
+    config = deployment_config(env)
+    assert config is not None and config.use_worker_versioning
+    assert (config.version.deployment_name, config.version.build_id) == ("agentfleet", "b7")
+    assert config.default_versioning_behavior == VersioningBehavior.PINNED
+    off = Settings.from_env({"AGENTFLEET_HOME": str(tmp_path), "AGENTFLEET_VERSIONING": "off"})
+    assert deployment_config(off) is None
+
+
+async def test_pinned_runs_finish_on_their_build_and_new_runs_start_on_the_new_one(
+    client: Client, settings: Settings
+) -> None:
+    a, b = versioned(settings, "A"), versioned(settings, "B")
+    deployment = a.deployment_name
+    assert deployment is not None
+    old_id, new_id = f"{settings.task_queue}-old", f"{settings.task_queue}-new"
+
+    async with build_worker(client, a, changed=False):
+        assert await adopt_if_unset(client, deployment, "A", timeout=30)
+        old = await start(client, a, old_id)
+        await wait_for_child(client, f"{old_id}.1")
+    # A is down with its tree mid-flight; B arrives and takes new work.
+    assert (await old.describe()).status == WorkflowExecutionStatus.RUNNING
+
+    async with build_worker(client, b, changed=True):
+        # B must have polled before it can be made current: `drain` of A hands
+        # new work to the newest other version, B.
+        await wait_for_version(client, deployment, "B")
+        said = await drain(client, deployment, "A")
+        assert "B is now current" in said
+        new = await start(client, b, new_id)
+        new_result = await new.result()
+        # While A is down, B never touches A's tree.
+        assert (await old.describe()).status == WorkflowExecutionStatus.RUNNING
+        view = await describe(client, deployment)
+        assert (view.current, view.version("A").status) == ("B", "draining")  # type: ignore[union-attr]
+        assert view.version("A").running.get("MasterAgentWorkflow") == 1  # type: ignore[union-attr]
+        async with build_worker(client, a, changed=False):
+            old_result = await old.result()
+
+    assert old_result.tree.workflow_id == old_id and new_result.tree.workflow_id == new_id
+    old_tree = await tree_ids(client, settings, old_id)
+    new_tree = await tree_ids(client, settings, new_id)
+    assert len(old_tree) > 1 and len(new_tree) > 1, (old_tree, new_tree)
+    for wid in old_tree:
+        assert await build_of(client, wid) == ("A", VersioningBehavior.PINNED), wid
+        assert await task_builds(client, wid) == {"A"}, wid
+    for wid in new_tree:
+        assert await build_of(client, wid) == ("B", VersioningBehavior.PINNED), wid
+        assert await task_builds(client, wid) == {"B"}, wid
+    # The change is B's alone: its sub-agents start with the timer, A's never do.
+    old_subs = [w for w in old_tree if w != old_id]
+    new_subs = [w for w in new_tree if w != new_id]
+    timer = EventType.EVENT_TYPE_TIMER_STARTED
+    assert all([await first_command(client, w) != timer for w in old_subs]), old_subs
+    assert all([await first_command(client, w) == timer for w in new_subs]), new_subs
