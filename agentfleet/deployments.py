@@ -58,6 +58,9 @@ _STATUS = {
 }
 
 
+_MISSING_QUEUES = "missing active task queues"
+
+
 class DeploymentError(CliError):
     """A deployment operation that cannot be done; the message says why."""
 
@@ -171,18 +174,36 @@ async def running_on(client: Client, deployment: str, build_id: str) -> dict[str
     return counts
 
 
-async def set_current(client: Client, deployment: str, build_id: str) -> None:
-    try:
-        await client.workflow_service.set_worker_deployment_current_version(
-            SetWorkerDeploymentCurrentVersionRequest(
-                namespace=client.namespace,
-                deployment_name=deployment,
-                build_id=build_id,
-                identity="agentfleet deploy",
+async def set_current(client: Client, deployment: str, build_id: str, settle: float = 15.0) -> None:
+    """Make `build_id` current.
+
+    The server refuses while the new version has not yet polled every task
+    queue the current one serves (its workflow and activity pollers register
+    a moment apart), so that refusal is retried for up to `settle` seconds.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settle
+    while True:
+        try:
+            await client.workflow_service.set_worker_deployment_current_version(
+                SetWorkerDeploymentCurrentVersionRequest(
+                    namespace=client.namespace,
+                    deployment_name=deployment,
+                    build_id=build_id,
+                    identity="agentfleet deploy",
+                )
             )
-        )
-    except RPCError as err:
-        raise _rpc_problem(err, deployment) from None
+            return
+        except RPCError as err:
+            if _MISSING_QUEUES in err.message and loop.time() < deadline:
+                await asyncio.sleep(0.3)
+                continue
+            if _MISSING_QUEUES in err.message:
+                raise DeploymentError(
+                    f"{build_id} does not serve every task queue the current version does: "
+                    "start its workers on each of them first"
+                ) from None
+            raise _rpc_problem(err, deployment) from None
 
 
 async def set_ramping(client: Client, deployment: str, build_id: str | None, pct: float) -> None:

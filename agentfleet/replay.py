@@ -18,7 +18,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
+from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import RPCError
 from temporalio.worker import Replayer, WorkflowRunner
 from temporalio.workflow import NondeterminismError
@@ -29,6 +31,8 @@ DEFAULT_TYPES = ("MasterAgentWorkflow", "SubAgentWorkflow", "FleetWorkflow", "We
 
 # sdk-core names the event it could not match as "HistoryEvent(id: 12, TimerStarted)".
 _EVENT_RE = re.compile(r"HistoryEvent\(id: (\d+), (\w+)")
+# The SDK wraps core's reason in a Rust debug dump: `message: "[TMPRL1100] ..."`.
+_REASON_RE = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
 _SINCE_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -43,6 +47,12 @@ class ReplayFailure:
     event_type: str | None
     message: str
 
+    @property
+    def reason(self) -> str:
+        """The SDK's diff without the wrapping: what differs, in its words."""
+        m = _REASON_RE.search(self.message)
+        return m.group(1) if m else self.message
+
 
 @dataclass(frozen=True)
 class ReplayReport:
@@ -54,7 +64,7 @@ class ReplayReport:
         return {
             "query": self.query,
             "replayed": self.replayed,
-            "failures": [asdict(f) for f in self.failures],
+            "failures": [{**asdict(f), "reason": f.reason} for f in self.failures],
         }
 
 
@@ -88,7 +98,51 @@ async def download(client: Client, query: str, limit: int) -> AsyncIterator[Work
         raise CliError(f"listing workflows failed ({query}): {err.message}") from None
 
 
-def describe_failure(history: WorkflowHistory, err: Exception) -> ReplayFailure:
+def _event_name(event_type: int) -> str:
+    name = EventType.Name(event_type)  # type: ignore[arg-type]
+    return name.removeprefix("EVENT_TYPE_")
+
+
+async def locate(replayer: Replayer, history: WorkflowHistory) -> tuple[int, str] | None:
+    """The first command event of the first workflow task that does not replay.
+
+    sdk-core names the event only in some messages ("HistoryEvent(id: 12,
+    ...)"); others ("patch marker encountered ... no corresponding change
+    command") do not. So the history is cut after each workflow task's
+    commands and the shortest failing prefix is found by bisection.
+    """
+    events = list(history.events)
+    completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    scheduled = EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+    tasks = [i for i, e in enumerate(events) if e.event_type == completed]
+
+    def cut(j: int) -> WorkflowHistory:
+        end = tasks[j] + 1
+        while end < len(events) and events[end].event_type != scheduled:
+            end += 1
+        return WorkflowHistory(history.workflow_id, events[:end])
+
+    async def fails(j: int) -> bool:
+        result = await replayer.replay_workflow(cut(j), raise_on_replay_failure=False)
+        return result.replay_failure is not None
+
+    lo, hi = 0, len(tasks) - 1
+    if hi < 0 or not await fails(hi):
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if await fails(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    first = tasks[lo] + 1
+    event = events[first] if first < len(events) else events[tasks[lo]]
+    return event.event_id, _event_name(event.event_type)
+
+
+async def describe_failure(
+    replayer: Replayer, history: WorkflowHistory, err: Exception
+) -> ReplayFailure:
     message = str(err)
     first = history.events[0] if history.events else None
     wf_type = first.workflow_execution_started_event_attributes.workflow_type.name if first else "?"
@@ -98,6 +152,10 @@ def describe_failure(history: WorkflowHistory, err: Exception) -> ReplayFailure:
     if m:
         event_id = int(m.group(1))
         event_type = m.group(2)
+    else:
+        found = await locate(replayer, history)
+        if found is not None:
+            event_id, event_type = found
     return ReplayFailure(
         workflow_id=history.workflow_id,
         run_id=history.run_id,
@@ -118,14 +176,20 @@ async def replay_live(
 ) -> ReplayReport:
     """Replay every history `query` matches on `workflows`; collect the failures."""
     options: dict[str, Any] = {"workflow_runner": workflow_runner} if workflow_runner else {}
-    replayer = Replayer(workflows=workflows, data_converter=client.data_converter, **options)
-    failures: list[ReplayFailure] = []
+    # Core's own log lines would land on stdout, inside --json; every failure
+    # it would log is in the report.
+    quiet = Runtime(telemetry=TelemetryConfig(logging=None))
+    replayer = Replayer(
+        workflows=workflows, data_converter=client.data_converter, runtime=quiet, **options
+    )
+    failed: list[tuple[WorkflowHistory, Exception]] = []
     replayed = 0
     async with replayer.workflow_replay_iterator(download(client, query, limit)) as results:
         async for result in results:
             replayed += 1
             if result.replay_failure is not None:
-                failures.append(describe_failure(result.history, result.replay_failure))
+                failed.append((result.history, result.replay_failure))
+    failures = [await describe_failure(replayer, h, err) for h, err in failed]
     return ReplayReport(query=query, replayed=replayed, failures=failures)
 
 
@@ -136,7 +200,7 @@ def render(report: ReplayReport, build_id: str) -> str:
     for f in report.failures:
         where = f"event {f.event_id} ({f.event_type})" if f.event_id else "no event named"
         lines.append(f"FAIL {f.kind}: {f.workflow_type} {f.workflow_id} run {f.run_id}: {where}")
-        lines += [f"    {line}" for line in f.message.splitlines()]
+        lines += [f"    {line}" for line in f.reason.splitlines()]
     if report.failures:
         lines.append(
             f"{len(report.failures)} of {report.replayed} histories do not replay on this code: "

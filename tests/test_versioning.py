@@ -23,7 +23,7 @@ from agentfleet.config import Settings
 from agentfleet.deployments import adopt_if_unset, deployment_config, describe, drain
 from agentfleet.models import MasterInput
 from tests.changed_workflows import with_changed_subagent
-from tests.conftest import COMPLEX_GOAL
+from tests.conftest import COMPLEX_GOAL, collect_evicted_runs
 from worker import worker_options
 from workflows.master import MasterAgentWorkflow
 
@@ -127,6 +127,7 @@ async def test_pinned_runs_finish_on_their_build_and_new_runs_start_on_the_new_o
         assert await adopt_if_unset(client, deployment, "A", timeout=30)
         old = await start(client, a, old_id)
         await wait_for_child(client, f"{old_id}.1")
+    collect_evicted_runs()
     # A is down with its tree mid-flight; B arrives and takes new work.
     assert (await old.describe()).status == WorkflowExecutionStatus.RUNNING
 
