@@ -3,8 +3,9 @@
 A build id names the workflow code a worker runs: Temporal pins each master and
 sub-agent to the build it started on, so two workers with the same id must run
 the same workflow code. It is the package version plus the git revision of the
-checkout; an installed copy with no git metadata (a container image) uses a
-hash of the workflows/ sources instead. Never a random value: every worker
+checkout (plus a hash of workflows/ when that folder has uncommitted edits); an
+installed copy with no git metadata (a container image) uses the hash of the
+workflows/ sources instead. Never a random value: every worker
 started from one image or one commit must agree without talking to each other.
 """
 
@@ -49,6 +50,21 @@ def git_revision(root: Path = ROOT) -> str | None:
     return rev if out.returncode == 0 and rev else None
 
 
+def workflows_edited(root: Path = ROOT) -> bool:
+    """Uncommitted changes under workflows/: the revision alone would not name the code."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "workflows"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and bool(out.stdout.strip())
+
+
 def source_hash(folder: Path = WORKFLOWS) -> str:
     """A hash of every .py file under `folder`, by relative path and content."""
     digest = hashlib.sha256()
@@ -64,7 +80,10 @@ def compute_build_id(root: Path = ROOT, version: str | None = None) -> str:
     version = version or package_version()
     rev = git_revision(root)
     if rev is not None:
-        return f"{version}-g{rev}"
+        # An edited checkout is another build: its runs must not share a
+        # version with the commit's.
+        dirty = f"-dirty{source_hash(root / 'workflows')}" if workflows_edited(root) else ""
+        return f"{version}-g{rev}{dirty}"
     return f"{version}-src{source_hash(root / 'workflows')}"
 
 

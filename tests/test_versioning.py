@@ -163,3 +163,30 @@ async def test_pinned_runs_finish_on_their_build_and_new_runs_start_on_the_new_o
     timer = EventType.EVENT_TYPE_TIMER_STARTED
     assert all([await first_command(client, w) != timer for w in old_subs]), old_subs
     assert all([await first_command(client, w) == timer for w in new_subs]), new_subs
+
+
+def test_the_dev_server_is_started_with_versioning_on() -> None:
+    from agentfleet.devserver import VERSIONING_DYNAMIC_CONFIG, DevServer
+
+    cmd = DevServer(db_file=None).command()
+    pairs = {cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--dynamic-config-value"}
+    assert {f"{k}={v}" for k, v in VERSIONING_DYNAMIC_CONFIG.items()} <= pairs
+    assert VERSIONING_DYNAMIC_CONFIG["system.enableDeploymentVersions"] == "true"
+
+
+def test_build_id_is_version_and_revision_or_a_source_hash(tmp_path) -> None:
+    from agentfleet.build_info import compute_build_id, source_hash
+
+    # This checkout: the git revision.
+    assert compute_build_id(version="1.2.3").startswith("1.2.3-g")
+    # No git metadata (an image): a hash of workflows/, stable, and changed by an edit.
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "a.py").write_text("x = 1\n")
+    first = compute_build_id(tmp_path, "1.2.3")
+    assert (
+        first
+        == compute_build_id(tmp_path, "1.2.3")
+        == f"1.2.3-src{source_hash(tmp_path / 'workflows')}"
+    )
+    (tmp_path / "workflows" / "a.py").write_text("x = 2\n")
+    assert compute_build_id(tmp_path, "1.2.3") != first
