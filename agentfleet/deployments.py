@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -174,8 +175,10 @@ async def running_on(client: Client, deployment: str, build_id: str) -> dict[str
     return counts
 
 
-async def set_current(client: Client, deployment: str, build_id: str, settle: float = 15.0) -> None:
-    """Make `build_id` current.
+async def _routing_call(
+    call: Callable[[], Awaitable[object]], deployment: str, build_id: str, settle: float
+) -> None:
+    """Change the deployment's routing.
 
     The server refuses while the new version has not yet polled every task
     queue the current one serves (its workflow and activity pollers register
@@ -185,41 +188,51 @@ async def set_current(client: Client, deployment: str, build_id: str, settle: fl
     deadline = loop.time() + settle
     while True:
         try:
-            await client.workflow_service.set_worker_deployment_current_version(
-                SetWorkerDeploymentCurrentVersionRequest(
-                    namespace=client.namespace,
-                    deployment_name=deployment,
-                    build_id=build_id,
-                    identity="agentfleet deploy",
-                )
-            )
+            await call()
             return
         except RPCError as err:
-            if _MISSING_QUEUES in err.message and loop.time() < deadline:
-                await asyncio.sleep(0.3)
-                continue
-            if _MISSING_QUEUES in err.message:
+            if _MISSING_QUEUES not in err.message:
+                raise _rpc_problem(err, deployment) from None
+            if loop.time() >= deadline:
                 raise DeploymentError(
                     f"{build_id} does not serve every task queue the current version does: "
                     "start its workers on each of them first"
                 ) from None
-            raise _rpc_problem(err, deployment) from None
+        await asyncio.sleep(0.3)
 
 
-async def set_ramping(client: Client, deployment: str, build_id: str | None, pct: float) -> None:
+async def set_current(client: Client, deployment: str, build_id: str, settle: float = 15.0) -> None:
+    request = SetWorkerDeploymentCurrentVersionRequest(
+        namespace=client.namespace,
+        deployment_name=deployment,
+        build_id=build_id,
+        identity="agentfleet deploy",
+    )
+    await _routing_call(
+        lambda: client.workflow_service.set_worker_deployment_current_version(request),
+        deployment,
+        build_id,
+        settle,
+    )
+
+
+async def set_ramping(
+    client: Client, deployment: str, build_id: str | None, pct: float, settle: float = 15.0
+) -> None:
     """Send `pct`% of new workflows to `build_id`; None (or 0 %) stops the ramp."""
-    try:
-        await client.workflow_service.set_worker_deployment_ramping_version(
-            SetWorkerDeploymentRampingVersionRequest(
-                namespace=client.namespace,
-                deployment_name=deployment,
-                build_id=build_id or "",
-                percentage=pct if build_id else 0.0,
-                identity="agentfleet deploy",
-            )
-        )
-    except RPCError as err:
-        raise _rpc_problem(err, deployment) from None
+    request = SetWorkerDeploymentRampingVersionRequest(
+        namespace=client.namespace,
+        deployment_name=deployment,
+        build_id=build_id or "",
+        percentage=pct if build_id else 0.0,
+        identity="agentfleet deploy",
+    )
+    await _routing_call(
+        lambda: client.workflow_service.set_worker_deployment_ramping_version(request),
+        deployment,
+        build_id or "",
+        settle,
+    )
 
 
 async def drain(client: Client, deployment: str, build_id: str, to: str | None = None) -> str:

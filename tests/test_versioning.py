@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,6 +25,7 @@ from agentfleet.deployments import adopt_if_unset, deployment_config, describe, 
 from agentfleet.models import MasterInput
 from tests.changed_workflows import with_changed_subagent
 from tests.conftest import COMPLEX_GOAL, collect_evicted_runs
+from tests.test_cli import AGENTFLEET, cli_env, sh
 from worker import worker_options
 from workflows.master import MasterAgentWorkflow
 
@@ -190,3 +192,121 @@ def test_build_id_is_version_and_revision_or_a_source_hash(tmp_path) -> None:
     )
     (tmp_path / "workflows" / "a.py").write_text("x = 2\n")
     assert compute_build_id(tmp_path, "1.2.3") != first
+
+
+async def test_deploy_commands_show_and_move_versions_and_speak_plainly(
+    client: Client, settings: Settings
+) -> None:
+    a, b = versioned(settings, "A"), versioned(settings, "B")
+    env = cli_env(settings) | {"AGENTFLEET_DEPLOYMENT": str(a.deployment_name)}
+
+    async def deploy(*args: str) -> tuple[int, str, str]:
+        return await sh(*AGENTFLEET, "deploy", *args, env=env)
+
+    code, out, err = await deploy("status")
+    assert code == 2 and "no worker deployment named" in err and "Traceback" not in err
+    async with build_worker(client, a, changed=False):
+        assert await adopt_if_unset(client, str(a.deployment_name), "A", timeout=30)
+        code, out, err = await deploy("status", "--json")
+        assert code == 0, err
+        doc = json.loads(out)
+        assert doc["current"] == "A" and [v["status"] for v in doc["versions"]] == ["current"]
+        for args, expected in (
+            (("drain", "A"), "only version"),
+            (("drain", "nosuch"), "known: A"),
+            (("ramp", "A", "150"), "PERCENT"),
+            (("ramp", "A", "10"), "already current"),
+        ):
+            code, out, err = await deploy(*args)
+            assert code == 2 and expected in err and "Traceback" not in err, (args, err)
+        async with build_worker(client, b, changed=False):
+            await wait_for_version(client, str(a.deployment_name), "B")
+            code, out, err = await deploy("ramp", "B", "25")
+            assert code == 0 and "25%" in out, err
+            doc = json.loads((await deploy("status", "--json"))[1])
+            assert (doc["current"], doc["ramping"], doc["ramp_percent"]) == ("A", "B", 25)
+            code, out, err = await deploy("drain", "A")
+            assert code == 0 and "B is now current" in out, err
+            code, out, err = await deploy("status")
+            assert code == 0 and "current B" in out and "ramping" not in out.splitlines()[0]
+            a_line = next(line for line in out.splitlines() if line.strip().startswith("A "))
+            assert "draining" in a_line or "drained" in a_line, out
+    code, out, err = await sh(
+        *AGENTFLEET, "deploy", "build-id", "--json", env=env | {"AGENTFLEET_BUILD_ID": "r42"}
+    )
+    assert code == 0 and json.loads(out)["build_id"] == "r42"
+
+
+async def test_the_fleet_moves_to_the_new_build_at_continue_as_new(
+    client: Client, settings: Settings
+) -> None:
+    from agentfleet.fleet_models import FleetInput, FleetSubmit
+    from workflows.fleet import FleetWorkflow
+
+    a, b = versioned(settings, "A"), versioned(settings, "B")
+    deployment = str(a.deployment_name)
+    fleet_id = f"fleet-{settings.task_queue}"
+
+    async def finished(n: int) -> None:
+        for _ in range(600):
+            try:
+                if (await fleet.query(FleetWorkflow.stats)).finished >= n:
+                    return
+            except Exception:
+                pass
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the fleet never finished {n} goals")
+
+    async with build_worker(client, a, changed=False):
+        assert await adopt_if_unset(client, deployment, "A", timeout=30)
+        fleet = await client.start_workflow(
+            FleetWorkflow.run, FleetInput(max_concurrent=2), id=fleet_id, task_queue=a.task_queue
+        )
+        first = await fleet.execute_update(FleetWorkflow.submit, FleetSubmit(goal="What is 2+2?"))
+        await finished(1)
+        async with build_worker(client, b, changed=False):
+            await wait_for_version(client, deployment, "B")
+            await drain(client, deployment, "A")
+            # The fleet moves at its first workflow task that sees B current
+            # (routing reaches the task queue a moment after `drain`): each
+            # no-op signal gives it one, on A, until it has continued-as-new.
+            await nudge_until_moved(client, fleet_id)
+            second = await fleet.execute_update(
+                FleetWorkflow.submit, FleetSubmit(goal="What is 3+3?")
+            )
+            await finished(2)
+            runs = [w async for w in client.list_workflows(f"WorkflowId = '{fleet_id}'")]
+            await fleet.signal(FleetWorkflow.drain)
+            await fleet.result()
+
+    assert len(runs) == 2, runs
+    by_status = {r.status: r for r in runs}
+    old_run = by_status[WorkflowExecutionStatus.CONTINUED_AS_NEW]
+    old_builds = await task_builds_of_run(client, fleet_id, old_run.run_id)
+    assert old_builds == {"A"}, old_builds
+    # The new run is on B, and so is the master it started; the first master stayed on A.
+    assert (await build_of(client, fleet_id))[0] == "B"
+    assert (await build_of(client, first))[0] == "A"
+    assert (await build_of(client, second))[0] == "B"
+
+
+async def nudge_until_moved(client: Client, fleet_id: str) -> None:
+    from workflows.fleet import FleetWorkflow
+
+    handle = client.get_workflow_handle(fleet_id)
+    for _ in range(100):
+        runs = [w async for w in client.list_workflows(f"WorkflowId = '{fleet_id}'")]
+        if len(runs) > 1 and (await build_of(client, fleet_id))[0] == "B":
+            return
+        await handle.signal(FleetWorkflow.resume)
+        await asyncio.sleep(0.2)
+    raise AssertionError("the fleet never continued-as-new onto B")
+
+
+async def task_builds_of_run(client: Client, wid: str, run_id: str) -> set[str]:
+    history = await client.get_workflow_handle(wid, run_id=run_id).fetch_history()
+    return {
+        e.workflow_task_completed_event_attributes.deployment_version.build_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    }
