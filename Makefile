@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fmt bench dev worker up down clean system-deps install
+.PHONY: demo test lint fmt bench dev worker up down clean system-deps install replay-check
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,11 @@ fmt: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The step before a rollout (README, "Deploying"): the histories on the
+# configured server (TEMPORAL_ADDRESS) must replay on this checkout.
+replay-check: $(STAMP)
+	$(BIN)/agentfleet replay $(REPLAY_ARGS)
 
 dev: $(STAMP)
 	$(BIN)/agentfleet dev

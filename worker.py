@@ -31,6 +31,7 @@ from activities.tools import ToolActivities
 from agentfleet.blobstore import LocalBlobStore
 from agentfleet.client import connect_traced
 from agentfleet.config import Settings
+from agentfleet.deployments import adopt_if_unset, deployment_config
 from agentfleet.ledger import open_ledger
 from agentfleet.logs import setup_logging
 from agentfleet.mcp import McpConfigError, McpHub, hub_for
@@ -56,6 +57,7 @@ WORKFLOW_HELPERS = (
     "workflows._loop",
     "workflows._observe",
     "workflows._search",
+    "workflows._upgrade",
 )
 
 log = logging.getLogger("agentfleet.worker")
@@ -79,6 +81,12 @@ def worker_options(settings: Settings, task_queue: str | None = None) -> dict[st
     report = ReportActivities(settings, ledger=ledger)
     audit = AuditActivities(settings, ledger=ledger)
     mcp = McpActivities(hub_for(settings.home), LocalBlobStore(settings.blobs))
+    versioning = deployment_config(settings)
+    # A versioned worker is known by its deployment version (build id from the
+    # checkout, agentfleet/build_info.py); an unversioned one keeps the label.
+    identity: dict[str, Any] = (
+        {"deployment_config": versioning} if versioning else {"build_id": "agentfleet"}
+    )
     return dict(
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
@@ -112,10 +120,10 @@ def worker_options(settings: Settings, task_queue: str | None = None) -> dict[st
         # sent as it comes, so the server never mistakes a live call for a dead
         # one. Only LLM calls heartbeat: two small RPCs a second per call.
         max_heartbeat_throttle_interval=timedelta(seconds=0.5),
-        # There is no worker versioning, so the build id is only a label. Left
-        # unset, the SDK hashes the bytecode of every loaded module (~4,000) in
-        # this constructor: 0.2-0.3 s added to every restart.
-        build_id="agentfleet",
+        # Unversioned, the build id is only a label. Left unset, the SDK hashes
+        # the bytecode of every loaded module (~4,000) in this constructor:
+        # 0.2-0.3 s added to every restart.
+        **identity,
         # SIGTERM drains instead of dropping work: in-flight activities get
         # this long to finish (an LLM call finished is not paid for twice),
         # then are cancelled and retried elsewhere. 10 s plus the telemetry
@@ -182,7 +190,9 @@ async def run(
         log.info("telemetry: %s", telemetry.describe())
         await _discover(hub)
         async with worker:
+            adopt = _adopt_first_version(client, settings)
             await stop.wait()
+            adopt.cancel()
             log.info("shutting down: draining in-flight work")
     finally:
         await hub.close()
@@ -190,6 +200,18 @@ async def run(
         # metric values are exported before the process exits.
         await telemetry.shutdown()
         log.info("telemetry flushed")
+
+
+def _adopt_first_version(client: Client, settings: Settings) -> asyncio.Task[bool]:
+    """In the background: a fresh deployment's first build becomes current."""
+
+    async def adopt() -> bool:
+        if not settings.deployment_name:
+            return False
+        log.info("deployment %s, build %s", settings.deployment_name, settings.build_id)
+        return await adopt_if_unset(client, settings.deployment_name, settings.build_id)
+
+    return asyncio.create_task(adopt())
 
 
 async def _discover(hub: McpHub) -> None:

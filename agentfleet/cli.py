@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from agentfleet.config import Settings
 from agentfleet.errors import CliError
@@ -88,10 +89,37 @@ def _build_parser() -> argparse.ArgumentParser:
     wr.add_argument("--run", help="only what this agent run deleted")
     wr.add_argument("--to", help="restore the one PATH to this path instead")
     wr.add_argument("--json", action="store_true")
+    _add_deploy(sub)
     sc = sub.add_parser("score", help="score a task's complexity, with no LLM call")
     sc.add_argument("task")
     sc.add_argument("--json", action="store_true")
     return p
+
+
+def _add_deploy(sub: Any) -> None:
+    dp = sub.add_parser("deploy", help="Worker Versioning: which build runs what; move new work")
+    dp.add_argument("--deployment", help="deployment name (default $AGENTFLEET_DEPLOYMENT)")
+    dsub = dp.add_subparsers(dest="deploy_command", required=True)
+    ds = dsub.add_parser("status", help="versions: current, ramping, draining; what runs on each")
+    ds.add_argument("--json", action="store_true")
+    dd = dsub.add_parser("drain", help="send no new work to BUILD_ID; its pinned runs finish")
+    dd.add_argument("build_id")
+    dd.add_argument("--to", help="the version to make current (default: the newest other)")
+    dr = dsub.add_parser("ramp", help="send PERCENT of new workflows to BUILD_ID (0 stops)")
+    dr.add_argument("build_id")
+    dr.add_argument("percent", type=float)
+    db = dsub.add_parser("build-id", help="this checkout's build id")
+    db.add_argument("--json", action="store_true")
+    rp = sub.add_parser(
+        "replay",
+        help="replay live histories on this checkout's code; exit 1 on any nondeterminism",
+    )
+    rp.add_argument("--query", help="a visibility query ANDed to the default selection")
+    rp.add_argument("--since", default="7d", help="closed this recently (default 7d)")
+    rp.add_argument("--address", help="Temporal address (default $TEMPORAL_ADDRESS)")
+    rp.add_argument("--namespace", help="namespace (default $TEMPORAL_NAMESPACE)")
+    rp.add_argument("--limit", type=int, default=1000, help="at most this many histories")
+    rp.add_argument("--json", action="store_true")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -115,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "schedule",
         "fleet",
         "workspace",
+        "deploy",
+        "replay",
     }
     setup_logging(logging.WARNING if quiet else logging.INFO)
     try:
@@ -160,6 +190,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from agentfleet.commands_workspace import workspace_restore
 
         return workspace_restore(settings, args.name, args.paths, args.run, args.to, args.json)
+    if args.command == "deploy" and args.deploy_command == "build-id":
+        from agentfleet.commands_deploy import build_id
+
+        return build_id(settings, args.json)
     handlers = {
         "demo": lambda: commands.demo(settings),
         "dev": lambda: commands.dev(settings),
@@ -188,7 +222,23 @@ def _dispatch(args: argparse.Namespace) -> int:
             settings, args.show, args.set_time, args.tz, args.json
         ),
     }
+    if args.command in ("deploy", "replay"):
+        return asyncio.run(_deploy(settings, args))
     return asyncio.run(handlers[args.command]())
+
+
+async def _deploy(settings: Settings, args: argparse.Namespace) -> int:
+    from agentfleet import commands_deploy as cd
+
+    if args.command == "replay":
+        return await cd.replay(
+            settings, args.query, args.since, args.address, args.namespace, args.limit, args.json
+        )
+    if args.deploy_command == "status":
+        return await cd.status(settings, args.deployment, args.json)
+    if args.deploy_command == "drain":
+        return await cd.drain(settings, args.build_id, args.to, args.deployment)
+    return await cd.ramp(settings, args.build_id, args.percent, args.deployment)
 
 
 def console_main() -> None:

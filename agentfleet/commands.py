@@ -79,6 +79,7 @@ async def embedded_stack(settings: Settings, with_worker: bool = True) -> AsyncI
 
             settings.workspaces.mkdir(parents=True, exist_ok=True)
             async with build_worker(client, settings):
+                await _take_over(client, settings)
                 yield settings
         else:
             yield settings
@@ -88,6 +89,23 @@ async def embedded_stack(settings: Settings, with_worker: bool = True) -> AsyncI
         server.stop()
         if sim:
             sim.stop()
+
+
+async def _take_over(client: Client, settings: Settings) -> None:
+    """The dev worker's build becomes current before any work starts.
+
+    Runs pinned to an earlier build stay on it (`agentfleet deploy status`).
+    """
+    if not settings.deployment_name:
+        return
+    from agentfleet.deployments import adopt_if_unset
+
+    if await adopt_if_unset(
+        client, settings.deployment_name, settings.build_id, timeout=30.0, take_over=True
+    ):
+        _say(f"Worker: deployment {settings.deployment_name}, build {settings.build_id} (current)")
+    else:
+        _say(f"Worker: build {settings.build_id} could not be made current; see the log")
 
 
 async def prepare_cluster(client: Client, settings: Settings) -> None:

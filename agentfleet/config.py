@@ -30,6 +30,18 @@ class Settings:
     anthropic_base_url: str | None = None
     sim_port: int = 8787
     ledger_url_override: str | None = None
+    # Worker Versioning (agentfleet/deployments.py): None runs unversioned. The
+    # environment turns it on (AGENTFLEET_DEPLOYMENT, default "agentfleet";
+    # AGENTFLEET_VERSIONING=off to opt out); Settings built in code, as tests
+    # and benchmarks do, stay unversioned unless they name a deployment.
+    deployment_name: str | None = None
+    build_id_override: str | None = None
+
+    @property
+    def build_id(self) -> str:
+        from agentfleet.build_info import build_id
+
+        return self.build_id_override or build_id()
 
     @property
     def ledger_url(self) -> str:
@@ -77,4 +89,12 @@ class Settings:
             anthropic_base_url=base_url,
             sim_port=sim_port,
             ledger_url_override=(e.get("AGENTFLEET_LEDGER_URL") or "").strip() or None,
+            deployment_name=_deployment_name(e),
+            build_id_override=(e.get("AGENTFLEET_BUILD_ID") or "").strip() or None,
         )
+
+
+def _deployment_name(e: dict[str, str]) -> str | None:
+    if e.get("AGENTFLEET_VERSIONING", "on").strip().lower() in {"off", "0", "false", "no"}:
+        return None
+    return (e.get("AGENTFLEET_DEPLOYMENT") or "").strip() or "agentfleet"

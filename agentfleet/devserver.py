@@ -26,6 +26,14 @@ SEARCH_ATTRIBUTES = {
     "RootTaskId": "Keyword",
 }
 
+# Worker Versioning (agentfleet/deployments.py): deployment versions and the
+# versioning fields of the workflow APIs. Server 1.32 has both on by default;
+# stated so a server whose defaults differ still routes by version.
+VERSIONING_DYNAMIC_CONFIG = {
+    "system.enableDeploymentVersions": "true",
+    "frontend.workerVersioningWorkflowAPIs": "true",
+}
+
 # WAL with synchronous=normal survives a process kill; an OS crash may lose the
 # last commits. Measured in bench/: about 2.5x faster than the default journal.
 FAST_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
@@ -105,7 +113,7 @@ class DevServer:
             cmd += ["--namespace", self.namespace]
         for name, kind in SEARCH_ATTRIBUTES.items():
             cmd += ["--search-attribute", f"{name}={kind}"]
-        for key, value in self.dynamic_config.items():
+        for key, value in {**VERSIONING_DYNAMIC_CONFIG, **self.dynamic_config}.items():
             cmd += ["--dynamic-config-value", f"{key}={value}"]
         if self.ui_codec_endpoint:
             cmd += ["--ui-codec-endpoint", self.ui_codec_endpoint]

@@ -1066,3 +1066,25 @@ def check_collector_queue(config: Config, compose: Config) -> Problems:
             "the Collector restarts (its metrics exporter has no persistent queue)"
         )
     return problems
+
+
+def check_versioning(compose: Config, dynamic_config: Config, flags: Iterable[str]) -> Problems:
+    """The server routes by worker version and the workers register as one.
+
+    `flags` are the dynamic config keys the dev server sets
+    (agentfleet.devserver.VERSIONING_DYNAMIC_CONFIG): the stack's server must
+    switch on the same ones.
+    """
+    problems: Problems = []
+    for key in flags:
+        values = dynamic_config.get(key) or []
+        if not any(isinstance(v, Mapping) and v.get("value") is True for v in values):
+            problems.append(f"dynamicconfig.yaml must set {key} to true (Worker Versioning)")
+    worker = services(compose).get(WORKER)
+    if worker is not None:
+        env = environment(worker)
+        if not env.get("AGENTFLEET_DEPLOYMENT", "").strip():
+            problems.append("worker must name its deployment (AGENTFLEET_DEPLOYMENT)")
+        if env.get("AGENTFLEET_VERSIONING", "on").strip().lower() in {"off", "0", "false", "no"}:
+            problems.append("worker must not switch versioning off (AGENTFLEET_VERSIONING)")
+    return problems

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from agentfleet import telemetry_names
-from agentfleet.devserver import SEARCH_ATTRIBUTES
+from agentfleet.devserver import SEARCH_ATTRIBUTES, VERSIONING_DYNAMIC_CONFIG
 from tests import stack_checks as sc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -852,3 +852,36 @@ def test_ports_catch_unknown_host_and_scrape_port(bad: Stack) -> None:
     _ds(bad, "tempo")["url"] = "http://tempo-query:3200"
     bad["prometheus"]["scrape_configs"][1]["static_configs"][0]["targets"] = ["otel-collector:8889"]
     assert_flags(ports(bad), "not a compose service", "otel-collector:8889")
+
+
+# ---------------------------------------------------------------- worker versioning
+
+
+def dynamic_config() -> dict[str, Any]:
+    return yaml.safe_load((DOCKER / "temporal/dynamicconfig.yaml").read_text())
+
+
+def test_versioning(stack: Stack) -> None:
+    assert sc.check_versioning(stack["compose"], dynamic_config(), VERSIONING_DYNAMIC_CONFIG) == []
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "env", "expected"),
+    [
+        ("system.enableDeploymentVersions", None, {}, "system.enableDeploymentVersions"),
+        ("frontend.workerVersioningWorkflowAPIs", False, {}, "workerVersioningWorkflowAPIs"),
+        (None, None, {"AGENTFLEET_DEPLOYMENT": ""}, "AGENTFLEET_DEPLOYMENT"),
+        (None, None, {"AGENTFLEET_VERSIONING": "off"}, "AGENTFLEET_VERSIONING"),
+    ],
+)
+def test_versioning_catches(
+    bad: Stack, flag: str | None, value: Any, env: dict[str, str], expected: str
+) -> None:
+    config = dynamic_config()
+    if flag is not None:
+        if value is None:
+            del config[flag]
+        else:
+            config[flag] = [{"value": value, "constraints": {}}]
+    bad["compose"]["services"]["worker"]["environment"].update(env)
+    assert_flags(sc.check_versioning(bad["compose"], config, VERSIONING_DYNAMIC_CONFIG), expected)

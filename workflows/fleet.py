@@ -67,9 +67,12 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows._calls import failure_message
+from workflows._upgrade import continue_as_new_upgrading, newer_build_current
 
 MASTER_WORKFLOW = "MasterAgentWorkflow"
 AWAIT_MASTER = "agentfleet.fleet.await_master"
+# Fleet runs from before it never continue-as-new because a new build is current.
+UPGRADE_PATCH = "agentfleet-fleet-upgrade-at-can-1"
 
 # Ids remembered for idempotency; older ones are still protected by the
 # REJECT_DUPLICATE child start (see the module docstring). Bounded so the
@@ -168,6 +171,7 @@ class FleetWorkflow:
         self._draining = inp.draining
         self._starting = 0
         self._continuing = False
+        self._moves_to_new_builds = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- messages -------------------------------------------------------------
@@ -234,6 +238,7 @@ class FleetWorkflow:
 
     @workflow.run
     async def run(self, inp: FleetInput) -> FleetStatus:
+        self._moves_to_new_builds = workflow.patched(UPGRADE_PATCH)
         self._tag()
         for task in list(self._in_flight.values()):
             self._launch(task)
@@ -249,7 +254,7 @@ class FleetWorkflow:
                     lambda: self._starting == 0 and workflow.all_handlers_finished()
                 )
                 self._stats.runs += 1
-                workflow.continue_as_new(self._carry())
+                continue_as_new_upgrading(self._carry())
             while self._can_start():
                 self._launch(self._queue.pop(0))
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -267,7 +272,10 @@ class FleetWorkflow:
         )
 
     def _should_continue(self) -> bool:
-        return workflow.info().is_continue_as_new_suggested()
+        if workflow.info().is_continue_as_new_suggested():
+            return True
+        # A new build is current: move to it (workflows/_upgrade.py).
+        return self._moves_to_new_builds and newer_build_current()
 
     def _carry(self) -> FleetInput:
         return FleetInput(
