@@ -30,6 +30,9 @@ class Settings:
     anthropic_base_url: str | None = None
     sim_port: int = 8787
     ledger_url_override: str | None = None
+    # Prompt-cache breakpoints on every LLM request (agentfleet/caching.py);
+    # AGENTFLEET_PROMPT_CACHE=0 turns them off, e.g. to compare costs.
+    prompt_cache: bool = True
 
     @property
     def ledger_url(self) -> str:
@@ -77,4 +80,16 @@ class Settings:
             anthropic_base_url=base_url,
             sim_port=sim_port,
             ledger_url_override=(e.get("AGENTFLEET_LEDGER_URL") or "").strip() or None,
+            prompt_cache=_flag(e.get("AGENTFLEET_PROMPT_CACHE"), "AGENTFLEET_PROMPT_CACHE"),
         )
+
+
+def _flag(raw: str | None, name: str, default: bool = True) -> bool:
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}")

@@ -640,6 +640,10 @@ class MasterAgentWorkflow:
             update={
                 "input_tokens": usage.input_tokens - usage_before.input_tokens,
                 "output_tokens": usage.output_tokens - usage_before.output_tokens,
+                "cache_creation_input_tokens": usage.cache_creation_input_tokens
+                - usage_before.cache_creation_input_tokens,
+                "cache_read_input_tokens": usage.cache_read_input_tokens
+                - usage_before.cache_read_input_tokens,
                 "cost_usd": round(usage.cost_usd - usage_before.cost_usd, 8),
                 "llm_calls": usage.llm_calls - usage_before.llm_calls,
             }
