@@ -576,6 +576,8 @@ class AgentNode(Record):
     verification: Verification | None = None
     # This node's own tool journal (its children keep theirs).
     effects: list[Effect] = Field(default_factory=list)
+    # A master's cost forecast, made before its plan ran (agentfleet/forecast.py).
+    forecast_usd: float | None = None
 
     @property
     def duration_s(self) -> float | None:

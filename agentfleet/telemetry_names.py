@@ -88,6 +88,8 @@ AF_BUDGET_USD = "agentfleet.budget.usd"
 AF_ATTEMPT = "agentfleet.attempt"
 AF_STATUS = "agentfleet.status"
 AF_SIMULATED = "agentfleet.simulated"
+# A master's cost forecast (agentfleet/forecast.py), set before its plan runs.
+AF_FORECAST_USD = "agentfleet.forecast.usd"
 # The completion check on an invoke_agent span (models.Verification).
 AF_VERIFY_PASSED = "agentfleet.verification.passed"
 AF_VERIFY_MODE = "agentfleet.verification.mode"
