@@ -29,6 +29,7 @@ from agentfleet.config import Settings
 from agentfleet.devserver import DevServer
 from agentfleet.ledger import Ledger
 from agentfleet.models import AgentNode, Receipt, SubAgentInput
+from agentfleet.pricing import cost_usd
 from agentfleet.report import build_report
 from agentfleet.sim import Simulator
 from agentfleet.sim.cache import PromptCache
@@ -325,3 +326,81 @@ async def test_a_cached_multi_turn_run_costs_less_by_what_the_price_table_says(
         f"uncached run: ${without.usage.cost_usd:.6f}; saving ${saving:.6f} "
         f"= expected ${expected_saving:.6f}"
     )
+
+
+def test_the_fleet_dashboard_shows_the_cache_hit_rate() -> None:
+    import json
+
+    board = json.loads(
+        (
+            Path(__file__).resolve().parent.parent / "grafana/dashboards/fleet-overview.json"
+        ).read_text(encoding="utf-8")
+    )
+    panels = [p for p in board["panels"] if "cache hit rate" in p.get("title", "").lower()]
+    assert len(panels) == 2
+    for p in panels:
+        (target,) = p["targets"]
+        expr = target["expr"]
+        assert tn.LLM_TOKENS in expr and f'direction="{tn.DIRECTION_CACHE_READ}"' in expr
+        # The denominator is every input token: uncached, written and read.
+        assert "input|cache_read|cache_creation" in expr
+        assert p["fieldConfig"]["defaults"]["unit"] == "percentunit"
+
+
+def test_the_report_splits_cache_tokens_by_model_without_double_counting_a_tree() -> None:
+    from datetime import timedelta
+
+    from agentfleet.ledger import LedgerRow
+    from agentfleet.report_markdown import render_markdown
+
+    at = datetime(2026, 3, 10, 9, tzinfo=UTC)
+
+    def row(wf: str, parent: str | None, model: str, **usage: Any) -> LedgerRow:
+        return LedgerRow(
+            workflow_id=wf,
+            run_id="r",
+            parent_id=parent,
+            root_id="root",
+            role="master" if parent is None else "subagent",
+            model=model,
+            status="completed",
+            started_at=at,
+            closed_at=at + timedelta(minutes=1),
+            updated_at=at + timedelta(minutes=1),
+            **usage,
+        )
+
+    # The root's row is its subtree's total; its own share is what its child did not spend.
+    child = dict(
+        input_tokens=100,
+        output_tokens=50,
+        cache_creation_input_tokens=2000,
+        cache_read_input_tokens=6000,
+        cost_usd=cost_usd(MODEL, 100, 50, 2000, 6000),
+    )
+    own = dict(
+        input_tokens=300,
+        output_tokens=80,
+        cache_creation_input_tokens=1000,
+        cache_read_input_tokens=0,
+    )
+    root_cost = cost_usd("claude-opus-5", *own.values()) + child["cost_usd"]
+    total = {k: own[k] + child[k] for k in own}
+    rows = [
+        row("root", None, "claude-opus-5", **total, cost_usd=root_cost),
+        row("root.1", "root", MODEL, **child),
+    ]
+    report = build_report(rows, [], "2026-W11")
+    by = {u.model: u for u in report.by_model}
+    opus, sonnet = by["claude-opus-5"], by[MODEL]
+    assert (opus.cache_creation_input_tokens, opus.cache_read_input_tokens) == (1000, 0)
+    assert (sonnet.cache_creation_input_tokens, sonnet.cache_read_input_tokens) == (2000, 6000)
+    assert sonnet.cache_hit_rate == round(6000 / 8100, 4)
+    assert opus.cost_usd == round(cost_usd("claude-opus-5", 300, 80, 1000, 0), 6)
+    t = report.totals
+    assert t.cache_read_input_tokens == 6000 and t.cache_creation_input_tokens == 3000
+    assert t.total_tokens == 100 + 50 + 2000 + 6000 + 300 + 80 + 1000
+    assert t.cost_usd == round(root_cost, 6)
+    assert report.summary.cache_hit_rate == round(6000 / (400 + 3000 + 6000), 4)
+    md = render_markdown(report)
+    assert "cache hit rate" in md and "74.1%" in md

@@ -205,7 +205,9 @@ class MasterAgentWorkflow:
     async def _run_traced(self, inp: MasterInput, span: AgentSpan) -> MasterResult:
         wid = workflow.info().workflow_id
         loaded = await load_thresholds()
-        thresholds, self._tier_costs = loaded.base(), dict(loaded.tier_costs)
+        # The cut points as before, and the calibration record's per-tier costs.
+        thresholds = loaded.base()
+        self._tier_costs = dict(loaded.tier_costs)
         policy = policy_for(inp.models, inp.model)
         goal = score_text(inp.goal, thresholds)
         decision = policy.decide(goal)
@@ -320,7 +322,8 @@ class MasterAgentWorkflow:
             ahead = self._estimate(inp, kept, policy, thresholds, decision, spend)
             if ahead.over_budget and not inp.require_approval and workflow.patched(PATCH_FORECAST):
                 # Refused before any child starts; with require_approval a person decides.
-                return self._refused(inp, ahead, plan, attempts, pruned, workspace, spend)
+                refused = self._refused(inp, ahead, plan, attempts, pruned, workspace, spend)
+                return refused.model_copy(update={"thresholds_version": thresholds.version})
             if inp.require_approval:
                 kept, more = await self._await_approval(Plan(subtasks=kept), inp, decision, limits)
                 pruned.extend(more)
