@@ -404,3 +404,12 @@ def test_the_report_splits_cache_tokens_by_model_without_double_counting_a_tree(
     assert report.summary.cache_hit_rate == round(6000 / (400 + 3000 + 6000), 4)
     md = render_markdown(report)
     assert "cache hit rate" in md and "74.1%" in md
+
+
+def test_caching_is_on_by_default_and_an_env_switch_turns_it_off(tmp_path: Path) -> None:
+    home = {"AGENTFLEET_HOME": str(tmp_path)}
+    assert Settings.from_env(home).prompt_cache is True
+    for off in ("0", "false", "OFF"):
+        assert Settings.from_env({**home, "AGENTFLEET_PROMPT_CACHE": off}).prompt_cache is False
+    with pytest.raises(ValueError, match="AGENTFLEET_PROMPT_CACHE"):
+        Settings.from_env({**home, "AGENTFLEET_PROMPT_CACHE": "maybe"})
