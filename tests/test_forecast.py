@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 from temporalio.client import Client
 
@@ -12,7 +13,16 @@ from agentfleet import telemetry_names as tn
 from agentfleet.catalog import DEFAULT_MODEL, SMALL_MODEL
 from agentfleet.complexity import DEFAULT_THRESHOLDS, score_text
 from agentfleet.config import Settings
-from agentfleet.forecast import MIN_SAMPLES, TierCost, forecast, part, tier_costs
+from agentfleet.forecast import (
+    GROWTH_PER_TURN_TOKENS,
+    MIN_SAMPLES,
+    OUTPUT_PER_TURN_TOKENS,
+    PROMPT_OVERHEAD_TOKENS,
+    TierCost,
+    forecast,
+    part,
+    tier_costs,
+)
 from agentfleet.ledger import Ledger
 from agentfleet.models import BudgetSpec, MasterInput, PlanApproval
 from agentfleet.pricing import cost_usd
@@ -36,8 +46,9 @@ def test_uncalibrated_parts_are_priced_from_their_score_and_the_price_table() ->
     # One turn more than the estimated steps, each resending overhead, context and history.
     score = p.score  # type: ignore[attr-defined]
     turns = score.est_steps + 1
-    prompt = sum(2_500 + score.est_context_tokens + 400 * k for k in range(turns))
-    assert only.usd == cost_usd(SMALL_MODEL, prompt, 400 * turns)
+    per_turn = PROMPT_OVERHEAD_TOKENS + score.est_context_tokens
+    prompt = sum(per_turn + GROWTH_PER_TURN_TOKENS * k for k in range(turns))
+    assert only.usd == cost_usd(SMALL_MODEL, prompt, OUTPUT_PER_TURN_TOKENS * turns)
     assert f.usd == round(only.usd, 6) and not f.over_budget
 
 
@@ -135,4 +146,22 @@ async def test_with_require_approval_a_person_decides_and_the_report_compares(
     assert f.forecast_usd == round(tree.forecast_usd, 6)
     assert f.actual_usd == round(tree.usage.cost_usd, 6)
     assert f.error_usd == round(f.actual_usd - f.forecast_usd, 6)
+    print(f"\nforecast ${f.forecast_usd:.6f} vs actual ${f.actual_usd:.6f} ({tree.status})")
     assert tn.AF_FORECAST_USD == "agentfleet.forecast.usd"
+
+
+def test_the_thresholds_activity_brings_the_calibration_records_cost_per_tier(
+    tmp_path: Path,
+) -> None:
+    from activities.policy import PolicyActivities
+    from agentfleet import calibration
+    from tests.test_calibration import T0, band
+
+    rows = band(0.06, 0.15, "trivial", 10, cost=0.001) + band(0.15, 0.25, "simple", 10, cost=0.04)
+    fitted = calibration.fit(rows, calibration.read_thresholds(tmp_path), [])
+    calibration.save(tmp_path, fitted, T0)
+    served = asyncio.run(PolicyActivities(tmp_path).thresholds())
+    assert served.base() == fitted.proposed
+    assert served.tier_costs["trivial"] == TierCost(usd=0.001, samples=10)
+    assert served.tier_costs["simple"] == TierCost(usd=0.04, samples=10)
+    assert "complex" not in served.tier_costs  # no run of it in the record
