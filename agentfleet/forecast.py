@@ -8,9 +8,10 @@ bases:
   per-tier `Side.mean_cost_usd` that `agentfleet calibrate` writes to the
   thresholds history), once it holds at least `MIN_SAMPLES` runs of the tier;
 * `estimate`: otherwise, from the part's complexity score: about `est_steps + 1`
-  turns (capped by the tier's turn limit), each resending the prompt overhead,
-  the estimated context and the conversation so far, at the model's uncached
-  input price (prompt caching only makes the real run cheaper).
+  turns (capped by the tier's turn limit), each resending the prompt overhead
+  and the conversation so far, into which the estimated context is read a share
+  per turn, at the model's uncached input price (prompt caching only makes the
+  real run cheaper).
 
 The forecast adds what the master has already spent (planning) and one
 synthesis call. It is an estimate, not a cap: budgets still stop a run.
@@ -116,12 +117,20 @@ def tier_costs(history: Iterable[Mapping[str, Any]]) -> dict[str, TierCost]:
     return out
 
 
+def prompt_tokens(turns: int, context: int) -> int:
+    """Input tokens of `turns` turns: each resends the overhead and the history so
+    far; the task's context is read in as it goes (a share of it per turn) and
+    then stays in the history."""
+    return sum(
+        PROMPT_OVERHEAD_TOKENS + context * (k + 1) // turns + GROWTH_PER_TURN_TOKENS * k
+        for k in range(turns)
+    )
+
+
 def _estimate(p: _Part) -> float:
     turns = max(1, min(p.score.est_steps + 1, p.max_turns))
-    per_turn = PROMPT_OVERHEAD_TOKENS + p.score.est_context_tokens
-    prompt = sum(per_turn + k * GROWTH_PER_TURN_TOKENS for k in range(turns))
     output = turns * min(p.max_tokens, OUTPUT_PER_TURN_TOKENS)
-    return cost_usd(p.model, prompt, output)
+    return cost_usd(p.model, prompt_tokens(turns, p.score.est_context_tokens), output)
 
 
 def part(

@@ -21,6 +21,7 @@ from agentfleet.forecast import (
     TierCost,
     forecast,
     part,
+    prompt_tokens,
     tier_costs,
 )
 from agentfleet.ledger import Ledger
@@ -46,8 +47,13 @@ def test_uncalibrated_parts_are_priced_from_their_score_and_the_price_table() ->
     # One turn more than the estimated steps, each resending overhead, context and history.
     score = p.score  # type: ignore[attr-defined]
     turns = score.est_steps + 1
-    per_turn = PROMPT_OVERHEAD_TOKENS + score.est_context_tokens
-    prompt = sum(per_turn + GROWTH_PER_TURN_TOKENS * k for k in range(turns))
+    ctx = score.est_context_tokens
+    prompt = sum(
+        PROMPT_OVERHEAD_TOKENS + ctx * (k + 1) // turns + GROWTH_PER_TURN_TOKENS * k
+        for k in range(turns)
+    )
+    # All the context is in the last turn's prompt, a share of it in the first.
+    assert prompt_tokens(1, ctx) == PROMPT_OVERHEAD_TOKENS + ctx
     assert only.usd == cost_usd(SMALL_MODEL, prompt, OUTPUT_PER_TURN_TOKENS * turns)
     assert f.usd == round(only.usd, 6) and not f.over_budget
 
