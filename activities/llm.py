@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from agentfleet.blobstore import BlobMissing, BlobStore, LocalBlobStore
+from agentfleet.caching import add_breakpoints
 from agentfleet.config import SIM_API_KEY, Settings
 from agentfleet.mcp import resolve_tool
 from agentfleet.models import (
@@ -143,6 +144,7 @@ class LlmActivities:
         self._key = settings.anthropic_api_key
         self._simulated = settings.uses_simulator
         self._base_url = settings.anthropic_base_url
+        self._prompt_cache = settings.prompt_cache
         self._client: anthropic.AsyncAnthropic | None = None
         _warm_up()
 
@@ -192,6 +194,8 @@ class LlmActivities:
             kwargs["tools"] = [t.model_dump(mode="json") for t in tools]
             if req.tool_choice is not None:
                 kwargs["tool_choice"] = req.tool_choice
+        if self._prompt_cache:
+            add_breakpoints(kwargs)
         client = await self._sdk_client()
         try:
             raw = await _heartbeating(client.messages.with_raw_response.create(**kwargs))
@@ -216,7 +220,14 @@ class LlmActivities:
             model=msg.model,
             content=content,
             stop_reason=msg.stop_reason,
-            usage=usage_for(msg.model, msg.usage.input_tokens, msg.usage.output_tokens),
+            usage=usage_for(
+                msg.model,
+                msg.usage.input_tokens,
+                msg.usage.output_tokens,
+                # None (not 0) where the API did not cache at all.
+                msg.usage.cache_creation_input_tokens or 0,
+                msg.usage.cache_read_input_tokens or 0,
+            ),
             attempt=attempt,
             simulated=simulated,
             transcript_ref=transcript_ref,

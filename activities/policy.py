@@ -11,7 +11,9 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from agentfleet.calibration import read_history
 from agentfleet.complexity import DEFAULT_THRESHOLDS, Thresholds
+from agentfleet.forecast import CalibratedThresholds, tier_costs
 
 THRESHOLDS_ACTIVITY = "agentfleet.policy.thresholds"
 SEARCH_ATTRIBUTES_ACTIVITY = "agentfleet.cluster.search_attributes"
@@ -26,12 +28,17 @@ class PolicyActivities:
         self._file = thresholds_file(home)
 
     @activity.defn(name=THRESHOLDS_ACTIVITY)
-    async def thresholds(self) -> Thresholds:
+    async def thresholds(self) -> CalibratedThresholds:
+        # The calibration record's cost per tier rides along, so the master can
+        # forecast a plan's cost with no activity of its own (agentfleet/forecast.py).
+        history = await asyncio.to_thread(read_history, self._file.parent)
+        costs = tier_costs(history)
         if not self._file.exists():
-            return DEFAULT_THRESHOLDS
+            return CalibratedThresholds(**DEFAULT_THRESHOLDS.model_dump(), tier_costs=costs)
         text = await asyncio.to_thread(self._file.read_text, encoding="utf-8")
         try:
-            return Thresholds.model_validate_json(text)
+            base = Thresholds.model_validate_json(text)
+            return CalibratedThresholds(**base.model_dump(), tier_costs=costs)
         except ValidationError as err:
             raise ApplicationError(
                 f"{self._file}: invalid thresholds: {err}",

@@ -205,7 +205,11 @@ def samples_from(rows: Iterable[LedgerRow], version: str) -> list[Sample]:
                 tier=tier,
                 success=row.status == "completed" and not inline_needing_tools,
                 cost_usd=row.cost_usd,
-                tokens=row.input_tokens + row.output_tokens,
+                # Cached input is still input the run needed.
+                tokens=row.input_tokens
+                + row.output_tokens
+                + row.cache_creation_input_tokens
+                + row.cache_read_input_tokens,
             )
         )
     out.sort(key=lambda s: (s.score, s.tier, s.key))

@@ -17,6 +17,28 @@ PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
 }
 
 
+# Prompt caching, as multiples of the input price: a write to the 5-minute cache
+# costs 1.25x, a read 0.1x (Anthropic's published rates, the same for every
+# current model). CACHE_PRICES_PER_MTOK spells them out per model so a model
+# with other rates can be given its own line.
+CACHE_WRITE_MULTIPLIER = 1.25
+CACHE_READ_MULTIPLIER = 0.1
+# Per-million-token prices in USD: (cache write 5 min, cache read).
+CACHE_PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
+    name: (round(p_in * CACHE_WRITE_MULTIPLIER, 6), round(p_in * CACHE_READ_MULTIPLIER, 6))
+    for name, (p_in, _) in PRICES_PER_MTOK.items()
+}
+# The shortest prefix each model caches (Anthropic's documented minimums); a
+# shorter one marked with cache_control is processed, and billed, uncached.
+CACHE_MIN_TOKENS: dict[str, int] = {
+    SMALL_MODEL: 4096,
+    DEFAULT_MODEL: 1024,
+    "claude-sonnet-4-6": 2048,
+    "claude-sonnet-4-5": 1024,
+    LARGE_MODEL: 512,
+}
+
+
 def is_known_model(name: str) -> bool:
     """A model in the price table, or a dated snapshot of one."""
     return any(name == k or name.startswith(k + "-") for k in PRICES_PER_MTOK)

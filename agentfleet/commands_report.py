@@ -79,6 +79,11 @@ async def report(settings: Settings, week: str | None, tz: str, as_json: bool) -
         f"{t.failed + t.timed_out + t.budget_exhausted} failed, {t.canceled} canceled, "
         f"{t.still_running} still running; completion {rate} (verified only); "
         f"cost ${rep.totals.cost_usd:.4f}"
+        + (
+            ""
+            if rep.totals.cache_hit_rate is None
+            else f" (incl. cache; hit rate {rep.totals.cache_hit_rate:.1%})"
+        )
     )
     if rep.top_unverified_reasons:
         top = ", ".join(f"{u.path} ({u.count})" for u in rep.top_unverified_reasons)

@@ -42,6 +42,9 @@ class Settings:
         from agentfleet.build_info import build_id
 
         return self.build_id_override or build_id()
+    # Prompt-cache breakpoints on every LLM request (agentfleet/caching.py);
+    # AGENTFLEET_PROMPT_CACHE=0 turns them off, e.g. to compare costs.
+    prompt_cache: bool = True
 
     @property
     def ledger_url(self) -> str:
@@ -91,6 +94,7 @@ class Settings:
             ledger_url_override=(e.get("AGENTFLEET_LEDGER_URL") or "").strip() or None,
             deployment_name=_deployment_name(e),
             build_id_override=(e.get("AGENTFLEET_BUILD_ID") or "").strip() or None,
+            prompt_cache=_flag(e.get("AGENTFLEET_PROMPT_CACHE"), "AGENTFLEET_PROMPT_CACHE"),
         )
 
 
@@ -98,3 +102,14 @@ def _deployment_name(e: dict[str, str]) -> str | None:
     if e.get("AGENTFLEET_VERSIONING", "on").strip().lower() in {"off", "0", "false", "no"}:
         return None
     return (e.get("AGENTFLEET_DEPLOYMENT") or "").strip() or "agentfleet"
+
+
+def _flag(raw: str | None, name: str, default: bool = True) -> bool:
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}")

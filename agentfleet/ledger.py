@@ -230,6 +230,13 @@ tasks = sa.Table(
     sa.Column("verify_mode", sa.String(16), nullable=True),
     sa.Column("verify_checked", sa.Integer, nullable=True),
     sa.Column("verify_missing", JSONPathList, nullable=True),
+    # Prompt caching (issue #17): input_tokens is the uncached input, as the API
+    # reports it; these are the cached input written and read. Added in place to
+    # an older ledger, where every earlier row reads as 0.
+    sa.Column("cache_creation_input_tokens", sa.BigInteger, nullable=True, server_default="0"),
+    sa.Column("cache_read_input_tokens", sa.BigInteger, nullable=True, server_default="0"),
+    # A root's cost forecast before its plan ran (agentfleet/forecast.py).
+    sa.Column("forecast_usd", sa.Double, nullable=True),
     sa.CheckConstraint(
         "input_tokens >= 0 AND output_tokens >= 0 AND cost_usd >= 0",
         name="agentfleet_tasks_nonnegative_usage",
@@ -384,9 +391,17 @@ class Ledger:
                     f"ledger column {column.name} cannot be added in place to {table}"
                 )
             kind = column.type.compile(dialect=self.engine.dialect)
+            default = column.server_default
+            if isinstance(default, sa.DefaultClause) and isinstance(default.arg, str):
+                kind += f" DEFAULT {default.arg}"
+            # PostgreSQL can skip a column another worker added meanwhile; SQLite
+            # has no IF NOT EXISTS here, and its writers are serialised anyway.
+            guard = " IF NOT EXISTS" if self.engine.dialect.name == "postgresql" else ""
             try:
                 with self._tx() as conn:
-                    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
+                    conn.execute(
+                        sa.text(f"ALTER TABLE {table} ADD COLUMN{guard} {column.name} {kind}")
+                    )
             except sa.exc.DBAPIError as err:
                 if column.name in self._columns():
                     continue  # another worker added it first
@@ -474,6 +489,9 @@ class Ledger:
             "input_tokens": rec.input_tokens,
             "output_tokens": rec.output_tokens,
             "cost_usd": rec.cost_usd,
+            "cache_creation_input_tokens": rec.cache_creation_input_tokens,
+            "cache_read_input_tokens": rec.cache_read_input_tokens,
+            "forecast_usd": rec.forecast_usd,
             "failure_reason": rec.failure_reason,
             "inline_decisions": rec.inline_decisions,
             "pruned_count": rec.pruned_count,

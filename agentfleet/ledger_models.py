@@ -10,13 +10,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, StrictBool, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    model_validator,
+)
 
 from agentfleet.models import Contract, Record, Role
 
 
 def _to_utc(v: datetime) -> datetime:
     return v.astimezone(UTC)
+
+
+NoneAsZero = Annotated[int, BeforeValidator(lambda v: 0 if v is None else v)]
 
 
 LedgerStatus = Literal[
@@ -76,6 +86,10 @@ class LedgerClose(Contract):
     input_tokens: int = Field(default=0, ge=0)
     output_tokens: int = Field(default=0, ge=0)
     cost_usd: float = Field(default=0.0, ge=0.0)
+    cache_creation_input_tokens: int = Field(default=0, ge=0)
+    cache_read_input_tokens: int = Field(default=0, ge=0)
+    # A root's cost forecast, made before its plan ran.
+    forecast_usd: float | None = Field(default=None, ge=0.0)
     failure_reason: str | None = None
     # A parent's delegation outcome: work done inline, subtasks pruned.
     inline_decisions: int | None = Field(default=None, ge=0)
@@ -125,6 +139,10 @@ class LedgerRow(Record):
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    # NULL in a row written before the column existed: nothing was cached.
+    cache_creation_input_tokens: NoneAsZero = 0
+    cache_read_input_tokens: NoneAsZero = 0
+    forecast_usd: float | None = None
     started_at: UtcDatetime | None = None
     closed_at: UtcDatetime | None = None
     failure_reason: str | None = None

@@ -99,10 +99,23 @@ class ToolSpec(Record):
 
 
 class Usage(Record):
+    # As the API reports them: `input_tokens` is the uncached input only; prompt
+    # cache writes and reads are counted (and priced) apart.
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
     llm_calls: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Every input token the model read: uncached, written to and read from the cache."""
+        return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.output_tokens
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -110,6 +123,9 @@ class Usage(Record):
             output_tokens=self.output_tokens + other.output_tokens,
             cost_usd=round(self.cost_usd + other.cost_usd, 8),
             llm_calls=self.llm_calls + other.llm_calls,
+            cache_creation_input_tokens=self.cache_creation_input_tokens
+            + other.cache_creation_input_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
         )
 
 
@@ -122,6 +138,8 @@ class Receipt(Record):
     model: str
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
     cost_usd: float = 0.0
     request_id: str | None = None
     attempt: int = 1
@@ -558,6 +576,8 @@ class AgentNode(Record):
     verification: Verification | None = None
     # This node's own tool journal (its children keep theirs).
     effects: list[Effect] = Field(default_factory=list)
+    # A master's cost forecast, made before its plan ran (agentfleet/forecast.py).
+    forecast_usd: float | None = None
 
     @property
     def duration_s(self) -> float | None:

@@ -128,12 +128,20 @@ class Budget(_Input):
         exhausted budget is what the caller needs to see.
         """
         spent = (
-            cost_usd(model, usage.input_tokens, usage.output_tokens)
+            cost_usd(
+                model,
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_creation_input_tokens,
+                usage.cache_read_input_tokens,
+            )
             if model is not None
             else usage.cost_usd
         )
+        # Every token the model processed counts, cached or not: caching makes a
+        # run cheaper in dollars, not smaller in tokens.
         return Budget(
-            tokens=max(self.tokens - usage.input_tokens - usage.output_tokens, 0),
+            tokens=max(self.tokens - usage.total_tokens, 0),
             usd=max(round(self.usd - spent, 8), 0.0),
         )
 

@@ -164,10 +164,12 @@ def spend_source(tree: AgentNode) -> SpendSource:
 
 
 def _line(node: AgentNode) -> str:
-    tokens = node.usage.input_tokens + node.usage.output_tokens
+    tokens = node.usage.total_tokens
     dur = f"{node.duration_s:.1f}s" if node.duration_s is not None else "-"
     label = node.title or node.workflow_id
     extra = f" · {node.tool_calls} tool calls" if node.tool_calls else ""
+    if node.forecast_usd is not None:
+        extra += f" · forecast ${node.forecast_usd:.4f}"
     return (
         f"{ICONS.get(node.status, '?')} {label}  [{node.status}] {node.model or '-'} · "
         f"{tokens} tok · ${node.usage.cost_usd:.4f} · {dur}{extra}"
@@ -207,6 +209,13 @@ def render_result(result: MasterResult, ui_url: str | None, namespace: str) -> s
         f"Total: {u.llm_calls} LLM calls, {u.input_tokens} in / {u.output_tokens} out tokens, "
         f"${u.cost_usd:.4f}{spend_source(tree).label}"
     )
+    if u.cache_read_input_tokens or u.cache_creation_input_tokens:
+        out.append(
+            f"Prompt cache: {u.cache_read_input_tokens} tokens read, "
+            f"{u.cache_creation_input_tokens} written (priced in the total)"
+        )
+    if tree.forecast_usd is not None:
+        out.append(f"Forecast before the plan ran: ${tree.forecast_usd:.4f}")
     out.append(f"Workspace: {result.workspace}")
     if ui_url:
         out.append(f"Temporal UI: {workflow_url(ui_url, namespace, tree.workflow_id)}")

@@ -43,6 +43,7 @@ from agentfleet.report_models import (
     DailyPoint,
     Distribution,
     FailureReason,
+    ForecastVsActual,
     ModelUsage,
     StatusCounts,
     UnverifiedReason,
@@ -232,20 +233,27 @@ def _durations(rows: Iterable[LedgerRow]) -> list[float]:
     return [d for d in (r.duration_s for r in rows) if d is not None]
 
 
-def _own_usage(rows: Sequence[LedgerRow]) -> dict[tuple[str, str], tuple[int, int, float]]:
-    """(input, output, cost) each row spent itself: its subtree total minus
-    its direct children's subtree totals, never below zero."""
+_USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "cost_usd",
+)
+
+
+def _own_usage(rows: Sequence[LedgerRow]) -> dict[tuple[str, str], tuple[float, ...]]:
+    """What each row spent itself, one value per `_USAGE_FIELDS`: its subtree
+    total minus its direct children's subtree totals, never below zero."""
     children: dict[str, list[LedgerRow]] = defaultdict(list)
     for r in rows:
         if r.parent_id:
             children[r.parent_id].append(r)
-    own: dict[tuple[str, str], tuple[int, int, float]] = {}
+    own: dict[tuple[str, str], tuple[float, ...]] = {}
     for r in rows:
         kids = children.get(r.workflow_id, [])
-        own[(r.workflow_id, r.run_id)] = (
-            max(0, r.input_tokens - sum(k.input_tokens for k in kids)),
-            max(0, r.output_tokens - sum(k.output_tokens for k in kids)),
-            max(0.0, r.cost_usd - sum(k.cost_usd for k in kids)),
+        own[(r.workflow_id, r.run_id)] = tuple(
+            max(0, getattr(r, f) - sum(getattr(k, f) for k in kids)) for f in _USAGE_FIELDS
         )
     return own
 
@@ -254,33 +262,56 @@ def _usage_by_model(
     rows: Sequence[LedgerRow], start: datetime, end: datetime
 ) -> tuple[list[ModelUsage], ModelUsage]:
     own = _own_usage(rows)
-    acc: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0])
+    width = len(_USAGE_FIELDS) + 1
+    acc: dict[str, list[float]] = defaultdict(lambda: [0.0] * width)
     for r in _closed_in(rows, start, end):
         if r.role == "inline":
             # Inline work is paid for by its master's row already.
             continue
-        i, o, cost = own[(r.workflow_id, r.run_id)]
         a = acc[r.model or "(unknown)"]
         a[0] += 1
-        a[1] += i
-        a[2] += o
-        a[3] += cost
+        for k, v in enumerate(own[(r.workflow_id, r.run_id)], start=1):
+            a[k] += v
 
     def usage(model: str, a: Sequence[float]) -> ModelUsage:
+        agents, i, o, write, read, cost = a
+        prompt = int(i + write + read)
         return ModelUsage(
             model=model,
-            agents=int(a[0]),
-            input_tokens=int(a[1]),
-            output_tokens=int(a[2]),
-            total_tokens=int(a[1] + a[2]),
-            cost_usd=round(a[3], 6),
+            agents=int(agents),
+            input_tokens=int(i),
+            output_tokens=int(o),
+            cache_creation_input_tokens=int(write),
+            cache_read_input_tokens=int(read),
+            total_tokens=int(prompt + o),
+            cache_hit_rate=round(read / prompt, 4) if prompt else None,
+            cost_usd=round(cost, 6),
         )
 
     by_model = sorted(
         (usage(m, a) for m, a in acc.items()), key=lambda u: (-u.cost_usd, -u.total_tokens, u.model)
     )
-    total = [sum(a[k] for a in acc.values()) for k in range(4)]
+    total = [sum(a[k] for a in acc.values()) for k in range(width)]
     return by_model, usage("all", total)
+
+
+def _forecast(roots: Iterable[LedgerRow], start: datetime, end: datetime) -> ForecastVsActual:
+    """Root tasks closed in the window that carried a cost forecast, against their cost."""
+    pairs = [
+        (float(r.forecast_usd), r.cost_usd)
+        for r in _closed_in(roots, start, end)
+        if r.forecast_usd is not None
+    ]
+    forecast = sum(f for f, _ in pairs)
+    actual = sum(a for _, a in pairs)
+    return ForecastVsActual(
+        tasks=len(pairs),
+        forecast_usd=round(forecast, 6),
+        actual_usd=round(actual, 6),
+        error_usd=round(actual - forecast, 6),
+        actual_over_forecast=round(actual / forecast, 4) if forecast > 0 else None,
+        within_forecast=sum(1 for f, a in pairs if a <= f),
+    )
 
 
 def _failure_reasons(rows: Iterable[LedgerRow]) -> list[FailureReason]:
@@ -377,6 +408,9 @@ def _summary(rows: Sequence[LedgerRow], week: str, tz: str) -> WeekSummary:
         subagents_spawned=sc.spawned,
         total_tokens=total.total_tokens,
         cost_usd=total.cost_usd,
+        cache_creation_input_tokens=total.cache_creation_input_tokens,
+        cache_read_input_tokens=total.cache_read_input_tokens,
+        cache_hit_rate=total.cache_hit_rate,
     )
 
 
@@ -436,6 +470,7 @@ def build_report(
         pruned_subtasks=_optional_sum(spawned_roots, "pruned_count"),
         by_model=by_model,
         totals=totals,
+        forecast=_forecast(roots, start, end),
         top_failure_reasons=_failure_reasons(_closed_in(rows, start, end)),
         top_unverified_reasons=_unverified_reasons(_closed_in(rows, start, end)),
         daily=_daily(roots, start, end, tz),

@@ -92,14 +92,30 @@ def _shape(report: WeeklyReport) -> list[str]:
         "",
         "## Tokens and cost by model",
         "",
-        "| model | agents | input | output | cost (USD) |",
-        "|---|---:|---:|---:|---:|",
+        "| model | agents | input | cache write | cache read | cache hit rate | output "
+        "| cost (USD) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for u in [*report.by_model, report.totals]:
         name = "**all**" if u.model == "all" else u.model
+        hit = "n/a" if u.cache_hit_rate is None else f"{u.cache_hit_rate:.1%}"
         lines.append(
-            f"| {name} | {u.agents} | {u.input_tokens} | {u.output_tokens} | {u.cost_usd:.4f} |"
+            f"| {name} | {u.agents} | {u.input_tokens} | {u.cache_creation_input_tokens} | "
+            f"{u.cache_read_input_tokens} | {hit} | {u.output_tokens} | {u.cost_usd:.4f} |"
         )
+    lines += ["", "Cost includes cache writes and reads, each at its own price.", ""]
+    f = report.forecast
+    if f.tasks:
+        ratio = "n/a" if f.actual_over_forecast is None else f"{f.actual_over_forecast:.2f}x"
+        lines += [
+            "## Forecast vs actual",
+            "",
+            f"- {f.tasks} root tasks were forecast before their plan ran: forecast "
+            f"${f.forecast_usd:.4f}, actual ${f.actual_usd:.4f} ({ratio} of forecast, "
+            f"error {f.error_usd:+.4f}); {f.within_forecast} stayed within their forecast.",
+        ]
+    else:
+        lines += ["## Forecast vs actual", "", "No root task closed this week carried a forecast."]
     return lines
 
 

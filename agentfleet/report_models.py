@@ -85,10 +85,30 @@ class ModelUsage(Record):
     model: str
     # Rows closed in the window that spent on this model.
     agents: int = 0
+    # Uncached input, as the API reports it; the cache's writes and reads apart.
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    # Every token: input (cached or not) and output.
     total_tokens: int = 0
+    # cache reads / all input tokens; None with no input at all.
+    cache_hit_rate: float | None = None
+    # Cache writes and reads included, each at its own price.
     cost_usd: float = 0.0
+
+
+class ForecastVsActual(Record):
+    """Root tasks closed in the window that were forecast before their plan ran."""
+
+    tasks: int = 0
+    forecast_usd: float = 0.0
+    actual_usd: float = 0.0
+    # actual - forecast: positive means the forecast was too low.
+    error_usd: float = 0.0
+    actual_over_forecast: float | None = None
+    # Tasks whose actual cost stayed at or below their forecast.
+    within_forecast: int = 0
 
 
 class FailureReason(Record):
@@ -134,6 +154,9 @@ class WeekSummary(Record):
     subagents_spawned: int = 0
     total_tokens: int = 0
     cost_usd: float = 0.0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_hit_rate: float | None = None
 
 
 class WeekDelta(Record):
@@ -171,6 +194,7 @@ class WeeklyReport(Record):
     pruned_subtasks: int | None = None
     by_model: list[ModelUsage] = Field(default_factory=list)
     totals: ModelUsage = Field(default_factory=lambda: ModelUsage(model="all"))
+    forecast: ForecastVsActual = Field(default_factory=ForecastVsActual)
     top_failure_reasons: list[FailureReason] = Field(default_factory=list)
     # Why agents (of every role) ended unverified: the paths their checks
     # found missing.
@@ -377,6 +401,7 @@ __all__ = [
     "DiscrepancyKind",
     "Distribution",
     "FailureReason",
+    "ForecastVsActual",
     "LedgerEntry",
     "ModelUsage",
     "ReportBuildResult",

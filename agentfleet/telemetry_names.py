@@ -51,7 +51,11 @@ ATTR_ROLE = "role"
 ATTR_DEPTH = "depth"
 ATTR_TIER = "tier"
 ATTR_MODEL = "model"
-ATTR_DIRECTION = "direction"  # input | output
+# input | output | cache_read | cache_creation. `input` is the uncached input only (as the
+# API reports it), so a cache hit rate is cache_read / (input + cache_read + cache_creation).
+ATTR_DIRECTION = "direction"
+DIRECTION_CACHE_READ = "cache_read"
+DIRECTION_CACHE_CREATION = "cache_creation"
 ATTR_ERROR_CLASS = "error_class"
 ATTR_TOOL = "tool"
 
@@ -67,6 +71,9 @@ GEN_AI_RESPONSE_ID = "gen_ai.response.id"
 GEN_AI_FINISH_REASONS = "gen_ai.response.finish_reasons"
 GEN_AI_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 GEN_AI_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+# Prompt caching (OTel GenAI): both are also included in gen_ai.usage.input_tokens.
+GEN_AI_CACHE_READ_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_CACHE_CREATION_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
 GEN_AI_TOOL_NAME = "gen_ai.tool.name"
 GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
 
@@ -81,6 +88,8 @@ AF_BUDGET_USD = "agentfleet.budget.usd"
 AF_ATTEMPT = "agentfleet.attempt"
 AF_STATUS = "agentfleet.status"
 AF_SIMULATED = "agentfleet.simulated"
+# A master's cost forecast (agentfleet/forecast.py), set before its plan runs.
+AF_FORECAST_USD = "agentfleet.forecast.usd"
 # The completion check on an invoke_agent span (models.Verification).
 AF_VERIFY_PASSED = "agentfleet.verification.passed"
 AF_VERIFY_MODE = "agentfleet.verification.mode"

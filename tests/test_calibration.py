@@ -260,7 +260,9 @@ def test_thresholds_file_round_trips_and_the_worker_reads_it(tmp_path: Path) -> 
     assert set(doc) == set(Thresholds.model_fields) == {"version", "simple", "moderate", "complex"}
     assert Thresholds.model_validate_json(path.read_text()) == th
     assert calibration.read_thresholds(tmp_path) == th
-    assert asyncio.run(PolicyActivities(tmp_path).thresholds()) == th
+    served = asyncio.run(PolicyActivities(tmp_path).thresholds())
+    # The cut points, and no per-tier costs before any calibration history exists.
+    assert served.base() == th and served.tier_costs == {}
     # No temporary file is left behind by the atomic replace.
     assert sorted(p.name for p in tmp_path.iterdir()) == [calibration.THRESHOLDS_FILE]
     assert calibration.read_thresholds(tmp_path / "nowhere") == DEFAULT_THRESHOLDS

@@ -607,7 +607,8 @@ def test_verification_fields_are_validated_naming_the_field() -> None:
 
 def _old_schema_table(md: sa.MetaData) -> sa.Table:
     """The ledger table as it was before the completion check: every column
-    of today's table but the verification ones."""
+    of today's table but the verification ones (and the cache and forecast
+    ones, added later still)."""
     from agentfleet.ledger import tasks
 
     return sa.Table(
@@ -622,7 +623,7 @@ def _old_schema_table(md: sa.MetaData) -> sa.Table:
                 server_default=c.server_default,
             )
             for c in tasks.columns
-            if c.name not in VERIFY_COLUMNS
+            if c.name not in (*VERIFY_COLUMNS, *CACHE_COLUMNS)
         ),
     )
 
@@ -727,6 +728,55 @@ def test_an_old_ledger_is_migrated_in_place(old_ledger_url: tuple[str, str | Non
         row = led.get("old-running")
         assert row is not None
         assert (row.status, row.verified, row.verify_missing) == ("unverified", False, ["out.txt"])
+    finally:
+        led.dispose()
+
+
+CACHE_COLUMNS = ("cache_creation_input_tokens", "cache_read_input_tokens", "forecast_usd")
+
+
+def test_an_old_ledger_gains_the_cache_and_forecast_columns(
+    old_ledger_url: tuple[str, str | None],
+) -> None:
+    url, schema = old_ledger_url
+
+    def columns() -> set[str]:
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                return {c["name"] for c in sa.inspect(conn).get_columns(TABLE_NAME, schema=schema)}
+        finally:
+            engine.dispose()
+
+    assert not set(CACHE_COLUMNS) & columns()
+    led = Ledger.from_url(url, schema=schema)
+    try:
+        led.create()
+        led.create()  # a second worker booting: nothing left to add
+        assert set(CACHE_COLUMNS) <= columns()
+        # A row from before the upgrade cached nothing and was not forecast.
+        old = led.get("old-done")
+        assert old is not None
+        assert (old.cache_creation_input_tokens, old.cache_read_input_tokens) == (0, 0)
+        assert old.forecast_usd is None
+        led.record_close(
+            close_rec(
+                wf="old-running",
+                run="r",
+                input_tokens=10,
+                cache_creation_input_tokens=1500,
+                cache_read_input_tokens=4200,
+                forecast_usd=0.25,
+            )
+        )
+        row = led.get("old-running")
+        assert row is not None
+        assert (row.input_tokens, row.cache_creation_input_tokens, row.cache_read_input_tokens) == (
+            10,
+            1500,
+            4200,
+        )
+        assert row.forecast_usd == 0.25
     finally:
         led.dispose()
 

@@ -20,7 +20,7 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet.complexity import Thresholds
+    from agentfleet.forecast import CalibratedThresholds
     from agentfleet.ledger_models import LedgerClose, LedgerStart, LedgerWriteResult
     from agentfleet.models import (
         Effect,
@@ -294,7 +294,7 @@ async def ledger_write(
         return None
 
 
-async def load_thresholds() -> Thresholds:
+async def load_thresholds() -> CalibratedThresholds:
     """The tier thresholds in force when this workflow started.
 
     Read through an activity, so the value lands in history: a calibration
@@ -302,7 +302,7 @@ async def load_thresholds() -> Thresholds:
     """
     return await workflow.execute_activity(
         THRESHOLDS_ACTIVITY,
-        result_type=Thresholds,
+        result_type=CalibratedThresholds,
         start_to_close_timeout=timedelta(seconds=10),
         retry_policy=TOOL_RETRY,
         summary="tier thresholds",

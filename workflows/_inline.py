@@ -153,6 +153,8 @@ async def _work(job: InlineJob, spend: Spend, started: datetime) -> AgentNode:
     usage = Usage(
         input_tokens=sum(r.input_tokens for r in mine),
         output_tokens=sum(r.output_tokens for r in mine),
+        cache_creation_input_tokens=sum(r.cache_creation_input_tokens for r in mine),
+        cache_read_input_tokens=sum(r.cache_read_input_tokens for r in mine),
         cost_usd=round(sum(r.cost_usd for r in mine), 8),
         llm_calls=sum(1 for r in mine if r.ok),
     )

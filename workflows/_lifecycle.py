@@ -84,6 +84,7 @@ class Lifecycle:
         turns: int | None = None,
         tool_calls: int | None = None,
         verification: Verification | None = None,
+        forecast_usd: float | None = None,
     ) -> None:
         if self._start_write is not None:
             await self._start_write
@@ -99,6 +100,9 @@ class Lifecycle:
                 input_tokens=usage.input_tokens,
                 output_tokens=usage.output_tokens,
                 cost_usd=usage.cost_usd,
+                cache_creation_input_tokens=usage.cache_creation_input_tokens,
+                cache_read_input_tokens=usage.cache_read_input_tokens,
+                forecast_usd=forecast_usd,
                 failure_reason=reason,
                 inline_decisions=inline_decisions,
                 pruned_count=pruned_count,

@@ -158,6 +158,8 @@ class AgentSpan:
         self.error: str | None = None
         self.input_tokens = 0
         self.output_tokens = 0
+        self.cache_read_tokens = 0
+        self.cache_creation_tokens = 0
 
     def set(self, **attrs: Any) -> None:
         """Set span attributes by short name (tier, score, decision, pruned_count, ...)."""
@@ -205,14 +207,21 @@ class AgentSpan:
         usage = getattr(resp, "usage", None)
         if usage is None:
             return
-        self.input_tokens += int(getattr(usage, "input_tokens", 0) or 0)
+        read = int(getattr(usage, "cache_read_input_tokens", 0) or 0)
+        creation = int(getattr(usage, "cache_creation_input_tokens", 0) or 0)
+        # As on the `chat` spans: input_tokens includes the cached input.
+        self.input_tokens += int(getattr(usage, "input_tokens", 0) or 0) + read + creation
         self.output_tokens += int(getattr(usage, "output_tokens", 0) or 0)
-        self.span.set_attributes(
-            {
-                tn.GEN_AI_INPUT_TOKENS: self.input_tokens,
-                tn.GEN_AI_OUTPUT_TOKENS: self.output_tokens,
-            }
-        )
+        self.cache_read_tokens += read
+        self.cache_creation_tokens += creation
+        attrs = {
+            tn.GEN_AI_INPUT_TOKENS: self.input_tokens,
+            tn.GEN_AI_OUTPUT_TOKENS: self.output_tokens,
+        }
+        if self.cache_read_tokens or self.cache_creation_tokens:
+            attrs[tn.GEN_AI_CACHE_READ_TOKENS] = self.cache_read_tokens
+            attrs[tn.GEN_AI_CACHE_CREATION_TOKENS] = self.cache_creation_tokens
+        self.span.set_attributes(attrs)
 
     def event(self, name: str, **attrs: Any) -> None:
         values = {k: v for k, v in attrs.items() if v is not None}

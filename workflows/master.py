@@ -23,6 +23,9 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet import telemetry_names as tn
     from agentfleet.complexity import ComplexityScore, Thresholds, score_text, spec_for
     from agentfleet.complexity import score as score_spec
+    from agentfleet.forecast import Forecast, TierCost
+    from agentfleet.forecast import forecast as forecast_cost
+    from agentfleet.forecast import part as forecast_part
     from agentfleet.mcp.allow import ToolSet, plan_errors, planner_note
     from agentfleet.mcp.allow import resolve as resolve_tools
     from agentfleet.models import (
@@ -88,6 +91,10 @@ from workflows.subagent import (
 # and plans checked against it.
 PATCH_MCP_TOOLS = "agentfleet-mcp-tools-1"
 
+# Guards the refusal of a plan whose cost forecast exceeds its budget (agentfleet/forecast.py).
+# The forecast itself is pure code on data already in history: no command of its own.
+PATCH_FORECAST = "agentfleet-forecast-1"
+
 # A planner reply cut off at max_tokens is asked again with this much more room.
 PLAN_TOKENS_CEILING = 32_000
 
@@ -132,6 +139,9 @@ class MasterAgentWorkflow:
         self._real = False
         # The goal's tools (PATCH_MCP_TOOLS); None in runs from before it.
         self._tools: ToolSet | None = None
+        # The calibration record's cost per tier, and the plan's forecast.
+        self._tier_costs: dict[str, TierCost] = {}
+        self._forecast: Forecast | None = None
 
     @workflow.query(name="tree")
     def tree(self) -> AgentNode:
@@ -194,7 +204,10 @@ class MasterAgentWorkflow:
 
     async def _run_traced(self, inp: MasterInput, span: AgentSpan) -> MasterResult:
         wid = workflow.info().workflow_id
-        thresholds = await load_thresholds()
+        loaded = await load_thresholds()
+        # The cut points as before, and the calibration record's per-tier costs.
+        thresholds = loaded.base()
+        self._tier_costs = dict(loaded.tier_costs)
         policy = policy_for(inp.models, inp.model)
         goal = score_text(inp.goal, thresholds)
         decision = policy.decide(goal)
@@ -242,6 +255,8 @@ class MasterAgentWorkflow:
             raise
         tree = result.tree
         span.set(pruned_count=len(tree.pruned))
+        if self._forecast is not None:
+            span.span.set_attribute(tn.AF_FORECAST_USD, self._forecast.usd)
         await life.end(
             tree.status,
             tree.usage,
@@ -249,6 +264,7 @@ class MasterAgentWorkflow:
             inline_decisions=sum(1 for d in tree.decisions if d.decision == "inline"),
             pruned_count=len(tree.pruned),
             verification=tree.verification,
+            forecast_usd=tree.forecast_usd,
         )
         if tree.verification is not None:
             span.verified(tree.verification)
@@ -303,12 +319,18 @@ class MasterAgentWorkflow:
             checked = guard(plan, decision.tier, 0, limits, 0, strip_overhead=True)
             pruned = list(checked.pruned)
             kept = keep_first(checked.kept, inp.max_subtasks) or [whole_goal]
+            ahead = self._estimate(inp, kept, policy, thresholds, decision, spend)
+            if ahead.over_budget and not inp.require_approval and workflow.patched(PATCH_FORECAST):
+                # Refused before any child starts; with require_approval a person decides.
+                refused = self._refused(inp, ahead, plan, attempts, pruned, workspace, spend)
+                return refused.model_copy(update={"thresholds_version": thresholds.version})
             if inp.require_approval:
                 kept, more = await self._await_approval(Plan(subtasks=kept), inp, decision, limits)
                 pruned.extend(more)
             estimates = [score_spec(spec_for(st, inp.goal, 1), thresholds) for st in kept]
             work = [(st, policy.decide(e), e) for st, e in zip(kept, estimates, strict=True)]
 
+        self._set_forecast(inp, work, decision, spend)
         n_spawn = sum(1 for _, d, _ in work if d.decision == "spawn")
         count(tn.SUBAGENTS_SPAWNED, n_spawn, role="master")
         count(tn.INLINE_DECISIONS, len(work) - n_spawn, role="master")
@@ -341,6 +363,7 @@ class MasterAgentWorkflow:
             decisions=records,
             children=nodes,
             verification=check,
+            forecast_usd=self._forecast.usd if self._forecast else None,
         )
         return MasterResult(
             goal=inp.goal,
@@ -349,6 +372,73 @@ class MasterAgentWorkflow:
             plan=plan,
             plan_attempts=attempts,
             thresholds_version=thresholds.version,
+        )
+
+    def _estimate(
+        self,
+        inp: MasterInput,
+        kept: list[Subtask],
+        policy: DelegationPolicy,
+        thresholds: Thresholds,
+        decision: Decision,
+        spend: Spend,
+    ) -> Forecast:
+        scores = [score_spec(spec_for(st, inp.goal, 1), thresholds) for st in kept]
+        work = [(st, policy.decide(e), e) for st, e in zip(kept, scores, strict=True)]
+        return self._set_forecast(inp, work, decision, spend)
+
+    def _set_forecast(
+        self,
+        inp: MasterInput,
+        work: list[tuple[Subtask, Decision, ComplexityScore]],
+        decision: Decision,
+        spend: Spend,
+    ) -> Forecast:
+        """The cost forecast of `work`, shown on the live tree (pure: no command)."""
+        parts = [
+            forecast_part(st.title, d.tier, d.model, d.max_turns, d.max_tokens, est)
+            for st, d, est in work
+        ]
+        self._forecast = forecast_cost(
+            parts,
+            self._tier_costs,
+            budget_usd=inp.budget.usd,
+            spent_usd=spend.own.cost_usd,
+            synthesis_model=decision.model,
+        )
+        if self._root is not None:
+            self._root = self._root.model_copy(update={"forecast_usd": self._forecast.usd})
+        return self._forecast
+
+    def _refused(
+        self,
+        inp: MasterInput,
+        ahead: Forecast,
+        plan: Plan,
+        attempts: int,
+        pruned: list[Pruning],
+        workspace: str,
+        spend: Spend,
+    ) -> MasterResult:
+        assert self._root is not None
+        tree = self._root.model_copy(
+            update={
+                "status": "failed",
+                "error": ahead.refusal(),
+                "output": ahead.refusal(),
+                "usage": spend.own,
+                "receipts": spend.receipts,
+                "pruned": pruned,
+                "closed_at": workflow.now(),
+                "forecast_usd": ahead.usd,
+            }
+        )
+        return MasterResult(
+            goal=inp.goal,
+            workspace=workspace,
+            tree=tree,
+            plan=plan,
+            plan_attempts=attempts,
         )
 
     async def _tool_set(self, inp: MasterInput) -> ToolSet:
@@ -640,6 +730,10 @@ class MasterAgentWorkflow:
             update={
                 "input_tokens": usage.input_tokens - usage_before.input_tokens,
                 "output_tokens": usage.output_tokens - usage_before.output_tokens,
+                "cache_creation_input_tokens": usage.cache_creation_input_tokens
+                - usage_before.cache_creation_input_tokens,
+                "cache_read_input_tokens": usage.cache_read_input_tokens
+                - usage_before.cache_read_input_tokens,
                 "cost_usd": round(usage.cost_usd - usage_before.cost_usd, 8),
                 "llm_calls": usage.llm_calls - usage_before.llm_calls,
             }

@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help=f"comma-separated habits --habit-rate picks from (default all: {','.join(HABITS)})",
     )
+    p.add_argument(
+        "--cache-min-tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help="shortest prefix the prompt cache stores (default: each model's documented minimum)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for the random faults and habits")
     p.add_argument("--quiet", action="store_true", help="do not log one line per request")
     return p
@@ -102,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         habit_rate=args.habit_rate,
         habits=args.habits,
+        cache_min_tokens=args.cache_min_tokens,
         log=None if args.quiet else lambda line: print(f"[sim] {line}", flush=True),
     )
     try:

@@ -108,9 +108,56 @@ def _chars(obj: Any) -> int:
     return len(canonical(obj))
 
 
+def strip_cache_control(obj: Any) -> Any:
+    """`obj` without its cache_control markers: they are not prompt tokens."""
+    if isinstance(obj, dict):
+        return {k: strip_cache_control(v) for k, v in obj.items() if k != "cache_control"}
+    if isinstance(obj, list):
+        return [strip_cache_control(v) for v in obj]
+    return obj
+
+
+def _system_chars(system: Any) -> int:
+    # A system prompt sent as text blocks (how a cache breakpoint is put on it)
+    # is the same prompt as that text sent as a string.
+    if isinstance(system, list):
+        return sum(len(str(b.get("text", ""))) for b in system if isinstance(b, dict))
+    return _chars(system)
+
+
 def input_tokens(body: JSON) -> int:
-    chars = _chars(body.get("system")) + _chars(body.get("messages")) + _chars(body.get("tools"))
+    chars = (
+        _system_chars(body.get("system"))
+        + _chars(strip_cache_control(body.get("messages")))
+        + _chars(strip_cache_control(body.get("tools")))
+    )
     return max(1, math.ceil(chars / 4))
+
+
+MAX_CACHE_BREAKPOINTS = 4
+
+
+def _cache_marks(obj: Any) -> list[Any]:
+    if isinstance(obj, dict):
+        found = [obj["cache_control"]] if "cache_control" in obj else []
+        return found + [m for k, v in obj.items() if k != "cache_control" for m in _cache_marks(v)]
+    if isinstance(obj, list):
+        return [m for v in obj for m in _cache_marks(v)]
+    return []
+
+
+def _validate_cache_control(body: JSON) -> None:
+    marks = _cache_marks([body.get("tools"), body.get("system"), body.get("messages")])
+    _require(
+        len(marks) <= MAX_CACHE_BREAKPOINTS,
+        f"A maximum of {MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. "
+        f"Found {len(marks)}.",
+    )
+    for m in marks:
+        _require(
+            isinstance(m, dict) and m.get("type") == "ephemeral",
+            "cache_control.type: Input should be 'ephemeral'",
+        )
 
 
 def output_tokens(content: list[JSON]) -> int:
@@ -164,6 +211,7 @@ def validate(body: Any, *, for_create: bool) -> JSON:
     _validate_system(body.get("system"))
     _validate_tools(body.get("tools"))
     _validate_messages(body.get("messages"))
+    _validate_cache_control(body)
     return body
 
 
@@ -277,5 +325,8 @@ def envelope(
         "usage": {
             "input_tokens": input_tokens(body),
             "output_tokens": output_tokens(content) if output is None else output,
+            # The pure brain has no cache; the server fills these in (sim/cache.py).
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
         },
     }

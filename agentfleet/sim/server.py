@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agentfleet.sim import brain
+from agentfleet.sim.cache import PromptCache
 from agentfleet.sim.faults import Fault, Faults
 from agentfleet.sim.habits import HABITS, HabitKnobs
 from agentfleet.sim.protocol import JSON, ApiError, role_of
@@ -65,6 +66,7 @@ class Simulator:
         habit_rate: float = 0.0,
         habits: list[str] | tuple[str, ...] | None = None,
         log: Callable[[str], None] | None = None,
+        cache_min_tokens: int | None = None,
     ) -> None:
         self._host = host
         self._requested_port = port
@@ -77,6 +79,9 @@ class Simulator:
             rate=float(habit_rate), pool=tuple(habits) if habits else HABITS, seed=seed
         )
         self._log = log
+        # cache_control honoured as the API does (agentfleet/sim/cache.py); None:
+        # each model's documented minimum cacheable prefix.
+        self.prompt_cache = PromptCache(min_tokens=cache_min_tokens)
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._stats = self._empty_stats()
@@ -152,12 +157,15 @@ class Simulator:
                 "faults_queued": self.faults.queued(),
                 "input_tokens": s["input_tokens"],
                 "output_tokens": s["output_tokens"],
+                "cache_creation_input_tokens": s["cache_creation_input_tokens"],
+                "cache_read_input_tokens": s["cache_read_input_tokens"],
                 "habits": dict(s["habits"]),
                 "stop_reasons": dict(s["stop_reasons"]),
             }
 
     def reset(self) -> None:
         self.faults.reset()
+        self.prompt_cache.reset()
         with self._lock:
             self._stats = self._empty_stats()
 
@@ -173,6 +181,8 @@ class Simulator:
             "faults_injected": 0,
             "input_tokens": 0,
             "output_tokens": 0,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
             "habits": Counter(),
             "stop_reasons": Counter(),
         }
@@ -208,6 +218,20 @@ class Simulator:
             if usage:
                 s["input_tokens"] += int(usage.get("input_tokens", 0))
                 s["output_tokens"] += int(usage.get("output_tokens", 0))
+                for key in ("cache_creation_input_tokens", "cache_read_input_tokens"):
+                    s[key] += int(usage.get(key, 0))
+
+    def _cached_usage(self, body: JSON, usage: JSON) -> JSON:
+        """The response's usage once the prompt cache has served what it holds:
+        `input_tokens` then counts only what was neither read nor written."""
+        total = int(usage["input_tokens"])
+        use = self.prompt_cache.apply(body, total)
+        return {
+            **usage,
+            "input_tokens": total - use.read - use.creation,
+            "cache_creation_input_tokens": use.creation,
+            "cache_read_input_tokens": use.read,
+        }
 
     def _say(self, line: str) -> None:
         if self._log is not None:
@@ -309,6 +333,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if fault is not None and fault.status is not None:
                     raise _fault_error(fault, sim.faults)
                 answer, habits = brain.answer(body, sim.habit_knobs)
+                answer["usage"] = sim._cached_usage(body, answer["usage"])
                 status, payload, usage = 200, answer, answer["usage"]
             elif (method, path) == ("POST", COUNT_TOKENS):
                 status, payload = 200, brain.count_tokens(body)

@@ -112,8 +112,11 @@ class LlmCall:
                 tn.GEN_AI_RESPONSE_MODEL: resp.model,
                 tn.GEN_AI_RESPONSE_ID: resp.id,
                 tn.GEN_AI_FINISH_REASONS: [resp.stop_reason] if resp.stop_reason else [],
-                tn.GEN_AI_INPUT_TOKENS: resp.usage.input_tokens,
+                # The conventions count cached input in input_tokens too; the API does not.
+                tn.GEN_AI_INPUT_TOKENS: resp.usage.prompt_tokens,
                 tn.GEN_AI_OUTPUT_TOKENS: resp.usage.output_tokens,
+                tn.GEN_AI_CACHE_READ_TOKENS: resp.usage.cache_read_input_tokens,
+                tn.GEN_AI_CACHE_CREATION_TOKENS: resp.usage.cache_creation_input_tokens,
                 tn.AF_SIMULATED: resp.simulated,
             }
         )
@@ -133,6 +136,11 @@ class LlmCall:
         model = {tn.ATTR_MODEL: self.req.model}
         _count(tn.LLM_TOKENS, resp.usage.input_tokens, {**model, tn.ATTR_DIRECTION: "input"})
         _count(tn.LLM_TOKENS, resp.usage.output_tokens, {**model, tn.ATTR_DIRECTION: "output"})
+        for direction, value in (
+            (tn.DIRECTION_CACHE_READ, resp.usage.cache_read_input_tokens),
+            (tn.DIRECTION_CACHE_CREATION, resp.usage.cache_creation_input_tokens),
+        ):
+            _count(tn.LLM_TOKENS, value, {**model, tn.ATTR_DIRECTION: direction})
         _count(tn.LLM_COST_MICRO_USD, round(resp.usage.cost_usd * 1_000_000), model)
 
 
