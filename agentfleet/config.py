@@ -12,6 +12,7 @@ from pathlib import Path
 
 from agentfleet import TASK_QUEUE
 from agentfleet.catalog import DEFAULT_MODEL, PRICES_PER_MTOK
+from agentfleet.governance.limits import GovernorConfig
 
 SIM_API_KEY = "sim-no-key"
 
@@ -30,6 +31,8 @@ class Settings:
     anthropic_base_url: str | None = None
     sim_port: int = 8787
     ledger_url_override: str | None = None
+    # Shared rate limits per model (agentfleet/governance/limits.py); none: ungoverned.
+    governor: GovernorConfig = field(default_factory=GovernorConfig)
 
     @property
     def ledger_url(self) -> str:
@@ -77,4 +80,5 @@ class Settings:
             anthropic_base_url=base_url,
             sim_port=sim_port,
             ledger_url_override=(e.get("AGENTFLEET_LEDGER_URL") or "").strip() or None,
+            governor=GovernorConfig.from_env(e),
         )
