@@ -26,10 +26,10 @@ from agentfleet.config import Settings
 from agentfleet.errors import CliError
 from agentfleet.fleet_models import FLEET_ID, FleetInput, FleetStatus, FleetSubmit
 from agentfleet.governance.models import GovernorStatus
+from agentfleet.render import workflow_url
 
 # The governor's workflow type (workflows/governor.py); the core does not import workflows.
 GOVERNOR_WORKFLOW = "LlmGovernorWorkflow"
-from agentfleet.render import workflow_url
 
 # A fleet that drained and closed between our start and our update is started
 # again; an update the server aborted (WorkflowNotReady, a worker just died) is
@@ -131,7 +131,7 @@ async def fleet_status(settings: Settings, as_json: bool, *, fleet_id: str = FLE
         for task_id in status.in_flight:
             print(f"  running {task_id}")
         for g in governors:
-            breaker = g.breaker
+            breaker: str = g.breaker
             if g.breaker == "open":
                 breaker += f" for another {g.breaker_open_for_s:.0f} s"
             t = g.totals
