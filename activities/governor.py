@@ -21,7 +21,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
-from agentfleet.governance.limits import GovernorConfig, governor_id
+from agentfleet.governance.limits import GovernorConfig
 from agentfleet.governance.models import (
     GovernorInput,
     LeaseGrant,
@@ -59,7 +59,7 @@ class Governor:
             start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
                 GOVERNOR_WORKFLOW,
                 GovernorInput(model=req.model, limits=req.limits or ModelLimitsSpec()),
-                id=governor_id(req.model),
+                id=self.config.governor_id(req.model),
                 task_queue=task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 static_summary=f"LLM governor · {req.model}",
@@ -73,11 +73,15 @@ class Governor:
                 continue
             if not grant.retry_now:
                 return grant
-        raise RuntimeError(f"governor {governor_id(req.model)} kept refusing acquires")
+        raise RuntimeError(f"governor {self.config.governor_id(req.model)} kept refusing acquires")
 
     async def settle(self, model: str, s: LeaseSettle) -> None:
         """Fire and forget: a lost settle costs capacity until the lease expires, no more."""
         try:
-            await self.client().get_workflow_handle(governor_id(model)).signal("settle", s)
+            await (
+                self.client()
+                .get_workflow_handle(self.config.governor_id(model))
+                .signal("settle", s)
+            )
         except RPCError as err:
             log.warning("could not settle lease %s with %s: %s", s.lease_id, model, err.message)

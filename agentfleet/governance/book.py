@@ -210,6 +210,8 @@ class LeaseBook:
             enqueued_at=p.enqueued_at,
         )
         self.s.totals.granted += 1
+        who = f"{p.priority}/{p.fairness_key}"
+        self.s.totals.granted_by[who] = self.s.totals.granted_by.get(who, 0) + 1
 
     # --- settling ----------------------------------------------------------------
 

@@ -10,6 +10,9 @@
                              for the cool-down (5 / 30 / 30)
     AGENTFLEET_FALLBACK_MODELS   JSON {"<model>": "<fallback model>"}: what a
                              tier's model hands over to while its breaker is open
+    AGENTFLEET_GOV_SCOPE     a name put into the governors' workflow ids, for fleets
+                             (or tests) that share a Temporal namespace but not an
+                             Anthropic organisation
     AGENTFLEET_GOVERNOR=off  no governor even with limits set
 
 No limits configured means no governor: every LLM call goes straight out, as
@@ -40,9 +43,9 @@ class GovernorConfigError(ValueError):
     """A bad governor setting; the message names the variable and the field."""
 
 
-def governor_id(model: str) -> str:
+def governor_id(model: str, scope: str = "") -> str:
     """The one governor workflow id per model (shared by every worker)."""
-    return GOVERNOR_PREFIX + model
+    return GOVERNOR_PREFIX + (f"{scope}-" if scope else "") + model
 
 
 ModelLimits = ModelLimitsSpec
@@ -53,6 +56,10 @@ class GovernorConfig:
     limits: dict[str, ModelLimitsSpec] = field(default_factory=dict)
     fallbacks: dict[str, str] = field(default_factory=dict)
     enabled: bool = True
+    scope: str = ""
+
+    def governor_id(self, model: str) -> str:
+        return governor_id(model, self.scope)
 
     def for_model(self, model: str) -> ModelLimitsSpec | None:
         """The limits governing `model`, or None when its calls go straight out."""
@@ -89,7 +96,8 @@ class GovernorConfig:
                 raise GovernorConfigError(
                     f"AGENTFLEET_FALLBACK_MODELS[{model!r}] must be a model name, got {target!r}"
                 )
-        return cls(limits=limits, fallbacks=dict(fallbacks), enabled=enabled)
+        scope = e.get("AGENTFLEET_GOV_SCOPE", "").strip()
+        return cls(limits=limits, fallbacks=dict(fallbacks), enabled=enabled, scope=scope)
 
 
 def _number(e: dict[str, str], name: str, default: float, *, low: float) -> float:

@@ -121,6 +121,8 @@ class BookTotals(_Payload):
     # expired one its whole estimate (the call may have gone out).
     input_tokens: int = 0
     output_tokens: int = 0
+    # Grants per (priority key, fairness key), e.g. "1/team-a": who was served.
+    granted_by: dict[str, int] = Field(default_factory=dict)
 
 
 class BookState(_Payload):
