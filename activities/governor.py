@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import Any
 
 from temporalio import activity
@@ -19,7 +20,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from agentfleet.governance.limits import GovernorConfig
 from agentfleet.governance.models import (
@@ -34,9 +35,8 @@ log = logging.getLogger("agentfleet.governor")
 
 GOVERNOR_WORKFLOW = "LlmGovernorWorkflow"
 # The governor refuses acquires only while it hands over to its next run, which
-# takes one workflow task: ask again soon, a bounded number of times.
+# takes one workflow task: ask again soon.
 _HANDOVER_PAUSE_S = 0.1
-_HANDOVER_TRIES = 100
 
 
 class Governor:
@@ -51,10 +51,15 @@ class Governor:
         return self._client or activity.client()
 
     async def acquire(self, req: LeaseRequest, task_queue: str) -> LeaseGrant:
-        """Wait for the lease (or the breaker's refusal); the line position survives
-        the governor's continue-as-new because the lease id is the same."""
+        """Ask until the lease is granted (or the breaker refuses it).
+
+        The governor keeps a few callers waiting inside the Update and tells the
+        rest when to ask again; the place in line is kept by the lease id, also
+        across the governor's continue-as-new.
+        """
         client = self.client()
-        for _ in range(_HANDOVER_TRIES):
+        busy = 0
+        while True:
             # An operation object is good for one call only.
             start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
                 GOVERNOR_WORKFLOW,
@@ -69,11 +74,22 @@ class Governor:
                     "acquire", req, start_workflow_operation=start, result_type=LeaseGrant
                 )
             except WorkflowUpdateFailedError:
+                # Refused by the validator while the governor continues as new.
                 await asyncio.sleep(_HANDOVER_PAUSE_S)
                 continue
-            if not grant.retry_now:
+            except RPCError as err:
+                if err.status != RPCStatusCode.RESOURCE_EXHAUSTED:
+                    raise
+                # Too many Updates in flight on the governor: back off, with jitter
+                # so the callers do not come back together.
+                busy = min(busy + 1, 6)
+                await asyncio.sleep(random.uniform(0.02, 0.05 * 2**busy))
+                continue
+            busy = 0
+            if grant.granted or grant.breaker_open:
                 return grant
-        raise RuntimeError(f"governor {self.config.governor_id(req.model)} kept refusing acquires")
+            if not grant.retry_now:
+                await asyncio.sleep(grant.retry_after_s)
 
     async def settle(self, model: str, s: LeaseSettle) -> None:
         """Fire and forget: a lost settle costs capacity until the lease expires, no more."""

@@ -39,6 +39,14 @@ GOVERNOR_WORKFLOW = "LlmGovernorWorkflow"
 # A wake-up sooner than this is rounded up: the book's arithmetic may leave a
 # few microseconds, and a zero timer would spin.
 MIN_WAKE_S = 0.02
+# At most this many acquires wait inside the workflow at once (the server's
+# default cap on in-flight Updates per workflow is 10, and settles, queries and
+# the next arrivals need room); each waits at most BLOCK_S, then asks again.
+MAX_BLOCKED = 6
+BLOCK_S = 10.0
+# Everyone else polls: at 80% of its estimated wait, within these bounds.
+MIN_POLL_S = 0.05
+MAX_POLL_S = 2.0
 
 
 @workflow.defn(name=GOVERNOR_WORKFLOW)
@@ -51,6 +59,7 @@ class LlmGovernorWorkflow:
         self._changed = False
         self._handing_over = False
         self._gauged: tuple[int, int, bool] | None = None
+        self._blocked = 0
 
     def _now(self) -> float:
         return workflow.now().timestamp()
@@ -74,22 +83,45 @@ class LlmGovernorWorkflow:
         book.enqueue(req, now)
         self._changed = True
         lid = req.lease_id
-        await workflow.wait_condition(
-            lambda: (
-                book.lease(lid) is not None
-                or not book.is_waiting(lid)
-                or self._handing_over
-                or book.breaker_open(self._now())
+        if self._blocked >= MAX_BLOCKED:
+            # The server admits few Updates in flight per workflow (10 by default):
+            # the rest are told when to ask again and keep their place in line.
+            return self._later(lid, now)
+        self._blocked += 1
+        try:
+            await workflow.wait_condition(
+                lambda: (
+                    book.lease(lid) is not None
+                    or not book.is_waiting(lid)
+                    or self._handing_over
+                    or book.breaker_open(self._now())
+                ),
+                timeout=timedelta(seconds=BLOCK_S),
             )
-        )
+        except TimeoutError:
+            pass
+        finally:
+            self._blocked -= 1
         now = self._now()
         held = book.lease(lid)
         if held is not None:
             return self._granted(held, now)
-        if self._handing_over and book.is_waiting(lid):
+        if book.breaker_open(now):
+            book.withdraw(lid)
+            return self._refused(lid, now)
+        if book.is_waiting(lid):
             return LeaseGrant(lease_id=lid, granted=False, retry_now=True)
-        book.withdraw(lid)
-        return self._refused(lid, now)
+        # Dropped from the line (it looked gone): join again.
+        return LeaseGrant(lease_id=lid, granted=False, retry_now=True)
+
+    def _later(self, lid: str, now: float) -> LeaseGrant:
+        eta = self._book.eta(lid, now)
+        return LeaseGrant(
+            lease_id=lid,
+            granted=False,
+            retry_after_s=round(min(MAX_POLL_S, max(MIN_POLL_S, eta * 0.8)), 3),
+            queue_depth=self._book.queue_depth,
+        )
 
     @acquire.validator
     def _validate_acquire(self, req: LeaseRequest) -> None:

@@ -33,6 +33,10 @@ from agentfleet.governance.models import (
 )
 
 CLOSED_KEEP = 5000
+# A waiting caller asks again at least this often (activities/governor.py polls
+# at most 2 s apart, or blocks in the update at most 10 s); one silent for
+# longer is gone.
+STALE_S = 30.0
 
 
 class LeaseBook:
@@ -99,10 +103,22 @@ class LeaseBook:
             self._close(lid)
         return gone
 
+    def drop_stale(self, now: float) -> list[str]:
+        gone = [
+            lid
+            for lid, p in self._waiting.items()
+            if (p.last_seen if p.last_seen is not None else p.enqueued_at) < now - STALE_S
+        ]
+        for lid in gone:
+            del self._waiting[lid]
+            self.s.totals.dropped += 1
+        return gone
+
     def tick(self, now: float) -> list[str]:
         """Expire old leases, then grant in order for as long as the head fits."""
         self.refill(now)
         self.expire(now)
+        self.drop_stale(now)
         granted: list[str] = []
         if now < self.s.blocked_until or self.breaker_open(now):
             return granted
@@ -135,7 +151,10 @@ class LeaseBook:
     def enqueue(self, req: LeaseRequest, now: float) -> None:
         """Queue a request; a lease id already known is left as it is."""
         lid = req.lease_id
-        if lid in self._leases or lid in self._waiting or lid in self._closed:
+        if lid in self._waiting:
+            self._waiting[lid].last_seen = now
+            return
+        if lid in self._leases or lid in self._closed:
             return
         self._waiting[lid] = PendingLease(
             lease_id=lid,
@@ -144,7 +163,26 @@ class LeaseBook:
             priority=req.priority,
             fairness_key=req.fairness_key,
             enqueued_at=now,
+            last_seen=now,
         )
+
+    def eta(self, lease_id: str, now: float) -> float:
+        """Roughly how long until this waiting request is granted: the requests of
+        its priority or better queued before it, paid for at the refill rate."""
+        me = self._waiting.get(lease_id)
+        if me is None:
+            return 0.0
+        ahead = [
+            p
+            for p in self._waiting.values()
+            if p.priority < me.priority
+            or (p.priority == me.priority and p.enqueued_at <= me.enqueued_at)
+        ]
+        waits = [max(0.0, self.s.blocked_until - now), self.breaker_remaining(now)]
+        for dim, b in self.s.buckets.items():
+            need = sum(self._amount(p, dim) for p in ahead)
+            waits.append(max(0.0, (need - b.level) / self.rate(dim)))
+        return max(waits)
 
     def lease(self, lease_id: str) -> Lease | None:
         return self._leases.get(lease_id)
@@ -285,8 +323,10 @@ class LeaseBook:
                         b.level = min(b.level, self.capacity(dim))
         for dim, value in h.remaining.items():
             b = self.s.buckets.get(dim)
-            if b is not None and value < b.level:
-                b.level = float(value)
+            # The API rounds down and answered a moment ago: one unit of slack
+            # keeps that rounding from eating a request's worth per response.
+            if b is not None and value + 1 < b.level:
+                b.level = float(value + 1)
         wait = h.retry_after_s
         if refused and wait is None:
             exhausted = [

@@ -52,8 +52,9 @@ class LeaseRequest(_Payload):
 class LeaseGrant(_Payload):
     lease_id: str
     granted: bool
-    # Not granted: the breaker is open, or this run is handing over to its
-    # successor (`retry_now`): ask again at once, the place in line is kept.
+    # Not granted: the breaker is open (`breaker_open`, for `retry_after_s`), or
+    # not yet: ask again at once (`retry_now`) or after `retry_after_s`; the
+    # place in line is kept either way.
     breaker_open: bool = False
     retry_now: bool = False
     retry_after_s: float = 0.0
@@ -89,6 +90,9 @@ class PendingLease(_Payload):
     priority: int
     fairness_key: str
     enqueued_at: float
+    # When its caller last asked: a caller that stopped asking (its worker died)
+    # is dropped from the line instead of being granted a lease nobody uses.
+    last_seen: float | None = None
 
 
 class Lease(_Payload):
@@ -114,6 +118,8 @@ class BookTotals(_Payload):
     abandoned: int = 0
     # Settles for leases the book no longer holds (expired, or a repeat).
     ignored_settles: int = 0
+    # Waiting requests dropped because their caller stopped asking.
+    dropped: int = 0
     rate_limited: int = 0
     overloaded: int = 0
     breaker_trips: int = 0
