@@ -43,6 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from temporalio.client import Client, WorkflowFailureError  # noqa: E402
+from temporalio.common import Priority  # noqa: E402
 
 from agentfleet.client import connect  # noqa: E402
 from agentfleet.config import Settings  # noqa: E402
@@ -113,6 +114,8 @@ async def run_goal(client: Client, settings: Settings, inp: MasterInput, goal: G
         id=f"bench-rl-{uuid.uuid4().hex[:10]}",
         task_queue=settings.task_queue,
         result_type=MasterResult,
+        # As `agentfleet fleet submit --priority` starts it: the whole tree inherits it.
+        priority=Priority(priority_key=inp.priority, fairness_key=inp.fairness_key),
     )
     try:
         result = await handle.result()
