@@ -36,6 +36,7 @@ GOVERNOR_IN_FLIGHT = "agentfleet_governor_in_flight"
 BREAKER_OPEN = "agentfleet_breaker_open"
 BREAKER_TRIPS = "agentfleet_breaker_trips"
 GOVERNOR_GAUGES = (GOVERNOR_QUEUE_DEPTH, GOVERNOR_IN_FLIGHT, BREAKER_OPEN)
+GOVERNANCE_COUNTERS = (LLM_RATE_LIMITED, LLM_OVERLOADED, LLM_FALLBACKS, BREAKER_TRIPS)
 # Gauge set by the weekly audit activity (a report metric, not a fleet counter).
 AUDIT_DISCREPANCIES = "agentfleet_audit_discrepancies"
 

@@ -185,13 +185,13 @@ def test_config_from_env_and_clear_errors() -> None:
             "AGENTFLEET_GOV_RPM": "50",
             "AGENTFLEET_RATE_LIMITS": '{"claude-opus-4-5": {"otpm": 800, "max_in_flight": 4}}',
             "AGENTFLEET_GOV_LEASE_TTL_S": "60",
-            "AGENTFLEET_FALLBACK_MODELS": '{"claude-opus-4-5": "claude-sonnet-4-5"}',
+            "AGENTFLEET_FALLBACK_MODELS": '{"claude-opus-4-5": "claude-sonnet-5"}',
         }
     )
     haiku, opus = cfg.for_model(MODEL), cfg.for_model("claude-opus-4-5")
     assert haiku is not None and haiku.requests_per_minute == 50 and haiku.lease_ttl_s == 60
     assert opus is not None and opus.output_tokens_per_minute == 800 and opus.max_in_flight == 4
-    assert cfg.fallback("claude-opus-4-5") == "claude-sonnet-4-5"
+    assert cfg.fallback("claude-opus-4-5") == "claude-sonnet-5"
     off = GovernorConfig.from_env({"AGENTFLEET_GOV_RPM": "50", "AGENTFLEET_GOVERNOR": "off"})
     assert off.for_model(MODEL) is None
     for env, fragment in (
@@ -200,6 +200,7 @@ def test_config_from_env_and_clear_errors() -> None:
         ({"AGENTFLEET_RATE_LIMITS": '{"*": {"rpn": 5}}'}, "unknown field 'rpn'"),
         ({"AGENTFLEET_RATE_LIMITS": '{"*": {"rpm": -1}}'}, "rpm must be a positive number"),
         ({"AGENTFLEET_FALLBACK_MODELS": '{"a": 3}'}, "AGENTFLEET_FALLBACK_MODELS['a']"),
+        ({"AGENTFLEET_FALLBACK_MODELS": '{"a": "gpt-9"}'}, "AGENTFLEET_FALLBACK_MODELS['a']: "),
     ):
         with pytest.raises(GovernorConfigError, match=fragment.replace("[", r"\[")):
             GovernorConfig.from_env(env)

@@ -258,3 +258,50 @@ async def wait_for_leases(client: Client, settings: Settings, n: int) -> list[st
             return status.lease_ids
         await asyncio.sleep(0.05)
     raise AssertionError(f"the governor never held {n} leases")
+
+
+async def test_breaker_opens_after_529s_and_the_fallback_model_answers(
+    client: Client, settings: Settings
+) -> None:
+    """Two 529s open the breaker; the next attempt goes to the fallback model, which is
+    recorded on the receipt; the breaker shows in the governors' status (fleet status)."""
+    from agentfleet.commands_fleet import governor_statuses
+
+    fallback = "claude-sonnet-5"
+    with Simulator(port=0) as sim:
+        s = dataclasses.replace(
+            settings,
+            anthropic_base_url=sim.url,
+            governor=GovernorConfig(
+                limits={
+                    "*": ModelLimitsSpec(
+                        requests_per_minute=6000,
+                        breaker_threshold=2,
+                        breaker_window_s=60,
+                        breaker_cooldown_s=120,
+                    )
+                },
+                fallbacks={MODEL: fallback},
+                scope=settings.task_queue,
+            ),
+        )
+        sim.enqueue_faults([{"status": 529}, {"status": 529}])
+        async with running_worker(client, s):
+            handle = await client.start_workflow(
+                MasterAgentWorkflow.run,
+                MasterInput(goal="Say hello to Ann", model=MODEL),
+                id=f"breaker-{uuid.uuid4().hex[:8]}",
+                task_queue=s.task_queue,
+            )
+            result = await asyncio.wait_for(handle.result(), timeout=120)
+            status = await governor_status(client, s)
+            listed = {g.model: g for g in await governor_statuses(client)}
+    assert result.tree.status == "completed"
+    receipts = result.tree.receipts
+    assert [r.ok for r in receipts] == [False, False, True]
+    answered = receipts[-1]
+    assert (answered.model, answered.fallback_from) == (fallback, MODEL)
+    assert status.breaker == "open" and status.totals.breaker_trips == 1
+    assert status.totals.overloaded == 2 and status.breaker_open_for_s > 0
+    assert listed[MODEL].breaker == "open"
+    assert sim.stats()["by_status"] == {"529": 2, "200": 1}

@@ -137,8 +137,13 @@ class LlmGovernorWorkflow:
 
     @workflow.signal(name="settle")
     def settle(self, s: LeaseSettle) -> None:
+        trips = self._book.s.totals.breaker_trips
         self._book.settle(s, self._now())
         self._changed = True
+        if self._book.s.totals.breaker_trips > trips:
+            workflow.metric_meter().create_counter(tn.BREAKER_TRIPS).add(
+                1, {tn.ATTR_MODEL: self._model}
+            )
 
     @workflow.query(name="status")
     def status(self) -> GovernorStatus:

@@ -26,6 +26,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentfleet.catalog import is_known_model, unknown_model_message
 from agentfleet.governance.models import ModelLimitsSpec
 
 GOVERNOR_PREFIX = "agentfleet-governor-"
@@ -95,6 +96,10 @@ class GovernorConfig:
             if not isinstance(target, str) or not target:
                 raise GovernorConfigError(
                     f"AGENTFLEET_FALLBACK_MODELS[{model!r}] must be a model name, got {target!r}"
+                )
+            if not is_known_model(target):
+                raise GovernorConfigError(
+                    f"AGENTFLEET_FALLBACK_MODELS[{model!r}]: {unknown_model_message(target)}"
                 )
         scope = e.get("AGENTFLEET_GOV_SCOPE", "").strip()
         return cls(limits=limits, fallbacks=dict(fallbacks), enabled=enabled, scope=scope)
