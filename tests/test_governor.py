@@ -305,3 +305,54 @@ async def test_breaker_opens_after_529s_and_the_fallback_model_answers(
     assert status.totals.overloaded == 2 and status.breaker_open_for_s > 0
     assert listed[MODEL].breaker == "open"
     assert sim.stats()["by_status"] == {"529": 2, "200": 1}
+
+
+async def test_fleet_starts_the_most_urgent_goal_first_with_its_temporal_priority(
+    client: Client, settings: Settings
+) -> None:
+    """A paused fleet holds a team's batch and one urgent goal; on resume, with one slot,
+    the urgent goal starts first, and its master runs at its priority and key."""
+    from temporalio.worker import Replayer
+
+    from agentfleet.converter import data_converter
+    from agentfleet.fleet_models import FleetInput, FleetSubmit
+    from workflows.fleet import FleetWorkflow
+
+    fleet_id = f"fleet-prio-{uuid.uuid4().hex[:8]}"
+    async with running_worker(client, settings):
+        handle = await client.start_workflow(
+            FleetWorkflow.run,
+            FleetInput(max_concurrent=1),
+            id=fleet_id,
+            task_queue=settings.task_queue,
+        )
+        await handle.signal(FleetWorkflow.pause)
+        batch = [
+            await handle.execute_update(
+                FleetWorkflow.submit,
+                FleetSubmit(goal=f"What is {n}+{n}?", priority=5, fairness_key="batch"),
+            )
+            for n in range(1, 4)
+        ]
+        urgent = await handle.execute_update(
+            FleetWorkflow.submit,
+            FleetSubmit(goal="What is 9+9?", priority=1, fairness_key="oncall"),
+        )
+        await handle.signal(FleetWorkflow.resume)
+        await handle.signal(FleetWorkflow.drain)
+        result = await asyncio.wait_for(handle.result(), 90)
+    assert result.stats.completed == 4
+    history = await handle.fetch_history()
+    starts = [
+        e.start_child_workflow_execution_initiated_event_attributes
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+    ]
+    assert [a.workflow_id for a in starts] == [urgent, *batch]
+    assert (starts[0].priority.priority_key, starts[0].priority.fairness_key) == (1, "oncall")
+    master = await client.get_workflow_handle(urgent).fetch_history()
+    started = master.events[0].workflow_execution_started_event_attributes
+    assert (started.priority.priority_key, started.priority.fairness_key) == (1, "oncall")
+    await Replayer(workflows=[FleetWorkflow], data_converter=data_converter).replay_workflow(
+        history
+    )
