@@ -32,16 +32,24 @@ from agentfleet.blobstore import LocalBlobStore
 from agentfleet.client import connect_traced
 from agentfleet.config import Settings
 from agentfleet.deployments import adopt_if_unset, deployment_config
+from agentfleet.governance.limits import GovernorConfigError
 from agentfleet.ledger import open_ledger
 from agentfleet.logs import setup_logging
 from agentfleet.mcp import McpConfigError, McpHub, hub_for
 from agentfleet.telemetry import setup_telemetry
 from workflows.fleet import FleetWorkflow, await_master
+from workflows.governor import LlmGovernorWorkflow
 from workflows.master import MasterAgentWorkflow
 from workflows.report import WeeklyReportWorkflow
 from workflows.subagent import SubAgentWorkflow
 
-WORKFLOWS = [MasterAgentWorkflow, SubAgentWorkflow, WeeklyReportWorkflow, FleetWorkflow]
+WORKFLOWS = [
+    MasterAgentWorkflow,
+    SubAgentWorkflow,
+    WeeklyReportWorkflow,
+    FleetWorkflow,
+    LlmGovernorWorkflow,
+]
 
 # The sandbox re-imports a workflow's module, and everything it imports that is
 # not passed through, for every workflow run it starts or replays. These helpers
@@ -235,7 +243,7 @@ def main() -> None:
     try:
         settings = Settings.from_env()
         hub_for(settings.home)
-    except McpConfigError as err:
+    except (McpConfigError, GovernorConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     asyncio.run(run(settings))

@@ -9,9 +9,11 @@ crash. Errors are classified here, once: overload and rate limits are retryable
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import time
 from collections.abc import Awaitable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,9 +21,18 @@ from pydantic import TypeAdapter
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.governor import Governor
+from agentfleet import telemetry_names as tn
 from agentfleet.blobstore import BlobMissing, BlobStore, LocalBlobStore
 from agentfleet.caching import add_breakpoints
 from agentfleet.config import SIM_API_KEY, Settings
+from agentfleet.governance.headers import rate_headers
+from agentfleet.governance.models import (
+    DEFAULT_PRIORITY,
+    LeaseGrant,
+    LeaseRequest,
+    LeaseSettle,
+)
 from agentfleet.mcp import resolve_tool
 from agentfleet.models import (
     ContentBlock,
@@ -33,6 +44,7 @@ from agentfleet.models import (
 )
 from agentfleet.pricing import usage_for
 from agentfleet.telemetry import LlmCall, llm_call
+from agentfleet.telemetry.activity import count_event
 
 if TYPE_CHECKING:
     import anthropic
@@ -138,9 +150,36 @@ async def _heartbeating(call: Awaitable[T]) -> T:
             task.cancel()
 
 
+# A lease wait counts against the activity's 180 s start-to-close timeout
+# (workflows/_calls.py): past this, the attempt gives its place up and Temporal
+# retries it, rather than timing out mid-call.
+MAX_LEASE_WAIT_S = 140.0
+
+
+def estimate_input_tokens(kwargs: dict[str, Any]) -> int:
+    """A deliberately high guess (3 characters a token): the settle returns the excess."""
+    chars = sum(
+        len(json.dumps(kwargs.get(k), ensure_ascii=False))
+        for k in ("system", "messages", "tools")
+        if kwargs.get(k) is not None
+    )
+    return max(1, chars // 3)
+
+
+def _lease_id(info: activity.Info) -> str:
+    # Per attempt: a retry after a crash asks anew, and the dead attempt's lease expires.
+    return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}/{info.attempt}"
+
+
 class LlmActivities:
-    def __init__(self, settings: Settings, store: BlobStore | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: BlobStore | None = None,
+        governor: Governor | None = None,
+    ) -> None:
         self._store = store or LocalBlobStore(settings.blobs)
+        self._governor = governor or Governor(settings.governor)
         self._key = settings.anthropic_api_key
         self._simulated = settings.uses_simulator
         self._base_url = settings.anthropic_base_url
@@ -197,12 +236,28 @@ class LlmActivities:
         if self._prompt_cache:
             add_breakpoints(kwargs)
         client = await self._sdk_client()
+        grant, fallback_from = await self._lease(req, kwargs, call)
         try:
             raw = await _heartbeating(client.messages.with_raw_response.create(**kwargs))
         except sdk().AnthropicError as err:
+            await self._settle_failure(grant, kwargs["model"], err)
             raise classify(err, self._key) from None
+        except BaseException:
+            await self._settle(grant, kwargs["model"], LeaseSettle(lease_id="", outcome="error"))
+            raise
         call.request_id(raw.headers.get("request-id"))
         msg = await raw.parse()
+        await self._settle(
+            grant,
+            kwargs["model"],
+            LeaseSettle(
+                lease_id="",
+                outcome="ok",
+                input_tokens=msg.usage.input_tokens,
+                output_tokens=msg.usage.output_tokens,
+                headers=rate_headers(raw.headers, datetime.now(UTC)),
+            ),
+        )
         simulated = self._simulated or raw.headers.get("x-simulator") is not None
         content: list[ContentBlock] = []
         for block in msg.content:
@@ -231,6 +286,114 @@ class LlmActivities:
             attempt=attempt,
             simulated=simulated,
             transcript_ref=transcript_ref,
+            fallback_from=fallback_from,
+        )
+
+    # --- the governor (activities/governor.py, agentfleet/governance) ---------
+
+    async def _lease(
+        self, req: LlmRequest, kwargs: dict[str, Any], call: LlmCall
+    ) -> tuple[LeaseGrant | None, str | None]:
+        """Wait for this call's share of the model's limits; None: not governed.
+
+        While the model's breaker is open the call goes to its fallback model
+        (set in `kwargs`, returned as `fallback_from`), or is retried by Temporal
+        after the cool-down.
+        """
+        model = req.model
+        limits = self._governor.limits_for(model)
+        if limits is None:
+            return None, None
+        info = activity.info()
+        priority = info.priority
+        lease = LeaseRequest(
+            lease_id=_lease_id(info),
+            model=model,
+            input_tokens=estimate_input_tokens(kwargs),
+            output_tokens=req.max_tokens,
+            priority=priority.priority_key or DEFAULT_PRIORITY,
+            fairness_key=priority.fairness_key or "",
+            limits=limits,
+        )
+        started = time.monotonic()
+        grant = await self._acquire(lease, info.task_queue)
+        if grant.granted:
+            call.governed(grant.lease_id, time.monotonic() - started, None)
+            return grant, None
+        fallback = self._governor.config.fallback(model)
+        if grant.breaker_open and fallback and fallback != model:
+            kwargs["model"] = fallback
+            count_event(tn.LLM_FALLBACKS, model)
+            fb_limits = self._governor.limits_for(fallback)
+            if fb_limits is None:
+                call.governed(None, time.monotonic() - started, model)
+                return None, model
+            fb = lease.model_copy(
+                update={"lease_id": lease.lease_id + "/" + fallback, "model": fallback}
+            )
+            fb.limits = fb_limits
+            fb_grant = await self._acquire(fb, info.task_queue)
+            if fb_grant.granted:
+                call.governed(fb_grant.lease_id, time.monotonic() - started, model)
+                return fb_grant, model
+            grant = fb_grant
+        wait = timedelta(seconds=max(1.0, grant.retry_after_s))
+        if grant.breaker_open:
+            raise ApplicationError(
+                f"{kwargs['model']} is overloaded: its circuit breaker is open for another "
+                f"{grant.retry_after_s:.0f} s",
+                type="LlmBreakerOpen",
+                next_retry_delay=wait,
+            )
+        raise ApplicationError(
+            f"the governor of {model} could not grant a lease",
+            type="LlmGovernorBusy",
+            next_retry_delay=wait,
+        )
+
+    async def _acquire(self, lease: LeaseRequest, task_queue: str) -> LeaseGrant:
+        wait = asyncio.ensure_future(self._governor.acquire(lease, task_queue))
+        try:
+            return await _heartbeating(asyncio.wait_for(wait, MAX_LEASE_WAIT_S))
+        except TimeoutError:
+            await self._settle_id(lease.model, lease.lease_id, "abandoned")
+            raise ApplicationError(
+                f"waited {MAX_LEASE_WAIT_S:.0f} s for a lease on {lease.model}; trying again",
+                type="LlmGovernorBusy",
+                next_retry_delay=timedelta(seconds=1),
+            ) from None
+        except asyncio.CancelledError:
+            # Our place in line (or the lease, if it came just now) goes back.
+            await asyncio.shield(self._settle_id(lease.model, lease.lease_id, "abandoned"))
+            raise
+
+    async def _settle_id(self, model: str, lease_id: str, outcome: str) -> None:
+        await self._governor.settle(model, LeaseSettle(lease_id=lease_id, outcome=outcome))
+
+    async def _settle(self, grant: LeaseGrant | None, model: str, s: LeaseSettle) -> None:
+        if grant is None:
+            return
+        await self._governor.settle(model, s.model_copy(update={"lease_id": grant.lease_id}))
+
+    async def _settle_failure(self, grant: LeaseGrant | None, model: str, err: Exception) -> None:
+        anthropic = sdk()
+        status = err.status_code if isinstance(err, anthropic.APIStatusError) else None
+        if status == 429:
+            count_event(tn.LLM_RATE_LIMITED, model)
+        elif status == 529:
+            count_event(tn.LLM_OVERLOADED, model)
+        if grant is None:
+            return
+        headers = err.response.headers if isinstance(err, anthropic.APIStatusError) else None
+        outcome = {429: "429", 529: "529"}.get(status or 0, "error")
+        await self._settle(
+            grant,
+            model,
+            LeaseSettle(
+                lease_id="",
+                outcome=outcome,
+                headers=rate_headers(headers, datetime.now(UTC)),
+            ),
         )
 
     async def _transcript(self, ref: str | None) -> list[Message]:

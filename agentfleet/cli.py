@@ -68,6 +68,14 @@ def _build_parser() -> argparse.ArgumentParser:
     fs = fsub.add_parser("submit", help="queue GOAL (starts the fleet if needed)")
     fs.add_argument("goal")
     fs.add_argument("--task-id")
+    fs.add_argument(
+        "--priority",
+        type=int,
+        choices=range(1, 6),
+        metavar="N",
+        help="1 (most urgent) to 5; default: normal (3)",
+    )
+    fs.add_argument("--fairness-key", help="who the goal is for (a team): served in turn")
     fs.add_argument("--json", action="store_true")
     ft = fsub.add_parser("status", help="the fleet's queue, in-flight tasks and stats")
     ft.add_argument("--json", action="store_true")
@@ -153,10 +161,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except ValueError as err:
-        # A bad MCP config (agentfleet/mcp/config.py) names its file and field.
+        # A bad MCP config (agentfleet/mcp/config.py) names its file and field; a bad
+        # governor setting (agentfleet/governance/limits.py) its variable.
+        from agentfleet.governance.limits import GovernorConfigError
         from agentfleet.mcp import McpConfigError
 
-        if not isinstance(err, McpConfigError):
+        if not isinstance(err, McpConfigError | GovernorConfigError):
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -210,7 +220,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         ),
         "status": lambda: commands.status(settings, args.workflow_id, args.json),
         "fleet": lambda: (
-            commands_fleet.fleet_submit(settings, args.goal, args.json, task_id=args.task_id)
+            commands_fleet.fleet_submit(
+                settings,
+                args.goal,
+                args.json,
+                task_id=args.task_id,
+                priority=args.priority,
+                fairness_key=args.fairness_key,
+            )
             if args.fleet_command == "submit"
             else commands_fleet.fleet_status(settings, args.json)
         ),

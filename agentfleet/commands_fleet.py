@@ -25,7 +25,11 @@ from agentfleet.commands import _client, _emit_json
 from agentfleet.config import Settings
 from agentfleet.errors import CliError
 from agentfleet.fleet_models import FLEET_ID, FleetInput, FleetStatus, FleetSubmit
+from agentfleet.governance.models import GovernorStatus
 from agentfleet.render import workflow_url
+
+# The governor's workflow type (workflows/governor.py); the core does not import workflows.
+GOVERNOR_WORKFLOW = "LlmGovernorWorkflow"
 
 # A fleet that drained and closed between our start and our update is started
 # again; an update the server aborted (WorkflowNotReady, a worker just died) is
@@ -55,9 +59,11 @@ async def fleet_submit(
     *,
     task_id: str | None = None,
     fleet_id: str = FLEET_ID,
+    priority: int | None = None,
+    fairness_key: str | None = None,
 ) -> int:
     try:
-        req = FleetSubmit(goal=goal, task_id=task_id)
+        req = FleetSubmit(goal=goal, task_id=task_id, priority=priority, fairness_key=fairness_key)
         req.master_input()
     except (pydantic.ValidationError, ValueError) as err:
         raise CliError(f"invalid goal: {err}") from None
@@ -103,10 +109,12 @@ async def fleet_status(settings: Settings, as_json: bool, *, fleet_id: str = FLE
                 f"no fleet {fleet_id!r}; start one with `agentfleet fleet submit GOAL`"
             ) from None
         raise CliError(f"could not query fleet {fleet_id!r}: {err.message}") from None
+    governors = await governor_statuses(client)
     if as_json:
         _emit_json(
             {
                 **status.model_dump(mode="json"),
+                "governors": [g.model_dump(mode="json") for g in governors],
                 "ui_url": workflow_url(settings.ui_url, settings.temporal_namespace, fleet_id),
             }
         )
@@ -122,8 +130,34 @@ async def fleet_status(settings: Settings, as_json: bool, *, fleet_id: str = FLE
         )
         for task_id in status.in_flight:
             print(f"  running {task_id}")
+        for g in governors:
+            breaker: str = g.breaker
+            if g.breaker == "open":
+                breaker += f" for another {g.breaker_open_for_s:.0f} s"
+            t = g.totals
+            print(
+                f"  governor {g.model}: breaker {breaker}, waiting {g.queue_depth}, "
+                f"leases {g.in_flight}, granted {t.granted}, 429s {t.rate_limited}, "
+                f"529s {t.overloaded}, expired {t.expired}"
+            )
         print(workflow_url(settings.ui_url, settings.temporal_namespace, fleet_id))
     return 0
+
+
+async def governor_statuses(client: Client) -> list[GovernorStatus]:
+    """Every running LLM governor (one per governed model), as it answers its query."""
+    out: list[GovernorStatus] = []
+    query = f"WorkflowType = '{GOVERNOR_WORKFLOW}' AND ExecutionStatus = 'Running'"
+    try:
+        async for wf in client.list_workflows(query):
+            try:
+                handle = client.get_workflow_handle(wf.id)
+                out.append(await handle.query("status", result_type=GovernorStatus))
+            except RPCError:
+                continue  # handing over to its next run, or just closed
+    except RPCError:
+        return out
+    return sorted(out, key=lambda g: g.model)
 
 
 def _retryable(err: RPCError) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from agentfleet import TASK_QUEUE
 from agentfleet.catalog import DEFAULT_MODEL, PRICES_PER_MTOK
+from agentfleet.governance.limits import GovernorConfig
 
 SIM_API_KEY = "sim-no-key"
 
@@ -45,6 +46,8 @@ class Settings:
     # Prompt-cache breakpoints on every LLM request (agentfleet/caching.py);
     # AGENTFLEET_PROMPT_CACHE=0 turns them off, e.g. to compare costs.
     prompt_cache: bool = True
+    # Shared rate limits per model (agentfleet/governance/limits.py); none: ungoverned.
+    governor: GovernorConfig = field(default_factory=GovernorConfig)
 
     @property
     def ledger_url(self) -> str:
@@ -95,6 +98,7 @@ class Settings:
             deployment_name=_deployment_name(e),
             build_id_override=(e.get("AGENTFLEET_BUILD_ID") or "").strip() or None,
             prompt_cache=_flag(e.get("AGENTFLEET_PROMPT_CACHE"), "AGENTFLEET_PROMPT_CACHE"),
+            governor=GovernorConfig.from_env(e),
         )
 
 

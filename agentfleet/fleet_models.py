@@ -59,6 +59,8 @@ class FleetSubmit(Contract):
     max_total_subagents: int | None = None
     budget: BudgetSpec | None = None
     models: dict[Tier, str] | None = None
+    priority: int | None = None
+    fairness_key: str | None = None
 
     def master_input(self) -> MasterInput:
         """Raises ValueError with a reason fit to show the submitter."""

@@ -147,6 +147,8 @@ class Receipt(Record):
     purpose: str = ""
     # What answered: the simulator or a real model, as the response said.
     simulated: bool = False
+    # The tier's own model, when its breaker was open and `model` stood in.
+    fallback_from: str | None = None
 
 
 class LlmRequest(Contract):
@@ -178,6 +180,8 @@ class LlmResponse(Record):
     attempt: int = 1
     simulated: bool = False
     transcript_ref: str | None = None
+    # The model asked for, when its breaker was open and a fallback answered.
+    fallback_from: str | None = None
 
     @property
     def text(self) -> str:
@@ -389,6 +393,21 @@ class MasterInput(Contract):
         description="The tools this goal's agents may use (file tools and mcp__<server>__<tool>, "
         "or mcp__<server>__* for all of a server's); default: all.",
     )
+    priority: int | None = Field(
+        default=None,
+        ge=1,
+        le=5,
+        description="Temporal priority key: 1 is the most urgent, 5 the least; "
+        "default: normal (3). Passed to every child and activity, and served first by the "
+        "LLM governor.",
+    )
+    fairness_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Who the goal is for (a team, a tenant): the governor serves equal "
+        "priorities in turn by this key.",
+    )
 
     @field_validator("tools")
     @classmethod
@@ -462,6 +481,9 @@ class SubAgentInput(Contract):
     tools: list[str] | None = None
     # The MCP tools it is offered, from the catalogue its root recorded.
     mcp_tools: list[McpTool] = Field(default_factory=list)
+    # The root goal's priority and fairness key (MasterInput), for its own calls and children.
+    priority: int | None = None
+    fairness_key: str | None = None
 
 
 class ControlRequest(Contract):

@@ -26,6 +26,17 @@ LLM_COST_MICRO_USD = "agentfleet_llm_cost_micro_usd"
 LLM_RETRIES = "agentfleet_llm_retries"
 TOOL_CALLS = "agentfleet_tool_calls"
 TOOL_DENIED = "agentfleet_tool_denied"
+# LLM governance (agentfleet/governance): 429s the API answered, 529s, and the
+# governor's own view per model (gauges set by LlmGovernorWorkflow).
+LLM_RATE_LIMITED = "agentfleet_llm_rate_limited"
+LLM_OVERLOADED = "agentfleet_llm_overloaded"
+LLM_FALLBACKS = "agentfleet_llm_fallbacks"
+GOVERNOR_QUEUE_DEPTH = "agentfleet_governor_queue_depth"
+GOVERNOR_IN_FLIGHT = "agentfleet_governor_in_flight"
+BREAKER_OPEN = "agentfleet_breaker_open"
+BREAKER_TRIPS = "agentfleet_breaker_trips"
+GOVERNOR_GAUGES = (GOVERNOR_QUEUE_DEPTH, GOVERNOR_IN_FLIGHT, BREAKER_OPEN)
+GOVERNANCE_COUNTERS = (LLM_RATE_LIMITED, LLM_OVERLOADED, LLM_FALLBACKS, BREAKER_TRIPS)
 # Gauge set by the weekly audit activity (a report metric, not a fleet counter).
 AUDIT_DISCREPANCIES = "agentfleet_audit_discrepancies"
 
@@ -90,6 +101,11 @@ AF_STATUS = "agentfleet.status"
 AF_SIMULATED = "agentfleet.simulated"
 # A master's cost forecast (agentfleet/forecast.py), set before its plan runs.
 AF_FORECAST_USD = "agentfleet.forecast.usd"
+# The LLM call's governance: the model first asked for when a fallback answered,
+# the time spent waiting for a lease, and the lease itself.
+AF_FALLBACK_FROM = "agentfleet.fallback.from_model"
+AF_GOVERNOR_WAIT_S = "agentfleet.governor.wait_s"
+AF_LEASE_ID = "agentfleet.governor.lease_id"
 # The completion check on an invoke_agent span (models.Verification).
 AF_VERIFY_PASSED = "agentfleet.verification.passed"
 AF_VERIFY_MODE = "agentfleet.verification.mode"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from temporalio import workflow
+from temporalio.common import Priority
 
 with workflow.unsafe.imports_passed_through():
     from agentfleet.models import BudgetSpec, LlmRequest, LlmResponse, Receipt, Usage
@@ -21,10 +22,26 @@ from workflows._observe import record_llm_usage
 
 ControlAction = Literal["pause", "resume", "cancel"]
 
+PRIORITY_PATCH = "agentfleet-fleet-priority-1"
+
+
+def task_priority(priority: int | None, fairness_key: str | None) -> Priority | None:
+    """The Temporal Priority a goal's children and activities run with, if it has one.
+
+    Histories recorded before priorities existed never reach `patched`, so they
+    replay unchanged; a goal with a priority records the patch marker once.
+    """
+    if priority is None and fairness_key is None:
+        return None
+    if not workflow.patched(PRIORITY_PATCH):
+        return None
+    return Priority(priority_key=priority, fairness_key=fairness_key)
+
 
 class Spend:
-    def __init__(self, agent_id: str, budget: BudgetSpec) -> None:
+    def __init__(self, agent_id: str, budget: BudgetSpec, priority: Priority | None = None) -> None:
         self.agent_id = agent_id
+        self.priority = priority
         self.receipts: list[Receipt] = []
         self.own = Usage()
         self.budget = Budget(tokens=budget.tokens, usd=budget.usd)
@@ -34,9 +51,14 @@ class Spend:
         return self.budget.exhausted()
 
     async def call(self, req: LlmRequest, purpose: str, summary: str = "") -> LlmResponse:
-        resp = await chat(req, summary=summary or f"{purpose} · {req.model}")
+        resp = await chat(
+            req, summary=summary or f"{purpose} · {req.model}", priority=self.priority
+        )
         record_llm_usage(resp)
-        self.receipts.extend(receipts_for(resp, self.agent_id, purpose))
+        receipts = receipts_for(resp, self.agent_id, purpose)
+        if resp.fallback_from:
+            receipts[-1] = receipts[-1].model_copy(update={"fallback_from": resp.fallback_from})
+        self.receipts.extend(receipts)
         self.own = self.own + resp.usage
         self.budget = self.budget.charge(resp.usage)
         return resp

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -83,7 +83,7 @@ LEDGER_RETRY = RetryPolicy(
 )
 
 
-async def chat(req: LlmRequest, summary: str = "") -> LlmResponse:
+async def chat(req: LlmRequest, summary: str = "", priority: Priority | None = None) -> LlmResponse:
     return await workflow.execute_activity(
         LLM_ACTIVITY,
         req,
@@ -97,6 +97,8 @@ async def chat(req: LlmRequest, summary: str = "") -> LlmResponse:
         heartbeat_timeout=timedelta(seconds=3),
         retry_policy=LLM_RETRY,
         summary=summary or f"chat {req.model}",
+        # Priority.default is what an unset priority already sends.
+        priority=priority or Priority.default,
     )
 
 

@@ -44,6 +44,7 @@ from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.common import (
+    Priority,
     RetryPolicy,
     SearchAttributeKey,
     WorkflowIDReusePolicy,
@@ -66,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
         OutcomeStatus,
     )
 
+from workflows._agent import PRIORITY_PATCH
 from workflows._calls import failure_message
 from workflows._upgrade import continue_as_new_upgrading, newer_build_current
 
@@ -93,6 +95,8 @@ AWAIT_RETRY = RetryPolicy(
 )
 
 _PARTIAL = {"partial", "budget_exhausted", "skipped"}
+# Temporal's priority key when none is set: the middle of 1 (most urgent) to 5.
+DEFAULT_PRIORITY = 3
 
 
 @activity.defn(name=AWAIT_MASTER)
@@ -256,9 +260,23 @@ class FleetWorkflow:
                 self._stats.runs += 1
                 continue_as_new_upgrading(self._carry())
             while self._can_start():
-                self._launch(self._queue.pop(0))
+                self._launch(self._queue.pop(self._next_index()))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()
+
+    def _next_index(self) -> int:
+        """The most urgent goal first; among equals, the fairness key with the fewest
+        masters running, so one team's batch cannot hold every slot; then FIFO.
+        Goals without priority or key are plain FIFO, as before."""
+        running: dict[str | None, int] = {}
+        for t in self._in_flight.values():
+            running[t.input.fairness_key] = running.get(t.input.fairness_key, 0) + 1
+
+        def rank(i: int) -> tuple[int, int, int]:
+            inp = self._queue[i].input
+            return (inp.priority or DEFAULT_PRIORITY, running.get(inp.fairness_key, 0), i)
+
+        return min(range(len(self._queue)), key=rank)
 
     def _drained(self) -> bool:
         return self._draining and not self._queue and not self._in_flight
@@ -362,6 +380,13 @@ class FleetWorkflow:
 
     async def _drive(self, task: FleetTask) -> None:
         starting = True
+        priority = Priority.default
+        inp = task.input
+        if (inp.priority is not None or inp.fairness_key is not None) and workflow.patched(
+            PRIORITY_PATCH
+        ):
+            # The master and, by inheritance, its whole tree run at this priority.
+            priority = Priority(priority_key=inp.priority, fairness_key=inp.fairness_key)
         try:
             try:
                 handle = await workflow.start_child_workflow(
@@ -373,6 +398,7 @@ class FleetWorkflow:
                     # An id that ever ran is never run again (see the docstring).
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     static_summary=f"master (fleet) · {task.input.goal[:80]}",
+                    priority=priority,
                 )
             except WorkflowAlreadyStartedError:
                 self._starting -= 1

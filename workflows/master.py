@@ -65,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.policy import Decision, DelegationPolicy, Limits, guard
     from agentfleet.verification import task_wording
 
-from workflows._agent import Spend
+from workflows._agent import Spend, task_priority
 from workflows._calls import (
     failure_message,
     list_mcp_tools,
@@ -245,7 +245,7 @@ class MasterAgentWorkflow:
             ),
         )
         life.begin()
-        spend = self._spend = Spend(wid, inp.budget)
+        spend = self._spend = Spend(wid, inp.budget, task_priority(inp.priority, inp.fairness_key))
         try:
             result = await self._run(inp, policy, thresholds, goal, decision, spend)
         except Exception as err:
@@ -630,6 +630,8 @@ class MasterAgentWorkflow:
             outputs=st.outputs,
             tools=self._tools.files if self._tools else None,
             mcp_tools=self._tools.for_subtask(st) if self._tools else [],
+            priority=inp.priority,
+            fairness_key=inp.fairness_key,
         )
 
     async def _track(self, child: SubAgentInput, child_id: str) -> AgentNode:
@@ -644,7 +646,7 @@ class MasterAgentWorkflow:
         )
         self._running.add(child_id)
         try:
-            node = await run_child(child, child_id)
+            node = await run_child(child, child_id, self._spend.priority if self._spend else None)
         finally:
             self._running.discard(child_id)
         self._children[child_id] = node

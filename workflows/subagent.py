@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from temporalio import workflow
+from temporalio.common import Priority
 from temporalio.exceptions import is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
@@ -51,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.policy import DelegationPolicy, guard
     from agentfleet.tools import DELEGATE_TOOL
 
-from workflows._agent import Control, Spend
+from workflows._agent import Control, Spend, task_priority
 from workflows._calls import call_agent_tool, failure_message, verify_work
 from workflows._lifecycle import Estimate, Lifecycle
 from workflows._loop import AgentLoop, LoopConfig, LoopState
@@ -140,7 +141,11 @@ class SubAgentWorkflow:
         ) as span:
             span.set(budget_tokens=inp.budget.tokens, budget_usd=inp.budget.usd)
             life.begin()
-            spend = Spend(wid, inp.resume.budget if inp.resume else inp.budget)
+            spend = Spend(
+                wid,
+                inp.resume.budget if inp.resume else inp.budget,
+                task_priority(inp.priority, inp.fairness_key),
+            )
             if inp.resume:
                 spend.own, spend.receipts = inp.resume.own, list(inp.resume.receipts)
                 self._children = list(inp.resume.children)
@@ -362,9 +367,11 @@ class SubAgentWorkflow:
                 tag_search_attributes=inp.tag_search_attributes,
                 tools=inp.tools,
                 mcp_tools=inp.mcp_tools,
+                priority=inp.priority,
+                fairness_key=inp.fairness_key,
             )
             count(tn.SUBAGENTS_SPAWNED, role="subagent", tier=decision.tier)
-            runs.append(self._track(run_child(child, child_id), child_id))
+            runs.append(self._track(run_child(child, child_id, spend.priority), child_id))
         nodes = await asyncio.gather(*runs)
         self._children.extend(nodes)
         report = "\n".join(f"- {n.title} [{n.status}]: {n.output or n.error}" for n in nodes)
@@ -378,7 +385,9 @@ class SubAgentWorkflow:
             self._running_children.discard(child_id)
 
 
-async def run_child(child_input: SubAgentInput, child_id: str) -> AgentNode:
+async def run_child(
+    child_input: SubAgentInput, child_id: str, priority: Priority | None = None
+) -> AgentNode:
     """Run a sub-agent child; its failure becomes a failed node, not ours."""
     started = workflow.now()
     try:
@@ -400,6 +409,8 @@ async def run_child(child_input: SubAgentInput, child_id: str) -> AgentNode:
             )
             if child_input.tag_search_attributes
             else None,
+            # Priority.default is what an unset priority already sends.
+            priority=priority or Priority.default,
         )
     except Exception as err:  # noqa: BLE001 - one failed child must not fail its parent
         return AgentNode(

@@ -11,6 +11,7 @@ from types import FrameType
 from agentfleet.config import Settings
 from agentfleet.sim.faults import check_rates
 from agentfleet.sim.habits import HABITS, check_habits
+from agentfleet.sim.limits import SimLimits
 from agentfleet.sim.server import Simulator
 
 
@@ -68,6 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="shortest prefix the prompt cache stores (default: each model's documented minimum)",
     )
+    for flag, what in (("rpm", "requests"), ("itpm", "input tokens"), ("otpm", "output tokens")):
+        p.add_argument(
+            f"--{flag}",
+            type=int,
+            default=None,
+            metavar="N",
+            help=f"rate limit in {what} per minute: 429 with Anthropic's headers beyond it",
+        )
+    p.add_argument(
+        "--burst-s",
+        type=float,
+        default=60.0,
+        help="bucket size in seconds of the rate limits (Anthropic: up to 60)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for the random faults and habits")
     p.add_argument("--quiet", action="store_true", help="do not log one line per request")
     return p
@@ -84,6 +99,7 @@ def banner(sim: Simulator, rates: dict[int, float], args: argparse.Namespace) ->
         f"latency {args.latency_ms:g} ms | random faults: {faults} | "
         f"retry-after {args.retry_after:g}s | seed {args.seed}",
         f"habits: {habits}",
+        f"rate limits: rpm {args.rpm or '-'} itpm {args.itpm or '-'} otpm {args.otpm or '-'}",
         "admin: POST /_sim/faults  GET /_sim/stats  POST /_sim/reset",
         "Press Ctrl-C to stop.",
     ]
@@ -97,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     rates = {429: args.fault_429, 529: args.fault_529, 500: args.fault_500}
     try:
         check_rates(rates)
+        limits = SimLimits(args.rpm, args.itpm, args.otpm, burst_s=args.burst_s)
     except ValueError as e:
         print(f"agentfleet sim: {e}", file=sys.stderr)
         return 2
@@ -111,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         habits=args.habits,
         cache_min_tokens=args.cache_min_tokens,
         log=None if args.quiet else lambda line: print(f"[sim] {line}", flush=True),
+        rate_limits=limits,
     )
     try:
         sim.start()

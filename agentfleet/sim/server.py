@@ -25,7 +25,8 @@ from agentfleet.sim import brain
 from agentfleet.sim.cache import PromptCache
 from agentfleet.sim.faults import Fault, Faults
 from agentfleet.sim.habits import HABITS, HabitKnobs
-from agentfleet.sim.protocol import JSON, ApiError, role_of
+from agentfleet.sim.limits import RateLimiter, SimLimits
+from agentfleet.sim.protocol import JSON, ApiError, input_tokens, role_of
 
 SIMULATOR = "agentfleet-sim"
 MAX_BODY = 32 * 1024 * 1024
@@ -67,6 +68,7 @@ class Simulator:
         habits: list[str] | tuple[str, ...] | None = None,
         log: Callable[[str], None] | None = None,
         cache_min_tokens: int | None = None,
+        rate_limits: SimLimits | None = None,
     ) -> None:
         self._host = host
         self._requested_port = port
@@ -82,6 +84,8 @@ class Simulator:
         # cache_control honoured as the API does (agentfleet/sim/cache.py); None:
         # each model's documented minimum cacheable prefix.
         self.prompt_cache = PromptCache(min_tokens=cache_min_tokens)
+        # Off unless asked for: Anthropic-style limits with 429s and headers.
+        self.limiter = RateLimiter(rate_limits) if rate_limits and rate_limits.any else None
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._stats = self._empty_stats()
@@ -166,6 +170,8 @@ class Simulator:
     def reset(self) -> None:
         self.faults.reset()
         self.prompt_cache.reset()
+        if self.limiter is not None:
+            self.limiter.reset()
         with self._lock:
             self._stats = self._empty_stats()
 
@@ -236,6 +242,16 @@ class Simulator:
     def _say(self, line: str) -> None:
         if self._log is not None:
             self._log(line)
+
+
+def _max_tokens(body: Any) -> int:
+    value = body.get("max_tokens") if isinstance(body, dict) else None
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def _input_tokens(body: Any) -> int:
+    # The brain validates the body later; a malformed one is charged nothing here.
+    return input_tokens(body) if isinstance(body, dict) else 0
 
 
 class _Server(ThreadingHTTPServer):
@@ -324,6 +340,15 @@ class _Handler(BaseHTTPRequestHandler):
             if (method, path) == ("POST", MESSAGES):
                 role = role_of(body)
                 fault = sim.faults.next()
+                max_tokens = _max_tokens(body)
+                if sim.limiter is not None and (fault is None or not fault.is_error):
+                    admitted, headers = sim.limiter.admit(_input_tokens(body), max_tokens)
+                    if not admitted:
+                        raise ApiError(
+                            429,
+                            f"{SIMULATOR}: rate limit exceeded (simulated limits)",
+                            headers=headers,
+                        )
                 self._delay(sim.latency_ms + (fault.latency_ms if fault else 0.0))
                 if fault is not None and fault.disconnect:
                     self.close_connection = True
@@ -335,6 +360,9 @@ class _Handler(BaseHTTPRequestHandler):
                 answer, habits = brain.answer(body, sim.habit_knobs)
                 answer["usage"] = sim._cached_usage(body, answer["usage"])
                 status, payload, usage = 200, answer, answer["usage"]
+                if sim.limiter is not None:
+                    used = int(usage.get("output_tokens", 0))
+                    headers = sim.limiter.settle(max_tokens, used)
             elif (method, path) == ("POST", COUNT_TOKENS):
                 status, payload = 200, brain.count_tokens(body)
             else:

@@ -72,6 +72,11 @@ def _count(name: str, value: int, attrs: Mapping[str, str | int]) -> None:
     counted()  # the activity's checkpoint persists it before its result goes back
 
 
+def count_event(name: str, model: str) -> None:
+    """One governance event of an LLM call (a 429, a 529, a fallback), by model."""
+    _count(name, 1, {tn.ATTR_MODEL: model})
+
+
 def _error_type(exc: BaseException) -> str:
     if isinstance(exc, ApplicationError) and exc.type:
         return exc.type
@@ -104,6 +109,14 @@ class LlmCall:
     def request_id(self, value: str | None) -> None:
         if value:
             self.span.set_attribute(ANTHROPIC_REQUEST_ID, value)
+
+    def governed(self, lease_id: str | None, wait_s: float, fallback_from: str | None) -> None:
+        """The lease this attempt held, how long it waited, and the fallback it took."""
+        self.span.set_attribute(tn.AF_GOVERNOR_WAIT_S, round(wait_s, 3))
+        if lease_id:
+            self.span.set_attribute(tn.AF_LEASE_ID, lease_id)
+        if fallback_from:
+            self.span.set_attribute(tn.AF_FALLBACK_FROM, fallback_from)
 
     def response(self, resp: LlmResponse) -> None:
         s = self.span

@@ -1,0 +1,384 @@
+"""The lease book: one model's shared capacity, who waits for it, who holds it.
+
+Capacity is a token bucket per dimension (requests, input tokens, output
+tokens), refilled continuously at the per-minute limit, as Anthropic's own
+limiter works. A grant debits the estimate (input tokens and `max_tokens`, as
+the API itself reserves output at `max_tokens` when a request starts); the
+settle puts back what was not used. A lease nobody settles (its worker died)
+expires after its TTL: its in-flight slot comes back and its estimate stays
+charged, because the call may well have reached the API. A settle that comes
+after that is ignored, so no lease is counted twice.
+
+Who is served: the most urgent priority first (Temporal's keys: 1 before 5);
+within one priority, fairness keys take turns (round robin by when each was
+last served), FIFO within a key. The head of that order waits until it fits,
+so a large or urgent request is never overtaken by smaller, later ones.
+
+All times are seconds (floats) handed in by the caller: the governor workflow
+passes `workflow.now()`, so the book is deterministic and replays exactly.
+"""
+
+from __future__ import annotations
+
+from agentfleet.governance.models import (
+    DIMENSIONS,
+    BookState,
+    Bucket,
+    Lease,
+    LeaseRequest,
+    LeaseSettle,
+    ModelLimitsSpec,
+    PendingLease,
+    RateHeaders,
+)
+
+CLOSED_KEEP = 5000
+# A waiting caller asks again at least this often (activities/governor.py polls
+# at most 2 s apart, or blocks in the update at most 10 s); one silent for
+# longer is gone.
+STALE_S = 30.0
+
+
+class LeaseBook:
+    def __init__(self, limits: ModelLimitsSpec, state: BookState | None, now: float) -> None:
+        self.limits = limits
+        self.s = state.model_copy(deep=True) if state is not None else BookState()
+        self._leases = {lease.lease_id: lease for lease in self.s.leases}
+        self._waiting = {p.lease_id: p for p in self.s.waiting}
+        self._closed = dict.fromkeys(self.s.closed)
+        for dim in DIMENSIONS:
+            if self.limit(dim) and dim not in self.s.buckets:
+                self.s.buckets[dim] = Bucket(level=self.capacity(dim), updated_at=now)
+
+    # --- limits --------------------------------------------------------------
+
+    def set_limits(self, limits: ModelLimitsSpec, now: float) -> None:
+        """New configuration (a worker restarted with other settings)."""
+        if limits == self.limits:
+            return
+        self.refill(now)
+        self.limits = limits
+        for dim in DIMENSIONS:
+            if self.limit(dim) and dim not in self.s.buckets:
+                self.s.buckets[dim] = Bucket(level=self.capacity(dim), updated_at=now)
+            elif not self.limit(dim):
+                self.s.buckets.pop(dim, None)
+            else:
+                b = self.s.buckets[dim]
+                b.level = min(b.level, self.capacity(dim))
+
+    def limit(self, dim: str) -> int | None:
+        configured = {
+            "requests": self.limits.requests_per_minute,
+            "input_tokens": self.limits.input_tokens_per_minute,
+            "output_tokens": self.limits.output_tokens_per_minute,
+        }.get(dim)
+        reported = self.s.api_limits.get(dim)
+        if configured and reported:
+            return min(configured, reported)
+        return configured
+
+    def rate(self, dim: str) -> float:
+        return (self.limit(dim) or 0) / 60.0
+
+    def capacity(self, dim: str) -> float:
+        return max(1.0, self.rate(dim) * self.limits.burst_s)
+
+    # --- time ----------------------------------------------------------------
+
+    def refill(self, now: float) -> None:
+        for dim, b in self.s.buckets.items():
+            if now > b.updated_at:
+                cap = self.capacity(dim)
+                b.level = min(cap, b.level + self.rate(dim) * (now - b.updated_at))
+                b.updated_at = now
+
+    def expire(self, now: float) -> list[str]:
+        gone = [lid for lid, lease in self._leases.items() if lease.expires_at <= now]
+        for lid in gone:
+            lease = self._leases.pop(lid)
+            self.s.totals.expired += 1
+            self.s.totals.input_tokens += lease.input_tokens
+            self.s.totals.output_tokens += lease.output_tokens
+            self._close(lid)
+        return gone
+
+    def drop_stale(self, now: float) -> list[str]:
+        gone = [
+            lid
+            for lid, p in self._waiting.items()
+            if (p.last_seen if p.last_seen is not None else p.enqueued_at) < now - STALE_S
+        ]
+        for lid in gone:
+            del self._waiting[lid]
+            self.s.totals.dropped += 1
+        return gone
+
+    def tick(self, now: float) -> list[str]:
+        """Expire old leases, then grant in order for as long as the head fits."""
+        self.refill(now)
+        self.expire(now)
+        self.drop_stale(now)
+        granted: list[str] = []
+        if now < self.s.blocked_until or self.breaker_open(now):
+            return granted
+        while True:
+            head = self.head()
+            if head is None or not self._fits(head):
+                return granted
+            self._grant(head, now)
+            granted.append(head.lease_id)
+
+    def next_wake(self, now: float) -> float | None:
+        """Seconds until a tick could change something, if nothing else happens."""
+        times: list[float] = [lease.expires_at for lease in self._leases.values()]
+        if self.breaker_open(now):
+            times.append(self.s.breaker_open_until)  # the gauge goes back to closed
+        head = self.head()
+        if head is not None:
+            if now < self.s.blocked_until:
+                times.append(self.s.blocked_until)
+            elif self.breaker_open(now):
+                times.append(self.s.breaker_open_until)
+            else:
+                times.extend(now + w for w in self._waits(head))
+        if not times:
+            return None
+        return max(0.0, min(times) - now)
+
+    # --- acquiring -------------------------------------------------------------
+
+    def enqueue(self, req: LeaseRequest, now: float) -> None:
+        """Queue a request; a lease id already known is left as it is."""
+        lid = req.lease_id
+        if lid in self._waiting:
+            self._waiting[lid].last_seen = now
+            return
+        if lid in self._leases or lid in self._closed:
+            return
+        self._waiting[lid] = PendingLease(
+            lease_id=lid,
+            input_tokens=req.input_tokens,
+            output_tokens=req.output_tokens,
+            priority=req.priority,
+            fairness_key=req.fairness_key,
+            enqueued_at=now,
+            last_seen=now,
+        )
+
+    def eta(self, lease_id: str, now: float) -> float:
+        """Roughly how long until this waiting request is granted: the requests of
+        its priority or better queued before it, paid for at the refill rate."""
+        me = self._waiting.get(lease_id)
+        if me is None:
+            return 0.0
+        ahead = [
+            p
+            for p in self._waiting.values()
+            if p.priority < me.priority
+            or (p.priority == me.priority and p.enqueued_at <= me.enqueued_at)
+        ]
+        waits = [max(0.0, self.s.blocked_until - now), self.breaker_remaining(now)]
+        for dim, b in self.s.buckets.items():
+            need = sum(self._amount(p, dim) for p in ahead)
+            waits.append(max(0.0, (need - b.level) / self.rate(dim)))
+        return max(waits)
+
+    def lease(self, lease_id: str) -> Lease | None:
+        return self._leases.get(lease_id)
+
+    def is_waiting(self, lease_id: str) -> bool:
+        return lease_id in self._waiting
+
+    def is_closed(self, lease_id: str) -> bool:
+        return lease_id in self._closed
+
+    def withdraw(self, lease_id: str) -> bool:
+        """Take a waiting request out of the line (the breaker opened, the caller gave up)."""
+        return self._waiting.pop(lease_id, None) is not None
+
+    def head(self) -> PendingLease | None:
+        """The request served next: best priority, then the key served longest ago."""
+        if not self._waiting:
+            return None
+        best = min(p.priority for p in self._waiting.values())
+        return min(
+            (p for p in self._waiting.values() if p.priority == best),
+            key=lambda p: (self.s.served.get(p.fairness_key, 0), p.enqueued_at),
+        )
+
+    def _amount(self, p: PendingLease | Lease, dim: str) -> int:
+        if dim == "requests":
+            return 1
+        return p.input_tokens if dim == "input_tokens" else p.output_tokens
+
+    def _fits(self, p: PendingLease) -> bool:
+        if self.limits.max_in_flight and len(self._leases) >= self.limits.max_in_flight:
+            return False
+        for dim, b in self.s.buckets.items():
+            need = self._amount(p, dim)
+            # Larger than the whole bucket: it goes when the bucket is full, or never would.
+            if b.level < need and b.level < self.capacity(dim) - 1e-9:
+                return False
+        return True
+
+    def _waits(self, p: PendingLease) -> list[float]:
+        waits = []
+        for dim, b in self.s.buckets.items():
+            cap = self.capacity(dim)
+            need = min(float(self._amount(p, dim)), cap)
+            if b.level < need:
+                waits.append((need - b.level) / self.rate(dim))
+        return waits
+
+    def _grant(self, p: PendingLease, now: float) -> None:
+        del self._waiting[p.lease_id]
+        for dim, b in self.s.buckets.items():
+            b.level -= self._amount(p, dim)
+        self.s.serve_seq += 1
+        self.s.served[p.fairness_key] = self.s.serve_seq
+        self._leases[p.lease_id] = Lease(
+            lease_id=p.lease_id,
+            input_tokens=p.input_tokens,
+            output_tokens=p.output_tokens,
+            priority=p.priority,
+            fairness_key=p.fairness_key,
+            granted_at=now,
+            expires_at=now + self.limits.lease_ttl_s,
+            enqueued_at=p.enqueued_at,
+        )
+        self.s.totals.granted += 1
+        who = f"{p.priority}/{p.fairness_key}"
+        self.s.totals.granted_by[who] = self.s.totals.granted_by.get(who, 0) + 1
+
+    # --- settling ----------------------------------------------------------------
+
+    def settle(self, s: LeaseSettle, now: float) -> bool:
+        """Apply a call's outcome; False when the lease is no longer held (ignored)."""
+        self.refill(now)
+        if s.outcome == "abandoned" and self.withdraw(s.lease_id):
+            self.s.totals.abandoned += 1
+            return True
+        lease = self._leases.pop(s.lease_id, None)
+        if lease is None:
+            self.s.totals.ignored_settles += 1
+            return False
+        self._close(s.lease_id)
+        if s.outcome == "ok":
+            self.s.totals.settled += 1
+            self._credit("input_tokens", lease.input_tokens - s.input_tokens)
+            self._credit("output_tokens", lease.output_tokens - s.output_tokens)
+            self.s.totals.input_tokens += s.input_tokens
+            self.s.totals.output_tokens += s.output_tokens
+        elif s.outcome in ("429", "529", "abandoned"):
+            # Refused or never sent: the API used nothing (a 429 still counts as a request).
+            self.s.totals.settled += 1
+            self._credit("input_tokens", lease.input_tokens)
+            self._credit("output_tokens", lease.output_tokens)
+            if s.outcome == "abandoned":
+                self.s.totals.abandoned += 1
+                self._credit("requests", 1)
+            elif s.outcome == "429":
+                self.s.totals.rate_limited += 1
+            else:
+                self._overloaded(now)
+        else:
+            # The call may have been processed: its estimate stays charged.
+            self.s.totals.settled += 1
+            self.s.totals.input_tokens += lease.input_tokens
+            self.s.totals.output_tokens += lease.output_tokens
+        if s.headers is not None:
+            self.observe(s.headers, now, refused=s.outcome == "429")
+        return True
+
+    def _credit(self, dim: str, amount: float) -> None:
+        b = self.s.buckets.get(dim)
+        if b is not None and amount:
+            b.level = min(self.capacity(dim), b.level + amount)
+
+    def _close(self, lease_id: str) -> None:
+        self._closed[lease_id] = None
+        while len(self._closed) > CLOSED_KEEP:
+            del self._closed[next(iter(self._closed))]
+
+    # --- what the API says ---------------------------------------------------------
+
+    def observe(self, h: RateHeaders, now: float, *, refused: bool = False) -> None:
+        """Adopt the API's view where it is stricter than ours.
+
+        The API sees every caller of the organisation (other apps, other
+        fleets) and counts tokens its own way, so its `remaining` can be
+        lower than our bucket: we take the lower of the two and never the
+        higher (a response is older than the grants made since). A lower
+        `limit` than configured is adopted too.
+        """
+        self.refill(now)
+        for dim, value in h.limit.items():
+            if dim in DIMENSIONS and value > 0:
+                configured = self.limit(dim)
+                if configured is not None and value < configured:
+                    self.s.api_limits[dim] = value
+                    b = self.s.buckets.get(dim)
+                    if b is not None:
+                        b.level = min(b.level, self.capacity(dim))
+        for dim, value in h.remaining.items():
+            b = self.s.buckets.get(dim)
+            # The API rounds down and answered a moment ago: one unit of slack
+            # keeps that rounding from eating a request's worth per response.
+            if b is not None and value + 1 < b.level:
+                b.level = float(value + 1)
+        wait = h.retry_after_s
+        if refused and wait is None:
+            exhausted = [
+                h.reset_in_s[d] for d, v in h.remaining.items() if v <= 0 and d in h.reset_in_s
+            ]
+            wait = min(exhausted) if exhausted else None
+        if wait is not None and wait > 0:
+            self.s.blocked_until = max(self.s.blocked_until, now + wait)
+
+    # --- the breaker -----------------------------------------------------------------
+
+    def _overloaded(self, now: float) -> None:
+        self.s.totals.overloaded += 1
+        window = self.limits.breaker_window_s
+        recent = [t for t in self.s.overloads if t > now - window] + [now]
+        if len(recent) >= self.limits.breaker_threshold and not self.breaker_open(now):
+            self.s.breaker_open_until = now + self.limits.breaker_cooldown_s
+            self.s.totals.breaker_trips += 1
+            recent = []
+        self.s.overloads = recent
+
+    def breaker_open(self, now: float) -> bool:
+        return now < self.s.breaker_open_until
+
+    def breaker_remaining(self, now: float) -> float:
+        return max(0.0, self.s.breaker_open_until - now)
+
+    # --- views -------------------------------------------------------------------------
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._waiting)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._leases)
+
+    def lease_ids(self) -> list[str]:
+        return sorted(self._leases)
+
+    def waiting_by_key(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for p in self._waiting.values():
+            out[p.fairness_key] = out.get(p.fairness_key, 0) + 1
+        return out
+
+    def levels(self) -> dict[str, float]:
+        return {dim: round(b.level, 3) for dim, b in self.s.buckets.items()}
+
+    def state(self) -> BookState:
+        out = self.s.model_copy(deep=True)
+        out.leases = list(self._leases.values())
+        out.waiting = list(self._waiting.values())
+        out.closed = list(self._closed)
+        return out

@@ -1,0 +1,157 @@
+"""Governor configuration from the environment: limits per model, leases, breaker.
+
+    AGENTFLEET_RATE_LIMITS   JSON: {"<model>" or "*": {"rpm": 50, "itpm": 30000,
+                             "otpm": 8000, "max_in_flight": 20, "burst_s": 6}}
+    AGENTFLEET_GOV_RPM / AGENTFLEET_GOV_ITPM / AGENTFLEET_GOV_OTPM
+                             shorthand for the "*" entry (every model)
+    AGENTFLEET_GOV_LEASE_TTL_S   a lease not settled by then is expired (300)
+    AGENTFLEET_BREAKER_THRESHOLD / _WINDOW_S / _COOLDOWN_S
+                             that many 529s within the window open the breaker
+                             for the cool-down (5 / 30 / 30)
+    AGENTFLEET_FALLBACK_MODELS   JSON {"<model>": "<fallback model>"}: what a
+                             tier's model hands over to while its breaker is open
+    AGENTFLEET_GOV_SCOPE     a name put into the governors' workflow ids, for fleets
+                             (or tests) that share a Temporal namespace but not an
+                             Anthropic organisation
+    AGENTFLEET_GOVERNOR=off  no governor even with limits set
+
+No limits configured means no governor: every LLM call goes straight out, as
+before. A model without its own entry uses "*".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentfleet.catalog import is_known_model, unknown_model_message
+from agentfleet.governance.models import ModelLimitsSpec
+
+GOVERNOR_PREFIX = "agentfleet-governor-"
+
+_SHORT = {
+    "rpm": "requests_per_minute",
+    "itpm": "input_tokens_per_minute",
+    "otpm": "output_tokens_per_minute",
+    "max_in_flight": "max_in_flight",
+    "burst_s": "burst_s",
+}
+
+
+class GovernorConfigError(ValueError):
+    """A bad governor setting; the message names the variable and the field."""
+
+
+def governor_id(model: str, scope: str = "") -> str:
+    """The one governor workflow id per model (shared by every worker)."""
+    return GOVERNOR_PREFIX + (f"{scope}-" if scope else "") + model
+
+
+ModelLimits = ModelLimitsSpec
+
+
+@dataclass(frozen=True)
+class GovernorConfig:
+    limits: dict[str, ModelLimitsSpec] = field(default_factory=dict)
+    fallbacks: dict[str, str] = field(default_factory=dict)
+    enabled: bool = True
+    scope: str = ""
+
+    def governor_id(self, model: str) -> str:
+        return governor_id(model, self.scope)
+
+    def for_model(self, model: str) -> ModelLimitsSpec | None:
+        """The limits governing `model`, or None when its calls go straight out."""
+        if not self.enabled:
+            return None
+        return self.limits.get(model) or self.limits.get("*")
+
+    def fallback(self, model: str) -> str | None:
+        return self.fallbacks.get(model)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> GovernorConfig:
+        e = dict(os.environ if env is None else env)
+        enabled = e.get("AGENTFLEET_GOVERNOR", "on").strip().lower() not in ("off", "0", "false")
+        common: dict[str, Any] = {
+            "lease_ttl_s": _number(e, "AGENTFLEET_GOV_LEASE_TTL_S", 300.0, low=1.0),
+            "breaker_threshold": int(_number(e, "AGENTFLEET_BREAKER_THRESHOLD", 5, low=1)),
+            "breaker_window_s": _number(e, "AGENTFLEET_BREAKER_WINDOW_S", 30.0, low=0.1),
+            "breaker_cooldown_s": _number(e, "AGENTFLEET_BREAKER_COOLDOWN_S", 30.0, low=0.1),
+        }
+        raw: dict[str, dict[str, Any]] = {}
+        short = {
+            k: int(_number(e, f"AGENTFLEET_GOV_{k.upper()}", 0, low=1))
+            for k in ("rpm", "itpm", "otpm")
+            if e.get(f"AGENTFLEET_GOV_{k.upper()}", "").strip()
+        }
+        if short:
+            raw["*"] = short
+        raw.update(_json_object(e, "AGENTFLEET_RATE_LIMITS"))
+        limits = {m: _limits(m, spec, common) for m, spec in raw.items()}
+        fallbacks = _json_object(e, "AGENTFLEET_FALLBACK_MODELS")
+        for model, target in fallbacks.items():
+            if not isinstance(target, str) or not target:
+                raise GovernorConfigError(
+                    f"AGENTFLEET_FALLBACK_MODELS[{model!r}] must be a model name, got {target!r}"
+                )
+            if not is_known_model(target):
+                raise GovernorConfigError(
+                    f"AGENTFLEET_FALLBACK_MODELS[{model!r}]: {unknown_model_message(target)}"
+                )
+        scope = e.get("AGENTFLEET_GOV_SCOPE", "").strip()
+        return cls(limits=limits, fallbacks=dict(fallbacks), enabled=enabled, scope=scope)
+
+
+def _number(e: dict[str, str], name: str, default: float, *, low: float) -> float:
+    text = e.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise GovernorConfigError(f"{name} must be a number, got {text!r}") from None
+    if value < low:
+        raise GovernorConfigError(f"{name} must be at least {low:g}, got {text!r}")
+    return value
+
+
+def _json_object(e: dict[str, str], name: str) -> dict[str, Any]:
+    text = e.get(name, "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise GovernorConfigError(f"{name} is not valid JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise GovernorConfigError(f"{name} must be a JSON object keyed by model")
+    return value
+
+
+def _limits(model: str, spec: Any, common: dict[str, Any]) -> ModelLimitsSpec:
+    where = f"AGENTFLEET_RATE_LIMITS[{model!r}]"
+    if not isinstance(spec, dict):
+        raise GovernorConfigError(f'{where} must be an object like {{"rpm": 50}}')
+    values = dict(common)
+    for key, value in spec.items():
+        name = _SHORT.get(key, key)
+        if name not in ModelLimitsSpec.model_fields:
+            allowed = ", ".join(sorted(_SHORT))
+            raise GovernorConfigError(f"{where}: unknown field {key!r} (allowed: {allowed})")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise GovernorConfigError(f"{where}.{key} must be a positive number, got {value!r}")
+        values[name] = value
+    limits = ModelLimitsSpec(**values)
+    if not any(
+        (
+            limits.requests_per_minute,
+            limits.input_tokens_per_minute,
+            limits.output_tokens_per_minute,
+            limits.max_in_flight,
+        )
+    ):
+        raise GovernorConfigError(f"{where} sets no limit (rpm, itpm, otpm or max_in_flight)")
+    return limits

@@ -1,0 +1,206 @@
+"""The lease book and the governor's configuration, without a server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from agentfleet.governance.book import LeaseBook
+from agentfleet.governance.headers import rate_headers
+from agentfleet.governance.limits import GovernorConfig, GovernorConfigError
+from agentfleet.governance.models import LeaseRequest, LeaseSettle, ModelLimitsSpec, RateHeaders
+
+MODEL = "claude-haiku-4-5"
+
+
+def req(lid: str, *, prio: int = 3, key: str = "", inp: int = 10, out: int = 10) -> LeaseRequest:
+    return LeaseRequest(
+        lease_id=lid,
+        model=MODEL,
+        input_tokens=inp,
+        output_tokens=out,
+        priority=prio,
+        fairness_key=key,
+    )
+
+
+def book(**limits: float) -> LeaseBook:
+    return LeaseBook(ModelLimitsSpec(**limits), None, now=0.0)
+
+
+def test_grants_only_what_the_bucket_holds_and_refills_at_the_rate() -> None:
+    b = book(requests_per_minute=60, burst_s=2)  # 1 a second, 2 at once
+    for i in range(5):
+        b.enqueue(req(f"l{i}"), 0.0)
+    assert b.tick(0.0) == ["l0", "l1"]
+    assert b.next_wake(0.0) == pytest.approx(1.0)
+    assert b.tick(0.5) == []
+    assert b.tick(1.0) == ["l2"]
+    assert b.tick(3.0) == ["l3", "l4"]
+
+
+def test_higher_priority_first_then_fifo() -> None:
+    b = book(requests_per_minute=60, burst_s=1)
+    b.tick(0.0)
+    b.enqueue(req("bulk-1", prio=4), 0.0)
+    b.enqueue(req("bulk-2", prio=4), 0.1)
+    b.enqueue(req("urgent", prio=1), 0.2)
+    b.enqueue(req("normal", prio=3), 0.3)
+    order = [g for t in range(4) for g in b.tick(float(t))]
+    assert order == ["urgent", "normal", "bulk-1", "bulk-2"]
+
+
+def test_equal_priorities_take_turns_by_fairness_key() -> None:
+    """Team a's batch of 50 cannot starve team b's single goal."""
+    b = book(requests_per_minute=60, burst_s=1)
+    for i in range(50):
+        b.enqueue(req(f"a{i}", key="team-a"), 0.0)
+    b.tick(0.0)  # a0 takes the only token
+    b.enqueue(req("b0", key="team-b"), 0.5)
+    b.enqueue(req("c0", key="team-c"), 0.6)
+    served = [g for t in range(1, 5) for g in b.tick(float(t))]
+    assert served[:3] == ["b0", "c0", "a1"] or served[:3] == ["c0", "b0", "a1"]
+    assert served[0] in ("b0", "c0") and "a1" in served
+
+
+def test_the_head_is_never_overtaken_by_smaller_later_requests() -> None:
+    b = book(output_tokens_per_minute=600, burst_s=10)  # 10 a second, 100 at once
+    b.enqueue(req("big", out=100), 0.0)
+    assert b.tick(0.0) == ["big"]
+    b.enqueue(req("big2", out=80), 0.0)
+    b.enqueue(req("small", out=1), 0.0)
+    assert b.tick(1.0) == []  # 10 back: small would fit, but big2 is first in line
+    assert b.tick(8.0) == ["big2"]
+    assert b.tick(8.5) == ["small"]
+
+
+def test_settle_returns_the_unused_estimate_and_counts_actual_usage() -> None:
+    b = book(output_tokens_per_minute=600, burst_s=10)
+    b.enqueue(req("x", out=100), 0.0)
+    b.tick(0.0)
+    assert b.levels()["output_tokens"] == 0
+    assert b.settle(LeaseSettle(lease_id="x", input_tokens=7, output_tokens=30), 0.0)
+    assert b.levels()["output_tokens"] == pytest.approx(70)
+    assert (b.s.totals.settled, b.s.totals.output_tokens, b.s.totals.input_tokens) == (1, 30, 7)
+
+
+def test_a_lease_nobody_settles_expires_and_a_late_settle_is_ignored() -> None:
+    b = book(max_in_flight=2, lease_ttl_s=10)
+    for lid in ("dead-1", "dead-2", "next"):
+        b.enqueue(req(lid, inp=5, out=50), 0.0)
+    assert b.tick(0.0) == ["dead-1", "dead-2"]  # the in-flight cap is full
+    assert b.tick(9.0) == []
+    assert b.next_wake(9.0) == pytest.approx(1.0)
+    assert b.tick(10.0) == ["next"]  # the dead worker's capacity came back
+    t = b.s.totals
+    assert (t.granted, t.expired, t.input_tokens, t.output_tokens) == (3, 2, 10, 100)
+    # The killed attempt's settle arrives after all: it changes nothing.
+    assert not b.settle(LeaseSettle(lease_id="dead-1", output_tokens=1), 11.0)
+    assert not b.settle(LeaseSettle(lease_id="dead-1", output_tokens=1), 11.0)
+    assert (t.expired, t.settled, t.ignored_settles, t.output_tokens) == (2, 0, 2, 100)
+    assert b.settle(LeaseSettle(lease_id="next", output_tokens=20), 11.0)
+    # Repeated acquires of a closed lease id are not queued again.
+    b.enqueue(req("dead-1"), 12.0)
+    assert b.queue_depth == 0
+
+
+def test_state_survives_continue_as_new() -> None:
+    b = book(requests_per_minute=60, burst_s=1, lease_ttl_s=30)
+    b.enqueue(req("held"), 0.0)
+    b.enqueue(req("waits", key="k"), 0.0)
+    b.tick(0.0)
+    again = LeaseBook(b.limits, b.state(), now=0.5)
+    assert again.lease_ids() == ["held"] and again.is_waiting("waits")
+    assert again.tick(1.0) == ["waits"]
+    assert again.settle(LeaseSettle(lease_id="held"), 1.0)
+    assert again.s.totals.granted == 2
+
+
+def test_api_headers_lower_the_bucket_and_the_limit_never_raise_them() -> None:
+    b = book(requests_per_minute=120, input_tokens_per_minute=6000, burst_s=10)
+    b.observe(RateHeaders(remaining={"requests": 3, "input_tokens": 5000}), 0.0)
+    assert b.levels()["requests"] == 4  # the API saw traffic we did not (+1: it rounds down)
+    assert b.levels()["input_tokens"] == 1000  # ours was already lower
+    b.observe(RateHeaders(limit={"requests": 60}), 0.0)
+    assert b.limit("requests") == 60 and b.capacity("requests") == 10
+    b.observe(RateHeaders(limit={"requests": 1000}), 0.0)
+    assert b.limit("requests") == 60
+
+
+def test_retry_after_on_a_429_stops_granting_until_it_passes() -> None:
+    b = book(requests_per_minute=600, burst_s=10)
+    b.enqueue(req("a"), 0.0)
+    b.tick(0.0)
+    b.settle(LeaseSettle(lease_id="a", outcome="429", headers=RateHeaders(retry_after_s=4)), 0.0)
+    b.enqueue(req("b"), 0.0)
+    assert b.tick(3.9) == [] and b.next_wake(3.9) == pytest.approx(0.1)
+    assert b.tick(4.0) == ["b"]
+    assert b.s.totals.rate_limited == 1
+
+
+def test_breaker_opens_after_sustained_529s_and_closes_after_the_cool_down() -> None:
+    b = book(
+        requests_per_minute=6000, breaker_threshold=3, breaker_window_s=10, breaker_cooldown_s=30
+    )
+    for i, t in enumerate((0.0, 20.0, 21.0)):  # the first one is outside the window
+        b.enqueue(req(f"o{i}"), t)
+        b.tick(t)
+        b.settle(LeaseSettle(lease_id=f"o{i}", outcome="529"), t)
+    assert not b.breaker_open(21.0)
+    b.enqueue(req("o3"), 22.0)
+    b.tick(22.0)
+    b.settle(LeaseSettle(lease_id="o3", outcome="529"), 22.0)
+    assert b.breaker_open(22.0) and b.breaker_remaining(22.0) == 30
+    b.enqueue(req("later"), 23.0)
+    assert b.tick(30.0) == []
+    assert b.tick(52.0) == ["later"]
+    assert b.s.totals.breaker_trips == 1 and b.s.totals.overloaded == 4
+
+
+def test_rate_headers_parse_anthropic_names() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    h = rate_headers(
+        {
+            "anthropic-ratelimit-requests-limit": "50",
+            "anthropic-ratelimit-requests-remaining": "49",
+            "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:02Z",
+            "anthropic-ratelimit-input-tokens-remaining": "9000",
+            "anthropic-ratelimit-tokens-remaining": "800",
+            "retry-after": "3",
+        },
+        now,
+    )
+    assert h is not None
+    assert h.remaining == {"requests": 49, "input_tokens": 800, "output_tokens": 800}
+    assert h.limit == {"requests": 50} and h.reset_in_s == {"requests": 2.0}
+    assert h.retry_after_s == 3.0
+    assert rate_headers({"content-type": "application/json"}, now) is None
+
+
+def test_config_from_env_and_clear_errors() -> None:
+    assert GovernorConfig.from_env({}).for_model(MODEL) is None
+    cfg = GovernorConfig.from_env(
+        {
+            "AGENTFLEET_GOV_RPM": "50",
+            "AGENTFLEET_RATE_LIMITS": '{"claude-opus-4-5": {"otpm": 800, "max_in_flight": 4}}',
+            "AGENTFLEET_GOV_LEASE_TTL_S": "60",
+            "AGENTFLEET_FALLBACK_MODELS": '{"claude-opus-4-5": "claude-sonnet-5"}',
+        }
+    )
+    haiku, opus = cfg.for_model(MODEL), cfg.for_model("claude-opus-4-5")
+    assert haiku is not None and haiku.requests_per_minute == 50 and haiku.lease_ttl_s == 60
+    assert opus is not None and opus.output_tokens_per_minute == 800 and opus.max_in_flight == 4
+    assert cfg.fallback("claude-opus-4-5") == "claude-sonnet-5"
+    off = GovernorConfig.from_env({"AGENTFLEET_GOV_RPM": "50", "AGENTFLEET_GOVERNOR": "off"})
+    assert off.for_model(MODEL) is None
+    for env, fragment in (
+        ({"AGENTFLEET_GOV_RPM": "lots"}, "AGENTFLEET_GOV_RPM must be a number"),
+        ({"AGENTFLEET_RATE_LIMITS": "[1]"}, "AGENTFLEET_RATE_LIMITS must be a JSON object"),
+        ({"AGENTFLEET_RATE_LIMITS": '{"*": {"rpn": 5}}'}, "unknown field 'rpn'"),
+        ({"AGENTFLEET_RATE_LIMITS": '{"*": {"rpm": -1}}'}, "rpm must be a positive number"),
+        ({"AGENTFLEET_FALLBACK_MODELS": '{"a": 3}'}, "AGENTFLEET_FALLBACK_MODELS['a']"),
+        ({"AGENTFLEET_FALLBACK_MODELS": '{"a": "gpt-9"}'}, "AGENTFLEET_FALLBACK_MODELS['a']: "),
+    ):
+        with pytest.raises(GovernorConfigError, match=fragment.replace("[", r"\[")):
+            GovernorConfig.from_env(env)

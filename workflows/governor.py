@@ -1,0 +1,236 @@
+"""LlmGovernorWorkflow: one model's shared rate limits, as a long-lived workflow.
+
+Every worker's LLM activity asks this workflow (id `agentfleet-governor-<model>`)
+for a lease through the `acquire` Update before it calls the API, and reports
+what the call used through the `settle` signal. The lease book
+(agentfleet/governance/book.py) decides; this workflow only gives it the time
+(`workflow.now()`), wakes up when capacity refills or a lease expires, and
+hands the book to its successor when the history grows long.
+
+Why a workflow: its state is durable and shared by every worker wherever the
+Temporal cluster runs, and a crashed worker's lease simply expires. Its limit
+is the rate one workflow can take Updates (README, "How the governor scales").
+
+Continue-as-new: new acquires are rejected by the validator (not written to
+history; the activity asks again at once), waiting ones are answered
+`retry_now` and keep their place in line, because the waiting list travels
+with the book to the next run.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from agentfleet import telemetry_names as tn
+    from agentfleet.governance.book import LeaseBook
+    from agentfleet.governance.models import (
+        GovernorInput,
+        GovernorStatus,
+        Lease,
+        LeaseGrant,
+        LeaseRequest,
+        LeaseSettle,
+    )
+
+from workflows._upgrade import continue_as_new_upgrading, newer_build_current
+
+GOVERNOR_WORKFLOW = "LlmGovernorWorkflow"
+# A wake-up sooner than this is rounded up: the book's arithmetic may leave a
+# few microseconds, and a zero timer would spin.
+MIN_WAKE_S = 0.02
+# At most this many acquires wait inside the workflow at once (the server's
+# default cap on in-flight Updates per workflow is 10, and settles, queries and
+# the next arrivals need room); each waits at most BLOCK_S, then asks again.
+MAX_BLOCKED = 6
+HEAD_SPARE = 2
+BLOCK_S = 10.0
+# Everyone else polls: at 80% of its estimated wait, within these bounds.
+MIN_POLL_S = 0.05
+MAX_POLL_S = 2.0
+
+
+@workflow.defn(name=GOVERNOR_WORKFLOW)
+class LlmGovernorWorkflow:
+    @workflow.init
+    def __init__(self, inp: GovernorInput) -> None:
+        self._model = inp.model
+        self._max_history = inp.max_history
+        self._book = LeaseBook(inp.limits, inp.state, self._now())
+        self._changed = False
+        self._handing_over = False
+        self._gauged: tuple[int, int, bool] | None = None
+        self._blocked = 0
+
+    def _now(self) -> float:
+        return workflow.now().timestamp()
+
+    # --- messages -------------------------------------------------------------
+
+    @workflow.update(name="acquire")
+    async def acquire(self, req: LeaseRequest) -> LeaseGrant:
+        now = self._now()
+        book = self._book
+        if req.limits is not None:
+            book.set_limits(req.limits, now)
+        held = book.lease(req.lease_id)
+        if held is not None:
+            return self._granted(held, now)
+        if book.is_closed(req.lease_id):
+            # Its lease expired and this attempt asks again: a new attempt gets a new id.
+            return LeaseGrant(lease_id=req.lease_id, granted=False, retry_after_s=1.0)
+        if book.breaker_open(now):
+            return self._refused(req.lease_id, now)
+        book.enqueue(req, now)
+        self._changed = True
+        lid = req.lease_id
+        head = book.head()
+        at_head = head is not None and head.lease_id == lid
+        # The head of the line may take one of the spare slots: it is next, and a
+        # poll's delay would be idle capacity.
+        if self._blocked >= MAX_BLOCKED + (HEAD_SPARE if at_head else 0):
+            # The server admits few Updates in flight per workflow (10 by default):
+            # the rest are told when to ask again and keep their place in line.
+            return self._later(lid, now)
+        self._blocked += 1
+        try:
+            await workflow.wait_condition(
+                lambda: (
+                    book.lease(lid) is not None
+                    or not book.is_waiting(lid)
+                    or self._handing_over
+                    or book.breaker_open(self._now())
+                ),
+                timeout=timedelta(seconds=BLOCK_S),
+            )
+        except TimeoutError:
+            pass
+        finally:
+            self._blocked -= 1
+        now = self._now()
+        held = book.lease(lid)
+        if held is not None:
+            return self._granted(held, now)
+        if book.breaker_open(now):
+            book.withdraw(lid)
+            return self._refused(lid, now)
+        if book.is_waiting(lid):
+            return LeaseGrant(lease_id=lid, granted=False, retry_now=True)
+        # Dropped from the line (it looked gone): join again.
+        return LeaseGrant(lease_id=lid, granted=False, retry_now=True)
+
+    def _later(self, lid: str, now: float) -> LeaseGrant:
+        eta = self._book.eta(lid, now)
+        return LeaseGrant(
+            lease_id=lid,
+            granted=False,
+            retry_after_s=round(min(MAX_POLL_S, max(MIN_POLL_S, eta * 0.8)), 3),
+            queue_depth=self._book.queue_depth,
+        )
+
+    @acquire.validator
+    def _validate_acquire(self, req: LeaseRequest) -> None:
+        if self._handing_over:
+            raise ValueError("the governor is continuing as new: ask again")
+        if req.model != self._model:
+            raise ValueError(f"this governor is for {self._model!r}, not {req.model!r}")
+
+    @workflow.signal(name="settle")
+    def settle(self, s: LeaseSettle) -> None:
+        trips = self._book.s.totals.breaker_trips
+        self._book.settle(s, self._now())
+        self._changed = True
+        if self._book.s.totals.breaker_trips > trips:
+            workflow.metric_meter().create_counter(tn.BREAKER_TRIPS).add(
+                1, {tn.ATTR_MODEL: self._model}
+            )
+
+    @workflow.query(name="status")
+    def status(self) -> GovernorStatus:
+        now = self._now()
+        book = self._book
+        return GovernorStatus(
+            model=self._model,
+            run_id=workflow.info().run_id,
+            breaker="open" if book.breaker_open(now) else "closed",
+            breaker_open_for_s=round(book.breaker_remaining(now), 3),
+            queue_depth=book.queue_depth,
+            in_flight=book.in_flight,
+            lease_ids=book.lease_ids(),
+            waiting_by_key=book.waiting_by_key(),
+            levels=book.levels(),
+            limits=book.limits,
+            totals=book.s.totals,
+            history_length=workflow.info().get_current_history_length(),
+        )
+
+    # --- the loop ---------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: GovernorInput) -> GovernorStatus:
+        while not self._should_continue():
+            now = self._now()
+            self._book.tick(now)
+            self._gauges(now)
+            wake = self._book.next_wake(now)
+            self._changed = False
+            timeout = None if wake is None else timedelta(seconds=max(wake, MIN_WAKE_S))
+            try:
+                await workflow.wait_condition(lambda: self._changed, timeout=timeout)
+            except TimeoutError:
+                pass
+        self._handing_over = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        continue_as_new_upgrading(
+            GovernorInput(
+                model=self._model,
+                limits=self._book.limits,
+                state=self._book.state(),
+                max_history=self._max_history,
+            )
+        )
+
+    def _should_continue(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._max_history
+            # A new build is current: hand the book over to it (workflows/_upgrade.py).
+            or newer_build_current()
+        )
+
+    def _granted(self, lease: Lease, now: float) -> LeaseGrant:
+        return LeaseGrant(
+            lease_id=lease.lease_id,
+            granted=True,
+            expires_at=lease.expires_at,
+            waited_s=max(0.0, lease.granted_at - self._enqueued(lease)),
+            queue_depth=self._book.queue_depth,
+        )
+
+    def _enqueued(self, lease: Lease) -> float:
+        return lease.granted_at if lease.enqueued_at is None else lease.enqueued_at
+
+    def _refused(self, lease_id: str, now: float) -> LeaseGrant:
+        return LeaseGrant(
+            lease_id=lease_id,
+            granted=False,
+            breaker_open=True,
+            retry_after_s=round(self._book.breaker_remaining(now), 3),
+            queue_depth=self._book.queue_depth,
+        )
+
+    def _gauges(self, now: float) -> None:
+        """Queue depth, leases held and the breaker, for Grafana (not while replaying)."""
+        book = self._book
+        current = (book.queue_depth, book.in_flight, book.breaker_open(now))
+        if current == self._gauged:
+            return
+        self._gauged = current
+        meter = workflow.metric_meter()
+        attrs = {tn.ATTR_MODEL: self._model}
+        meter.create_gauge(tn.GOVERNOR_QUEUE_DEPTH).set(current[0], attrs)
+        meter.create_gauge(tn.GOVERNOR_IN_FLIGHT).set(current[1], attrs)
+        meter.create_gauge(tn.BREAKER_OPEN).set(int(current[2]), attrs)
