@@ -124,17 +124,41 @@ def _error_message(err: anthropic.APIStatusError) -> str:
 HEARTBEAT_EVERY_S = 0.5
 
 
-async def _heartbeating(call: Awaitable[T]) -> T:
+async def _heartbeating(call: Awaitable[T], details: dict[str, Any]) -> T:
+    """Await `call`, beating `details` every HEARTBEAT_EVERY_S.
+
+    While the request is out the details name this attempt as "in flight", with the
+    attempts already known to be cut: if this worker dies or is shut down then, the
+    next attempt reads that beat (`cut_attempts`) and the receipts say so.
+    """
     task = asyncio.ensure_future(call)
     try:
         while True:
             done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
             if done:
                 return task.result()
-            activity.heartbeat()
+            activity.heartbeat(details)
     finally:
         if not task.done():
             task.cancel()
+
+
+def cut_attempts() -> list[int]:
+    """Earlier attempts of this call that were beating, request out, when they ended.
+
+    An attempt that got an answer (or an API error) never leaves "in flight" behind
+    for an attempt after it: it beat only while no answer had come, and the
+    answer's classification below clears the mark.
+    """
+    details = activity.info().heartbeat_details
+    if not details or not isinstance(details[0], dict):
+        return []
+    last = details[0]
+    cut = [int(n) for n in last.get("cut") or [] if isinstance(n, int)]
+    in_flight = last.get("in_flight")
+    if isinstance(in_flight, int) and in_flight < activity.info().attempt:
+        cut.append(in_flight)
+    return sorted(set(cut))
 
 
 class LlmActivities:
@@ -192,10 +216,20 @@ class LlmActivities:
             kwargs["tools"] = [t.model_dump(mode="json") for t in tools]
             if req.tool_choice is not None:
                 kwargs["tool_choice"] = req.tool_choice
-        client = await self._sdk_client()
+        cut = cut_attempts()
+        idle = {"in_flight": None, "cut": cut}
+        # Beating already: on a fresh worker the first call may wait seconds for the
+        # anthropic import (sdk()), longer than the 3 s heartbeat timeout.
+        client = await _heartbeating(self._sdk_client(), idle)
         try:
-            raw = await _heartbeating(client.messages.with_raw_response.create(**kwargs))
+            raw = await _heartbeating(
+                client.messages.with_raw_response.create(**kwargs),
+                {"in_flight": attempt, "cut": cut},
+            )
         except sdk().AnthropicError as err:
+            # Answered, if only with an error: this attempt was not cut. The SDK sends
+            # this last beat before the failure (it awaits a pending heartbeat first).
+            activity.heartbeat(idle)
             raise classify(err, self._key) from None
         call.request_id(raw.headers.get("request-id"))
         msg = await raw.parse()
@@ -220,6 +254,7 @@ class LlmActivities:
             attempt=attempt,
             simulated=simulated,
             transcript_ref=transcript_ref,
+            cut_attempts=cut,
         )
 
     async def _transcript(self, ref: str | None) -> list[Message]:

@@ -30,6 +30,9 @@ class Settings:
     anthropic_base_url: str | None = None
     sim_port: int = 8787
     ledger_url_override: str | None = None
+    # SIGTERM: how long in-flight activities get to finish before they are cut
+    # (AGENTFLEET_SHUTDOWN_GRACE_S; worker.py explains the default).
+    shutdown_grace_s: float = 10.0
 
     @property
     def ledger_url(self) -> str:
@@ -77,4 +80,18 @@ class Settings:
             anthropic_base_url=base_url,
             sim_port=sim_port,
             ledger_url_override=(e.get("AGENTFLEET_LEDGER_URL") or "").strip() or None,
+            shutdown_grace_s=_seconds(e, "AGENTFLEET_SHUTDOWN_GRACE_S", 10.0, 0.0, 3600.0),
         )
+
+
+def _seconds(env: dict[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name}={raw!r} must be between {low:g} and {high:g} seconds")
+    return value

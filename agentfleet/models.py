@@ -129,6 +129,9 @@ class Receipt(Record):
     purpose: str = ""
     # What answered: the simulator or a real model, as the response said.
     simulated: bool = False
+    # Cut mid-flight (worker killed or shut down with the request out): possibly billed
+    # by the API, though no answer arrived. The cost is unknown, so it stays 0 here.
+    cut: bool = False
 
 
 class LlmRequest(Contract):
@@ -160,6 +163,10 @@ class LlmResponse(Record):
     attempt: int = 1
     simulated: bool = False
     transcript_ref: str | None = None
+    # Earlier attempts that were cut mid-flight: the request had gone out (the attempt
+    # was heartbeating) when its worker died or shut down, so the API may have billed
+    # an answer nobody received. Their receipts carry `cut`.
+    cut_attempts: list[int] = Field(default_factory=list)
 
     @property
     def text(self) -> str:

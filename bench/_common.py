@@ -205,6 +205,65 @@ def progress_times(history: WorkflowHistory) -> list[float]:
     ]
 
 
+def held_resumed_at(history: WorkflowHistory, killed: float, restarted: float) -> float | None:
+    """When this run moved again, if a worker held some of its work at `killed`.
+
+    "Held" (the refined recovery metric, bench/README.md): at the kill the run had a
+    workflow task scheduled and not yet completed, or an activity scheduled and not
+    closed whose last attempt started after the kill (the attempt the dead worker held
+    had to be retried; an activity waiting out a retry backoff looks the same, so this
+    errs on the slow side). A run idle on a child, a timer or a live call is not held.
+
+    It moved again when the held workflow task completed after `restarted` and each
+    held activity's new attempt started; the latest of these. None: nothing was held.
+    """
+    t = lambda e: e.event_time.ToNanoseconds() / 1e9  # noqa: E731 - one line
+    wft_open = False
+    wft_held = False
+    activities: dict[int, float] = {}  # scheduled event id -> scheduled time
+    moved: list[float] = []
+    closed_types = {
+        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
+        EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
+        EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
+        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
+    }
+    events = {e.event_id: e for e in history.events}
+    for e in history.events:
+        when = t(e)
+        kind = e.event_type
+        if when <= killed:
+            if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+                wft_open = True
+            elif kind in (
+                EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+                EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+                EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+            ):
+                wft_open = False
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                activities[e.event_id] = when
+            elif kind in closed_types:
+                attrs = getattr(e, closed_types[kind])
+                activities.pop(attrs.scheduled_event_id, None)
+            continue
+        if not wft_held and wft_open:
+            wft_held = True
+        if wft_held and kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and when >= restarted:
+            moved.append(when)
+            wft_open = False
+        if kind in closed_types:
+            attrs = getattr(e, closed_types[kind])
+            if attrs.scheduled_event_id in activities:
+                activities.pop(attrs.scheduled_event_id)
+                started = events.get(attrs.started_event_id)
+                if started is not None and t(started) > killed:
+                    moved.append(max(t(started), restarted))
+    if wft_held and wft_open:
+        return None  # held and never completed a task afterwards: no figure
+    return max(moved) if moved else None
+
+
 def first_after(times: Sequence[float], after: float) -> float | None:
     """The first of `times` at or after epoch second `after`."""
     for t in times:

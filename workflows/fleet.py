@@ -65,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
         FleetTask,
         OutcomeStatus,
     )
+    from agentfleet.task_timeouts import AGENT_TASK_TIMEOUT, PATCH_TASK_TIMEOUTS
 
 from workflows._calls import failure_message
 
@@ -365,6 +366,10 @@ class FleetWorkflow:
                     # An id that ever ran is never run again (see the docstring).
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     static_summary=f"master (fleet) · {task.input.goal[:80]}",
+                    # A dead worker's task moves on after this, not after the default 10 s.
+                    task_timeout=AGENT_TASK_TIMEOUT
+                    if workflow.patched(PATCH_TASK_TIMEOUTS)
+                    else None,
                 )
             except WorkflowAlreadyStartedError:
                 self._starting -= 1
