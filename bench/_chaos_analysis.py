@@ -288,10 +288,12 @@ class ChaosAnalysis:
                 held_resumed_at(h, r.killed_at, r.started_at)
                 for h in await asyncio.gather(*(history_of(w) for w in in_flight))
             ]
-            moved = [m for m in held if m is not None]
+            moved = [(m, w.id) for m, w in zip(held, in_flight, strict=True) if m is not None]
             r.held = len(moved)
             if moved:
-                r.held_resumed_s = max(moved) - r.started_at
+                (when, what), wid = max(moved)
+                r.held_resumed_s = when - r.started_at
+                r.slowest_held = f"{wid}: {what}"
 
     async def audit(
         self, client: Client, started: float

@@ -56,6 +56,7 @@ class Restart:
     # Refined (bench/README.md): only runs whose work the dead worker held at the kill.
     held: int = 0
     held_resumed_s: float | None = None  # process start -> every held run moved again
+    slowest_held: str = ""  # the last held run to move again, and what it waited for
     near_server_restart: bool = False
 
 
@@ -358,6 +359,7 @@ def print_report(rep: ChaosReport) -> None:
         print(
             f"  {r.index:>3} {r.in_flight:>9} {fmt_s(built):>8} {fmt_s(r.recovery_s):>9} "
             f"{fmt_s(r.all_resumed_s):>11} {r.held:>5} {fmt_s(r.held_resumed_s):>12}"
+            + (f"  last: {r.slowest_held}" if r.slowest_held else "")
             + ("  (server restart nearby)" if r.near_server_restart else "")
         )
     for e in rep.errors:

@@ -205,7 +205,9 @@ def progress_times(history: WorkflowHistory) -> list[float]:
     ]
 
 
-def held_resumed_at(history: WorkflowHistory, killed: float, restarted: float) -> float | None:
+def held_resumed_at(
+    history: WorkflowHistory, killed: float, restarted: float
+) -> tuple[float, str] | None:
     """When this run moved again, if a worker held some of its work at `killed`.
 
     "Held" (the refined recovery metric, bench/README.md): at the kill the run had a
@@ -215,13 +217,14 @@ def held_resumed_at(history: WorkflowHistory, killed: float, restarted: float) -
     errs on the slow side). A run idle on a child, a timer or a live call is not held.
 
     It moved again when the held workflow task completed after `restarted` and each
-    held activity's new attempt started; the latest of these. None: nothing was held.
+    held activity's new attempt started; the latest of these, with what it was (a
+    workflow task, or the activity's type). None: nothing was held.
     """
     t = lambda e: e.event_time.ToNanoseconds() / 1e9  # noqa: E731 - one line
     wft_open = False
     wft_held = False
-    activities: dict[int, float] = {}  # scheduled event id -> scheduled time
-    moved: list[float] = []
+    activities: dict[int, str] = {}  # scheduled event id -> activity type
+    moved: list[tuple[float, str]] = []
     closed_types = {
         EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
         EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
@@ -242,7 +245,8 @@ def held_resumed_at(history: WorkflowHistory, killed: float, restarted: float) -
             ):
                 wft_open = False
             elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-                activities[e.event_id] = when
+                name = e.activity_task_scheduled_event_attributes.activity_type.name
+                activities[e.event_id] = name
             elif kind in closed_types:
                 attrs = getattr(e, closed_types[kind])
                 activities.pop(attrs.scheduled_event_id, None)
@@ -250,15 +254,16 @@ def held_resumed_at(history: WorkflowHistory, killed: float, restarted: float) -
         if not wft_held and wft_open:
             wft_held = True
         if wft_held and kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and when >= restarted:
-            moved.append(when)
+            moved.append((when, "workflow task"))
             wft_open = False
         if kind in closed_types:
             attrs = getattr(e, closed_types[kind])
             if attrs.scheduled_event_id in activities:
-                activities.pop(attrs.scheduled_event_id)
+                name = activities.pop(attrs.scheduled_event_id)
                 started = events.get(attrs.started_event_id)
                 if started is not None and t(started) > killed:
-                    moved.append(max(t(started), restarted))
+                    attempt = started.activity_task_started_event_attributes.attempt
+                    moved.append((max(t(started), restarted), f"{name} attempt {attempt}"))
     if wft_held and wft_open:
         return None  # held and never completed a task afterwards: no figure
     return max(moved) if moved else None
