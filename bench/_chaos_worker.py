@@ -198,6 +198,22 @@ def _whatif() -> Interceptor | None:
     return WhatIf()
 
 
+def _passthrough_agents(runner: Any) -> Any:
+    """What-if (bench/overhead.py --whatif-passthrough): the agent workflows' own modules
+    passed through the sandbox like worker.WORKFLOW_HELPERS, so a run does not re-import
+    them. Not the product's setting: the project keeps workflow classes sandboxed."""
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+    from agentfleet.runner import ContextFreeRunner
+
+    sandboxed = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            *project_worker.WORKFLOW_HELPERS, "workflows.subagent", "workflows.master"
+        )
+    )
+    return ContextFreeRunner(sandboxed) if isinstance(runner, ContextFreeRunner) else sandboxed
+
+
 def _extra_workflows() -> list[type]:
     names = [n for n in os.environ.get("AGENTFLEET_BENCH_EXTRA", "").split(",") if n]
     if not names:
@@ -226,6 +242,8 @@ def build_agentfleet(client: Client, settings: Settings) -> Worker:
         ]
     kwargs["activities"] = acts
     kwargs["workflows"] = [*kwargs["workflows"], *extra]
+    if os.environ.get("AGENTFLEET_WHATIF_PASSTHROUGH_AGENTS"):
+        kwargs["workflow_runner"] = _passthrough_agents(kwargs["workflow_runner"])
     if whatif is not None:
         kwargs["interceptors"] = [*kwargs.get("interceptors", ()), whatif]
     built = Worker(client, **kwargs)

@@ -212,9 +212,9 @@ def held_resumed_at(
 
     "Held" (the refined recovery metric, bench/README.md): at the kill the run had a
     workflow task scheduled and not yet completed, or an activity scheduled and not
-    closed whose last attempt started after the kill (the attempt the dead worker held
-    had to be retried; an activity waiting out a retry backoff looks the same, so this
-    errs on the slow side). A run idle on a child, a timer or a live call is not held.
+    closed whose last attempt started after the kill because the attempt before it timed
+    out (heartbeat or start-to-close: its worker was gone). A run idle on a child, a
+    timer or a retry backoff after a fault answer is not held.
 
     It moved again when the held workflow task completed after `restarted` and each
     held activity's new attempt started; the latest of these, with what it was (a
@@ -253,7 +253,8 @@ def held_resumed_at(
             continue
         if not wft_held and wft_open:
             wft_held = True
-        if wft_held and kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and when >= restarted:
+        if wft_open and kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and when >= restarted:
+            # The held task (or its retry) is done: later tasks are new work.
             moved.append((when, "workflow task"))
             wft_open = False
         if kind in closed_types:
@@ -262,10 +263,14 @@ def held_resumed_at(
                 name = activities.pop(attrs.scheduled_event_id)
                 started = events.get(attrs.started_event_id)
                 if started is not None and t(started) > killed:
-                    attempt = started.activity_task_started_event_attributes.attempt
-                    moved.append((max(t(started), restarted), f"{name} attempt {attempt}"))
+                    sa = started.activity_task_started_event_attributes
+                    # Retried because the attempt before it timed out (its worker died):
+                    # held. After a fault answer (429, 529, 5xx) it was waiting out a
+                    # retry backoff, which no worker restart can shorten: not held.
+                    if sa.last_failure.HasField("timeout_failure_info"):
+                        moved.append((max(t(started), restarted), f"{name} attempt {sa.attempt}"))
     if wft_held and wft_open:
-        return None  # held and never completed a task afterwards: no figure
+        return None  # held and never completed a task afterwards (terminated): no figure
     return max(moved) if moved else None
 
 

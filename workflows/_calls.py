@@ -48,6 +48,10 @@ MCP_CALL_ACTIVITY = "agentfleet.mcp.call"
 LEDGER_START = "agentfleet.ledger.record_start"
 LEDGER_CLOSE = "agentfleet.ledger.record_close"
 
+# Heartbeat timeout of the short activities (file tools, workspace): 4 beats of
+# 0.5 s, so a beat held up by a busy event loop is not taken for a dead worker.
+SHORT_HEARTBEAT = timedelta(seconds=2)
+
 LLM_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -111,9 +115,12 @@ async def run_tool(req: ToolRequest) -> ToolResult:
             TOOL_ACTIVITY,
             req,
             result_type=ToolResult,
-            # Sandboxed file operations take milliseconds; a dead worker's call
-            # is retried elsewhere after this long.
+            # Sandboxed file operations take milliseconds. A dead worker's call is
+            # retried after SHORT_HEARTBEAT (a slow live call beats, activities/tools.py);
+            # before it had only this 10 s timeout (bench/chaos_week.py: held tool calls
+            # moved again after 10.6 s).
             start_to_close_timeout=timedelta(seconds=10),
+            heartbeat_timeout=SHORT_HEARTBEAT,
             retry_policy=TOOL_RETRY,
             summary=f"{req.name} {_first_arg(req)}"[:200],
         )
@@ -235,6 +242,9 @@ async def prepare_workspace(name: str, create: bool) -> WorkspaceInfo:
         WorkspaceRequest(workspace=name, create=create),
         result_type=WorkspaceInfo,
         start_to_close_timeout=timedelta(seconds=30),
+        # As for file tools: without it a dead worker's call waited out the 30 s
+        # (bench/chaos_week.py: a held prepare moved again after 30.5 s).
+        heartbeat_timeout=SHORT_HEARTBEAT,
         retry_policy=TOOL_RETRY,
         summary=f"workspace {name}",
     )
