@@ -94,11 +94,14 @@ async def chat(req: LlmRequest, summary: str = "") -> LlmResponse:
         result_type=LlmResponse,
         # The activity beats every 0.5 s and the worker sends each beat at once
         # (worker.py, max_heartbeat_throttle_interval), so a dead worker's call is
-        # retried 3 s after its last beat instead of after the full call timeout,
-        # while a slow answer keeps going. 3 s, not less: a beat held up by a busy
-        # event loop must not look like a dead worker and get the call paid twice.
+        # retried 2 s after its last beat instead of after the full call timeout,
+        # while a slow answer keeps going. Measured (bench/chaos_week.py, 40 goals,
+        # --whatif-llm-heartbeat): held calls moved again 3.5 s after a restart at
+        # 3 s, 2.6 s at 2 s. The price: an event loop stalled for 2 s (4 missed
+        # beats) makes a live call look dead; it is retried, may be paid twice, and
+        # its receipt says `cut` (activities/llm.py).
         start_to_close_timeout=timedelta(seconds=180),
-        heartbeat_timeout=timedelta(seconds=3),
+        heartbeat_timeout=timedelta(seconds=2),
         retry_policy=LLM_RETRY,
         summary=summary or f"chat {req.model}",
     )
