@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.converter import DataConverter
+from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import AuditActivities
@@ -36,6 +37,7 @@ from agentfleet.governance.limits import GovernorConfigError
 from agentfleet.ledger import open_ledger
 from agentfleet.logs import setup_logging
 from agentfleet.mcp import McpConfigError, McpHub, hub_for
+from agentfleet.runner import ContextFreeRunner, context_free
 from agentfleet.telemetry import setup_telemetry
 from workflows.fleet import FleetWorkflow, await_master
 from workflows.governor import LlmGovernorWorkflow
@@ -72,15 +74,26 @@ log = logging.getLogger("agentfleet.worker")
 
 
 def build_worker(client: Client, settings: Settings, task_queue: str | None = None) -> Worker:
-    return Worker(client, **worker_options(settings, task_queue))
+    return Worker(client, **worker_options(settings, task_queue, client.data_converter))
 
 
-def worker_options(settings: Settings, task_queue: str | None = None) -> dict[str, Any]:
+def worker_options(
+    settings: Settings,
+    task_queue: str | None = None,
+    data_converter: DataConverter | None = None,
+) -> dict[str, Any]:
     """Everything build_worker passes to Worker(client, ...).
 
     Tests and benchmarks adjust these (a fake activity under a real name, an
-    extra workflow) and keep every tuning setting below.
+    extra workflow) and keep every tuning setting below. `data_converter` is
+    the client's: when it ignores serialization contexts (agentfleet/runner.py)
+    the runner stops asking the sandbox for them.
     """
+    runner: WorkflowRunner = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*WORKFLOW_HELPERS)
+    )
+    if data_converter is not None and context_free(data_converter):
+        runner = ContextFreeRunner(runner)
     llm = LlmActivities(settings)
     tools = ToolActivities(settings.workspaces)
     ledger = open_ledger(settings.ledger_url)
@@ -98,9 +111,7 @@ def worker_options(settings: Settings, task_queue: str | None = None) -> dict[st
     return dict(
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*WORKFLOW_HELPERS)
-        ),
+        workflow_runner=runner,
         activities=[
             llm.chat,
             tools.run_tool,
@@ -137,7 +148,9 @@ def worker_options(settings: Settings, task_queue: str | None = None) -> dict[st
         # then are cancelled and retried elsewhere. 10 s plus the telemetry
         # flush fits compose's 20 s stop_grace_period. Measured: a SIGTERM
         # with sub-agents in flight exits 0 in about 1 s; its trees complete.
-        graceful_shutdown_timeout=timedelta(seconds=10),
+        # AGENTFLEET_SHUTDOWN_GRACE_S changes it (tests/test_graceful_shutdown.py
+        # sets it below an LLM call's latency to cut one on purpose).
+        graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
         # Pollers and slots stay at the SDK's defaults (5 pollers, 100 slots):
         # after a restart the new worker takes the backlog within
         # milliseconds of polling; recovery is bounded by the dead worker's
@@ -243,7 +256,8 @@ def main() -> None:
     try:
         settings = Settings.from_env()
         hub_for(settings.home)
-    except (McpConfigError, GovernorConfigError) as err:
+    except (McpConfigError, GovernorConfigError, ValueError) as err:
+        # A bad setting (AGENTFLEET_SHUTDOWN_GRACE_S=abc), limit or MCP file, named; no traceback.
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     asyncio.run(run(settings))

@@ -137,14 +137,20 @@ def _error_message(err: anthropic.APIStatusError) -> str:
 HEARTBEAT_EVERY_S = 0.5
 
 
-async def _heartbeating(call: Awaitable[T]) -> T:
+async def _heartbeating(call: Awaitable[T], details: dict[str, Any]) -> T:
+    """Await `call`, beating `details` every HEARTBEAT_EVERY_S.
+
+    While the request is out the details name this attempt as "in flight", with the
+    attempts already known to be cut: if this worker dies or is shut down then, the
+    next attempt reads that beat (`cut_attempts`) and the receipts say so.
+    """
     task = asyncio.ensure_future(call)
     try:
         while True:
             done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
             if done:
                 return task.result()
-            activity.heartbeat()
+            activity.heartbeat(details)
     finally:
         if not task.done():
             task.cancel()
@@ -169,6 +175,24 @@ def estimate_input_tokens(kwargs: dict[str, Any]) -> int:
 def _lease_id(info: activity.Info) -> str:
     # Per attempt: a retry after a crash asks anew, and the dead attempt's lease expires.
     return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}/{info.attempt}"
+
+
+def cut_attempts() -> list[int]:
+    """Earlier attempts of this call that were beating, request out, when they ended.
+
+    An attempt that got an answer (or an API error) never leaves "in flight" behind
+    for an attempt after it: it beat only while no answer had come, and the
+    answer's classification below clears the mark.
+    """
+    details = activity.info().heartbeat_details
+    if not details or not isinstance(details[0], dict):
+        return []
+    last = details[0]
+    cut = [int(n) for n in last.get("cut") or [] if isinstance(n, int)]
+    in_flight = last.get("in_flight")
+    if isinstance(in_flight, int) and in_flight < activity.info().attempt:
+        cut.append(in_flight)
+    return sorted(set(cut))
 
 
 class LlmActivities:
@@ -235,11 +259,21 @@ class LlmActivities:
                 kwargs["tool_choice"] = req.tool_choice
         if self._prompt_cache:
             add_breakpoints(kwargs)
-        client = await self._sdk_client()
+        cut = cut_attempts()
+        idle = {"in_flight": None, "cut": cut}
+        # Beating already: on a fresh worker the first call may wait seconds for the
+        # anthropic import (sdk()), longer than the 3 s heartbeat timeout.
+        client = await _heartbeating(self._sdk_client(), idle)
         grant, fallback_from = await self._lease(req, kwargs, call)
         try:
-            raw = await _heartbeating(client.messages.with_raw_response.create(**kwargs))
+            raw = await _heartbeating(
+                client.messages.with_raw_response.create(**kwargs),
+                {"in_flight": attempt, "cut": cut},
+            )
         except sdk().AnthropicError as err:
+            # Answered, if only with an error: this attempt was not cut. The SDK sends
+            # this last beat before the failure (it awaits a pending heartbeat first).
+            activity.heartbeat(idle)
             await self._settle_failure(grant, kwargs["model"], err)
             raise classify(err, self._key) from None
         except BaseException:
@@ -287,6 +321,7 @@ class LlmActivities:
             simulated=simulated,
             transcript_ref=transcript_ref,
             fallback_from=fallback_from,
+            cut_attempts=cut,
         )
 
     # --- the governor (activities/governor.py, agentfleet/governance) ---------
@@ -354,7 +389,9 @@ class LlmActivities:
     async def _acquire(self, lease: LeaseRequest, task_queue: str) -> LeaseGrant:
         wait = asyncio.ensure_future(self._governor.acquire(lease, task_queue))
         try:
-            return await _heartbeating(asyncio.wait_for(wait, MAX_LEASE_WAIT_S))
+            return await _heartbeating(
+                asyncio.wait_for(wait, MAX_LEASE_WAIT_S), {"in_flight": None, "cut": cut_attempts()}
+            )
         except TimeoutError:
             await self._settle_id(lease.model, lease.lease_id, "abandoned")
             raise ApplicationError(

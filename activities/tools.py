@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import ValidationError
 from temporalio import activity
@@ -62,6 +64,27 @@ def _count_files(root: Path) -> int:
     return count
 
 
+# File tools take milliseconds, so they run under a short heartbeat timeout
+# (workflows/_calls.py): a dead worker's call is retried within seconds instead of
+# after the start-to-close timeout. A call that is merely slow (a big directory, a
+# starved machine) beats, and is left to finish; a fast one never sends a beat.
+BEAT_EVERY_S = 0.5
+T = TypeVar("T")
+
+
+async def beating(call: Awaitable[T]) -> T:
+    task = asyncio.ensure_future(call)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=BEAT_EVERY_S)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        if not task.done():
+            task.cancel()
+
+
 class ToolActivities:
     def __init__(self, workspaces_root: Path) -> None:
         self._root = Path(workspaces_root)
@@ -93,8 +116,8 @@ class ToolActivities:
         except ValidationError as e:
             raise _fail(describe_validation_error(req.name, e), "InvalidToolInput") from None
 
-        content, already_done, effects = await asyncio.to_thread(
-            self._run_sync, workspace, req, args
+        content, already_done, effects = await beating(
+            asyncio.to_thread(self._run_sync, workspace, req, args)
         )
         activity.logger.info(
             "tool %s in %s: %d chars%s",
@@ -132,7 +155,7 @@ class ToolActivities:
     @activity.defn(name=WORKSPACE_ACTIVITY)
     async def prepare_workspace(self, req: WorkspaceRequest) -> WorkspaceInfo:
         path = self._path_of(req.workspace)
-        files = await asyncio.to_thread(self._prepare_sync, path, req)
+        files = await beating(asyncio.to_thread(self._prepare_sync, path, req))
         activity.logger.info("workspace %s ready: %d files", req.workspace, files)
         return WorkspaceInfo(workspace=req.workspace, path=str(path.resolve()), files=files)
 

@@ -22,6 +22,7 @@ from agentfleet.devserver import DevServer, DevServerError, is_serving
 from agentfleet.errors import CliError
 from agentfleet.models import MasterInput, MasterResult
 from agentfleet.render import render_result, result_json, workflow_url
+from agentfleet.task_timeouts import AGENT_TASK_TIMEOUT
 
 
 def _emit_json(doc: Any) -> None:
@@ -131,6 +132,7 @@ async def _start_master(client: Client, settings: Settings, inp: MasterInput, wi
         id=wid,
         task_queue=settings.task_queue,
         static_summary=f"master · {inp.goal[:80]}",
+        task_timeout=AGENT_TASK_TIMEOUT,
     )
 
 

@@ -48,6 +48,9 @@ class Settings:
     prompt_cache: bool = True
     # Shared rate limits per model (agentfleet/governance/limits.py); none: ungoverned.
     governor: GovernorConfig = field(default_factory=GovernorConfig)
+    # SIGTERM: how long in-flight activities get to finish before they are cut
+    # (AGENTFLEET_SHUTDOWN_GRACE_S; worker.py explains the default).
+    shutdown_grace_s: float = 10.0
 
     @property
     def ledger_url(self) -> str:
@@ -99,6 +102,7 @@ class Settings:
             build_id_override=(e.get("AGENTFLEET_BUILD_ID") or "").strip() or None,
             prompt_cache=_flag(e.get("AGENTFLEET_PROMPT_CACHE"), "AGENTFLEET_PROMPT_CACHE"),
             governor=GovernorConfig.from_env(e),
+            shutdown_grace_s=_seconds(e, "AGENTFLEET_SHUTDOWN_GRACE_S", 10.0, 0.0, 3600.0),
         )
 
 
@@ -117,3 +121,16 @@ def _flag(raw: str | None, name: str, default: bool = True) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}")
+
+
+def _seconds(env: dict[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name}={raw!r} must be between {low:g} and {high:g} seconds")
+    return value

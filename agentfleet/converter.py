@@ -48,15 +48,26 @@ class _ValidatingJSONConverter(PydanticJSONPlainPayloadConverter):
             ) from None
 
 
+def _build_converters() -> tuple[Any, ...]:
+    json_converter = _ValidatingJSONConverter()
+    return tuple(
+        json_converter if isinstance(c, PydanticJSONPlainPayloadConverter) else c
+        for c in PydanticPayloadConverter().converters.values()
+    )
+
+
 class AgentfleetPayloadConverter(CompositePayloadConverter):
+    # Built once: the SDK makes a new payload converter for every workflow activation
+    # and every activity (each context it binds copies the DataConverter), and building
+    # the pydantic converters each time was ~3% of a sub-agent's worker CPU
+    # (bench/overhead.py). The encoding converters hold no state.
+    _shared: tuple[Any, ...] | None = None
+
     def __init__(self) -> None:
-        json_converter = _ValidatingJSONConverter()
-        super().__init__(
-            *(
-                json_converter if isinstance(c, PydanticJSONPlainPayloadConverter) else c
-                for c in PydanticPayloadConverter().converters.values()
-            )
-        )
+        cls = type(self)
+        if cls._shared is None:
+            cls._shared = _build_converters()
+        super().__init__(*cls._shared)
 
 
 data_converter = DataConverter(payload_converter_class=AgentfleetPayloadConverter)

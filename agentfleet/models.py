@@ -149,6 +149,9 @@ class Receipt(Record):
     simulated: bool = False
     # The tier's own model, when its breaker was open and `model` stood in.
     fallback_from: str | None = None
+    # Cut mid-flight (worker killed or shut down with the request out): possibly billed
+    # by the API, though no answer arrived. The cost is unknown, so it stays 0 here.
+    cut: bool = False
 
 
 class LlmRequest(Contract):
@@ -182,6 +185,10 @@ class LlmResponse(Record):
     transcript_ref: str | None = None
     # The model asked for, when its breaker was open and a fallback answered.
     fallback_from: str | None = None
+    # Earlier attempts that were cut mid-flight: the request had gone out (the attempt
+    # was heartbeating) when its worker died or shut down, so the API may have billed
+    # an answer nobody received. Their receipts carry `cut`.
+    cut_attempts: list[int] = Field(default_factory=list)
 
     @property
     def text(self) -> str:

@@ -87,6 +87,7 @@ def receipts_for(resp: LlmResponse, agent_id: str, purpose: str) -> list[Receipt
             ok=False,
             purpose=purpose,
             simulated=resp.simulated,
+            cut=n in resp.cut_attempts,
         )
         for n in range(1, resp.attempt)
     ]

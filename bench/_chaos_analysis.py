@@ -46,6 +46,7 @@ from bench._common import (  # noqa: E402
     epoch,
     fetch_history,
     first_after,
+    held_resumed_at,
     progress_times,
 )
 
@@ -247,16 +248,18 @@ class ChaosAnalysis:
                 if bw.started_at == r.started_at:
                     r.built_at = built
         runs = [*masters, *subs]
-        cache: dict[tuple[str, str], list[float]] = {}
+        cache: dict[tuple[str, str], WorkflowHistory] = {}
         gate = asyncio.Semaphore(8)
 
-        async def times(w: WorkflowExecution) -> list[float]:
+        async def history_of(w: WorkflowExecution) -> WorkflowHistory:
             key = (w.id, w.run_id)
             if key not in cache:
                 async with gate:
-                    history: WorkflowHistory = await fetch_history(client, w.id, w.run_id)
-                cache[key] = progress_times(history)
+                    cache[key] = await fetch_history(client, w.id, w.run_id)
             return cache[key]
+
+        async def times(w: WorkflowExecution) -> list[float]:
+            return progress_times(await history_of(w))
 
         for r in self.restarts:
             r.near_server_restart = any(abs(s - r.killed_at) < 15 for s in self.server_restarts)
@@ -280,6 +283,17 @@ class ChaosAnalysis:
             if seen:
                 r.recovery_s = min(seen) - r.started_at
                 r.all_resumed_s = max(seen) - r.started_at
+            # The refined figure: only runs whose work the dead worker held.
+            held = [
+                held_resumed_at(h, r.killed_at, r.started_at)
+                for h in await asyncio.gather(*(history_of(w) for w in in_flight))
+            ]
+            moved = [(m, w.id) for m, w in zip(held, in_flight, strict=True) if m is not None]
+            r.held = len(moved)
+            if moved:
+                (when, what), wid = max(moved)
+                r.held_resumed_s = when - r.started_at
+                r.slowest_held = f"{wid}: {what}"
 
     async def audit(
         self, client: Client, started: float

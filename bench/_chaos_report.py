@@ -53,6 +53,10 @@ class Restart:
     in_flight: int = 0
     recovery_s: float | None = None  # process start -> first progress of an in-flight task
     all_resumed_s: float | None = None  # process start -> every in-flight run progressed
+    # Refined (bench/README.md): only runs whose work the dead worker held at the kill.
+    held: int = 0
+    held_resumed_s: float | None = None  # process start -> every held run moved again
+    slowest_held: str = ""  # the last held run to move again, and what it waited for
     near_server_restart: bool = False
 
 
@@ -236,6 +240,20 @@ class ChaosReport:
             "all_resumed_median_s": _r(
                 median(r.all_resumed_s for r in self.restarts if r.all_resumed_s is not None)
             ),
+            "all_resumed_p95_s": _r(
+                percentile(
+                    (r.all_resumed_s for r in self.restarts if r.all_resumed_s is not None), 95
+                )
+            ),
+            "held_resumed_s": [_r(r.held_resumed_s) for r in self.restarts],
+            "held_resumed_median_s": _r(
+                median(r.held_resumed_s for r in self.restarts if r.held_resumed_s is not None)
+            ),
+            "held_resumed_p95_s": _r(
+                percentile(
+                    (r.held_resumed_s for r in self.restarts if r.held_resumed_s is not None), 95
+                )
+            ),
             "llm_faults_injected": self.faults_injected,
             "tool_faults_injected": self.tool_faults,
             "tool_attempts": self.tool_calls + self.tool_faults,
@@ -306,6 +324,16 @@ def print_report(rep: ChaosReport) -> None:
             f"(startup to polling median {fmt_s(s['startup_median_s'])}; every in-flight run "
             f"resumed, median {fmt_s(s['all_resumed_median_s'])})",
         ),
+        (
+            "all in-flight resumed (original)",
+            f"median {fmt_s(s['all_resumed_median_s'])} / p95 {fmt_s(s['all_resumed_p95_s'])}"
+            " (every run open at the kill, idle or not)",
+        ),
+        (
+            "all held resumed (refined)",
+            f"median {fmt_s(s['held_resumed_median_s'])} / p95 {fmt_s(s['held_resumed_p95_s'])}"
+            " (runs whose task or call the dead worker held)",
+        ),
     ]
     for label, value in rows:
         print(f"{label:<32}{value}")
@@ -322,12 +350,16 @@ def print_report(rep: ChaosReport) -> None:
     for line in rep.audit_examples:
         print(f"  audit: {line}")
     print("worker restarts (s after process start):")
-    print(f"  {'#':>3} {'in flight':>9} {'polling':>8} {'recovery':>9} {'all resumed':>11}")
+    print(
+        f"  {'#':>3} {'in flight':>9} {'polling':>8} {'recovery':>9} {'all resumed':>11} "
+        f"{'held':>5} {'held resumed':>12}"
+    )
     for r in rep.restarts:
         built = None if r.built_at is None else r.built_at - r.started_at
         print(
             f"  {r.index:>3} {r.in_flight:>9} {fmt_s(built):>8} {fmt_s(r.recovery_s):>9} "
-            f"{fmt_s(r.all_resumed_s):>11}"
+            f"{fmt_s(r.all_resumed_s):>11} {r.held:>5} {fmt_s(r.held_resumed_s):>12}"
+            + (f"  last: {r.slowest_held}" if r.slowest_held else "")
             + ("  (server restart nearby)" if r.near_server_restart else "")
         )
     for e in rep.errors:

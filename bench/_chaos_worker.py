@@ -27,7 +27,10 @@ What-if knobs for bench/recovery.py (they change activity options the workflows 
 a worker interceptor, to measure a proposal before anyone edits workflows/_calls.py):
 `AGENTFLEET_WHATIF_LLM_HEARTBEAT_S` gives the LLM activity that heartbeat timeout and makes
 it heartbeat every third of it; `AGENTFLEET_WHATIF_SHORT_TIMEOUT_S` caps the start-to-close
-timeout of the short activities (file tools, workspace, ledger, thresholds).
+timeout of the short activities (file tools, workspace, ledger, thresholds);
+`AGENTFLEET_WHATIF_TASK_TIMEOUT_S` starts child masters and sub-agents with that workflow
+task timeout instead of agentfleet/task_timeouts.py's (10 = the server's default, the lever
+off).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from temporalio.worker import (  # noqa: E402
     ExecuteActivityInput,
     Interceptor,
     StartActivityInput,
+    StartChildWorkflowInput,
     Worker,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
@@ -132,6 +136,7 @@ class WhatIf(Interceptor):
 
     llm_heartbeat: timedelta | None = None
     short_timeout: timedelta | None = None
+    task_timeout: timedelta | None = None
 
     def workflow_interceptor_class(
         self, input: WorkflowInterceptorClassInput
@@ -157,6 +162,11 @@ class _WhatIfOutbound(WorkflowOutboundInterceptor):
                 input.start_to_close_timeout = WhatIf.short_timeout
         return super().start_activity(input)
 
+    async def start_child_workflow(self, input: StartChildWorkflowInput) -> Any:
+        if WhatIf.task_timeout is not None:
+            input.task_timeout = WhatIf.task_timeout
+        return await super().start_child_workflow(input)
+
 
 class _Heartbeating(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
@@ -179,11 +189,29 @@ class _Heartbeating(ActivityInboundInterceptor):
 def _whatif() -> Interceptor | None:
     hb = float(os.environ.get("AGENTFLEET_WHATIF_LLM_HEARTBEAT_S") or 0)
     short = float(os.environ.get("AGENTFLEET_WHATIF_SHORT_TIMEOUT_S") or 0)
-    if not hb and not short:
+    task = float(os.environ.get("AGENTFLEET_WHATIF_TASK_TIMEOUT_S") or 0)
+    if not hb and not short and not task:
         return None
     WhatIf.llm_heartbeat = timedelta(seconds=hb) if hb else None
     WhatIf.short_timeout = timedelta(seconds=short) if short else None
+    WhatIf.task_timeout = timedelta(seconds=task) if task else None
     return WhatIf()
+
+
+def _passthrough_agents(runner: Any) -> Any:
+    """What-if (bench/overhead.py --whatif-passthrough): the agent workflows' own modules
+    passed through the sandbox like worker.WORKFLOW_HELPERS, so a run does not re-import
+    them. Not the product's setting: the project keeps workflow classes sandboxed."""
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+    from agentfleet.runner import ContextFreeRunner
+
+    sandboxed = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            *project_worker.WORKFLOW_HELPERS, "workflows.subagent", "workflows.master"
+        )
+    )
+    return ContextFreeRunner(sandboxed) if isinstance(runner, ContextFreeRunner) else sandboxed
 
 
 def _extra_workflows() -> list[type]:
@@ -203,7 +231,7 @@ def build_agentfleet(client: Client, settings: Settings) -> Worker:
     extra = _extra_workflows()
     whatif = _whatif()
 
-    kwargs = project_worker.worker_options(settings, settings.task_queue)
+    kwargs = project_worker.worker_options(settings, settings.task_queue, client.data_converter)
     acts = list(kwargs["activities"])
     if rate > 0 or journal:
         acts = [
@@ -214,6 +242,8 @@ def build_agentfleet(client: Client, settings: Settings) -> Worker:
         ]
     kwargs["activities"] = acts
     kwargs["workflows"] = [*kwargs["workflows"], *extra]
+    if os.environ.get("AGENTFLEET_WHATIF_PASSTHROUGH_AGENTS"):
+        kwargs["workflow_runner"] = _passthrough_agents(kwargs["workflow_runner"])
     if whatif is not None:
         kwargs["interceptors"] = [*kwargs.get("interceptors", ()), whatif]
     built = Worker(client, **kwargs)

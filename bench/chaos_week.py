@@ -440,8 +440,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="S",
         help="measure a proposal: start-to-close cap for tools, workspace, ledger, thresholds",
     )
+    parser.add_argument(
+        "--whatif-task-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="measure a lever: masters and sub-agents started with this workflow task "
+        "timeout (10 = the server's default, agentfleet/task_timeouts.py off)",
+    )
     args = parser.parse_args(args_list)
     worker_env = {}
+    if args.whatif_task_timeout:
+        worker_env["AGENTFLEET_WHATIF_TASK_TIMEOUT_S"] = str(args.whatif_task_timeout)
     if args.whatif_llm_heartbeat:
         worker_env["AGENTFLEET_WHATIF_LLM_HEARTBEAT_S"] = str(args.whatif_llm_heartbeat)
     if args.whatif_short_timeout:

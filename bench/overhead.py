@@ -91,7 +91,9 @@ async def one_round(
     return Round(index, side, children, seconds, cpu1 - cpu0, srv1 - srv0, ok)
 
 
-async def bench(children: int, rounds: int, latency_ms: float, tmp: Path) -> dict[str, Any]:
+async def bench(
+    children: int, rounds: int, latency_ms: float, tmp: Path, whatif: dict[str, str] | None = None
+) -> dict[str, Any]:
     from tests.otlp_receiver import OtlpReceiver
 
     server = DevServer(
@@ -112,6 +114,7 @@ async def bench(children: int, rounds: int, latency_ms: float, tmp: Path) -> dic
                 extra_env={
                     "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": otlp.grpc_endpoint,
                     "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+                    **(whatif or {}),
                 },
             )
             bare = BenchWorker(
@@ -182,9 +185,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--children", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="rounds per side (>= 2)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="simulator latency")
+    parser.add_argument(
+        "--whatif-passthrough",
+        action="store_true",
+        help="measure a proposal: the agent workflow modules passed through the sandbox",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    whatif = {"AGENTFLEET_WHATIF_PASSTHROUGH_AGENTS": "1"} if args.whatif_passthrough else {}
     with tempfile.TemporaryDirectory(prefix="agentfleet-bench-overhead-") as tmp:
-        s = asyncio.run(bench(args.children, max(args.rounds, 2), args.latency_ms, Path(tmp)))
+        s = asyncio.run(
+            bench(args.children, max(args.rounds, 2), args.latency_ms, Path(tmp), whatif)
+        )
+    if whatif:
+        print(f"what-if (not the product's setting): {whatif}")
     print(
         f"agentfleet/bare, {s['children']} children: wall {s['wall_ratio']:.2f} "
         f"(per round {s['wall_ratios']}), worker CPU {s['cpu_ratio']:.2f} "

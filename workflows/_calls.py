@@ -48,6 +48,10 @@ MCP_CALL_ACTIVITY = "agentfleet.mcp.call"
 LEDGER_START = "agentfleet.ledger.record_start"
 LEDGER_CLOSE = "agentfleet.ledger.record_close"
 
+# Heartbeat timeout of the short activities (file tools, workspace): 4 beats of
+# 0.5 s, so a beat held up by a busy event loop is not taken for a dead worker.
+SHORT_HEARTBEAT = timedelta(seconds=2)
+
 LLM_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -90,11 +94,14 @@ async def chat(req: LlmRequest, summary: str = "", priority: Priority | None = N
         result_type=LlmResponse,
         # The activity beats every 0.5 s and the worker sends each beat at once
         # (worker.py, max_heartbeat_throttle_interval), so a dead worker's call is
-        # retried 3 s after its last beat instead of after the full call timeout,
-        # while a slow answer keeps going. 3 s, not less: a beat held up by a busy
-        # event loop must not look like a dead worker and get the call paid twice.
+        # retried 2 s after its last beat instead of after the full call timeout,
+        # while a slow answer keeps going. Measured (bench/chaos_week.py, 40 goals,
+        # --whatif-llm-heartbeat): held calls moved again 3.5 s after a restart at
+        # 3 s, 2.6 s at 2 s. The price: an event loop stalled for 2 s (4 missed
+        # beats) makes a live call look dead; it is retried, may be paid twice, and
+        # its receipt says `cut` (activities/llm.py).
         start_to_close_timeout=timedelta(seconds=180),
-        heartbeat_timeout=timedelta(seconds=3),
+        heartbeat_timeout=timedelta(seconds=2),
         retry_policy=LLM_RETRY,
         summary=summary or f"chat {req.model}",
         # Priority.default is what an unset priority already sends.
@@ -113,9 +120,12 @@ async def run_tool(req: ToolRequest) -> ToolResult:
             TOOL_ACTIVITY,
             req,
             result_type=ToolResult,
-            # Sandboxed file operations take milliseconds; a dead worker's call
-            # is retried elsewhere after this long.
+            # Sandboxed file operations take milliseconds. A dead worker's call is
+            # retried after SHORT_HEARTBEAT (a slow live call beats, activities/tools.py);
+            # before it had only this 10 s timeout (bench/chaos_week.py: held tool calls
+            # moved again after 10.6 s).
             start_to_close_timeout=timedelta(seconds=10),
+            heartbeat_timeout=SHORT_HEARTBEAT,
             retry_policy=TOOL_RETRY,
             summary=f"{req.name} {_first_arg(req)}"[:200],
         )
@@ -237,6 +247,9 @@ async def prepare_workspace(name: str, create: bool) -> WorkspaceInfo:
         WorkspaceRequest(workspace=name, create=create),
         result_type=WorkspaceInfo,
         start_to_close_timeout=timedelta(seconds=30),
+        # As for file tools: without it a dead worker's call waited out the 30 s
+        # (bench/chaos_week.py: a held prepare moved again after 30.5 s).
+        heartbeat_timeout=SHORT_HEARTBEAT,
         retry_policy=TOOL_RETRY,
         summary=f"workspace {name}",
     )

@@ -70,8 +70,9 @@ class Lifecycle:
         self._start_write: asyncio.Task[Any] | None = None
         self._local = False
 
-    def begin(self) -> None:
-        self._local = workflow.patched(PATCH_LEDGER_LOCAL)
+    def begin(self, local: bool | None = None) -> None:
+        """`local` is decided by the caller's own patch when it has one covering this."""
+        self._local = workflow.patched(PATCH_LEDGER_LOCAL) if local is None else local
         self._start_write = asyncio.ensure_future(ledger_write(self._start, local=self._local))
 
     async def end(

@@ -9,7 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+)
 
 AGENT_ROLE = SearchAttributeKey.for_keyword("AgentRole")
 AGENT_TIER = SearchAttributeKey.for_keyword("AgentTier")
@@ -47,7 +52,11 @@ async def upsert_own(role: str, tier: str, depth: int, root_id: str) -> bool:
         SEARCH_ATTRIBUTES_ACTIVITY,
         NAMES,
         result_type=bool,
-        start_to_close_timeout=timedelta(seconds=10),
+        # One cluster read at a master's start, safe to repeat: a dead worker's call is
+        # retried after 3 s, not 10 (bench/chaos_week.py: the last held run of a restart
+        # waited 11.7 s on it).
+        start_to_close_timeout=timedelta(seconds=3),
+        retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200)),
         summary="search attributes registered?",
     )
     if registered:

@@ -66,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         FleetTask,
         OutcomeStatus,
     )
+    from agentfleet.task_timeouts import AGENT_TASK_TIMEOUT, PATCH_TASK_TIMEOUTS
 
 from workflows._agent import PRIORITY_PATCH
 from workflows._calls import failure_message
@@ -399,6 +400,10 @@ class FleetWorkflow:
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     static_summary=f"master (fleet) · {task.input.goal[:80]}",
                     priority=priority,
+                    # A dead worker's task moves on after this, not after the default 10 s.
+                    task_timeout=AGENT_TASK_TIMEOUT
+                    if workflow.patched(PATCH_TASK_TIMEOUTS)
+                    else None,
                 )
             except WorkflowAlreadyStartedError:
                 self._starting -= 1
