@@ -198,6 +198,7 @@ class LlmGovernorWorkflow:
         )
 
     def _granted(self, lease: Lease, now: float) -> LeaseGrant:
+        self._book.pick_up(lease.lease_id)
         return LeaseGrant(
             lease_id=lease.lease_id,
             granted=True,

@@ -26,7 +26,7 @@ def rate_headers(headers: Mapping[str, str] | None, now: datetime) -> RateHeader
     """The rate-limit view of one response's headers; None when it sent none."""
     if headers is None:
         return None
-    out = RateHeaders()
+    out = RateHeaders(observed_at=now.timestamp())
     seen = False
     for family, dims in _FAMILIES.items():
         limit = _int(headers.get(f"{PREFIX}{family}-limit"))
