@@ -199,7 +199,8 @@ def test_rate_headers_parse_anthropic_names() -> None:
         now,
     )
     assert h is not None
-    assert h.remaining == {"requests": 49, "input_tokens": 800, "output_tokens": 800}
+    # The combined family stands in for output only: input has its own header.
+    assert h.remaining == {"requests": 49, "input_tokens": 9000, "output_tokens": 800}
     assert h.limit == {"requests": 50} and h.reset_in_s == {"requests": 2.0}
     assert h.retry_after_s == 3.0
     assert rate_headers({"content-type": "application/json"}, now) is None
