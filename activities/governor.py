@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from agentfleet.governance.limits import GovernorConfig
 from agentfleet.governance.models import (
+    DEFAULT_PRIORITY,
     GovernorInput,
     LeaseGrant,
     LeaseRequest,
@@ -81,8 +82,9 @@ class Governor:
                 if err.status != RPCStatusCode.RESOURCE_EXHAUSTED:
                     raise
                 # Too many Updates in flight on the governor: back off, with jitter
-                # so the callers do not come back together.
-                busy = min(busy + 1, 6)
+                # so the callers do not come back together; an urgent call only
+                # briefly, or it would lose the turn its priority gives it.
+                busy = min(busy + 1, 1 if req.priority < DEFAULT_PRIORITY else 3)
                 await asyncio.sleep(random.uniform(0.02, 0.05 * 2**busy))
                 continue
             busy = 0

@@ -88,6 +88,7 @@ class Run:
     bulk_p95: float | None
     failed: int
     seconds: float
+    refused_by: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def line(self, round_no: int) -> str:
         def f(v: float | None, d: int = 2) -> str:
@@ -100,6 +101,7 @@ class Run:
             f"bulk p50/p95 {f(self.bulk_p50)}/{f(self.bulk_p95)} s  "
             f"ratio {f(self.priority_p95_ratio, 3)}  failed goals {self.failed}  "
             f"{self.seconds:.1f} s"
+            + (f"  429s by dimension {self.refused_by}" if self.refused_by else "")
         )
 
 
@@ -172,6 +174,7 @@ async def one_run(
         assert sim.limiter is not None
         admitted = sorted(sim.limiter.admitted)
         refused = sim.limiter.refused
+        refused_by = dict(sim.limiter.refused_by)
     total = len(admitted) + refused
     throughput = None
     if len(admitted) > 1 and admitted[-1] > admitted[0]:
@@ -196,6 +199,7 @@ async def one_run(
         bulk_p95=b95,
         failed=sum(1 for g in goals if not g.ok),
         seconds=seconds,
+        refused_by=refused_by,
     )
 
 

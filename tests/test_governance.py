@@ -25,8 +25,21 @@ def req(lid: str, *, prio: int = 3, key: str = "", inp: int = 10, out: int = 10)
     )
 
 
-def book(**limits: float) -> LeaseBook:
-    return LeaseBook(ModelLimitsSpec(**limits), None, now=0.0)
+class Book(LeaseBook):
+    """The book as the governor drives it: a blocked caller picks its grant up at once."""
+
+    auto_pick = True
+
+    def tick(self, now: float) -> list[str]:
+        granted = super().tick(now)
+        for lid in granted if self.auto_pick else []:
+            self.pick_up(lid)
+        return granted
+
+
+def book(**limits: float) -> Book:
+    limits.setdefault("headroom", 0.0)  # the arithmetic below is easier to read without it
+    return Book(ModelLimitsSpec(**limits), None, now=0.0)
 
 
 def test_grants_only_what_the_bucket_holds_and_refills_at_the_rate() -> None:
@@ -110,7 +123,7 @@ def test_state_survives_continue_as_new() -> None:
     b.enqueue(req("held"), 0.0)
     b.enqueue(req("waits", key="k"), 0.0)
     b.tick(0.0)
-    again = LeaseBook(b.limits, b.state(), now=0.5)
+    again = Book(b.limits, b.state(), now=0.5)
     assert again.lease_ids() == ["held"] and again.is_waiting("waits")
     assert again.tick(1.0) == ["waits"]
     assert again.settle(LeaseSettle(lease_id="held"), 1.0)
@@ -120,12 +133,26 @@ def test_state_survives_continue_as_new() -> None:
 def test_api_headers_lower_the_bucket_and_the_limit_never_raise_them() -> None:
     b = book(requests_per_minute=120, input_tokens_per_minute=6000, burst_s=10)
     b.observe(RateHeaders(remaining={"requests": 3, "input_tokens": 5000}), 0.0)
-    assert b.levels()["requests"] == 4  # the API saw traffic we did not (+1: it rounds down)
+    assert b.levels()["requests"] == 3  # the API saw traffic we did not
     assert b.levels()["input_tokens"] == 1000  # ours was already lower
     b.observe(RateHeaders(limit={"requests": 60}), 0.0)
     assert b.limit("requests") == 60 and b.capacity("requests") == 10
     b.observe(RateHeaders(limit={"requests": 1000}), 0.0)
     assert b.limit("requests") == 60
+
+
+def test_a_remaining_within_rounding_of_ours_changes_nothing() -> None:
+    b = book(requests_per_minute=60, burst_s=10)
+    b.observe(RateHeaders(remaining={"requests": 9}), 0.0)
+    assert b.levels()["requests"] == 10  # the API's 9 may be 9.99: not surely lower
+    # Seen 2 s ago, the API's 3 has refilled to 5 by now.
+    b.observe(RateHeaders(remaining={"requests": 3}, observed_at=8.0), 10.0)
+    assert b.levels()["requests"] == 5
+
+
+def test_headroom_keeps_part_of_the_burst_free() -> None:
+    b = LeaseBook(ModelLimitsSpec(requests_per_minute=600), None, now=0.0)
+    assert b.capacity("requests") == pytest.approx(54)  # 10 a second, 6 s, 10% kept free
 
 
 def test_retry_after_on_a_429_stops_granting_until_it_passes() -> None:
@@ -172,7 +199,8 @@ def test_rate_headers_parse_anthropic_names() -> None:
         now,
     )
     assert h is not None
-    assert h.remaining == {"requests": 49, "input_tokens": 800, "output_tokens": 800}
+    # The combined family stands in for output only: input has its own header.
+    assert h.remaining == {"requests": 49, "input_tokens": 9000, "output_tokens": 800}
     assert h.limit == {"requests": 50} and h.reset_in_s == {"requests": 2.0}
     assert h.retry_after_s == 3.0
     assert rate_headers({"content-type": "application/json"}, now) is None
@@ -199,8 +227,23 @@ def test_config_from_env_and_clear_errors() -> None:
         ({"AGENTFLEET_RATE_LIMITS": "[1]"}, "AGENTFLEET_RATE_LIMITS must be a JSON object"),
         ({"AGENTFLEET_RATE_LIMITS": '{"*": {"rpn": 5}}'}, "unknown field 'rpn'"),
         ({"AGENTFLEET_RATE_LIMITS": '{"*": {"rpm": -1}}'}, "rpm must be a positive number"),
+        ({"AGENTFLEET_RATE_LIMITS": '{"*": {"rpm": 5, "headroom": 2}}'}, "'\\*'\\]\\.headroom"),
         ({"AGENTFLEET_FALLBACK_MODELS": '{"a": 3}'}, "AGENTFLEET_FALLBACK_MODELS['a']"),
         ({"AGENTFLEET_FALLBACK_MODELS": '{"a": "gpt-9"}'}, "AGENTFLEET_FALLBACK_MODELS['a']: "),
     ):
         with pytest.raises(GovernorConfigError, match=fragment.replace("[", r"\[")):
             GovernorConfig.from_env(env)
+
+
+def test_a_grant_not_yet_picked_up_stops_the_refill_as_the_api_bucket_would() -> None:
+    """Granted at 0 but sent at 2: the API's bucket stayed full meanwhile and lost that
+    refill, so ours must not count it either, or the next grants would meet a 429."""
+    b = book(requests_per_minute=60, burst_s=3)  # 1 a second, 3 at once
+    b.auto_pick = False
+    for lid in ("a", "b", "c", "d"):
+        b.enqueue(req(lid), 0.0)
+    assert b.tick(0.0) == ["a", "b", "c"]
+    assert b.tick(2.0) == []  # nothing sent yet: the API still has 3, ours stays at 0
+    for lid in ("a", "b", "c"):
+        b.pick_up(lid)
+    assert b.tick(2.0) == [] and b.tick(3.0) == ["d"]

@@ -137,6 +137,18 @@ async def test_governor_hands_its_book_over_on_continue_as_new(
     assert len(runs) >= 2  # it continued as new at least once mid-burst
     assert status.totals.granted == 8 and status.totals.settled == 8
     assert limited_sim.limiter is not None and limited_sim.limiter.refused == 0
+    # The governor's code is deterministic: every closed run replays cleanly.
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.worker import Replayer
+
+    from agentfleet.converter import data_converter
+
+    replayer = Replayer(workflows=[LlmGovernorWorkflow], data_converter=data_converter)
+    closed = [r for r in runs if r.status == WorkflowExecutionStatus.CONTINUED_AS_NEW]
+    assert closed
+    for run in closed:
+        history = await client.get_workflow_handle(gid, run_id=run.run_id).fetch_history()
+        await replayer.replay_workflow(history)
 
 
 async def test_priority_and_fairness_key_reach_children_and_activities(

@@ -44,8 +44,8 @@ MIN_WAKE_S = 0.02
 # At most this many acquires wait inside the workflow at once (the server's
 # default cap on in-flight Updates per workflow is 10, and settles, queries and
 # the next arrivals need room); each waits at most BLOCK_S, then asks again.
-MAX_BLOCKED = 6
-HEAD_SPARE = 2
+MAX_BLOCKED = 4
+URGENT_SPARE = 2
 BLOCK_S = 10.0
 # Everyone else polls: at 80% of its estimated wait, within these bounds.
 MIN_POLL_S = 0.05
@@ -87,10 +87,10 @@ class LlmGovernorWorkflow:
         self._changed = True
         lid = req.lease_id
         head = book.head()
-        at_head = head is not None and head.lease_id == lid
-        # The head of the line may take one of the spare slots: it is next, and a
+        first = head is not None and head.priority == req.priority
+        # The most urgent waiters may take the spare slots: they are next, and a
         # poll's delay would be idle capacity.
-        if self._blocked >= MAX_BLOCKED + (HEAD_SPARE if at_head else 0):
+        if self._blocked >= MAX_BLOCKED + (URGENT_SPARE if first else 0):
             # The server admits few Updates in flight per workflow (10 by default):
             # the rest are told when to ask again and keep their place in line.
             return self._later(lid, now)
@@ -202,6 +202,7 @@ class LlmGovernorWorkflow:
         )
 
     def _granted(self, lease: Lease, now: float) -> LeaseGrant:
+        self._book.pick_up(lease.lease_id)
         return LeaseGrant(
             lease_id=lease.lease_id,
             granted=True,

@@ -33,9 +33,9 @@ from agentfleet.governance.models import (
 )
 
 CLOSED_KEEP = 5000
-# A waiting caller asks again at least this often (activities/governor.py polls
-# at most 2 s apart, or blocks in the update at most 10 s); one silent for
-# longer is gone.
+# A waiting caller asks again at least this often (the governor has it poll at
+# most 2 s apart, or block in the update at most 10 s); one silent for longer
+# is gone.
 STALE_S = 30.0
 
 
@@ -82,16 +82,29 @@ class LeaseBook:
         return (self.limit(dim) or 0) / 60.0
 
     def capacity(self, dim: str) -> float:
-        return max(1.0, self.rate(dim) * self.limits.burst_s)
+        # Below the API's own bucket by `headroom`: a call reaches the API a little
+        # after its grant, and the later ones may arrive sooner behind it.
+        return max(1.0, self.rate(dim) * self.limits.burst_s * (1.0 - self.limits.headroom))
 
     # --- time ----------------------------------------------------------------
 
     def refill(self, now: float) -> None:
         for dim, b in self.s.buckets.items():
             if now > b.updated_at:
-                cap = self.capacity(dim)
-                b.level = min(cap, b.level + self.rate(dim) * (now - b.updated_at))
+                # A lease its caller has not picked up yet has not reached the API, whose
+                # bucket, fuller by that much, stops refilling sooner: so does ours.
+                cap = self.capacity(dim) - self._unsent(dim)
+                if b.level < cap:
+                    b.level = min(cap, b.level + self.rate(dim) * (now - b.updated_at))
                 b.updated_at = now
+
+    def _unsent(self, dim: str) -> float:
+        return float(sum(self._amount(x, dim) for x in self._leases.values() if not x.picked_up))
+
+    def pick_up(self, lease_id: str) -> None:
+        lease = self._leases.get(lease_id)
+        if lease is not None:
+            lease.picked_up = True
 
     def expire(self, now: float) -> list[str]:
         gone = [lid for lid, lease in self._leases.items() if lease.expires_at <= now]
@@ -323,10 +336,16 @@ class LeaseBook:
                         b.level = min(b.level, self.capacity(dim))
         for dim, value in h.remaining.items():
             b = self.s.buckets.get(dim)
-            # The API rounds down and answered a moment ago: one unit of slack
-            # keeps that rounding from eating a request's worth per response.
-            if b is not None and value + 1 < b.level:
-                b.level = float(value + 1)
+            if b is None:
+                continue
+            # The API rounds down, and it answered a moment ago: its bucket held
+            # between `value` and `value + 1` then, and has refilled since. Only
+            # when even the upper end is below ours is it surely lower; then we
+            # take the lower end.
+            since = max(0.0, now - h.observed_at) if h.observed_at else 0.0
+            api_now = value + self.rate(dim) * since
+            if api_now + 1 < b.level:
+                b.level = api_now
         wait = h.retry_after_s
         if refused and wait is None:
             exhausted = [

@@ -3,7 +3,8 @@
 `anthropic-ratelimit-{requests,input-tokens,output-tokens,tokens}-{limit,
 remaining,reset}` come with every response (reset is an RFC 3339 time), and
 `retry-after` (seconds) with a 429. The combined `tokens` family is the most
-restrictive of input and output, so it lowers both.
+restrictive of input and output without saying which, so it is used only for
+a dimension whose own family is missing.
 """
 
 from __future__ import annotations
@@ -26,12 +27,16 @@ def rate_headers(headers: Mapping[str, str] | None, now: datetime) -> RateHeader
     """The rate-limit view of one response's headers; None when it sent none."""
     if headers is None:
         return None
-    out = RateHeaders()
+    out = RateHeaders(observed_at=now.timestamp())
     seen = False
     for family, dims in _FAMILIES.items():
         limit = _int(headers.get(f"{PREFIX}{family}-limit"))
         remaining = _int(headers.get(f"{PREFIX}{family}-remaining"))
         reset = _reset_in(headers.get(f"{PREFIX}{family}-reset"), now)
+        if family == "tokens":
+            # The combined family is the tighter of input and output, whichever that
+            # is: it stands in only for a dimension that has no header of its own.
+            dims = tuple(d for d in dims if d not in out.remaining and d not in out.limit)
         for dim in dims:
             if limit is not None:
                 seen = True

@@ -1,7 +1,8 @@
 """Governor configuration from the environment: limits per model, leases, breaker.
 
     AGENTFLEET_RATE_LIMITS   JSON: {"<model>" or "*": {"rpm": 50, "itpm": 30000,
-                             "otpm": 8000, "max_in_flight": 20, "burst_s": 6}}
+                             "otpm": 8000, "max_in_flight": 20, "burst_s": 6,
+                             "headroom": 0.1}}
     AGENTFLEET_GOV_RPM / AGENTFLEET_GOV_ITPM / AGENTFLEET_GOV_OTPM
                              shorthand for the "*" entry (every model)
     AGENTFLEET_GOV_LEASE_TTL_S   a lease not settled by then is expired (300)
@@ -26,6 +27,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from agentfleet.catalog import is_known_model, unknown_model_message
 from agentfleet.governance.models import ModelLimitsSpec
 
@@ -37,6 +40,7 @@ _SHORT = {
     "otpm": "output_tokens_per_minute",
     "max_in_flight": "max_in_flight",
     "burst_s": "burst_s",
+    "headroom": "headroom",
 }
 
 
@@ -144,7 +148,12 @@ def _limits(model: str, spec: Any, common: dict[str, Any]) -> ModelLimitsSpec:
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise GovernorConfigError(f"{where}.{key} must be a positive number, got {value!r}")
         values[name] = value
-    limits = ModelLimitsSpec(**values)
+    try:
+        limits = ModelLimitsSpec(**values)
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        field_name = ".".join(str(p) for p in first["loc"])
+        raise GovernorConfigError(f"{where}.{field_name}: {first['msg']}") from None
     if not any(
         (
             limits.requests_per_minute,

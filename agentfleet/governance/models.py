@@ -33,6 +33,8 @@ class ModelLimitsSpec(_Payload):
     # enforce a minute's limit over shorter intervals, so a full minute's burst
     # can be refused; a few seconds' worth never is.
     burst_s: float = 6.0
+    # The share of that burst kept free for calls that reach the API late.
+    headroom: float = Field(default=0.1, ge=0.0, lt=1.0)
     lease_ttl_s: float = 300.0
     breaker_threshold: int = 5
     breaker_window_s: float = 30.0
@@ -71,6 +73,9 @@ class RateHeaders(_Payload):
     # Seconds from the response until that dimension is full again.
     reset_in_s: dict[str, float] = Field(default_factory=dict)
     retry_after_s: float | None = None
+    # When the response came (seconds since the epoch, UTC): what the API has
+    # refilled since then is added to its `remaining`.
+    observed_at: float | None = None
 
 
 class LeaseSettle(_Payload):
@@ -104,6 +109,8 @@ class Lease(_Payload):
     granted_at: float
     expires_at: float
     enqueued_at: float | None = None
+    # Its caller has been told: from then on the call can reach the API.
+    picked_up: bool = False
 
 
 class Bucket(_Payload):

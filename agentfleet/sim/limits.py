@@ -82,6 +82,7 @@ class RateLimiter:
                 self._buckets[dim] = _Bucket(per_minute, limits.burst_s, now)
         self.admitted: list[float] = []  # wall-clock times of admitted requests
         self.refused = 0
+        self.refused_by: dict[str, int] = {}  # the dimension that was short
 
     def admit(self, input_tokens: int, max_tokens: int) -> tuple[bool, dict[str, str]]:
         """Take the request's share, or refuse it; the headers to send either way."""
@@ -94,6 +95,8 @@ class RateLimiter:
             wait = max(waits, default=0.0)
             if wait > 0:
                 self.refused += 1
+                short = max(zip(waits, self._buckets, strict=True))[1]
+                self.refused_by[short] = self.refused_by.get(short, 0) + 1
                 headers = self._headers()
                 headers["retry-after"] = str(max(1, math.ceil(wait)))
                 return False, headers
@@ -137,3 +140,4 @@ class RateLimiter:
                 b.level, b.at = b.capacity, now
             self.admitted = []
             self.refused = 0
+            self.refused_by = {}
