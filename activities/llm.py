@@ -77,6 +77,23 @@ def retry_after(headers: Any) -> timedelta | None:
     return timedelta(seconds=max(0.0, min(seconds, 300.0)))
 
 
+# The retry policy's own interval (workflows/_calls.py LLM_RETRY) is short, for the
+# retry after a dead worker's heartbeat timeout: that call never reached an answer and
+# nothing is overloaded. An answer that was an error (529, 5xx, a dropped connection)
+# waits as before: 1 s, doubling to 60 s, unless the API said how long (retry-after).
+API_BACKOFF_FIRST_S = 1.0
+API_BACKOFF_MAX_S = 60.0
+
+
+def with_api_backoff(failure: ApplicationError, attempt: int) -> ApplicationError:
+    if failure.non_retryable or failure.next_retry_delay is not None:
+        return failure
+    seconds = min(API_BACKOFF_MAX_S, API_BACKOFF_FIRST_S * 2 ** max(0, attempt - 1))
+    return ApplicationError(
+        failure.message, type=failure.type, next_retry_delay=timedelta(seconds=seconds)
+    )
+
+
 def _redact(text: str, secret: str | None) -> str:
     return text.replace(secret, "[REDACTED]") if secret else text
 
@@ -275,7 +292,7 @@ class LlmActivities:
             # this last beat before the failure (it awaits a pending heartbeat first).
             activity.heartbeat(idle)
             await self._settle_failure(grant, kwargs["model"], err)
-            raise classify(err, self._key) from None
+            raise with_api_backoff(classify(err, self._key), attempt) from None
         except BaseException:
             await self._settle(grant, kwargs["model"], LeaseSettle(lease_id="", outcome="error"))
             raise

@@ -43,6 +43,7 @@ class Settings:
         from agentfleet.build_info import build_id
 
         return self.build_id_override or build_id()
+
     # Prompt-cache breakpoints on every LLM request (agentfleet/caching.py);
     # AGENTFLEET_PROMPT_CACHE=0 turns them off, e.g. to compare costs.
     prompt_cache: bool = True
