@@ -19,7 +19,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import Priority, WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from agentfleet.governance.limits import GovernorConfig
@@ -69,6 +69,8 @@ class Governor:
                 task_queue=task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 static_summary=f"LLM governor · {req.model}",
+                # Every LLM call of every goal waits on its tasks: they go first.
+                priority=Priority(priority_key=1),
             )
             try:
                 grant: LeaseGrant = await client.execute_update_with_start_workflow(
