@@ -38,6 +38,8 @@ GOVERNOR_WORKFLOW = "LlmGovernorWorkflow"
 # The governor refuses acquires only while it hands over to its next run, which
 # takes one workflow task: ask again soon.
 _HANDOVER_PAUSE_S = 0.1
+# The validator's words for it (workflows/governor.py).
+HANDOVER_REASON = "continuing as new"
 
 
 class Governor:
@@ -76,7 +78,10 @@ class Governor:
                 grant: LeaseGrant = await client.execute_update_with_start_workflow(
                     "acquire", req, start_workflow_operation=start, result_type=LeaseGrant
                 )
-            except WorkflowUpdateFailedError:
+            except WorkflowUpdateFailedError as err:
+                reason = str(getattr(err.cause, "message", err.cause))
+                if HANDOVER_REASON not in reason:
+                    raise RuntimeError(f"the governor refused the lease: {reason}") from None
                 # Refused by the validator while the governor continues as new.
                 await asyncio.sleep(_HANDOVER_PAUSE_S)
                 continue
