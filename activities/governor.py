@@ -19,7 +19,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import Priority, WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from agentfleet.governance.limits import GovernorConfig
@@ -38,6 +38,8 @@ GOVERNOR_WORKFLOW = "LlmGovernorWorkflow"
 # The governor refuses acquires only while it hands over to its next run, which
 # takes one workflow task: ask again soon.
 _HANDOVER_PAUSE_S = 0.1
+# The validator's words for it (workflows/governor.py).
+HANDOVER_REASON = "continuing as new"
 
 
 class Governor:
@@ -69,12 +71,17 @@ class Governor:
                 task_queue=task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 static_summary=f"LLM governor · {req.model}",
+                # Every LLM call of every goal waits on its tasks: they go first.
+                priority=Priority(priority_key=1),
             )
             try:
                 grant: LeaseGrant = await client.execute_update_with_start_workflow(
                     "acquire", req, start_workflow_operation=start, result_type=LeaseGrant
                 )
-            except WorkflowUpdateFailedError:
+            except WorkflowUpdateFailedError as err:
+                reason = str(getattr(err.cause, "message", err.cause))
+                if HANDOVER_REASON not in reason:
+                    raise RuntimeError(f"the governor refused the lease: {reason}") from None
                 # Refused by the validator while the governor continues as new.
                 await asyncio.sleep(_HANDOVER_PAUSE_S)
                 continue

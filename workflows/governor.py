@@ -49,7 +49,7 @@ URGENT_SPARE = 2
 BLOCK_S = 10.0
 # Everyone else polls: at 80% of its estimated wait, within these bounds.
 MIN_POLL_S = 0.05
-MAX_POLL_S = 2.0
+MAX_POLL_S = 8.0
 
 
 @workflow.defn(name=GOVERNOR_WORKFLOW)

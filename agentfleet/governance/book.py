@@ -34,7 +34,7 @@ from agentfleet.governance.models import (
 
 CLOSED_KEEP = 5000
 # A waiting caller asks again at least this often (the governor has it poll at
-# most 2 s apart, or block in the update at most 10 s); one silent for longer
+# most 8 s apart, or block in the update at most 10 s); one silent for longer
 # is gone.
 STALE_S = 30.0
 
