@@ -304,7 +304,8 @@ class LlmActivities:
             LeaseSettle(
                 lease_id="",
                 outcome="ok",
-                input_tokens=msg.usage.input_tokens,
+                # The API counts cache writes, not cache reads, against input tokens per minute.
+                input_tokens=msg.usage.input_tokens + (msg.usage.cache_creation_input_tokens or 0),
                 output_tokens=msg.usage.output_tokens,
                 headers=rate_headers(raw.headers, datetime.now(UTC)),
             ),
