@@ -18,6 +18,7 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import Priority, WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
@@ -40,6 +41,19 @@ GOVERNOR_WORKFLOW = "LlmGovernorWorkflow"
 _HANDOVER_PAUSE_S = 0.1
 # The validator's words for it (workflows/governor.py).
 HANDOVER_REASON = "continuing as new"
+
+
+def _aborted(err: RPCError) -> bool:
+    """An Update the governor could not take just now, and its next workflow task
+    (or its next run, after continue-as-new) will: aborted as the run closed
+    (UNAVAILABLE, ABORTED) or refused while its workflow task was lost in that race
+    (FAILED_PRECONDITION, "not ready"). The lease wait's own deadline in the LLM
+    activity bounds how long we keep asking."""
+    return err.status in (
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.FAILED_PRECONDITION,
+    ) or ("update was aborted" in err.message)
 
 
 class Governor:
@@ -85,7 +99,15 @@ class Governor:
                 # Refused by the validator while the governor continues as new.
                 await asyncio.sleep(_HANDOVER_PAUSE_S)
                 continue
+            except WorkflowUpdateRPCTimeoutOrCancelledError:
+                # The call outlived its RPC deadline while it waited in line: ask again.
+                continue
             except RPCError as err:
+                if _aborted(err):
+                    # The run that took the Update closed (continue-as-new) before it
+                    # answered; the lease id keeps our place with the next run.
+                    await asyncio.sleep(random.uniform(_HANDOVER_PAUSE_S / 2, _HANDOVER_PAUSE_S))
+                    continue
                 if err.status != RPCStatusCode.RESOURCE_EXHAUSTED:
                     raise
                 # Too many Updates in flight on the governor: back off, with jitter

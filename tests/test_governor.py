@@ -27,7 +27,13 @@ from agentfleet.governance.models import GovernorStatus, ModelLimitsSpec
 from agentfleet.models import LlmRequest, MasterInput, Message
 from agentfleet.sim import Simulator
 from agentfleet.sim.limits import SimLimits
-from tests.conftest import ARTIFACTS, COMPLEX_GOAL, make_settings, running_worker
+from tests.conftest import (
+    ARTIFACTS,
+    COMPLEX_GOAL,
+    collect_evicted_runs,
+    make_settings,
+    running_worker,
+)
 from tests.probe_workflows import LlmProbeWorkflow
 from tests.procs import WorkerProcess, supervised
 from workflows.governor import LlmGovernorWorkflow
@@ -368,3 +374,50 @@ async def test_fleet_starts_the_most_urgent_goal_first_with_its_temporal_priorit
     await Replayer(workflows=[FleetWorkflow], data_converter=data_converter).replay_workflow(
         history
     )
+
+
+async def test_acquires_cut_off_by_continue_as_new_ask_the_next_run(
+    client: Client, settings: Settings
+) -> None:
+    # A governor that continues as new every few dozen events, under a burst far
+    # above the server's 10 in-flight Updates: Updates the closing run had taken are
+    # aborted, and must be asked again of the next run, not fail the LLM call.
+    s = governed(settings, ModelLimitsSpec(requests_per_minute=100_000))
+    gid = s.governor.governor_id(MODEL)
+    async with Worker(client, task_queue=s.task_queue, workflows=[LlmGovernorWorkflow]):
+        from agentfleet.governance.models import GovernorInput
+
+        await client.start_workflow(
+            LlmGovernorWorkflow.run,
+            GovernorInput(model=MODEL, limits=s.governor.limits["*"], max_history=30),
+            id=gid,
+            task_queue=s.task_queue,
+        )
+    llm = LlmActivities(s, governor=Governor(s.governor, client))
+    async with Worker(
+        client,
+        task_queue=s.task_queue,
+        workflows=[LlmProbeWorkflow, LlmGovernorWorkflow],
+        activities=[llm.chat],
+    ):
+        handles = [
+            await client.start_workflow(
+                LlmProbeWorkflow.run,
+                request(i),
+                id=f"gov-can-{uuid.uuid4().hex[:8]}",
+                task_queue=s.task_queue,
+            )
+            for i in range(120)
+        ]
+        await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=180)
+        attempts = []
+        for h in handles:
+            async for e in h.fetch_history_events():
+                if e.HasField("activity_task_started_event_attributes"):
+                    attempts.append(e.activity_task_started_event_attributes.attempt)
+    # The closed governor runs the worker had cached are finalized now, not inside a
+    # later import (tests/conftest.py explains).
+    collect_evicted_runs()
+    runs = [w async for w in client.list_workflows(f"WorkflowId = '{gid}'")]
+    assert len(runs) >= 2  # it handed over during the burst
+    assert attempts == [1] * 120  # no LLM call failed because its Update was cut off
