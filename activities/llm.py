@@ -21,6 +21,7 @@ from pydantic import TypeAdapter
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities._beat import beating
 from activities.governor import Governor
 from agentfleet import telemetry_names as tn
 from agentfleet.blobstore import BlobMissing, BlobStore, LocalBlobStore
@@ -161,16 +162,7 @@ async def _heartbeating(call: Awaitable[T], details: dict[str, Any]) -> T:
     attempts already known to be cut: if this worker dies or is shut down then, the
     next attempt reads that beat (`cut_attempts`) and the receipts say so.
     """
-    task = asyncio.ensure_future(call)
-    try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
-            if done:
-                return task.result()
-            activity.heartbeat(details)
-    finally:
-        if not task.done():
-            task.cancel()
+    return await beating(call, every_s=HEARTBEAT_EVERY_S, details=details)
 
 
 # A lease wait counts against the activity's 180 s start-to-close timeout

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities._beat import beating
 from agentfleet.blobstore import BlobStore
 from agentfleet.mcp import McpHub, McpLost, McpRejected, McpUnavailable
 from agentfleet.models import Effect, McpCallRequest, McpCatalog, ToolResult
@@ -36,16 +37,7 @@ T = TypeVar("T")
 
 async def _heartbeating(call: Awaitable[T]) -> T:
     # A dead worker's call is noticed within the heartbeat timeout, not the call's.
-    task = asyncio.ensure_future(call)
-    try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
-            if done:
-                return task.result()
-            activity.heartbeat()
-    finally:
-        if not task.done():
-            task.cancel()
+    return await beating(call, every_s=HEARTBEAT_EVERY_S)
 
 
 def result_text(result: Any) -> str:

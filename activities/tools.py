@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities._beat import beating
 from agentfleet.models import (
     WORKSPACE_NAME,
     Effect,
@@ -72,17 +73,8 @@ BEAT_EVERY_S = 0.5
 T = TypeVar("T")
 
 
-async def beating(call: Awaitable[T]) -> T:
-    task = asyncio.ensure_future(call)
-    try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=BEAT_EVERY_S)
-            if done:
-                return task.result()
-            activity.heartbeat()
-    finally:
-        if not task.done():
-            task.cancel()
+async def _beating(call: Awaitable[T]) -> T:
+    return await beating(call, every_s=BEAT_EVERY_S)
 
 
 class ToolActivities:
@@ -116,7 +108,7 @@ class ToolActivities:
         except ValidationError as e:
             raise _fail(describe_validation_error(req.name, e), "InvalidToolInput") from None
 
-        content, already_done, effects = await beating(
+        content, already_done, effects = await _beating(
             asyncio.to_thread(self._run_sync, workspace, req, args)
         )
         activity.logger.info(
@@ -155,7 +147,7 @@ class ToolActivities:
     @activity.defn(name=WORKSPACE_ACTIVITY)
     async def prepare_workspace(self, req: WorkspaceRequest) -> WorkspaceInfo:
         path = self._path_of(req.workspace)
-        files = await beating(asyncio.to_thread(self._prepare_sync, path, req))
+        files = await _beating(asyncio.to_thread(self._prepare_sync, path, req))
         activity.logger.info("workspace %s ready: %d files", req.workspace, files)
         return WorkspaceInfo(workspace=req.workspace, path=str(path.resolve()), files=files)
 
