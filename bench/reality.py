@@ -219,7 +219,7 @@ def _median(values: list[Any]) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.reality")
-    parser.add_argument("--runs", type=int, default=1, help="rounds over all goals (default 1)")
+    parser.add_argument("--runs", type=int, default=3, help="rounds over all goals (default 3)")
     parser.add_argument("--concurrency", type=int, default=4, help="runs at once (default 4)")
     parser.add_argument("--only", default="", help="comma-separated goal ids")
     parser.add_argument("--quiet", action="store_true", help="no per-goal table")
