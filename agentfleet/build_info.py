@@ -36,33 +36,12 @@ def git_revision(root: Path = ROOT) -> str | None:
     """The checkout's commit (12 hex digits), or None outside a git checkout."""
     if not (root / ".git").exists():
         return None
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    rev = out.stdout.strip()
-    return rev if out.returncode == 0 and rev else None
+    return _git(root, "rev-parse", "--short=12", "HEAD") or None
 
 
 def workflows_edited(root: Path = ROOT) -> bool:
     """Uncommitted changes under workflows/: the revision alone would not name the code."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--", "workflows"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return out.returncode == 0 and bool(out.stdout.strip())
+    return bool(_git(root, "status", "--porcelain", "--", "workflows"))
 
 
 def source_hash(folder: Path = WORKFLOWS) -> str:
@@ -92,3 +71,18 @@ def build_id() -> str:
     """This process's build id: $AGENTFLEET_BUILD_ID, else computed once."""
     override = os.environ.get(BUILD_ID_ENV, "").strip()
     return override or compute_build_id()
+
+
+def _git(root: Path, *args: str) -> str:
+    """What `git -C root ARGS` prints, stripped; "" when git fails or is missing."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
