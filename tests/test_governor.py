@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -63,6 +64,20 @@ async def governor_status(client: Client, settings: Settings, model: str = MODEL
     return await handle.query("status", result_type=GovernorStatus)
 
 
+async def start_probes(
+    client: Client, s: Settings, n: int, prefix: str
+) -> list[WorkflowHandle[Any, Any]]:
+    return [
+        await client.start_workflow(
+            LlmProbeWorkflow.run,
+            request(i),
+            id=f"{prefix}-{uuid.uuid4().hex[:8]}",
+            task_queue=s.task_queue,
+        )
+        for i in range(n)
+    ]
+
+
 async def probe_burst(client: Client, s: Settings, n: int) -> GovernorStatus | None:
     """Run `n` LLM calls at once; the governor's status after them (a query needs a worker)."""
     llm = LlmActivities(s, governor=Governor(s.governor, client))
@@ -72,15 +87,7 @@ async def probe_burst(client: Client, s: Settings, n: int) -> GovernorStatus | N
         workflows=[LlmProbeWorkflow, LlmGovernorWorkflow],
         activities=[llm.chat],
     ):
-        handles = [
-            await client.start_workflow(
-                LlmProbeWorkflow.run,
-                request(i),
-                id=f"gov-probe-{uuid.uuid4().hex[:8]}",
-                task_queue=s.task_queue,
-            )
-            for i in range(n)
-        ]
+        handles = await start_probes(client, s, n, "gov-probe")
         await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=120)
         if s.governor.for_model(MODEL) is None:
             return None
@@ -400,15 +407,7 @@ async def test_acquires_cut_off_by_continue_as_new_ask_the_next_run(
         workflows=[LlmProbeWorkflow, LlmGovernorWorkflow],
         activities=[llm.chat],
     ):
-        handles = [
-            await client.start_workflow(
-                LlmProbeWorkflow.run,
-                request(i),
-                id=f"gov-can-{uuid.uuid4().hex[:8]}",
-                task_queue=s.task_queue,
-            )
-            for i in range(120)
-        ]
+        handles = await start_probes(client, s, 120, "gov-can")
         await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=180)
         attempts = []
         for h in handles:
