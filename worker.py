@@ -29,15 +29,15 @@ from activities.mcp import McpActivities
 from activities.policy import PolicyActivities
 from activities.report import ReportActivities
 from activities.tools import ToolActivities
-from agentfleet.blobstore import LocalBlobStore
 from agentfleet.client import connect_traced
 from agentfleet.config import Settings
-from agentfleet.deployments import adopt_if_unset, deployment_config
+from agentfleet.deploy.versioning import adopt_if_unset, deployment_config
 from agentfleet.governance.limits import GovernorConfigError
-from agentfleet.ledger import open_ledger
+from agentfleet.ledger.store import open_ledger
 from agentfleet.logs import setup_logging
 from agentfleet.mcp import McpConfigError, McpHub, hub_for
-from agentfleet.runner import ContextFreeRunner, context_free
+from agentfleet.payloads.blobstore import LocalBlobStore
+from agentfleet.payloads.runner import ContextFreeRunner, context_free
 from agentfleet.telemetry import setup_telemetry
 from workflows.fleet import FleetWorkflow, await_master
 from workflows.governor import LlmGovernorWorkflow
@@ -86,7 +86,7 @@ def worker_options(
 
     Tests and benchmarks adjust these (a fake activity under a real name, an
     extra workflow) and keep every tuning setting below. `data_converter` is
-    the client's: when it ignores serialization contexts (agentfleet/runner.py)
+    the client's: when it ignores serialization contexts (agentfleet/payloads/runner.py)
     the runner stops asking the sandbox for them.
     """
     runner: WorkflowRunner = SandboxedWorkflowRunner(
@@ -104,7 +104,7 @@ def worker_options(
     mcp = McpActivities(hub_for(settings.home), LocalBlobStore(settings.blobs))
     versioning = deployment_config(settings)
     # A versioned worker is known by its deployment version (build id from the
-    # checkout, agentfleet/build_info.py); an unversioned one keeps the label.
+    # checkout, agentfleet/deploy/build_info.py); an unversioned one keeps the label.
     identity: dict[str, Any] = (
         {"deployment_config": versioning} if versioning else {"build_id": "agentfleet"}
     )

@@ -24,7 +24,6 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNa
 from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError, RPCStatusCode
 
-from agentfleet import telemetry_names as tn
 from agentfleet.audit import (
     DEFAULT_RUNNING_LIMIT,
     AuditWindow,
@@ -39,9 +38,7 @@ from agentfleet.audit import (
     stale_running,
 )
 from agentfleet.config import Settings
-from agentfleet.ledger import Ledger, open_ledger, tasks
-from agentfleet.report import report_stem, write_atomic
-from agentfleet.report_models import (
+from agentfleet.contracts.reports import (
     Audit,
     AuditRequest,
     AuditSummary,
@@ -49,7 +46,10 @@ from agentfleet.report_models import (
     SpanRecord,
     VisibilityRecord,
 )
-from agentfleet.weeks import iso_week_bounds
+from agentfleet.ledger.store import Ledger, open_ledger, tasks
+from agentfleet.reporting.weekly import report_stem, write_atomic
+from agentfleet.reporting.weeks import iso_week_bounds
+from agentfleet.telemetry import names as tn
 
 __all__ = [
     "RUN_AUDIT",

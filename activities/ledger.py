@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from agentfleet.ledger import (
+from agentfleet.ledger.store import (
     InvalidLedgerRecord,
     Ledger,
     LedgerClose,

@@ -23,10 +23,17 @@ from temporalio.exceptions import ApplicationError
 
 from activities._beat import beating
 from activities.governor import Governor
-from agentfleet import telemetry_names as tn
-from agentfleet.blobstore import BlobMissing, BlobStore, LocalBlobStore
-from agentfleet.caching import add_breakpoints
 from agentfleet.config import SIM_API_KEY, Settings
+from agentfleet.contracts.models import (
+    ContentBlock,
+    LlmRequest,
+    LlmResponse,
+    Message,
+    TextBlock,
+    ToolUseBlock,
+)
+from agentfleet.delegation.caching import add_breakpoints
+from agentfleet.delegation.pricing import usage_for
 from agentfleet.governance.headers import rate_headers
 from agentfleet.governance.models import (
     DEFAULT_PRIORITY,
@@ -35,16 +42,9 @@ from agentfleet.governance.models import (
     LeaseSettle,
 )
 from agentfleet.mcp import resolve_tool
-from agentfleet.models import (
-    ContentBlock,
-    LlmRequest,
-    LlmResponse,
-    Message,
-    TextBlock,
-    ToolUseBlock,
-)
-from agentfleet.pricing import usage_for
+from agentfleet.payloads.blobstore import BlobMissing, BlobStore, LocalBlobStore
 from agentfleet.telemetry import LlmCall, llm_call
+from agentfleet.telemetry import names as tn
 from agentfleet.telemetry.activity import count_event
 
 if TYPE_CHECKING:

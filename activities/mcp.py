@@ -22,9 +22,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._beat import beating
-from agentfleet.blobstore import BlobStore
+from agentfleet.contracts.models import Effect, McpCallRequest, McpCatalog, ToolResult
 from agentfleet.mcp import McpHub, McpLost, McpRejected, McpUnavailable
-from agentfleet.models import Effect, McpCallRequest, McpCatalog, ToolResult
+from agentfleet.payloads.blobstore import BlobStore
 from agentfleet.telemetry import tool_call
 
 MCP_LIST_ACTIVITY = "agentfleet.mcp.list_tools"

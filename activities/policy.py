@@ -11,9 +11,9 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from agentfleet.calibration import read_history
-from agentfleet.complexity import DEFAULT_THRESHOLDS, Thresholds
-from agentfleet.forecast import CalibratedThresholds, tier_costs
+from agentfleet.delegation.calibration import read_history
+from agentfleet.delegation.complexity import DEFAULT_THRESHOLDS, Thresholds
+from agentfleet.delegation.forecast import CalibratedThresholds, tier_costs
 
 THRESHOLDS_ACTIVITY = "agentfleet.policy.thresholds"
 SEARCH_ATTRIBUTES_ACTIVITY = "agentfleet.cluster.search_attributes"
@@ -30,7 +30,7 @@ class PolicyActivities:
     @activity.defn(name=THRESHOLDS_ACTIVITY)
     async def thresholds(self) -> CalibratedThresholds:
         # The calibration record's cost per tier rides along, so the master can
-        # forecast a plan's cost with no activity of its own (agentfleet/forecast.py).
+        # forecast a plan's cost with no activity of its own (agentfleet/delegation/forecast.py).
         history = await asyncio.to_thread(read_history, self._file.parent)
         costs = tier_costs(history)
         if not self._file.exists():

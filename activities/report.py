@@ -11,9 +11,9 @@ import asyncio
 from temporalio import activity
 
 from agentfleet.config import Settings
-from agentfleet.ledger import Ledger, open_ledger
-from agentfleet.report import generate
-from agentfleet.report_models import ReportBuildResult, ReportRequest
+from agentfleet.contracts.reports import ReportBuildResult, ReportRequest
+from agentfleet.ledger.store import Ledger, open_ledger
+from agentfleet.reporting.weekly import generate
 
 __all__ = ["BUILD_REPORT", "ReportActivities"]
 

@@ -19,7 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._beat import beating
-from agentfleet.models import (
+from agentfleet.contracts.models import (
     WORKSPACE_NAME,
     Effect,
     ToolRequest,
@@ -29,8 +29,7 @@ from agentfleet.models import (
     WorkspaceInfo,
     WorkspaceRequest,
 )
-from agentfleet.telemetry import tool_call
-from agentfleet.tools import (
+from agentfleet.sandbox import (
     Sandbox,
     SandboxViolation,
     ToolArgs,
@@ -39,7 +38,8 @@ from agentfleet.tools import (
     describe_validation_error,
     parse_tool_input,
 )
-from agentfleet.verification import verify
+from agentfleet.telemetry import tool_call
+from agentfleet.verification.completion import verify
 
 TOOL_ACTIVITY = "agentfleet.tool.run"
 WORKSPACE_ACTIVITY = "agentfleet.workspace.prepare"
@@ -170,7 +170,7 @@ class ToolActivities:
 
     @activity.defn(name=VERIFY_ACTIVITY)
     async def verify(self, req: VerifyRequest) -> Verification:
-        """The completion check (agentfleet/verification.py) on this worker's workspace."""
+        """The completion check (agentfleet/verification/) on this worker's workspace."""
         path = self._path_of(req.workspace)
         if not path.is_dir():
             raise _fail(f"workspace {req.workspace!r} does not exist", "WorkspaceMissing")

@@ -1,3 +1,3 @@
-from agentfleet.cli import console_main
+from agentfleet.cli.main import console_main
 
 console_main()

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from temporalio.client import Client, Plugin
 from temporalio.envconfig import ClientConfigProfile
 
-from agentfleet.blobstore import external_storage
-from agentfleet.codec import codec_from_env
 from agentfleet.config import Settings
-from agentfleet.converter import data_converter_for
+from agentfleet.payloads.blobstore import external_storage
+from agentfleet.payloads.codec import codec_from_env
+from agentfleet.payloads.converter import data_converter_for
 
 if TYPE_CHECKING:
     from agentfleet.telemetry import Telemetry
@@ -39,7 +39,7 @@ async def connect(
     if namespace:
         config["namespace"] = namespace
     config.setdefault("target_host", "localhost:7233")
-    # AGENTFLEET_ENCRYPTION_KEY(_FILE) turns on payload encryption (agentfleet/codec.py).
+    # AGENTFLEET_ENCRYPTION_KEY(_FILE) turns on payload encryption (agentfleet/payloads/codec.py).
     if blob_root is None:
         blob_root = Settings.from_env().blobs
     converter = data_converter_for(codec_from_env(os.environ), external_storage(blob_root))

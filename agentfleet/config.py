@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentfleet import TASK_QUEUE
-from agentfleet.catalog import DEFAULT_MODEL, PRICES_PER_MTOK
+from agentfleet.delegation.catalog import DEFAULT_MODEL, PRICES_PER_MTOK
 from agentfleet.governance.limits import GovernorConfig
 
 SIM_API_KEY = "sim-no-key"
@@ -31,7 +31,7 @@ class Settings:
     anthropic_base_url: str | None = None
     sim_port: int = 8787
     ledger_url_override: str | None = None
-    # Worker Versioning (agentfleet/deployments.py): None runs unversioned. The
+    # Worker Versioning (agentfleet/deploy/versioning.py): None runs unversioned. The
     # environment turns it on (AGENTFLEET_DEPLOYMENT, default "agentfleet";
     # AGENTFLEET_VERSIONING=off to opt out); Settings built in code, as tests
     # and benchmarks do, stay unversioned unless they name a deployment.
@@ -40,11 +40,11 @@ class Settings:
 
     @property
     def build_id(self) -> str:
-        from agentfleet.build_info import build_id
+        from agentfleet.deploy.build_info import build_id
 
         return self.build_id_override or build_id()
 
-    # Prompt-cache breakpoints on every LLM request (agentfleet/caching.py);
+    # Prompt-cache breakpoints on every LLM request (agentfleet/delegation/caching.py);
     # AGENTFLEET_PROMPT_CACHE=0 turns them off, e.g. to compare costs.
     prompt_cache: bool = True
     # Shared rate limits per model (agentfleet/governance/limits.py); none: ungoverned.

@@ -87,9 +87,9 @@ class BareActivities:
     def __init__(self, base_url: str) -> None:
         import anthropic
 
-        from agentfleet import prompts
         from agentfleet.config import SIM_API_KEY
-        from agentfleet.tools import TOOL_SPECS
+        from agentfleet.delegation import prompts
+        from agentfleet.sandbox import TOOL_SPECS
 
         self._client = anthropic.AsyncAnthropic(
             api_key=SIM_API_KEY, base_url=base_url, max_retries=0, timeout=120.0

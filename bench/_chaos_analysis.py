@@ -31,8 +31,8 @@ from temporalio.client import (  # noqa: E402
 )
 
 from agentfleet.config import Settings  # noqa: E402
-from agentfleet.ledger import Ledger, LedgerRow, tasks  # noqa: E402
-from agentfleet.weeks import week_of  # noqa: E402
+from agentfleet.ledger.store import Ledger, LedgerRow, tasks  # noqa: E402
+from agentfleet.reporting.weeks import week_of  # noqa: E402
 from bench._chaos_plan import (  # noqa: E402
     TZ_NAME,
     ChaosConfig,

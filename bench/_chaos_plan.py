@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from agentfleet.demo import DEMO_FILES, DEMO_GOAL  # noqa: E402
-from agentfleet.fleet_models import FleetSubmit  # noqa: E402
+from agentfleet.cli.demo import DEMO_FILES, DEMO_GOAL  # noqa: E402
+from agentfleet.contracts.fleet import FleetSubmit  # noqa: E402
 from agentfleet.sim.faults import Fault, Faults  # noqa: E402
 
 TZ_NAME = "America/Los_Angeles"

@@ -29,7 +29,7 @@ a worker interceptor, to measure a proposal before anyone edits workflows/_calls
 it heartbeat every third of it; `AGENTFLEET_WHATIF_SHORT_TIMEOUT_S` caps the start-to-close
 timeout of the short activities (file tools, workspace, ledger, thresholds);
 `AGENTFLEET_WHATIF_TASK_TIMEOUT_S` starts child masters and sub-agents with that workflow
-task timeout instead of agentfleet/task_timeouts.py's (10 = the server's default, the lever
+task timeout instead of agentfleet/deploy/task_timeouts.py's (10 = the server's default, the lever
 off).
 """
 
@@ -68,8 +68,8 @@ from temporalio.worker import (  # noqa: E402
 import worker as project_worker  # noqa: E402
 from activities.tools import TOOL_ACTIVITY, ToolActivities  # noqa: E402
 from agentfleet.config import Settings  # noqa: E402
+from agentfleet.contracts.models import ToolRequest, ToolResult  # noqa: E402
 from agentfleet.logs import setup_logging  # noqa: E402
-from agentfleet.models import ToolRequest, ToolResult  # noqa: E402
 
 MUTATING_TOOLS = frozenset({"write_file", "move_file", "make_dir"})
 
@@ -204,7 +204,7 @@ def _passthrough_agents(runner: Any) -> Any:
     them. Not the product's setting: the project keeps workflow classes sandboxed."""
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-    from agentfleet.runner import ContextFreeRunner
+    from agentfleet.payloads.runner import ContextFreeRunner
 
     sandboxed = SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(

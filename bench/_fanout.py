@@ -12,7 +12,7 @@ import asyncio
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet.models import SubAgentInput
+    from agentfleet.contracts.models import SubAgentInput
 
 from bench._bare import FanoutInput, task_text
 from workflows.subagent import run_child

@@ -74,10 +74,10 @@ from temporalio.client import (  # noqa: E402
 from temporalio.service import RPCError  # noqa: E402
 
 from activities.audit import ensure_retention  # noqa: E402
+from agentfleet.cli.demo import seed_workspace  # noqa: E402
+from agentfleet.cli.devserver import DevServer, free_port  # noqa: E402
 from agentfleet.client import connect  # noqa: E402
-from agentfleet.demo import seed_workspace  # noqa: E402
-from agentfleet.devserver import DevServer, free_port  # noqa: E402
-from agentfleet.fleet_models import FleetInput, FleetStatus  # noqa: E402
+from agentfleet.contracts.fleet import FleetInput, FleetStatus  # noqa: E402
 from agentfleet.sim import Simulator  # noqa: E402
 from bench._chaos_analysis import ChaosAnalysis  # noqa: E402
 from bench._chaos_plan import (  # noqa: E402
@@ -446,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="S",
         help="measure a lever: masters and sub-agents started with this workflow task "
-        "timeout (10 = the server's default, agentfleet/task_timeouts.py off)",
+        "timeout (10 = the server's default, agentfleet/deploy/task_timeouts.py off)",
     )
     args = parser.parse_args(args_list)
     worker_env = {}

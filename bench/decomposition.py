@@ -50,10 +50,10 @@ if str(ROOT) not in sys.path:
 
 from temporalio.client import Client  # noqa: E402
 
+from agentfleet.cli.devserver import DevServer, free_port  # noqa: E402
 from agentfleet.client import connect  # noqa: E402
 from agentfleet.config import Settings  # noqa: E402
-from agentfleet.devserver import DevServer, free_port  # noqa: E402
-from agentfleet.models import TIERS, MasterInput, MasterResult  # noqa: E402
+from agentfleet.contracts.models import TIERS, MasterInput, MasterResult  # noqa: E402
 from agentfleet.sim import Simulator  # noqa: E402
 
 Strategy = Literal["policy", "naive"]

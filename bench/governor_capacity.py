@@ -30,8 +30,8 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from activities.governor import Governor  # noqa: E402
+from agentfleet.cli.devserver import DevServer, free_port  # noqa: E402
 from agentfleet.client import connect  # noqa: E402
-from agentfleet.devserver import DevServer, free_port  # noqa: E402
 from agentfleet.governance.limits import GovernorConfig  # noqa: E402
 from agentfleet.governance.models import (  # noqa: E402
     GovernorStatus,

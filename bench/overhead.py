@@ -43,9 +43,9 @@ if str(ROOT) not in sys.path:
 
 from temporalio.client import Client  # noqa: E402
 
-from agentfleet.catalog import SMALL_MODEL  # noqa: E402
+from agentfleet.cli.devserver import DevServer, free_port  # noqa: E402
 from agentfleet.client import connect  # noqa: E402
-from agentfleet.devserver import DevServer, free_port  # noqa: E402
+from agentfleet.delegation.catalog import SMALL_MODEL  # noqa: E402
 from agentfleet.sim import Simulator  # noqa: E402
 from bench._bare import FanoutInput  # noqa: E402
 from bench._common import BenchWorker, bench_settings, proc_cpu_seconds, verdict  # noqa: E402

@@ -45,12 +45,12 @@ if str(ROOT) not in sys.path:
 from temporalio.client import Client, WorkflowFailureError  # noqa: E402
 from temporalio.common import Priority  # noqa: E402
 
+from agentfleet.cli.devserver import DevServer, free_port  # noqa: E402
 from agentfleet.client import connect  # noqa: E402
 from agentfleet.config import Settings  # noqa: E402
-from agentfleet.devserver import DevServer, free_port  # noqa: E402
+from agentfleet.contracts.models import MasterInput, MasterResult  # noqa: E402
 from agentfleet.governance.limits import GovernorConfig  # noqa: E402
 from agentfleet.governance.models import ModelLimitsSpec  # noqa: E402
-from agentfleet.models import MasterInput, MasterResult  # noqa: E402
 from agentfleet.sim import Simulator  # noqa: E402
 from agentfleet.sim.limits import SimLimits  # noqa: E402
 from bench._common import percentile, verdict  # noqa: E402

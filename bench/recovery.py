@@ -46,11 +46,11 @@ if str(ROOT) not in sys.path:
 
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus  # noqa: E402
 
+from agentfleet.cli.demo import DEMO_GOAL, seed_workspace  # noqa: E402
+from agentfleet.cli.devserver import DevServer, free_port  # noqa: E402
 from agentfleet.client import connect  # noqa: E402
 from agentfleet.config import Settings  # noqa: E402
-from agentfleet.demo import DEMO_GOAL, seed_workspace  # noqa: E402
-from agentfleet.devserver import DevServer, free_port  # noqa: E402
-from agentfleet.models import MasterInput  # noqa: E402
+from agentfleet.contracts.models import MasterInput  # noqa: E402
 from agentfleet.sim import Simulator  # noqa: E402
 from bench._common import (  # noqa: E402
     BenchWorker,

@@ -43,9 +43,9 @@ if str(ROOT) not in sys.path:
 from temporalio.client import Client  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
+from agentfleet.cli.devserver import DevServer, free_port  # noqa: E402
 from agentfleet.client import connect  # noqa: E402
 from agentfleet.config import Settings  # noqa: E402
-from agentfleet.devserver import DevServer, free_port  # noqa: E402
 from agentfleet.sim import Simulator  # noqa: E402
 from agentfleet.telemetry import SPAN_FILE, Telemetry, setup_telemetry  # noqa: E402
 
@@ -89,8 +89,8 @@ async def run_probe(client: Client, queue: str, settings: Settings, masters: int
 
 
 async def run_master(client: Client, queue: str, settings: Settings, masters: int) -> int:
-    from agentfleet.demo import DEMO_GOAL, seed_workspace
-    from agentfleet.models import MasterInput
+    from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
+    from agentfleet.contracts.models import MasterInput
     from workflows.master import MasterAgentWorkflow
 
     handles = []

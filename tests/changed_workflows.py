@@ -15,7 +15,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet.models import AgentNode, SubAgentInput
+    from agentfleet.contracts.models import AgentNode, SubAgentInput
 
 from workflows.subagent import SubAgentWorkflow
 

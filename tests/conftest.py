@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from agentfleet.cli.devserver import DevServer, free_port
 from agentfleet.client import connect
 from agentfleet.config import Settings
-from agentfleet.devserver import DevServer, free_port
 from agentfleet.sim import Simulator
 
 # The suite must never reach the real Anthropic API, whatever the shell has.

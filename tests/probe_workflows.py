@@ -8,7 +8,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet.models import LlmRequest, LlmResponse
+    from agentfleet.contracts.models import LlmRequest, LlmResponse
 
 from workflows._calls import chat
 

@@ -33,8 +33,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.report import ReportActivities
     from agentfleet.audit import spans_path
     from agentfleet.config import Settings
-    from agentfleet.ledger import Ledger
-    from agentfleet.ledger_models import LedgerClose, LedgerStart, LedgerWriteResult
+    from agentfleet.contracts.ledger import LedgerClose, LedgerStart, LedgerWriteResult
+    from agentfleet.ledger.store import Ledger
     from workflows.report import WeeklyReportWorkflow
 
 EMIT_SPAN = "tests.fake.emit_span"

@@ -1072,7 +1072,7 @@ def check_versioning(compose: Config, dynamic_config: Config, flags: Iterable[st
     """The server routes by worker version and the workers register as one.
 
     `flags` are the dynamic config keys the dev server sets
-    (agentfleet.devserver.VERSIONING_DYNAMIC_CONFIG): the stack's server must
+    (agentfleet.cli.devserver.VERSIONING_DYNAMIC_CONFIG): the stack's server must
     switch on the same ones.
     """
     problems: Problems = []

@@ -21,9 +21,15 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet import telemetry_names as tn
-    from agentfleet.models import LlmRequest, LlmResponse, Message, ToolRequest, ToolResult
-    from agentfleet.weeks import week_of
+    from agentfleet.contracts.models import (
+        LlmRequest,
+        LlmResponse,
+        Message,
+        ToolRequest,
+        ToolResult,
+    )
+    from agentfleet.reporting.weeks import week_of
+    from agentfleet.telemetry import names as tn
 
 from workflows._observe import agent_span, count, event, record_llm_usage
 

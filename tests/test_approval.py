@@ -23,8 +23,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from agentfleet.config import Settings
-from agentfleet.converter import data_converter
-from agentfleet.models import MasterInput, MasterResult, Plan, PlanApproval, Subtask
+from agentfleet.contracts.models import MasterInput, MasterResult, Plan, PlanApproval, Subtask
+from agentfleet.payloads.converter import data_converter
 from tests.conftest import COMPLEX_GOAL, running_worker
 from workflows.master import MasterAgentWorkflow
 

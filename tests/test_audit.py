@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.audit import ensure_retention, run_audit
-from agentfleet import commands_report
 from agentfleet.audit import (
     AuditWindow,
     closed_query,
@@ -32,16 +31,17 @@ from agentfleet.audit import (
     spans_path,
     zone_offset_like,
 )
+from agentfleet.cli import reports as commands_report
 from agentfleet.config import Settings
-from agentfleet.ledger import TABLE_NAME, Ledger
-from agentfleet.report_models import (
+from agentfleet.contracts.reports import (
     Audit,
     LedgerEntry,
     SpanRecord,
     VisibilityRecord,
     WeeklyReportInput,
 )
-from agentfleet.weeks import iso_week_bounds, week_of
+from agentfleet.ledger.store import TABLE_NAME, Ledger
+from agentfleet.reporting.weeks import iso_week_bounds, week_of
 from tests.report_fakes import FakeTask, SpanLine, fleet_worker, otlp_line, run_tasks
 from workflows.report import WeeklyReportWorkflow
 

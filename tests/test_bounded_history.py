@@ -10,11 +10,11 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 
+from agentfleet.cli.devserver import DevServer, free_port
 from agentfleet.client import connect
 from agentfleet.config import Settings
-from agentfleet.devserver import DevServer, free_port
-from agentfleet.ledger import Ledger
-from agentfleet.models import AgentNode, BudgetSpec, SubAgentInput
+from agentfleet.contracts.models import AgentNode, BudgetSpec, SubAgentInput
+from agentfleet.ledger.store import Ledger
 from agentfleet.sim import Simulator
 from tests.conftest import ARTIFACTS, make_settings, running_worker
 from workflows.subagent import SubAgentWorkflow

@@ -18,14 +18,14 @@ import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 
 from activities.policy import PolicyActivities, thresholds_file
-from agentfleet import calibration
-from agentfleet.calibration import MIN_SAMPLES, STEP, fit, next_version
-from agentfleet.commands_calibrate import calibrate
-from agentfleet.complexity import DEFAULT_THRESHOLDS, TIERS, Thresholds
+from agentfleet.cli.calibrate import calibrate
 from agentfleet.config import Settings
-from agentfleet.ledger import Ledger
-from agentfleet.ledger_models import LedgerClose, LedgerRow, LedgerStart
-from agentfleet.models import ApprovalResult, MasterInput, MasterResult, PlanApproval
+from agentfleet.contracts.ledger import LedgerClose, LedgerRow, LedgerStart
+from agentfleet.contracts.models import ApprovalResult, MasterInput, MasterResult, PlanApproval
+from agentfleet.delegation import calibration
+from agentfleet.delegation.calibration import MIN_SAMPLES, STEP, fit, next_version
+from agentfleet.delegation.complexity import DEFAULT_THRESHOLDS, TIERS, Thresholds
+from agentfleet.ledger.store import Ledger
 from tests.conftest import COMPLEX_GOAL, running_worker
 from workflows.master import MasterAgentWorkflow
 

@@ -10,8 +10,8 @@ import uuid
 
 from temporalio.client import Client
 
+from agentfleet.cli.devserver import DevServer, temporal_binary
 from agentfleet.config import Settings
-from agentfleet.devserver import DevServer, temporal_binary
 from tests.conftest import COMPLEX_GOAL, running_worker
 
 
@@ -173,7 +173,7 @@ async def test_status_labels_spend_from_the_run_not_from_the_shell(
 
 
 async def test_sim_takes_its_own_port_option() -> None:
-    from agentfleet.devserver import free_port
+    from agentfleet.cli.devserver import free_port
 
     port = free_port()
     proc = await asyncio.create_subprocess_exec(

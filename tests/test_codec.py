@@ -1,4 +1,4 @@
-"""Payload encryption (agentfleet/codec.py) and the codec server (agentfleet/codec_server.py).
+"""Payload encryption (agentfleet/payloads/codec.py) and its codec server (codec_server.py).
 
 The end-to-end tests share the session dev server but connect a second client with the key in
 the env, and read histories back through `temporal workflow show`, the same way an operator
@@ -24,8 +24,13 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
+from agentfleet.cli.devserver import DevServer, temporal_binary
 from agentfleet.client import connect
-from agentfleet.codec import (
+from agentfleet.config import Settings
+from agentfleet.contracts.models import MasterInput, MasterResult
+from agentfleet.errors import CliError
+from agentfleet.payloads.codec import (
     DECRYPTION_ERROR,
     ENCODING,
     ENV_KEY,
@@ -37,13 +42,8 @@ from agentfleet.codec import (
     codec_from_env,
     generate_key,
 )
-from agentfleet.codec_server import CodecServer, codec_server_command
-from agentfleet.config import Settings
-from agentfleet.converter import data_converter, data_converter_for
-from agentfleet.demo import DEMO_GOAL, seed_workspace
-from agentfleet.devserver import DevServer, temporal_binary
-from agentfleet.errors import CliError
-from agentfleet.models import MasterInput, MasterResult
+from agentfleet.payloads.codec_server import CodecServer, codec_server_command
+from agentfleet.payloads.converter import data_converter, data_converter_for
 from workflows.master import MasterAgentWorkflow
 
 UI_ORIGIN = "http://localhost:8233"
@@ -388,7 +388,7 @@ async def test_master_history_is_encrypted_and_the_codec_server_decodes_it(
     master_payloads = [p for _, p in payloads_in(histories[wid]["events"])]
     enc_codec = enc_client.data_converter.payload_codec
     assert isinstance(enc_codec, EncryptionCodec)
-    caplog.set_level(logging.DEBUG, logger="agentfleet.codec_server")
+    caplog.set_level(logging.DEBUG, logger="agentfleet.payloads.codec_server")
     with CodecServer(enc_codec, cors_origins=[UI_ORIGIN]) as server:
         status, _, body = post(server.url, "/default/decode", {"payloads": master_payloads})
     assert status == 200
@@ -554,7 +554,7 @@ def test_codec_server_command_refuses_unsafe_setups(monkeypatch: pytest.MonkeyPa
 async def test_a_worker_without_the_key_fails_the_run_instead_of_guessing(
     devserver: DevServer, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Non-retryable on purpose (see agentfleet/codec.py): the run fails naming the key id,
+    # Non-retryable on purpose (see agentfleet/payloads/codec.py): the run fails naming the key id,
     # rather than looping on a workflow task that can never decode its input.
     monkeypatch.delenv(ENV_KEY_FILE, raising=False)
     monkeypatch.setenv(ENV_KEY, f"A:{generate_key()}")

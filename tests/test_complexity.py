@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agentfleet.complexity import (
+from agentfleet.delegation.complexity import (
     TIERS,
     ComplexityScore,
     SubtaskSpec,
@@ -99,7 +99,7 @@ def test_output_does_not_depend_on_the_hash_seed() -> None:
     # another worker process must still compute the same score and rationale.
     program = (
         "import json, sys\n"
-        "from agentfleet.complexity import score_text\n"
+        "from agentfleet.delegation.complexity import score_text\n"
         f"rows = [json.loads(l) for l in open({str(TASKS)!r}, encoding='utf-8') if l.strip()]\n"
         "print(json.dumps([score_text(r['task']).model_dump() for r in rows]))\n"
     )
@@ -126,7 +126,7 @@ def test_module_imports_only_workflow_safe_code() -> None:
         "re",
         "typing",
         "pydantic",
-        "agentfleet.models",
+        "agentfleet.contracts.models",
     }
     tree = ast.parse((ROOT / "agentfleet" / "complexity.py").read_text(encoding="utf-8"))
     imported: set[str] = set()

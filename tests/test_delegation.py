@@ -8,10 +8,9 @@ import uuid
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 
+from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
 from agentfleet.config import Settings
-from agentfleet.demo import DEMO_GOAL, seed_workspace
-from agentfleet.ledger import Ledger
-from agentfleet.models import (
+from agentfleet.contracts.models import (
     BudgetSpec,
     ControlRequest,
     ControlResult,
@@ -19,6 +18,7 @@ from agentfleet.models import (
     MasterResult,
     SubtreeControl,
 )
+from agentfleet.ledger.store import Ledger
 from tests.conftest import running_worker
 from workflows.master import MasterAgentWorkflow
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from agentfleet import telemetry_names as tn
-from agentfleet.models import (
+from agentfleet.contracts.models import (
     AgentNode,
     Effect,
     MasterResult,
@@ -21,7 +20,7 @@ from agentfleet.models import (
     Usage,
     Verification,
 )
-from agentfleet.render import (
+from agentfleet.reporting.render import (
     receipt_simulated,
     render_result,
     render_tree,
@@ -29,7 +28,8 @@ from agentfleet.render import (
     spend_source,
     verification_text,
 )
-from agentfleet.trace_view import trace_command
+from agentfleet.telemetry import names as tn
+from agentfleet.telemetry.trace_view import trace_command
 
 HISTORIES = Path(__file__).resolve().parent / "data" / "histories"
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)

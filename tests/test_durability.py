@@ -18,10 +18,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
+from agentfleet.cli.demo import DEMO_FILES, DEMO_GOAL, seed_workspace
+from agentfleet.cli.devserver import DevServer, free_port
 from agentfleet.client import connect
-from agentfleet.demo import DEMO_FILES, DEMO_GOAL, seed_workspace
-from agentfleet.devserver import DevServer, free_port
-from agentfleet.models import MasterInput, MasterResult
+from agentfleet.contracts.models import MasterInput, MasterResult
 from agentfleet.sim import Simulator
 from tests.conftest import ARTIFACTS, make_settings
 from tests.procs import WorkerProcess

@@ -32,11 +32,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.worker import Replayer, Worker
 
+from agentfleet.cli.devserver import DevServer, free_port
 from agentfleet.client import connect
 from agentfleet.config import Settings
-from agentfleet.converter import data_converter
-from agentfleet.devserver import DevServer, free_port
-from agentfleet.fleet_models import FleetInput, FleetStats, FleetStatus, FleetSubmit, FleetTask
+from agentfleet.contracts.fleet import FleetInput, FleetStats, FleetStatus, FleetSubmit, FleetTask
+from agentfleet.payloads.converter import data_converter
 from agentfleet.sim import Simulator
 from tests.conftest import ARTIFACTS, make_settings
 from tests.procs import WorkerProcess, supervised
@@ -406,7 +406,7 @@ async def test_max_concurrent_bounds_masters_in_flight(client: Client, settings:
 async def test_fleet_submit_starts_the_fleet_once_and_status_reports_it(
     client: Client, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from agentfleet.commands_fleet import fleet_status, fleet_submit
+    from agentfleet.cli.fleet import fleet_status, fleet_submit
     from agentfleet.errors import CliError
 
     fleet_id = f"fleet-{uuid.uuid4().hex[:8]}"

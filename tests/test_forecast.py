@@ -9,11 +9,11 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from agentfleet import telemetry_names as tn
-from agentfleet.catalog import DEFAULT_MODEL, SMALL_MODEL
-from agentfleet.complexity import DEFAULT_THRESHOLDS, score_text
 from agentfleet.config import Settings
-from agentfleet.forecast import (
+from agentfleet.contracts.models import BudgetSpec, MasterInput, PlanApproval
+from agentfleet.delegation.catalog import DEFAULT_MODEL, SMALL_MODEL
+from agentfleet.delegation.complexity import DEFAULT_THRESHOLDS, score_text
+from agentfleet.delegation.forecast import (
     GROWTH_PER_TURN_TOKENS,
     MIN_SAMPLES,
     OUTPUT_PER_TURN_TOKENS,
@@ -24,12 +24,12 @@ from agentfleet.forecast import (
     prompt_tokens,
     tier_costs,
 )
-from agentfleet.ledger import Ledger
-from agentfleet.models import BudgetSpec, MasterInput, PlanApproval
-from agentfleet.pricing import cost_usd
-from agentfleet.render import render_result
-from agentfleet.report import build_report
-from agentfleet.weeks import week_of
+from agentfleet.delegation.pricing import cost_usd
+from agentfleet.ledger.store import Ledger
+from agentfleet.reporting.render import render_result
+from agentfleet.reporting.weekly import build_report
+from agentfleet.reporting.weeks import week_of
+from agentfleet.telemetry import names as tn
 from tests.conftest import COMPLEX_GOAL, running_worker
 from workflows.master import MasterAgentWorkflow
 
@@ -160,7 +160,7 @@ def test_the_thresholds_activity_brings_the_calibration_records_cost_per_tier(
     tmp_path: Path,
 ) -> None:
     from activities.policy import PolicyActivities
-    from agentfleet import calibration
+    from agentfleet.delegation import calibration
     from tests.test_calibration import T0, band
 
     rows = band(0.06, 0.15, "trivial", 10, cost=0.001) + band(0.15, 0.25, "simple", 10, cost=0.04)

@@ -21,11 +21,11 @@ from temporalio.worker import Worker
 
 from activities.governor import Governor
 from activities.llm import LlmActivities
+from agentfleet.cli.devserver import DevServer
 from agentfleet.config import Settings
-from agentfleet.devserver import DevServer
+from agentfleet.contracts.models import LlmRequest, MasterInput, Message
 from agentfleet.governance.limits import GovernorConfig
 from agentfleet.governance.models import GovernorStatus, ModelLimitsSpec
-from agentfleet.models import LlmRequest, MasterInput, Message
 from agentfleet.sim import Simulator
 from agentfleet.sim.limits import SimLimits
 from tests.conftest import (
@@ -154,7 +154,7 @@ async def test_governor_hands_its_book_over_on_continue_as_new(
     from temporalio.client import WorkflowExecutionStatus
     from temporalio.worker import Replayer
 
-    from agentfleet.converter import data_converter
+    from agentfleet.payloads.converter import data_converter
 
     replayer = Replayer(workflows=[LlmGovernorWorkflow], data_converter=data_converter)
     closed = [r for r in runs if r.status == WorkflowExecutionStatus.CONTINUED_AS_NEW]
@@ -290,7 +290,7 @@ async def test_breaker_opens_after_529s_and_the_fallback_model_answers(
 ) -> None:
     """Two 529s open the breaker; the next attempt goes to the fallback model, which is
     recorded on the receipt; the breaker shows in the governors' status (fleet status)."""
-    from agentfleet.commands_fleet import governor_statuses
+    from agentfleet.cli.fleet import governor_statuses
 
     fallback = "claude-sonnet-5"
     with Simulator(port=0) as sim:
@@ -339,8 +339,8 @@ async def test_fleet_starts_the_most_urgent_goal_first_with_its_temporal_priorit
     the urgent goal starts first, and its master runs at its priority and key."""
     from temporalio.worker import Replayer
 
-    from agentfleet.converter import data_converter
-    from agentfleet.fleet_models import FleetInput, FleetSubmit
+    from agentfleet.contracts.fleet import FleetInput, FleetSubmit
+    from agentfleet.payloads.converter import data_converter
     from workflows.fleet import FleetWorkflow
 
     fleet_id = f"fleet-prio-{uuid.uuid4().hex[:8]}"

@@ -18,9 +18,9 @@ import pytest
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowHandle
 
-from agentfleet.demo import DEMO_GOAL, seed_workspace
-from agentfleet.devserver import DevServer
-from agentfleet.models import MasterInput, MasterResult, Receipt
+from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
+from agentfleet.cli.devserver import DevServer
+from agentfleet.contracts.models import MasterInput, MasterResult, Receipt
 from agentfleet.sim import Simulator
 from tests.conftest import ARTIFACTS, make_settings
 from tests.procs import WorkerProcess, supervised

@@ -23,7 +23,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.ledger import INVALID_LEDGER_RECORD, LedgerActivities
-from agentfleet.ledger import (
+from agentfleet.ledger.store import (
     TABLE_NAME,
     InvalidLedgerRecord,
     Ledger,
@@ -32,7 +32,7 @@ from agentfleet.ledger import (
     LedgerUpgradeError,
     ledger_url_from_env,
 )
-from agentfleet.weeks import iso_week_bounds
+from agentfleet.reporting.weeks import iso_week_bounds
 
 PG_URL = os.environ.get(
     "AGENTFLEET_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -410,7 +410,7 @@ def test_store_rejects_naive_that_bypassed_pydantic(ledger: Ledger) -> None:
 
 
 def test_column_type_refuses_naive_bind(ledger: Ledger) -> None:
-    from agentfleet.ledger import tasks
+    from agentfleet.ledger.store import tasks
 
     stmt = sa.select(tasks).where(tasks.c.closed_at >= naive(datetime(2026, 1, 1, tzinfo=UTC)))
     with pytest.raises(sa.exc.StatementError, match="timezone-aware"), ledger.engine.connect() as c:
@@ -609,7 +609,7 @@ def _old_schema_table(md: sa.MetaData) -> sa.Table:
     """The ledger table as it was before the completion check: every column
     of today's table but the verification ones (and the cache and forecast
     ones, added later still)."""
-    from agentfleet.ledger import tasks
+    from agentfleet.ledger.store import tasks
 
     return sa.Table(
         TABLE_NAME,
@@ -784,7 +784,7 @@ def test_an_old_ledger_gains_the_cache_and_forecast_columns(
 def test_foreign_check_values_make_the_row_unreadable_not_the_read(
     tmp_path: Path,
 ) -> None:
-    from agentfleet.report import load_rows
+    from agentfleet.reporting.weekly import load_rows
 
     led = Ledger.from_url(f"sqlite:///{tmp_path / 'ledger.db'}")
     led.create()

@@ -20,10 +20,10 @@ from temporalio.worker import Worker
 
 import worker as project_worker
 from activities.ledger import RECORD_CLOSE, RECORD_START, LedgerActivities
-from agentfleet.catalog import SMALL_MODEL
 from agentfleet.config import Settings
-from agentfleet.ledger import LedgerClose, LedgerStart, LedgerWriteResult, open_ledger
-from agentfleet.models import AgentNode, SubAgentInput
+from agentfleet.contracts.models import AgentNode, SubAgentInput
+from agentfleet.delegation.catalog import SMALL_MODEL
+from agentfleet.ledger.store import LedgerClose, LedgerStart, LedgerWriteResult, open_ledger
 from tests.conftest import running_worker
 from workflows.subagent import SubAgentWorkflow
 

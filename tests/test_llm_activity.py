@@ -18,7 +18,7 @@ from temporalio.worker import Worker
 
 from activities.llm import LlmActivities
 from agentfleet.config import Settings
-from agentfleet.models import LlmRequest, LlmResponse, Message
+from agentfleet.contracts.models import LlmRequest, LlmResponse, Message
 from agentfleet.sim import Simulator
 from tests.probe_workflows import LlmProbeWorkflow
 

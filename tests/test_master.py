@@ -12,9 +12,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
 from agentfleet.config import Settings
-from agentfleet.demo import DEMO_GOAL, seed_workspace
-from agentfleet.models import MasterInput, MasterResult
+from agentfleet.contracts.models import MasterInput, MasterResult
 from tests.conftest import COMPLEX_GOAL, running_worker
 from workflows.master import MasterAgentWorkflow
 

@@ -21,11 +21,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.mcp import RESULT_INLINE_LIMIT, McpActivities
-from agentfleet.blobstore import LocalBlobStore
+from agentfleet.contracts.models import Effect, McpCallRequest, McpCatalog, McpTool, Plan, Subtask
 from agentfleet.mcp import McpHub, hub_for, resolve_tool
 from agentfleet.mcp.allow import ToolSet, plan_errors, planner_note, resolve
 from agentfleet.mcp.config import McpConfigError, load_config, parse_config
-from agentfleet.models import Effect, McpCallRequest, McpCatalog, McpTool, Plan, Subtask
+from agentfleet.payloads.blobstore import LocalBlobStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / "tests" / "mcp_notes_server.py"

@@ -28,10 +28,10 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from agentfleet.devserver import DevServer
-from agentfleet.models import AgentNode, Effect, MasterInput, MasterResult
+from agentfleet.cli.devserver import DevServer
+from agentfleet.contracts.models import AgentNode, Effect, MasterInput, MasterResult
 from agentfleet.sim import Simulator
-from agentfleet.trace_view import read_spans
+from agentfleet.telemetry.trace_view import read_spans
 from tests.conftest import ARTIFACTS, make_settings
 from tests.procs import WorkerProcess, supervised
 from tests.test_mcp import SERVER, free_tcp_port, invocations

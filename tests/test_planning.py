@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from agentfleet.models import LlmResponse, Plan, Subtask, TextBlock, ToolUseBlock
-from agentfleet.planning import (
+from agentfleet.contracts.models import LlmResponse, Plan, Subtask, TextBlock, ToolUseBlock
+from agentfleet.delegation.planning import (
     SUBMIT_PLAN,
     SUBMIT_PLAN_TOOL,
     find_cycle,
@@ -16,7 +16,7 @@ from agentfleet.planning import (
     plan_from,
     with_graph,
 )
-from agentfleet.policy import DelegationPolicy, guard
+from agentfleet.delegation.policy import DelegationPolicy, guard
 
 PLAN = {
     "subtasks": [

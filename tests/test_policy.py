@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agentfleet.catalog import PRICES_PER_MTOK
-from agentfleet.complexity import TIERS, Tier, score_text
-from agentfleet.models import Plan, Subtask, Usage
-from agentfleet.policy import (
+from agentfleet.contracts.models import Plan, Subtask, Usage
+from agentfleet.delegation.catalog import PRICES_PER_MTOK
+from agentfleet.delegation.complexity import TIERS, Tier, score_text
+from agentfleet.delegation.policy import (
     INLINE_MAX_TURNS,
     LARGE_MODEL,
     MEDIUM_MODEL,
@@ -437,11 +437,11 @@ def test_policy_imports_only_workflow_safe_code(module: str) -> None:
         "re",
         "typing",
         "pydantic",
-        "agentfleet.catalog",
-        "agentfleet.complexity",
-        "agentfleet.models",
-        "agentfleet.planning",
-        "agentfleet.pricing",
+        "agentfleet.delegation.catalog",
+        "agentfleet.delegation.complexity",
+        "agentfleet.contracts.models",
+        "agentfleet.delegation.planning",
+        "agentfleet.delegation.pricing",
     }
     tree = ast.parse((ROOT / "agentfleet" / module).read_text(encoding="utf-8"))
     imported: set[str] = set()

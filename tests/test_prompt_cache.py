@@ -21,21 +21,21 @@ import anthropic
 import pytest
 from temporalio.client import Client
 
-from agentfleet import telemetry_names as tn
-from agentfleet.caching import MAX_BREAKPOINTS, add_breakpoints
-from agentfleet.catalog import CACHE_MIN_TOKENS, DEFAULT_MODEL, PRICES_PER_MTOK
+from agentfleet.cli.devserver import DevServer
 from agentfleet.client import connect
 from agentfleet.config import Settings
-from agentfleet.devserver import DevServer
-from agentfleet.ledger import Ledger
-from agentfleet.models import AgentNode, Receipt, SubAgentInput
-from agentfleet.pricing import cost_usd
-from agentfleet.report import build_report
+from agentfleet.contracts.models import AgentNode, Receipt, SubAgentInput
+from agentfleet.delegation.caching import MAX_BREAKPOINTS, add_breakpoints
+from agentfleet.delegation.catalog import CACHE_MIN_TOKENS, DEFAULT_MODEL, PRICES_PER_MTOK
+from agentfleet.delegation.pricing import cost_usd
+from agentfleet.ledger.store import Ledger
+from agentfleet.reporting.weekly import build_report
+from agentfleet.reporting.weeks import week_of
 from agentfleet.sim import Simulator
 from agentfleet.sim.cache import PromptCache
 from agentfleet.sim.protocol import input_tokens
 from agentfleet.telemetry import Telemetry, setup_telemetry
-from agentfleet.weeks import week_of
+from agentfleet.telemetry import names as tn
 from tests.conftest import make_settings
 from tests.otlp_receiver import OtlpReceiver
 from workflows.subagent import SubAgentWorkflow
@@ -208,7 +208,7 @@ def _billed(node: AgentNode) -> list[Receipt]:
 
 
 def _by_hand(r: Receipt) -> float:
-    """A receipt's price from the published rates, not through agentfleet.pricing."""
+    """A receipt's price from the published rates, not through agentfleet.delegation.pricing."""
     p_in, p_out = PRICES_PER_MTOK[MODEL]
     return (
         r.input_tokens * p_in
@@ -350,8 +350,8 @@ def test_the_fleet_dashboard_shows_the_cache_hit_rate() -> None:
 def test_the_report_splits_cache_tokens_by_model_without_double_counting_a_tree() -> None:
     from datetime import timedelta
 
-    from agentfleet.ledger import LedgerRow
-    from agentfleet.report_markdown import render_markdown
+    from agentfleet.ledger.store import LedgerRow
+    from agentfleet.reporting.markdown import render_markdown
 
     at = datetime(2026, 3, 10, 9, tzinfo=UTC)
 

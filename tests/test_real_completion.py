@@ -15,8 +15,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from agentfleet.config import Settings
-from agentfleet.models import AgentNode, MasterInput, MasterResult, SubAgentInput
-from agentfleet.prompts import REPORTS_HEADER
+from agentfleet.contracts.models import AgentNode, MasterInput, MasterResult, SubAgentInput
+from agentfleet.delegation.prompts import REPORTS_HEADER
 from tests.conftest import running_worker
 from workflows.master import MasterAgentWorkflow
 
@@ -181,7 +181,7 @@ async def test_a_dependent_subtask_runs_after_its_dependency_with_its_report(
             assert node.started_at >= first.closed_at, (b.title, dep.title)
         history = await client.get_workflow_handle(node.workflow_id).fetch_history()
         inp = history.events[0].workflow_execution_started_event_attributes.input
-        from agentfleet.converter import data_converter
+        from agentfleet.payloads.converter import data_converter
 
         (child_input,) = await data_converter.decode(inp.payloads, [SubAgentInput])
         assert REPORTS_HEADER in child_input.task

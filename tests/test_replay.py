@@ -14,10 +14,10 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
 from agentfleet.config import Settings
-from agentfleet.converter import data_converter
-from agentfleet.demo import DEMO_GOAL, seed_workspace
-from agentfleet.models import MasterInput
+from agentfleet.contracts.models import MasterInput
+from agentfleet.payloads.converter import data_converter
 from tests.conftest import running_worker
 from workflows.master import MasterAgentWorkflow
 from workflows.subagent import SubAgentWorkflow

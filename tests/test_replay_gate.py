@@ -19,9 +19,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from agentfleet.config import Settings
+from agentfleet.contracts.models import MasterInput
+from agentfleet.deploy.replay import build_query, parse_since
 from agentfleet.errors import CliError
-from agentfleet.models import MasterInput
-from agentfleet.replay import build_query, parse_since
 from tests.conftest import COMPLEX_GOAL, collect_evicted_runs, running_worker
 from workflows.master import MasterAgentWorkflow
 
@@ -36,7 +36,7 @@ def agentfleet(
     settings: Settings, *args: str, changed: bool = False
 ) -> subprocess.CompletedProcess:
     prelude = CHANGED if changed else ""
-    code = f"{prelude}from agentfleet.cli import main; raise SystemExit(main({list(args)!r}))"
+    code = f"{prelude}from agentfleet.cli.main import main; raise SystemExit(main({list(args)!r}))"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "OTEL_"))}
     env.update(
         TEMPORAL_ADDRESS=settings.temporal_address,

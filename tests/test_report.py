@@ -22,8 +22,9 @@ from temporalio.client import Client
 
 from activities.audit import ensure_retention, namespace_retention
 from agentfleet.config import Settings
-from agentfleet.ledger import Ledger, LedgerClose, LedgerRow, LedgerStart
-from agentfleet.report import (
+from agentfleet.contracts.reports import WeeklyReport, WeeklyReportInput, WeeklyReportResult
+from agentfleet.ledger.store import Ledger, LedgerClose, LedgerRow, LedgerStart
+from agentfleet.reporting.weekly import (
     build_report,
     nearest_rank,
     previous_week,
@@ -31,8 +32,7 @@ from agentfleet.report import (
     week_before,
     write_report_files,
 )
-from agentfleet.report_models import WeeklyReport, WeeklyReportInput, WeeklyReportResult
-from agentfleet.weeks import iso_week_bounds, week_of
+from agentfleet.reporting.weeks import iso_week_bounds, week_of
 from tests.report_fakes import FakeTask, fleet_worker, run_tasks
 from workflows.report import (
     WeeklyReportWorkflow,
@@ -459,7 +459,7 @@ def test_report_files_show_verified_and_unverified_apart(tmp_path: Path) -> None
     assert "unchecked" not in clean_md
     assert "| completed (verified) | 1 | 0 |" in clean_md
     # The chart draws the unverified and unchecked bars: not the clean week's picture.
-    from agentfleet.charts import render_png
+    from agentfleet.reporting.charts import render_png
 
     assert png_file.read_bytes() == render_png(rep)
     no_unverified = rep.model_copy(
@@ -554,7 +554,7 @@ def _edge_rows(ledger: Ledger) -> None:
 _IN_PROCESS = (
     "import asyncio, sys\n"
     "from agentfleet.config import Settings\n"
-    "from agentfleet.commands_report import report\n"
+    "from agentfleet.cli.reports import report\n"
     "sys.exit(asyncio.run(report(Settings.from_env(), sys.argv[1], sys.argv[2], True)))\n"
 )
 

@@ -18,12 +18,12 @@ from temporalio.converter import (
     WithSerializationContext,
 )
 
-from agentfleet.blobstore import external_storage
-from agentfleet.codec import EncryptionCodec
-from agentfleet.converter import data_converter_for
-from agentfleet.models import LlmResponse, Usage
-from agentfleet.pricing import receipts_for
-from agentfleet.runner import context_free
+from agentfleet.contracts.models import LlmResponse, Usage
+from agentfleet.delegation.pricing import receipts_for
+from agentfleet.payloads.blobstore import external_storage
+from agentfleet.payloads.codec import EncryptionCodec
+from agentfleet.payloads.converter import data_converter_for
+from agentfleet.payloads.runner import context_free
 
 
 def test_agentfleet_converters_ignore_contexts(tmp_path: Path) -> None:

@@ -19,8 +19,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from agentfleet.sandbox import search as search_mod
-from agentfleet.tools import (
+from agentfleet.sandbox import (
     EDIT_LIMIT,
     READ_LIMIT,
     TRASH,
@@ -38,6 +37,7 @@ from agentfleet.tools import (
     list_trash,
     restore,
 )
+from agentfleet.sandbox import search as search_mod
 from tests.test_sandbox_properties import (
     OUTSIDE_NAME,
     PROPERTY_SETTINGS,

@@ -1,4 +1,4 @@
-"""Properties of the file sandbox (agentfleet/tools.py), over generated paths.
+"""Properties of the file sandbox (agentfleet/sandbox/), over generated paths.
 
 1. Containment: whatever path a model sends (dot segments, absolute paths, URL-encoded or
    backslash separators, NUL, over-long or odd Unicode names, walks through symlink chains
@@ -24,7 +24,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from agentfleet.tools import (
+from agentfleet.sandbox import (
     ListFilesArgs,
     MakeDirArgs,
     MoveFileArgs,

@@ -25,12 +25,12 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowFailureError
 
+from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
+from agentfleet.cli.devserver import DevServer
 from agentfleet.client import connect
 from agentfleet.config import Settings
-from agentfleet.demo import DEMO_GOAL, seed_workspace
-from agentfleet.devserver import DevServer
+from agentfleet.contracts.models import MasterInput
 from agentfleet.logs import UtcFormatter
-from agentfleet.models import MasterInput
 from agentfleet.sim import Simulator
 from tests.conftest import ARTIFACTS, make_settings, running_worker
 from tests.test_codec import data_of, payloads_in, tree_histories

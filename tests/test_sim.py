@@ -20,8 +20,8 @@ import anthropic
 import pytest
 from pydantic import ValidationError
 
-from agentfleet import prompts
-from agentfleet.models import Plan, Subtask
+from agentfleet.contracts.models import Plan, Subtask
+from agentfleet.delegation import prompts
 from agentfleet.sim import Simulator, respond
 
 MODEL = "claude-haiku-4-5"

@@ -14,7 +14,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from agentfleet import prompts
+from agentfleet.delegation import prompts
 from agentfleet.sim import Simulator
 from tests import test_sim_workspace as ws
 

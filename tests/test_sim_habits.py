@@ -15,11 +15,11 @@ import anthropic
 import pytest
 from pydantic import ValidationError
 
-from agentfleet import prompts
+from agentfleet.delegation import prompts
+from agentfleet.sandbox import describe_validation_error, parse_tool_input
 from agentfleet.sim import Simulator
 from agentfleet.sim.cli import build_parser
 from agentfleet.sim.habits import REFUSAL_TEXT
-from agentfleet.tools import describe_validation_error, parse_tool_input
 from tests import test_sim_workspace as ws
 
 MODEL = "claude-haiku-4-5"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from agentfleet import prompts
+from agentfleet.delegation import prompts
 from agentfleet.sim import respond
 from tests.test_sim_chores import ISSUE16_TOOLS
 from tests.test_sim_workspace import (

@@ -16,8 +16,8 @@ import anthropic
 import pytest
 from pydantic import ValidationError
 
-from agentfleet import prompts
-from agentfleet.models import Plan
+from agentfleet.contracts.models import Plan
+from agentfleet.delegation import prompts
 from agentfleet.sim import Simulator
 
 MODEL = "claude-haiku-4-5"

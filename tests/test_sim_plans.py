@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from agentfleet import prompts
-from agentfleet.models import Plan, Subtask
-from agentfleet.planning import with_graph
-from agentfleet.policy import Limits, guard
+from agentfleet.contracts.models import Plan, Subtask
+from agentfleet.delegation import prompts
+from agentfleet.delegation.planning import with_graph
+from agentfleet.delegation.policy import Limits, guard
 from agentfleet.sim import respond
 from agentfleet.sim.chores.answers import Cannot
 from agentfleet.sim.chores.describe import describe

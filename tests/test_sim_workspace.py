@@ -1,6 +1,6 @@
 """Acceptance: the simulator really acts. A client loop (the contract of the
 workflows' agent loop, without Temporal) runs each goal against a real
-temp-dir workspace through agentfleet.tools.Sandbox, and the end state is
+temp-dir workspace through agentfleet.sandbox.Sandbox, and the end state is
 checked: files present, contents right, nothing claimed that was not done.
 """
 
@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from agentfleet import prompts
-from agentfleet.sim import respond
-from agentfleet.tools import (
+from agentfleet.delegation import prompts
+from agentfleet.sandbox import (
     TOOL_SPECS,
     Sandbox,
     SandboxViolation,
@@ -26,6 +25,7 @@ from agentfleet.tools import (
     describe_validation_error,
     parse_tool_input,
 )
+from agentfleet.sim import respond
 
 MODEL = "claude-haiku-4-5"
 # The five tools these tests were written for; issue #16's are offered where a test says so.

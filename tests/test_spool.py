@@ -39,7 +39,7 @@ from agentfleet.telemetry import SPAN_FILE, Telemetry, encode_otlp_json, setup_t
 from agentfleet.telemetry.counters import CounterStore
 from agentfleet.telemetry.otlp_proto import lines_to_request
 from agentfleet.telemetry.spool import SPOOL_DIR, claim_slot, service_dir
-from agentfleet.trace_view import trace_command
+from agentfleet.telemetry.trace_view import trace_command
 from tests.otlp_receiver import OtlpReceiver
 from tests.procs import ROOT
 

@@ -22,12 +22,12 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from agentfleet import telemetry_names as tn
-from agentfleet.devserver import DevServer
+from agentfleet.cli.devserver import DevServer
 from agentfleet.sim import Simulator
+from agentfleet.telemetry import names as tn
 from agentfleet.telemetry import otlp_json
 from agentfleet.telemetry.spool import SPOOL_DIR
-from agentfleet.trace_view import SpanRecord, parse_line
+from agentfleet.telemetry.trace_view import SpanRecord, parse_line
 from tests.conftest import ARTIFACTS, make_settings
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
 from tests.procs import WorkerProcess, supervised
@@ -150,8 +150,8 @@ def worker_env(rx: OtlpReceiver, n: int, **extra: str) -> dict[str, str]:
 async def test_otlp_spans_of_two_sigkilled_workers_arrive_exactly_once(
     client: Client, devserver: DevServer, slow_sim: Simulator, tmp_path: Path
 ) -> None:
-    from agentfleet.demo import DEMO_GOAL, seed_workspace
-    from agentfleet.models import MasterInput
+    from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
+    from agentfleet.contracts.models import MasterInput
     from workflows.master import MasterAgentWorkflow
 
     settings = make_settings(tmp_path / "home", devserver, slow_sim.url)
@@ -239,8 +239,8 @@ async def test_otlp_spans_of_two_sigkilled_workers_arrive_exactly_once(
 async def test_a_30s_receiver_outage_loses_and_duplicates_nothing(
     client: Client, devserver: DevServer, slow_sim: Simulator, tmp_path: Path
 ) -> None:
-    from agentfleet.demo import DEMO_GOAL, seed_workspace
-    from agentfleet.models import MasterInput
+    from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
+    from agentfleet.contracts.models import MasterInput
     from workflows.master import MasterAgentWorkflow
 
     settings = make_settings(tmp_path / "home", devserver, slow_sim.url)

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from agentfleet import telemetry_names
-from agentfleet.devserver import SEARCH_ATTRIBUTES, VERSIONING_DYNAMIC_CONFIG
+from agentfleet.cli.devserver import SEARCH_ATTRIBUTES, VERSIONING_DYNAMIC_CONFIG
+from agentfleet.telemetry import names as telemetry_names
 from tests import stack_checks as sc
 
 ROOT = Path(__file__).resolve().parent.parent

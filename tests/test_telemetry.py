@@ -49,11 +49,10 @@ from temporalio.client import (
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
-from agentfleet import telemetry_names as tn
+from agentfleet.cli.devserver import DevServer
 from agentfleet.client import connect
 from agentfleet.config import Settings
-from agentfleet.converter import data_converter
-from agentfleet.devserver import DevServer
+from agentfleet.payloads.converter import data_converter
 from agentfleet.sim import Simulator
 from agentfleet.telemetry import (
     SPAN_FILE,
@@ -64,7 +63,8 @@ from agentfleet.telemetry import (
     otlp_json,
     setup_telemetry,
 )
-from agentfleet.trace_view import SpanRecord, build_tree, iso, parse_line, trace_command
+from agentfleet.telemetry import names as tn
+from agentfleet.telemetry.trace_view import SpanRecord, build_tree, iso, parse_line, trace_command
 from tests.conftest import ARTIFACTS, make_settings
 from tests.otlp_receiver import OtlpReceiver
 from tests.procs import ROOT, WorkerProcess
@@ -572,8 +572,8 @@ def chats_of_demo(spans: list[Any]) -> list[Any]:
 
 
 async def _run_demo_master(client: Client, settings: Settings, tmp_path: Path) -> Any:
-    from agentfleet.demo import DEMO_GOAL, seed_workspace
-    from agentfleet.models import MasterInput
+    from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
+    from agentfleet.contracts.models import MasterInput
     from worker import build_worker
     from workflows.master import MasterAgentWorkflow
 
@@ -944,8 +944,8 @@ async def test_exactly_once_across_two_sigkills_probe(
 async def test_exactly_once_across_two_sigkills_master(
     client: Client, devserver: DevServer, slow_sim: Simulator, tmp_path: Path
 ) -> None:
-    from agentfleet.demo import DEMO_GOAL, seed_workspace
-    from agentfleet.models import MasterInput
+    from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
+    from agentfleet.contracts.models import MasterInput
     from workflows.master import MasterAgentWorkflow
 
     settings = make_settings(tmp_path / "home", devserver, slow_sim.url)

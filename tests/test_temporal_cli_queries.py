@@ -14,10 +14,10 @@ from typing import Any
 
 from temporalio.client import Client
 
+from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
+from agentfleet.cli.devserver import temporal_binary
 from agentfleet.config import Settings
-from agentfleet.demo import DEMO_GOAL, seed_workspace
-from agentfleet.devserver import temporal_binary
-from agentfleet.models import MasterInput, MasterResult
+from agentfleet.contracts.models import MasterInput, MasterResult
 from tests.conftest import COMPLEX_GOAL, running_worker
 from workflows.master import MasterAgentWorkflow
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client, WorkflowFailureError
 
-from agentfleet.cli import main as cli_main
+from agentfleet.cli.main import main as cli_main
 from agentfleet.config import Settings
-from agentfleet.models import Effect
+from agentfleet.contracts.models import Effect
 from agentfleet.sandbox import TRASH, run_key
 from tests.test_real_completion import run_goal
 

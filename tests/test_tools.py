@@ -11,11 +11,10 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-import agentfleet.tools as tools_mod
+import agentfleet.sandbox as tools_mod
 from activities.tools import ToolActivities
-from agentfleet.models import ToolName, ToolRequest, WorkspaceRequest
-from agentfleet.sandbox import _io as sandbox_io
-from agentfleet.tools import (
+from agentfleet.contracts.models import ToolName, ToolRequest, WorkspaceRequest
+from agentfleet.sandbox import (
     READ_LIMIT,
     TOOL_SPECS,
     MakeDirArgs,
@@ -23,6 +22,7 @@ from agentfleet.tools import (
     SandboxViolation,
     WriteFileArgs,
 )
+from agentfleet.sandbox import _io as sandbox_io
 
 SECRET = "TOP-SECRET-SENTINEL"
 

@@ -19,11 +19,11 @@ import pytest
 from temporalio.client import Client
 
 from agentfleet import TASK_QUEUE
+from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
+from agentfleet.cli.devserver import DevServer, free_port
 from agentfleet.client import connect
 from agentfleet.config import Settings
-from agentfleet.demo import DEMO_GOAL, seed_workspace
-from agentfleet.devserver import DevServer, free_port
-from agentfleet.models import MasterResult
+from agentfleet.contracts.models import MasterResult
 from agentfleet.sim import Simulator
 from tests.conftest import ARTIFACTS
 

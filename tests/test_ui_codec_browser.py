@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from agentfleet.cli.devserver import DevServer, free_port
 from agentfleet.client import connect
-from agentfleet.codec import ENV_KEY, ENV_KEY_FILE, codec_from_env, generate_key
-from agentfleet.codec_server import CodecServer
-from agentfleet.devserver import DevServer, free_port
-from agentfleet.models import MasterInput
+from agentfleet.contracts.models import MasterInput
+from agentfleet.payloads.codec import ENV_KEY, ENV_KEY_FILE, codec_from_env, generate_key
+from agentfleet.payloads.codec_server import CodecServer
 from agentfleet.sim import Simulator
 from tests.conftest import ARTIFACTS, make_settings
 from tests.test_codec import encoding_of, encrypted_worker, history_json, payloads_in

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from agentfleet.intent import claimed_changes, expect
-from agentfleet.models import Effect, Subtask, VerifyRequest
-from agentfleet.prompts import subagent_task
-from agentfleet.verification import task_wording, verify
+from agentfleet.contracts.models import Effect, Subtask, VerifyRequest
+from agentfleet.delegation.prompts import subagent_task
+from agentfleet.verification.completion import task_wording, verify
+from agentfleet.verification.intent import claimed_changes, expect
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,8 @@ from temporalio.common import VersioningBehavior
 from temporalio.worker import Worker
 
 from agentfleet.config import Settings
-from agentfleet.deployments import adopt_if_unset, deployment_config, describe, drain
-from agentfleet.models import MasterInput
+from agentfleet.contracts.models import MasterInput
+from agentfleet.deploy.versioning import adopt_if_unset, deployment_config, describe, drain
 from tests.changed_workflows import with_changed_subagent
 from tests.conftest import COMPLEX_GOAL, collect_evicted_runs
 from tests.test_cli import AGENTFLEET, cli_env, sh
@@ -168,7 +168,7 @@ async def test_pinned_runs_finish_on_their_build_and_new_runs_start_on_the_new_o
 
 
 def test_the_dev_server_is_started_with_versioning_on() -> None:
-    from agentfleet.devserver import VERSIONING_DYNAMIC_CONFIG, DevServer
+    from agentfleet.cli.devserver import VERSIONING_DYNAMIC_CONFIG, DevServer
 
     cmd = DevServer(db_file=None).command()
     pairs = {cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--dynamic-config-value"}
@@ -177,7 +177,7 @@ def test_the_dev_server_is_started_with_versioning_on() -> None:
 
 
 def test_build_id_is_version_and_revision_or_a_source_hash(tmp_path) -> None:
-    from agentfleet.build_info import compute_build_id, source_hash
+    from agentfleet.deploy.build_info import compute_build_id, source_hash
 
     # This checkout: the git revision.
     assert compute_build_id(version="1.2.3").startswith("1.2.3-g")
@@ -240,7 +240,7 @@ async def test_deploy_commands_show_and_move_versions_and_speak_plainly(
 async def test_the_fleet_moves_to_the_new_build_at_continue_as_new(
     client: Client, settings: Settings
 ) -> None:
-    from agentfleet.fleet_models import FleetInput, FleetSubmit
+    from agentfleet.contracts.fleet import FleetInput, FleetSubmit
     from workflows.fleet import FleetWorkflow
 
     a, b = versioned(settings, "A"), versioned(settings, "B")

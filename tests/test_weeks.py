@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentfleet.weeks import iso_week_bounds, iso_weeks_in_year, week_of
+from agentfleet.reporting.weeks import iso_week_bounds, iso_weeks_in_year, week_of
 
 NY = ZoneInfo("America/New_York")
 US = timedelta(microseconds=1)

@@ -13,9 +13,9 @@ from temporalio import workflow
 from temporalio.common import Priority
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet.models import BudgetSpec, LlmRequest, LlmResponse, Receipt, Usage
-    from agentfleet.policy import Budget
-    from agentfleet.pricing import receipts_for
+    from agentfleet.contracts.models import BudgetSpec, LlmRequest, LlmResponse, Receipt, Usage
+    from agentfleet.delegation.policy import Budget
+    from agentfleet.delegation.pricing import receipts_for
 
 from workflows._calls import chat
 from workflows._observe import record_llm_usage

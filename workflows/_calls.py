@@ -20,9 +20,8 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet.forecast import CalibratedThresholds
-    from agentfleet.ledger_models import LedgerClose, LedgerStart, LedgerWriteResult
-    from agentfleet.models import (
+    from agentfleet.contracts.ledger import LedgerClose, LedgerStart, LedgerWriteResult
+    from agentfleet.contracts.models import (
         Effect,
         LlmRequest,
         LlmResponse,
@@ -37,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         WorkspaceInfo,
         WorkspaceRequest,
     )
+    from agentfleet.delegation.forecast import CalibratedThresholds
 
 LLM_ACTIVITY = "agentfleet.llm.chat"
 TOOL_ACTIVITY = "agentfleet.tool.run"

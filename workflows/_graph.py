@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet.models import AgentNode, Role, Tier
+    from agentfleet.contracts.models import AgentNode, Role, Tier
 
 # (title, status, report) of each finished dependency, in dependency order.
 Reports = list[tuple[str, str, str]]

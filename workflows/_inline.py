@@ -15,9 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet import prompts
-    from agentfleet.mcp.allow import ToolSet
-    from agentfleet.models import (
+    from agentfleet.contracts.models import (
         AgentNode,
         McpTool,
         Message,
@@ -29,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
         Verification,
         VerifyRequest,
     )
+    from agentfleet.delegation import prompts
+    from agentfleet.mcp.allow import ToolSet
 
 from workflows._agent import Control, Spend
 from workflows._calls import (

@@ -15,8 +15,8 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet.ledger_models import LedgerClose, LedgerStart
-    from agentfleet.models import Record, Role, Usage, Verification
+    from agentfleet.contracts.ledger import LedgerClose, LedgerStart
+    from agentfleet.contracts.models import Record, Role, Usage, Verification
 
 
 from workflows._calls import ledger_write

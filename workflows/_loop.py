@@ -26,7 +26,7 @@ from temporalio import workflow
 from temporalio.exceptions import is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet.models import (
+    from agentfleet.contracts.models import (
         Effect,
         LlmRequest,
         LlmResponse,

@@ -5,7 +5,7 @@ next to `_calls` (this module passes its own imports through the sandbox):
 
     from workflows._observe import agent_span, count, record_llm_usage
     with workflow.unsafe.imports_passed_through():
-        from agentfleet import telemetry_names as tn      # metric names: tn.SUBAGENTS_SPAWNED...
+        from agentfleet.telemetry import names as tn      # metric names: tn.SUBAGENTS_SPAWNED...
 
 1. Wrap the whole body of each workflow's `run()` in one `agent_span`, and report the outcome:
 
@@ -79,7 +79,7 @@ with workflow.unsafe.imports_passed_through():
     from opentelemetry import context as otel_context
     from opentelemetry.trace import SpanKind, Status, StatusCode
 
-    from agentfleet import telemetry_names as tn
+    from agentfleet.telemetry import names as tn
     from agentfleet.telemetry.counters import counted
 
 __all__ = [

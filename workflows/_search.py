@@ -1,6 +1,6 @@
 """Custom search attributes, so the Temporal UI and CLI can filter agents.
 
-They are registered by `agentfleet.devserver` (and by the compose stack's
+They are registered by `agentfleet.cli.devserver` (and by the compose stack's
 namespace job). Children get theirs at start; a master upserts its own.
 """
 

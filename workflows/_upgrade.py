@@ -1,6 +1,6 @@
 """Long-lived workflows move to a new build at continue-as-new.
 
-Workers run PINNED by default (agentfleet/deployments.py): a run stays on the
+Workers run PINNED by default (agentfleet/deploy/versioning.py): a run stays on the
 build it started on. That is right for masters and sub-agents, which end; a
 workflow that runs for months (FleetWorkflow, a governor) would hold its old
 build alive, and every master it starts would inherit that build. So such a

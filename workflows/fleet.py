@@ -55,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
     from temporalio.service import RPCError, RPCStatusCode
 
-    from agentfleet.fleet_models import (
+    from agentfleet.contracts.fleet import (
         AwaitMaster,
         FleetInput,
         FleetOutcome,
@@ -66,7 +66,7 @@ with workflow.unsafe.imports_passed_through():
         FleetTask,
         OutcomeStatus,
     )
-    from agentfleet.task_timeouts import AGENT_TASK_TIMEOUT, PATCH_TASK_TIMEOUTS
+    from agentfleet.deploy.task_timeouts import AGENT_TASK_TIMEOUT, PATCH_TASK_TIMEOUTS
 
 from workflows._agent import PRIORITY_PATCH
 from workflows._calls import failure_message

@@ -24,7 +24,6 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet import telemetry_names as tn
     from agentfleet.governance.book import LeaseBook
     from agentfleet.governance.models import (
         GovernorInput,
@@ -34,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         LeaseRequest,
         LeaseSettle,
     )
+    from agentfleet.telemetry import names as tn
 
 from workflows._upgrade import continue_as_new_upgrading, newer_build_current
 

@@ -19,16 +19,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet import prompts
-    from agentfleet import telemetry_names as tn
-    from agentfleet.complexity import ComplexityScore, Thresholds, score_text, spec_for
-    from agentfleet.complexity import score as score_spec
-    from agentfleet.forecast import Forecast, TierCost
-    from agentfleet.forecast import forecast as forecast_cost
-    from agentfleet.forecast import part as forecast_part
-    from agentfleet.mcp.allow import ToolSet, plan_errors, planner_note
-    from agentfleet.mcp.allow import resolve as resolve_tools
-    from agentfleet.models import (
+    from agentfleet.contracts.models import (
         AgentNode,
         ApprovalResult,
         ContentBlock,
@@ -53,7 +44,13 @@ with workflow.unsafe.imports_passed_through():
         Verification,
         VerifyRequest,
     )
-    from agentfleet.planning import (
+    from agentfleet.delegation import prompts
+    from agentfleet.delegation.complexity import ComplexityScore, Thresholds, score_text, spec_for
+    from agentfleet.delegation.complexity import score as score_spec
+    from agentfleet.delegation.forecast import Forecast, TierCost
+    from agentfleet.delegation.forecast import forecast as forecast_cost
+    from agentfleet.delegation.forecast import part as forecast_part
+    from agentfleet.delegation.planning import (
         FORCE_SUBMIT_PLAN,
         SUBMIT_PLAN,
         SUBMIT_PLAN_TOOL,
@@ -62,8 +59,11 @@ with workflow.unsafe.imports_passed_through():
         plan_from,
         with_graph,
     )
-    from agentfleet.policy import Decision, DelegationPolicy, Limits, guard
-    from agentfleet.verification import task_wording
+    from agentfleet.delegation.policy import Decision, DelegationPolicy, Limits, guard
+    from agentfleet.mcp.allow import ToolSet, plan_errors, planner_note
+    from agentfleet.mcp.allow import resolve as resolve_tools
+    from agentfleet.telemetry import names as tn
+    from agentfleet.verification.completion import task_wording
 
 from workflows._agent import Spend, task_priority
 from workflows._calls import (
@@ -91,7 +91,8 @@ from workflows.subagent import (
 # and plans checked against it.
 PATCH_MCP_TOOLS = "agentfleet-mcp-tools-1"
 
-# Guards the refusal of a plan whose cost forecast exceeds its budget (agentfleet/forecast.py).
+# Guards the refusal of a plan whose cost forecast exceeds its budget
+# (agentfleet/delegation/forecast.py).
 # The forecast itself is pure code on data already in history: no command of its own.
 PATCH_FORECAST = "agentfleet-forecast-1"
 

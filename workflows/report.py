@@ -39,8 +39,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.audit import RUN_AUDIT
     from activities.report import BUILD_REPORT
-    from agentfleet.report import previous_week
-    from agentfleet.report_models import (
+    from agentfleet.contracts.reports import (
         AuditRequest,
         AuditSummary,
         ReportBuildResult,
@@ -49,7 +48,8 @@ with workflow.unsafe.imports_passed_through():
         WeeklyReportInput,
         WeeklyReportResult,
     )
-    from agentfleet.weeks import zone
+    from agentfleet.reporting.weekly import previous_week
+    from agentfleet.reporting.weeks import zone
 
 from workflows._calls import failure_message
 

@@ -22,12 +22,7 @@ from temporalio.common import Priority
 from temporalio.exceptions import is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet import prompts
-    from agentfleet import telemetry_names as tn
-    from agentfleet.complexity import Thresholds, spec_for
-    from agentfleet.complexity import score as score_spec
-    from agentfleet.mcp.allow import ToolSet
-    from agentfleet.models import (
+    from agentfleet.contracts.models import (
         TIERS,
         AgentNode,
         BudgetSpec,
@@ -49,9 +44,14 @@ with workflow.unsafe.imports_passed_through():
         Verification,
         VerifyRequest,
     )
-    from agentfleet.policy import DelegationPolicy, guard
-    from agentfleet.task_timeouts import AGENT_TASK_TIMEOUT, PATCH_TASK_TIMEOUTS
-    from agentfleet.tools import DELEGATE_TOOL
+    from agentfleet.delegation import prompts
+    from agentfleet.delegation.complexity import Thresholds, spec_for
+    from agentfleet.delegation.complexity import score as score_spec
+    from agentfleet.delegation.policy import DelegationPolicy, guard
+    from agentfleet.deploy.task_timeouts import AGENT_TASK_TIMEOUT, PATCH_TASK_TIMEOUTS
+    from agentfleet.mcp.allow import ToolSet
+    from agentfleet.sandbox import DELEGATE_TOOL
+    from agentfleet.telemetry import names as tn
 
 from workflows._agent import Control, Spend, task_priority
 from workflows._calls import call_agent_tool, failure_message, verify_work

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from agentfleet.audit.scope import Key
 from agentfleet.audit.timestamps import _say_ledger
-from agentfleet.report_models import Discrepancy, LedgerEntry
+from agentfleet.contracts.reports import Discrepancy, LedgerEntry
 
 
 def unverified_completion(key: Key, entry: LedgerEntry) -> Discrepancy | None:

@@ -22,7 +22,7 @@ from agentfleet.audit.scope import (
 )
 from agentfleet.audit.sources import SPAN_PREFIX
 from agentfleet.audit.timestamps import _check_times, _fmt_span, _say_ledger, _say_vis, _ts
-from agentfleet.report_models import (
+from agentfleet.contracts.reports import (
     Audit,
     Discrepancy,
     DiscrepancyKind,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from agentfleet.report_models import LedgerEntry, SpanRecord, VisibilityRecord
+from agentfleet.contracts.reports import LedgerEntry, SpanRecord, VisibilityRecord
 
 
 @dataclass(frozen=True)

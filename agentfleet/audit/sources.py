@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agentfleet.report_models import SpanRecord
-from agentfleet.telemetry_names import AF_STATUS, GEN_AI_AGENT_ID, GEN_AI_CONVERSATION_ID
+from agentfleet.contracts.reports import SpanRecord
+from agentfleet.telemetry.names import AF_STATUS, GEN_AI_AGENT_ID, GEN_AI_CONVERSATION_ID
 
 SPAN_PREFIX = "invoke_agent"
 TRACES_FILE = Path("traces") / "spans.jsonl"

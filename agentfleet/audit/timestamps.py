@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from agentfleet.audit.scope import AuditWindow, Key
-from agentfleet.report_models import Discrepancy, LedgerEntry, VisibilityRecord
+from agentfleet.contracts.reports import Discrepancy, LedgerEntry, VisibilityRecord
 
 # Every UTC offset in use is a multiple of 15 minutes, within +-14 h; a
 # little beyond, in case the writer's clock was also off.

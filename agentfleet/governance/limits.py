@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agentfleet.catalog import is_known_model, unknown_model_message
+from agentfleet.delegation.catalog import is_known_model, unknown_model_message
 from agentfleet.governance.models import ModelLimitsSpec
 
 GOVERNOR_PREFIX = "agentfleet-governor-"

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agentfleet.contracts.models import ToolSpec
 from agentfleet.mcp.config import McpConfigError, config_path, load_config
 from agentfleet.mcp.hub import McpHub, McpLost, McpRejected, McpUnavailable, tool_name
-from agentfleet.models import ToolSpec
 from agentfleet.sandbox import TOOLS_BY_NAME
 
 __all__ = [

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agentfleet.models import MCP_PREFIX, McpCatalog, McpTool, Plan, Subtask, ToolSpec
+from agentfleet.contracts.models import MCP_PREFIX, McpCatalog, McpTool, Plan, Subtask, ToolSpec
 from agentfleet.sandbox.args import TOOL_NAMES, TOOL_SPECS
 
 

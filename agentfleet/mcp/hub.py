@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TextIO, cast
 
+from agentfleet.contracts.models import MCP_PREFIX, McpCatalog, McpTool
 from agentfleet.mcp.config import (
     McpConfig,
     ServerConfig,
     expand,
     referenced_values,
 )
-from agentfleet.models import MCP_PREFIX, McpCatalog, McpTool
 
 log = logging.getLogger("agentfleet.mcp")
 

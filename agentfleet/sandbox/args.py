@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agentfleet.models import ToolSpec
+from agentfleet.contracts.models import ToolSpec
 from agentfleet.sandbox._io import READ_LIMIT, WRITE_LIMIT, UnknownToolError
 
 SEARCH_PATTERN_LIMIT = 500

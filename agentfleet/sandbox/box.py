@@ -16,7 +16,7 @@ import os
 import re
 from pathlib import Path, PurePosixPath
 
-from agentfleet.models import Effect
+from agentfleet.contracts.models import Effect
 from agentfleet.sandbox import _io
 from agentfleet.sandbox._io import (
     LIST_LIMIT,

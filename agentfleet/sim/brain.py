@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from agentfleet import prompts
+from agentfleet.delegation import prompts
 from agentfleet.sim import chores, planner
 from agentfleet.sim.conversation import Conversation, text_block
 from agentfleet.sim.habits import (

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agentfleet.catalog import CACHE_MIN_TOKENS
+from agentfleet.delegation.catalog import CACHE_MIN_TOKENS
 from agentfleet.sim.protocol import JSON, blocks, canonical, strip_cache_control
 
 TTL_S = 300.0

@@ -16,7 +16,7 @@ from typing import Any
 
 import anthropic.types
 
-from agentfleet.catalog import PRICES_PER_MTOK
+from agentfleet.delegation.catalog import PRICES_PER_MTOK
 
 JSON = dict[str, Any]
 

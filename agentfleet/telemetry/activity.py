@@ -14,12 +14,12 @@ from opentelemetry.util.types import AttributeValue
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from agentfleet import telemetry_names as tn
+from agentfleet.telemetry import names as tn
 from agentfleet.telemetry.counters import counted
 from agentfleet.telemetry.setup import _live
 
 if TYPE_CHECKING:
-    from agentfleet.models import (
+    from agentfleet.contracts.models import (
         LlmRequest,
         LlmResponse,
         McpCallRequest,
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 ACTIVITY_TRACER = "agentfleet.activities"
 PROVIDER_ANTHROPIC = "anthropic"
 
-# Attribute names used here that telemetry_names.py does not (yet) carry: standard OTel names
+# Attribute names used here that names.py does not (yet) carry: standard OTel names
 # (error.type, gen_ai.request.max_tokens, the opt-in content attributes), the Anthropic SDK's
 # request id, and two of ours that tie a span to its Temporal activity.
 ERROR_TYPE = "error.type"

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 from opentelemetry.sdk.resources import SERVICE_NAME
 
-from agentfleet import telemetry_names as tn
+from agentfleet.telemetry import names as tn
 
 SPAN_FILE = Path("traces") / "spans.jsonl"
 DEFAULT_METRIC_INTERVAL_MS = 10_000

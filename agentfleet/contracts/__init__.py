@@ -1,0 +1,1 @@
+"""Payload models and durable names: what workflows, activities and people exchange."""

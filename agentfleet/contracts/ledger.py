@@ -1,0 +1,179 @@
+"""Ledger payloads: what the ledger activities take and return.
+
+Pure pydantic, no SQL, so workflow code can build these inside the sandbox.
+Naive datetimes are rejected at this boundary and every instant is pinned to
+UTC, so equal instants compare and serialise identically.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    model_validator,
+)
+
+from agentfleet.contracts.models import Contract, Record, Role
+
+
+def _to_utc(v: datetime) -> datetime:
+    return v.astimezone(UTC)
+
+
+NoneAsZero = Annotated[int, BeforeValidator(lambda v: 0 if v is None else v)]
+
+
+LedgerStatus = Literal[
+    "running",
+    "completed",
+    "unverified",
+    "failed",
+    "canceled",
+    "budget_exhausted",
+    "timed_out",
+    "partial",
+    "continued_as_new",
+]
+# `continued_as_new` closes one run of an agent whose next run carries on the
+# task: reports count the chain's last run, never this one.
+TerminalStatus = Literal[
+    "completed",
+    "unverified",
+    "failed",
+    "canceled",
+    "budget_exhausted",
+    "timed_out",
+    "partial",
+    "continued_as_new",
+]
+
+
+# AwareDatetime rejects naive input with an error located at the field name;
+# the after-validator then pins every value to UTC so equal instants compare
+# and serialise identically whatever offset they arrived with.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+class LedgerStart(Contract):
+    workflow_id: str = Field(min_length=1)
+    run_id: str = Field(min_length=1)
+    parent_id: str | None = None
+    root_id: str = Field(min_length=1)
+    role: Role
+    depth: int = Field(default=0, ge=0)
+    tier: str = ""
+    model: str = ""
+    title: str = ""
+    started_at: UtcDatetime
+    # The estimate the delegation decision was made on.
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    est_context_tokens: int | None = Field(default=None, ge=0)
+    est_steps: int | None = Field(default=None, ge=0)
+    thresholds_version: str | None = None
+
+
+class LedgerClose(Contract):
+    workflow_id: str = Field(min_length=1)
+    run_id: str = Field(min_length=1)
+    status: TerminalStatus
+    closed_at: UtcDatetime
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    cost_usd: float = Field(default=0.0, ge=0.0)
+    cache_creation_input_tokens: int = Field(default=0, ge=0)
+    cache_read_input_tokens: int = Field(default=0, ge=0)
+    # A root's cost forecast, made before its plan ran.
+    forecast_usd: float | None = Field(default=None, ge=0.0)
+    failure_reason: str | None = None
+    # A parent's delegation outcome: work done inline, subtasks pruned.
+    inline_decisions: int | None = Field(default=None, ge=0)
+    pruned_count: int | None = Field(default=None, ge=0)
+    turns: int | None = Field(default=None, ge=0)
+    tool_calls: int | None = Field(default=None, ge=0)
+    # The completion check (models.Verification): None when none ran.
+    verified: bool | None = None
+    verify_mode: Literal["files", "answer_only"] | None = None
+    verify_checked: int | None = Field(default=None, ge=0)
+    verify_missing: list[str] | None = None
+    # Optional copies of the start fields: if the start write never landed,
+    # the close alone still yields a usable row. Ignored when a start exists.
+    parent_id: str | None = None
+    root_id: str | None = None
+    role: Role | None = None
+    depth: int | None = Field(default=None, ge=0)
+    tier: str | None = None
+    model: str | None = None
+    title: str | None = None
+    started_at: UtcDatetime | None = None
+    score: float | None = None
+    est_context_tokens: int | None = None
+    est_steps: int | None = None
+    thresholds_version: str | None = None
+
+    @model_validator(mode="after")
+    def _closed_after_started(self) -> LedgerClose:
+        if self.started_at is not None and self.closed_at < self.started_at:
+            raise ValueError(
+                f"closed_at {self.closed_at.isoformat()} is before "
+                f"started_at {self.started_at.isoformat()}"
+            )
+        return self
+
+
+class LedgerRow(Record):
+    workflow_id: str
+    run_id: str
+    parent_id: str | None = None
+    root_id: str | None = None
+    role: Role | None = None
+    depth: int | None = None
+    tier: str | None = None
+    model: str | None = None
+    status: LedgerStatus
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    # NULL in a row written before the column existed: nothing was cached.
+    cache_creation_input_tokens: NoneAsZero = 0
+    cache_read_input_tokens: NoneAsZero = 0
+    forecast_usd: float | None = None
+    started_at: UtcDatetime | None = None
+    closed_at: UtcDatetime | None = None
+    failure_reason: str | None = None
+    title: str | None = None
+    updated_at: UtcDatetime
+    inline_decisions: int | None = None
+    pruned_count: int | None = None
+    score: float | None = None
+    est_context_tokens: int | None = None
+    est_steps: int | None = None
+    turns: int | None = None
+    tool_calls: int | None = None
+    thresholds_version: str | None = None
+    # Strict: a stored "yes" must not read as a passing check (ledger.CheckFlag).
+    verified: StrictBool | None = None
+    verify_mode: str | None = None
+    verify_checked: int | None = None
+    verify_missing: list[str] | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.closed_at is None:
+            return None
+        return (self.closed_at - self.started_at).total_seconds()
+
+
+class LedgerWriteResult(Record):
+    workflow_id: str
+    run_id: str
+    # True if this call inserted the row; False for a retry or replay.
+    created: bool
+    # True if this call changed an existing row (filled a missing start, or
+    # closed a running run). A retried write reports created=changed=False.
+    changed: bool = False

@@ -1,0 +1,1 @@
+"""Deciding who does a task: complexity, policy, budgets, plans, calibration, prices."""

@@ -1,0 +1,1 @@
+"""The UTC task ledger: one row per workflow run, in SQLite or PostgreSQL."""

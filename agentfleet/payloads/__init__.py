@@ -1,0 +1,1 @@
+"""What goes into Temporal's history: converter, encryption codec, blob store, codec server."""

@@ -1,0 +1,1 @@
+"""Completion as a checked fact: outputs and claims against the workspace and journal."""

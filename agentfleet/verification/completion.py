@@ -1,0 +1,170 @@
+"""Completion, checked by code against the workspace and the agent's tool journal.
+
+A model saying "done" is a claim. An agent is `completed` only when this check
+passes:
+
+- every output the plan or the task names exists, and this agent's own tool
+  calls made it (wrote, created, moved or copied it there);
+- every file the task asks to change (append to, edit) was changed by this
+  agent's own calls;
+- every path the task asks to move away or delete is gone, and this agent's
+  calls removed it;
+- a folder the task asks to sort or organise had something changed in it;
+- a task that asks for file changes shows at least one in the journal;
+- every path the final report says was changed appears in the journal.
+
+The journal is the `effects` the sandbox reported for each tool call, as
+recorded in the agent's history: it cannot be written by the model.
+Work that asks for no file effect passes on its answer alone, and says so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from agentfleet.contracts.models import MUTATING_OPS, Effect, Verification, VerifyRequest
+from agentfleet.delegation.prompts import REPORTS_HEADER
+from agentfleet.verification.intent import Expectation, claimed_changes, expect, norm
+
+# Dependency reports and input-file lists are context for the model, not the
+# task's own wording: an output named in a sibling's report is not this one's.
+_CONTEXT_PREFIXES = ("Files:", "Produce:")
+
+
+def task_wording(task: str) -> str:
+    """The part of a task text that says what to do."""
+    text = task.split(REPORTS_HEADER, 1)[0]
+    lines = [ln for ln in text.splitlines() if not ln.startswith(_CONTEXT_PREFIXES)]
+    if lines and lines[0].lower().startswith("task:"):
+        lines[0] = lines[0][5:]
+    return "\n".join(lines).strip()
+
+
+# What changes a file's content: a move or a copy only puts it somewhere.
+_CONTENT_OPS = frozenset({"write", "append", "edit"})
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder + "/")
+
+
+class _Workspace:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def kind(self, rel: str) -> str | None:
+        """ "dir", "file" or None; nothing outside the root is ever looked at."""
+        target = (self.root / rel).resolve()
+        if not target.is_relative_to(self.root):
+            return None
+        if target.is_dir():
+            return "dir"
+        return "file" if os.path.lexists(target) else None
+
+
+def _made(path: str, is_dir: bool, effects: Iterable[Effect]) -> bool:
+    for e in effects:
+        if e.op not in MUTATING_OPS or e.op == "delete":
+            continue
+        if e.path == path or (is_dir and _under(e.path, path)):
+            return True
+    return False
+
+
+def _removed(path: str, effects: Iterable[Effect]) -> bool:
+    return any(
+        (e.op == "delete" and _under(path, e.path)) or (e.op == "move" and e.src == path)
+        for e in effects
+    )
+
+
+def _in_journal(path: str, effects: Iterable[Effect]) -> bool:
+    return any(_under(e.path, path) or (e.src is not None and _under(e.src, path)) for e in effects)
+
+
+def check(
+    root: Path,
+    exp: Expectation,
+    effects: list[Effect],
+    claimed: list[str],
+    *,
+    answered: bool = True,
+) -> Verification:
+    ws = _Workspace(root)
+    mutating = [e for e in effects if e.op in MUTATING_OPS]
+    missing: list[str] = []
+    problems: list[str] = []
+    for out in exp.outputs:
+        path, is_dir = out.rstrip("/"), out.endswith("/")
+        kind = ws.kind(path)
+        if kind is None or (is_dir and kind != "dir"):
+            missing.append(out)
+            problems.append(f"{out} does not exist")
+        elif not _made(path, is_dir, mutating):
+            missing.append(out)
+            problems.append(f"{out} exists but no tool call of this agent made it")
+    for changed in exp.modified:
+        path = changed.rstrip("/")
+        if ws.kind(path) != "file":
+            missing.append(changed)
+            problems.append(f"{changed} does not exist")
+        elif not any(e.path == path and e.op in _CONTENT_OPS for e in mutating):
+            missing.append(changed)
+            problems.append(f"{changed} was not changed by a tool call of this agent")
+    for gone in exp.removed:
+        path = gone.rstrip("/")
+        if ws.kind(path) is not None:
+            missing.append(gone)
+            problems.append(f"{gone} is still there")
+        elif not _removed(path, mutating):
+            missing.append(gone)
+            problems.append(f"{gone} is gone but no tool call of this agent removed it")
+    for folder in exp.touched:
+        path = folder.rstrip("/")
+        if not any(_under(e.path, path) or (e.src and _under(e.src, path)) for e in mutating):
+            missing.append(folder)
+            problems.append(f"nothing in {folder} was changed")
+    if exp.effects_required and not mutating:
+        problems.append("the task asks for file changes and this agent's tool calls made none")
+    unjournaled = [c for c in claimed if not _in_journal(c.rstrip("/") or ".", effects)]
+    if unjournaled:
+        problems.append(
+            "the report claims changes to "
+            + ", ".join(unjournaled)
+            + " that no tool call of this agent touched"
+        )
+    mode = "files" if exp.asks_for_files else "answer_only"
+    if mode == "answer_only" and not answered:
+        problems.append("no file change was asked for and the agent gave no answer")
+    checked = list(
+        dict.fromkeys([*exp.outputs, *exp.modified, *exp.removed, *exp.touched, *claimed])
+    )
+    return Verification(
+        mode=mode,
+        passed=not problems,
+        checked=checked,
+        missing=missing,
+        unjournaled=unjournaled,
+        reason="; ".join(problems)
+        if problems
+        else ("answered; no file change was asked for" if mode == "answer_only" else ""),
+    )
+
+
+def expectation_for(req: VerifyRequest) -> Expectation:
+    """Declared outputs win; otherwise the task's wording says what to expect."""
+    read = expect(task_wording(req.task))
+    if req.outputs:
+        read.outputs = list(dict.fromkeys(norm(o) for o in req.outputs if norm(o) != "."))
+        read.effects_required = True
+    return read
+
+
+def verify(root: Path, req: VerifyRequest) -> Verification:
+    """The whole check for one agent (or one tree, for a master's goal)."""
+    claimed = claimed_changes(req.report)
+    return check(
+        root, expectation_for(req), list(req.effects), claimed, answered=bool(req.report.strip())
+    )

@@ -1,0 +1,153 @@
+"""Reading a task's wording into an Expectation: what done would look like."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+
+from agentfleet.verification.intent import patterns as pt
+
+
+@dataclass
+class Expectation:
+    """What a finished task must show in the workspace."""
+
+    outputs: list[str] = field(default_factory=list)  # dirs end with "/"
+    removed: list[str] = field(default_factory=list)
+    # Directories in which something must have changed ("sort the files in inbox/").
+    touched: list[str] = field(default_factory=list)
+    # Files whose content the task changes: an append, an edit or a rewrite of them.
+    modified: list[str] = field(default_factory=list)
+    effects_required: bool = False
+
+    @property
+    def asks_for_files(self) -> bool:
+        return bool(
+            self.outputs or self.removed or self.touched or self.modified or self.effects_required
+        )
+
+
+def norm(path: str) -> str:
+    """A workspace path as the sandbox shows it; a trailing "/" marks a folder."""
+    raw = path.strip().strip("`'\"").replace("\\", "/")
+    is_dir = raw.endswith("/")
+    clean = posixpath.normpath(raw.lstrip("/")) if raw.strip("/") else "."
+    clean = clean.removeprefix("./")
+    return clean + "/" if is_dir and clean != "." else clean
+
+
+def _looks_dir(path: str) -> bool:
+    return path.endswith("/") or "." not in posixpath.basename(path)
+
+
+def _add(items: list[str], path: str) -> None:
+    p = norm(path)
+    if p not in items and p != ".":
+        items.append(p)
+
+
+def _names(group: str) -> list[str]:
+    parts = re.split(r"\s*,\s*and\s+|\s*,\s*|\s+and\s+", group.strip())
+    return [p.strip("`'\"") for p in parts if p.strip("`'\"")]
+
+
+Event = tuple[int, str, str]
+
+
+def _events(body: str) -> list[Event]:
+    """Every phrasing found, as (position, kind, path): read in the order written."""
+    events: list[Event] = []
+    for m in pt.CREATE_DIR.finditer(body):
+        events += [(m.start(), "dir", n) for n in _names(m.group("names"))]
+    for pattern in (pt.NAMED_DIR, pt.MKDIR, pt.WANT_DIR):
+        events += [(m.start(), "dir", m.group("name")) for m in pattern.finditer(body)]
+    for m in pt.CALLED_IN.finditer(body):
+        kind = "file" if m.group("kind").lower() == "file" else "dir"
+        events.append((m.start(), kind, posixpath.join(m.group("dir"), m.group("name"))))
+    for pattern in (pt.WRITE, pt.PRODUCE, pt.INTO_FILE, pt.CREATE_FILE, pt.GIST):
+        events += [(m.start(), "file", m.group("file")) for m in pattern.finditer(body)]
+    for pattern in (pt.APPEND, pt.EDIT, pt.ADD_TO, pt.IN_FILE_EDIT):
+        events += [(m.start(), "modify", m.group("file")) for m in pattern.finditer(body)]
+    events += [(m.start(), "modify-it", "") for m in pt.ADD_TO_IT.finditer(body)]
+    for pattern in (pt.DELETE, pt.DELETE_DIR):
+        events += [(m.start(), "gone", m.group("path")) for m in pattern.finditer(body)]
+    for pattern in (pt.SORT, pt.REMOVE_MANY):
+        events += [(m.start(), "touch", m.group("dir")) for m in pattern.finditer(body)]
+    events += [(m.start(), "fill", m.group("dir")) for m in pt.MOVE_MANY.finditer(body)]
+    for m in pt.RENAME.finditer(body):
+        src, dst = norm(m.group("src")), m.group("dst")
+        if "/" not in dst.rstrip("/"):
+            dst = posixpath.join(posixpath.dirname(src.rstrip("/")), dst)
+        events += [(m.start(), "gone", src), (m.start() + 1, "file", dst)]
+    for m in pt.MOVE.finditer(body):
+        dst = m.group("dst") or m.group("there")
+        events.append((m.start(), "move:" + m.group("verb").lower(), m.group("src") + "\0" + dst))
+    return sorted(events, key=lambda e: e[0])
+
+
+def expect(text: str) -> Expectation:
+    """Read the outputs, removals and required effects out of a task's wording."""
+    exp = Expectation()
+    if pt.LOOK_ONLY.match(text):
+        return exp
+    # Quoted content is what goes into a file, not where it goes.
+    body = pt.QUOTED.sub('"…"', text)
+    last_dir: str | None = None
+    for _, kind, value in _events(body):
+        if kind == "dir":
+            last_dir = norm(value.rstrip("/") + "/")
+            _add(exp.outputs, last_dir)
+        elif kind == "file":
+            _add(exp.outputs, value)
+        elif kind == "modify":
+            _add(exp.modified, value)
+        elif kind == "modify-it":
+            last = next((o for o in reversed(exp.outputs) if not o.endswith("/")), None)
+            if last is not None:
+                _add(exp.modified, last)
+        elif kind == "gone":
+            _add(exp.removed, value)
+        elif kind == "touch":
+            _add(exp.touched, value if value.endswith("/") else value + "/")
+        elif kind == "fill":
+            folder = norm(value.rstrip("/") + "/")
+            _add(exp.outputs, folder)
+            _add(exp.touched, folder)
+            last_dir = folder
+        else:
+            last_dir = _move(exp, kind.endswith(("move", "mv", "transfer")), value, last_dir)
+    # A file that is changed in place need not also be made by the same agent.
+    exp.outputs = [o for o in exp.outputs if o not in exp.modified]
+    hands_off = bool(pt.HANDS_OFF.search(body))
+    exp.effects_required = exp.asks_for_files or (
+        bool(pt.FILE_CHORE.search(body)) and not pt.QUESTION.match(body) and not hands_off
+    )
+    return exp
+
+
+def _move(exp: Expectation, is_move: bool, value: str, last_dir: str | None) -> str | None:
+    src, dst = value.split("\0")
+    lowered = dst.lower()
+    if lowered in ("it", "there", "here"):
+        if last_dir is None:
+            return last_dir
+        dst = last_dir
+    if src.lower() in ("it", "them"):
+        # "Write a.txt, then move it into x/": the earlier output moves.
+        src = next((o for o in reversed(exp.outputs) if not o.endswith("/")), "")
+        if not src:
+            return last_dir
+    src = norm(src)
+    if _looks_dir(dst):
+        folder = norm(dst.rstrip("/") + "/")
+        target = folder + posixpath.basename(src.rstrip("/"))
+        last_dir = folder
+    else:
+        target = norm(dst)
+    if src in exp.outputs and is_move:
+        exp.outputs.remove(src)
+    _add(exp.outputs, target)
+    if is_move:
+        _add(exp.removed, src)
+    return last_dir
