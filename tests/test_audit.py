@@ -18,7 +18,6 @@ import pytest
 import sqlalchemy as sa
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from activities.audit import ensure_retention, run_audit
 from agentfleet.audit import (
     AuditWindow,
     closed_query,
@@ -31,6 +30,7 @@ from agentfleet.audit import (
     spans_path,
     zone_offset_like,
 )
+from agentfleet.audit.run import ensure_retention, run_audit
 from agentfleet.cli import reports as commands_report
 from agentfleet.config import Settings
 from agentfleet.contracts.reports import (
@@ -657,7 +657,7 @@ async def test_black_hole_drill(
 
         if backend == "sqlite":
             # The command says the same, and exits 1.
-            code = await commands_report.audit(settings, sorted(weeks)[-1], "UTC", True)
+            code = await commands_report.audit(settings, sorted(weeks)[-1], "UTC", as_json=True)
             doc = json.loads(capsys.readouterr().out)
             assert code == 1 and doc["clean"] is False
             assert set(doc["by_kind"]) <= rogue_kinds

@@ -20,10 +20,16 @@ import pytest
 import sqlalchemy as sa
 from temporalio.client import Client
 
-from activities.audit import ensure_retention, namespace_retention
+from agentfleet.audit.run import ensure_retention, namespace_retention
 from agentfleet.config import Settings
 from agentfleet.contracts.reports import WeeklyReport, WeeklyReportInput, WeeklyReportResult
 from agentfleet.ledger.store import Ledger, LedgerClose, LedgerRow, LedgerStart
+from agentfleet.reporting.schedule import (
+    describe_schedule,
+    ensure_schedule,
+    parse_hhmm,
+    update_schedule,
+)
 from agentfleet.reporting.weekly import (
     build_report,
     nearest_rank,
@@ -34,13 +40,7 @@ from agentfleet.reporting.weekly import (
 )
 from agentfleet.reporting.weeks import iso_week_bounds, week_of
 from tests.report_fakes import FakeTask, fleet_worker, run_tasks
-from workflows.report import (
-    WeeklyReportWorkflow,
-    describe_schedule,
-    ensure_schedule,
-    parse_hhmm,
-    update_schedule,
-)
+from workflows.report import WeeklyReportWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get(
@@ -555,7 +555,7 @@ _IN_PROCESS = (
     "import asyncio, sys\n"
     "from agentfleet.config import Settings\n"
     "from agentfleet.cli.reports import report\n"
-    "sys.exit(asyncio.run(report(Settings.from_env(), sys.argv[1], sys.argv[2], True)))\n"
+    "sys.exit(asyncio.run(report(Settings.from_env(), sys.argv[1], sys.argv[2], as_json=True)))\n"
 )
 
 
