@@ -31,8 +31,11 @@ async def connect(
     blob_root: Path | None = None,
     **kwargs: Any,
 ) -> Client:
-    """`blob_root` holds payloads too large for history (default
-    `$AGENTFLEET_HOME/blobs`); every process of a deployment must share it."""
+    """A client with agentfleet's data converter: pydantic payloads, optional encryption, blobs.
+
+    `blob_root` holds payloads too large for history (default
+    `$AGENTFLEET_HOME/blobs`); every process of a deployment must share it.
+    """
     config = ClientConfigProfile.load().to_client_connect_config()
     if address:
         config["target_host"] = address
@@ -47,8 +50,11 @@ async def connect(
 
 
 async def connect_traced(settings: Settings, telemetry: Telemetry) -> Client:
-    """The client a worker runs on: traced by `telemetry`'s plugins, its runtime
-    carrying the SDK and fleet metrics, and offloading to the settings' blob store."""
+    """The client a worker runs on, traced and metered.
+
+    `telemetry`'s plugins trace it, its runtime carries the SDK and fleet
+    metrics, and it offloads to the settings' blob store.
+    """
     return await connect(
         settings.temporal_address,
         settings.temporal_namespace,
