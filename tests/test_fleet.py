@@ -411,22 +411,22 @@ async def test_fleet_submit_starts_the_fleet_once_and_status_reports_it(
 
     fleet_id = f"fleet-{uuid.uuid4().hex[:8]}"
     async with fleet_worker(client, settings):
-        assert await fleet_submit(settings, "What is 2+2?", True, fleet_id=fleet_id) == 0
+        assert await fleet_submit(settings, "What is 2+2?", as_json=True, fleet_id=fleet_id) == 0
         first = json.loads(capsys.readouterr().out)
-        assert await fleet_submit(settings, "What is 3+3?", True, fleet_id=fleet_id) == 0
+        assert await fleet_submit(settings, "What is 3+3?", as_json=True, fleet_id=fleet_id) == 0
         second = json.loads(capsys.readouterr().out)
         assert first["fleet_id"] == second["fleet_id"] == fleet_id
         assert (first["task_id"], second["task_id"]) == (f"{fleet_id}-task-1", f"{fleet_id}-task-2")
         assert first["ui_url"].endswith(f"/workflows/{first['task_id']}")
         with pytest.raises(CliError, match="goal must not be empty"):
-            await fleet_submit(settings, "  ", True, fleet_id=fleet_id)
+            await fleet_submit(settings, "  ", as_json=True, fleet_id=fleet_id)
 
         handle = client.get_workflow_handle(fleet_id)
         await eventually(lambda: handle.query(FleetWorkflow.stats), lambda s: s.finished == 2)
-        assert await fleet_status(settings, True, fleet_id=fleet_id) == 0
+        assert await fleet_status(settings, as_json=True, fleet_id=fleet_id) == 0
         doc = json.loads(capsys.readouterr().out)
         assert doc["state"] == "running" and doc["stats"]["completed"] == 2
-        assert await fleet_status(settings, False, fleet_id=fleet_id) == 0
+        assert await fleet_status(settings, as_json=False, fleet_id=fleet_id) == 0
         text = capsys.readouterr().out
         assert f"fleet {fleet_id}: running" in text and "completed 2" in text
         await handle.signal("drain")
@@ -434,4 +434,4 @@ async def test_fleet_submit_starts_the_fleet_once_and_status_reports_it(
     runs = await executions(client, f"WorkflowId = '{fleet_id}'")
     assert len(runs) == 1
     with pytest.raises(CliError, match="no fleet"):
-        await fleet_status(settings, True, fleet_id=f"fleet-missing-{uuid.uuid4().hex[:6]}")
+        await fleet_status(settings, as_json=True, fleet_id=f"fleet-missing-{uuid.uuid4().hex[:6]}")

@@ -30,12 +30,10 @@ LONG_PENDING: set[str] = {
     "workflows/master.py::_run",
     "agentfleet/reporting/charts.py::render_png",
     "activities/llm.py::_chat",
-    "agentfleet/cli/main.py::_build_parser",
     "workflows/subagent.py::_delegate",
     "worker.py::worker_options",
     "agentfleet/delegation/calibration.py::fit",
     "workflows/subagent.py::_loop",
-    "agentfleet/cli/main.py::_dispatch",
     "workflows/_inline.py::_work",
     "workflows/master.py::_run_traced",
     "agentfleet/verification/completion.py::check",
@@ -46,12 +44,7 @@ LONG_PENDING: set[str] = {
     "agentfleet/telemetry/spanfile.py::_span_json",
     "agentfleet/sim/server.py::_dispatch",
 }
-IMPORT_PENDING: set[str] = {
-    "agentfleet/cli/commands.py",
-    "agentfleet/cli/deploy.py",
-    "agentfleet/cli/fleet.py",
-    "agentfleet/cli/reports.py",
-}
+IMPORT_PENDING: set[str] = set()
 
 
 def _sources() -> list[Path]:

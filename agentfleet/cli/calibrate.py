@@ -87,7 +87,11 @@ def _cut_line(c: CutReport) -> str:
     )
 
 
-def calibrate(settings: Settings, dry_run: bool, as_json: bool) -> int:
+def calibrate(settings: Settings, *, dry_run: bool = False, as_json: bool = False) -> int:
+    """Refit the tier thresholds from the ledger's recent record; write them unless `dry_run`.
+
+    Masters already running keep the thresholds they started with.
+    """
     home = settings.home
     try:
         current = calibration.read_thresholds(home)

@@ -24,6 +24,7 @@ DEMO_FILES = {
 
 
 def seed_workspace(root: Path) -> None:
+    """Write the demo's files into a fresh workspace, so every demo run starts alike."""
     for rel, text in DEMO_FILES.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,18 +8,11 @@ runs nothing, stop its workers.
 
 from __future__ import annotations
 
-import json
-import sys
-from typing import Any
-
 from temporalio.client import Client
 
+from agentfleet.cli.output import emit_json
 from agentfleet.config import Settings
 from agentfleet.errors import CliError
-
-
-def _emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
 
 
 async def _client(settings: Settings, address: str | None = None, ns: str | None = None) -> Client:
@@ -43,21 +36,23 @@ def _deployment(settings: Settings, name: str | None) -> str:
     return chosen
 
 
-def build_id(settings: Settings, as_json: bool) -> int:
+def build_id(settings: Settings, *, as_json: bool = False) -> int:
+    """Print the build id this checkout's workers register under."""
     if as_json:
-        _emit_json({"deployment": settings.deployment_name, "build_id": settings.build_id})
+        emit_json({"deployment": settings.deployment_name, "build_id": settings.build_id})
     else:
         print(settings.build_id)
     return 0
 
 
-async def status(settings: Settings, name: str | None, as_json: bool) -> int:
+async def status(settings: Settings, name: str | None, *, as_json: bool = False) -> int:
+    """Show the deployment's versions (current, ramping, draining) and what runs on each."""
     from agentfleet.deploy.versioning import describe
 
     deployment = _deployment(settings, name)
     view = await describe(await _client(settings), deployment)
     if as_json:
-        _emit_json(
+        emit_json(
             {
                 "deployment": view.name,
                 "current": view.current,
@@ -88,6 +83,7 @@ async def status(settings: Settings, name: str | None, as_json: bool) -> int:
 
 
 async def drain(settings: Settings, build: str, to: str | None, name: str | None) -> int:
+    """Send no new work to `build`; the runs pinned to it finish there."""
     from agentfleet.deploy.versioning import drain as drain_version
 
     deployment = _deployment(settings, name)
@@ -96,6 +92,7 @@ async def drain(settings: Settings, build: str, to: str | None, name: str | None
 
 
 async def ramp(settings: Settings, build: str, percent: float, name: str | None) -> int:
+    """Send `percent` of new workflows to `build`, the rest to the current version."""
     from agentfleet.deploy.versioning import describe, set_ramping
 
     if not 0 <= percent <= 100:
@@ -118,18 +115,23 @@ async def ramp(settings: Settings, build: str, percent: float, name: str | None)
 
 async def replay(
     settings: Settings,
-    query: str | None,
-    since: str,
-    address: str | None,
-    namespace: str | None,
-    limit: int,
-    as_json: bool,
+    *,
+    query: str | None = None,
+    since: str = "7d",
+    address: str | None = None,
+    namespace: str | None = None,
+    limit: int = 1000,
+    as_json: bool = False,
 ) -> int:
-    """Exit 1 when any history fails to replay on this checkout's workflow code."""
+    """Replay recent histories on this checkout's workflow code before it rolls out.
+
+    Exit 1 when any history fails to replay: the new build would break the runs
+    it takes over.
+    """
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
     from agentfleet.deploy.replay import build_query, parse_since, render, replay_live
-    from worker import WORKFLOW_HELPERS, WORKFLOWS
+    from agentfleet.plugin import WORKFLOW_HELPERS, WORKFLOWS
 
     window = parse_since(since)
     client = await _client(settings, address, namespace)
@@ -140,7 +142,7 @@ async def replay(
         client, list(WORKFLOWS), build_query(window, query), limit, workflow_runner=runner
     )
     if as_json:
-        _emit_json({**report.to_json(), "build_id": settings.build_id})
+        emit_json({**report.to_json(), "build_id": settings.build_id})
     else:
         print(render(report, settings.build_id))
     return 1 if report.failures else 0

@@ -40,7 +40,7 @@ FAST_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 
 
 class DevServerError(RuntimeError):
-    pass
+    """The dev server could not start: the CLI shows it as one error line."""
 
 
 def temporal_binary() -> Path:
@@ -57,12 +57,14 @@ def temporal_binary() -> Path:
 
 
 def is_serving(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts connections there: a server to reuse, or a port taken."""
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
         return True
     return False
 
 
 def free_port() -> int:
+    """A port the OS just had free, for a server started right after (tests, benches)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -70,28 +72,44 @@ def free_port() -> int:
 
 @dataclass
 class DevServer:
+    """One `temporal server start-dev` process, or the server already on its address."""
+
     db_file: Path | None
+    """Where the server keeps its state; None keeps it in memory (lost on stop)."""
     host: str = "127.0.0.1"
+    """The address the frontend listens on."""
     port: int = 7233
+    """The frontend's gRPC port."""
     ui_port: int | None = 8233
+    """The Temporal UI's port; None runs the server headless."""
     namespace: str = "default"
+    """A namespace to create besides `default`."""
     log_file: Path | None = None
+    """Where the server's output goes (appended); None discards it."""
     durable_pragmas: bool = False
+    """Keep SQLite's default (slower, OS-crash-safe) journal instead of `FAST_PRAGMAS`."""
     dynamic_config: dict[str, str] = field(default_factory=dict)
-    # The UI sends payloads here to show them decoded (agentfleet/payloads/codec_server.py).
+    """Extra dynamic config values, on top of `VERSIONING_DYNAMIC_CONFIG`."""
     ui_codec_endpoint: str | None = None
+    """The codec server the UI sends payloads to, to show them decoded
+    (agentfleet/payloads/codec_server.py)."""
     process: subprocess.Popen[bytes] | None = None
+    """The running server process, when this object started it."""
     reused: bool = False
+    """True when `start` found a server already answering and used that one."""
 
     @property
     def address(self) -> str:
+        """`host:port`, as clients and the `temporal` CLI take it."""
         return f"{self.host}:{self.port}"
 
     @property
     def ui_url(self) -> str | None:
+        """The Temporal UI's base URL, or None when headless."""
         return None if self.ui_port is None else f"http://{self.host}:{self.ui_port}"
 
     def command(self) -> list[str]:
+        """The `temporal server start-dev` command line for these settings."""
         cmd = [
             str(temporal_binary()),
             "server",
@@ -119,7 +137,12 @@ class DevServer:
             cmd += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         return cmd
 
-    def start(self, timeout: float = 60.0, reuse: bool = True) -> DevServer:
+    def start(self, timeout: float = 60.0, *, reuse: bool = True) -> DevServer:
+        """Start the server and wait until its frontend serves, or reuse the one there.
+
+        With `reuse=False` a taken address is an error: a test must not share
+        another run's server by accident.
+        """
         if is_serving(self.host, self.port):
             if not reuse:
                 raise DevServerError(f"{self.address} is already in use")
@@ -164,6 +187,7 @@ class DevServer:
         return result.returncode == 0 and b"SERVING" in result.stdout
 
     def stop(self, timeout: float = 20.0) -> None:
+        """Stop the server this object started (SIGTERM, then SIGKILL); a reused one stays."""
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
             return

@@ -21,14 +21,17 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from agentfleet.cli.commands import _client, _emit_json
+from agentfleet.cli.commands import temporal_client
+from agentfleet.cli.output import emit_json
 from agentfleet.config import Settings
 from agentfleet.contracts.fleet import FLEET_ID, FleetInput, FleetStatus, FleetSubmit
 from agentfleet.errors import CliError
 from agentfleet.governance.models import GovernorStatus
 from agentfleet.reporting.render import workflow_url
 
-# The governor's workflow type (workflows/governor.py); the core does not import workflows.
+# Workflow types by their durable names (workflows/fleet.py, workflows/governor.py):
+# the core does not import workflows.
+FLEET_WORKFLOW = "FleetWorkflow"
 GOVERNOR_WORKFLOW = "LlmGovernorWorkflow"
 
 # A fleet that drained and closed between our start and our update is started
@@ -39,14 +42,13 @@ _SUBMIT_ATTEMPTS = 10
 
 async def _ensure_fleet(
     client: Client, settings: Settings, fleet_id: str
-) -> WorkflowHandle[Any, Any]:
-    from workflows.fleet import FleetWorkflow
-
+) -> WorkflowHandle[Any, FleetStatus]:
     return await client.start_workflow(
-        FleetWorkflow.run,
+        FLEET_WORKFLOW,
         FleetInput(),
         id=fleet_id,
         task_queue=settings.task_queue,
+        result_type=FleetStatus,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         static_summary="agentfleet fleet · goals queued by `agentfleet fleet submit`",
     )
@@ -55,19 +57,23 @@ async def _ensure_fleet(
 async def fleet_submit(
     settings: Settings,
     goal: str,
-    as_json: bool,
     *,
+    as_json: bool = False,
     task_id: str | None = None,
     fleet_id: str = FLEET_ID,
     priority: int | None = None,
     fairness_key: str | None = None,
 ) -> int:
+    """Queue `goal` on the fleet, starting the fleet when none runs.
+
+    A goal the fleet refuses is reported at once, with the fleet's reason.
+    """
     try:
         req = FleetSubmit(goal=goal, task_id=task_id, priority=priority, fairness_key=fairness_key)
         req.master_input()
     except (pydantic.ValidationError, ValueError) as err:
         raise CliError(f"invalid goal: {err}") from None
-    client = await _client(settings)
+    client = await temporal_client(settings)
     submitted: str | None = None
     for attempt in range(1, _SUBMIT_ATTEMPTS + 1):
         handle = await _ensure_fleet(client, settings, fleet_id)
@@ -92,14 +98,17 @@ async def fleet_submit(
         "ui_url": workflow_url(settings.ui_url, settings.temporal_namespace, submitted),
     }
     if as_json:
-        _emit_json(doc)
+        emit_json(doc)
     else:
         print(f"queued {submitted} on {fleet_id}\n{doc['ui_url']}")
     return 0
 
 
-async def fleet_status(settings: Settings, as_json: bool, *, fleet_id: str = FLEET_ID) -> int:
-    client = await _client(settings)
+async def fleet_status(
+    settings: Settings, *, as_json: bool = False, fleet_id: str = FLEET_ID
+) -> int:
+    """Show the fleet's queue, what is in flight, its totals, and the LLM governors."""
+    client = await temporal_client(settings)
     handle = client.get_workflow_handle(fleet_id)
     try:
         status = await handle.query("status", result_type=FleetStatus)
@@ -111,7 +120,7 @@ async def fleet_status(settings: Settings, as_json: bool, *, fleet_id: str = FLE
         raise CliError(f"could not query fleet {fleet_id!r}: {err.message}") from None
     governors = await governor_statuses(client)
     if as_json:
-        _emit_json(
+        emit_json(
             {
                 **status.model_dump(mode="json"),
                 "governors": [g.model_dump(mode="json") for g in governors],
@@ -161,8 +170,11 @@ async def governor_statuses(client: Client) -> list[GovernorStatus]:
 
 
 def _retryable(err: RPCError) -> bool:
-    """The fleet is being (re)started, or the server aborted the update because the
-    workflow task that would take it failed (a worker just died): the server says retry."""
+    """Whether the server says to send the update again.
+
+    It does when the fleet is being (re)started, or when it aborted the update
+    because the workflow task that would take it failed (a worker just died).
+    """
     if err.status == RPCStatusCode.NOT_FOUND:
         return True
     return err.status == RPCStatusCode.FAILED_PRECONDITION and "WorkflowNotReady" in repr(

@@ -1,165 +1,405 @@
 """The `agentfleet` command.
 
-Every `--json` output is one JSON document on stdout; errors go to stderr with a
-non-zero exit code. Temporal and the SDKs are imported inside the commands, so
-`agentfleet score` and `--help` stay instant.
+Built on typer (with rich): each subcommand is one function whose parameters
+are its options and whose return value is its exit code, so dispatch, `--help`
+and shell completion (`agentfleet --install-completion`) come from the
+signatures, in one style. Every `--json` output is one JSON document on stdout;
+errors go to stderr as one line with a non-zero exit code, never a traceback.
+Temporal and the SDKs are imported inside the commands, so `agentfleet score`
+and `--help` stay quick.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Coroutine, Sequence
+from typing import Annotated, Any
+
+import typer
+from typer.main import get_command
 
 from agentfleet.config import Settings
 from agentfleet.errors import CliError
 
+app = typer.Typer(
+    name="agentfleet",
+    help="Durable fleets of Claude agents on Temporal: start, watch and audit them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+fleet_app = typer.Typer(help="the 24/7 fleet: queue goals on FleetWorkflow", no_args_is_help=True)
+workspace_app = typer.Typer(
+    help="a workspace's trash: list and restore deleted files", no_args_is_help=True
+)
+deploy_app = typer.Typer(
+    help="Worker Versioning: which build runs what; move new work", no_args_is_help=True
+)
+app.add_typer(fleet_app, name="fleet")
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(deploy_app, name="deploy")
 
-def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="agentfleet", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run the demo goal end to end on the embedded defaults")
-    sub.add_parser("dev", help="dev server + simulator (without a key) + worker, until Ctrl-C")
-    sub.add_parser("server", help="the Temporal dev server, persisted in $AGENTFLEET_HOME")
-    sub.add_parser("worker", help="the worker (same as `python worker.py`)")
-    # The simulator parses its own options (see main): argparse's REMAINDER
-    # would reject `sim --port N` because the option looks like one of ours.
-    sub.add_parser("sim", help="the Anthropic-compatible simulator (see `agentfleet sim --help`)")
-    r = sub.add_parser("run", help="start a master agent on GOAL")
-    r.add_argument("goal")
-    r.add_argument("--wait", action="store_true", help="wait and print the result tree")
-    r.add_argument("--json", action="store_true")
-    r.add_argument("--workspace", help="workspace name under $AGENTFLEET_HOME/workspaces")
-    r.add_argument("--model")
-    r.add_argument("--id", dest="workflow_id", help="workflow id (default: generated)")
-    st = sub.add_parser("status", help="status and result tree of a master run")
-    st.add_argument("workflow_id")
-    st.add_argument("--json", action="store_true")
-    rp = sub.add_parser(
-        "report", help="weekly report: JSON, Markdown and PNG in $AGENTFLEET_HOME/reports"
-    )
-    rp.add_argument("--week", help="YYYY-Www (default: the week that just ended)")
-    rp.add_argument("--tz", default="UTC", help="the zone that defines the week (default UTC)")
-    rp.add_argument("--json", action="store_true")
-    au = sub.add_parser(
-        "audit", help="reconcile visibility, ledger and telemetry; exit 1 on any discrepancy"
-    )
-    au.add_argument("--week", help="YYYY-Www (default: the week that just ended)")
-    au.add_argument("--tz", default="UTC")
-    au.add_argument("--json", action="store_true")
-    au.add_argument(
-        "--running-limit",
-        type=float,
-        default=24.0,
-        dest="running_limit",
-        help="hours after which a running task is flagged",
-    )
-    sch = sub.add_parser("schedule", help="show or move the weekly-report schedule")
-    sch.add_argument("--show", action="store_true")
-    sch.add_argument("--set-time", dest="set_time", help="HH:MM")
-    sch.add_argument("--tz")
-    sch.add_argument("--json", action="store_true")
-    fl = sub.add_parser("fleet", help="the 24/7 fleet: queue goals on FleetWorkflow")
-    fsub = fl.add_subparsers(dest="fleet_command", required=True)
-    fs = fsub.add_parser("submit", help="queue GOAL (starts the fleet if needed)")
-    fs.add_argument("goal")
-    fs.add_argument("--task-id")
-    fs.add_argument(
-        "--priority",
-        type=int,
-        choices=range(1, 6),
-        metavar="N",
-        help="1 (most urgent) to 5; default: normal (3)",
-    )
-    fs.add_argument("--fairness-key", help="who the goal is for (a team): served in turn")
-    fs.add_argument("--json", action="store_true")
-    ft = fsub.add_parser("status", help="the fleet's queue, in-flight tasks and stats")
-    ft.add_argument("--json", action="store_true")
-    cs = sub.add_parser("codec-server", help="decode encrypted payloads for the Temporal UI")
-    cs.add_argument("--host", default="127.0.0.1")
-    cs.add_argument("--port", type=int, default=8081)
-    cs.add_argument("--cors-origin", action="append", dest="cors_origins")
-    ca = sub.add_parser("calibrate", help="refit the tier thresholds from the ledger")
-    ca.add_argument("--dry-run", action="store_true", help="show the proposal, write nothing")
-    ca.add_argument("--json", action="store_true")
-    tr = sub.add_parser("trace", help="a run's trace from the local span file, as a tree")
-    tr.add_argument("workflow_id")
-    tr.add_argument("--json", action="store_true")
-    ws = sub.add_parser("workspace", help="a workspace's trash: list and restore deleted files")
-    wsub = ws.add_subparsers(dest="workspace_command", required=True)
-    wr = wsub.add_parser("restore", help="list the trash of NAME, or restore PATHs from it")
-    wr.add_argument("name", help="workspace name under $AGENTFLEET_HOME/workspaces")
-    wr.add_argument("paths", nargs="*", metavar="PATH", help="deleted paths to bring back")
-    wr.add_argument("--run", help="only what this agent run deleted")
-    wr.add_argument("--to", help="restore the one PATH to this path instead")
-    wr.add_argument("--json", action="store_true")
-    _add_deploy(sub)
-    sc = sub.add_parser("score", help="score a task's complexity, with no LLM call")
-    sc.add_argument("task")
-    sc.add_argument("--json", action="store_true")
-    return p
+# Long-running processes log their progress; the other commands keep the
+# terminal for their result and log only warnings.
+_LOGGING_COMMANDS = {"dev", "server", "worker", "codec-server", "calibrate", "trace"}
+
+Json = Annotated[bool, typer.Option("--json", help="one JSON document on stdout")]
+Week = Annotated[
+    str | None, typer.Option("--week", help="YYYY-Www (default: the week that just ended)")
+]
 
 
-def _add_deploy(sub: Any) -> None:
-    dp = sub.add_parser("deploy", help="Worker Versioning: which build runs what; move new work")
-    dp.add_argument("--deployment", help="deployment name (default $AGENTFLEET_DEPLOYMENT)")
-    dsub = dp.add_subparsers(dest="deploy_command", required=True)
-    ds = dsub.add_parser("status", help="versions: current, ramping, draining; what runs on each")
-    ds.add_argument("--json", action="store_true")
-    dd = dsub.add_parser("drain", help="send no new work to BUILD_ID; its pinned runs finish")
-    dd.add_argument("build_id")
-    dd.add_argument("--to", help="the version to make current (default: the newest other)")
-    dr = dsub.add_parser("ramp", help="send PERCENT of new workflows to BUILD_ID (0 stops)")
-    dr.add_argument("build_id")
-    dr.add_argument("percent", type=float)
-    db = dsub.add_parser("build-id", help="this checkout's build id")
-    db.add_argument("--json", action="store_true")
-    rp = sub.add_parser(
-        "replay",
-        help="replay live histories on this checkout's code; exit 1 on any nondeterminism",
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as err:
+        raise CliError(str(err)) from None
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> int:
+    return asyncio.run(coro)
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    # The simulator sets up its own logging (see `sim`).
+    if ctx.invoked_subcommand == "sim":
+        return
+    from agentfleet.logs import setup_logging
+
+    loud = ctx.invoked_subcommand in _LOGGING_COMMANDS
+    setup_logging(logging.INFO if loud else logging.WARNING)
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+# The commands that run a process (or the demo) on the settings alone.
+_PROCESSES = {
+    "demo": "run the demo goal end to end on the embedded defaults",
+    "dev": "dev server + simulator (without a key) + worker, until Ctrl-C",
+    "server": "the Temporal dev server, persisted in $AGENTFLEET_HOME",
+    "worker": "the worker (same as `python worker.py`)",
+}
+
+
+def _process_command(name: str, help_text: str) -> None:
+    def command() -> int:
+        from agentfleet.cli import commands
+
+        return _run(getattr(commands, name)(_settings()))
+
+    command.__doc__ = help_text
+    app.command(name, help=help_text)(command)
+
+
+for _name, _help in _PROCESSES.items():
+    _process_command(_name, _help)
+
+
+@app.command(
+    help="the Anthropic-compatible simulator (see `agentfleet sim --help`)",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def sim(ctx: typer.Context) -> int:
+    """Serve the simulator; its options (`--port`, `--help`, ...) are its own."""
+    from agentfleet.sim import main as sim_main
+
+    return sim_main(list(ctx.args))
+
+
+@app.command("codec-server", help="decode encrypted payloads for the Temporal UI")
+def codec_server(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8081,
+    cors_origins: Annotated[list[str] | None, typer.Option("--cors-origin")] = None,
+) -> int:
+    """Serve the codec server the Temporal UI decodes payloads with."""
+    from agentfleet.payloads.codec_server import DEFAULT_CORS_ORIGINS, codec_server_command
+
+    return codec_server_command(host, port, None, cors_origins or DEFAULT_CORS_ORIGINS)
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+@app.command("run", help="start a master agent on GOAL")
+def run_goal(
+    goal: str,
+    *,
+    wait: Annotated[bool, typer.Option("--wait", help="wait and print the result tree")] = False,
+    as_json: Json = False,
+    workspace: Annotated[
+        str | None, typer.Option(help="workspace name under $AGENTFLEET_HOME/workspaces")
+    ] = None,
+    model: Annotated[str | None, typer.Option()] = None,
+    workflow_id: Annotated[
+        str | None, typer.Option("--id", help="workflow id (default: generated)")
+    ] = None,
+) -> int:
+    """Start a master; with --wait, follow it (live on a terminal) to its result."""
+    from agentfleet.cli import commands
+
+    return _run(
+        commands.run(
+            _settings(),
+            goal,
+            wait=wait,
+            as_json=as_json,
+            workspace=workspace,
+            model=model,
+            workflow_id=workflow_id,
+        )
     )
-    rp.add_argument("--query", help="a visibility query ANDed to the default selection")
-    rp.add_argument("--since", default="7d", help="closed this recently (default 7d)")
-    rp.add_argument("--address", help="Temporal address (default $TEMPORAL_ADDRESS)")
-    rp.add_argument("--namespace", help="namespace (default $TEMPORAL_NAMESPACE)")
-    rp.add_argument("--limit", type=int, default=1000, help="at most this many histories")
-    rp.add_argument("--json", action="store_true")
+
+
+@app.command(help="status and result tree of a master run")
+def status(workflow_id: str, *, as_json: Json = False) -> int:
+    """Show a master's state, or its result tree once it has finished."""
+    from agentfleet.cli import commands
+
+    return _run(commands.status(_settings(), workflow_id, as_json=as_json))
+
+
+@app.command(help="a run's trace from the local span file, as a tree")
+def trace(workflow_id: str, *, as_json: Json = False) -> int:
+    """Show a run's spans from the local span file."""
+    from agentfleet.telemetry.trace_view import trace_command
+
+    code, out = trace_command(_settings().home, workflow_id, as_json)
+    print(out, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
+@app.command(help="score a task's complexity, with no LLM call")
+def score(task: str, *, as_json: Json = False) -> int:
+    """Score a task as the master would, without calling a model."""
+    from agentfleet.cli import commands
+
+    return commands.score(task, as_json=as_json)
+
+
+# --- the weekly report -------------------------------------------------------------------
+
+
+@app.command(help="weekly report: JSON, Markdown and PNG in $AGENTFLEET_HOME/reports")
+def report(
+    week: Week = None,
+    tz: Annotated[str, typer.Option(help="the zone that defines the week (default UTC)")] = "UTC",
+    *,
+    as_json: Json = False,
+) -> int:
+    """Build a week's report from the ledger."""
+    from agentfleet.cli import reports
+
+    return _run(reports.report(_settings(), week, tz, as_json=as_json))
+
+
+@app.command(help="reconcile visibility, ledger and telemetry; exit 1 on any discrepancy")
+def audit(
+    week: Week = None,
+    tz: Annotated[str, typer.Option()] = "UTC",
+    *,
+    as_json: Json = False,
+    running_limit: Annotated[
+        float, typer.Option(help="hours after which a running task is flagged")
+    ] = 24.0,
+) -> int:
+    """Reconcile a week's three records; exit 1 when they disagree."""
+    from agentfleet.cli import reports
+
+    return _run(
+        reports.audit(_settings(), week, tz, as_json=as_json, running_limit_hours=running_limit)
+    )
+
+
+@app.command(help="show or move the weekly-report schedule")
+def schedule(
+    *,
+    show: Annotated[bool, typer.Option("--show")] = False,
+    set_time: Annotated[str | None, typer.Option(help="HH:MM")] = None,
+    tz: Annotated[str | None, typer.Option()] = None,
+    as_json: Json = False,
+) -> int:
+    """Show the weekly-report schedule, or move it."""
+    from agentfleet.cli import reports
+
+    return _run(reports.schedule(_settings(), show=show, set_time=set_time, tz=tz, as_json=as_json))
+
+
+@app.command(help="refit the tier thresholds from the ledger")
+def calibrate(
+    *,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="show the proposal, write nothing")
+    ] = False,
+    as_json: Json = False,
+) -> int:
+    """Refit the complexity tiers' thresholds from what the ledger recorded."""
+    from agentfleet.cli.calibrate import calibrate as refit
+
+    return refit(_settings(), dry_run=dry_run, as_json=as_json)
+
+
+# --- the fleet and workspaces --------------------------------------------------------------
+
+
+@fleet_app.command("submit", help="queue GOAL (starts the fleet if needed)")
+def fleet_submit(
+    goal: str,
+    *,
+    task_id: Annotated[str | None, typer.Option()] = None,
+    priority: Annotated[
+        int | None,
+        typer.Option(min=1, max=5, metavar="N", help="1 (most urgent) to 5; default: normal (3)"),
+    ] = None,
+    fairness_key: Annotated[
+        str | None, typer.Option(help="who the goal is for (a team): served in turn")
+    ] = None,
+    as_json: Json = False,
+) -> int:
+    """Queue a goal on the fleet."""
+    from agentfleet.cli import fleet
+
+    return _run(
+        fleet.fleet_submit(
+            _settings(),
+            goal,
+            as_json=as_json,
+            task_id=task_id,
+            priority=priority,
+            fairness_key=fairness_key,
+        )
+    )
+
+
+@fleet_app.command("status", help="the fleet's queue, in-flight tasks and stats")
+def fleet_status(*, as_json: Json = False) -> int:
+    """Show the fleet's queue, what is in flight, and the LLM governors."""
+    from agentfleet.cli import fleet
+
+    return _run(fleet.fleet_status(_settings(), as_json=as_json))
+
+
+@workspace_app.command("restore", help="list the trash of NAME, or restore PATHs from it")
+def workspace_restore(
+    name: Annotated[str, typer.Argument(help="workspace name under $AGENTFLEET_HOME/workspaces")],
+    paths: Annotated[
+        list[str] | None, typer.Argument(metavar="PATH", help="deleted paths to bring back")
+    ] = None,
+    *,
+    run: Annotated[str | None, typer.Option(help="only what this agent run deleted")] = None,
+    to: Annotated[
+        str | None, typer.Option(help="restore the one PATH to this path instead")
+    ] = None,
+    as_json: Json = False,
+) -> int:
+    """List a workspace's trash, or bring deleted files back."""
+    from agentfleet.cli.workspace import workspace_restore as restore
+
+    return restore(_settings(), name, paths or [], run=run, to=to, as_json=as_json)
+
+
+# --- rollouts ------------------------------------------------------------------------------
+
+
+@deploy_app.callback()
+def _deploy(
+    ctx: typer.Context,
+    deployment: Annotated[
+        str | None, typer.Option(help="deployment name (default $AGENTFLEET_DEPLOYMENT)")
+    ] = None,
+) -> None:
+    ctx.obj = deployment
+
+
+@deploy_app.command("status", help="versions: current, ramping, draining; what runs on each")
+def deploy_status(ctx: typer.Context, *, as_json: Json = False) -> int:
+    """Show the deployment's versions and what runs on each."""
+    from agentfleet.cli import deploy
+
+    return _run(deploy.status(_settings(), ctx.obj, as_json=as_json))
+
+
+@deploy_app.command("drain", help="send no new work to BUILD_ID; its pinned runs finish")
+def deploy_drain(
+    ctx: typer.Context,
+    build_id: str,
+    to: Annotated[
+        str | None, typer.Option(help="the version to make current (default: the newest other)")
+    ] = None,
+) -> int:
+    """Stop sending new work to a build."""
+    from agentfleet.cli import deploy
+
+    return _run(deploy.drain(_settings(), build_id, to, ctx.obj))
+
+
+@deploy_app.command("ramp", help="send PERCENT of new workflows to BUILD_ID (0 stops)")
+def deploy_ramp(ctx: typer.Context, build_id: str, percent: float) -> int:
+    """Send a share of new workflows to a build."""
+    from agentfleet.cli import deploy
+
+    return _run(deploy.ramp(_settings(), build_id, percent, ctx.obj))
+
+
+@deploy_app.command("build-id", help="this checkout's build id")
+def deploy_build_id(*, as_json: Json = False) -> int:
+    """Print the build id this checkout's workers register."""
+    from agentfleet.cli import deploy
+
+    return deploy.build_id(_settings(), as_json=as_json)
+
+
+@app.command(help="replay live histories on this checkout's code; exit 1 on any nondeterminism")
+def replay(
+    query: Annotated[
+        str | None, typer.Option(help="a visibility query ANDed to the default selection")
+    ] = None,
+    since: Annotated[str, typer.Option(help="closed this recently (default 7d)")] = "7d",
+    address: Annotated[
+        str | None, typer.Option(help="Temporal address (default $TEMPORAL_ADDRESS)")
+    ] = None,
+    namespace: Annotated[
+        str | None, typer.Option(help="namespace (default $TEMPORAL_NAMESPACE)")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="at most this many histories")] = 1000,
+    *,
+    as_json: Json = False,
+) -> int:
+    """Replay recent histories on this checkout before rolling it out."""
+    from agentfleet.cli import deploy
+
+    return _run(
+        deploy.replay(
+            _settings(),
+            query=query,
+            since=since,
+            address=address,
+            namespace=namespace,
+            limit=limit,
+            as_json=as_json,
+        )
+    )
+
+
+# --- entry points ----------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["sim"]:
-        from agentfleet.sim import main as sim_main
+    """Run one `agentfleet` command line and return its exit code.
 
-        return sim_main(argv[1:])
-    args = _build_parser().parse_args(argv)
-    from agentfleet.logs import setup_logging
-
-    # Commands that print a result keep the terminal for it; long-running
-    # processes (dev, worker, server) log their progress.
-    quiet = args.command in {
-        "demo",
-        "run",
-        "status",
-        "score",
-        "report",
-        "audit",
-        "schedule",
-        "fleet",
-        "workspace",
-        "deploy",
-        "replay",
-    }
-    setup_logging(logging.WARNING if quiet else logging.INFO)
+    People get one line on stderr for what went wrong: a usage error, a
+    `CliError`, a bad MCP or governor setting; never a traceback.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        return _dispatch(args)
+        return _invoke(args)
     except CliError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error(str(err))
     except ValueError as err:
         # A bad MCP config (agentfleet/mcp/config.py) names its file and field; a bad
         # governor setting (agentfleet/governance/limits.py) its variable.
@@ -168,96 +408,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(err, McpConfigError | GovernorConfigError):
             raise
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error(str(err))
     except KeyboardInterrupt:
         return 130
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    from agentfleet.cli import commands
-    from agentfleet.cli import fleet as commands_fleet
-    from agentfleet.cli import reports as commands_report
+def _invoke(args: list[str]) -> int:
+    """Parse and run `args`; usage problems become one error line, exit 2."""
+    # typer vendors click; the bare-group case is the one exception not public.
+    from typer._click.exceptions import NoArgsIsHelpError
 
-    settings = Settings.from_env()
-    if args.command == "codec-server":
-        from agentfleet.payloads.codec_server import DEFAULT_CORS_ORIGINS, codec_server_command
-
-        return codec_server_command(
-            args.host, args.port, None, args.cors_origins or DEFAULT_CORS_ORIGINS
-        )
-    if args.command == "calibrate":
-        from agentfleet.cli.calibrate import calibrate
-
-        return calibrate(settings, args.dry_run, args.json)
-    if args.command == "trace":
-        from agentfleet.telemetry.trace_view import trace_command
-
-        code, out = trace_command(settings.home, args.workflow_id, args.json)
-        print(out, file=sys.stdout if code == 0 else sys.stderr)
-        return code
-    if args.command == "score":
-        return commands.score(args.task, args.json)
-    if args.command == "workspace":
-        from agentfleet.cli.workspace import workspace_restore
-
-        return workspace_restore(settings, args.name, args.paths, args.run, args.to, args.json)
-    if args.command == "deploy" and args.deploy_command == "build-id":
-        from agentfleet.cli.deploy import build_id
-
-        return build_id(settings, args.json)
-    handlers = {
-        "demo": lambda: commands.demo(settings),
-        "dev": lambda: commands.dev(settings),
-        "server": lambda: commands.server(settings),
-        "worker": lambda: commands.worker(settings),
-        "run": lambda: commands.run(
-            settings,
-            args.goal,
-            args.wait,
-            args.json,
-            args.workspace,
-            args.model,
-            args.workflow_id,
-        ),
-        "status": lambda: commands.status(settings, args.workflow_id, args.json),
-        "fleet": lambda: (
-            commands_fleet.fleet_submit(
-                settings,
-                args.goal,
-                args.json,
-                task_id=args.task_id,
-                priority=args.priority,
-                fairness_key=args.fairness_key,
-            )
-            if args.fleet_command == "submit"
-            else commands_fleet.fleet_status(settings, args.json)
-        ),
-        "report": lambda: commands_report.report(settings, args.week, args.tz, args.json),
-        "audit": lambda: commands_report.audit(
-            settings, args.week, args.tz, args.json, args.running_limit
-        ),
-        "schedule": lambda: commands_report.schedule(
-            settings, args.show, args.set_time, args.tz, args.json
-        ),
-    }
-    if args.command in ("deploy", "replay"):
-        return asyncio.run(_deploy(settings, args))
-    return asyncio.run(handlers[args.command]())
+    try:
+        code = get_command(app).main(args=args, prog_name="agentfleet", standalone_mode=False)
+    except NoArgsIsHelpError as err:
+        err.show()
+        return err.exit_code
+    except typer.TyperException as err:
+        ctx = getattr(err, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        return _error(err.format_message() + hint, code=err.exit_code)
+    except typer.Abort:
+        return 130
+    except SystemExit as done:
+        # typer exits on its own in two cases: shell completion has answered,
+        # or stdout's reader went away (`agentfleet ... | head`), which is not
+        # a failure.
+        if isinstance(done.__context__, BrokenPipeError):
+            return 0
+        return done.code if isinstance(done.code, int) else 0
+    return code if isinstance(code, int) else 0
 
 
-async def _deploy(settings: Settings, args: argparse.Namespace) -> int:
-    from agentfleet.cli import deploy as cd
-
-    if args.command == "replay":
-        return await cd.replay(
-            settings, args.query, args.since, args.address, args.namespace, args.limit, args.json
-        )
-    if args.deploy_command == "status":
-        return await cd.status(settings, args.deployment, args.json)
-    if args.deploy_command == "drain":
-        return await cd.drain(settings, args.build_id, args.to, args.deployment)
-    return await cd.ramp(settings, args.build_id, args.percent, args.deployment)
+def _error(message: str, *, code: int = 2) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
 
 
 def console_main() -> None:

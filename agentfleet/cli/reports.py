@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from agentfleet.cli.commands import _client, _emit_json
+from agentfleet.cli.commands import temporal_client
+from agentfleet.cli.output import emit_json
 from agentfleet.config import Settings
 from agentfleet.errors import CliError
 from agentfleet.ledger.store import LEDGER_URL_ENV, Ledger, LedgerUpgradeError, ledger_url_from_env
@@ -57,9 +58,11 @@ def _ledger(settings: Settings) -> Ledger:
     return ledger
 
 
-async def report(settings: Settings, week: str | None, tz: str, as_json: bool) -> int:
-    """Build the report for `week` (default: the week that just ended) and
-    write it under `$AGENTFLEET_HOME/reports/`."""
+async def report(settings: Settings, week: str | None, tz: str, *, as_json: bool = False) -> int:
+    """Build the report for `week` (default: the week that just ended).
+
+    The files land under `$AGENTFLEET_HOME/reports/`; the summary is printed.
+    """
     tz = _zone_name(tz)
     week = _week(week, tz)
     ledger = _ledger(settings)
@@ -68,7 +71,7 @@ async def report(settings: Settings, week: str | None, tz: str, as_json: bool) -
     finally:
         ledger.dispose()
     if as_json:
-        _emit_json({**rep.model_dump(mode="json"), "files": [str(p) for p in files]})
+        emit_json({**rep.model_dump(mode="json"), "files": [str(p) for p in files]})
         return 0
     t = rep.tasks
     rate = "n/a" if t.completion_rate is None else f"{t.completion_rate * 100:.1f}%"
@@ -97,17 +100,18 @@ async def audit(
     settings: Settings,
     week: str | None,
     tz: str,
-    as_json: bool,
+    *,
+    as_json: bool = False,
     running_limit_hours: float = 24.0,
 ) -> int:
     """Reconcile visibility, the ledger and the span file for `week`."""
-    from activities.audit import run_audit, write_audit
+    from agentfleet.audit.run import run_audit, write_audit
 
     tz = _zone_name(tz)
     week = _week(week, tz)
     if running_limit_hours <= 0:
         raise CliError("--running-limit must be a positive number of hours")
-    client = await _client(settings)
+    client = await temporal_client(settings)
     ledger = _ledger(settings)
     try:
         result = await run_audit(
@@ -123,7 +127,7 @@ async def audit(
         ledger.dispose()
     path = await asyncio.to_thread(write_audit, result, settings.home)
     if as_json:
-        _emit_json(result.model_dump(mode="json"))
+        emit_json(result.model_dump(mode="json"))
     else:
         c = result.counts
         spans = "no span file" if c.telemetry_spans is None else f"{c.telemetry_spans} spans"
@@ -146,13 +150,14 @@ async def audit(
 
 async def schedule(
     settings: Settings,
+    *,
     show: bool = True,
     set_time: str | None = None,
     tz: str | None = None,
     as_json: bool = False,
 ) -> int:
     """Show the weekly-report schedule, or move it (creating it if missing)."""
-    from workflows.report import (
+    from agentfleet.reporting.schedule import (
         SCHEDULE_ID,
         describe_schedule,
         ensure_schedule,
@@ -165,7 +170,7 @@ async def schedule(
     except ValueError as err:
         raise CliError(str(err)) from None
     zone_name = _zone_name(tz) if tz is not None else None
-    client = await _client(settings)
+    client = await temporal_client(settings)
     if at is not None or zone_name is not None:
         await ensure_schedule(client, settings.task_queue, tz=zone_name or "UTC")
         view = await update_schedule(client, at=at, tz=zone_name)
@@ -178,7 +183,7 @@ async def schedule(
             )
         view = found
     if as_json:
-        _emit_json(view.model_dump(mode="json"))
+        emit_json(view.model_dump(mode="json"))
         return 0
     print(f"{view.schedule_id}: {view.day_of_week} at {view.time} {view.tz}", end="")
     print(" (paused)" if view.paused else "")

@@ -40,10 +40,16 @@ def workspace_restore(
     settings: Settings,
     name: str,
     paths: Sequence[str],
-    run: str | None,
-    to: str | None,
-    as_json: bool,
+    *,
+    run: str | None = None,
+    to: str | None = None,
+    as_json: bool = False,
 ) -> int:
+    """List the trash of workspace `name`, or move `paths` back out of it.
+
+    Agents never destroy a file, so this is how a person undoes a deletion;
+    it never overwrites a file that exists again.
+    """
     if not WORKSPACE_NAME.fullmatch(name):
         raise CliError(f"workspace: {name!r} is not a workspace name (letters, digits, . _ -)")
     root = settings.workspaces / name
