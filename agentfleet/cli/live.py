@@ -70,13 +70,17 @@ def _add_children(view: Tree, children: list[AgentNode]) -> None:
 
 
 def frame(workflow_id: str, tree: AgentNode | None, elapsed_s: float) -> Group:
-    """What the screen shows at one moment: a header line and the tree so far."""
+    """What the screen shows at one moment: a header line and the tree so far.
+
+    The header stays short enough for an 80-column terminal; Ctrl-C stops the
+    watching, not the run (the README says so).
+    """
     running = sum(1 for n in tree.walk() if n.status == "running") if tree else 0
     header = Text(f"{workflow_id} · {elapsed_s:.0f}s · ", style="bold")
     if tree is None:
         header.append("waiting for a worker to pick the run up…")
         return Group(header)
-    header.append(f"{running} running · Ctrl-C stops watching, not the run")
+    header.append(f"{running} running")
     return Group(header, tree_view(tree))
 
 
