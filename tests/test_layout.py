@@ -23,7 +23,6 @@ MAX_LINES = 60
 # RESTRUCTURE-PENDING (issue #14): functions still being split into named steps.
 # Each entry goes when its function is split; the list must end empty.
 LONG_PENDING: set[str] = {
-    "agentfleet/audit/reconciliation.py::reconcile",
     "agentfleet/delegation/complexity.py::score",
     "agentfleet/delegation/policy.py::guard",
     "agentfleet/telemetry/setup.py::setup_telemetry",
@@ -41,7 +40,6 @@ LONG_PENDING: set[str] = {
     "agentfleet/verification/completion.py::check",
     "workflows/subagent.py::run",
     "workflows/_observe.py::agent_span",
-    "agentfleet/audit/timestamps.py::_check_times",
     "workflows/master.py::_execute",
     "agentfleet/telemetry/spanfile.py::_span_json",
     "agentfleet/sim/server.py::_dispatch",
