@@ -27,7 +27,6 @@ LONG_PENDING: set[str] = {
     "agentfleet/delegation/policy.py::guard",
     "agentfleet/telemetry/setup.py::setup_telemetry",
     "workflows/master.py::_run",
-    "agentfleet/reporting/charts.py::render_png",
     "activities/llm.py::_chat",
     "agentfleet/cli/main.py::_build_parser",
     "workflows/subagent.py::_delegate",
