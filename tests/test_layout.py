@@ -25,7 +25,6 @@ MAX_LINES = 60
 LONG_PENDING: set[str] = {
     "agentfleet/delegation/complexity.py::score",
     "agentfleet/delegation/policy.py::guard",
-    "agentfleet/telemetry/setup.py::setup_telemetry",
     "workflows/master.py::_run",
     "activities/llm.py::_chat",
     "agentfleet/cli/main.py::_build_parser",
@@ -40,7 +39,6 @@ LONG_PENDING: set[str] = {
     "workflows/subagent.py::run",
     "workflows/_observe.py::agent_span",
     "workflows/master.py::_execute",
-    "agentfleet/telemetry/spanfile.py::_span_json",
     "agentfleet/sim/server.py::_dispatch",
 }
 IMPORT_PENDING: set[str] = {

@@ -186,25 +186,40 @@ def llm_call(req: LlmRequest, *, simulated: bool) -> Iterator[LlmCall]:
         attrs[GEN_AI_SYSTEM_INSTRUCTIONS] = json.dumps([{"type": "text", "content": req.system}])
         attrs[GEN_AI_INPUT_MESSAGES] = json.dumps([m.model_dump(mode="json") for m in req.messages])
     _count(tn.LLM_CALLS, 1, {tn.ATTR_MODEL: req.model})
-    tracer = trace.get_tracer(ACTIVITY_TRACER)
-    with tracer.start_as_current_span(
-        f"chat {req.model}",
-        kind=SpanKind.CLIENT,
-        attributes=attrs,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
+    with _activity_span(f"chat {req.model}", SpanKind.CLIENT, attrs) as span:
         call = LlmCall(span, req, attempt)
         try:
             yield call
         except BaseException as exc:
-            kind = _error_type(exc)
-            span.set_attribute(ERROR_TYPE, kind)
-            span.set_status(Status(StatusCode.ERROR, _describe(exc)))
+            kind = _failed(span, exc)
             retryable = isinstance(exc, ApplicationError) and not exc.non_retryable
             if retryable and not _last_attempt(info):
                 _count(tn.LLM_RETRIES, 1, {tn.ATTR_MODEL: req.model, tn.ATTR_ERROR_CLASS: kind})
             raise
+
+
+@contextmanager
+def _activity_span(
+    name: str, kind: SpanKind, attrs: Mapping[str, AttributeValue]
+) -> Iterator[trace.Span]:
+    """An activity span; the caller decides how an exception marks it (see `_failed`)."""
+    tracer = trace.get_tracer(ACTIVITY_TRACER)
+    with tracer.start_as_current_span(
+        name,
+        kind=kind,
+        attributes=attrs,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        yield span
+
+
+def _failed(span: trace.Span, exc: BaseException) -> str:
+    """Mark `span` ERROR with the exception's `error.type`, and return that type."""
+    kind = _error_type(exc)
+    span.set_attribute(ERROR_TYPE, kind)
+    span.set_status(Status(StatusCode.ERROR, _describe(exc)))
+    return kind
 
 
 def _last_attempt(info: activity.Info | None) -> bool:
@@ -264,20 +279,11 @@ def tool_call(
         attrs[GEN_AI_TOOL_CALL_ARGUMENTS] = json.dumps(req.input)[:20_000]
     tool = {tn.ATTR_TOOL: req.name}
     _count(tn.TOOL_CALLS, 1, tool)
-    tracer = trace.get_tracer(ACTIVITY_TRACER)
-    with tracer.start_as_current_span(
-        f"execute_tool {req.name}",
-        kind=SpanKind.INTERNAL,
-        attributes=attrs,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
+    with _activity_span(f"execute_tool {req.name}", SpanKind.INTERNAL, attrs) as span:
         try:
             yield ToolCall(span)
         except BaseException as exc:
-            kind = _error_type(exc)
-            span.set_attribute(ERROR_TYPE, kind)
-            span.set_status(Status(StatusCode.ERROR, _describe(exc)))
+            kind = _failed(span, exc)
             if kind == SANDBOX_REFUSAL:
                 _count(tn.TOOL_DENIED, 1, tool)
             raise

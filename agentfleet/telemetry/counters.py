@@ -36,6 +36,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
+from agentfleet.telemetry.spanfile import write_all
+
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 
 log = logging.getLogger("agentfleet.telemetry")
@@ -170,11 +172,7 @@ class CounterStore:
                 )
                 self._log_size = os.fstat(self._fd).st_size
             data = (line + "\n").encode()
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
-            if self.fsync:
-                os.fdatasync(self._fd)
+            write_all(self._fd, data, fsync=self.fsync)
             self._log_size += len(data)
             for name, unit, description, attrs, value in incs:
                 self._apply(name, unit, description, attrs, value)
@@ -262,11 +260,7 @@ def _write_atomic(path: Path, data: bytes, fsync: bool) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if fsync:
-            os.fdatasync(fd)
+        write_all(fd, data, fsync=fsync)
     finally:
         os.close(fd)
     os.replace(tmp, path)  # readers see the old file or the new, never half

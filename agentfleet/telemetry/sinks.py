@@ -30,6 +30,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from agentfleet.telemetry.otlp_proto import lines_to_request
+from agentfleet.telemetry.spanfile import write_all
 
 log = logging.getLogger("agentfleet.telemetry")
 
@@ -83,18 +84,16 @@ class SpanFileSink:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as err:
-            return Sent(False, retry=True, message=str(err))
+            return Sent(ok=False, retry=True, message=str(err))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             intent(os.fstat(fd).st_size)
-            view = memoryview(lines)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, lines)
         except OSError as err:
-            return Sent(False, retry=True, message=str(err))
+            return Sent(ok=False, retry=True, message=str(err))
         finally:
             os.close(fd)  # drops the flock
-        return Sent(True, spans=spans)
+        return Sent(ok=True, spans=spans)
 
     def confirm(self, lines: bytes, pos: int) -> bool:
         try:
@@ -105,7 +104,7 @@ class SpanFileSink:
             return False
 
     def send_metrics(self, request: bytes) -> Sent:
-        return Sent(True)  # no metrics backend without an endpoint
+        return Sent(ok=True)  # no metrics backend without an endpoint
 
     def close(self) -> None:
         pass
@@ -118,29 +117,44 @@ class SpanFileSink:
 _GRPC_FATAL = {"INVALID_ARGUMENT", "FAILED_PRECONDITION", "OUT_OF_RANGE"}
 
 
+@dataclass(frozen=True)
+class OtlpTarget:
+    """Where an OTLP sink sends, and how: one receiver's endpoints, headers and timeout."""
+
+    traces_endpoint: str | None
+    """The receiver for spool lines; None for a sink that only sends final counters."""
+    metrics_endpoint: str | None
+    """The receiver for the durable counters' final values; None to send none."""
+    headers: Mapping[str, str]
+    """Sent with every request (e.g. an API key), from `OTEL_EXPORTER_OTLP_HEADERS`."""
+    timeout_s: float
+    """How long one export may take before it counts as failed and is tried again."""
+
+    @property
+    def describe(self) -> str:
+        """The endpoint the shipper's log lines name."""
+        return f"{self.traces_endpoint or self.metrics_endpoint}"
+
+
 class GrpcSink:
-    def __init__(
-        self,
-        traces_endpoint: str | None,
-        metrics_endpoint: str | None,
-        headers: Mapping[str, str],
-        timeout_s: float,
-    ) -> None:
+    """OTLP/gRPC: the request bytes go out as they are, on one channel per endpoint."""
+
+    def __init__(self, target: OtlpTarget) -> None:
         import grpc
 
         self._grpc = grpc
-        self.describe = f"{traces_endpoint or metrics_endpoint} (OTLP/gRPC)"
-        self._timeout = timeout_s
-        self._metadata = tuple((k.lower(), v) for k, v in headers.items())
+        self.describe = f"{target.describe} (OTLP/gRPC)"
+        self._timeout = target.timeout_s
+        self._metadata = tuple((k.lower(), v) for k, v in target.headers.items())
         self._channels: list[Any] = []
         self._traces = (
-            self._method(traces_endpoint, TRACE_METHOD, ExportTraceServiceResponse)
-            if traces_endpoint
+            self._method(target.traces_endpoint, TRACE_METHOD, ExportTraceServiceResponse)
+            if target.traces_endpoint
             else None
         )
         self._metrics = (
-            self._method(metrics_endpoint, METRICS_METHOD, ExportMetricsServiceResponse)
-            if metrics_endpoint
+            self._method(target.metrics_endpoint, METRICS_METHOD, ExportMetricsServiceResponse)
+            if target.metrics_endpoint
             else None
         )
 
@@ -170,8 +184,8 @@ class GrpcSink:
             detail = err.details() if hasattr(err, "details") else str(err)
             message = f"{code}: {detail}"
             if code in _GRPC_FATAL:
-                return Sent(False, spans=spans, rejected=spans, message=message)
-            return Sent(False, retry=True, spans=spans, message=message)
+                return Sent(ok=False, spans=spans, rejected=spans, message=message)
+            return Sent(ok=False, retry=True, spans=spans, message=message)
         return _partial(resp, spans)
 
     def send(self, lines: bytes, intent: Intent) -> Sent:
@@ -186,7 +200,7 @@ class GrpcSink:
 
     def send_metrics(self, request: bytes) -> Sent:
         if self._metrics is None:
-            return Sent(True)
+            return Sent(ok=True)
         return self._call(self._metrics, request, 0)
 
     def close(self) -> None:
@@ -194,44 +208,35 @@ class GrpcSink:
             channel.close()
 
 
-def otlp_sink(
-    protocol: str,
-    traces_endpoint: str | None,
-    metrics_endpoint: str | None,
-    headers: Mapping[str, str],
-    timeout_s: float,
-) -> GrpcSink | HttpSink:
+def otlp_sink(protocol: str, target: OtlpTarget) -> GrpcSink | HttpSink:
+    """The sink for an OTel protocol name: `http/protobuf`, else gRPC (the OTel default)."""
     if protocol == "http/protobuf":
-        return HttpSink(traces_endpoint, metrics_endpoint, headers, timeout_s)
-    return GrpcSink(traces_endpoint, metrics_endpoint, headers, timeout_s)
+        return HttpSink(target)
+    return GrpcSink(target)
 
 
 # --------------------------------------------------------------------------- OTLP/HTTP
 
 
 class HttpSink:
-    def __init__(
-        self,
-        traces_endpoint: str | None,
-        metrics_endpoint: str | None,
-        headers: Mapping[str, str],
-        timeout_s: float,
-    ) -> None:
+    """OTLP/HTTP with protobuf bodies, on one pooled session."""
+
+    def __init__(self, target: OtlpTarget) -> None:
         import requests
 
         self._requests = requests
         self._session = requests.Session()
-        self._session.headers.update({**headers, "Content-Type": "application/x-protobuf"})
-        self._traces = traces_endpoint
-        self._metrics = metrics_endpoint
-        self._timeout = timeout_s
-        self.describe = f"{traces_endpoint or metrics_endpoint} (OTLP/HTTP)"
+        self._session.headers.update({**target.headers, "Content-Type": "application/x-protobuf"})
+        self._traces = target.traces_endpoint
+        self._metrics = target.metrics_endpoint
+        self._timeout = target.timeout_s
+        self.describe = f"{target.describe} (OTLP/HTTP)"
 
     def _post(self, url: str, body: bytes, spans: int, response: Any) -> Sent:
         try:
             resp = self._session.post(url, data=body, timeout=self._timeout)
         except self._requests.RequestException as err:
-            return Sent(False, retry=True, spans=spans, message=str(err))
+            return Sent(ok=False, retry=True, spans=spans, message=str(err))
         if resp.status_code == 200:
             parsed = response()
             with contextlib.suppress(Exception):
@@ -239,8 +244,8 @@ class HttpSink:
             return _partial(parsed, spans)
         message = f"HTTP {resp.status_code}: {resp.text[:200]}"
         if resp.status_code == 400:
-            return Sent(False, spans=spans, rejected=spans, message=message)
-        return Sent(False, retry=True, spans=spans, message=message)
+            return Sent(ok=False, spans=spans, rejected=spans, message=message)
+        return Sent(ok=False, retry=True, spans=spans, message=message)
 
     def send(self, lines: bytes, intent: Intent) -> Sent:
         if not self._traces:
@@ -254,7 +259,7 @@ class HttpSink:
 
     def send_metrics(self, request: bytes) -> Sent:
         if not self._metrics:
-            return Sent(True)
+            return Sent(ok=True)
         return self._post(self._metrics, request, 0, ExportMetricsServiceResponse)
 
     def close(self) -> None:
@@ -270,4 +275,4 @@ def _partial(resp: Any, spans: int) -> Sent:
             getattr(partial, "rejected_spans", 0) or getattr(partial, "rejected_data_points", 0)
         )
         message = partial.error_message
-    return Sent(True, spans=spans, rejected=rejected, message=message)
+    return Sent(ok=True, spans=spans, rejected=rejected, message=message)

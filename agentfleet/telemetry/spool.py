@@ -36,7 +36,7 @@ from pathlib import Path
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from agentfleet.telemetry.spanfile import encode_otlp_json
+from agentfleet.telemetry.spanfile import encode_otlp_json, write_all
 
 log = logging.getLogger("agentfleet.telemetry")
 
@@ -276,11 +276,7 @@ class SpoolWriter(SpanExporter):
                     self._close_segment()
                 if self._fd < 0:
                     self._open()
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self._fd, view) :]
-                if self.fsync:
-                    os.fdatasync(self._fd)
+                write_all(self._fd, data, fsync=self.fsync)
                 self._size += len(data)
         except OSError as err:
             if self.on_failure is not None:
