@@ -193,7 +193,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "trace":
         from agentfleet.telemetry.trace_view import trace_command
 
-        code, out = trace_command(settings.home, args.workflow_id, args.json)
+        code, out = trace_command(settings.home, args.workflow_id, as_json=args.json)
         print(out, file=sys.stdout if code == 0 else sys.stderr)
         return code
     if args.command == "score":

@@ -30,10 +30,9 @@ if TYPE_CHECKING:
 ACTIVITY_TRACER = "agentfleet.activities"
 PROVIDER_ANTHROPIC = "anthropic"
 
-# Attribute names used here that names.py does not (yet) carry: standard OTel names
-# (error.type, gen_ai.request.max_tokens, the opt-in content attributes), the Anthropic SDK's
-# request id, and two of ours that tie a span to its Temporal activity.
-ERROR_TYPE = "error.type"
+# Attribute names only the activity spans use: standard OTel names (gen_ai.request.max_tokens,
+# the opt-in content attributes), the Anthropic SDK's request id, and ours that tie a span to
+# its Temporal activity or describe its tool call.
 GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
 GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
@@ -107,6 +106,7 @@ class LlmCall:
         self.attempt = attempt
 
     def request_id(self, value: str | None) -> None:
+        """The provider's request id, for finding the call in Anthropic's logs."""
         if value:
             self.span.set_attribute(ANTHROPIC_REQUEST_ID, value)
 
@@ -119,6 +119,7 @@ class LlmCall:
             self.span.set_attribute(tn.AF_FALLBACK_FROM, fallback_from)
 
     def response(self, resp: LlmResponse) -> None:
+        """The reply's model, id, finish reason and usage, and the token and cost metrics."""
         s = self.span
         s.set_attributes(
             {
@@ -217,7 +218,7 @@ def _activity_span(
 def _failed(span: trace.Span, exc: BaseException) -> str:
     """Mark `span` ERROR with the exception's `error.type`, and return that type."""
     kind = _error_type(exc)
-    span.set_attribute(ERROR_TYPE, kind)
+    span.set_attribute(tn.ERROR_TYPE, kind)
     span.set_status(Status(StatusCode.ERROR, _describe(exc)))
     return kind
 
@@ -242,6 +243,7 @@ class ToolCall:
         self.span = span
 
     def result(self, res: ToolResult) -> None:
+        """Whether the journal replayed the tool call, and (if captured) what it returned."""
         self.span.set_attribute(AF_TOOL_ALREADY_DONE, res.already_done)
         if capture_content():
             self.span.set_attribute(GEN_AI_TOOL_CALL_RESULT, res.content[:20_000])

@@ -39,10 +39,12 @@ class DurableBatchSpanProcessor(BatchSpanProcessor):
         self._ended = threading.local()
 
     def on_end(self, span: ReadableSpan) -> None:
+        """Hand the span on to the batch, and count it for this thread."""
         super().on_end(span)
         self._ended.count = getattr(self._ended, "count", 0) + 1
 
     def ended_in_this_thread(self) -> int:
+        """How many spans this thread has ended: a change means there is something to flush."""
         return int(getattr(self._ended, "count", 0))
 
 

@@ -136,6 +136,7 @@ class Telemetry:
 
     @property
     def metrics_enabled(self) -> bool:
+        """Whether metrics are exported at all (an endpoint or a reader was given)."""
         return self._drain is not None
 
     @property
@@ -144,6 +145,7 @@ class Telemetry:
         return self._drain.seen() if self._drain is not None else set()
 
     def describe(self) -> str:
+        """One line for the worker's start-up log: where spans and metrics go."""
         o = self.options
         spans = (
             f"spans to {self.span_file}"

@@ -40,26 +40,43 @@ METRICS_METHOD = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Expor
 
 @dataclass(frozen=True)
 class Sent:
+    """The answer of one send: see the module docstring for `ok` and `retry`."""
+
     ok: bool
+    """The receiver took the batch (perhaps rejecting some of its spans)."""
     retry: bool = False
-    spans: int = 0  # spans in the batch
-    rejected: int = 0  # spans the receiver refused (partial success, or all of a refused batch)
+    """Not taken, but worth trying again later: the receiver is down, slow or misconfigured."""
+    spans: int = 0
+    """Spans in the batch."""
+    rejected: int = 0
+    """Spans the receiver refused (partial success, or all of a refused batch)."""
     message: str = ""
+    """The receiver's or the transport's words, for the log."""
 
 
 Intent = Callable[[int], None]
 
 
 class Sink(Protocol):
+    """Where the shipper sends spool lines and, at the end of a slot, its final counters."""
+
     describe: str
 
-    def send(self, lines: bytes, intent: Intent) -> Sent: ...
+    def send(self, lines: bytes, intent: Intent) -> Sent:
+        """Send spool lines, calling `intent` just before the point of no return."""
+        ...
 
-    def confirm(self, lines: bytes, pos: int) -> bool: ...
+    def confirm(self, lines: bytes, pos: int) -> bool:
+        """Whether a batch whose send was interrupted did arrive, at `pos`; False if unknown."""
+        ...
 
-    def send_metrics(self, request: bytes) -> Sent: ...
+    def send_metrics(self, request: bytes) -> Sent:
+        """Send a serialized OTLP metrics request (a dead slot's final counters)."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release connections; the sink is not used again."""
+        ...
 
 
 # --------------------------------------------------------------------------- span file
@@ -80,6 +97,7 @@ class SpanFileSink:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def send(self, lines: bytes, intent: Intent) -> Sent:
+        """Append under the volume-wide flock, recording the offset first (`intent`)."""
         spans = 0  # not counted here: parsing would cost more than the copy
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -96,6 +114,7 @@ class SpanFileSink:
         return Sent(ok=True, spans=spans)
 
     def confirm(self, lines: bytes, pos: int) -> bool:
+        """Whether the file holds exactly these bytes at `pos`: then the batch arrived."""
         try:
             with self.path.open("rb") as f:
                 f.seek(pos)
@@ -104,9 +123,11 @@ class SpanFileSink:
             return False
 
     def send_metrics(self, request: bytes) -> Sent:
+        """Nothing to do: without an endpoint there is no metrics backend."""
         return Sent(ok=True)  # no metrics backend without an endpoint
 
     def close(self) -> None:
+        """Nothing to release: every send opens and closes the file."""
         pass
 
 
@@ -189,6 +210,7 @@ class GrpcSink:
         return _partial(resp, spans)
 
     def send(self, lines: bytes, intent: Intent) -> Sent:
+        """Export the lines as one trace request; the receiver may take part of it."""
         if self._traces is None:
             raise RuntimeError("this sink has no traces endpoint")
         body, spans = lines_to_request(lines)
@@ -196,14 +218,17 @@ class GrpcSink:
         return self._call(self._traces, body, spans)
 
     def confirm(self, lines: bytes, pos: int) -> bool:
+        """Never known: an OTLP receiver cannot be asked, so the batch is sent again."""
         return False
 
     def send_metrics(self, request: bytes) -> Sent:
+        """Export the request, or take it as sent when there is no metrics endpoint."""
         if self._metrics is None:
             return Sent(ok=True)
         return self._call(self._metrics, request, 0)
 
     def close(self) -> None:
+        """Close the channels."""
         for channel in self._channels:
             channel.close()
 
@@ -248,6 +273,7 @@ class HttpSink:
         return Sent(ok=False, retry=True, spans=spans, message=message)
 
     def send(self, lines: bytes, intent: Intent) -> Sent:
+        """POST the lines as one trace request; the receiver may take part of it."""
         if not self._traces:
             raise RuntimeError("this sink has no traces endpoint")
         body, spans = lines_to_request(lines)
@@ -255,14 +281,17 @@ class HttpSink:
         return self._post(self._traces, body, spans, ExportTraceServiceResponse)
 
     def confirm(self, lines: bytes, pos: int) -> bool:
+        """Never known: an OTLP receiver cannot be asked, so the batch is sent again."""
         return False
 
     def send_metrics(self, request: bytes) -> Sent:
+        """POST the request, or take it as sent when there is no metrics endpoint."""
         if not self._metrics:
             return Sent(ok=True)
         return self._post(self._metrics, request, 0, ExportMetricsServiceResponse)
 
     def close(self) -> None:
+        """Close the session."""
         self._session.close()
 
 

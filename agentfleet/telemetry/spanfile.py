@@ -49,10 +49,10 @@ class OtlpJsonLinesExporter(SpanExporter):
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Append the batch as one line; FAILURE (and a log line) if the file cannot be written."""
         if not spans:
             return SpanExportResult.SUCCESS
-        line = json.dumps(encode_otlp_json(spans), separators=(",", ":")) + "\n"
-        data = line.encode()
+        data = otlp_json_line(spans)
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
@@ -65,10 +65,17 @@ class OtlpJsonLinesExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
+        """Nothing to close: every export opens and closes the file."""
         pass
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing is buffered: every export is written before it returns."""
         return True
+
+
+def otlp_json_line(spans: Sequence[ReadableSpan]) -> bytes:
+    """The batch as one compact line of the span file (and of a spool segment)."""
+    return (json.dumps(encode_otlp_json(spans), separators=(",", ":")) + "\n").encode()
 
 
 def encode_otlp_json(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
