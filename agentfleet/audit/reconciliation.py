@@ -1,8 +1,8 @@
 """`reconcile`: name every disagreement among visibility, the ledger and telemetry.
 
-Split out of the audit so the one long pass over the three sources, and the
-status rules it applies, stand apart from the parsing, queries and time
-checks it relies on.
+Split out of the audit so the checks over the three sources, one per kind of
+finding, and the status rules they apply, stand apart from the parsing,
+queries and time checks they rely on.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class _Run:
     """One run in scope, as visibility and the ledger each recorded it."""
 
     key: Key
+    """The run's (workflow id, run id)."""
     vis: VisibilityRecord | None
     """Visibility's record of the run, if it has one."""
     entries: list[LedgerEntry]
