@@ -357,7 +357,7 @@ def test_agentfleet_trace_shows_spans_still_in_a_dead_workers_spool(tmp_path: Pa
     home = tmp_path / "home"
     child(home, spans=3, endpoint="http://127.0.0.1:9", conversation="root-7", start_ns=START_NS)
     assert not (home / SPAN_FILE).exists() and segments(home)
-    code, out = trace_command(home, "root-7", False)
+    code, out = trace_command(home, "root-7", as_json=False)
     assert code == 0, out
     assert out.count("child ") == 3 and "2026-01-01T00:00:00.123456Z" in out
 

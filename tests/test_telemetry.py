@@ -336,7 +336,7 @@ def test_trace_view_renders_a_tree_with_utc_times_and_open_agents(tmp_path: Path
 
     path = tmp_path / SPAN_FILE
     path.parent.mkdir(parents=True)
-    code, out = trace_command(tmp_path, "m", False)
+    code, out = trace_command(tmp_path, "m", as_json=False)
     assert code == 1 and "no span file" in out
     line = {
         "resourceSpans": [
@@ -349,19 +349,19 @@ def test_trace_view_renders_a_tree_with_utc_times_and_open_agents(tmp_path: Path
         ]
     }
     path.write_text(json.dumps(line) + "\n" + json.dumps(line) + "\n{truncated")
-    code, out = trace_command(tmp_path, "m", False)
+    code, out = trace_command(tmp_path, "m", as_json=False)
     assert code == 0, out
     assert "2026-03-01T23:59:59.000000Z" in out and "9.00 s" in out
     assert "attempt 2  10→3 tok" in out and "still running" in out
     assert out.count("invoke_agent master") == 1  # duplicate lines are shown once
-    code, doc_text = trace_command(tmp_path, "m", True)
+    code, doc_text = trace_command(tmp_path, "m", as_json=True)
     doc = json.loads(doc_text)
     (t,) = doc["traces"]
     assert t["span_count"] == 3 and t["start"] == "2026-03-01T23:59:59.000000Z"
     root = t["spans"][0]
     assert root["name"] == "invoke_agent master" and root["children"][0]["name"] == "chat claude"
     assert root["start_unix_nano"] == t0 and root["duration_ms"] == 9000.0
-    assert trace_command(tmp_path, "nope", False)[0] == 1
+    assert trace_command(tmp_path, "nope", as_json=False)[0] == 1
 
 
 def _otlp(s: SpanRecord) -> dict[str, Any]:
@@ -936,7 +936,7 @@ async def test_exactly_once_across_two_sigkills_probe(
     assert not result.failed
     summary = await assert_exactly_once(client, handle.id, span_file)
     log.with_suffix(".json").write_text(json.dumps(summary, indent=2))
-    code, out = trace_command(settings.home, handle.id, False)
+    code, out = trace_command(settings.home, handle.id, as_json=False)
     assert code == 0 and "still running" not in out
 
 
@@ -1014,16 +1014,16 @@ async def test_trace_view_of_a_probe_run(
             client, settings.task_queue, ProbeInput(workspace="ws", children=2, turns=1, deny=True)
         )
     await t.shutdown()
-    code, out = trace_command(settings.home, result.workflow_id, False)
+    code, out = trace_command(settings.home, result.workflow_id, as_json=False)
     assert code == 0, out
     lines = out.splitlines()
     master = next(i for i, ln in enumerate(lines) if "invoke_agent master" in ln)
     assert "├─ invoke_agent sub-agent: part 1" in out and "└─ chat claude-haiku-4-5" in out
     assert "│  ├─ execute_tool write_file" in out and "ERROR SandboxViolation" in out
     assert lines[master].startswith(datetime.now(UTC).strftime("%Y-"))  # UTC ISO start first
-    by_child = trace_command(settings.home, result.children[0], False)[1]
+    by_child = trace_command(settings.home, result.children[0], as_json=False)[1]
     assert by_child.split("\n", 1)[1] == out.split("\n", 1)[1]  # a sub-agent id: same trace
-    code, text = trace_command(settings.home, result.workflow_id, True)
+    code, text = trace_command(settings.home, result.workflow_id, as_json=True)
     (tr,) = json.loads(text)["traces"]
     (root,) = tr["spans"]
     assert root["attributes"][tn.GEN_AI_AGENT_ID] == result.workflow_id
@@ -1044,12 +1044,12 @@ async def test_trace_view_of_a_demo_run(
     client = await connect(devserver.address, plugins=t.plugins, runtime=t.runtime)
     result = await _run_demo_master(client, settings, tmp_path)
     await t.shutdown()
-    code, out = trace_command(settings.home, result.tree.workflow_id, False)
+    code, out = trace_command(settings.home, result.tree.workflow_id, as_json=False)
     assert code == 0, out
     assert "invoke_agent master" in out
     assert "├─ invoke_agent sub-agent" in out or "└─ invoke_agent sub-agent" in out
     assert "chat " in out and "execute_tool " in out
-    doc = json.loads(trace_command(settings.home, result.tree.workflow_id, True)[1])
+    doc = json.loads(trace_command(settings.home, result.tree.workflow_id, as_json=True)[1])
     (tr,) = doc["traces"]
     (root,) = tr["spans"]
     subs = [c for c in root["children"] if c["name"].startswith("invoke_agent")]

@@ -15,9 +15,11 @@ from agentfleet.contracts.reports import Discrepancy, LedgerEntry
 
 
 def unverified_completion(key: Key, entry: LedgerEntry) -> Discrepancy | None:
-    """A `completed` row without a passing completion check: the ledger
-    claims work that nothing verified (a failed check that was still
-    recorded as done, or no check at all)."""
+    """A `completed` row without a passing completion check.
+
+    The ledger claims work that nothing verified: a failed check that was
+    still recorded as done, or no check at all.
+    """
     if entry.status != "completed" or (entry.verified is True and not entry.verify_problems):
         return None
     if entry.verified is False:

@@ -46,8 +46,10 @@ def closed_query(start: datetime, end: datetime, task_queue: str | None = None) 
 
 
 def running_query(end: datetime, task_queue: str | None = None) -> str:
-    """Agent runs still running that started before `end`: the ones started
-    in the window, and older ones that may be stuck."""
+    """Agent runs still running that started before `end`.
+
+    These are the ones started in the window, and older ones that may be stuck.
+    """
     return (
         f"{_types_clause(task_queue)} AND ExecutionStatus = 'Running'"
         f" AND StartTime < {_literal(_rfc3339(end))}"

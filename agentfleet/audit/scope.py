@@ -17,10 +17,16 @@ from agentfleet.contracts.reports import LedgerEntry, SpanRecord, VisibilityReco
 
 @dataclass(frozen=True)
 class AuditWindow:
+    """The audited ISO week: its UTC bounds, and the zone whose week it is."""
+
     week: str
+    """The ISO week, `YYYY-Www`."""
     tz: str
+    """The IANA zone whose Monday 00:00 starts the week."""
     start: datetime
+    """The first instant in the window (aware UTC)."""
     end: datetime
+    """The first instant after the window (aware UTC)."""
 
     def __contains__(self, ts: object) -> bool:
         return isinstance(ts, datetime) and self.start <= ts < self.end
@@ -34,6 +40,7 @@ _INLINE_ID = re.compile(r"/inline-\d+$")
 
 
 def is_inline(entry: LedgerEntry) -> bool:
+    """Inline work: a ledger row of its own, but no workflow that visibility could list."""
     return entry.role == "inline"
 
 
@@ -56,12 +63,18 @@ def _vis_in_scope(v: VisibilityRecord, window: AuditWindow) -> bool:
 
 @dataclass
 class Lookups:
-    """What to fetch by key before reconciling, so a run that one source
-    places outside the window is compared rather than called missing."""
+    """What to fetch by key before reconciling.
+
+    A run that one source places outside the window is then compared rather
+    than called missing.
+    """
 
     visibility_runs: set[Key] = field(default_factory=set)
+    """Runs the ledger has in the window that the visibility list did not return."""
     visibility_ids: set[str] = field(default_factory=set)
+    """Workflow ids with agent spans in the window that visibility did not return."""
     ledger_ids: set[str] = field(default_factory=set)
+    """Workflow ids that visibility or telemetry has in the window and the ledger did not."""
 
 
 def lookups_needed(
@@ -70,6 +83,7 @@ def lookups_needed(
     ledger: Sequence[LedgerEntry],
     spans: Sequence[SpanRecord] | None,
 ) -> Lookups:
+    """The records to fetch by key before `reconcile`, given what the window's queries returned."""
     vis_keys = {(v.workflow_id, v.run_id) for v in visibility}
     vis_ids = {v.workflow_id for v in visibility}
     led_keys = {(e.workflow_id, e.run_id) for e in ledger}
@@ -95,9 +109,11 @@ def lookups_needed(
 def stale_running(
     visibility: Sequence[VisibilityRecord], ledger: Sequence[LedgerEntry]
 ) -> set[Key]:
-    """Runs the visibility list shows running while the ledger has closed
-    them. The list is eventually consistent and may lag a close by a moment;
-    describe is not, so these are asked again before being called mismatched."""
+    """Runs the visibility list shows running while the ledger has closed them.
+
+    The list is eventually consistent and may lag a close by a moment;
+    describe is not, so these are asked again before being called mismatched.
+    """
     closed = {(e.workflow_id, e.run_id) for e in ledger if e.status != "running"}
     return {
         (v.workflow_id, v.run_id)

@@ -19,12 +19,13 @@ from agentfleet.telemetry.names import AF_STATUS, GEN_AI_AGENT_ID, GEN_AI_CONVER
 SPAN_PREFIX = "invoke_agent"
 TRACES_FILE = Path("traces") / "spans.jsonl"
 
-# The only text the ledger itself stores in SQLite (see ledger.UTCDateTime):
+# The only text the ledger itself stores in SQLite (see agentfleet.ledger.store.UTCDateTime):
 # UTC wall time with exactly six fractional digits.
 _SQLITE_CANONICAL = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
 
 
 def spans_path(home: Path) -> Path:
+    """Where the local span file of `home` is, the telemetry the audit reads."""
     return Path(home) / TRACES_FILE
 
 
@@ -34,9 +35,11 @@ def spans_path(home: Path) -> Path:
 def parse_stored_timestamp(
     value: object, dialect: str
 ) -> tuple[datetime | None, str | None, str | None]:
-    """(instant as the ledger reads it, raw text, problem or None) for a raw
-    column value. The instant follows the ledger's own reading (naive means
-    UTC), so it is the value the report really used."""
+    """Read a raw timestamp column as (instant as the ledger reads it, raw text, problem).
+
+    The instant follows the ledger's own reading (naive means UTC), so it is
+    the value the report really used; the problem is None for a canonical value.
+    """
     if value is None:
         return None, None, None
     if isinstance(value, datetime):
@@ -74,10 +77,12 @@ def parse_stored_timestamp(
 def parse_stored_check(
     verified: object, missing: object
 ) -> tuple[bool | None, list[str] | None, list[str]]:
-    """(verified, missing paths, problems) for the raw completion-check
-    columns. Only what the ledger itself writes counts as a check: a boolean
-    (SQLite: 0 or 1) and a JSON list of paths. Anything else is no check,
-    and the problem says what was stored instead."""
+    """Read the raw completion-check columns as (verified, missing paths, problems).
+
+    Only what the ledger itself writes counts as a check: a boolean (SQLite:
+    0 or 1) and a JSON list of paths. Anything else is no check, and the
+    problem says what was stored instead.
+    """
     problems: list[str] = []
     flag: bool | None
     if verified is None or isinstance(verified, bool):
@@ -134,9 +139,12 @@ def _nanos(v: object) -> datetime | None:
 
 
 def spans_from_lines(lines: Iterable[str]) -> tuple[list[SpanRecord], int]:
-    """`invoke_agent` spans from lines of OTLP `ExportTraceServiceRequest`
-    protobuf-JSON (camelCase or proto field names). Returns (spans, number of
-    lines that could not be read)."""
+    """Read the `invoke_agent` spans from lines of the span file.
+
+    Each line is an OTLP `ExportTraceServiceRequest` in protobuf-JSON
+    (camelCase or proto field names). Returns (spans, number of lines that
+    could not be read).
+    """
     spans: list[SpanRecord] = []
     bad = 0
     for line in lines:

@@ -19,8 +19,11 @@ _MAX_OFFSET = timedelta(hours=26)
 
 
 def zone_offset_like(diff: timedelta, tolerance: timedelta) -> timedelta | None:
-    """The non-zero multiple of 15 minutes (up to 26 h) that `diff` is within
-    `tolerance` of, if any: the signature of a local wall time stored as UTC."""
+    """The zone offset that `diff` looks like, if any.
+
+    That is the non-zero multiple of 15 minutes (up to 26 h) that `diff` is
+    within `tolerance` of: the signature of a local wall time stored as UTC.
+    """
     steps = round(diff / _OFFSET_STEP)
     if steps == 0:
         return None
@@ -54,6 +57,61 @@ def _say_vis(v: VisibilityRecord) -> str:
     return f"{v.status}, started {_ts(v.start_time)}, closed {_ts(v.close_time)}"
 
 
+def _zone_shift(field: str, diff: timedelta, tolerance: timedelta, theirs: str) -> str | None:
+    """Why `field` looks like a local wall time stored as UTC, if `diff` is a zone offset."""
+    offset = zone_offset_like(diff, tolerance)
+    if offset is None:
+        return None
+    return (
+        f"{field} is {_fmt_offset(offset)} off visibility's {theirs}: "
+        "a local wall time stored as UTC"
+    )
+
+
+def _start_problem(entry: LedgerEntry, v: VisibilityRecord, tolerance: timedelta) -> str | None:
+    if entry.started_at is None:
+        return None
+    diff = entry.started_at - v.start_time
+    shifted = _zone_shift("started_at", diff, tolerance, "start time")
+    if shifted is None and diff < -tolerance:
+        # A queued first task may start late, never early.
+        return f"started_at is {_fmt_span(diff)} before visibility's start time"
+    return shifted
+
+
+def _close_problem(closed_at: datetime, close_time: datetime, tolerance: timedelta) -> str | None:
+    diff = closed_at - close_time
+    shifted = _zone_shift("closed_at", diff, tolerance, "close time")
+    if shifted is None and diff > tolerance:
+        # The ledger's close is written before the workflow returns, so
+        # it can lag visibility's (a slow or retried write), never lead.
+        return f"closed_at is {_fmt_span(diff)} after visibility's close time"
+    return shifted
+
+
+def _outside_window(
+    key: Key, entry: LedgerEntry, v: VisibilityRecord, window: AuditWindow
+) -> Discrepancy | None:
+    """A close that the ledger puts in another week than visibility does."""
+    ledger_in, vis_in = entry.closed_at in window, v.close_time in window
+    if ledger_in == vis_in:
+        return None
+    where = (
+        "inside the window, but visibility closed it outside"
+        if ledger_in
+        else "outside the window, but visibility closed it inside"
+    )
+    return Discrepancy(
+        kind="outside_window",
+        workflow_id=key[0],
+        run_id=key[1],
+        detail=f"the ledger's closed_at {_ts(entry.closed_at)} puts it {where} "
+        f"(at {_ts(v.close_time)}); the report counts it in the wrong week",
+        ledger=_say_ledger(entry),
+        visibility=_say_vis(v),
+    )
+
+
 def _check_times(
     key: Key,
     entry: LedgerEntry,
@@ -61,56 +119,25 @@ def _check_times(
     window: AuditWindow,
     tolerance: timedelta,
 ) -> list[Discrepancy]:
+    """The findings about a run's ledger times, judged against visibility's."""
     found: list[Discrepancy] = []
-    wid, rid = key
     reasons: list[str] = list(entry.timestamp_problems)
-    if entry.started_at is not None:
-        diff = entry.started_at - v.start_time
-        offset = zone_offset_like(diff, tolerance)
-        if offset is not None:
-            reasons.append(
-                f"started_at is {_fmt_offset(offset)} off visibility's start time: "
-                "a local wall time stored as UTC"
-            )
-        elif diff < -tolerance:
-            # A queued first task may start late, never early.
-            reasons.append(f"started_at is {_fmt_span(diff)} before visibility's start time")
+    started = _start_problem(entry, v, tolerance)
+    if started is not None:
+        reasons.append(started)
     if entry.status != "running" and entry.closed_at is not None and v.close_time is not None:
-        diff = entry.closed_at - v.close_time
-        offset = zone_offset_like(diff, tolerance)
-        if offset is not None:
-            reasons.append(
-                f"closed_at is {_fmt_offset(offset)} off visibility's close time: "
-                "a local wall time stored as UTC"
-            )
-        elif diff > tolerance:
-            # The ledger's close is written before the workflow returns, so
-            # it can lag visibility's (a slow or retried write), never lead.
-            reasons.append(f"closed_at is {_fmt_span(diff)} after visibility's close time")
-        ledger_in, vis_in = entry.closed_at in window, v.close_time in window
-        if ledger_in != vis_in:
-            where = (
-                "inside the window, but visibility closed it outside"
-                if ledger_in
-                else "outside the window, but visibility closed it inside"
-            )
-            found.append(
-                Discrepancy(
-                    kind="outside_window",
-                    workflow_id=wid,
-                    run_id=rid,
-                    detail=f"the ledger's closed_at {_ts(entry.closed_at)} puts it {where} "
-                    f"(at {_ts(v.close_time)}); the report counts it in the wrong week",
-                    ledger=_say_ledger(entry),
-                    visibility=_say_vis(v),
-                )
-            )
+        closed = _close_problem(entry.closed_at, v.close_time, tolerance)
+        if closed is not None:
+            reasons.append(closed)
+        elsewhere = _outside_window(key, entry, v, window)
+        if elsewhere is not None:
+            found.append(elsewhere)
     if reasons:
         found.append(
             Discrepancy(
                 kind="naive_or_shifted_timestamp",
-                workflow_id=wid,
-                run_id=rid,
+                workflow_id=key[0],
+                run_id=key[1],
                 detail="; ".join(reasons),
                 ledger=_say_ledger(entry),
                 visibility=_say_vis(v),

@@ -169,7 +169,7 @@ def trace(workflow_id: str, *, as_json: Json = False) -> int:
     """Show a run's spans from the local span file."""
     from agentfleet.telemetry.trace_view import trace_command
 
-    code, out = trace_command(_settings().home, workflow_id, as_json)
+    code, out = trace_command(_settings().home, workflow_id, as_json=as_json)
     print(out, file=sys.stdout if code == 0 else sys.stderr)
     return code
 

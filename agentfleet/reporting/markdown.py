@@ -14,6 +14,7 @@ __all__ = ["render_json", "render_markdown"]
 
 
 def render_json(report: WeeklyReport) -> str:
+    """The report file's JSON: the whole model, indented for a diff between weeks."""
     return report.model_dump_json(indent=2) + "\n"
 
 
@@ -186,6 +187,7 @@ def _versus(report: WeeklyReport) -> list[str]:
 
 
 def render_markdown(report: WeeklyReport) -> str:
+    """The report for people: a header, then one section per function below."""
     tzi = zone(report.tz)
     fmt = "%Y-%m-%d %H:%M %Z"
     lines = [

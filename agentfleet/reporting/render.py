@@ -31,6 +31,7 @@ SIMULATOR_ID_PREFIX = "msg_sim_"
 
 
 def workflow_url(ui_url: str, namespace: str, workflow_id: str) -> str:
+    """The Temporal UI page of a workflow, so a printed result links to its history."""
     return (
         f"{ui_url}/namespaces/{quote(namespace, safe='')}/workflows/{quote(workflow_id, safe='')}"
     )
@@ -45,8 +46,10 @@ def _paths(paths: list[str], limit: int = 4) -> str:
 
 
 def verification_text(node: AgentNode) -> str | None:
-    """One line on the node's completion check, or None when there is
-    nothing to say (a run that never claimed to be done)."""
+    """One line on the node's completion check.
+
+    None when there is nothing to say: a run that never claimed to be done.
+    """
     v = node.verification
     if v is None:
         if node.status == "completed":
@@ -92,14 +95,21 @@ class SpendSource:
     """The tree's billed spend, split by who answered."""
 
     simulated_usd: float = 0.0
+    """Spend the simulator answered: not real money."""
     real_usd: float = 0.0
+    """Spend a real model answered."""
     unrecorded_usd: float = 0.0
+    """Spend whose run did not record which of the two answered."""
     simulated_calls: int = 0
+    """Billed attempts the simulator answered."""
     real_calls: int = 0
+    """Billed attempts a real model answered."""
     unrecorded_calls: int = 0
+    """Billed attempts with no record of which answered."""
 
     @property
     def source(self) -> str:
+        """Who answered: `simulator`, `model`, `unrecorded`, `mixed`, or `none`."""
         kinds = [
             name
             for name, calls in (
@@ -130,6 +140,7 @@ class SpendSource:
         return ""
 
     def as_json(self) -> dict[str, Any]:
+        """The `spend` object of `status --json` and `run --json`."""
         return {
             "source": self.source,
             "simulated_usd": round(self.simulated_usd, 8),
@@ -139,8 +150,11 @@ class SpendSource:
 
 
 def spend_source(tree: AgentNode) -> SpendSource:
-    """Every billed attempt in the tree (each node keeps its own receipts).
-    Rejected attempts (429, 5xx) cost nothing and say nothing here."""
+    """Split the spend of every billed attempt in the tree by who answered it.
+
+    Each node keeps its own receipts. Rejected attempts (429, 5xx) cost
+    nothing and say nothing here.
+    """
     usd = {True: 0.0, False: 0.0, None: 0.0}
     calls = {True: 0, False: 0, None: 0}
     for node in tree.walk():
@@ -176,7 +190,7 @@ def _line(node: AgentNode) -> str:
     )
 
 
-def _details(node: AgentNode, indent: str, with_id: bool) -> list[str]:
+def _details(node: AgentNode, indent: str, *, with_id: bool) -> list[str]:
     lines = [f"{indent}   id {node.workflow_id}"] if with_id else []
     check = verification_text(node)
     if check:
@@ -187,6 +201,7 @@ def _details(node: AgentNode, indent: str, with_id: bool) -> list[str]:
 
 
 def render_tree(node: AgentNode) -> str:
+    """The agent tree as `status` prints it: one line per agent, its check and error below."""
     lines = [_line(node), *_details(node, "", with_id=False)]
 
     def walk(children: list[AgentNode], prefix: str) -> None:
@@ -201,6 +216,7 @@ def render_tree(node: AgentNode) -> str:
 
 
 def render_result(result: MasterResult, ui_url: str | None, namespace: str) -> str:
+    """What `run --wait` and `status` print: the tree, the answer, the spend, where to look."""
     tree = result.tree
     out = [render_tree(tree), "", "Answer:", tree.output.strip() or "(none)"]
     u = tree.usage
@@ -226,6 +242,7 @@ def render_result(result: MasterResult, ui_url: str | None, namespace: str) -> s
 
 
 def node_json(node: AgentNode) -> dict[str, Any]:
+    """One agent and its subtree as the `--json` outputs give it."""
     return {
         "workflow_id": node.workflow_id,
         "role": node.role,

@@ -1,5 +1,6 @@
-"""The weekly report: numbers from the task ledger, rendered as JSON, Markdown
-and a PNG chart.
+"""The weekly report: numbers from the task ledger.
+
+They are rendered as JSON, Markdown and a PNG chart.
 
 No Temporal here: `activities/report.py` and the CLI call into this module.
 `build_report` is pure; `load_rows` and `write_report_files` are the only I/O.
@@ -90,23 +91,29 @@ _SQL_MARGIN = timedelta(days=2)
 
 
 def week_before(week: str, tz: str = "UTC") -> str:
+    """The ISO week before `week` in `tz`: the one the report compares with."""
     start, _ = iso_week_bounds(week, tz)
     return week_of(start - timedelta(microseconds=1), tz)
 
 
 def previous_week(now: datetime, tz: str = "UTC") -> str:
     """The ISO week in `tz` that ended most recently before `now` (aware).
-    Deterministic given `now`, so the report workflow can call it."""
+
+    Deterministic given `now`, so the report workflow can call it.
+    """
     return week_before(week_of(now, tz), tz)
 
 
 def report_stem(week: str, tz: str) -> str:
-    """`2026-W10` for UTC, `2026-W10-America-Los_Angeles` otherwise: a zone
-    name's '/' must not become a directory."""
+    """The report files' name: `2026-W10` for UTC, `2026-W10-America-Los_Angeles` otherwise.
+
+    A zone name's '/' must not become a directory.
+    """
     return week if tz == "UTC" else f"{week}-{tz.replace('/', '-')}"
 
 
 def report_paths(home: Path, week: str, tz: str) -> dict[str, Path]:
+    """Where the week's report files go, by extension (`json`, `md`, `png`)."""
     base = Path(home) / "reports" / report_stem(week, tz)
     return {ext: base.with_name(f"{base.name}.{ext}") for ext in ("json", "md", "png")}
 
@@ -115,9 +122,12 @@ def report_paths(home: Path, week: str, tz: str) -> dict[str, Path]:
 
 
 def load_rows(ledger: Ledger, start: datetime, end: datetime) -> tuple[list[LedgerRow], int]:
-    """Every row that can matter to the window `[start, end)`: closed or
-    started in it, still running, and the whole tree of each (so a row's own
-    spend can be told from its children's). Returns (rows, unreadable count)."""
+    """Every row that can matter to the window `[start, end)`.
+
+    That is a row closed or started in it, or still running, and the whole
+    tree of each (so a row's own spend can be told from its children's).
+    Returns (rows, unreadable count).
+    """
     lo, hi = start - _SQL_MARGIN, end + _SQL_MARGIN
     t = tasks
     near = sa.or_(
@@ -153,8 +163,10 @@ def load_rows(ledger: Ledger, start: datetime, end: datetime) -> tuple[list[Ledg
 
 
 def nearest_rank(values: Sequence[float], q: float) -> float | None:
-    """The q-quantile by nearest rank: the smallest value with at least q of
-    the data at or below it."""
+    """The q-quantile by nearest rank.
+
+    That is the smallest value with at least q of the data at or below it.
+    """
     if not values:
         return None
     ordered = sorted(values)
@@ -191,8 +203,11 @@ def _is_root(row: LedgerRow) -> bool:
 
 
 def outcome(row: LedgerRow) -> str:
-    """The row's status as the report counts it: a `completed` whose check
-    did not pass (or never ran) is `completed_unchecked`, not a completion."""
+    """The row's status as the report counts it.
+
+    A `completed` whose check did not pass (or never ran) is
+    `completed_unchecked`, not a completion.
+    """
     if row.status == "completed" and row.verified is not True:
         return "completed_unchecked"
     return row.status
@@ -243,8 +258,11 @@ _USAGE_FIELDS = (
 
 
 def _own_usage(rows: Sequence[LedgerRow]) -> dict[tuple[str, str], tuple[float, ...]]:
-    """What each row spent itself, one value per `_USAGE_FIELDS`: its subtree
-    total minus its direct children's subtree totals, never below zero."""
+    """What each row spent itself, one value per `_USAGE_FIELDS`.
+
+    That is its subtree total minus its direct children's subtree totals,
+    never below zero.
+    """
     children: dict[str, list[LedgerRow]] = defaultdict(list)
     for r in rows:
         if r.parent_id:
@@ -330,8 +348,10 @@ def _failure_reasons(rows: Iterable[LedgerRow]) -> list[FailureReason]:
 
 
 def _unverified_reasons(rows: Iterable[LedgerRow]) -> list[UnverifiedReason]:
-    """The paths unverified agents were missing, counted once per task tree:
-    a master's goal-level check and its sub-agent's often name the same path."""
+    """The paths unverified agents were missing, counted once per task tree.
+
+    A master's goal-level check and its sub-agent's often name the same path.
+    """
     trees: dict[str, set[str]] = defaultdict(set)
     for r in rows:
         if r.status != "unverified":
@@ -436,9 +456,12 @@ def build_report(
     generated_at: datetime | None = None,
     unreadable_rows: int = 0,
 ) -> WeeklyReport:
-    """The report for ISO week `week` in zone `tz`. `rows` may hold more than
-    the window (as `load_rows` returns): only what falls inside counts.
-    `prev_rows` are the rows for the week before, for the deltas."""
+    """The report for ISO week `week` in zone `tz`.
+
+    `rows` may hold more than the window (as `load_rows` returns): only what
+    falls inside counts. `prev_rows` are the rows for the week before, for
+    the deltas.
+    """
     tz = "UTC" if tz.upper() == "UTC" else tz
     start, end = iso_week_bounds(week, tz)
     roots = [r for r in rows if _is_root(r)]
@@ -485,8 +508,11 @@ def build_report(
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Readers (and a retried activity) see the old file or the new one,
-    never half of one."""
+    """Replace `path` with `data` in one step.
+
+    Readers (and a retried activity) see the old file or the new one, never
+    half of one.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -21,8 +21,11 @@ _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
 def zone(tz: str) -> tzinfo:
-    """Resolve an IANA zone name, turning the KeyError zoneinfo raises into a
-    ValueError so callers (CLI flags, report parameters) handle one type."""
+    """Resolve an IANA zone name.
+
+    The KeyError zoneinfo raises becomes a ValueError, so callers (CLI flags,
+    report parameters) handle one type.
+    """
     if tz.upper() == "UTC":
         return UTC
     try:
@@ -60,9 +63,11 @@ def _local_midnight_utc(day: date, tz: tzinfo) -> datetime:
 
 
 def iso_week_bounds(week: str, tz: str = "UTC") -> tuple[datetime, datetime]:
-    """Aware UTC `[start, end)` of ISO week `week` ("YYYY-Www") as observed in
-    zone `tz`. The span is 7 days give or take a DST shift in `tz`; consecutive
-    weeks tile the timeline with no gap and no overlap."""
+    """Aware UTC `[start, end)` of ISO week `week` ("YYYY-Www") as observed in zone `tz`.
+
+    The span is 7 days give or take a DST shift in `tz`; consecutive weeks
+    tile the timeline with no gap and no overlap.
+    """
     year, num = _parse_week(week)
     tzi = zone(tz)
     try:
@@ -78,7 +83,8 @@ def week_of(instant: datetime, tz: str = "UTC") -> str:
     """The ISO week ("YYYY-Www") containing `instant`, as observed in zone `tz`.
 
     Naive datetimes are rejected: guessing that they are local time is the
-    exact bug that made the old weekly report lose a day."""
+    exact bug that made the old weekly report lose a day.
+    """
     if not isinstance(instant, datetime):
         raise TypeError(f"instant must be a datetime, got {type(instant).__name__}")
     if instant.tzinfo is None or instant.utcoffset() is None:

@@ -30,10 +30,9 @@ if TYPE_CHECKING:
 ACTIVITY_TRACER = "agentfleet.activities"
 PROVIDER_ANTHROPIC = "anthropic"
 
-# Attribute names used here that names.py does not (yet) carry: standard OTel names
-# (error.type, gen_ai.request.max_tokens, the opt-in content attributes), the Anthropic SDK's
-# request id, and two of ours that tie a span to its Temporal activity.
-ERROR_TYPE = "error.type"
+# Attribute names only the activity spans use: standard OTel names (gen_ai.request.max_tokens,
+# the opt-in content attributes), the Anthropic SDK's request id, and ours that tie a span to
+# its Temporal activity or describe its tool call.
 GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
 GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
@@ -107,6 +106,7 @@ class LlmCall:
         self.attempt = attempt
 
     def request_id(self, value: str | None) -> None:
+        """The provider's request id, for finding the call in Anthropic's logs."""
         if value:
             self.span.set_attribute(ANTHROPIC_REQUEST_ID, value)
 
@@ -119,6 +119,7 @@ class LlmCall:
             self.span.set_attribute(tn.AF_FALLBACK_FROM, fallback_from)
 
     def response(self, resp: LlmResponse) -> None:
+        """The reply's model, id, finish reason and usage, and the token and cost metrics."""
         s = self.span
         s.set_attributes(
             {
@@ -186,25 +187,40 @@ def llm_call(req: LlmRequest, *, simulated: bool) -> Iterator[LlmCall]:
         attrs[GEN_AI_SYSTEM_INSTRUCTIONS] = json.dumps([{"type": "text", "content": req.system}])
         attrs[GEN_AI_INPUT_MESSAGES] = json.dumps([m.model_dump(mode="json") for m in req.messages])
     _count(tn.LLM_CALLS, 1, {tn.ATTR_MODEL: req.model})
-    tracer = trace.get_tracer(ACTIVITY_TRACER)
-    with tracer.start_as_current_span(
-        f"chat {req.model}",
-        kind=SpanKind.CLIENT,
-        attributes=attrs,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
+    with _activity_span(f"chat {req.model}", SpanKind.CLIENT, attrs) as span:
         call = LlmCall(span, req, attempt)
         try:
             yield call
         except BaseException as exc:
-            kind = _error_type(exc)
-            span.set_attribute(ERROR_TYPE, kind)
-            span.set_status(Status(StatusCode.ERROR, _describe(exc)))
+            kind = _failed(span, exc)
             retryable = isinstance(exc, ApplicationError) and not exc.non_retryable
             if retryable and not _last_attempt(info):
                 _count(tn.LLM_RETRIES, 1, {tn.ATTR_MODEL: req.model, tn.ATTR_ERROR_CLASS: kind})
             raise
+
+
+@contextmanager
+def _activity_span(
+    name: str, kind: SpanKind, attrs: Mapping[str, AttributeValue]
+) -> Iterator[trace.Span]:
+    """An activity span; the caller decides how an exception marks it (see `_failed`)."""
+    tracer = trace.get_tracer(ACTIVITY_TRACER)
+    with tracer.start_as_current_span(
+        name,
+        kind=kind,
+        attributes=attrs,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        yield span
+
+
+def _failed(span: trace.Span, exc: BaseException) -> str:
+    """Mark `span` ERROR with the exception's `error.type`, and return that type."""
+    kind = _error_type(exc)
+    span.set_attribute(tn.ERROR_TYPE, kind)
+    span.set_status(Status(StatusCode.ERROR, _describe(exc)))
+    return kind
 
 
 def _last_attempt(info: activity.Info | None) -> bool:
@@ -227,6 +243,7 @@ class ToolCall:
         self.span = span
 
     def result(self, res: ToolResult) -> None:
+        """Whether the journal replayed the tool call, and (if captured) what it returned."""
         self.span.set_attribute(AF_TOOL_ALREADY_DONE, res.already_done)
         if capture_content():
             self.span.set_attribute(GEN_AI_TOOL_CALL_RESULT, res.content[:20_000])
@@ -264,20 +281,11 @@ def tool_call(
         attrs[GEN_AI_TOOL_CALL_ARGUMENTS] = json.dumps(req.input)[:20_000]
     tool = {tn.ATTR_TOOL: req.name}
     _count(tn.TOOL_CALLS, 1, tool)
-    tracer = trace.get_tracer(ACTIVITY_TRACER)
-    with tracer.start_as_current_span(
-        f"execute_tool {req.name}",
-        kind=SpanKind.INTERNAL,
-        attributes=attrs,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
+    with _activity_span(f"execute_tool {req.name}", SpanKind.INTERNAL, attrs) as span:
         try:
             yield ToolCall(span)
         except BaseException as exc:
-            kind = _error_type(exc)
-            span.set_attribute(ERROR_TYPE, kind)
-            span.set_status(Status(StatusCode.ERROR, _describe(exc)))
+            kind = _failed(span, exc)
             if kind == SANDBOX_REFUSAL:
                 _count(tn.TOOL_DENIED, 1, tool)
             raise

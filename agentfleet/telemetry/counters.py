@@ -36,6 +36,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
+from agentfleet.telemetry.spanfile import write_all
+
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 
 log = logging.getLogger("agentfleet.telemetry")
@@ -50,6 +52,8 @@ AttrKey = tuple[tuple[str, Any], ...]
 
 @dataclass
 class Series:
+    """One fleet counter with one set of attributes: its cumulative value so far."""
+
     name: str
     unit: str
     description: str
@@ -72,6 +76,7 @@ class CounterStore:
         self,
         directory: Path,
         resource: Mapping[str, Any] | None = None,
+        *,
         fsync: bool = False,
         compact_bytes: int = 256 << 10,
     ) -> None:
@@ -150,6 +155,7 @@ class CounterStore:
             s.value += int(value)
 
     def series(self) -> list[Series]:
+        """A copy of every series, safe to read while counts go on."""
         with self._lock:
             return [
                 Series(s.name, s.unit, s.description, dict(s.attributes), s.value)
@@ -170,11 +176,7 @@ class CounterStore:
                 )
                 self._log_size = os.fstat(self._fd).st_size
             data = (line + "\n").encode()
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
-            if self.fsync:
-                os.fdatasync(self._fd)
+            write_all(self._fd, data, fsync=self.fsync)
             self._log_size += len(data)
             for name, unit, description, attrs, value in incs:
                 self._apply(name, unit, description, attrs, value)
@@ -193,7 +195,9 @@ class CounterStore:
             "series": [vars(s) for s in self._series.values()],
         }
         _write_atomic(
-            self.path, json.dumps(doc, separators=(",", ":"), default=str).encode(), self.fsync
+            self.path,
+            json.dumps(doc, separators=(",", ":"), default=str).encode(),
+            fsync=self.fsync,
         )
         if self._fd >= 0:
             os.close(self._fd)
@@ -202,6 +206,7 @@ class CounterStore:
             self._log_path(old).unlink()
 
     def close(self) -> None:
+        """Close the log; the next record opens it again."""
         with self._lock:
             if self._fd >= 0:
                 os.close(self._fd)
@@ -210,6 +215,7 @@ class CounterStore:
     # --- the final export of an adopted slot ---
 
     def needs_final_export(self) -> bool:
+        """Whether the slot holds counts that no final export has sent yet."""
         if not self._series:
             return False
         try:
@@ -219,7 +225,10 @@ class CounterStore:
         return self.saved_at_ns > done
 
     def mark_exported(self) -> None:
-        _write_atomic(self.path.parent / EXPORTED_FILE, f"{self.saved_at_ns}\n".encode(), False)
+        """Note that the final export sent everything saved so far."""
+        _write_atomic(
+            self.path.parent / EXPORTED_FILE, f"{self.saved_at_ns}\n".encode(), fsync=False
+        )
 
     def final_request(self, now_ns: int | None = None) -> bytes:
         """The slot's totals as one OTLP metrics request: cumulative monotonic sums."""
@@ -258,15 +267,11 @@ class CounterStore:
         return request.SerializeToString()
 
 
-def _write_atomic(path: Path, data: bytes, fsync: bool) -> None:
+def _write_atomic(path: Path, data: bytes, *, fsync: bool) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if fsync:
-            os.fdatasync(fd)
+        write_all(fd, data, fsync=fsync)
     finally:
         os.close(fd)
     os.replace(tmp, path)  # readers see the old file or the new, never half
@@ -332,10 +337,12 @@ _generation_lock = threading.Lock()
 
 
 def counted() -> None:
+    """Tell the checkpoint that a fleet counter was recorded and must reach disk."""
     global _generation
     with _generation_lock:  # never lost, never backwards: a checkpoint relies on it
         _generation += 1
 
 
 def generation() -> int:
+    """How many fleet counts were recorded so far: a checkpoint drains when it changed."""
     return _generation

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -38,36 +39,43 @@ class DurableBatchSpanProcessor(BatchSpanProcessor):
         self._ended = threading.local()
 
     def on_end(self, span: ReadableSpan) -> None:
+        """Hand the span on to the batch, and count it for this thread."""
         super().on_end(span)
         self._ended.count = getattr(self._ended, "count", 0) + 1
 
     def ended_in_this_thread(self) -> int:
+        """How many spans this thread has ended: a change means there is something to flush."""
         return int(getattr(self._ended, "count", 0))
 
 
 Checkpoint = Callable[[], None]
 
 
+@dataclass(frozen=True)
+class _Flush:
+    """What a workflow activation makes durable before its completion goes back."""
+
+    processor: DurableBatchSpanProcessor
+    """The span processor to flush when the activation ended a span."""
+    checkpoint: Checkpoint | None
+    """The durable counters' checkpoint, run after every activation; None without them."""
+
+
 class _FlushingInstance(WorkflowInstance):
-    def __init__(
-        self,
-        inner: WorkflowInstance,
-        processor: DurableBatchSpanProcessor,
-        checkpoint: Checkpoint | None,
-    ) -> None:
+    def __init__(self, inner: WorkflowInstance, flush: _Flush) -> None:
         self._inner = inner
-        self._processor = processor
-        self._checkpoint = checkpoint
+        self._flush = flush
 
     def activate(self, act: Any) -> Any:
-        before = self._processor.ended_in_this_thread()
+        processor, checkpoint = self._flush.processor, self._flush.checkpoint
+        before = processor.ended_in_this_thread()
         completion = self._inner.activate(act)
-        if self._processor.ended_in_this_thread() != before:
+        if processor.ended_in_this_thread() != before:
             # Written before the completion goes back to the server.
-            self._processor.force_flush()
-        if self._checkpoint is not None:
+            processor.force_flush()
+        if checkpoint is not None:
             # Any activation may have counted something (a task started, a child spawned).
-            self._checkpoint()
+            checkpoint()
         return completion
 
     def get_serialization_context(self, command_info: Any) -> Any:
@@ -87,23 +95,15 @@ class _FlushingInstance(WorkflowInstance):
 
 
 class _FlushingRunner(WorkflowRunner):
-    def __init__(
-        self,
-        inner: WorkflowRunner,
-        processor: DurableBatchSpanProcessor,
-        checkpoint: Checkpoint | None,
-    ) -> None:
+    def __init__(self, inner: WorkflowRunner, flush: _Flush) -> None:
         self._inner = inner
-        self._processor = processor
-        self._checkpoint = checkpoint
+        self._flush = flush
 
     def prepare_workflow(self, defn: Any) -> None:
         self._inner.prepare_workflow(defn)
 
     def create_instance(self, det: Any) -> WorkflowInstance:
-        return _FlushingInstance(
-            self._inner.create_instance(det), self._processor, self._checkpoint
-        )
+        return _FlushingInstance(self._inner.create_instance(det), self._flush)
 
     def set_worker_level_failure_exception_types(
         self, types: Sequence[type[BaseException]]
@@ -112,17 +112,17 @@ class _FlushingRunner(WorkflowRunner):
 
 
 class _FlushAfterActivity(Interceptor):
-    def __init__(self, flush: Checkpoint, in_thread: bool) -> None:
+    def __init__(self, flush: Checkpoint, *, in_thread: bool) -> None:
         self._flush = flush
         self._in_thread = in_thread
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _FlushAfterActivityInbound(next, self._flush, self._in_thread)
+        return _FlushAfterActivityInbound(next, self._flush, in_thread=self._in_thread)
 
 
 class _FlushAfterActivityInbound(ActivityInboundInterceptor):
     def __init__(
-        self, next: ActivityInboundInterceptor, flush: Checkpoint, in_thread: bool
+        self, next: ActivityInboundInterceptor, flush: Checkpoint, *, in_thread: bool
     ) -> None:
         super().__init__(next)
         self._flush = flush
@@ -153,7 +153,7 @@ def durable_spans_plugin(
     def wrap(runner: WorkflowRunner | None) -> WorkflowRunner:
         if runner is None:
             raise ValueError("no WorkflowRunner to wrap")
-        return _FlushingRunner(runner, processor, checkpoint)
+        return _FlushingRunner(runner, _Flush(processor, checkpoint))
 
     def after_activity() -> None:
         processor.force_flush()

@@ -65,6 +65,7 @@ class MetricDrain:
             self.drain()
 
     def drain(self) -> None:
+        """Move the Runtime's buffered metric updates into the OTel instruments (and the store)."""
         with self._drain_lock:
             seen = generation()
             try:
@@ -132,10 +133,12 @@ class MetricDrain:
         return inst
 
     def seen(self) -> set[str]:
+        """Names of the metrics drained so far."""
         with self._drain_lock:
             return set(self.names)
 
     def stop(self) -> None:
+        """Stop the drain thread after one last drain, and close the counter store."""
         self._stop.set()
         self._thread.join(timeout=5)
         self.drain()

@@ -113,6 +113,8 @@ AF_VERIFY_CHECKED = "agentfleet.verification.checked"
 AF_VERIFY_MISSING = "agentfleet.verification.missing"
 # The GenAI conventions' evaluation event, carrying the same check.
 GEN_AI_EVALUATION_EVENT = "gen_ai.evaluation.result"
+# OTel's `error.type` on a span that ended in error: the classified type of what ended it.
+ERROR_TYPE = "error.type"
 
 SPAN_ATTRIBUTES = tuple(
     v for k, v in dict(globals()).items() if k.startswith(("GEN_AI_", "AF_")) and isinstance(v, str)

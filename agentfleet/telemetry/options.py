@@ -53,6 +53,7 @@ class TelemetryOptions:
     def from_env(
         cls, env: Mapping[str, str], home: Path, service_name: str | None = None
     ) -> TelemetryOptions:
+        """Read the standard `OTEL_*` variables (and ours) from `env`; `home` locates the spool."""
         resource = _parse_pairs(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))
         name = (
             env.get("OTEL_SERVICE_NAME")

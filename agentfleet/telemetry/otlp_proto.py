@@ -35,6 +35,7 @@ def lines_to_request(data: bytes) -> tuple[bytes, int]:
 
 
 def trace_request(doc: Mapping[str, Any]) -> tuple[ExportTraceServiceRequest, int]:
+    """Build the protobuf request from its OTLP/JSON form; returns it and its span count."""
     count = 0
     resource_spans = []
     for rs in doc.get("resourceSpans", ()):

@@ -13,6 +13,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def segment_size(seg: Path) -> int:
+    """The segment's size in bytes; 0 once it is gone."""
     try:
         return seg.stat().st_size
     except FileNotFoundError:
@@ -20,6 +21,7 @@ def segment_size(seg: Path) -> int:
 
 
 def read_range(seg: Path, start: int, length: int) -> bytes:
+    """Up to `length` bytes of the segment from `start`; empty once it is gone."""
     if length <= 0:
         return b""
     try:
@@ -30,7 +32,7 @@ def read_range(seg: Path, start: int, length: int) -> bytes:
         return b""
 
 
-def next_batch(seg: Path, start: int, limit: int, active: bool) -> tuple[bytes, bytes]:
+def next_batch(seg: Path, start: int, limit: int, *, active: bool) -> tuple[bytes, bytes]:
     """(whole lines from `start`, up to about `limit` bytes; a torn tail of a closed segment)."""
     try:
         with seg.open("rb") as f:
@@ -51,7 +53,8 @@ def next_batch(seg: Path, start: int, limit: int, active: bool) -> tuple[bytes, 
     return b"", b""  # the writer is mid-line; it finishes it
 
 
-def has_work(path: Path, counters: bool) -> bool:
+def has_work(path: Path, *, counters: bool) -> bool:
+    """Whether a slot directory still holds segments (or, if `counters`, counts) to ship."""
     try:
         names = os.listdir(path)
     except OSError:
@@ -84,6 +87,7 @@ def _iso(ns: int) -> str:
 
 
 def describe(data: bytes, seg: Path, why: str) -> str:
+    """Name what a batch held and where it came from, for the log line that drops it."""
     spans, traces, first, last = summary(data)
     shown = ", ".join(sorted(traces)[:3]) + (", ..." if len(traces) > 3 else "")
     span_range = f"started {_iso(first)} to {_iso(last)}" if spans else "no readable span"

@@ -61,14 +61,24 @@ SPOOL_BACKLOG = "agentfleet_spool_backlog"
 
 @dataclass(frozen=True)
 class ShipperOptions:
-    delay_s: float = 5.0  # how long a spooled span may wait for company before it is sent
-    batch_bytes: int = 1 << 20  # of OTLP/JSON per request: well inside gRPC's 4 MB
+    """How the shipper batches, bounds and retries; `setup_telemetry` fills it from the env."""
+
+    delay_s: float = 5.0
+    """How long a spooled span may wait for company before it is sent."""
+    batch_bytes: int = 1 << 20
+    """OTLP/JSON bytes per request: well inside gRPC's 4 MB."""
     max_bytes: int = 512 << 20
+    """The spool's bound in bytes: past it, the oldest segments are dropped (and counted)."""
     max_age_s: float = 72 * 3600.0
-    scan_s: float = 2.0  # how often to look for the slots of dead processes
+    """The spool's bound in age: older segments are dropped (and counted)."""
+    scan_s: float = 2.0
+    """How often to look for the slots of dead processes."""
     retry_max_s: float = 5.0
+    """The longest wait between tries while the receiver is unreachable."""
     close_timeout_s: float = 5.0
+    """How long `close` keeps shipping before it leaves the rest in the spool."""
     fsync: bool = False
+    """Whether cursor writes are fdatasync'ed, like the spool's own writes."""
 
 
 @dataclass
@@ -91,6 +101,12 @@ class ShipperStats:
 
 
 class Shipper:
+    """Ships the spool to a sink on a background thread: its own slot, and dead processes'.
+
+    Spans reach the spool before Temporal hears that their work is done; the shipper sends
+    them on when it can, so an unreachable receiver delays export and loses nothing.
+    """
+
     def __init__(
         self,
         root: Path,
@@ -127,6 +143,7 @@ class Shipper:
         self._thread = threading.Thread(target=self._run, name="agentfleet-shipper", daemon=True)
 
     def start(self) -> Shipper:
+        """Start the shipping thread, at once if a dead predecessor left spans in our slot."""
         if self._held[0].slot.segments():
             # A dead predecessor's spans, left in the slot this process claimed: ship now.
             self._pending_since = time.monotonic() - self.options.delay_s
@@ -145,7 +162,8 @@ class Shipper:
         self._wake.set()
 
     def write_failed(self, spans: int, message: str) -> None:
-        self._drop("write_error", spans, f"{message}; these spans were never spooled")
+        """Count and log spans the spool writer could not write: the only ones lost."""
+        self._drop("write_error", spans=spans, what=f"{message}; these spans were never spooled")
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Ship everything now; True when nothing is left (False: the sink is unreachable)."""
@@ -226,7 +244,7 @@ class Shipper:
 
     # --- one pass over everything held ---
 
-    def _pass(self, force: bool) -> bool:
+    def _pass(self, *, force: bool) -> bool:
         with self._lock:
             if not force and time.monotonic() < self._retry_at:
                 return False
@@ -238,7 +256,7 @@ class Shipper:
                 if not self._ship_slot(held):
                     ok = False
                     break
-            self._record_outcome(ok)
+            self._record_outcome(ok=ok)
             if ok:
                 with self._pending_lock:
                     if self._pending == pending:  # nothing was written during the pass
@@ -249,7 +267,7 @@ class Shipper:
             self._backlog_metric.set(backlog)
             return ok and backlog == 0
 
-    def _record_outcome(self, ok: bool) -> None:
+    def _record_outcome(self, *, ok: bool) -> None:
         now = time.monotonic()
         if ok:
             if self._down_since is not None:
@@ -278,7 +296,7 @@ class Shipper:
     def _ship_slot(self, held: _Held) -> bool:
         for seg in held.slot.segments():
             active = held.own and seg == self.writer.active
-            if not self._ship_segment(seg, active, held):
+            if not self._ship_segment(seg, held, active=active):
                 return False
         if held.own:
             return True
@@ -301,19 +319,19 @@ class Shipper:
             self._held.remove(held)
         return True
 
-    def _ship_segment(self, seg: Path, active: bool, held: _Held) -> bool:
+    def _ship_segment(self, seg: Path, held: _Held, *, active: bool) -> bool:
         cur = read_cursor(seg)
         if seg not in held.seen:
             held.seen.add(seg)
             if cur.inflight > cur.acked:
                 cur = self._settle_inflight(seg, cur)
         while True:
-            data, torn = next_batch(seg, cur.acked, self.options.batch_bytes, active)
+            data, torn = next_batch(seg, cur.acked, self.options.batch_bytes, active=active)
             if torn:
                 self._drop(
                     "torn",
-                    1,
-                    f"a torn last line ({len(torn)} bytes) in {seg}: its writer was killed "
+                    spans=1,
+                    what=f"a torn last line ({len(torn)} bytes) in {seg}: its writer was killed "
                     "while writing it, before Temporal heard that its work was done",
                 )
                 cur = Cursor(cur.acked + len(torn))
@@ -369,9 +387,9 @@ class Shipper:
         write_cursor(seg, done, fsync=fsync)
         self.stats.batches += 1
         if not sent.ok:
-            self._drop("rejected", sent.rejected or 1, describe(data, seg, sent.message))
+            self._drop("rejected", spans=sent.rejected or 1, what=describe(data, seg, sent.message))
         elif sent.rejected:
-            self._drop("rejected", sent.rejected, describe(data, seg, sent.message))
+            self._drop("rejected", spans=sent.rejected, what=describe(data, seg, sent.message))
         return done, True
 
     # --- bounds ---
@@ -405,11 +423,13 @@ class Shipper:
             data = read_range(seg, read_cursor(seg).acked, unshipped)
             spans = summary(data)[0]
             if spans:
-                self._drop(reason, spans, f"{limit}: {describe(data, seg, 'never exported')}")
+                self._drop(
+                    reason, spans=spans, what=f"{limit}: {describe(data, seg, 'never exported')}"
+                )
             remove_segment(seg)
             total -= unshipped
 
-    def _drop(self, reason: str, spans: int, what: str) -> None:
+    def _drop(self, reason: str, *, spans: int, what: str) -> None:
         self.stats.dropped[reason] += spans
         self._dropped_metric.add(spans, {"reason": reason})
         log.warning("dropped %d spans (%s): %s", spans, reason, what)
@@ -428,7 +448,7 @@ class Shipper:
             held = {h.slot.path for h in self._held}
             for path in slot_dirs(self.root):
                 counting = self.metrics_sink is not None
-                if path in held or not has_work(path, counting):
+                if path in held or not has_work(path, counters=counting):
                     continue
                 slot = Slot.try_lock(path)
                 if slot is None:

@@ -20,6 +20,19 @@ log = logging.getLogger("agentfleet.telemetry")
 # --------------------------------------------------------------------------- span file
 
 
+def write_all(fd: int, data: bytes, *, fsync: bool = False) -> None:
+    """Write all of `data`, however many `write()` calls that takes, and `fsync` if asked.
+
+    Used by every writer of spool, counter and span files; `fsync` is an fdatasync, for
+    files whose loss the next run would notice (the spool, the counters).
+    """
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    if fsync:
+        os.fdatasync(fd)
+
+
 class OtlpJsonLinesExporter(SpanExporter):
     """Appends each batch as one line: an ExportTraceServiceRequest in OTLP/JSON.
 
@@ -36,16 +49,14 @@ class OtlpJsonLinesExporter(SpanExporter):
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Append the batch as one line; FAILURE (and a log line) if the file cannot be written."""
         if not spans:
             return SpanExportResult.SUCCESS
-        line = json.dumps(encode_otlp_json(spans), separators=(",", ":")) + "\n"
-        data = line.encode()
+        data = otlp_json_line(spans)
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
+                write_all(fd, data)
             finally:
                 os.close(fd)
         except OSError:
@@ -54,10 +65,17 @@ class OtlpJsonLinesExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
+        """Nothing to close: every export opens and closes the file."""
         pass
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing is buffered: every export is written before it returns."""
         return True
+
+
+def otlp_json_line(spans: Sequence[ReadableSpan]) -> bytes:
+    """The batch as one compact line of the span file (and of a spool segment)."""
+    return (json.dumps(encode_otlp_json(spans), separators=(",", ":")) + "\n").encode()
 
 
 def encode_otlp_json(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
@@ -92,6 +110,7 @@ def _flags(parent: Any) -> int:
 
 
 def _span_json(span: ReadableSpan) -> dict[str, Any]:
+    """One span as OTLP/JSON, its keys in the order the protobuf mapping writes them."""
     ctx = span.get_span_context()
     assert ctx is not None
     out: dict[str, Any] = {
@@ -110,48 +129,53 @@ def _span_json(span: ReadableSpan) -> dict[str, Any]:
         out["startTimeUnixNano"] = str(span.start_time)
     if span.end_time:
         out["endTimeUnixNano"] = str(span.end_time)
-    if span.attributes:
-        out["attributes"] = _kvs(span.attributes)
-    if span.dropped_attributes:
-        out["droppedAttributesCount"] = span.dropped_attributes
+    _put_attributes(out, span.attributes, span.dropped_attributes)
     if span.events:
-        events = []
-        for e in span.events:
-            ev: dict[str, Any] = {}
-            if e.timestamp:
-                ev["timeUnixNano"] = str(e.timestamp)
-            if e.name:
-                ev["name"] = e.name
-            if e.attributes:
-                ev["attributes"] = _kvs(e.attributes)
-            if e.dropped_attributes:
-                ev["droppedAttributesCount"] = e.dropped_attributes
-            events.append(ev)
-        out["events"] = events
+        out["events"] = [_event_json(e) for e in span.events]
     if span.dropped_events:
         out["droppedEventsCount"] = span.dropped_events
     if span.links:
-        links = []
-        for link in span.links:
-            lk: dict[str, Any] = {
-                "traceId": f"{link.context.trace_id:032x}",
-                "spanId": f"{link.context.span_id:016x}",
-            }
-            if link.attributes:
-                lk["attributes"] = _kvs(link.attributes)
-            if link.dropped_attributes:
-                lk["droppedAttributesCount"] = link.dropped_attributes
-            lk["flags"] = _flags(link.context)
-            links.append(lk)
-        out["links"] = links
+        out["links"] = [_link_json(link) for link in span.links]
     if span.dropped_links:
         out["droppedLinksCount"] = span.dropped_links
-    status: dict[str, Any] = {}
-    if span.status.description:
-        status["message"] = span.status.description
-    if span.status.status_code.value:
-        status["code"] = span.status.status_code.value
-    out["status"] = status
+    out["status"] = _status_json(span.status)
+    return out
+
+
+def _put_attributes(out: dict[str, Any], attributes: Any, dropped: int) -> None:
+    """The attributes of a span, event or link, and how many its limits dropped."""
+    if attributes:
+        out["attributes"] = _kvs(attributes)
+    if dropped:
+        out["droppedAttributesCount"] = dropped
+
+
+def _event_json(event: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if event.timestamp:
+        out["timeUnixNano"] = str(event.timestamp)
+    if event.name:
+        out["name"] = event.name
+    _put_attributes(out, event.attributes, event.dropped_attributes)
+    return out
+
+
+def _link_json(link: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "traceId": f"{link.context.trace_id:032x}",
+        "spanId": f"{link.context.span_id:016x}",
+    }
+    _put_attributes(out, link.attributes, link.dropped_attributes)
+    out["flags"] = _flags(link.context)
+    return out
+
+
+def _status_json(status: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if status.description:
+        out["message"] = status.description
+    if status.status_code.value:
+        out["code"] = status.status_code.value
     return out
 
 

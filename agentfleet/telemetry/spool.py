@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import re
@@ -36,7 +35,7 @@ from pathlib import Path
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from agentfleet.telemetry.spanfile import encode_otlp_json
+from agentfleet.telemetry.spanfile import otlp_json_line, write_all
 
 log = logging.getLogger("agentfleet.telemetry")
 
@@ -50,6 +49,7 @@ _SEGMENT = re.compile(r"^(\d{10})\.jsonl$")
 
 
 def spool_root(home: Path) -> Path:
+    """The spool of a home: one directory per service, one slot per process."""
     return home / SPOOL_DIR
 
 
@@ -71,6 +71,7 @@ def volume_id(root: Path) -> str:
 
 
 def service_dir(root: Path, service: str) -> Path:
+    """A service's directory in the spool, its name made safe for a path."""
     return root / (re.sub(r"[^A-Za-z0-9._-]", "_", service) or "_")
 
 
@@ -83,10 +84,12 @@ class Slot:
 
     @property
     def index(self) -> int:
+        """The slot's number: with the volume id, this process's stable instance id."""
         return int(self.path.name.rsplit("-", 1)[1])
 
     @classmethod
     def try_lock(cls, path: Path) -> Slot | None:
+        """Lock the slot at `path` for this process, or None if another holds it."""
         try:
             fd = os.open(path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
         except OSError:
@@ -101,11 +104,13 @@ class Slot:
         return cls(path, fd)
 
     def release(self) -> None:
+        """Give the slot up, so a sibling may adopt what is left in it."""
         if self._fd >= 0:
             os.close(self._fd)  # closing the only descriptor drops the flock
             self._fd = -1
 
     def segments(self) -> list[Path]:
+        """The slot's segment files, oldest first."""
         try:
             names = os.listdir(self.path)
         except FileNotFoundError:
@@ -113,6 +118,7 @@ class Slot:
         return [self.path / n for n in sorted(names) if _SEGMENT.match(n)]
 
     def next_sequence(self) -> int:
+        """The number of the next segment this slot's writer opens."""
         segs = self.segments()
         return int(segs[-1].name[:10]) + 1 if segs else 1
 
@@ -154,10 +160,12 @@ class Cursor:
     sink_pos: int = 0
 
     def encode(self) -> bytes:
+        """The cursor file's fixed-width form, so one pwrite replaces it whole."""
         return f"{self.acked:020d} {self.inflight:020d} {self.sink_pos:020d}\n".encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> Cursor | None:
+        """The cursor from its file, or None when the bytes are not a cursor."""
         parts = raw.split()
         if len(parts) != 3 or not all(p.isdigit() for p in parts):
             return None
@@ -165,10 +173,12 @@ class Cursor:
 
 
 def cursor_path(segment: Path) -> Path:
+    """Where a segment's cursor is kept: beside it, same name, `.ack`."""
     return segment.with_suffix(".ack")
 
 
 def read_cursor(segment: Path) -> Cursor:
+    """How far `segment` is shipped: from the start when it has no readable cursor."""
     try:
         raw = cursor_path(segment).read_bytes()
     except FileNotFoundError:
@@ -186,6 +196,7 @@ def read_cursor(segment: Path) -> Cursor:
 
 
 def write_cursor(segment: Path, cursor: Cursor, *, fsync: bool = False) -> None:
+    """Record how far `segment` is shipped, in place; `fsync` makes it durable."""
     fd = os.open(cursor_path(segment), os.O_WRONLY | os.O_CREAT, 0o644)
     try:
         # Fixed width, one pwrite at offset 0: a killed process leaves the old or the new.
@@ -197,6 +208,7 @@ def write_cursor(segment: Path, cursor: Cursor, *, fsync: bool = False) -> None:
 
 
 def remove_segment(segment: Path) -> None:
+    """Delete a shipped segment and its cursor, in the order that is safe to interrupt."""
     # The segment first: a cursor without its segment is harmless, a segment without its
     # cursor would be shipped again from the start.
     with contextlib.suppress(FileNotFoundError):
@@ -262,9 +274,10 @@ class SpoolWriter(SpanExporter):
             self.active = None
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Append the batch as one line to the open segment, starting a new one when due."""
         if not spans:
             return SpanExportResult.SUCCESS
-        data = (json.dumps(encode_otlp_json(spans), separators=(",", ":")) + "\n").encode()
+        data = otlp_json_line(spans)
         try:
             with self._lock:
                 if self._closed:
@@ -276,11 +289,7 @@ class SpoolWriter(SpanExporter):
                     self._close_segment()
                 if self._fd < 0:
                     self._open()
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self._fd, view) :]
-                if self.fsync:
-                    os.fdatasync(self._fd)
+                write_all(self._fd, data, fsync=self.fsync)
                 self._size += len(data)
         except OSError as err:
             if self.on_failure is not None:
@@ -293,10 +302,12 @@ class SpoolWriter(SpanExporter):
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
+        """Close the open segment; later exports fail."""
         with self._lock:
             self._closed = True
             self._close_segment()
             self.active = None
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing is buffered: every export is written before it returns."""
         return True

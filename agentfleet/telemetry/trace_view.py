@@ -1,7 +1,7 @@
 """`agentfleet trace ID [--json]`: a task's trace from the local span file, as a tree.
 
 Reads `$AGENTFLEET_HOME/traces/spans.jsonl` (one OTLP/JSON ExportTraceServiceRequest per
-line, see agentfleet/telemetry.py), finds the trace(s) in which a span carries
+line, see agentfleet/telemetry/spanfile.py), finds the trace(s) in which a span carries
 `gen_ai.conversation.id`, `gen_ai.agent.id` or `agentfleet.root_id` equal to ID, and renders
 every span of them as a tree, like a trace view: UTC start, duration, a timeline bar, the span
 and its key attributes (for an agent, its completion check: verified, unverified with the
@@ -46,6 +46,8 @@ BAR = 24
 
 @dataclass
 class SpanRecord:
+    """One span as the trace view shows it, with its children once the tree is built."""
+
     trace_id: str
     span_id: str
     parent_span_id: str
@@ -63,6 +65,7 @@ class SpanRecord:
 
     @property
     def duration_ns(self) -> int:
+        """How long the span ran, never negative."""
         return max(0, self.end_ns - self.start_ns)
 
 
@@ -72,6 +75,7 @@ def utc(ns: int) -> datetime:
 
 
 def iso(ns: int) -> str:
+    """Epoch ns as the view prints it: UTC, microseconds, `Z`."""
     return utc(ns).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
@@ -117,6 +121,7 @@ def _hex_id(raw: str | None, size: int) -> str:
 
 
 def parse_line(line: str) -> Iterator[SpanRecord]:
+    """The spans of one span-file line (an OTLP/JSON ExportTraceServiceRequest)."""
     doc = json.loads(line)
     for rs in doc.get("resourceSpans", ()):
         resource = _attrs(rs.get("resource", {}).get("attributes"))
@@ -156,8 +161,10 @@ def _enum(value: Any, names: dict[int, str]) -> int:
 
 
 def read_spans(path: Path, *more: Path) -> list[SpanRecord]:
-    """Every span in the files, once per (trace id, span id); unreadable lines are skipped
-    (a writer may be mid-append on the last one)."""
+    """Every span in the files, once per (trace id, span id).
+
+    Unreadable lines are skipped: a writer may be mid-append on the last one.
+    """
     seen: dict[tuple[str, str], SpanRecord] = {}
     for p in (path, *more):
         try:
@@ -178,6 +185,7 @@ def read_spans(path: Path, *more: Path) -> list[SpanRecord]:
 
 
 def spool_segments(home: Path) -> list[Path]:
+    """Spool segments not yet shipped: their spans belong in the view too."""
     return sorted((home / SPOOL_DIR).glob("*/slot-*/*.jsonl"))
 
 
@@ -186,20 +194,25 @@ def spool_segments(home: Path) -> list[Path]:
 
 @dataclass
 class TraceTree:
+    """One trace's spans, as roots with their children."""
+
     trace_id: str
     roots: list[SpanRecord]
     spans: list[SpanRecord]
 
     @property
     def start_ns(self) -> int:
+        """When the trace's first span started: the left edge of every timeline bar."""
         return min(s.start_ns for s in self.spans)
 
     @property
     def end_ns(self) -> int:
+        """When the trace's last span ended: the right edge of every timeline bar."""
         return max(s.end_ns for s in self.spans)
 
 
 def traces_for(spans: list[SpanRecord], workflow_id: str) -> list[TraceTree]:
+    """The traces in which some span names `workflow_id`, earliest first, as trees."""
     trace_ids = {
         s.trace_id for s in spans if any(s.attributes.get(k) == workflow_id for k in ID_KEYS)
     }
@@ -208,6 +221,7 @@ def traces_for(spans: list[SpanRecord], workflow_id: str) -> list[TraceTree]:
 
 
 def build_tree(trace_id: str, spans: list[SpanRecord]) -> TraceTree:
+    """Link a trace's spans to their parents, with placeholders for parents not yet written."""
     by_id = {s.span_id: s for s in spans}
     for s in spans:
         s.children = []
@@ -270,9 +284,11 @@ def _as_paths(value: Any) -> list[str]:
 
 
 def span_verification(attrs: dict[str, Any]) -> dict[str, Any] | None:
-    """The completion check an `invoke_agent` span carries, or None when it
-    carries none (no check ran, or a span from before checks existed).
-    `checked` may come as the count or as the paths themselves."""
+    """The completion check an `invoke_agent` span carries.
+
+    None when it carries none (no check ran, or a span from before checks
+    existed). `checked` may come as the count or as the paths themselves.
+    """
     if tn.AF_VERIFY_PASSED not in attrs and tn.AF_VERIFY_MODE not in attrs:
         return None
     checked = attrs.get(tn.AF_VERIFY_CHECKED)
@@ -290,6 +306,7 @@ def span_verification(attrs: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def verification_words(v: dict[str, Any]) -> str:
+    """A completion check (from `span_verification`) in the words the tree shows."""
     if v["passed"] is not True:
         missing = v["missing"]
         return "✗ unverified" + (f": missing {', '.join(missing)}" if missing else "")
@@ -329,7 +346,7 @@ def _summary(s: SpanRecord) -> str:
         if int(a.get(tn.AF_ATTEMPT, 1)) > 1:
             parts.append(f"attempt {a[tn.AF_ATTEMPT]}")
     if s.status_code == 2:
-        kind = a.get("error.type")
+        kind = a.get(tn.ERROR_TYPE)
         parts.append(f"ERROR {kind}" if kind else "ERROR")
     return "  ".join(parts)
 
@@ -343,8 +360,16 @@ def _bar(s: SpanRecord, t0: int, total: int) -> str:
 
 
 def _walk(
-    lines: list[str], s: SpanRecord, t0: int, total: int, prefix: str, last: bool, top: bool
+    lines: list[str],
+    s: SpanRecord,
+    t0: int,
+    total: int,
+    prefix: str,
+    *,
+    last: bool,
+    top: bool,
 ) -> None:
+    """One span's line of the tree, then its children's, below it."""
     branch = "" if top else ("└─ " if last else "├─ ")
     start = iso(s.start_ns) if not s.missing else "-"
     dur = _duration(s.duration_ns) if not s.missing else "open"
@@ -355,10 +380,11 @@ def _walk(
     )
     child_prefix = prefix if top else prefix + ("   " if last else "│  ")
     for i, c in enumerate(s.children):
-        _walk(lines, c, t0, total, child_prefix, i == len(s.children) - 1, False)
+        _walk(lines, c, t0, total, child_prefix, last=i == len(s.children) - 1, top=False)
 
 
 def render_text(workflow_id: str, trees: list[TraceTree], path: Path) -> str:
+    """The traces as text trees with UTC times and timeline bars: `agentfleet trace ID`."""
     lines: list[str] = []
     for tree in trees:
         t0, total = tree.start_ns, tree.end_ns - tree.start_ns
@@ -373,7 +399,7 @@ def render_text(workflow_id: str, trees: list[TraceTree], path: Path) -> str:
         lines.append(f"{'start (UTC)':<27} {'duration':>9}  {'timeline':<{BAR}}  span")
 
         for root in tree.roots:
-            _walk(lines, root, t0, total, "", True, True)
+            _walk(lines, root, t0, total, "", last=True, top=True)
         lines.append("")
     lines.append(f"({path})")
     return "\n".join(lines)
@@ -403,6 +429,7 @@ def _node(s: SpanRecord) -> dict[str, Any]:
 
 
 def render_json(workflow_id: str, trees: list[TraceTree], path: Path) -> str:
+    """The traces as one JSON document with the spans nested: `agentfleet trace ID --json`."""
     doc = {
         "id": workflow_id,
         "file": str(path),
@@ -421,7 +448,7 @@ def render_json(workflow_id: str, trees: list[TraceTree], path: Path) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
-def trace_command(home: Path, workflow_id: str, as_json: bool) -> tuple[int, str]:
+def trace_command(home: Path, workflow_id: str, *, as_json: bool) -> tuple[int, str]:
     """`agentfleet trace ID [--json]`: (exit code, text to print). 1 when nothing is found."""
     path = home / SPAN_FILE
     segments = spool_segments(home)
