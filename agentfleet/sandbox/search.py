@@ -49,7 +49,8 @@ json.dump(out, sys.stdout)
 
 def glob_regex(glob: str) -> re.Pattern[str]:
     """A glob as ripgrep reads one: `*` and `?` stay within a path segment, `**`
-    crosses them, and a glob with no `/` matches the file name anywhere."""
+    crosses them, and a glob with no `/` matches the file name anywhere.
+    """
     i, out = 0, []
     while i < len(glob):
         c = glob[i]

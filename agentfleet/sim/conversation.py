@@ -83,7 +83,8 @@ class Conversation:
     def user_feedback(self) -> list[list[str]]:
         """What the client said back after each of our turns, one list per user
         message: its texts, and the text of any error tool_result (how a
-        rejected tool input comes back)."""
+        rejected tool input comes back).
+        """
         out: list[list[str]] = []
         for m in self.messages[1:]:
             if m["role"] != "user":

@@ -119,7 +119,8 @@ _WRONG_NAMES = {
 
 def bad_arguments(tool_input: dict[str, Any], schema: JSON) -> dict[str, Any]:
     """The input with its last required field under a name the schema lacks:
-    the commonest way a real model's call fails validation."""
+    the commonest way a real model's call fails validation.
+    """
     required = [k for k in schema.get("required") or [] if k in tool_input]
     key = required[-1] if required else next(iter(tool_input), None)
     if key is None:

@@ -82,7 +82,8 @@ _TOOL_ORDER = ("list_files", "read_file", "write_file", "move_file", "make_dir")
 
 def split_parts(goal: str) -> list[tuple[str, bool]]:
     """(part, follows "then") for each part of a goal, in order. Quoted text and
-    listed items ("one per line: a, b, write c") are never split."""
+    listed items ("one per line: a, b, write c") are never split.
+    """
     shielded, saved = protect(goal, lists=True)
     parts: list[tuple[str, bool]] = []
     then = False
@@ -145,7 +146,8 @@ def _subtask(sid: str, title: str, description: str, **rest: Any) -> JSON:
 
 def _standing_alone(part: str, ops: list[Op]) -> str:
     """The part as its agent must read it: with no other part in view, it has to
-    mean the same steps ("listing them" names what "them" was)."""
+    mean the same steps ("listing them" names what "them" was).
+    """
     words = strip_directives(part)
     if parse_request(words) == ops:
         return part

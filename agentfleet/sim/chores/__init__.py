@@ -40,7 +40,8 @@ def _busy(title: str, convo: Conversation, wanted: int) -> list[JSON]:
 
 def _looks_first(habits: Habits, env: Env, sent: list[tuple[int, Use]]) -> bool:
     """Under multi-tool a lone first call goes out with a look at the workspace,
-    as a model in a hurry looks and acts in one turn."""
+    as a model in a hurry looks and acts in one turn.
+    """
     return MULTI_TOOL in habits and len(sent) == 1 and "list_files" in env.offered
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from typing_extensions import override
+
 from agentfleet.sim.chores.base import Done, Env, Gen, Op, Use, listing
 
 _GLOSSARY: tuple[tuple[str, str], ...] = (
@@ -105,10 +107,12 @@ class Answer(Op):
     question: str
     changes = False
 
+    @override
     def run(self, env: Env) -> Gen:
         yield from ()
         return Done(answer_to(self.question), wanted_change=False)
 
+    @override
     def step(self) -> str:
         return f"answer: {self.question}"
 
@@ -120,10 +124,12 @@ class Say(Op):
     text: str
     changes = False
 
+    @override
     def run(self, env: Env) -> Gen:
         yield from ()
         return Done(self.text.rstrip("\n"), wanted_change=False)
 
+    @override
     def step(self) -> str:
         return "write the requested text"
 
@@ -136,6 +142,7 @@ class Cannot(Op):
     asks_for_files: bool = True
     changes = False
 
+    @override
     def run(self, env: Env) -> Gen:
         yield from ()
         if not self.asks_for_files:
@@ -149,6 +156,7 @@ class Cannot(Op):
             "Tell me which file to create or change, and what it should contain."
         )
 
+    @override
     def step(self) -> str:
         return self.request
 
@@ -160,6 +168,7 @@ class PlanSteps(Op):
     steps: tuple[str, ...]
     changes = False
 
+    @override
     def run(self, env: Env) -> Gen:
         yield from ()
         lines = [f"{i}. {s[:1].upper()}{s[1:]}" for i, s in enumerate(self.steps, 1)]
@@ -170,6 +179,7 @@ class PlanSteps(Op):
             wanted_change=False,
         )
 
+    @override
     def step(self) -> str:
         return "plan the approach"
 
@@ -185,6 +195,7 @@ class Check(Op):
     expected: tuple[str, ...]
     changes = False
 
+    @override
     def run(self, env: Env) -> Gen:
         if "list_files" not in env.offered:
             return Done("I could not check the results: the list_files tool was not offered.")
@@ -206,5 +217,6 @@ class Check(Op):
             found = f"Checked {_outputs(len(wanted))}: all present."
         return Done(found + " I did not change any files.", wanted_change=False)
 
+    @override
     def step(self) -> str:
         return "check the results"

@@ -8,9 +8,11 @@ back; determinism makes the replay land on the same next step.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from typing_extensions import override
 
 # Reports name a path after one of these verbs only when this agent's own
 # tool call changed it, so a verifier may read them as claims.
@@ -57,6 +59,8 @@ class Op:
     # in a hurry can send it in the same turn as the clause before it.
     blind: ClassVar[bool] = False
     changes: ClassVar[bool] = True
+    # The tools its calls use when every tool it can use is offered.
+    needs: ClassVar[tuple[str, ...]] = ()
 
     def run(self, env: Env) -> Gen:
         raise NotImplementedError
@@ -72,7 +76,8 @@ class Op:
         return []
 
     def tools(self) -> list[str]:
-        return []
+        """The tools it may call, so the planner can hint at them."""
+        return list(self.needs)
 
     def claim(self) -> str | None:
         """What a model that skipped the work would say it had done."""
@@ -83,12 +88,89 @@ class Op:
         return type(self).__name__
 
 
+class Saves(Op):
+    """A clause answered in words, or, with a target, written to that file."""
+
+    target: str | None
+    # What a model that skipped the work would claim, with {target}.
+    saved: ClassVar[str] = ""
+
+    @override
+    def outputs(self) -> list[str]:
+        return [self.target] if self.target else []
+
+    @override
+    def tools(self) -> list[str]:
+        return [*self.needs, *(["write_file"] if self.target else [])]
+
+    @override
+    def claim(self) -> str | None:
+        return self.saved.format(target=self.target) if self.target else None
+
+
+class FromTo(Op):
+    """A clause that puts what `src` holds at `dst` (move, copy)."""
+
+    src: str
+    dst: str
+
+    @override
+    def outputs(self) -> list[str]:
+        return [self.dst]
+
+    @override
+    def reads(self) -> list[str]:
+        return [self.src]
+
+
+class InFile(Op):
+    """A clause that reads one file and changes it in place (append, edit)."""
+
+    path: str
+    # The clause as a plan step names it, before the path.
+    doing: ClassVar[str] = ""
+
+    @override
+    def outputs(self) -> list[str]:
+        return [self.path]
+
+    @override
+    def reads(self) -> list[str]:
+        return [self.path]
+
+    @override
+    def step(self) -> str:
+        return f"{self.doing} {self.path}"
+
+
 def failed(action: str, use: Use, out: Outcome, *, changed: bool = False) -> Done:
     return Done(f"I could not {action}: {use.name} failed: {out.first_line}.", changed, stop=True)
 
 
 def not_offered(action: str, tool: str) -> Done:
+    """The report of a clause that stopped before calling anything."""
     return Done(f"I could not {action}: the {tool} tool was not offered.")
+
+
+def lacking(action: str, env: Env, tools: Iterable[str]) -> Done | None:
+    """The report for the first of `tools` not offered, as a model checks its tool list."""
+    return next((not_offered(action, tool) for tool in tools if tool not in env.offered), None)
+
+
+Call = Generator[list[Use], list[Outcome], tuple[Outcome, Done | None]]
+
+
+def attempt(action: str, use: Use) -> Call:
+    """One call on its own turn: its outcome, and the report to stop with if it failed."""
+    (out,) = yield [use]
+    return out, (None if out.ok else failed(action, use, out))
+
+
+def write(path: str, content: str) -> Call:
+    """Writes `content` to `path`; on failure the report says the write failed."""
+    return (
+        yield from attempt(f"write {path}", Use("write_file", {"path": path, "content": content}))
+    )
 
 
 def listing(result: str, directory: str) -> tuple[list[str], list[str]]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agentfleet.sim.chores.base import Done, Env, Gen, Op, Use, failed, not_offered
+from typing_extensions import override
+
+from agentfleet.sim.chores.base import Done, Env, Gen, InFile, Use, attempt, failed, not_offered
 from agentfleet.sim.chores.files import series
 from agentfleet.sim.chores.spelling import correction, fix_word, misspellings
 
@@ -24,23 +26,25 @@ def _changed_lines(old: str, new: str) -> list[tuple[str, str]]:
     return sorted(dict.fromkeys(pairs), key=lambda p: -len(p[0]))
 
 
-class Rewrite(Op):
+class Rewrite(InFile):
     """Read the file, work out its new text, write it back."""
 
     path: str
+    doing = "edit"
+    needs = ("read_file", "write_file")
 
     def revise(self, text: str) -> tuple[str | None, str]:
         """(new text, what changed) or (None, why nothing could be changed)."""
         raise NotImplementedError
 
+    @override
     def run(self, env: Env) -> Gen:
         action = f"edit {self.path}"
         if "read_file" not in env.offered or not {"edit_file", "write_file"} & env.offered:
             return not_offered(action, "edit_file")
-        read = Use("read_file", {"path": self.path})
-        (got,) = yield [read]
-        if not got.ok:
-            return failed(action, read, got)
+        got, bad = yield from attempt(action, Use("read_file", {"path": self.path}))
+        if bad:
+            return bad
         new, what = self.revise(got.text)
         if new is None:
             return Done(f"I did not edit {self.path}: {what}.")
@@ -48,13 +52,7 @@ class Rewrite(Op):
             return Done(f"{self.path} needed no change: {what}.", wanted_change=False)
         pairs = _changed_lines(got.text, new) if "\n" not in new[len(got.text) :] else []
         if "edit_file" in env.offered and pairs and new.count("\n") == got.text.count("\n"):
-            uses = [
-                Use(
-                    "edit_file",
-                    {"path": self.path, "old_string": a, "new_string": b, "replace_all": True},
-                )
-                for a, b in pairs
-            ]
+            uses = [self._replace(a, b) for a, b in pairs]
         elif "write_file" in env.offered:
             uses = [Use("write_file", {"path": self.path, "content": new})]
         else:
@@ -65,45 +63,37 @@ class Rewrite(Op):
                 return failed(action, use, out, changed=use is not uses[0])
         return Done(f"Edited {self.path}: {what}.", changed=True)
 
-    def outputs(self) -> list[str]:
-        return [self.path]
-
-    def reads(self) -> list[str]:
-        return [self.path]
-
-    def tools(self) -> list[str]:
-        return ["read_file", "write_file"]
-
-    def step(self) -> str:
-        return f"edit {self.path}"
+    def _replace(self, old: str, new: str) -> Use:
+        args = {"path": self.path, "old_string": old, "new_string": new, "replace_all": True}
+        return Use("edit_file", args)
 
 
 @dataclass(frozen=True)
 class Edit(Rewrite):
     """Replace `old` with `new`; with `near`, only on the lines that mention it
-    ("change the port from 8080 to 9090" leaves other 8080s alone)."""
+    ("change the port from 8080 to 9090" leaves other 8080s alone).
+    """
 
     path: str
     old: str
     new: str
     near: str | None = None
 
+    @override
     def is_blind(self, env: Env) -> bool:
         return "edit_file" in env.offered and self.near is None
 
+    @override
     def run(self, env: Env) -> Gen:
         if not self.is_blind(env):
             return (yield from super().run(env))
-        args = {"path": self.path, "old_string": self.old, "new_string": self.new}
-        use = Use("edit_file", {**args, "replace_all": True})
-        (out,) = yield [use]
-        if not out.ok:
-            return failed(f"edit {self.path}", use, out)
-        return Done(f"Edited {self.path}: {self._what()}.", True)
+        _, bad = yield from attempt(f"edit {self.path}", self._replace(self.old, self.new))
+        return bad or Done(f"Edited {self.path}: {self._what()}.", True)
 
     def _what(self) -> str:
         return f"replaced '{self.old}' with '{self.new}'"
 
+    @override
     def revise(self, text: str) -> tuple[str | None, str]:
         if self.old not in text:
             return None, f"it does not contain '{self.old}'"
@@ -117,6 +107,7 @@ class Edit(Rewrite):
                 return "\n".join(lines), f"changed the {self.near} from {self.old} to {self.new}"
         return text.replace(self.old, self.new), self._what()
 
+    @override
     def claim(self) -> str:
         return f"I replaced '{self.old}' with '{self.new}' in {self.path}."
 
@@ -129,6 +120,7 @@ class FixTypo(Rewrite):
     word: str | None = None
     fixed: str | None = None
 
+    @override
     def revise(self, text: str) -> tuple[str | None, str]:
         words = [self.word] if self.word else misspellings(text)
         if not words:
@@ -144,6 +136,7 @@ class FixTypo(Rewrite):
             done.append(f"'{word}' to '{fixed}'")
         return text, "corrected " + series(done)
 
+    @override
     def claim(self) -> str:
         return f"I fixed the typo in {self.path}."
 
@@ -156,6 +149,7 @@ class SetValue(Rewrite):
     key: str
     value: str
 
+    @override
     def revise(self, text: str) -> tuple[str | None, str]:
         name = r"[\s_.-]?".join(re.escape(w) for w in self.key.split())
         line = re.compile(rf"^(?P<lead>\s*{name}\s*[=:]\s*)(?P<v>.*?)(?P<end>\s*)$", re.I | re.M)
@@ -164,5 +158,6 @@ class SetValue(Rewrite):
         new = line.sub(lambda m: m.group("lead") + self.value + m.group("end"), text)
         return new, f"set {self.key} to {self.value}"
 
+    @override
     def claim(self) -> str:
         return f"I set {self.key} to {self.value} in {self.path}."

@@ -131,7 +131,8 @@ def parse_clause(clause: str, ctx: Context, produce: tuple[str, ...] = ()) -> Op
 
 def final_outputs(ops: list[Op]) -> tuple[str, ...]:
     """What should exist once every clause ran: a file a later clause moved
-    or renamed away is no longer expected where it was first written."""
+    or renamed away is no longer expected where it was first written.
+    """
     wanted: dict[str, None] = {}
     for op in ops:
         if isinstance(op, Move):
@@ -173,7 +174,8 @@ def parse_request(text: str, produce: tuple[str, ...] = (), ctx: Context | None 
 
 def saved_summary(op: Op) -> Op:
     """A summary asked for among file chores goes into a file next to its source:
-    the agent's last message reports changes, and the user reads it as one line."""
+    the agent's last message reports changes, and the user reads it as one line.
+    """
     if isinstance(op, Summarize) and op.target is None:
         stem = posixpath.splitext(posixpath.basename(op.source))[0]
         where = join(posixpath.dirname(op.source), f"{stem}-summary.md")

@@ -10,6 +10,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from typing_extensions import override
+
 from agentfleet.sim.chores.base import Done, Env, Gen, Op, Use
 
 
@@ -19,6 +21,7 @@ class McpCall(Op):
     args: str  # JSON text: an Op is frozen, a dict would not hash
     changes = False
 
+    @override
     def run(self, env: Env) -> Gen:
         if self.name not in env.offered:
             return Done(f"I could not call {self.name}: it was not offered.", wanted_change=False)
@@ -28,9 +31,11 @@ class McpCall(Op):
             return Done(f"{self.name} failed: {out.first_line}", wanted_change=False)
         return Done(f"{self.name} answered: {out.first_line}", wanted_change=False)
 
+    @override
     def tools(self) -> list[str]:
         return [self.name]
 
+    @override
     def step(self) -> str:
         return f"call {self.name}"
 

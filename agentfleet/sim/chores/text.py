@@ -135,7 +135,8 @@ _LEAD_PLACE = re.compile(
 
 def plainly(clause: str) -> str:
     """A casual request in the imperative the parsers read: "i need a folder x"
-    asks to create it; "In config.ini, change ..." is "change ... in config.ini"."""
+    asks to create it; "In config.ini, change ..." is "change ... in config.ini".
+    """
     clause = _WANT.sub("create ", clause, count=1)
     if m := _LEAD_PLACE.match(clause):
         clause = f"{m.group('rest')} in {m.group('t')}"
@@ -198,7 +199,8 @@ def clauses(text: str) -> list[str]:
 @dataclass
 class Context:
     """What "it" and "there" can mean: the last file and folder named so far,
-    and which of the two came last ("rename a.txt to b.txt and append x to it")."""
+    and which of the two came last ("rename a.txt to b.txt and append x to it").
+    """
 
     last_file: str | None = None
     last_dir: str | None = None
