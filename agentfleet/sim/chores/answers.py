@@ -1,6 +1,7 @@
-"""Clauses answered in words: questions, a plan, a check, a piece of writing
-with no file named, and requests the agent cannot act on. None of them claims
-a file effect; the ones that look at the workspace only read it.
+"""Clauses answered in words.
+
+Questions, a plan, a check, a piece of writing with no file named, and requests the agent cannot act
+on. None of them claims a file effect; the ones that look at the workspace only read it.
 """
 
 from __future__ import annotations
@@ -85,6 +86,10 @@ def _number(x: float) -> str:
 
 
 def answer_to(question: str) -> str:
+    """A short answer, as a model would give one.
+
+    Sums are worked out; the Temporal and agent terms the goals ask about come from a glossary.
+    """
     q = question.strip()
     if m := _ARITH.match(q):
         a, op, b = float(m.group(1)), m.group(2), float(m.group(3))
@@ -104,6 +109,8 @@ def answer_to(question: str) -> str:
 
 @dataclass(frozen=True)
 class Answer(Op):
+    """A question answered in words; the workspace is not touched."""
+
     question: str
     changes = False
 

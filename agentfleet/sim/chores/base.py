@@ -21,22 +21,29 @@ CHANGE_VERBS = ("Wrote", "Created", "Moved", "Renamed", "Copied", "Appended", "D
 
 @dataclass(frozen=True)
 class Use:
+    """One tool call the simulated model makes: the tool's name and its input."""
+
     name: str
     input: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """What the client sent back for one call: whether it succeeded, and the tool's text."""
+
     ok: bool
     text: str
 
     @property
     def first_line(self) -> str:
+        """The tool's message in one line, for a report that quotes why a call failed."""
         return next((ln.strip() for ln in self.text.splitlines() if ln.strip()), "no detail")
 
 
 @dataclass(frozen=True)
 class Done:
+    """How one clause ended: the words of the final report and what it did to the workspace."""
+
     report: str
     changed: bool = False  # this operation changed the workspace
     stop: bool = False  # a tool failed: the clauses after this one are not attempted
@@ -48,6 +55,8 @@ Gen = Generator[list[Use], list[Outcome], Done]
 
 @dataclass(frozen=True)
 class Env:
+    """What the request allows: the tools offered and the outputs the task declares."""
+
     offered: frozenset[str]
     produce: tuple[str, ...] = ()
 
@@ -63,9 +72,11 @@ class Op:
     needs: ClassVar[tuple[str, ...]] = ()
 
     def run(self, env: Env) -> Gen:
+        """The clause's work as a generator of tool-call batches (see the module docstring)."""
         raise NotImplementedError
 
     def is_blind(self, env: Env) -> bool:
+        """Whether its first batch may go out in the same turn as the clause before it."""
         return self.blind
 
     def outputs(self) -> list[str]:
@@ -73,6 +84,7 @@ class Op:
         return []
 
     def reads(self) -> list[str]:
+        """Workspace paths it reads or lists; a folder ends in '/'."""
         return []
 
     def tools(self) -> list[str]:
@@ -144,6 +156,7 @@ class InFile(Op):
 
 
 def failed(action: str, use: Use, out: Outcome, *, changed: bool = False) -> Done:
+    """The report of a clause whose tool call failed; the clauses after it are not attempted."""
     return Done(f"I could not {action}: {use.name} failed: {out.first_line}.", changed, stop=True)
 
 
@@ -191,13 +204,16 @@ def listing(result: str, directory: str) -> tuple[list[str], list[str]]:
 
 
 def missing(out: Outcome) -> bool:
+    """Whether a failed call failed because the file is not there (so it may be created instead)."""
     low = out.text.lower()
     return not out.ok and ("does not exist" in low or "not found" in low or "no such" in low)
 
 
 def chars(text: str) -> str:
+    """A length as a report says it: "1 character", "12 characters"."""
     return "1 character" if len(text) == 1 else f"{len(text)} characters"
 
 
 def show(path: str) -> str:
+    """A folder as a report names it; the root is "the workspace"."""
     return "the workspace" if path in (".", "") else path

@@ -1,6 +1,7 @@
-"""Operations on every file of a folder: sort by type or topic, and move, copy
-or delete "all the .txt files in X". Each lists the folder first and acts on
-what the listing returns, never on what the request assumed was there.
+"""Operations on every file of a folder.
+
+Sort by type or topic, and move, copy or delete "all the .txt files in X". Each lists the folder
+first and acts on what the listing returns, never on what the request assumed was there.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def topic_of(path: str, text: str) -> str:
 
 @dataclass(frozen=True)
 class Sort(Op):
+    """Sorts the files of a folder into subfolders by type (extension) or by topic."""
+
     directory: str
     by_topic: bool = False
 
@@ -185,7 +188,8 @@ class ForEach(Op):
             return bad
         did = {"move": "Moved", "copy": "Copied", "delete": "Deleted"}[self.mode]
         return Done(
-            f"{did} {series([src for src, _ in pairs])}{where.replace(' to', ' into')}.", True
+            f"{did} {series([src for src, _ in pairs])}{where.replace(' to', ' into')}.",
+            changed=True,
         )
 
     @override

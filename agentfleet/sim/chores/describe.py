@@ -126,6 +126,7 @@ def describe(op: Op) -> str | None:
 
 
 def describe_all(ops: list[Op]) -> str | None:
+    """The ops as one request of sentences, or None when one of them cannot be said in words."""
     said = [describe(op) for op in ops]
     if not said or any(s is None for s in said):
         return None

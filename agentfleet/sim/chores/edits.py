@@ -70,8 +70,10 @@ class Rewrite(InFile):
 
 @dataclass(frozen=True)
 class Edit(Rewrite):
-    """Replace `old` with `new`; with `near`, only on the lines that mention it
-    ("change the port from 8080 to 9090" leaves other 8080s alone).
+    """Replace `old` with `new`.
+
+    With `near`, only on the lines that mention it ("change the port from 8080 to 9090" leaves other
+    8080s alone).
     """
 
     path: str
@@ -88,7 +90,7 @@ class Edit(Rewrite):
         if not self.is_blind(env):
             return (yield from super().run(env))
         _, bad = yield from attempt(f"edit {self.path}", self._replace(self.old, self.new))
-        return bad or Done(f"Edited {self.path}: {self._what()}.", True)
+        return bad or Done(f"Edited {self.path}: {self._what()}.", changed=True)
 
     def _what(self) -> str:
         return f"replaced '{self.old}' with '{self.new}'"
@@ -143,7 +145,7 @@ class FixTypo(Rewrite):
 
 @dataclass(frozen=True)
 class SetValue(Rewrite):
-    """ "Set the port to 9090 in config.ini": the value on the key's own line."""
+    """For "Set the port to 9090 in config.ini": the value on the key's own line."""
 
     path: str
     key: str

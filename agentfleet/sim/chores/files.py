@@ -1,5 +1,6 @@
-"""Operations on named files: write, make folders, move, copy, append, delete
-(edits are in edits.py).
+"""Operations on named files.
+
+Write, make folders, move, copy, append, delete (edits are in edits.py).
 
 Where an issue #16 tool (copy_file, append_file, delete_file) is not offered,
 each falls back the way a model would: copy and append become a read and a
@@ -40,8 +41,10 @@ def series(items: list[str]) -> str:
 
 
 def each(doing: str, did: str, uses: list[Use], outs: list[Outcome], mark: str = "") -> Done | None:
-    """One call per path: the report that stops at the first failed path and names
-    the paths done before it, or None when all went through.
+    """One call per path.
+
+    The report that stops at the first failed path and names the paths done before it, or None when
+    all went through.
     """
     done = [f"{u.input['path']}{mark}" for u, o in zip(uses, outs, strict=True) if o.ok]
     for use, out in zip(uses, outs, strict=True):

@@ -73,7 +73,7 @@ PARSERS: tuple[Parser, ...] = (
 
 
 def _attach(prev: Op, target: str) -> Op | None:
-    """ "...and save it as T": the earlier clause's result goes into T."""
+    """For "...and save it as T": the earlier clause's result goes into T."""
     if isinstance(prev, Summarize) and prev.target is None:
         return Summarize(prev.source, target, prev.sentences)
     if isinstance(prev, ListFiles) and prev.target is None:
@@ -116,6 +116,7 @@ def _dangling(op: Op) -> bool:
 
 
 def parse_clause(clause: str, ctx: Context, produce: tuple[str, ...] = ()) -> Op:
+    """The operation one clause asks for; `Cannot` when no phrasing the grammar knows fits it."""
     s = plainly(resolve(clause, ctx))
     for parser in PARSERS:
         op = parser(s, ctx, produce)
@@ -130,8 +131,9 @@ def parse_clause(clause: str, ctx: Context, produce: tuple[str, ...] = ()) -> Op
 
 
 def final_outputs(ops: list[Op]) -> tuple[str, ...]:
-    """What should exist once every clause ran: a file a later clause moved
-    or renamed away is no longer expected where it was first written.
+    """What should exist once every clause ran.
+
+    A file a later clause moved or renamed away is no longer expected where it was first written.
     """
     wanted: dict[str, None] = {}
     for op in ops:
@@ -173,8 +175,9 @@ def parse_request(text: str, produce: tuple[str, ...] = (), ctx: Context | None 
 
 
 def saved_summary(op: Op) -> Op:
-    """A summary asked for among file chores goes into a file next to its source:
-    the agent's last message reports changes, and the user reads it as one line.
+    """A summary asked for among file chores goes into a file next to its source.
+
+    The agent's last message reports changes, and the user reads it as one line.
     """
     if isinstance(op, Summarize) and op.target is None:
         stem = posixpath.splitext(posixpath.basename(op.source))[0]
@@ -188,7 +191,7 @@ def _quoted(text: str, clause: str) -> bool:
 
 
 def _read_once(ops: list[Op]) -> list[Op]:
-    """ "Read a.txt and summarize it": the summary reads it; a model reads once."""
+    """For "Read a.txt and summarize it": the summary reads it; a model reads once."""
     return [
         op
         for i, op in enumerate(ops)

@@ -17,6 +17,11 @@ from agentfleet.sim.chores.base import Done, Env, Gen, Op, Use
 
 @dataclass(frozen=True)
 class McpCall(Op):
+    """A call to an MCP tool the task names, with the arguments it gives.
+
+    The report quotes what the server answered.
+    """
+
     name: str
     args: str  # JSON text: an Op is frozen, a dict would not hash
     changes = False

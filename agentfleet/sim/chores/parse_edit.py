@@ -1,5 +1,6 @@
-"""Parsers for the phrasings that change text inside a file: replace one text
-with another, change a value "from A to B", set a key, fix a typo. Each takes
+"""Parsers for the phrasings that change text inside a file.
+
+Replace one text with another, change a value "from A to B", set a key, fix a typo. Each takes
 (clause, context, produce) and returns an operation, or None.
 """
 
@@ -30,6 +31,10 @@ def _text(phrase: str) -> str:
 
 
 def edit(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Change the port from 8080 to 9090 in app.ini": an `Edit` or a `SetValue`.
+
+    Also "replace 'a' with 'b' in x.txt" and "set the port to 9090 in app.ini".
+    """
     verb = r"^(?:change|update|set|switch|bump|move|edit)\s+(?:the\s+)?(?P<key>[\w .-]{1,40}?)\s+"
     f = re.match(
         rf"{verb}from\s+(?P<old>\S.*?)\s+to\s+(?P<new>.+?){_IN_FILE}", s, FLAGS
@@ -66,7 +71,7 @@ def edit(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 
 def set_value(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    """ "Set the port to 9090 in config.ini": a setting, by its name."""
+    """For "Set the port to 9090 in config.ini": a setting, by its name."""
     m = re.match(
         r"^(?:set|change|update|switch|make)\s+(?:the\s+)?(?P<key>[\w.-]+(?:\s[\w.-]+)?)\s+"
         rf"(?:to|=)\s+(?P<v>[^\s]+|'[^']*'|\"[^\"]*\"){_IN_FILE}",
@@ -86,6 +91,7 @@ _TYPO = (
 
 
 def fix_typo(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Fix the typo 'teh' in notes.md", "spell-check notes.md": a `FixTypo`."""
     m = re.match(
         rf"^(?:fix|correct|repair)\s+(?:the\s+|a\s+|that\s+)?(?:{_TYPO}\s+)?{_WORD}"
         r"(?:\s*(?:->|\u2192|=>|to|with|into|as|so\s+it\s+reads|should\s+be)\s*"

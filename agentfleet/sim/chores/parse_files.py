@@ -1,7 +1,8 @@
-"""Parsers for the phrasings that change named files: copy, move, rename,
-delete, make folders, append (writes and edits have modules of their own). Each takes
-(clause, context, produce) and returns an operation, or None when the clause
-is not of its family.
+"""Parsers for the phrasings that change named files.
+
+Copy, move, rename, delete, make folders, append (writes and edits have modules of their own). Each
+takes (clause, context, produce) and returns an operation, or None when the clause is not of its
+family.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from agentfleet.sim.chores.text import Context, clean_path, looks_like_file
 
 
 def copy(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Copy a.txt to backup/": a `Copy` or, for many files, a `ForEach`.
+
+    Also "make a copy of a.txt called b.txt".
+    """
     m = re.match(
         r"^(?:copy|duplicate|back\s+up)\s+(?P<src>.+)\s+(?:into|to|as|in|inside|under)\s+"
         r"(?P<dst>.+)$",
@@ -47,6 +52,7 @@ def copy(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 
 def move(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Move a.txt into archive/", "put all the logs in old/": a `Move` or a `ForEach`."""
     m = re.match(
         r"^(?P<verb>move|mv|shift|relocate|transfer|put|place|stick|drop)\s+(?P<src>.+)\s+"
         r"(?:into|to|in|inside|under|over\s+to)\s+(?P<dst>.+)$",
@@ -69,6 +75,10 @@ def move(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 
 def rename(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Rename a.txt to b.txt".
+
+    A `Move` that stays in the file's folder unless told otherwise.
+    """
     m = re.match(
         rf"^rename\s+(?:the\s+(?:file|folder)\s+)?(?P<src>{P})\s+(?:to|as|into)\s+(?P<dst>{P})$",
         s,
@@ -83,6 +93,7 @@ def rename(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 
 def delete(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Delete a.txt", "remove all the .tmp files in build": a `Delete` or a `ForEach`."""
     m = re.match(
         r"^(?:delete|remove|erase|trash|rm|get\s+rid\s+of|throw\s+away|discard)\s+"
         r"(?P<rest>.+)$",
@@ -106,6 +117,7 @@ _COUNT = (
 
 
 def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Create folders src and tests", "make a folder called x in y": a `MakeDirs`."""
     verb = r"(?:create|make|add|set\s+up|mkdir|build|prepare|start)"
     where = rf"(?:\s+(?:in|inside|under|within)\s+{ART}(?:{FOLDER}\s+)?(?P<parent>{P}))?"
     listed = rf"{P}(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+){P})*"
@@ -137,6 +149,7 @@ def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 
 def append(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Append 'milk' to list.txt", "add to notes.md: ...": an `Append`."""
     # "to the guest list in guests.txt": the words before the file say which
     # part of it the text joins, and the end of the file is where it goes.
     m = re.match(

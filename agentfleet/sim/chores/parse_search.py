@@ -1,5 +1,6 @@
-"""Parsers for the phrasings that search file contents: "which files in docs/
-mention invoice", "collect every line with TODO from src/ into todos.txt".
+"""Parsers for the phrasings that search file contents.
+
+"which files in docs/ mention invoice", "collect every line with TODO from src/ into todos.txt".
 Each takes (clause, context, produce) and returns an operation, or None.
 """
 
@@ -40,7 +41,7 @@ def _where(raw: str) -> str:
 
 
 def _files_mentioning(phrase: str) -> FindFiles | None:
-    """ "which files in docs/ mention invoice", "files that mention X in docs"."""
+    """For "which files in docs/ mention invoice", "files that mention X in docs"."""
     p = phrase.strip()
     m = (
         re.match(
@@ -75,6 +76,10 @@ def _files_mentioning(phrase: str) -> FindFiles | None:
 
 
 def find_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Find which files in docs/ mention 'invoice'": a `FindFiles`.
+
+    With a target, the names are written to that file.
+    """
     if found := _files_mentioning(s):
         return found
     # "Write the names of the files in docs/ that mention invoice to found.txt".
@@ -92,6 +97,7 @@ def find_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 
 def collect_lines(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Collect every line with TODO from src/ into todo.txt": a `CollectLines`."""
     head, target = split_target(s)
     m = (
         re.match(

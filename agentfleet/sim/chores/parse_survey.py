@@ -1,6 +1,7 @@
-"""Parsers for the phrasings that look before they act: sort, index, summarize,
-list, read. Each takes (clause, context, produce) and returns an operation,
-or None when the clause is not of its family.
+"""Parsers for the phrasings that look before they act: sort, index, summarize, list, read.
+
+Each takes (clause, context, produce) and returns an operation, or None when the clause is not of
+its family.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ DEFAULT_INDEX = "INDEX.md"
 
 
 def sort(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Sort the files in inbox by type" (or by topic): a `Sort`."""
     m = re.match(
         r"^(?:sort|organi[sz]e|group|arrange|tidy(?:\s+up)?|file)\s+(?P<rest>.*?)\s*"
         r"(?:into\s+(?:sub)?folders\s+)?by\s+(?:file\s+)?"
@@ -39,6 +41,10 @@ _INDEX = (
 
 
 def index(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Write an index of docs/ to INDEX.md", "write papers/INDEX.md listing them".
+
+    An `Index`.
+    """
     m = re.match(
         r"^(?:(?:write|create|make|build|generate|produce|add|prepare|update|put\s+together"
         r"|compile|draw\s+up|give\s+me)\s+)?"
@@ -56,7 +62,7 @@ def index(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 
 def _listing_file(s: str, ctx: Context) -> Op | None:
-    """ "write papers/INDEX.md listing them": an index of what the file sits with."""
+    """For "write papers/INDEX.md listing them": an index of what the file sits with."""
     m = re.match(
         rf"^(?:write|create|make|build|generate|produce)\s+{ART}(?:new\s+)?(?:file\s+)?"
         rf"(?P<t>{P})\s+(?:listing|that\s+lists|which\s+lists|indexing|to\s+list)"
@@ -97,6 +103,7 @@ def _sentences(words: str) -> int | None:
 
 
 def summarize(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Summarize notes.md into summary.md", "a two-sentence summary of x": a `Summarize`."""
     # "Boil notes.md down into gist.txt" is "summarize notes.md into gist.txt".
     s = re.sub(r"^(?:boil|cut|trim|pare|condense)\s+(\S+)\s+down\b", r"summarize \1", s, flags=re.I)
     m = re.match(
@@ -122,6 +129,10 @@ def summarize(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 
 def list_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "List the files in src" or "what files are in docs?": a `ListFiles`.
+
+    Also "write a list of x to y".
+    """
     m = re.match(
         r"^(?:write|save|create|make|put)\s+(?:an?\s+|the\s+)?(?:list|listing)\s+of\s+(?P<rest>.+)$",
         s,
@@ -159,6 +170,7 @@ def list_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
 
 def read(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Read notes.md", "what does a.txt say?": a `ReadFile`."""
     m = re.match(
         rf"^(?:read|open|print|cat|display|show)\s+(?:me\s+)?(?:the\s+)?(?:contents?\s+of\s+)?"
         rf"(?:the\s+file\s+)?(?P<p>{P})"

@@ -1,5 +1,6 @@
-"""Parsers for the phrasings that write a whole file: text into a file, an
-empty file, a list of lines, new content over old, a document for a subject.
+"""Parsers for the phrasings that write a whole file.
+
+Text into a file, an empty file, a list of lines, new content over old, a document for a subject.
 Each takes (clause, context, produce) and returns an operation, or None.
 """
 
@@ -89,7 +90,7 @@ def _into(s: str) -> Op | None:
 
 
 def _to_file(s: str) -> Op | None:
-    """ "Write to packing.txt, one per line: a, b, c"."""
+    """Parses "Write to packing.txt, one per line: a, b, c"."""
     m = re.match(
         rf"^(?:write|put|type)\s+(?:to|into|in)\s+{FILE_WORD}(?P<t>{P})"
         rf"(?:,?\s+(?P<how>{LINEWISE.pattern}))?\s*:\s*(?P<c>.+)$",
@@ -104,7 +105,7 @@ def _to_file(s: str) -> Op | None:
 
 
 def _list_file(s: str) -> Op | None:
-    """ "Make a packing list in packing.txt with passport, charger and socks"."""
+    """Parses "Make a packing list in packing.txt with passport, charger and socks"."""
     m = re.match(
         r"^(?:make|create|write|start|put\s+together)\s+(?:a|the|my)\s+(?:[\w-]+\s+)?"
         rf"(?:list|checklist)\s+(?:in|at|called|named|as)\s+(?P<t>{P})\s+"
@@ -128,6 +129,11 @@ def _generated(s: str, produce: tuple[str, ...]) -> Op | None:
 
 
 def write(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """Every way a request says to put text in a file: a `Write`.
+
+    Text containing or saying something, an empty file, a document about a topic, text into a file,
+    a list of lines, or a piece to write.
+    """
     return (
         _containing(s)
         or _empty(s)

@@ -1,6 +1,7 @@
-"""The pieces of a request's wording that many phrasings share: a path as
-written, a target file at the end ("... into summary.md"), a scope ("everything",
-"the files in inbox"), a destination folder, and "all the .txt files in X".
+"""The pieces of a request's wording that many phrasings share.
+
+A path as written, a target file at the end ("... into summary.md"), a scope ("everything", "the
+files in inbox"), a destination folder, and "all the .txt files in X".
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def split_target(rest: str) -> tuple[str, str | None]:
 
 
 def scope_of(phrase: str) -> str:
+    """The folder a phrase means: "." for everything or the root, else the path it names."""
     p = phrase.strip()
     if EVERYTHING.match(p):
         return "."

@@ -35,6 +35,10 @@ def _matcher(pattern: str) -> tuple[str, bool]:
 
 
 def mentions(text: str, pattern: str) -> bool:
+    """Whether the text has the word, matched as grep users expect.
+
+    An all-lowercase word matches in any case; one with a capital matches exactly.
+    """
     needle, exact = _matcher(pattern)
     return needle in (text if exact else text.lower())
 
@@ -79,9 +83,11 @@ class Search(Saves):
         return bad or Done(f"{said} Wrote {wrote} to {self.target}.", changed=True)
 
     def decide(self, files: list[str], texts: list[Outcome]) -> tuple[list[str], str]:
+        """The lines to answer or write, and the sentence that says what was found."""
         raise NotImplementedError
 
     def wrote(self) -> str:
+        """What the written file holds, as the report names it."""
         raise NotImplementedError
 
     @override

@@ -1,6 +1,6 @@
-"""Operations that look before they act: list, read, summarize, index. Each
-works from what the tool results say is there, never from what the request
-assumed.
+"""Operations that look before they act: list, read, summarize, index.
+
+Each works from what the tool results say is there, never from what the request assumed.
 """
 
 from __future__ import annotations
@@ -27,15 +27,18 @@ from agentfleet.sim.chores.digest import digest
 
 
 def ext_of(path: str) -> str:
+    """The extension a file is sorted by (lowercase, no dot), or "other"."""
     suffix = posixpath.splitext(posixpath.basename(path))[1]
     return suffix[1:].lower() if len(suffix) > 1 else "other"
 
 
 def hidden(path: str) -> bool:
+    """Whether any part of the path is a dot-name, which listings and sorts leave alone."""
     return any(part.startswith(".") for part in path.split("/") if part not in (".", ""))
 
 
 def as_dir(path: str) -> str:
+    """A folder as a path prefix: "" for the root, else "name/"."""
     return "" if path == "." else path + "/"
 
 
@@ -141,7 +144,9 @@ class Summarize(Saves):
         if bad := lacking(f"write {self.target}", env, ("write_file",)):
             return bad
         _, bad = yield from write(self.target, self.document(lines))
-        return bad or Done(f"Summarized {self.source} ({words} words) into {self.target}.", True)
+        return bad or Done(
+            f"Summarized {self.source} ({words} words) into {self.target}.", changed=True
+        )
 
     def document(self, lines: list[str]) -> str:
         """The summary file: a heading unless an exact sentence count was asked for."""
