@@ -120,6 +120,7 @@ class Saves(Op):
         return self.saved.format(target=self.target) if self.target else None
 
 
+@dataclass(frozen=True)
 class FromTo(Op):
     """A clause that puts what `src` holds at `dst` (move, copy)."""
 
@@ -135,6 +136,7 @@ class FromTo(Op):
         return [self.src]
 
 
+@dataclass(frozen=True)
 class InFile(Op):
     """A clause that reads one file and changes it in place (append, edit)."""
 

@@ -29,7 +29,6 @@ def _changed_lines(old: str, new: str) -> list[tuple[str, str]]:
 class Rewrite(InFile):
     """Read the file, work out its new text, write it back."""
 
-    path: str
     doing = "edit"
     needs = ("read_file", "write_file")
 
@@ -76,7 +75,6 @@ class Edit(Rewrite):
     8080s alone).
     """
 
-    path: str
     old: str
     new: str
     near: str | None = None
@@ -118,7 +116,6 @@ class Edit(Rewrite):
 class FixTypo(Rewrite):
     """Correct one misspelt word (or, with none named, every known misspelling)."""
 
-    path: str
     word: str | None = None
     fixed: str | None = None
 
@@ -147,7 +144,6 @@ class FixTypo(Rewrite):
 class SetValue(Rewrite):
     """For "Set the port to 9090 in config.ini": the value on the key's own line."""
 
-    path: str
     key: str
     value: str
 

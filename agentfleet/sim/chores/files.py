@@ -125,8 +125,6 @@ class MakeDirs(Op):
 class Move(FromTo):
     """Moves or renames one file (`verb` says which the request asked for)."""
 
-    src: str
-    dst: str
     verb: str = "Moved"
     blind = True
     needs = ("move_file",)
@@ -148,12 +146,9 @@ class Move(FromTo):
         return f"{self.verb.lower()[:-1]} {self.src} to {self.dst}"
 
 
-@dataclass(frozen=True)
 class Copy(FromTo):
     """Copies one file; without copy_file, a read and a write of its content."""
 
-    src: str
-    dst: str
     needs = ("read_file", "write_file")
 
     @override
@@ -191,7 +186,6 @@ class Copy(FromTo):
 class Append(InFile):
     """Adds text at the end of a file, on a line of its own."""
 
-    path: str
     text: str
     doing = "append to"
     needs = ("read_file", "write_file")

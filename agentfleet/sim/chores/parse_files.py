@@ -14,11 +14,24 @@ from agentfleet.sim.chores.base import Op
 from agentfleet.sim.chores.batch import ForEach
 from agentfleet.sim.chores.content import content_of
 from agentfleet.sim.chores.files import Append, Copy, Delete, MakeDirs, Move, into
-from agentfleet.sim.chores.phrases import ART, FLAGS, FOLDER, NEW, P, dest, many, names
+from agentfleet.sim.chores.phrases import ART, FLAGS, FOLDER, NEW, P, clause, dest, many, names
 from agentfleet.sim.chores.text import Context, clean_path, looks_like_file
 
 # Copy and move sources are greedy, so "all .txt files in inbox into texts/"
 # splits at the last preposition, not at the "in" of the source.
+
+
+_COPY_TO = clause(
+    r"^(?:copy|duplicate|back\s+up)\s+(?P<src>.+)\s+(?:into|to|as|in|inside|under)\s+"
+    r"(?P<dst>.+)$"
+)
+_COPY_OF_CALLED = clause(
+    r"^(?:make|create)\s+(?:an?\s+)?(?:copy|backup|duplicate)\s+of\s+(?P<src>.+?)\s+"
+    r"(?:called|named|as|at|in|into|to)\s+(?P<dst>.+)$"
+)
+_BACKUP_OF = clause(
+    rf"^(?:(?:make|create)\s+(?:an?\s+)?(?:copy|backup)\s+of|back\s+up)\s+(?P<src>{P})$"
+)
 
 
 def copy(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
@@ -26,23 +39,9 @@ def copy(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
 
     Also "make a copy of a.txt called b.txt".
     """
-    m = re.match(
-        r"^(?:copy|duplicate|back\s+up)\s+(?P<src>.+)\s+(?:into|to|as|in|inside|under)\s+"
-        r"(?P<dst>.+)$",
-        s,
-        FLAGS,
-    ) or re.match(
-        r"^(?:make|create)\s+(?:an?\s+)?(?:copy|backup|duplicate)\s+of\s+(?P<src>.+?)\s+"
-        r"(?:called|named|as|at|in|into|to)\s+(?P<dst>.+)$",
-        s,
-        FLAGS,
-    )
+    m = _COPY_TO.match(s) or _COPY_OF_CALLED.match(s)
     if not m:
-        b = re.match(
-            rf"^(?:(?:make|create)\s+(?:an?\s+)?(?:copy|backup)\s+of|back\s+up)\s+(?P<src>{P})$",
-            s,
-            FLAGS,
-        )
+        b = _BACKUP_OF.match(s)
         return Copy(clean_path(b.group("src")), clean_path(b.group("src")) + ".bak") if b else None
     dst, is_dir = dest(m.group("dst"))
     if found := many(m.group("src")):
@@ -51,14 +50,15 @@ def copy(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return Copy(src, into(dst, src) if is_dir else dst)
 
 
+_MOVE = clause(
+    r"^(?P<verb>move|mv|shift|relocate|transfer|put|place|stick|drop)\s+(?P<src>.+)\s+"
+    r"(?:into|to|in|inside|under|over\s+to)\s+(?P<dst>.+)$"
+)
+
+
 def move(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     """For "Move a.txt into archive/", "put all the logs in old/": a `Move` or a `ForEach`."""
-    m = re.match(
-        r"^(?P<verb>move|mv|shift|relocate|transfer|put|place|stick|drop)\s+(?P<src>.+)\s+"
-        r"(?:into|to|in|inside|under|over\s+to)\s+(?P<dst>.+)$",
-        s,
-        FLAGS,
-    )
+    m = _MOVE.match(s)
     if not m:
         return None
     dst, is_dir = dest(m.group("dst"))
@@ -74,16 +74,17 @@ def move(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return Move(src, into(dst, src) if is_dir else dst)
 
 
+_RENAME = clause(
+    rf"^rename\s+(?:the\s+(?:file|folder)\s+)?(?P<src>{P})\s+(?:to|as|into)\s+(?P<dst>{P})$"
+)
+
+
 def rename(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     """For "Rename a.txt to b.txt".
 
     A `Move` that stays in the file's folder unless told otherwise.
     """
-    m = re.match(
-        rf"^rename\s+(?:the\s+(?:file|folder)\s+)?(?P<src>{P})\s+(?:to|as|into)\s+(?P<dst>{P})$",
-        s,
-        FLAGS,
-    )
+    m = _RENAME.match(s)
     if not m:
         return None
     src, dst = clean_path(m.group("src")), clean_path(m.group("dst"))
@@ -92,14 +93,15 @@ def rename(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return Move(src, dst, verb="Renamed")
 
 
+_DELETE = clause(
+    r"^(?:delete|remove|erase|trash|rm|get\s+rid\s+of|throw\s+away|discard)\s+"
+    r"(?P<rest>.+)$"
+)
+
+
 def delete(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     """For "Delete a.txt", "remove all the .tmp files in build": a `Delete` or a `ForEach`."""
-    m = re.match(
-        r"^(?:delete|remove|erase|trash|rm|get\s+rid\s+of|throw\s+away|discard)\s+"
-        r"(?P<rest>.+)$",
-        s,
-        FLAGS,
-    )
+    m = _DELETE.match(s)
     if not m:
         return None
     if found := many(m.group("rest")):
@@ -114,6 +116,10 @@ _COUNT = (
     r"(?:(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|(?:a\s+)?few"
     r"|(?:a\s+)?couple(?:\s+of)?|some|several|more)\s+)?"
 )
+
+
+_MKDIR = clause(r"^mkdir\s+(?:-p\s+)?(?P<names>.+)$")
+_MAKE_SLASHED = clause(rf"^(?:create|make)\s+{ART}{NEW}(?P<names>[^\s,;]+/)$")
 
 
 def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
@@ -136,8 +142,8 @@ def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
             s,
             FLAGS,
         )
-        or re.match(r"^mkdir\s+(?:-p\s+)?(?P<names>.+)$", s, FLAGS)
-        or re.match(rf"^(?:create|make)\s+{ART}{NEW}(?P<names>[^\s,;]+/)$", s, FLAGS)
+        or _MKDIR.match(s)
+        or _MAKE_SLASHED.match(s)
     )
     if not m:
         return None
@@ -148,17 +154,19 @@ def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return MakeDirs(made)
 
 
+_APPEND_TO = clause(
+    rf"^(?:append|add|put)\s+(?P<c>.+?)\s+(?:to|onto|on)\s+(?:the\s+(?:end|bottom)\s+of\s+)?"
+    r"(?:(?:the|my|our|that)\s+(?:[\w-]+\s+){0,3}?(?:in|at|of|inside|from)\s+)?"
+    rf"(?:the\s+file\s+)?(?P<t>{P})$"
+)
+_APPEND_TO_COLON = clause(rf"^(?:append|add)\s+to\s+(?P<t>{P})\s*:?\s+(?P<c>.+)$")
+
+
 def append(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     """For "Append 'milk' to list.txt", "add to notes.md: ...": an `Append`."""
     # "to the guest list in guests.txt": the words before the file say which
     # part of it the text joins, and the end of the file is where it goes.
-    m = re.match(
-        rf"^(?:append|add|put)\s+(?P<c>.+?)\s+(?:to|onto|on)\s+(?:the\s+(?:end|bottom)\s+of\s+)?"
-        r"(?:(?:the|my|our|that)\s+(?:[\w-]+\s+){0,3}?(?:in|at|of|inside|from)\s+)?"
-        rf"(?:the\s+file\s+)?(?P<t>{P})$",
-        s,
-        FLAGS,
-    ) or re.match(rf"^(?:append|add)\s+to\s+(?P<t>{P})\s*:?\s+(?P<c>.+)$", s, FLAGS)
+    m = _APPEND_TO.match(s) or _APPEND_TO_COLON.match(s)
     if not m or not (looks_like_file(clean_path(m.group("t"))) or s.lower().startswith("append")):
         return None
     if m.group(0).lower().startswith("put") and not re.search(r"\s(?:on|onto)\s", s, re.I):

@@ -18,6 +18,12 @@ NAMED = r"(?:(?:called|named|titled)\s+)?"
 FOLDER = r"(?:sub)?(?:folders?|director(?:y|ies)|dirs?)"
 FLAGS = re.IGNORECASE | re.DOTALL
 
+
+def clause(pattern: str) -> re.Pattern[str]:
+    """A pattern for a whole clause, compiled once with the grammar's flags (any case, any line)."""
+    return re.compile(pattern, FLAGS)
+
+
 TARGET = re.compile(
     rf"^(?P<head>.*?)\s+(?:to|into|in|as|at|inside|under|called|named)\s+"
     rf"(?:{ART}{NEW}(?:text\s+|markdown\s+)?file\s+{NAMED})?(?P<t>{P})"

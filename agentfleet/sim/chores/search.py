@@ -43,12 +43,13 @@ def mentions(text: str, pattern: str) -> bool:
     return needle in (text if exact else text.lower())
 
 
+@dataclass(frozen=True)
 class Search(Saves):
     """List the scope (or take the one file named), read every file, then decide."""
 
     scope: str
     pattern: str
-    target: str | None
+    target: str | None = None
     needs = ("list_files", "read_file")
 
     @override
@@ -95,13 +96,9 @@ class Search(Saves):
         return [self.scope if looks_like_file(self.scope) else as_dir(self.scope) or "."]
 
 
-@dataclass(frozen=True)
 class FindFiles(Search):
     """Which files mention a word: "Find which files in docs/ mention 'invoice'"."""
 
-    scope: str
-    pattern: str
-    target: str | None = None
     saved = "I wrote the matching file names to {target}."
 
     @override
@@ -123,13 +120,9 @@ class FindFiles(Search):
         return f"find the files in {show(self.scope)} that mention '{self.pattern}'"
 
 
-@dataclass(frozen=True)
 class CollectLines(Search):
     """Every line that mentions a word: "Collect every line with TODO from src/"."""
 
-    scope: str
-    pattern: str
-    target: str | None = None
     saved = "I collected the lines into {target}."
 
     @override
