@@ -107,51 +107,55 @@ def answer_to(question: str) -> str:
     )
 
 
+class Spoken(Op):
+    """A clause answered in words alone: no tool call, no file effect."""
+
+    changes = False
+
+    def said(self) -> Done:
+        """The answer, the whole of what the clause does."""
+        raise NotImplementedError
+
+    @override
+    def run(self, env: Env) -> Gen:
+        yield from ()
+        return self.said()
+
+
 @dataclass(frozen=True)
-class Answer(Op):
+class Answer(Spoken):
     """A question answered in words; the workspace is not touched."""
 
     question: str
-    changes = False
+    step_words = "answer: {op.question}"
 
     @override
-    def run(self, env: Env) -> Gen:
-        yield from ()
+    def said(self) -> Done:
         return Done(answer_to(self.question), wanted_change=False)
-
-    @override
-    def step(self) -> str:
-        return f"answer: {self.question}"
 
 
 @dataclass(frozen=True)
-class Say(Op):
+class Say(Spoken):
     """Text the request asked for with no file to put it in ("Write a haiku")."""
 
     text: str
-    changes = False
+    step_words = "write the requested text"
 
     @override
-    def run(self, env: Env) -> Gen:
-        yield from ()
+    def said(self) -> Done:
         return Done(self.text.rstrip("\n"), wanted_change=False)
-
-    @override
-    def step(self) -> str:
-        return "write the requested text"
 
 
 @dataclass(frozen=True)
-class Cannot(Op):
+class Cannot(Spoken):
     """A request the agent could not turn into any tool call."""
 
     request: str
     asks_for_files: bool = True
-    changes = False
+    step_words = "{op.request}"
 
     @override
-    def run(self, env: Env) -> Gen:
-        yield from ()
+    def said(self) -> Done:
         if not self.asks_for_files:
             return Done(
                 f'"{self.request}" does not ask for any file change, so I did not change '
@@ -163,21 +167,16 @@ class Cannot(Op):
             "Tell me which file to create or change, and what it should contain."
         )
 
-    @override
-    def step(self) -> str:
-        return self.request
-
 
 @dataclass(frozen=True)
-class PlanSteps(Op):
+class PlanSteps(Spoken):
     """The over-decomposed "plan the approach" subtask: a plan, in words."""
 
     steps: tuple[str, ...]
-    changes = False
+    step_words = "plan the approach"
 
     @override
-    def run(self, env: Env) -> Gen:
-        yield from ()
+    def said(self) -> Done:
         lines = [f"{i}. {s[:1].upper()}{s[1:]}" for i, s in enumerate(self.steps, 1)]
         return Done(
             "Here is how I would approach it:\n"
@@ -185,10 +184,6 @@ class PlanSteps(Op):
             + "\nI did not change any files.",
             wanted_change=False,
         )
-
-    @override
-    def step(self) -> str:
-        return "plan the approach"
 
 
 def _outputs(n: int) -> str:
@@ -201,6 +196,7 @@ class Check(Op):
 
     expected: tuple[str, ...]
     changes = False
+    step_words = "check the results"
 
     @override
     def run(self, env: Env) -> Gen:
@@ -223,7 +219,3 @@ class Check(Op):
         else:
             found = f"Checked {_outputs(len(wanted))}: all present."
         return Done(found + " I did not change any files.", wanted_change=False)
-
-    @override
-    def step(self) -> str:
-        return "check the results"

@@ -8,6 +8,7 @@ back; determinism makes the replay land on the same next step.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -67,9 +68,15 @@ class Op:
     # True when its single batch of calls needs no earlier result, so a model
     # in a hurry can send it in the same turn as the clause before it.
     blind: ClassVar[bool] = False
+    # Blind also whenever this tool is offered (its own tool, where a fallback would need a read).
+    blind_when: ClassVar[str] = ""
     changes: ClassVar[bool] = True
     # The tools its calls use when every tool it can use is offered.
     needs: ClassVar[tuple[str, ...]] = ()
+    # How a plan names the clause (`step`) and what a model that skipped the work would say
+    # it did (`claim`), as templates over the op: "write {op.path}" (see `_Words`).
+    step_words: ClassVar[str] = ""
+    claim_words: ClassVar[str] = ""
 
     def run(self, env: Env) -> Gen:
         """The clause's work as a generator of tool-call batches (see the module docstring)."""
@@ -77,7 +84,7 @@ class Op:
 
     def is_blind(self, env: Env) -> bool:
         """Whether its first batch may go out in the same turn as the clause before it."""
-        return self.blind
+        return self.blind or self.blind_when in env.offered
 
     def outputs(self) -> list[str]:
         """Workspace paths it will create or change; a folder ends in '/'."""
@@ -93,19 +100,17 @@ class Op:
 
     def claim(self) -> str | None:
         """What a model that skipped the work would say it had done."""
-        return None
+        return _WORDS.format(self.claim_words, op=self) if self.claim_words else None
 
     def step(self) -> str:
         """This clause as a line of a plan."""
-        return type(self).__name__
+        return _WORDS.format(self.step_words, op=self) if self.step_words else type(self).__name__
 
 
 class Saves(Op):
     """A clause answered in words, or, with a target, written to that file."""
 
     target: str | None
-    # What a model that skipped the work would claim, with {target}.
-    saved: ClassVar[str] = ""
 
     @override
     def outputs(self) -> list[str]:
@@ -117,7 +122,7 @@ class Saves(Op):
 
     @override
     def claim(self) -> str | None:
-        return self.saved.format(target=self.target) if self.target else None
+        return super().claim() if self.target else None
 
 
 @dataclass(frozen=True)
@@ -141,8 +146,6 @@ class InFile(Op):
     """A clause that reads one file and changes it in place (append, edit)."""
 
     path: str
-    # The clause as a plan step names it, before the path.
-    doing: ClassVar[str] = ""
 
     @override
     def outputs(self) -> list[str]:
@@ -152,9 +155,42 @@ class InFile(Op):
     def reads(self) -> list[str]:
         return [self.path]
 
+    def read_first(self, env: Env, tool: str) -> Call:
+        """Reads the file before changing it, as a model must to change part of a file.
+
+        Stops at once, with no call made, unless read_file and either `tool` or its fallback
+        write_file are offered; the outcome is then an empty failure that says nothing.
+        """
+        if "read_file" not in env.offered or not {tool, "write_file"} & env.offered:
+            return Outcome(ok=False, text=""), not_offered(self.step(), tool)
+        return (yield from attempt(self.step(), Use("read_file", {"path": self.path})))
+
+
+def series(items: list[str]) -> str:
+    """Items as a sentence lists them: "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+class _Words(string.Formatter):
+    """Fills an op's phrase templates.
+
+    Besides plain fields it knows three ways to say paths: `{op.directory:place}` names a folder
+    as a report does (the root is "the workspace"), `{op.paths:series}` lists paths in a
+    sentence, and `{op.paths:folders}` lists them as folders ("a/ and b/").
+    """
+
     @override
-    def step(self) -> str:
-        return f"{self.doing} {self.path}"
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if format_spec == "place":
+            return show(value)
+        if format_spec == "series":
+            return series(list(value))
+        if format_spec == "folders":
+            return series([f"{p}/" for p in value])
+        return super().format_field(value, format_spec)
+
+
+_WORDS = _Words()
 
 
 def failed(action: str, use: Use, out: Outcome, *, changed: bool = False) -> Done:

@@ -24,9 +24,9 @@ from agentfleet.sim.chores.base import (
     failed,
     lacking,
     listing,
+    series,
     show,
 )
-from agentfleet.sim.chores.files import series
 from agentfleet.sim.chores.survey import as_dir, ext_of, hidden
 from agentfleet.sim.chores.text import join
 
@@ -48,6 +48,8 @@ class Sort(Op):
 
     directory: str
     by_topic: bool = False
+    step_words = "sort the files in {op.directory:place} by {op.by}"
+    claim_words = "I sorted the files in {op.directory:place} into folders by {op.by}."
 
     @override
     def run(self, env: Env) -> Gen:
@@ -100,15 +102,9 @@ class Sort(Op):
     def tools(self) -> list[str]:
         return ["list_files", *(["read_file"] if self.by_topic else []), "make_dir", "move_file"]
 
-    @override
-    def claim(self) -> str:
-        return f"I sorted the files in {show(self.directory)} into folders by {self._by()}."
-
-    @override
-    def step(self) -> str:
-        return f"sort the files in {show(self.directory)} by {self._by()}"
-
-    def _by(self) -> str:
+    @property
+    def by(self) -> str:
+        """What the files are grouped by: "topic" or "type"."""
         return "topic" if self.by_topic else "type"
 
 

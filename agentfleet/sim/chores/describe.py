@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agentfleet.sim.chores.base import Op
+from agentfleet.sim.chores.base import Op, series
 from agentfleet.sim.chores.batch import ForEach, Sort
 from agentfleet.sim.chores.edits import Edit, FixTypo, SetValue
-from agentfleet.sim.chores.files import Append, Copy, MakeDirs, Move, Write, series
+from agentfleet.sim.chores.files import Append, Copy, MakeDirs, Move, Write
 from agentfleet.sim.chores.search import CollectLines, FindFiles
 from agentfleet.sim.chores.survey import Index, ListFiles, ReadFile, Summarize
 

@@ -14,8 +14,17 @@ from dataclasses import dataclass
 
 from typing_extensions import override
 
-from agentfleet.sim.chores.base import Done, Env, Gen, InFile, Use, attempt, failed, not_offered
-from agentfleet.sim.chores.files import series
+from agentfleet.sim.chores.base import (
+    Done,
+    Env,
+    Gen,
+    InFile,
+    Use,
+    attempt,
+    failed,
+    not_offered,
+    series,
+)
 from agentfleet.sim.chores.spelling import correction, fix_word, misspellings
 
 
@@ -29,8 +38,8 @@ def _changed_lines(old: str, new: str) -> list[tuple[str, str]]:
 class Rewrite(InFile):
     """Read the file, work out its new text, write it back."""
 
-    doing = "edit"
     needs = ("read_file", "write_file")
+    step_words = "edit {op.path}"
 
     def revise(self, text: str) -> tuple[str | None, str]:
         """(new text, what changed) or (None, why nothing could be changed)."""
@@ -38,10 +47,8 @@ class Rewrite(InFile):
 
     @override
     def run(self, env: Env) -> Gen:
-        action = f"edit {self.path}"
-        if "read_file" not in env.offered or not {"edit_file", "write_file"} & env.offered:
-            return not_offered(action, "edit_file")
-        got, bad = yield from attempt(action, Use("read_file", {"path": self.path}))
+        action = self.step()
+        got, bad = yield from self.read_first(env, "edit_file")
         if bad:
             return bad
         new, what = self.revise(got.text)
@@ -78,6 +85,7 @@ class Edit(Rewrite):
     old: str
     new: str
     near: str | None = None
+    claim_words = "I replaced '{op.old}' with '{op.new}' in {op.path}."
 
     @override
     def is_blind(self, env: Env) -> bool:
@@ -107,10 +115,6 @@ class Edit(Rewrite):
                 return "\n".join(lines), f"changed the {self.near} from {self.old} to {self.new}"
         return text.replace(self.old, self.new), self._what()
 
-    @override
-    def claim(self) -> str:
-        return f"I replaced '{self.old}' with '{self.new}' in {self.path}."
-
 
 @dataclass(frozen=True)
 class FixTypo(Rewrite):
@@ -118,6 +122,7 @@ class FixTypo(Rewrite):
 
     word: str | None = None
     fixed: str | None = None
+    claim_words = "I fixed the typo in {op.path}."
 
     @override
     def revise(self, text: str) -> tuple[str | None, str]:
@@ -135,10 +140,6 @@ class FixTypo(Rewrite):
             done.append(f"'{word}' to '{fixed}'")
         return text, "corrected " + series(done)
 
-    @override
-    def claim(self) -> str:
-        return f"I fixed the typo in {self.path}."
-
 
 @dataclass(frozen=True)
 class SetValue(Rewrite):
@@ -146,6 +147,7 @@ class SetValue(Rewrite):
 
     key: str
     value: str
+    claim_words = "I set {op.key} to {op.value} in {op.path}."
 
     @override
     def revise(self, text: str) -> tuple[str | None, str]:
@@ -155,7 +157,3 @@ class SetValue(Rewrite):
             return None, f"it has no '{self.key}' setting"
         new = line.sub(lambda m: m.group("lead") + self.value + m.group("end"), text)
         return new, f"set {self.key} to {self.value}"
-
-    @override
-    def claim(self) -> str:
-        return f"I set {self.key} to {self.value} in {self.path}."

@@ -29,15 +29,10 @@ from agentfleet.sim.chores.base import (
     failed,
     lacking,
     missing,
-    not_offered,
+    series,
     write,
 )
 from agentfleet.sim.chores.text import join
-
-
-def series(items: list[str]) -> str:
-    """Items as a sentence lists them: "a, b and c"."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def each(doing: str, did: str, uses: list[Use], outs: list[Outcome], mark: str = "") -> Done | None:
@@ -63,6 +58,8 @@ class Write(Op):
     content: str
     blind = True
     needs = ("write_file",)
+    step_words = "write {op.path}"
+    claim_words = "I wrote {op.path}."
 
     @override
     def run(self, env: Env) -> Gen:
@@ -80,14 +77,6 @@ class Write(Op):
     def outputs(self) -> list[str]:
         return [self.path]
 
-    @override
-    def claim(self) -> str:
-        return f"I wrote {self.path}."
-
-    @override
-    def step(self) -> str:
-        return f"write {self.path}"
-
 
 @dataclass(frozen=True)
 class MakeDirs(Op):
@@ -96,6 +85,8 @@ class MakeDirs(Op):
     paths: tuple[str, ...]
     blind = True
     needs = ("make_dir",)
+    step_words = "create {op.paths:folders}"
+    claim_words = "I created {op.paths:folders}."
 
     @override
     def run(self, env: Env) -> Gen:
@@ -111,14 +102,6 @@ class MakeDirs(Op):
     @override
     def outputs(self) -> list[str]:
         return [f"{p}/" for p in self.paths]
-
-    @override
-    def claim(self) -> str:
-        return f"I created {series([f'{p}/' for p in self.paths])}."
-
-    @override
-    def step(self) -> str:
-        return f"create {series([f'{p}/' for p in self.paths])}"
 
 
 @dataclass(frozen=True)
@@ -150,10 +133,9 @@ class Copy(FromTo):
     """Copies one file; without copy_file, a read and a write of its content."""
 
     needs = ("read_file", "write_file")
-
-    @override
-    def is_blind(self, env: Env) -> bool:
-        return "copy_file" in env.offered
+    step_words = "copy {op.src} to {op.dst}"
+    claim_words = "I copied {op.src} to {op.dst}."
+    blind_when = "copy_file"
 
     @override
     def run(self, env: Env) -> Gen:
@@ -173,30 +155,21 @@ class Copy(FromTo):
         _, bad = yield from attempt(action, Use("write_file", args))
         return bad or done
 
-    @override
-    def claim(self) -> str:
-        return f"I copied {self.src} to {self.dst}."
-
-    @override
-    def step(self) -> str:
-        return f"copy {self.src} to {self.dst}"
-
 
 @dataclass(frozen=True)
 class Append(InFile):
     """Adds text at the end of a file, on a line of its own."""
 
     text: str
-    doing = "append to"
     needs = ("read_file", "write_file")
+    step_words = "append to {op.path}"
+    claim_words = "I appended the text to {op.path}."
 
     @override
     def run(self, env: Env) -> Gen:
-        action = f"append to {self.path}"
-        if "read_file" not in env.offered or not {"append_file", "write_file"} & env.offered:
-            return not_offered(action, "append_file")
+        action = self.step()
         # Read first, so the new text starts on a line of its own.
-        got, bad = yield from attempt(action, Use("read_file", {"path": self.path}))
+        got, bad = yield from self.read_first(env, "append_file")
         if missing(got) and "write_file" in env.offered:
             args = {"path": self.path, "content": self.text}
             _, bad = yield from attempt(action, Use("write_file", args))
@@ -217,10 +190,6 @@ class Append(InFile):
         _, bad = yield from attempt(action, use)
         return bad or Done(f"Appended {chars(self.text)} to {self.path}.", changed=True)
 
-    @override
-    def claim(self) -> str:
-        return f"I appended the text to {self.path}."
-
 
 @dataclass(frozen=True)
 class Delete(Op):
@@ -228,10 +197,9 @@ class Delete(Op):
 
     paths: tuple[str, ...]
     needs = ("delete_file",)
-
-    @override
-    def is_blind(self, env: Env) -> bool:
-        return "delete_file" in env.offered
+    step_words = "delete {op.paths:series}"
+    claim_words = "I deleted {op.paths:series}."
+    blind_when = "delete_file"
 
     @override
     def run(self, env: Env) -> Gen:
@@ -250,14 +218,6 @@ class Delete(Op):
     def reads(self) -> list[str]:
         # Not outputs: a deleted path is checked by its absence, not its presence.
         return list(self.paths)
-
-    @override
-    def claim(self) -> str:
-        return f"I deleted {series(list(self.paths))}."
-
-    @override
-    def step(self) -> str:
-        return f"delete {series(list(self.paths))}"
 
 
 def into(directory: str, src: str) -> str:

@@ -25,6 +25,7 @@ class McpCall(Op):
     name: str
     args: str  # JSON text: an Op is frozen, a dict would not hash
     changes = False
+    step_words = "call {op.name}"
 
     @override
     def run(self, env: Env) -> Gen:
@@ -39,10 +40,6 @@ class McpCall(Op):
     @override
     def tools(self) -> list[str]:
         return [self.name]
-
-    @override
-    def step(self) -> str:
-        return f"call {self.name}"
 
 
 _USE = re.compile(

@@ -21,10 +21,10 @@ from agentfleet.sim.chores.base import (
     attempt,
     lacking,
     listing,
+    series,
     show,
     write,
 )
-from agentfleet.sim.chores.files import series
 from agentfleet.sim.chores.survey import as_dir, hidden
 from agentfleet.sim.chores.text import looks_like_file
 
@@ -99,7 +99,8 @@ class Search(Saves):
 class FindFiles(Search):
     """Which files mention a word: "Find which files in docs/ mention 'invoice'"."""
 
-    saved = "I wrote the matching file names to {target}."
+    step_words = "find the files in {op.scope:place} that mention '{op.pattern}'"
+    claim_words = "I wrote the matching file names to {op.target}."
 
     @override
     def decide(self, files: list[str], texts: list[Outcome]) -> tuple[list[str], str]:
@@ -115,15 +116,12 @@ class FindFiles(Search):
     def wrote(self) -> str:
         return "their names"
 
-    @override
-    def step(self) -> str:
-        return f"find the files in {show(self.scope)} that mention '{self.pattern}'"
-
 
 class CollectLines(Search):
     """Every line that mentions a word: "Collect every line with TODO from src/"."""
 
-    saved = "I collected the lines into {target}."
+    step_words = "collect the lines with '{op.pattern}' from {op.scope:place}"
+    claim_words = "I collected the lines into {op.target}."
 
     @override
     def decide(self, files: list[str], texts: list[Outcome]) -> tuple[list[str], str]:
@@ -144,7 +142,3 @@ class CollectLines(Search):
     @override
     def wrote(self) -> str:
         return "them"
-
-    @override
-    def step(self) -> str:
-        return f"collect the lines with '{self.pattern}' from {show(self.scope)}"

@@ -55,7 +55,8 @@ class ListFiles(Saves):
     target: str | None = None
     changes = False
     needs = ("list_files",)
-    saved = "I wrote the list to {target}."
+    step_words = "list {op.directory:place}"
+    claim_words = "I wrote the list to {op.target}."
 
     @override
     def run(self, env: Env) -> Gen:
@@ -86,10 +87,6 @@ class ListFiles(Saves):
     def reads(self) -> list[str]:
         return [as_dir(self.directory) or "."]
 
-    @override
-    def step(self) -> str:
-        return f"list {show(self.directory)}"
-
 
 @dataclass(frozen=True)
 class ReadFile(Op):
@@ -98,6 +95,7 @@ class ReadFile(Op):
     path: str
     changes = False
     needs = ("read_file",)
+    step_words = "read {op.path}"
 
     @override
     def run(self, env: Env) -> Gen:
@@ -111,10 +109,6 @@ class ReadFile(Op):
     def reads(self) -> list[str]:
         return [self.path]
 
-    @override
-    def step(self) -> str:
-        return f"read {self.path}"
-
 
 @dataclass(frozen=True)
 class Summarize(Saves):
@@ -124,7 +118,7 @@ class Summarize(Saves):
     target: str | None = None
     sentences: int | None = None  # "a two-sentence summary": exactly that, nothing around it
     needs = ("read_file",)
-    saved = "I wrote the summary to {target}."
+    claim_words = "I wrote the summary to {op.target}."
 
     @override
     def run(self, env: Env) -> Gen:
@@ -173,7 +167,8 @@ class Index(Saves):
     target: str
     named: bool = True  # False: the request named no file, INDEX.md was assumed
     needs = ("list_files",)
-    saved = "I wrote the index to {target}."
+    step_words = "index {op.scope:place} into {op.target}"
+    claim_words = "I wrote the index to {op.target}."
 
     @override
     def run(self, env: Env) -> Gen:
@@ -196,7 +191,3 @@ class Index(Saves):
     @override
     def reads(self) -> list[str]:
         return [as_dir(self.scope) or "."]
-
-    @override
-    def step(self) -> str:
-        return f"index {show(self.scope)} into {self.target}"
