@@ -77,6 +77,9 @@ class Op:
     # it did (`claim`), as templates over the op: "write {op.path}" (see `_Words`).
     step_words: ClassVar[str] = ""
     claim_words: ClassVar[str] = ""
+    # The fields that hold the paths it creates or changes, and the paths it reads.
+    writes: ClassVar[tuple[str, ...]] = ()
+    looks_at: ClassVar[tuple[str, ...]] = ()
 
     def run(self, env: Env) -> Gen:
         """The clause's work as a generator of tool-call batches (see the module docstring)."""
@@ -88,11 +91,11 @@ class Op:
 
     def outputs(self) -> list[str]:
         """Workspace paths it will create or change; a folder ends in '/'."""
-        return []
+        return [getattr(self, name) for name in self.writes]
 
     def reads(self) -> list[str]:
         """Workspace paths it reads or lists; a folder ends in '/'."""
-        return []
+        return [getattr(self, name) for name in self.looks_at]
 
     def tools(self) -> list[str]:
         """The tools it may call, so the planner can hint at them."""
@@ -131,14 +134,8 @@ class FromTo(Op):
 
     src: str
     dst: str
-
-    @override
-    def outputs(self) -> list[str]:
-        return [self.dst]
-
-    @override
-    def reads(self) -> list[str]:
-        return [self.src]
+    writes = ("dst",)
+    looks_at = ("src",)
 
 
 @dataclass(frozen=True)
@@ -146,14 +143,8 @@ class InFile(Op):
     """A clause that reads one file and changes it in place (append, edit)."""
 
     path: str
-
-    @override
-    def outputs(self) -> list[str]:
-        return [self.path]
-
-    @override
-    def reads(self) -> list[str]:
-        return [self.path]
+    writes = ("path",)
+    looks_at = ("path",)
 
     def read_first(self, env: Env, tool: str) -> Call:
         """Reads the file before changing it, as a model must to change part of a file.

@@ -60,6 +60,7 @@ class Write(Op):
     needs = ("write_file",)
     step_words = "write {op.path}"
     claim_words = "I wrote {op.path}."
+    writes = ("path",)
 
     @override
     def run(self, env: Env) -> Gen:
@@ -72,10 +73,6 @@ class Write(Op):
             # Also how a file is cleared, so it does not say the file is new.
             return Done(f"Wrote {self.path} with no content (an empty file).", changed=True)
         return Done(f"Wrote {chars(self.content)} to {self.path}.", changed=True)
-
-    @override
-    def outputs(self) -> list[str]:
-        return [self.path]
 
 
 @dataclass(frozen=True)

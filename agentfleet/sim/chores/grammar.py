@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable
 from dataclasses import replace
 
 from agentfleet.sim.chores import parse_edit, parse_files, parse_search, parse_survey, parse_write
@@ -21,6 +20,7 @@ from agentfleet.sim.chores.batch import ForEach, Sort
 from agentfleet.sim.chores.content import is_reference
 from agentfleet.sim.chores.edits import Rewrite
 from agentfleet.sim.chores.files import Append, Copy, MakeDirs, Move, Write
+from agentfleet.sim.chores.phrases import Parser
 from agentfleet.sim.chores.search import CollectLines, FindFiles
 from agentfleet.sim.chores.survey import Index, ListFiles, ReadFile, Summarize
 from agentfleet.sim.chores.text import Context, clauses, join, plainly, resolve
@@ -41,8 +41,6 @@ _QUESTION = re.compile(
 
 
 # --- one parser per family: (clause, context, produce) -> op or None ---------------------
-
-Parser = Callable[[str, Context, tuple[str, ...]], Op | None]
 
 
 def _question(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:

@@ -12,7 +12,7 @@ from agentfleet.sim.chores.base import Op
 from agentfleet.sim.chores.content import content_of, unquote
 from agentfleet.sim.chores.edits import Edit, FixTypo, SetValue
 from agentfleet.sim.chores.files import Write
-from agentfleet.sim.chores.phrases import FLAGS, P, clause
+from agentfleet.sim.chores.phrases import FLAGS, P, clause, phrasing
 from agentfleet.sim.chores.text import Context, clean_path
 
 _IN_FILE = rf"\s+in\s+(?:the\s+file\s+)?(?P<t>{P})$"
@@ -69,16 +69,13 @@ def edit(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return Write(clean_path(w.group("t")), content_of(w.group("c"))) if w else None
 
 
-_SET_VALUE = clause(
+@phrasing(
     r"^(?:set|change|update|switch|make)\s+(?:the\s+)?(?P<key>[\w.-]+(?:\s[\w.-]+)?)\s+"
-    rf"(?:to|=)\s+(?P<v>[^\s]+|'[^']*'|\"[^\"]*\"){_IN_FILE}"
+    rf"(?:to|=)\s+(?P<v>[^\s]+|'[^']*'|\"[^\"]*\"){_IN_FILE}",
 )
-
-
-def set_value(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+def set_value(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
     """For "Set the port to 9090 in config.ini": a setting, by its name."""
-    m = _SET_VALUE.match(s)
-    if not m or re.search(r"\b(?:contents?|text)\b", m.group("key"), re.I):
+    if re.search(r"\b(?:contents?|text)\b", m.group("key"), re.I):
         return None
     return SetValue(clean_path(m.group("t")), m.group("key"), unquote(m.group("v")))
 

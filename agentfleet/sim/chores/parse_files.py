@@ -14,7 +14,18 @@ from agentfleet.sim.chores.base import Op
 from agentfleet.sim.chores.batch import ForEach
 from agentfleet.sim.chores.content import content_of
 from agentfleet.sim.chores.files import Append, Copy, Delete, MakeDirs, Move, into
-from agentfleet.sim.chores.phrases import ART, FLAGS, FOLDER, NEW, P, clause, dest, many, names
+from agentfleet.sim.chores.phrases import (
+    ART,
+    FLAGS,
+    FOLDER,
+    NEW,
+    P,
+    clause,
+    dest,
+    many,
+    names,
+    phrasing,
+)
 from agentfleet.sim.chores.text import Context, clean_path, looks_like_file
 
 # Copy and move sources are greedy, so "all .txt files in inbox into texts/"
@@ -50,17 +61,12 @@ def copy(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return Copy(src, into(dst, src) if is_dir else dst)
 
 
-_MOVE = clause(
+@phrasing(
     r"^(?P<verb>move|mv|shift|relocate|transfer|put|place|stick|drop)\s+(?P<src>.+)\s+"
-    r"(?:into|to|in|inside|under|over\s+to)\s+(?P<dst>.+)$"
+    r"(?:into|to|in|inside|under|over\s+to)\s+(?P<dst>.+)$",
 )
-
-
-def move(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+def move(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
     """For "Move a.txt into archive/", "put all the logs in old/": a `Move` or a `ForEach`."""
-    m = _MOVE.match(s)
-    if not m:
-        return None
     dst, is_dir = dest(m.group("dst"))
     found = many(m.group("src"))
     src = clean_path(re.sub(r"^(?:the\s+(?:file|folder)\s+)", "", m.group("src"), flags=re.I))
@@ -74,36 +80,26 @@ def move(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return Move(src, into(dst, src) if is_dir else dst)
 
 
-_RENAME = clause(
-    rf"^rename\s+(?:the\s+(?:file|folder)\s+)?(?P<src>{P})\s+(?:to|as|into)\s+(?P<dst>{P})$"
+@phrasing(
+    rf"^rename\s+(?:the\s+(?:file|folder)\s+)?(?P<src>{P})\s+(?:to|as|into)\s+(?P<dst>{P})$",
 )
-
-
-def rename(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+def rename(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
     """For "Rename a.txt to b.txt".
 
     A `Move` that stays in the file's folder unless told otherwise.
     """
-    m = _RENAME.match(s)
-    if not m:
-        return None
     src, dst = clean_path(m.group("src")), clean_path(m.group("dst"))
     if "/" not in dst:
         dst = into(posixpath.dirname(src) or ".", dst)
     return Move(src, dst, verb="Renamed")
 
 
-_DELETE = clause(
+@phrasing(
     r"^(?:delete|remove|erase|trash|rm|get\s+rid\s+of|throw\s+away|discard)\s+"
-    r"(?P<rest>.+)$"
+    r"(?P<rest>.+)$",
 )
-
-
-def delete(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+def delete(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
     """For "Delete a.txt", "remove all the .tmp files in build": a `Delete` or a `ForEach`."""
-    m = _DELETE.match(s)
-    if not m:
-        return None
     if found := many(m.group("rest")):
         return ForEach("delete", found[0], None, found[1])
     rest = re.sub(r"^(?:the\s+)?(?:files?\s+)?", "", m.group("rest"), flags=re.I)
@@ -154,21 +150,18 @@ def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return MakeDirs(made)
 
 
-_APPEND_TO = clause(
+@phrasing(
     rf"^(?:append|add|put)\s+(?P<c>.+?)\s+(?:to|onto|on)\s+(?:the\s+(?:end|bottom)\s+of\s+)?"
     r"(?:(?:the|my|our|that)\s+(?:[\w-]+\s+){0,3}?(?:in|at|of|inside|from)\s+)?"
-    rf"(?:the\s+file\s+)?(?P<t>{P})$"
+    rf"(?:the\s+file\s+)?(?P<t>{P})$",
+    rf"^(?:append|add)\s+to\s+(?P<t>{P})\s*:?\s+(?P<c>.+)$",
 )
-_APPEND_TO_COLON = clause(rf"^(?:append|add)\s+to\s+(?P<t>{P})\s*:?\s+(?P<c>.+)$")
-
-
-def append(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+def append(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
     """For "Append 'milk' to list.txt", "add to notes.md: ...": an `Append`."""
     # "to the guest list in guests.txt": the words before the file say which
     # part of it the text joins, and the end of the file is where it goes.
-    m = _APPEND_TO.match(s) or _APPEND_TO_COLON.match(s)
-    if not m or not (looks_like_file(clean_path(m.group("t"))) or s.lower().startswith("append")):
+    if not (looks_like_file(clean_path(m.group("t"))) or m.string.lower().startswith("append")):
         return None
-    if m.group(0).lower().startswith("put") and not re.search(r"\s(?:on|onto)\s", s, re.I):
+    if m.group(0).lower().startswith("put") and not re.search(r"\s(?:on|onto)\s", m.string, re.I):
         return None
     return Append(clean_path(m.group("t")), content_of(m.group("c")))

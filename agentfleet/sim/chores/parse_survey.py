@@ -11,26 +11,21 @@ import re
 
 from agentfleet.sim.chores.base import Op
 from agentfleet.sim.chores.batch import Sort
-from agentfleet.sim.chores.phrases import ART, P, clause, scope_of, split_target
+from agentfleet.sim.chores.phrases import ART, P, clause, phrasing, scope_of, split_target
 from agentfleet.sim.chores.survey import Index, ListFiles, ReadFile, Summarize
 from agentfleet.sim.chores.text import Context, clean_path, has_ext, looks_like_file
 
 DEFAULT_INDEX = "INDEX.md"
 
 
-_SORT = clause(
+@phrasing(
     r"^(?:sort|organi[sz]e|group|arrange|tidy(?:\s+up)?|file)\s+(?P<rest>.*?)\s*"
     r"(?:into\s+(?:sub)?folders\s+)?by\s+(?:file\s+)?"
     r"(?P<by>type|extension|kind|format|topic|subject|theme|category)s?"
-    r"(?:\s+into\s+(?:separate\s+|their\s+own\s+)?(?:sub)?folders)?$"
+    r"(?:\s+into\s+(?:separate\s+|their\s+own\s+)?(?:sub)?folders)?$",
 )
-
-
-def sort(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+def sort(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
     """For "Sort the files in inbox by type" (or by topic): a `Sort`."""
-    m = _SORT.match(s)
-    if not m:
-        return None
     by_topic = m.group("by").lower() in ("topic", "subject", "theme", "category")
     return Sort(scope_of(m.group("rest")), by_topic)
 
@@ -41,40 +36,36 @@ _INDEX = (
 )
 
 
-_MAKE_INDEX = clause(
-    r"^(?:(?:write|create|make|build|generate|produce|add|prepare|update|put\s+together"
-    r"|compile|draw\s+up|give\s+me)\s+)?"
-    rf"(?:an?\s+|the\s+)?(?:(?:new|full|complete|simple|short)\s+)?{_INDEX}(?![.\w])"
-    r"(?P<rest>.*)$"
-)
-_INDEX_VERB = clause(r"^(?:index|catalog(?:ue)?|inventory)\s+(?P<rest>.+)$")
-
-
 def index(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     """For "Write an index of docs/ to INDEX.md", "write papers/INDEX.md listing them".
 
     An `Index`.
     """
-    m = _MAKE_INDEX.match(s) or _INDEX_VERB.match(s)
-    if not m:
-        return _listing_file(s, ctx)
+    return _index_of(s, ctx, produce) or _listing_file(s, ctx, produce)
+
+
+@phrasing(
+    r"^(?:(?:write|create|make|build|generate|produce|add|prepare|update|put\s+together"
+    r"|compile|draw\s+up|give\s+me)\s+)?"
+    rf"(?:an?\s+|the\s+)?(?:(?:new|full|complete|simple|short)\s+)?{_INDEX}(?![.\w])"
+    r"(?P<rest>.*)$",
+    r"^(?:index|catalog(?:ue)?|inventory)\s+(?P<rest>.+)$",
+)
+def _index_of(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
     head, target = split_target(m.group("rest"))
     head = re.sub(r"^\s*(?:of|for|listing|covering)\s+", "", head, flags=re.I)
     # Without a file named, the index goes to INDEX.md, until "save it as ..." says where.
     return Index(scope_of(head), target or DEFAULT_INDEX, named=target is not None)
 
 
-_LISTING_FILE = clause(
+@phrasing(
     rf"^(?:write|create|make|build|generate|produce)\s+{ART}(?:new\s+)?(?:file\s+)?"
     rf"(?P<t>{P})\s+(?:listing|that\s+lists|which\s+lists|indexing|to\s+list)"
-    r"\s+(?P<what>.+)$"
+    r"\s+(?P<what>.+)$",
 )
-
-
-def _listing_file(s: str, ctx: Context) -> Op | None:
+def _listing_file(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
     """For "write papers/INDEX.md listing them": an index of what the file sits with."""
-    m = _LISTING_FILE.match(s)
-    if not m or not looks_like_file(m.group("t")):
+    if not looks_like_file(m.group("t")):
         return None
     target, what = clean_path(m.group("t")), m.group("what").strip().lower()
     if what in ("them", "all of them", "it", "those", "these", "the files", "everything"):
@@ -174,16 +165,13 @@ def list_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return ListFiles(scope_of(what), recursive, target)
 
 
-_READ_VERB = clause(
+@phrasing(
     rf"^(?:read|open|print|cat|display|show)\s+(?:me\s+)?(?:the\s+)?(?:contents?\s+of\s+)?"
     rf"(?:the\s+file\s+)?(?P<p>{P})"
     r"(?:,?\s+and\s+(?:tell|show|give)\s+me\s+(?:what\s+(?:it\s+says|is\s+in\s+it)"
-    r"|its\s+contents?|what'?s\s+in\s+it))?$"
+    r"|its\s+contents?|what'?s\s+in\s+it))?$",
+    rf"^what\s+does\s+(?P<p>{P})\s+(?:say|contain)\s*\??$",
 )
-_WHAT_DOES_SAY = clause(rf"^what\s+does\s+(?P<p>{P})\s+(?:say|contain)\s*\??$")
-
-
-def read(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+def read(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
     """For "Read notes.md", "what does a.txt say?": a `ReadFile`."""
-    m = _READ_VERB.match(s) or _WHAT_DOES_SAY.match(s)
-    return ReadFile(clean_path(m.group("p"))) if m and has_ext(m.group("p")) else None
+    return ReadFile(clean_path(m.group("p"))) if has_ext(m.group("p")) else None

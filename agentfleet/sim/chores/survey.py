@@ -96,6 +96,7 @@ class ReadFile(Op):
     changes = False
     needs = ("read_file",)
     step_words = "read {op.path}"
+    looks_at = ("path",)
 
     @override
     def run(self, env: Env) -> Gen:
@@ -104,10 +105,6 @@ class ReadFile(Op):
             return bad
         got, bad = yield from attempt(action, Use("read_file", {"path": self.path}))
         return bad or Done(f"{self.path} says:\n{got.text.rstrip()}", wanted_change=False)
-
-    @override
-    def reads(self) -> list[str]:
-        return [self.path]
 
 
 @dataclass(frozen=True)
@@ -119,6 +116,7 @@ class Summarize(Saves):
     sentences: int | None = None  # "a two-sentence summary": exactly that, nothing around it
     needs = ("read_file",)
     claim_words = "I wrote the summary to {op.target}."
+    looks_at = ("source",)
 
     @override
     def run(self, env: Env) -> Gen:
@@ -149,10 +147,6 @@ class Summarize(Saves):
             return body
         mark = "# " if str(self.target).lower().endswith((".md", ".markdown")) else ""
         return f"{mark}Summary of {self.source}\n\n{body}"
-
-    @override
-    def reads(self) -> list[str]:
-        return [self.source]
 
     @override
     def step(self) -> str:
