@@ -101,6 +101,16 @@ class Op:
         """The tools it may call, so the planner can hint at them."""
         return list(self.needs)
 
+    def call(self, env: Env, action: str, use: Use) -> Call:
+        """Its first call, made only once every tool in `needs` is offered.
+
+        When one is not, no call is made: the outcome is an empty failure and the report says
+        which tool was missing.
+        """
+        if bad := lacking(action, env, self.needs):
+            return Outcome(ok=False, text=""), bad
+        return (yield from attempt(action, use))
+
     def claim(self) -> str | None:
         """What a model that skipped the work would say it had done."""
         return _WORDS.format(self.claim_words, op=self) if self.claim_words else None

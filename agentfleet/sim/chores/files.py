@@ -112,9 +112,9 @@ class Move(FromTo):
     @override
     def run(self, env: Env) -> Gen:
         action = f"{self.verb.lower()[:-1]} {self.src}"
-        if bad := lacking(action, env, self.needs):
-            return bad
-        _, bad = yield from attempt(action, Use("move_file", {"src": self.src, "dst": self.dst}))
+        _, bad = yield from self.call(
+            env, action, Use("move_file", {"src": self.src, "dst": self.dst})
+        )
         return bad or Done(f"{self.verb} {self.src} to {self.dst}.", changed=True)
 
     @override

@@ -60,11 +60,8 @@ class ListFiles(Saves):
 
     @override
     def run(self, env: Env) -> Gen:
-        action = f"list {show(self.directory)}"
-        if bad := lacking(action, env, self.needs):
-            return bad
         args = {"path": self.directory, "recursive": self.recursive}
-        got, bad = yield from attempt(action, Use("list_files", args))
+        got, bad = yield from self.call(env, self.step(), Use("list_files", args))
         if bad:
             return bad
         files, dirs = listing(got.text, self.directory)
@@ -100,10 +97,7 @@ class ReadFile(Op):
 
     @override
     def run(self, env: Env) -> Gen:
-        action = f"read {self.path}"
-        if bad := lacking(action, env, self.needs):
-            return bad
-        got, bad = yield from attempt(action, Use("read_file", {"path": self.path}))
+        got, bad = yield from self.call(env, self.step(), Use("read_file", {"path": self.path}))
         return bad or Done(f"{self.path} says:\n{got.text.rstrip()}", wanted_change=False)
 
 
@@ -121,9 +115,7 @@ class Summarize(Saves):
     @override
     def run(self, env: Env) -> Gen:
         action = f"summarize {self.source}"
-        if bad := lacking(action, env, self.needs):
-            return bad
-        got, bad = yield from attempt(action, Use("read_file", {"path": self.source}))
+        got, bad = yield from self.call(env, action, Use("read_file", {"path": self.source}))
         if bad:
             return bad
         words, lines = len(got.text.split()), digest(self.source, got.text, self.sentences)
