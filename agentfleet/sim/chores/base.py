@@ -38,7 +38,7 @@ class Outcome:
     @property
     def first_line(self) -> str:
         """The tool's message in one line, for a report that quotes why a call failed."""
-        return next((ln.strip() for ln in self.text.splitlines() if ln.strip()), "no detail")
+        return first_line(self.text) or "no detail"
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,11 @@ class InFile(Op):
         if "read_file" not in env.offered or not {tool, "write_file"} & env.offered:
             return Outcome(ok=False, text=""), not_offered(self.step(), tool)
         return (yield from attempt(self.step(), Use("read_file", {"path": self.path})))
+
+
+def first_line(text: str) -> str:
+    """The first line of the text that is not blank, stripped; "" when there is none."""
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
 
 
 def series(items: list[str]) -> str:

@@ -42,10 +42,6 @@ def as_dir(path: str) -> str:
     return "" if path == "." else path + "/"
 
 
-def _first_line(text: str) -> str:
-    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "(empty)")
-
-
 @dataclass(frozen=True)
 class ListFiles(Saves):
     """Lists a folder: the answer, or, with a target, a Markdown list in that file."""
