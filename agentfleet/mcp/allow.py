@@ -18,6 +18,8 @@ from agentfleet.sandbox.args import TOOL_NAMES, TOOL_SPECS
 
 @dataclass
 class ToolSet:
+    """The tools one agent is offered: file tools by name and the MCP tools allowed to it."""
+
     # None: every file tool (what agents were offered before allow-lists).
     files: list[str] | None
     mcp: list[McpTool] = field(default_factory=list)
@@ -25,17 +27,23 @@ class ToolSet:
 
     @property
     def names(self) -> list[str]:
+        """Every tool name offered, file tools first."""
         return [
             *(self.files if self.files is not None else TOOL_NAMES),
             *(t.name for t in self.mcp),
         ]
 
     def specs(self) -> list[ToolSpec]:
+        """The tool specs to send to the model, in the same order as `names`."""
         wanted = set(self.files) if self.files is not None else None
         files = [s for s in TOOL_SPECS if wanted is None or s.name in wanted]
         return [*files, *(t.spec() for t in self.mcp)]
 
     def for_subtask(self, st: Subtask) -> list[McpTool]:
+        """The MCP tools a subtask may use.
+
+        The ones it names, or all of this set's when it names none.
+        """
         named = {t for t in st.tools if t.startswith(MCP_PREFIX)}
         if not named:
             return list(self.mcp)

@@ -43,12 +43,19 @@ class McpConfigError(ValueError):
 
 
 class ToolOverride(BaseModel):
+    """Per-tool settings that override what the server says (idempotency, timeout)."""
+
     model_config = ConfigDict(extra="forbid")
     idempotent: bool | None = None
     timeout: float | None = Field(default=None, gt=0, le=3600)
 
 
 class ServerConfig(BaseModel):
+    """One MCP server as the config file describes it (Claude Desktop's format).
+
+    Either a stdio `command` or a streamable-HTTP `url`.
+    """
+
     # Other clients' keys (Claude Desktop's, Claude Code's) are tolerated.
     model_config = ConfigDict(extra="ignore")
 
@@ -78,10 +85,13 @@ class ServerConfig(BaseModel):
 
     @property
     def transport(self) -> str:
+        """Which transport the server uses: "stdio" or "http"."""
         return "stdio" if self.command is not None else "http"
 
 
 class McpConfig(BaseModel):
+    """The MCP servers configured for this worker, by name."""
+
     model_config = ConfigDict(extra="ignore")
     servers: dict[str, ServerConfig] = Field(default_factory=dict, alias="mcpServers")
     # Where it was read from, for messages.
@@ -89,6 +99,10 @@ class McpConfig(BaseModel):
 
 
 def config_path(home: Path, environ: dict[str, str] | None = None) -> Path:
+    """Where the MCP config is read from.
+
+    The file AGENTFLEET_MCP_CONFIG names, else the default file under `home`.
+    """
     env = os.environ if environ is None else environ
     explicit = env.get(ENV_VAR)
     return Path(explicit).expanduser() if explicit else home / FILE_NAME
@@ -112,6 +126,7 @@ def load_config(home: Path, environ: dict[str, str] | None = None) -> McpConfig:
 
 
 def parse_config(raw: Any, source: str) -> McpConfig:
+    """A config from its parsed JSON; every error names the file and the field."""
     if not isinstance(raw, dict):
         raise McpConfigError(f"{source}: the top level must be an object with mcpServers")
     if "mcpServers" in raw and not isinstance(raw["mcpServers"], dict):

@@ -53,6 +53,10 @@ class McpRejected(Exception):
 
 
 def tool_name(server: str, tool: str) -> str:
+    """The name a model sees for a server's tool: `mcp__<server>__<tool>`.
+
+    Characters a tool name may not hold are replaced.
+    """
     return f"{MCP_PREFIX}{server}__{_UNSAFE.sub('_', tool)}"
 
 
@@ -94,6 +98,11 @@ class _Server:
 
 
 class McpHub:
+    """The worker's connections to its MCP servers.
+
+    Each connects on first use; the secrets its config references are redacted from what it reports.
+    """
+
     def __init__(self, config: McpConfig, logs_dir: Path | None = None) -> None:
         self.config = config
         self._servers: dict[str, _Server] = {}
@@ -110,6 +119,7 @@ class McpHub:
 
     @property
     def servers(self) -> list[str]:
+        """The names of the servers not disabled."""
         return sorted(self._servers)
 
     # --- sessions ---
@@ -190,6 +200,7 @@ class McpHub:
         srv.client = None
 
     async def close(self) -> None:
+        """Closes every connection, waiting a few seconds for each to end."""
         tasks = []
         for srv in self._servers.values():
             self._drop(srv)
@@ -277,6 +288,10 @@ class McpHub:
     # --- calls ---
 
     async def call(self, server: str, tool: str, args: dict[str, Any], timeout_s: float) -> Any:
+        """Calls a tool on a server.
+
+        A lost connection raises `McpLost` (retryable); a protocol error raises `McpRejected`.
+        """
         from mcp import MCPError
         from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
@@ -309,5 +324,6 @@ class McpHub:
             raise McpLost(srv.redact(describe(err))) from None
 
     def redact(self, server: str, text: str) -> str:
+        """The text with the server's secrets replaced by [REDACTED]."""
         srv = self._servers.get(server)
         return srv.redact(text) if srv else text

@@ -55,6 +55,7 @@ class Sandbox(FileTools, TrashTools, SearchTools):
     """A workspace directory and every file tool that operates inside it."""
 
     def run(self, args: ToolArgs) -> tuple[str, bool]:
+        """Runs the tool the validated arguments belong to; `(content, already_done)`."""
         handler = _HANDLERS.get(type(args))
         if handler is None:
             raise self.unknown(args)

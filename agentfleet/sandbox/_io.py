@@ -191,21 +191,38 @@ def temp_beside(target: Path) -> tuple[int, str]:
     return tempfile.mkstemp(dir=target.parent, prefix=f".{stem}.", suffix=".tmp")
 
 
-def atomic_write(target: Path, data: bytes, mode: int) -> None:
-    # os.replace swaps the directory entry, so even a symlink planted at
-    # `target` since resolve() is replaced rather than written through.
+def atomic_write_bytes(
+    target: Path, data: bytes, *, mode: int | None = None, fsync: bool = True
+) -> None:
+    """Replace `target` with `data`: a reader, or a retried call, sees old or new, never half.
+
+    The data goes to a temporary file beside `target` (created 0o600 by
+    mkstemp, then set to `mode` if given), is flushed to disk unless
+    `fsync=False`, and is renamed over `target`. `os.replace` swaps the
+    directory entry, so even a symlink planted at `target` is replaced rather
+    than written through. The parent folder must exist.
+    """
     fd, tmp = temp_beside(target)
     try:
         with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
         with suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(
+    target: Path, text: str, *, mode: int | None = None, fsync: bool = True
+) -> None:
+    """`atomic_write_bytes` for text, stored as UTF-8."""
+    atomic_write_bytes(target, text.encode("utf-8"), mode=mode, fsync=fsync)
 
 
 def link_noreplace(src: Path, dst: Path) -> bool:

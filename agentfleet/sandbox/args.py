@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -31,10 +31,26 @@ def _text_size(v: str, field: str) -> str:
 
 
 class ToolArgs(BaseModel):
+    """The validated arguments of one tool call; unknown keys are refused."""
+
     model_config = ConfigDict(extra="forbid")
+    # The op a successful call writes to the tool journal (`Effect.op`); "" records none.
+    effect: ClassVar[str] = ""
+
+
+class _ContentArgs(ToolArgs):
+    """Arguments that carry a file's text in `content`, held to WRITE_LIMIT."""
+
+    @field_validator("content", check_fields=False)
+    @classmethod
+    def _content_size(cls, v: str) -> str:
+        return _text_size(v, "content")
 
 
 class ListFilesArgs(ToolArgs):
+    """list_files: the entries of a folder, or every file below it."""
+
+    effect = "list"
     path: str = Field(default=".", description="Directory relative to the workspace root.")
     recursive: bool = Field(
         default=False, description="List every file below `path` (files only, no directories)."
@@ -42,6 +58,9 @@ class ListFilesArgs(ToolArgs):
 
 
 class ReadFileArgs(ToolArgs):
+    """read_file: a text file, whole or as a slice of lines."""
+
+    effect = "read"
     path: str = Field(description="File relative to the workspace root.")
     offset: int | None = Field(
         default=None, ge=1, description="First line to read (1-based); default: the first."
@@ -54,45 +73,56 @@ class ReadFileArgs(ToolArgs):
     )
 
 
-class WriteFileArgs(ToolArgs):
+class WriteFileArgs(_ContentArgs):
+    """write_file: a file's whole new content."""
+
+    effect = "write"
     path: str = Field(description="File relative to the workspace root; parents are created.")
     content: str = Field(description="Full new content (UTF-8 text, at most 1 MiB).")
 
-    @field_validator("content")
-    @classmethod
-    def _content_size(cls, v: str) -> str:
-        return _text_size(v, "content")
-
 
 class MoveFileArgs(ToolArgs):
+    """move_file: a file or folder to a new path that does not exist yet."""
+
+    effect = "move"
     src: str = Field(description="Existing file or directory, relative to the workspace root.")
     dst: str = Field(description="Full destination path; must not exist yet.")
 
 
 class MakeDirArgs(ToolArgs):
+    """make_dir: a folder, with its parents."""
+
+    effect = "mkdir"
     path: str = Field(description="Directory relative to the workspace root; parents are created.")
 
 
 class DeleteFileArgs(ToolArgs):
+    """delete_file: a file or folder, moved to the run's trash so a person can restore it."""
+
+    effect = "delete"
     path: str = Field(description="File or directory to delete (it goes to the trash).")
 
 
 class CopyFileArgs(ToolArgs):
+    """copy_file: one file to a new path that does not exist yet."""
+
+    effect = "copy"
     src: str = Field(description="Existing file, relative to the workspace root.")
     dst: str = Field(description="Full destination path of the copy; must not exist yet.")
 
 
-class AppendFileArgs(ToolArgs):
+class AppendFileArgs(_ContentArgs):
+    """append_file: text added at the end of a file."""
+
+    effect = "append"
     path: str = Field(description="File to append to; created if missing.")
     content: str = Field(description="Text added at the end, as is (add a newline yourself).")
 
-    @field_validator("content")
-    @classmethod
-    def _content_size(cls, v: str) -> str:
-        return _text_size(v, "content")
-
 
 class EditFileArgs(ToolArgs):
+    """edit_file: an exact text replaced, once or everywhere."""
+
+    effect = "edit"
     path: str = Field(description="Existing text file relative to the workspace root.")
     old_string: str = Field(min_length=1, description="Exact text to replace.")
     new_string: str = Field(description="Text to put in its place.")
@@ -107,6 +137,9 @@ class EditFileArgs(ToolArgs):
 
 
 class SearchFilesArgs(ToolArgs):
+    """search_files: paths by glob, lines by regular expression, or both."""
+
+    effect = "list"
     path: str = Field(default=".", description="Directory to search below.")
     glob: str | None = Field(
         default=None,
@@ -132,6 +165,9 @@ class SearchFilesArgs(ToolArgs):
 
 
 class StatFileArgs(ToolArgs):
+    """stat_file: what a path is, how big, and when it changed."""
+
+    effect = "read"
     path: str = Field(description="File or directory relative to the workspace root.")
 
 

@@ -32,16 +32,11 @@ from agentfleet.sandbox._io import (
     shorten,
 )
 from agentfleet.sandbox.args import (
-    AppendFileArgs,
     CopyFileArgs,
     DeleteFileArgs,
-    EditFileArgs,
     ListFilesArgs,
     MakeDirArgs,
     MoveFileArgs,
-    ReadFileArgs,
-    SearchFilesArgs,
-    StatFileArgs,
     ToolArgs,
     WriteFileArgs,
 )
@@ -57,6 +52,12 @@ def run_key(agent_id: str) -> str:
 
 
 class SandboxCore:
+    """One workspace: path resolution confined to `root`, the file cap, and the first five tools.
+
+    `run` names the agent run whose trash a delete goes to; `call_id` keys the journal that makes
+    append and edit idempotent under retry.
+    """
+
     def __init__(
         self, root: Path, max_files: int = MAX_FILES, *, run: str = "", call_id: str = ""
     ) -> None:
@@ -69,9 +70,14 @@ class SandboxCore:
 
     @property
     def trash(self) -> Path:
+        """The workspace's trash folder, which no tool can reach."""
         return self.root / TRASH
 
     def resolve(self, rel: str) -> Path:
+        """The real path of a workspace path, symlinks followed.
+
+        Anything outside the root or inside the trash is refused.
+        """
         if not isinstance(rel, str) or rel == "":
             raise SandboxViolation("path must be a non-empty relative path")
         shown = shorten(repr(rel))
@@ -110,6 +116,10 @@ class SandboxCore:
         return entry
 
     def display(self, path: Path) -> str:
+        """A path as the tools show it.
+
+        Relative to the root, with unprintable characters escaped.
+        """
         rel = path.relative_to(self.root).as_posix()
         return printable(rel if rel != "." else ".")
 
@@ -121,7 +131,12 @@ class SandboxCore:
             # A runaway agent must not fill the disk one small file at a time.
             raise ToolError(f"workspace file limit of {self.max_files} files reached")
 
-    def walk(self, top: Path, prefix: str, recursive: bool) -> list[str]:
+    def walk(self, top: Path, prefix: str, *, recursive: bool) -> list[str]:
+        """The entries below `top`, named from `prefix`.
+
+        A folder is listed with a trailing '/', unless `recursive` lists the files inside it
+        instead.
+        """
         # Symlinks are never followed here: a link to a directory is listed as
         # a plain entry, so a link pointing outside cannot expose what's there
         # and a link cycle cannot loop.
@@ -146,6 +161,7 @@ class SandboxCore:
     # --- the first five tools ---
 
     def list_files(self, args: ListFilesArgs) -> tuple[str, bool]:
+        """The list_files tool: sorted entries, capped at LIST_LIMIT."""
         target = self.resolve(args.path)
         shown = self.display(target)
         prefix = "" if target == self.root else shown + "/"
@@ -154,7 +170,7 @@ class SandboxCore:
                 if os.path.lexists(target):
                     raise ToolError(f"{shown} is not a directory; use read_file")
                 raise ToolError(f"directory {shown} does not exist")
-            entries = self.walk(target, prefix, args.recursive)
+            entries = self.walk(target, prefix, recursive=args.recursive)
         if not entries:
             return "(empty)", False
         entries.sort()
@@ -164,6 +180,10 @@ class SandboxCore:
         return "\n".join(entries), False
 
     def write_file(self, args: WriteFileArgs) -> tuple[str, bool]:
+        """The write_file tool: an atomic whole-file write.
+
+        The same content again is reported as already done.
+        """
         target = self.resolve(args.path)
         shown = self.display(target)
         data = args.content.encode("utf-8")
@@ -179,12 +199,11 @@ class SandboxCore:
                 # the file untouched keeps its mtime and inode stable.
                 return f"wrote {len(data)} bytes to {shown} (unchanged: already present)", True
             self._check_room(target)
-            mode = _io.existing_mode(target) or 0o644
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _io.atomic_write(target, data, mode)
+            self.replace_file(target, data)
         return f"wrote {len(data)} bytes to {shown}", False
 
     def move_file(self, args: MoveFileArgs) -> tuple[str, bool]:
+        """The move_file tool: never overwrites, and completes a move a crash interrupted."""
         src, dst = self.resolve(args.src), self.resolve(args.dst)
         s, d = self.display(src), self.display(dst)
         if self.root in (src, dst):
@@ -217,7 +236,15 @@ class SandboxCore:
         return f"moved {s} -> {d}", False
 
     @staticmethod
+    def replace_file(target: Path, data: bytes) -> None:
+        """Writes a whole file atomically, keeping the mode of the one it replaces."""
+        mode = _io.existing_mode(target) or 0o644
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _io.atomic_write_bytes(target, data, mode=mode)
+
+    @staticmethod
     def rename_noreplace(src: Path, dst: Path) -> None:
+        """Renames without ever replacing a `dst` that appeared meanwhile (link, then unlink)."""
         # Another agent sharing the workspace may create dst after our check.
         # link() fails with EEXIST instead of overwriting, which rename()
         # would silently do; a crash between link and unlink leaves two names
@@ -235,6 +262,7 @@ class SandboxCore:
         os.rename(src, dst)
 
     def make_dir(self, args: MakeDirArgs) -> tuple[str, bool]:
+        """The make_dir tool: a folder and its parents; an existing folder is already done."""
         target = self.resolve(args.path)
         shown = self.display(target)
         with os_errors("create", shown):
@@ -253,35 +281,21 @@ class SandboxCore:
         Computed from the validated arguments, with paths normalised the way
         the workspace shows them, so `./a//b.txt` and `a/b.txt` are one path.
         """
-
-        def rel(path: str) -> str:
-            return self.display(self.resolve(path))
-
-        if isinstance(args, ListFilesArgs):
-            return [Effect(op="list", path=rel(args.path))]
-        if isinstance(args, ReadFileArgs):
-            return [Effect(op="read", path=rel(args.path))]
-        if isinstance(args, WriteFileArgs):
-            return [Effect(op="write", path=rel(args.path))]
-        if isinstance(args, MoveFileArgs):
-            return [Effect(op="move", path=rel(args.dst), src=rel(args.src))]
-        if isinstance(args, MakeDirArgs):
-            return [Effect(op="mkdir", path=rel(args.path))]
+        if not args.effect:
+            return []
         if isinstance(args, DeleteFileArgs):
-            return [Effect(op="delete", path=self.display(self.resolve_entry(args.path)))]
-        if isinstance(args, CopyFileArgs):
-            return [Effect(op="copy", path=rel(args.dst), src=rel(args.src))]
-        if isinstance(args, AppendFileArgs):
-            return [Effect(op="append", path=rel(args.path))]
-        if isinstance(args, EditFileArgs):
-            return [Effect(op="edit", path=rel(args.path))]
-        if isinstance(args, SearchFilesArgs):
-            return [Effect(op="list", path=rel(args.path))]
-        if isinstance(args, StatFileArgs):
-            return [Effect(op="read", path=rel(args.path))]
-        return []
+            return [Effect(op=args.effect, path=self.display(self.resolve_entry(args.path)))]
+        if isinstance(args, MoveFileArgs | CopyFileArgs):
+            return [Effect(op=args.effect, path=self._rel(args.dst), src=self._rel(args.src))]
+        # Every other tool's arguments name the one path it acts on.
+        path: str = getattr(args, "path")  # noqa: B009 - not on ToolArgs itself
+        return [Effect(op=args.effect, path=self._rel(path))]
+
+    def _rel(self, path: str) -> str:
+        return self.display(self.resolve(path))
 
     def unknown(self, args: ToolArgs) -> UnknownToolError:
+        """The error for arguments no tool of this sandbox takes."""
         return UnknownToolError(f"no tool takes {type(args).__name__}")
 
 

@@ -44,6 +44,7 @@ CALLS = ".calls"
 
 
 def content_type(name: str, head: bytes) -> str:
+    """A file's media type, from its first bytes where they are telling, else from its name."""
     for magic, kind in _io.MAGIC:
         if head.startswith(magic):
             return kind
@@ -55,22 +56,36 @@ def _utc(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
+def _open_file(path: Path, shown: str, missing: str) -> BinaryIO:
+    """Opens a regular file for reading, its last component not followed.
+
+    `missing` is the error when there is none.
+    """
+    try:
+        fd = _io.open_regular(path)
+    except NotRegular:
+        raise ToolError(f"{shown} is not a regular file") from None
+    if fd is None:
+        raise ToolError(missing)
+    return os.fdopen(fd, "rb")
+
+
 class FileTools(SandboxCore):
+    """The tools that read and change files: read, stat, copy, append and edit."""
+
     # --- read ---
 
     def read_file(self, args: ReadFileArgs) -> tuple[str, bool]:
+        """The read_file tool: a text file whole, or a slice of lines.
+
+        A whole read is held to READ_LIMIT; a binary file is described, not shown.
+        """
         target = self.resolve(args.path)
         shown = self.display(target)
         with os_errors("read", shown):
             if target.is_dir():
                 raise ToolError(f"{shown} is a directory; use list_files")
-            try:
-                fd = _io.open_regular(target)
-            except NotRegular:
-                raise ToolError(f"{shown} is not a regular file") from None
-            if fd is None:
-                raise ToolError(f"file {shown} does not exist")
-            with os.fdopen(fd, "rb") as f:
+            with _open_file(target, shown, f"file {shown} does not exist") as f:
                 size = os.fstat(f.fileno()).st_size
                 head = f.read(SNIFF_BYTES)
                 if _io.is_binary(head):
@@ -118,6 +133,7 @@ class FileTools(SandboxCore):
         return text
 
     def stat_file(self, args: StatFileArgs) -> tuple[str, bool]:
+        """The stat_file tool: type, size, content kind and modification time (UTC)."""
         target = self.resolve(args.path)
         shown = self.display(target)
         with os_errors("stat", shown):
@@ -149,6 +165,10 @@ class FileTools(SandboxCore):
     # --- copy ---
 
     def copy_file(self, args: CopyFileArgs) -> tuple[str, bool]:
+        """The copy_file tool: one regular file, never over an existing one.
+
+        An identical copy already there is reported as done.
+        """
         src, dst = self.resolve(args.src), self.resolve(args.dst)
         s, d = self.display(src), self.display(dst)
         if dst == self.root:
@@ -170,13 +190,7 @@ class FileTools(SandboxCore):
                     # A retry after the copy landed, or an identical file already there.
                     return f"copied {s} -> {d} (destination already had this content)", True
                 raise ToolError(f"refusing to overwrite existing {d}; delete it first")
-            try:
-                fd = _io.open_regular(src)
-            except NotRegular:
-                raise ToolError(f"{s} is not a regular file") from None
-            if fd is None:
-                raise ToolError(f"cannot copy {s}: it does not exist")
-            with os.fdopen(fd, "rb") as fin:
+            with _open_file(src, s, f"cannot copy {s}: it does not exist") as fin:
                 st = os.fstat(fin.fileno())
                 if st.st_size > COPY_LIMIT:
                     raise ToolError(
@@ -217,8 +231,13 @@ class FileTools(SandboxCore):
     def _journal(self) -> Path:
         return self.trash / CALLS / f"{self.run_id}.jsonl"
 
-    def _landed(self, target: Path) -> bool:
-        """Whether this call's rewrite already landed (a retry after a crash)."""
+    def _landed(self, target: Path, shown: str) -> bool:
+        """Whether this call's rewrite already landed (a retry after a crash).
+
+        A folder is refused, as only a file can be rewritten.
+        """
+        if target.is_dir():
+            raise ToolError(f"{shown} is a directory")
         if not self.call_id:
             return False
         try:
@@ -264,42 +283,44 @@ class FileTools(SandboxCore):
             raise ToolError(f"{shown} is a binary file; only text files can be changed this way")
         return data
 
-    def _rewrite(self, target: Path, data: bytes) -> None:
+    def _rewrite(self, target: Path, shown: str, data: bytes) -> None:
+        if len(data) > EDIT_LIMIT:
+            raise ToolError(
+                f"{shown} would grow to {len(data)} bytes; the limit is {EDIT_LIMIT} bytes"
+            )
         self._note_intent(data)
-        mode = _io.existing_mode(target) or 0o644
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _io.atomic_write(target, data, mode)
+        self.replace_file(target, data)
 
     def append_file(self, args: AppendFileArgs) -> tuple[str, bool]:
+        """The append_file tool: text added at the end.
+
+        Idempotent under retry by the call journal.
+        """
         target = self.resolve(args.path)
         shown = self.display(target)
         add = args.content.encode("utf-8")
         with os_errors("append to", shown):
-            if target.is_dir():
-                raise ToolError(f"{shown} is a directory")
-            if self._landed(target):
+            if self._landed(target, shown):
                 return f"appended {len(add)} bytes to {shown} (already done)", True
             old = self._read_text(target, shown)
             if old is None:
                 self._check_room(target)
             new = (old or b"") + add
-            if len(new) > EDIT_LIMIT:
-                raise ToolError(
-                    f"{shown} would grow to {len(new)} bytes; the limit is {EDIT_LIMIT} bytes"
-                )
-            self._rewrite(target, new)
+            self._rewrite(target, shown, new)
         created = " (created it)" if old is None else ""
         return f"appended {len(add)} bytes to {shown}{created}", False
 
     def edit_file(self, args: EditFileArgs) -> tuple[str, bool]:
+        """The edit_file tool: one exact replacement, or all with replace_all.
+
+        Idempotent under retry by the call journal.
+        """
         target = self.resolve(args.path)
         shown = self.display(target)
         if args.old_string == args.new_string:
             raise ToolError("old_string and new_string are the same; nothing would change")
         with os_errors("edit", shown):
-            if target.is_dir():
-                raise ToolError(f"{shown} is a directory")
-            if self._landed(target):
+            if self._landed(target, shown):
                 return f"edited {shown} (already done)", True
             data = self._read_text(target, shown)
             if data is None:
@@ -317,9 +338,5 @@ class FileTools(SandboxCore):
                     "occurs exactly once, or set replace_all to replace all of them"
                 )
             new = text.replace(args.old_string, args.new_string).encode("utf-8")
-            if len(new) > EDIT_LIMIT:
-                raise ToolError(
-                    f"{shown} would grow to {len(new)} bytes; the limit is {EDIT_LIMIT} bytes"
-                )
-            self._rewrite(target, new)
+            self._rewrite(target, shown, new)
         return f"edited {shown}: replaced {n} occurrence{'s' if n > 1 else ''}", False

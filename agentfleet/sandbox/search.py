@@ -48,8 +48,11 @@ json.dump(out, sys.stdout)
 
 
 def glob_regex(glob: str) -> re.Pattern[str]:
-    """A glob as ripgrep reads one: `*` and `?` stay within a path segment, `**`
-    crosses them, and a glob with no `/` matches the file name anywhere."""
+    """A glob as ripgrep reads one.
+
+    `*` and `?` stay within a path segment, `**` crosses them, and a glob with no `/` matches the
+    file name anywhere.
+    """
     i, out = 0, []
     while i < len(glob):
         c = glob[i]
@@ -95,7 +98,13 @@ def _literal(pattern: str) -> bool:
 
 
 class SearchTools(SandboxCore):
+    """The search_files tool."""
+
     def search_files(self, args: SearchFilesArgs) -> tuple[str, bool]:
+        """The search_files tool: paths by glob and/or lines by regular expression.
+
+        What is scanned and shown is capped (MAX_FILES_SCANNED, MAX_MATCHES, MAX_OUTPUT).
+        """
         top = self.resolve(args.path)
         shown = self.display(top)
         with os_errors("search", shown):

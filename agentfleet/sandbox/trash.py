@@ -38,6 +38,8 @@ def _versions(slot: Path) -> list[Path]:
 
 
 class TrashTools(SandboxCore):
+    """delete_file: a deleted path goes to the run's trash, so nothing an agent deletes is lost."""
+
     def _trash_dir(self) -> Path:
         trash = self.trash
         trash.mkdir(exist_ok=True)
@@ -46,6 +48,10 @@ class TrashTools(SandboxCore):
         return trash
 
     def delete_file(self, args: DeleteFileArgs) -> tuple[str, bool]:
+        """The delete_file tool: the entry goes to the run's trash.
+
+        A symlink is moved, never its target; a retry finds the entry already there.
+        """
         entry = self.resolve_entry(args.path)
         if entry == self.root:
             raise ToolError("cannot delete the workspace root")
@@ -83,6 +89,8 @@ def _mark_whole(trashed: Path) -> None:
 
 @dataclass(frozen=True)
 class TrashEntry:
+    """One deleted entry in a workspace's trash, as `agentfleet workspace restore` lists it."""
+
     run: str
     # The workspace path it was deleted from.
     path: str

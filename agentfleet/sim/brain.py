@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from agentfleet.delegation import prompts
 from agentfleet.sim import chores, planner
+from agentfleet.sim.chores.base import first_line
 from agentfleet.sim.conversation import Conversation, text_block
 from agentfleet.sim.habits import (
     AGENT,
@@ -36,10 +37,6 @@ REPORTS_MARKER = "Sub-agent reports (JSON):"
 NO_KNOBS = HabitKnobs()
 
 
-def _first_line(text: str) -> str:
-    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-
-
 def _synthesize(convo: Conversation, habits: Habits) -> Reply:
     text = convo.last_user_text
     reports: list[JSON] = []
@@ -53,14 +50,14 @@ def _synthesize(convo: Conversation, habits: Habits) -> Reply:
     done = sum(1 for r in reports if r.get("status") == "completed")
     lines = [f"Simulated synthesis of {len(reports)} sub-agent reports ({done} completed):"]
     for r in reports:
-        report = _first_line(str(r.get("report") or "")) or "(no report)"
+        report = first_line(str(r.get("report") or "")) or "(no report)"
         lines.append(f"- {r.get('title', '')} [{r.get('status', '?')}]: {report}")
     return Reply([text_block("\n".join(lines))])
 
 
 def _inline(convo: Conversation, habits: Habits) -> Reply:
     # The tool-less inline role of older workflows: it can only answer.
-    return Reply([text_block(f"Simulated inline answer: {_first_line(convo.last_user_text)}")])
+    return Reply([text_block(f"Simulated inline answer: {first_line(convo.last_user_text)}")])
 
 
 def _unknown(convo: Conversation, habits: Habits) -> Reply:
@@ -68,7 +65,7 @@ def _unknown(convo: Conversation, habits: Habits) -> Reply:
         [
             text_block(
                 "Simulated reply (agentfleet-sim found no known ROLE line): "
-                + (_first_line(convo.last_user_text) or "(no text)")
+                + (first_line(convo.last_user_text) or "(no text)")
             )
         ]
     )

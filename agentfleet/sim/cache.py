@@ -40,6 +40,8 @@ MAX_BREAKPOINTS = 4
 
 @dataclass(frozen=True)
 class CacheUse:
+    """Prompt-cache tokens of one simulated request, as the API reports them in `usage`."""
+
     read: int = 0
     creation: int = 0
 
@@ -52,6 +54,10 @@ class _Segment:
 
 
 def min_tokens_for(model: str) -> int:
+    """The smallest prefix the model caches, as Anthropic documents it per model.
+
+    An unknown model gets the largest minimum.
+    """
     matches = [k for k in CACHE_MIN_TOKENS if model.startswith(k)]
     return CACHE_MIN_TOKENS[max(matches, key=len)] if matches else max(CACHE_MIN_TOKENS.values())
 
@@ -68,7 +74,7 @@ def segments(body: JSON) -> list[_Segment]:
         out.append(_Segment("t" + key, len(key), _marked(tool)))
     system = body.get("system")
     if isinstance(system, str) and system:
-        out.append(_Segment("s" + system, len(system), False))
+        out.append(_Segment("s" + system, len(system), breakpoint=False))
     elif isinstance(system, list):
         for b in system:
             text = str(b.get("text", "")) if isinstance(b, dict) else ""
@@ -82,6 +88,7 @@ def segments(body: JSON) -> list[_Segment]:
 
 
 def breakpoints(body: JSON) -> int:
+    """How many `cache_control` breakpoints a request sets (the API allows at most four)."""
     return sum(1 for s in segments(body) if s.breakpoint)
 
 
@@ -103,6 +110,7 @@ class PromptCache:
         self._lock = threading.Lock()
 
     def reset(self) -> None:
+        """Forgets every cached prefix, so a test starts cold."""
         with self._lock:
             self._entries.clear()
 

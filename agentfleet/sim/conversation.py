@@ -22,6 +22,8 @@ def directives(text: str) -> dict[str, str]:
 
 
 def strip_directives(text: str, names: set[str] | None = None) -> str:
+    """The text without its `[sim:...]` directives (only those in `names`, if given)."""
+
     def drop(m: re.Match[str]) -> str:
         return "" if names is None or m.group(1).lower() in names else m.group(0)
 
@@ -29,6 +31,7 @@ def strip_directives(text: str, names: set[str] | None = None) -> str:
 
 
 def int_directive(found: dict[str, str], name: str) -> int:
+    """A directive's whole-number value; 0 when it is missing or not a number."""
     try:
         return max(0, int(found.get(name, "0")))
     except ValueError:
@@ -36,6 +39,7 @@ def int_directive(found: dict[str, str], name: str) -> int:
 
 
 def text_block(text: str) -> JSON:
+    """A text content block of the Messages API."""
     return {"type": "text", "text": text}
 
 
@@ -50,6 +54,11 @@ class Call:
 
 
 class Conversation:
+    """A Messages API request body, read as the simulated model needs it.
+
+    The system prompt, the turns, the tools offered and the tool results sent back.
+    """
+
     def __init__(self, body: JSON) -> None:
         self.system = text_of(body.get("system") or "")
         self.messages: list[JSON] = [
@@ -75,15 +84,18 @@ class Conversation:
 
     @property
     def one_call_per_turn(self) -> bool:
+        """Whether the client asked for one tool call per turn (`disable_parallel_tool_use`)."""
         return bool(self.tool_choice.get("disable_parallel_tool_use"))
 
     def assistant_turns(self) -> int:
+        """How many turns the model has taken so far."""
         return sum(1 for m in self.messages if m["role"] == "assistant")
 
     def user_feedback(self) -> list[list[str]]:
-        """What the client said back after each of our turns, one list per user
-        message: its texts, and the text of any error tool_result (how a
-        rejected tool input comes back)."""
+        """What the client said back after each of our turns, one list per user message.
+
+        Its texts, and the text of any error tool_result (how a rejected tool input comes back).
+        """
         out: list[list[str]] = []
         for m in self.messages[1:]:
             if m["role"] != "user":
@@ -99,15 +111,18 @@ class Conversation:
         return out
 
     def user_texts(self) -> list[str]:
+        """The text of each user turn (tool results carry none)."""
         return [text_of(m["content"]) for m in self.messages if m["role"] == "user"]
 
     @property
     def first_user_text(self) -> str:
+        """The opening request: the task or goal the conversation is about."""
         texts = [t for t in self.user_texts() if t]
         return texts[0] if texts else ""
 
     @property
     def last_user_text(self) -> str:
+        """The newest thing the user said, such as the feedback on a rejected plan."""
         texts = [t for t in self.user_texts() if t]
         return texts[-1] if texts else ""
 
@@ -139,6 +154,10 @@ class Conversation:
         return turns
 
     def tool_use(self, index: int, name: str, tool_input: dict[str, Any]) -> JSON:
+        """A tool_use block whose id derives from the conversation.
+
+        A retried request gets the same ids.
+        """
         # Derived from the conversation so a replayed request gets the same ids.
         h = hashlib.sha256(f"{self._seed}:{index}".encode()).hexdigest()[:24]
         return {"type": "tool_use", "id": f"toolu_sim_{h}", "name": name, "input": tool_input}

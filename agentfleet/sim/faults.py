@@ -20,6 +20,11 @@ _KEYS = {"status", "retry_after", "latency_ms", "disconnect"}
 
 @dataclass(frozen=True)
 class Fault:
+    """One scripted failure of the simulated API.
+
+    An error status, extra latency, or a connection closed without an answer.
+    """
+
     status: int | None = None
     retry_after: float | None = None
     latency_ms: float = 0.0
@@ -28,6 +33,7 @@ class Fault:
 
     @property
     def is_error(self) -> bool:
+        """Whether the request fails, rather than only being slow."""
         return self.status is not None or self.disconnect
 
 
@@ -41,6 +47,10 @@ def _number(d: dict[str, Any], key: str) -> float | None:
 
 
 def parse_fault(d: Any) -> Fault:
+    """A fault from its JSON form (the `/_sim/faults` body).
+
+    Unknown keys and statuses are refused.
+    """
     if not isinstance(d, dict):
         raise ValueError(f"a fault must be a JSON object, got {d!r}")
     unknown = set(d) - _KEYS
@@ -61,6 +71,10 @@ def parse_fault(d: Any) -> Fault:
 
 
 def check_rates(rates: dict[int, float] | None) -> dict[int, float]:
+    """Random fault rates by status, checked.
+
+    Only known statuses, each rate in [0, 1], and the rates summing to at most 1.
+    """
     out = {int(k): float(v) for k, v in (rates or {}).items()}
     for status, rate in out.items():
         if status not in FAULT_STATUSES:
@@ -73,6 +87,12 @@ def check_rates(rates: dict[int, float] | None) -> dict[int, float]:
 
 
 class Faults:
+    """The faults to inject into the simulated API.
+
+    Scripted faults are served first, in order; then random ones at the given rates, seeded so a run
+    repeats.
+    """
+
     def __init__(self, rates: dict[int, float] | None, retry_after_s: float, seed: int) -> None:
         self._rates = check_rates(rates)
         self._retry_after_s = retry_after_s
@@ -82,16 +102,19 @@ class Faults:
         self._rng = random.Random(seed)
 
     def enqueue(self, faults: list[Any]) -> int:
+        """Queues scripted faults for the next requests, all or none; the queue length after."""
         parsed = [parse_fault(f) for f in faults]  # all or nothing
         with self._lock:
             self._queue.extend(parsed)
             return len(self._queue)
 
     def queued(self) -> int:
+        """How many scripted faults are still waiting."""
         with self._lock:
             return len(self._queue)
 
     def reset(self) -> None:
+        """Drops the queue and restarts the random sequence, so a test starts clean."""
         with self._lock:
             self._queue.clear()
             self._rng = random.Random(self._seed)
@@ -113,6 +136,7 @@ class Faults:
         return None
 
     def retry_after_for(self, fault: Fault) -> float | None:
+        """The `retry-after` seconds to send with a fault: its own, else the default for a 429."""
         if fault.retry_after is not None:
             return fault.retry_after
         return self._retry_after_s if fault.status == 429 else None

@@ -41,6 +41,7 @@ REFUSAL_TEXT = "I can't help with that request."
 
 
 def check_habits(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The habit names, known and without repeats; an unknown name is an error."""
     unknown = sorted(set(names) - set(HABITS))
     if unknown:
         raise ValueError(f"unknown habits {unknown}; known: {', '.join(HABITS)}")
@@ -48,6 +49,7 @@ def check_habits(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 
 def named_habits(found: dict[str, str]) -> list[str]:
+    """The habits a `[sim:habit=...]` directive turns on (unknown names ignored)."""
     raw = found.get("habit", "")
     return [h for h in (p.strip().lower() for p in raw.split(",")) if h in HABITS]
 
@@ -68,6 +70,8 @@ class HabitKnobs:
 
 @dataclass(frozen=True)
 class Habits:
+    """The bad habits one reply shows, and the output length below which `truncate` cuts."""
+
     on: frozenset[str] = frozenset()
     truncate_below: int = TRUNCATE_BELOW
 
@@ -80,6 +84,11 @@ def _unit(key: str) -> float:
 
 
 def habits_for(convo: Conversation, part: str, knobs: HabitKnobs) -> Habits:
+    """The bad habits this reply shows.
+
+    Those the directives name, plus one drawn at the configured rate, seeded by the conversation so
+    a retry behaves the same.
+    """
     opening = convo.first_user_text
     found = directives(opening)
     names = {h for h in named_habits(found) if h in APPLIES[part]}
@@ -118,8 +127,10 @@ _WRONG_NAMES = {
 
 
 def bad_arguments(tool_input: dict[str, Any], schema: JSON) -> dict[str, Any]:
-    """The input with its last required field under a name the schema lacks:
-    the commonest way a real model's call fails validation."""
+    """The input with its last required field under a name the schema lacks.
+
+    The commonest way a real model's call fails validation.
+    """
     required = [k for k in schema.get("required") or [] if k in tool_input]
     key = required[-1] if required else next(iter(tool_input), None)
     if key is None:
@@ -159,4 +170,5 @@ def cut_off(content: list[JSON], schemas: dict[str, JSON], max_tokens: int) -> l
 
 
 def refusal() -> list[JSON]:
+    """A refusal as a real model words one, for the refusal habit."""
     return [text_block(REFUSAL_TEXT)]

@@ -25,6 +25,8 @@ _FAMILY = {"requests": "requests", "input": "input-tokens", "output": "output-to
 
 @dataclass(frozen=True)
 class SimLimits:
+    """Rate limits the simulator enforces like the API's, per minute; None leaves one unlimited."""
+
     requests_per_minute: int | None = None
     input_tokens_per_minute: int | None = None
     output_tokens_per_minute: int | None = None
@@ -40,6 +42,7 @@ class SimLimits:
 
     @property
     def any(self) -> bool:
+        """Whether any limit is set at all."""
         return any(
             (self.requests_per_minute, self.input_tokens_per_minute, self.output_tokens_per_minute)
         )
@@ -134,6 +137,7 @@ class RateLimiter:
         return out
 
     def reset(self) -> None:
+        """Fills every bucket and clears the counts, so a test starts with the full allowance."""
         with self._lock:
             now = time.monotonic()
             for b in self._buckets.values():

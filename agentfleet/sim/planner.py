@@ -81,8 +81,10 @@ _TOOL_ORDER = ("list_files", "read_file", "write_file", "move_file", "make_dir")
 
 
 def split_parts(goal: str) -> list[tuple[str, bool]]:
-    """(part, follows "then") for each part of a goal, in order. Quoted text and
-    listed items ("one per line: a, b, write c") are never split."""
+    """(part, follows "then") for each part of a goal, in order.
+
+    Quoted text and listed items ("one per line: a, b, write c") are never split.
+    """
     shielded, saved = protect(goal, lists=True)
     parts: list[tuple[str, bool]] = []
     then = False
@@ -110,14 +112,17 @@ def split_parts(goal: str) -> list[tuple[str, bool]]:
 
 
 def split_goal(goal: str) -> list[str]:
+    """The parts of a goal, one subtask each."""
     return [p for p, _ in split_parts(goal)]
 
 
 def files_in(text: str) -> list[str]:
+    """The file paths a text mentions, in order, without repeats."""
     return list(dict.fromkeys(m.group(1) for m in _PATH.finditer(text)))
 
 
 def tools_for(text: str) -> list[str]:
+    """The file tools a subtask's words suggest, for a part the grammar did not understand."""
     found = {t for pattern, tools in _TOOL_HINTS if re.search(pattern, text, re.I) for t in tools}
     return [t for t in _TOOL_ORDER if t in found]
 
@@ -144,8 +149,11 @@ def _subtask(sid: str, title: str, description: str, **rest: Any) -> JSON:
 
 
 def _standing_alone(part: str, ops: list[Op]) -> str:
-    """The part as its agent must read it: with no other part in view, it has to
-    mean the same steps ("listing them" names what "them" was)."""
+    """The part as its agent must read it.
+
+    With no other part in view, it has to mean the same steps ("listing them" names what "them"
+    was).
+    """
     words = strip_directives(part)
     if parse_request(words) == ops:
         return part
@@ -157,6 +165,11 @@ def _standing_alone(part: str, ops: list[Op]) -> str:
 
 
 def plan_for(goal: str) -> JSON:
+    """The `submit_plan` input for a goal.
+
+    One subtask per part, with the outputs, files and tools the grammar finds in it; a goal of two
+    or more parts also gets a plan step first and a check step last.
+    """
     clean_goal = strip_directives(goal)
     carry = for_subtasks(directives(goal))
     parts = [
@@ -274,6 +287,11 @@ def _prose(plan_json: str, plan: JSON) -> str:
 
 
 def reply(convo: Conversation, habits: Habits) -> Reply:
+    """The simulated planner's answer: a `submit_plan` call, or the plan as text.
+
+    Under prose-json, or without the tool, the plan comes as text. While the goal's `[sim:malformed-
+    plans=N]` asks for it, the plan is malformed first.
+    """
     goal = convo.first_user_text.strip()
     if goal.lower().startswith("goal:"):
         goal = goal[5:].strip()

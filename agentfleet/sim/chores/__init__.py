@@ -1,5 +1,6 @@
-"""The simulated agent (sub-agent and the master's inline work): file chores
-done with real tool calls, clause by clause, from what the tools report.
+"""The simulated agent (sub-agent and the master's inline work).
+
+File chores done with real tool calls, clause by clause, from what the tools report.
 
 Stateless: each request re-reads the task, re-runs its operations against the
 tool results already in the conversation, and answers with the next step. It
@@ -39,12 +40,18 @@ def _busy(title: str, convo: Conversation, wanted: int) -> list[JSON]:
 
 
 def _looks_first(habits: Habits, env: Env, sent: list[tuple[int, Use]]) -> bool:
-    """Under multi-tool a lone first call goes out with a look at the workspace,
-    as a model in a hurry looks and acts in one turn."""
+    """Whether a lone first call goes out with a look at the workspace (multi-tool).
+
+    A model in a hurry looks and acts in one turn.
+    """
     return MULTI_TOOL in habits and len(sent) == 1 and "list_files" in env.offered
 
 
 def reply(convo: Conversation, habits: Habits) -> Reply:
+    """The simulated agent's next message: its next tool calls, or its final report.
+
+    Habits shape it the way a real model misbehaves (refusal, claim-done, bad-args, multi-tool).
+    """
     task = parse_task(convo.first_user_text)
     if REFUSAL in habits:
         return Reply(refusal(), stop_reason="refusal")
@@ -75,8 +82,8 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
             break
         if n == 0 and _looks_first(habits, env, sent) and len(calls) == len(sent) + 1:
             calls = calls[1:]
-        outs = [Outcome(not c.is_error, c.result) for c in calls]
-        outs += [Outcome(False, "no tool_result was sent back")] * (len(sent) - len(outs))
+        outs = [Outcome(ok=not c.is_error, text=c.result) for c in calls]
+        outs += [Outcome(ok=False, text="no tool_result was sent back")] * (len(sent) - len(outs))
         run.feed(sent, outs[: len(sent)])
     sent = run.turn()
     if not sent:

@@ -1,12 +1,15 @@
-"""Clauses answered in words: questions, a plan, a check, a piece of writing
-with no file named, and requests the agent cannot act on. None of them claims
-a file effect; the ones that look at the workspace only read it.
+"""Clauses answered in words.
+
+Questions, a plan, a check, a piece of writing with no file named, and requests the agent cannot act
+on. None of them claims a file effect; the ones that look at the workspace only read it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from typing_extensions import override
 
 from agentfleet.sim.chores.base import Done, Env, Gen, Op, Use, listing
 
@@ -83,6 +86,10 @@ def _number(x: float) -> str:
 
 
 def answer_to(question: str) -> str:
+    """A short answer, as a model would give one.
+
+    Sums are worked out; the Temporal and agent terms the goals ask about come from a glossary.
+    """
     q = question.strip()
     if m := _ARITH.match(q):
         a, op, b = float(m.group(1)), m.group(2), float(m.group(3))
@@ -100,44 +107,55 @@ def answer_to(question: str) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Answer(Op):
-    question: str
+class Spoken(Op):
+    """A clause answered in words alone: no tool call, no file effect."""
+
     changes = False
 
+    def said(self) -> Done:
+        """The answer, the whole of what the clause does."""
+        raise NotImplementedError
+
+    @override
     def run(self, env: Env) -> Gen:
         yield from ()
-        return Done(answer_to(self.question), wanted_change=False)
-
-    def step(self) -> str:
-        return f"answer: {self.question}"
+        return self.said()
 
 
 @dataclass(frozen=True)
-class Say(Op):
+class Answer(Spoken):
+    """A question answered in words; the workspace is not touched."""
+
+    question: str
+    step_words = "answer: {op.question}"
+
+    @override
+    def said(self) -> Done:
+        return Done(answer_to(self.question), wanted_change=False)
+
+
+@dataclass(frozen=True)
+class Say(Spoken):
     """Text the request asked for with no file to put it in ("Write a haiku")."""
 
     text: str
-    changes = False
+    step_words = "write the requested text"
 
-    def run(self, env: Env) -> Gen:
-        yield from ()
+    @override
+    def said(self) -> Done:
         return Done(self.text.rstrip("\n"), wanted_change=False)
-
-    def step(self) -> str:
-        return "write the requested text"
 
 
 @dataclass(frozen=True)
-class Cannot(Op):
+class Cannot(Spoken):
     """A request the agent could not turn into any tool call."""
 
     request: str
     asks_for_files: bool = True
-    changes = False
+    step_words = "{op.request}"
 
-    def run(self, env: Env) -> Gen:
-        yield from ()
+    @override
+    def said(self) -> Done:
         if not self.asks_for_files:
             return Done(
                 f'"{self.request}" does not ask for any file change, so I did not change '
@@ -149,19 +167,16 @@ class Cannot(Op):
             "Tell me which file to create or change, and what it should contain."
         )
 
-    def step(self) -> str:
-        return self.request
-
 
 @dataclass(frozen=True)
-class PlanSteps(Op):
+class PlanSteps(Spoken):
     """The over-decomposed "plan the approach" subtask: a plan, in words."""
 
     steps: tuple[str, ...]
-    changes = False
+    step_words = "plan the approach"
 
-    def run(self, env: Env) -> Gen:
-        yield from ()
+    @override
+    def said(self) -> Done:
         lines = [f"{i}. {s[:1].upper()}{s[1:]}" for i, s in enumerate(self.steps, 1)]
         return Done(
             "Here is how I would approach it:\n"
@@ -169,9 +184,6 @@ class PlanSteps(Op):
             + "\nI did not change any files.",
             wanted_change=False,
         )
-
-    def step(self) -> str:
-        return "plan the approach"
 
 
 def _outputs(n: int) -> str:
@@ -184,7 +196,9 @@ class Check(Op):
 
     expected: tuple[str, ...]
     changes = False
+    step_words = "check the results"
 
+    @override
     def run(self, env: Env) -> Gen:
         if "list_files" not in env.offered:
             return Done("I could not check the results: the list_files tool was not offered.")
@@ -205,6 +219,3 @@ class Check(Op):
         else:
             found = f"Checked {_outputs(len(wanted))}: all present."
         return Done(found + " I did not change any files.", wanted_change=False)
-
-    def step(self) -> str:
-        return "check the results"

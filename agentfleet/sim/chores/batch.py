@@ -1,16 +1,32 @@
-"""Operations on every file of a folder: sort by type or topic, and move, copy
-or delete "all the .txt files in X". Each lists the folder first and acts on
-what the listing returns, never on what the request assumed was there.
+"""Operations on every file of a folder.
+
+Sort by type or topic, and move, copy or delete "all the .txt files in X". Each lists the folder
+first and acts on what the listing returns, never on what the request assumed was there.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Generator
 from dataclasses import dataclass
 
-from agentfleet.sim.chores.base import Done, Env, Gen, Op, Outcome, Use, failed, listing, show
-from agentfleet.sim.chores.files import series
+from typing_extensions import override
+
+from agentfleet.sim.chores.base import (
+    Done,
+    Env,
+    Gen,
+    Op,
+    Outcome,
+    Use,
+    attempt,
+    failed,
+    lacking,
+    listing,
+    series,
+    show,
+)
 from agentfleet.sim.chores.survey import as_dir, ext_of, hidden
 from agentfleet.sim.chores.text import join
 
@@ -28,28 +44,28 @@ def topic_of(path: str, text: str) -> str:
 
 @dataclass(frozen=True)
 class Sort(Op):
+    """Sorts the files of a folder into subfolders by type (extension) or by topic."""
+
     directory: str
     by_topic: bool = False
+    step_words = "sort the files in {op.directory:place} by {op.by}"
+    claim_words = "I sorted the files in {op.directory:place} into folders by {op.by}."
 
+    @override
     def run(self, env: Env) -> Gen:
         action = f"sort the files in {show(self.directory)}"
-        for tool in ("list_files", "make_dir", "move_file"):
-            if tool not in env.offered:
-                return Done(f"I could not {action}: the {tool} tool was not offered.")
-        use = Use("list_files", {"path": self.directory, "recursive": False})
-        (got,) = yield [use]
-        if not got.ok:
-            return failed(action, use, got)
-        files, _ = listing(got.text, self.directory)
-        parent = "" if self.directory == "." else self.directory
-        files = sorted(f for f in files if posixpath.dirname(f) == parent and not hidden(f))
+        if bad := lacking(action, env, ("list_files", "make_dir", "move_file")):
+            return bad
+        files, bad = yield from _top_files(action, self.directory)
+        if bad:
+            return bad
         if not files:
             return Done(
                 f"Sorted 0 files in {show(self.directory)} into 0 folders: nothing to sort."
             )
         if self.by_topic:
-            if "read_file" not in env.offered:
-                return Done(f"I could not {action}: the read_file tool was not offered.")
+            if bad := lacking(action, env, ("read_file",)):
+                return bad
             reads = [Use("read_file", {"path": f}) for f in files]
             texts = yield reads
             group = {
@@ -66,36 +82,52 @@ class Sort(Op):
             for f in files
         ]
         outs = yield uses
-        bad = _first_failure(uses, outs)
-        if bad is not None:
-            return failed(action, bad[0], bad[1], changed=True)
+        if bad := _first_failure(action, uses, outs, changed=True):
+            return bad
         return Done(
             f"Sorted {len(files)} files in {show(self.directory)} into {len(exts)} folders: "
             + ", ".join(exts),
             changed=True,
         )
 
+    @override
     def outputs(self) -> list[str]:
         return [as_dir(self.directory) or "./"]
 
+    @override
     def reads(self) -> list[str]:
         return [as_dir(self.directory) or "."]
 
+    @override
     def tools(self) -> list[str]:
         return ["list_files", *(["read_file"] if self.by_topic else []), "make_dir", "move_file"]
 
-    def claim(self) -> str:
-        return f"I sorted the files in {show(self.directory)} into folders by {self._by()}."
-
-    def step(self) -> str:
-        return f"sort the files in {show(self.directory)} by {self._by()}"
-
-    def _by(self) -> str:
+    @property
+    def by(self) -> str:
+        """What the files are grouped by: "topic" or "type"."""
         return "topic" if self.by_topic else "type"
 
 
-def _first_failure(uses: list[Use], outs: list[Outcome]) -> tuple[Use, Outcome] | None:
-    return next(((u, o) for u, o in zip(uses, outs, strict=True) if not o.ok), None)
+Listed = Generator[list[Use], list[Outcome], tuple[list[str], Done | None]]
+
+
+def _top_files(action: str, directory: str) -> Listed:
+    """The visible files directly in `directory`, sorted, from one list_files call."""
+    args = {"path": directory, "recursive": False}
+    got, bad = yield from attempt(action, Use("list_files", args))
+    if bad:
+        return [], bad
+    files, _ = listing(got.text, directory)
+    parent = "" if directory == "." else directory
+    return sorted(f for f in files if posixpath.dirname(f) == parent and not hidden(f)), None
+
+
+def _first_failure(
+    action: str, uses: list[Use], outs: list[Outcome], *, changed: bool
+) -> Done | None:
+    """The report of the first call of a batch that failed, if one did."""
+    bad = next(((u, o) for u, o in zip(uses, outs, strict=True) if not o.ok), None)
+    return None if bad is None else failed(action, *bad, changed=changed)
 
 
 @dataclass(frozen=True)
@@ -119,25 +151,16 @@ class ForEach(Op):
             return ["list_files", "copy_file"]
         return ["list_files", "read_file", "write_file"]
 
+    @override
     def run(self, env: Env) -> Gen:
         where = f" to {self.dest}/" if self.dest else ""
         action = f"{self.mode} the {self._kind()} in {show(self.source)}{where}"
-        for need in self._needs(env):
-            if need not in env.offered:
-                return Done(f"I could not {action}: the {need} tool was not offered.")
-        use = Use("list_files", {"path": self.source, "recursive": False})
-        (got,) = yield [use]
-        if not got.ok:
-            return failed(action, use, got)
-        files, _ = listing(got.text, self.source)
-        parent = "" if self.source == "." else self.source
-        picked = sorted(
-            f
-            for f in files
-            if posixpath.dirname(f) == parent
-            and not hidden(f)
-            and (self.ext is None or ext_of(f) == self.ext.lower())
-        )
+        if bad := lacking(action, env, self._needs(env)):
+            return bad
+        files, bad = yield from _top_files(action, self.source)
+        if bad:
+            return bad
+        picked = [f for f in files if self.ext is None or ext_of(f) == self.ext.lower()]
         if not picked:
             return Done(f"There were no {self._kind()} in {show(self.source)} to {self.mode}.")
         dest = self.dest or "."
@@ -150,28 +173,30 @@ class ForEach(Op):
         else:
             reads = [Use("read_file", {"path": src}) for src, _ in pairs]
             texts = yield reads
-            bad = _first_failure(reads, texts)
-            if bad is not None:
-                return failed(action, bad[0], bad[1])
+            if bad := _first_failure(action, reads, texts, changed=False):
+                return bad
             uses = [
                 Use("write_file", {"path": dst, "content": t.text})
                 for (_, dst), t in zip(pairs, texts, strict=True)
             ]
         outs = yield uses
-        bad = _first_failure(uses, outs)
-        if bad is not None:
-            return failed(action, bad[0], bad[1], changed=True)
+        if bad := _first_failure(action, uses, outs, changed=True):
+            return bad
         did = {"move": "Moved", "copy": "Copied", "delete": "Deleted"}[self.mode]
         return Done(
-            f"{did} {series([src for src, _ in pairs])}{where.replace(' to', ' into')}.", True
+            f"{did} {series([src for src, _ in pairs])}{where.replace(' to', ' into')}.",
+            changed=True,
         )
 
+    @override
     def outputs(self) -> list[str]:
         return [f"{self.dest}/"] if self.dest else []
 
+    @override
     def reads(self) -> list[str]:
         return [as_dir(self.source) or "."]
 
+    @override
     def tools(self) -> list[str]:
         return {
             "move": ["list_files", "move_file"],
@@ -179,11 +204,13 @@ class ForEach(Op):
             "delete": ["list_files", "delete_file"],
         }[self.mode]
 
+    @override
     def claim(self) -> str:
         did = {"move": "moved", "copy": "copied", "delete": "deleted"}[self.mode]
         where = f" into {self.dest}/" if self.dest else ""
         return f"I {did} the {self._kind()} from {show(self.source)}{where}."
 
+    @override
     def step(self) -> str:
         where = f" to {self.dest}/" if self.dest else ""
         return f"{self.mode} the {self._kind()} in {show(self.source)}{where}"

@@ -1,5 +1,7 @@
-"""What goes into a file: the literal text a request names ("the number 7",
-'hello world'), or a piece written on request (writing.py).
+"""What goes into a file.
+
+The literal text a request names ("the number 7", 'hello world'), or a piece written on request
+(writing.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ _REFERENCE = re.compile(
 
 
 def is_reference(phrase: str) -> bool:
+    """Whether the words name another clause's result rather than text to write.
+
+    "it", "the summary" and "their names" are references.
+    """
     return bool(_REFERENCE.match(phrase.strip()))
 
 
@@ -52,7 +58,7 @@ _LINES_NOUN = re.compile(
 
 
 def items_of(text: str) -> list[str]:
-    """ "passport, charger and socks" -> three items; quotes keep commas inside."""
+    """The items of a list: "passport, charger and socks" -> three; quotes keep commas inside."""
     t, saved = protect(text.strip().rstrip("."))
     parts = re.split(r"\s*[,;]\s*", t)
     if len(parts) > 1:
@@ -82,6 +88,7 @@ def line_items(phrase: str) -> list[str] | None:
 
 
 def unquote(text: str) -> str:
+    """The text inside one pair of matching quote marks, or the text as it is."""
     text = text.strip()
     if len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
         return text[1:-1]
@@ -89,6 +96,10 @@ def unquote(text: str) -> str:
 
 
 def is_generated(phrase: str) -> bool:
+    """Whether the words ask for a piece to be written rather than name the text.
+
+    "a haiku about rain" is generated; "the summary" is a reference.
+    """
     return not is_reference(phrase) and is_piece(phrase)
 
 

@@ -8,10 +8,13 @@ grammar, as the operation it came from (tests hold that round trip).
 
 from __future__ import annotations
 
-from agentfleet.sim.chores.base import Op
+from collections.abc import Callable
+from typing import Any
+
+from agentfleet.sim.chores.base import Op, series
 from agentfleet.sim.chores.batch import ForEach, Sort
 from agentfleet.sim.chores.edits import Edit, FixTypo, SetValue
-from agentfleet.sim.chores.files import Append, Copy, MakeDirs, Move, Write, series
+from agentfleet.sim.chores.files import Append, Copy, MakeDirs, Move, Write
 from agentfleet.sim.chores.search import CollectLines, FindFiles
 from agentfleet.sim.chores.survey import Index, ListFiles, ReadFile, Summarize
 
@@ -83,44 +86,47 @@ def _collect(op: CollectLines) -> str:
     return f"Collect every line with '{op.pattern}' from {_folder(op.scope)}{into}"
 
 
+def _make_dirs(op: MakeDirs) -> str:
+    return f"Create the folders {series(list(op.paths))}"
+
+
+def _move(op: Move) -> str:
+    return f"{'Rename' if op.verb == 'Renamed' else 'Move'} {op.src} to {op.dst}"
+
+
+def _sort(op: Sort) -> str:
+    return f"Sort the files in {_folder(op.directory)} by {'topic' if op.by_topic else 'type'}"
+
+
+# One sentence per kind of op; a kind not here is not put into words.
+_SENTENCES: dict[type[Op], Callable[[Any], str | None]] = {
+    Write: _write,
+    Append: _append,
+    MakeDirs: _make_dirs,
+    Move: _move,
+    Copy: lambda op: f"Copy {op.src} to {op.dst}",
+    Sort: _sort,
+    ForEach: _for_each,
+    Edit: _edit,
+    FixTypo: _fix,
+    SetValue: lambda op: f"Set the {op.key} to {op.value} in {op.path}",
+    Summarize: _summarize,
+    Index: _index,
+    ListFiles: _list,
+    ReadFile: lambda op: f"Read {op.path}",
+    FindFiles: _find,
+    CollectLines: _collect,
+}
+
+
 def describe(op: Op) -> str | None:
     """The op as one imperative sentence, or None when words would lose something."""
-    if isinstance(op, Write):
-        return _write(op)
-    if isinstance(op, Append):
-        return _append(op)
-    if isinstance(op, MakeDirs):
-        return f"Create the folders {series(list(op.paths))}"
-    if isinstance(op, Move):
-        return f"{'Rename' if op.verb == 'Renamed' else 'Move'} {op.src} to {op.dst}"
-    if isinstance(op, Copy):
-        return f"Copy {op.src} to {op.dst}"
-    if isinstance(op, Sort):
-        return f"Sort the files in {_folder(op.directory)} by {'topic' if op.by_topic else 'type'}"
-    if isinstance(op, ForEach):
-        return _for_each(op)
-    if isinstance(op, Edit):
-        return _edit(op)
-    if isinstance(op, FixTypo):
-        return _fix(op)
-    if isinstance(op, SetValue):
-        return f"Set the {op.key} to {op.value} in {op.path}"
-    if isinstance(op, Summarize):
-        return _summarize(op)
-    if isinstance(op, Index):
-        return _index(op)
-    if isinstance(op, ListFiles):
-        return _list(op)
-    if isinstance(op, ReadFile):
-        return f"Read {op.path}"
-    if isinstance(op, FindFiles):
-        return _find(op)
-    if isinstance(op, CollectLines):
-        return _collect(op)
-    return None
+    say = next((_SENTENCES[k] for k in type(op).__mro__ if k in _SENTENCES), None)
+    return say(op) if say else None
 
 
 def describe_all(ops: list[Op]) -> str | None:
+    """The ops as one request of sentences, or None when one of them cannot be said in words."""
     said = [describe(op) for op in ops]
     if not said or any(s is None for s in said):
         return None

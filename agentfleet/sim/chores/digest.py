@@ -1,5 +1,6 @@
-"""A summary made from what a file says: its most telling sentences, a log's
-errors and time span, a table's shape and totals.
+"""A summary made from what a file says.
+
+Its most telling sentences, a log's errors and time span, a table's shape and totals.
 
 Extractive on purpose: every word of a summary comes from its source (or
 counts it), so it is about the file and never invents a fact. Deterministic:
@@ -50,6 +51,7 @@ def _content_words(sentence: str) -> list[str]:
 
 
 def best_sentences(text: str, n: int) -> list[str]:
+    """The `n` sentences that carry most of the text's content words, in their original order."""
     units = _units(text)
     # Lines with no full stop among sentences that have one are labels ("Weekly
     # sync, 3 May", "Attendees: ..."), not what was said.
@@ -77,6 +79,7 @@ def _sentence(text: str) -> str:
 
 
 def looks_like_log(path: str, text: str) -> bool:
+    """Whether a file is a log (a .log name, or mostly timestamped or levelled lines)."""
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if path.lower().endswith(".log"):
         return bool(lines)
@@ -85,6 +88,10 @@ def looks_like_log(path: str, text: str) -> bool:
 
 
 def log_digest(text: str) -> list[str]:
+    """A log summed up as a person would.
+
+    How many lines, the span of time, and the counts by level.
+    """
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     levels = Counter(
         {"ERR": "ERROR", "FATAL": "ERROR", "CRITICAL": "ERROR", "WARNING": "WARN"}.get(
@@ -113,6 +120,7 @@ def _message(line: str) -> str:
 
 
 def table_digest(text: str, delimiter: str) -> list[str] | None:
+    """A CSV or TSV summed up by its columns and their ranges, or None when it is not a table."""
     rows = [
         r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in r)
     ]

@@ -21,6 +21,12 @@ class _Slot:
 
 
 class Run:
+    """One request's operations, replayed against the tool turns so far.
+
+    `merge` sends the calls of clause after clause in one turn (the multi-tool habit); `single`
+    sends one call per turn, as `disable_parallel_tool_use` asks.
+    """
+
     def __init__(self, ops: list[Op], env: Env, *, merge: bool, single: bool) -> None:
         self.ops = ops
         self.env = env
@@ -62,6 +68,10 @@ class Run:
         return sorted(self.slots)
 
     def turn(self) -> list[tuple[int, Use]]:
+        """The calls of the next turn, each with the index of the op that makes it.
+
+        None once the ops are done or one has stopped.
+        """
         # After a failed call a model reports; an operation sent in the same
         # turn does not get to go on.
         if self.stopped:
@@ -70,6 +80,10 @@ class Run:
         return calls[:1] if self.single else calls
 
     def feed(self, sent: list[tuple[int, Use]], outcomes: list[Outcome]) -> None:
+        """Gives the ops the outcomes of the calls they sent.
+
+        An op whose batch is complete goes on to its next batch or finishes.
+        """
         for (i, _), out in zip(sent, outcomes, strict=True):
             slot = self.slots[i]
             slot.queue.pop(0)
@@ -84,9 +98,14 @@ class Run:
                 self._finish(i, stop.value)
 
     def claims(self) -> list[str]:
+        """What a model that skipped the work would say it did (the claim-done habit)."""
         return [c for op in self.ops if (c := op.claim())]
 
     def report(self) -> str:
+        """The final message of the agent.
+
+        What each clause did, what was not attempted after a failure, and whether any file changed.
+        """
         done = [self.done[i] for i in sorted(self.done)]
         texts = [d.report for d in done]
         skipped = [self.ops[i].step() for i in range(len(self.ops)) if i not in self.done]

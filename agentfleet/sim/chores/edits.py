@@ -12,8 +12,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agentfleet.sim.chores.base import Done, Env, Gen, Op, Use, failed, not_offered
-from agentfleet.sim.chores.files import series
+from typing_extensions import override
+
+from agentfleet.sim.chores.base import (
+    Done,
+    Env,
+    Gen,
+    InFile,
+    Use,
+    attempt,
+    failed,
+    not_offered,
+    series,
+)
 from agentfleet.sim.chores.spelling import correction, fix_word, misspellings
 
 
@@ -24,23 +35,22 @@ def _changed_lines(old: str, new: str) -> list[tuple[str, str]]:
     return sorted(dict.fromkeys(pairs), key=lambda p: -len(p[0]))
 
 
-class Rewrite(Op):
+class Rewrite(InFile):
     """Read the file, work out its new text, write it back."""
 
-    path: str
+    needs = ("read_file", "write_file")
+    step_words = "edit {op.path}"
 
     def revise(self, text: str) -> tuple[str | None, str]:
         """(new text, what changed) or (None, why nothing could be changed)."""
         raise NotImplementedError
 
+    @override
     def run(self, env: Env) -> Gen:
-        action = f"edit {self.path}"
-        if "read_file" not in env.offered or not {"edit_file", "write_file"} & env.offered:
-            return not_offered(action, "edit_file")
-        read = Use("read_file", {"path": self.path})
-        (got,) = yield [read]
-        if not got.ok:
-            return failed(action, read, got)
+        action = self.step()
+        got, bad = yield from self.read_first(env, "edit_file")
+        if bad:
+            return bad
         new, what = self.revise(got.text)
         if new is None:
             return Done(f"I did not edit {self.path}: {what}.")
@@ -48,13 +58,7 @@ class Rewrite(Op):
             return Done(f"{self.path} needed no change: {what}.", wanted_change=False)
         pairs = _changed_lines(got.text, new) if "\n" not in new[len(got.text) :] else []
         if "edit_file" in env.offered and pairs and new.count("\n") == got.text.count("\n"):
-            uses = [
-                Use(
-                    "edit_file",
-                    {"path": self.path, "old_string": a, "new_string": b, "replace_all": True},
-                )
-                for a, b in pairs
-            ]
+            uses = [self._replace(a, b) for a, b in pairs]
         elif "write_file" in env.offered:
             uses = [Use("write_file", {"path": self.path, "content": new})]
         else:
@@ -65,45 +69,39 @@ class Rewrite(Op):
                 return failed(action, use, out, changed=use is not uses[0])
         return Done(f"Edited {self.path}: {what}.", changed=True)
 
-    def outputs(self) -> list[str]:
-        return [self.path]
-
-    def reads(self) -> list[str]:
-        return [self.path]
-
-    def tools(self) -> list[str]:
-        return ["read_file", "write_file"]
-
-    def step(self) -> str:
-        return f"edit {self.path}"
+    def _replace(self, old: str, new: str) -> Use:
+        args = {"path": self.path, "old_string": old, "new_string": new, "replace_all": True}
+        return Use("edit_file", args)
 
 
 @dataclass(frozen=True)
 class Edit(Rewrite):
-    """Replace `old` with `new`; with `near`, only on the lines that mention it
-    ("change the port from 8080 to 9090" leaves other 8080s alone)."""
+    """Replace `old` with `new`.
 
-    path: str
+    With `near`, only on the lines that mention it ("change the port from 8080 to 9090" leaves other
+    8080s alone).
+    """
+
     old: str
     new: str
     near: str | None = None
+    claim_words = "I replaced '{op.old}' with '{op.new}' in {op.path}."
 
+    @override
     def is_blind(self, env: Env) -> bool:
         return "edit_file" in env.offered and self.near is None
 
+    @override
     def run(self, env: Env) -> Gen:
         if not self.is_blind(env):
             return (yield from super().run(env))
-        args = {"path": self.path, "old_string": self.old, "new_string": self.new}
-        use = Use("edit_file", {**args, "replace_all": True})
-        (out,) = yield [use]
-        if not out.ok:
-            return failed(f"edit {self.path}", use, out)
-        return Done(f"Edited {self.path}: {self._what()}.", True)
+        _, bad = yield from attempt(f"edit {self.path}", self._replace(self.old, self.new))
+        return bad or Done(f"Edited {self.path}: {self._what()}.", changed=True)
 
     def _what(self) -> str:
         return f"replaced '{self.old}' with '{self.new}'"
 
+    @override
     def revise(self, text: str) -> tuple[str | None, str]:
         if self.old not in text:
             return None, f"it does not contain '{self.old}'"
@@ -117,18 +115,16 @@ class Edit(Rewrite):
                 return "\n".join(lines), f"changed the {self.near} from {self.old} to {self.new}"
         return text.replace(self.old, self.new), self._what()
 
-    def claim(self) -> str:
-        return f"I replaced '{self.old}' with '{self.new}' in {self.path}."
-
 
 @dataclass(frozen=True)
 class FixTypo(Rewrite):
     """Correct one misspelt word (or, with none named, every known misspelling)."""
 
-    path: str
     word: str | None = None
     fixed: str | None = None
+    claim_words = "I fixed the typo in {op.path}."
 
+    @override
     def revise(self, text: str) -> tuple[str | None, str]:
         words = [self.word] if self.word else misspellings(text)
         if not words:
@@ -144,18 +140,16 @@ class FixTypo(Rewrite):
             done.append(f"'{word}' to '{fixed}'")
         return text, "corrected " + series(done)
 
-    def claim(self) -> str:
-        return f"I fixed the typo in {self.path}."
-
 
 @dataclass(frozen=True)
 class SetValue(Rewrite):
-    """ "Set the port to 9090 in config.ini": the value on the key's own line."""
+    """For "Set the port to 9090 in config.ini": the value on the key's own line."""
 
-    path: str
     key: str
     value: str
+    claim_words = "I set {op.key} to {op.value} in {op.path}."
 
+    @override
     def revise(self, text: str) -> tuple[str | None, str]:
         name = r"[\s_.-]?".join(re.escape(w) for w in self.key.split())
         line = re.compile(rf"^(?P<lead>\s*{name}\s*[=:]\s*)(?P<v>.*?)(?P<end>\s*)$", re.I | re.M)
@@ -163,6 +157,3 @@ class SetValue(Rewrite):
             return None, f"it has no '{self.key}' setting"
         new = line.sub(lambda m: m.group("lead") + self.value + m.group("end"), text)
         return new, f"set {self.key} to {self.value}"
-
-    def claim(self) -> str:
-        return f"I set {self.key} to {self.value} in {self.path}."

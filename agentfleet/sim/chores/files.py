@@ -1,5 +1,6 @@
-"""Operations on named files: write, make folders, move, copy, append, delete
-(edits are in edits.py).
+"""Operations on named files.
+
+Write, make folders, move, copy, append, delete (edits are in edits.py).
 
 Where an issue #16 tool (copy_file, append_file, delete_file) is not offered,
 each falls back the way a model would: copy and append become a read and a
@@ -12,188 +13,169 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
+from typing_extensions import override
+
 from agentfleet.sim.chores.base import (
     Done,
     Env,
+    FromTo,
     Gen,
+    InFile,
     Op,
+    Outcome,
     Use,
+    attempt,
     chars,
     failed,
+    lacking,
     missing,
-    not_offered,
+    series,
+    write,
 )
 from agentfleet.sim.chores.text import join
 
 
-def series(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+def each(doing: str, did: str, uses: list[Use], outs: list[Outcome], mark: str = "") -> Done | None:
+    """One call per path.
+
+    The report that stops at the first failed path and names the paths done before it, or None when
+    all went through.
+    """
+    done = [f"{u.input['path']}{mark}" for u, o in zip(uses, outs, strict=True) if o.ok]
+    for use, out in zip(uses, outs, strict=True):
+        if not out.ok:
+            lead = f"{did} {series(done)}. " if done else ""
+            report = failed(f"{doing} {use.input['path']}{mark}", use, out).report
+            return Done(lead + report, bool(done), stop=True)
+    return None
 
 
 @dataclass(frozen=True)
 class Write(Op):
+    """Writes the whole content of one file, new or not."""
+
     path: str
     content: str
     blind = True
+    needs = ("write_file",)
+    step_words = "write {op.path}"
+    claim_words = "I wrote {op.path}."
+    writes = ("path",)
 
+    @override
     def run(self, env: Env) -> Gen:
-        if "write_file" not in env.offered:
-            return not_offered(f"write {self.path}", "write_file")
-        use = Use("write_file", {"path": self.path, "content": self.content})
-        (out,) = yield [use]
-        if not out.ok:
-            return failed(f"write {self.path}", use, out)
+        if bad := lacking(f"write {self.path}", env, self.needs):
+            return bad
+        _, bad = yield from write(self.path, self.content)
+        if bad:
+            return bad
         if not self.content:
             # Also how a file is cleared, so it does not say the file is new.
             return Done(f"Wrote {self.path} with no content (an empty file).", changed=True)
         return Done(f"Wrote {chars(self.content)} to {self.path}.", changed=True)
 
-    def outputs(self) -> list[str]:
-        return [self.path]
-
-    def tools(self) -> list[str]:
-        return ["write_file"]
-
-    def claim(self) -> str:
-        return f"I wrote {self.path}."
-
-    def step(self) -> str:
-        return f"write {self.path}"
-
 
 @dataclass(frozen=True)
 class MakeDirs(Op):
+    """Creates folders, all in one batch."""
+
     paths: tuple[str, ...]
     blind = True
+    needs = ("make_dir",)
+    step_words = "create {op.paths:folders}"
+    claim_words = "I created {op.paths:folders}."
 
+    @override
     def run(self, env: Env) -> Gen:
         shown = series([f"{p}/" for p in self.paths])
-        if "make_dir" not in env.offered:
-            return not_offered(f"create {shown}", "make_dir")
+        if bad := lacking(f"create {shown}", env, self.needs):
+            return bad
         uses = [Use("make_dir", {"path": p}) for p in self.paths]
         outs = yield uses
-        made = [f"{u.input['path']}/" for u, o in zip(uses, outs, strict=True) if o.ok]
-        for use, out in zip(uses, outs, strict=True):
-            if not out.ok:
-                done = failed(f"create {use.input['path']}/", use, out, changed=bool(made))
-                lead = f"Created {series(made)}. " if made else ""
-                return Done(lead + done.report, done.changed, stop=True)
-        return Done(f"Created {'folder' if len(made) == 1 else 'folders'} {shown}.", changed=True)
+        if bad := each("create", "Created", uses, outs, "/"):
+            return bad
+        return Done(f"Created {'folder' if len(uses) == 1 else 'folders'} {shown}.", changed=True)
 
+    @override
     def outputs(self) -> list[str]:
         return [f"{p}/" for p in self.paths]
 
-    def tools(self) -> list[str]:
-        return ["make_dir"]
-
-    def claim(self) -> str:
-        return f"I created {series([f'{p}/' for p in self.paths])}."
-
-    def step(self) -> str:
-        return f"create {series([f'{p}/' for p in self.paths])}"
-
 
 @dataclass(frozen=True)
-class Move(Op):
-    src: str
-    dst: str
+class Move(FromTo):
+    """Moves or renames one file (`verb` says which the request asked for)."""
+
     verb: str = "Moved"
     blind = True
+    needs = ("move_file",)
 
+    @override
     def run(self, env: Env) -> Gen:
         action = f"{self.verb.lower()[:-1]} {self.src}"
-        if "move_file" not in env.offered:
-            return not_offered(action, "move_file")
-        use = Use("move_file", {"src": self.src, "dst": self.dst})
-        (out,) = yield [use]
-        if not out.ok:
-            return failed(action, use, out)
-        return Done(f"{self.verb} {self.src} to {self.dst}.", changed=True)
+        _, bad = yield from self.call(
+            env, action, Use("move_file", {"src": self.src, "dst": self.dst})
+        )
+        return bad or Done(f"{self.verb} {self.src} to {self.dst}.", changed=True)
 
-    def outputs(self) -> list[str]:
-        return [self.dst]
-
-    def reads(self) -> list[str]:
-        return [self.src]
-
-    def tools(self) -> list[str]:
-        return ["move_file"]
-
+    @override
     def claim(self) -> str:
         return f"I {self.verb.lower()} {self.src} to {self.dst}."
 
+    @override
     def step(self) -> str:
         return f"{self.verb.lower()[:-1]} {self.src} to {self.dst}"
 
 
-@dataclass(frozen=True)
-class Copy(Op):
-    src: str
-    dst: str
+class Copy(FromTo):
+    """Copies one file; without copy_file, a read and a write of its content."""
 
-    def is_blind(self, env: Env) -> bool:
-        return "copy_file" in env.offered
+    needs = ("read_file", "write_file")
+    step_words = "copy {op.src} to {op.dst}"
+    claim_words = "I copied {op.src} to {op.dst}."
+    blind_when = "copy_file"
 
+    @override
     def run(self, env: Env) -> Gen:
         action = f"copy {self.src} to {self.dst}"
+        done = Done(f"Copied {self.src} to {self.dst}.", changed=True)
         if "copy_file" in env.offered:
-            use = Use("copy_file", {"src": self.src, "dst": self.dst})
-            (out,) = yield [use]
-            if not out.ok:
-                return failed(action, use, out)
-            return Done(f"Copied {self.src} to {self.dst}.", changed=True)
-        for tool in ("read_file", "write_file"):
-            if tool not in env.offered:
-                return not_offered(action, tool)
-        read = Use("read_file", {"path": self.src})
-        (got,) = yield [read]
-        if not got.ok:
-            return failed(action, read, got)
-        write = Use("write_file", {"path": self.dst, "content": got.text})
-        (out,) = yield [write]
-        if not out.ok:
-            return failed(action, write, out)
-        return Done(f"Copied {self.src} to {self.dst}.", changed=True)
-
-    def outputs(self) -> list[str]:
-        return [self.dst]
-
-    def reads(self) -> list[str]:
-        return [self.src]
-
-    def tools(self) -> list[str]:
-        return ["read_file", "write_file"]
-
-    def claim(self) -> str:
-        return f"I copied {self.src} to {self.dst}."
-
-    def step(self) -> str:
-        return f"copy {self.src} to {self.dst}"
+            _, bad = yield from attempt(
+                action, Use("copy_file", {"src": self.src, "dst": self.dst})
+            )
+            return bad or done
+        if bad := lacking(action, env, self.needs):
+            return bad
+        got, bad = yield from attempt(action, Use("read_file", {"path": self.src}))
+        if bad:
+            return bad
+        args = {"path": self.dst, "content": got.text}
+        _, bad = yield from attempt(action, Use("write_file", args))
+        return bad or done
 
 
 @dataclass(frozen=True)
-class Append(Op):
-    path: str
-    text: str
+class Append(InFile):
+    """Adds text at the end of a file, on a line of its own."""
 
+    text: str
+    needs = ("read_file", "write_file")
+    step_words = "append to {op.path}"
+    claim_words = "I appended the text to {op.path}."
+
+    @override
     def run(self, env: Env) -> Gen:
-        action = f"append to {self.path}"
-        if "read_file" not in env.offered or not {"append_file", "write_file"} & env.offered:
-            return not_offered(action, "append_file")
+        action = self.step()
         # Read first, so the new text starts on a line of its own.
-        read = Use("read_file", {"path": self.path})
-        (got,) = yield [read]
+        got, bad = yield from self.read_first(env, "append_file")
         if missing(got) and "write_file" in env.offered:
-            write = Use("write_file", {"path": self.path, "content": self.text})
-            (out,) = yield [write]
-            if not out.ok:
-                return failed(action, write, out)
-            return Done(
+            args = {"path": self.path, "content": self.text}
+            _, bad = yield from attempt(action, Use("write_file", args))
+            return bad or Done(
                 f"Wrote {chars(self.text)} to {self.path} (it did not exist yet).",
                 changed=True,
             )
-        if not got.ok:
-            return failed(action, read, got)
+        if bad:
+            return bad
         sep = "\n" if got.text and not got.text.endswith("\n") else ""
         # A file whose lines each end in a newline keeps that shape.
         end = "\n" if got.text.endswith("\n") and not self.text.endswith("\n") else ""
@@ -202,34 +184,21 @@ class Append(Op):
             use = Use("append_file", {"path": self.path, "content": added})
         else:
             use = Use("write_file", {"path": self.path, "content": got.text + added})
-        (out,) = yield [use]
-        if not out.ok:
-            return failed(action, use, out)
-        return Done(f"Appended {chars(self.text)} to {self.path}.", changed=True)
-
-    def outputs(self) -> list[str]:
-        return [self.path]
-
-    def reads(self) -> list[str]:
-        return [self.path]
-
-    def tools(self) -> list[str]:
-        return ["read_file", "write_file"]
-
-    def claim(self) -> str:
-        return f"I appended the text to {self.path}."
-
-    def step(self) -> str:
-        return f"append to {self.path}"
+        _, bad = yield from attempt(action, use)
+        return bad or Done(f"Appended {chars(self.text)} to {self.path}.", changed=True)
 
 
 @dataclass(frozen=True)
 class Delete(Op):
+    """Deletes files; with no delete tool it says so, as overwriting is no delete."""
+
     paths: tuple[str, ...]
+    needs = ("delete_file",)
+    step_words = "delete {op.paths:series}"
+    claim_words = "I deleted {op.paths:series}."
+    blind_when = "delete_file"
 
-    def is_blind(self, env: Env) -> bool:
-        return "delete_file" in env.offered
-
+    @override
     def run(self, env: Env) -> Gen:
         shown = series(list(self.paths))
         if "delete_file" not in env.offered:
@@ -240,26 +209,12 @@ class Delete(Op):
             )
         uses = [Use("delete_file", {"path": p}) for p in self.paths]
         outs = yield uses
-        gone = [str(u.input["path"]) for u, o in zip(uses, outs, strict=True) if o.ok]
-        for use, out in zip(uses, outs, strict=True):
-            if not out.ok:
-                lead = f"Deleted {series(gone)}. " if gone else ""
-                done = failed(f"delete {use.input['path']}", use, out)
-                return Done(lead + done.report, bool(gone), stop=True)
-        return Done(f"Deleted {shown}.", changed=True)
+        return each("delete", "Deleted", uses, outs) or Done(f"Deleted {shown}.", changed=True)
 
+    @override
     def reads(self) -> list[str]:
         # Not outputs: a deleted path is checked by its absence, not its presence.
         return list(self.paths)
-
-    def tools(self) -> list[str]:
-        return ["delete_file"]
-
-    def claim(self) -> str:
-        return f"I deleted {series(list(self.paths))}."
-
-    def step(self) -> str:
-        return f"delete {series(list(self.paths))}"
 
 
 def into(directory: str, src: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable
 from dataclasses import replace
 
 from agentfleet.sim.chores import parse_edit, parse_files, parse_search, parse_survey, parse_write
@@ -21,6 +20,7 @@ from agentfleet.sim.chores.batch import ForEach, Sort
 from agentfleet.sim.chores.content import is_reference
 from agentfleet.sim.chores.edits import Rewrite
 from agentfleet.sim.chores.files import Append, Copy, MakeDirs, Move, Write
+from agentfleet.sim.chores.phrases import Parser
 from agentfleet.sim.chores.search import CollectLines, FindFiles
 from agentfleet.sim.chores.survey import Index, ListFiles, ReadFile, Summarize
 from agentfleet.sim.chores.text import Context, clauses, join, plainly, resolve
@@ -41,8 +41,6 @@ _QUESTION = re.compile(
 
 
 # --- one parser per family: (clause, context, produce) -> op or None ---------------------
-
-Parser = Callable[[str, Context, tuple[str, ...]], Op | None]
 
 
 def _question(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
@@ -73,7 +71,7 @@ PARSERS: tuple[Parser, ...] = (
 
 
 def _attach(prev: Op, target: str) -> Op | None:
-    """ "...and save it as T": the earlier clause's result goes into T."""
+    """For "...and save it as T": the earlier clause's result goes into T."""
     if isinstance(prev, Summarize) and prev.target is None:
         return Summarize(prev.source, target, prev.sentences)
     if isinstance(prev, ListFiles) and prev.target is None:
@@ -116,6 +114,7 @@ def _dangling(op: Op) -> bool:
 
 
 def parse_clause(clause: str, ctx: Context, produce: tuple[str, ...] = ()) -> Op:
+    """The operation one clause asks for; `Cannot` when no phrasing the grammar knows fits it."""
     s = plainly(resolve(clause, ctx))
     for parser in PARSERS:
         op = parser(s, ctx, produce)
@@ -130,8 +129,10 @@ def parse_clause(clause: str, ctx: Context, produce: tuple[str, ...] = ()) -> Op
 
 
 def final_outputs(ops: list[Op]) -> tuple[str, ...]:
-    """What should exist once every clause ran: a file a later clause moved
-    or renamed away is no longer expected where it was first written."""
+    """What should exist once every clause ran.
+
+    A file a later clause moved or renamed away is no longer expected where it was first written.
+    """
     wanted: dict[str, None] = {}
     for op in ops:
         if isinstance(op, Move):
@@ -172,8 +173,10 @@ def parse_request(text: str, produce: tuple[str, ...] = (), ctx: Context | None 
 
 
 def saved_summary(op: Op) -> Op:
-    """A summary asked for among file chores goes into a file next to its source:
-    the agent's last message reports changes, and the user reads it as one line."""
+    """A summary asked for among file chores goes into a file next to its source.
+
+    The agent's last message reports changes, and the user reads it as one line.
+    """
     if isinstance(op, Summarize) and op.target is None:
         stem = posixpath.splitext(posixpath.basename(op.source))[0]
         where = join(posixpath.dirname(op.source), f"{stem}-summary.md")
@@ -186,7 +189,7 @@ def _quoted(text: str, clause: str) -> bool:
 
 
 def _read_once(ops: list[Op]) -> list[Op]:
-    """ "Read a.txt and summarize it": the summary reads it; a model reads once."""
+    """For "Read a.txt and summarize it": the summary reads it; a model reads once."""
     return [
         op
         for i, op in enumerate(ops)

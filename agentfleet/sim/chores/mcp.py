@@ -10,15 +10,24 @@ import json
 import re
 from dataclasses import dataclass
 
+from typing_extensions import override
+
 from agentfleet.sim.chores.base import Done, Env, Gen, Op, Use
 
 
 @dataclass(frozen=True)
 class McpCall(Op):
+    """A call to an MCP tool the task names, with the arguments it gives.
+
+    The report quotes what the server answered.
+    """
+
     name: str
     args: str  # JSON text: an Op is frozen, a dict would not hash
     changes = False
+    step_words = "call {op.name}"
 
+    @override
     def run(self, env: Env) -> Gen:
         if self.name not in env.offered:
             return Done(f"I could not call {self.name}: it was not offered.", wanted_change=False)
@@ -28,11 +37,9 @@ class McpCall(Op):
             return Done(f"{self.name} failed: {out.first_line}", wanted_change=False)
         return Done(f"{self.name} answered: {out.first_line}", wanted_change=False)
 
+    @override
     def tools(self) -> list[str]:
         return [self.name]
-
-    def step(self) -> str:
-        return f"call {self.name}"
 
 
 _USE = re.compile(

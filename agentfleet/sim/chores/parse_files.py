@@ -1,7 +1,8 @@
-"""Parsers for the phrasings that change named files: copy, move, rename,
-delete, make folders, append (writes and edits have modules of their own). Each takes
-(clause, context, produce) and returns an operation, or None when the clause
-is not of its family.
+"""Parsers for the phrasings that change named files.
+
+Copy, move, rename, delete, make folders, append (writes and edits have modules of their own). Each
+takes (clause, context, produce) and returns an operation, or None when the clause is not of its
+family.
 """
 
 from __future__ import annotations
@@ -13,31 +14,45 @@ from agentfleet.sim.chores.base import Op
 from agentfleet.sim.chores.batch import ForEach
 from agentfleet.sim.chores.content import content_of
 from agentfleet.sim.chores.files import Append, Copy, Delete, MakeDirs, Move, into
-from agentfleet.sim.chores.phrases import ART, FLAGS, FOLDER, NEW, P, dest, many, names
+from agentfleet.sim.chores.phrases import (
+    ART,
+    FLAGS,
+    FOLDER,
+    NEW,
+    P,
+    clause,
+    dest,
+    many,
+    names,
+    phrasing,
+)
 from agentfleet.sim.chores.text import Context, clean_path, looks_like_file
 
 # Copy and move sources are greedy, so "all .txt files in inbox into texts/"
 # splits at the last preposition, not at the "in" of the source.
 
 
+_COPY_TO = clause(
+    r"^(?:copy|duplicate|back\s+up)\s+(?P<src>.+)\s+(?:into|to|as|in|inside|under)\s+"
+    r"(?P<dst>.+)$"
+)
+_COPY_OF_CALLED = clause(
+    r"^(?:make|create)\s+(?:an?\s+)?(?:copy|backup|duplicate)\s+of\s+(?P<src>.+?)\s+"
+    r"(?:called|named|as|at|in|into|to)\s+(?P<dst>.+)$"
+)
+_BACKUP_OF = clause(
+    rf"^(?:(?:make|create)\s+(?:an?\s+)?(?:copy|backup)\s+of|back\s+up)\s+(?P<src>{P})$"
+)
+
+
 def copy(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    m = re.match(
-        r"^(?:copy|duplicate|back\s+up)\s+(?P<src>.+)\s+(?:into|to|as|in|inside|under)\s+"
-        r"(?P<dst>.+)$",
-        s,
-        FLAGS,
-    ) or re.match(
-        r"^(?:make|create)\s+(?:an?\s+)?(?:copy|backup|duplicate)\s+of\s+(?P<src>.+?)\s+"
-        r"(?:called|named|as|at|in|into|to)\s+(?P<dst>.+)$",
-        s,
-        FLAGS,
-    )
+    """For "Copy a.txt to backup/": a `Copy` or, for many files, a `ForEach`.
+
+    Also "make a copy of a.txt called b.txt".
+    """
+    m = _COPY_TO.match(s) or _COPY_OF_CALLED.match(s)
     if not m:
-        b = re.match(
-            rf"^(?:(?:make|create)\s+(?:an?\s+)?(?:copy|backup)\s+of|back\s+up)\s+(?P<src>{P})$",
-            s,
-            FLAGS,
-        )
+        b = _BACKUP_OF.match(s)
         return Copy(clean_path(b.group("src")), clean_path(b.group("src")) + ".bak") if b else None
     dst, is_dir = dest(m.group("dst"))
     if found := many(m.group("src")):
@@ -46,15 +61,12 @@ def copy(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return Copy(src, into(dst, src) if is_dir else dst)
 
 
-def move(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    m = re.match(
-        r"^(?P<verb>move|mv|shift|relocate|transfer|put|place|stick|drop)\s+(?P<src>.+)\s+"
-        r"(?:into|to|in|inside|under|over\s+to)\s+(?P<dst>.+)$",
-        s,
-        FLAGS,
-    )
-    if not m:
-        return None
+@phrasing(
+    r"^(?P<verb>move|mv|shift|relocate|transfer|put|place|stick|drop)\s+(?P<src>.+)\s+"
+    r"(?:into|to|in|inside|under|over\s+to)\s+(?P<dst>.+)$",
+)
+def move(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Move a.txt into archive/", "put all the logs in old/": a `Move` or a `ForEach`."""
     dst, is_dir = dest(m.group("dst"))
     found = many(m.group("src"))
     src = clean_path(re.sub(r"^(?:the\s+(?:file|folder)\s+)", "", m.group("src"), flags=re.I))
@@ -68,29 +80,26 @@ def move(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return Move(src, into(dst, src) if is_dir else dst)
 
 
-def rename(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    m = re.match(
-        rf"^rename\s+(?:the\s+(?:file|folder)\s+)?(?P<src>{P})\s+(?:to|as|into)\s+(?P<dst>{P})$",
-        s,
-        FLAGS,
-    )
-    if not m:
-        return None
+@phrasing(
+    rf"^rename\s+(?:the\s+(?:file|folder)\s+)?(?P<src>{P})\s+(?:to|as|into)\s+(?P<dst>{P})$",
+)
+def rename(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Rename a.txt to b.txt".
+
+    A `Move` that stays in the file's folder unless told otherwise.
+    """
     src, dst = clean_path(m.group("src")), clean_path(m.group("dst"))
     if "/" not in dst:
         dst = into(posixpath.dirname(src) or ".", dst)
     return Move(src, dst, verb="Renamed")
 
 
-def delete(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    m = re.match(
-        r"^(?:delete|remove|erase|trash|rm|get\s+rid\s+of|throw\s+away|discard)\s+"
-        r"(?P<rest>.+)$",
-        s,
-        FLAGS,
-    )
-    if not m:
-        return None
+@phrasing(
+    r"^(?:delete|remove|erase|trash|rm|get\s+rid\s+of|throw\s+away|discard)\s+"
+    r"(?P<rest>.+)$",
+)
+def delete(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Delete a.txt", "remove all the .tmp files in build": a `Delete` or a `ForEach`."""
     if found := many(m.group("rest")):
         return ForEach("delete", found[0], None, found[1])
     rest = re.sub(r"^(?:the\s+)?(?:files?\s+)?", "", m.group("rest"), flags=re.I)
@@ -105,7 +114,12 @@ _COUNT = (
 )
 
 
+_MKDIR = clause(r"^mkdir\s+(?:-p\s+)?(?P<names>.+)$")
+_MAKE_SLASHED = clause(rf"^(?:create|make)\s+{ART}{NEW}(?P<names>[^\s,;]+/)$")
+
+
 def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Create folders src and tests", "make a folder called x in y": a `MakeDirs`."""
     verb = r"(?:create|make|add|set\s+up|mkdir|build|prepare|start)"
     where = rf"(?:\s+(?:in|inside|under|within)\s+{ART}(?:{FOLDER}\s+)?(?P<parent>{P}))?"
     listed = rf"{P}(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+){P})*"
@@ -124,8 +138,8 @@ def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
             s,
             FLAGS,
         )
-        or re.match(r"^mkdir\s+(?:-p\s+)?(?P<names>.+)$", s, FLAGS)
-        or re.match(rf"^(?:create|make)\s+{ART}{NEW}(?P<names>[^\s,;]+/)$", s, FLAGS)
+        or _MKDIR.match(s)
+        or _MAKE_SLASHED.match(s)
     )
     if not m:
         return None
@@ -136,18 +150,18 @@ def folder(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return MakeDirs(made)
 
 
-def append(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+@phrasing(
+    rf"^(?:append|add|put)\s+(?P<c>.+?)\s+(?:to|onto|on)\s+(?:the\s+(?:end|bottom)\s+of\s+)?"
+    r"(?:(?:the|my|our|that)\s+(?:[\w-]+\s+){0,3}?(?:in|at|of|inside|from)\s+)?"
+    rf"(?:the\s+file\s+)?(?P<t>{P})$",
+    rf"^(?:append|add)\s+to\s+(?P<t>{P})\s*:?\s+(?P<c>.+)$",
+)
+def append(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Append 'milk' to list.txt", "add to notes.md: ...": an `Append`."""
     # "to the guest list in guests.txt": the words before the file say which
     # part of it the text joins, and the end of the file is where it goes.
-    m = re.match(
-        rf"^(?:append|add|put)\s+(?P<c>.+?)\s+(?:to|onto|on)\s+(?:the\s+(?:end|bottom)\s+of\s+)?"
-        r"(?:(?:the|my|our|that)\s+(?:[\w-]+\s+){0,3}?(?:in|at|of|inside|from)\s+)?"
-        rf"(?:the\s+file\s+)?(?P<t>{P})$",
-        s,
-        FLAGS,
-    ) or re.match(rf"^(?:append|add)\s+to\s+(?P<t>{P})\s*:?\s+(?P<c>.+)$", s, FLAGS)
-    if not m or not (looks_like_file(clean_path(m.group("t"))) or s.lower().startswith("append")):
+    if not (looks_like_file(clean_path(m.group("t"))) or m.string.lower().startswith("append")):
         return None
-    if m.group(0).lower().startswith("put") and not re.search(r"\s(?:on|onto)\s", s, re.I):
+    if m.group(0).lower().startswith("put") and not re.search(r"\s(?:on|onto)\s", m.string, re.I):
         return None
     return Append(clean_path(m.group("t")), content_of(m.group("c")))

@@ -1,5 +1,6 @@
-"""Parsers for the phrasings that search file contents: "which files in docs/
-mention invoice", "collect every line with TODO from src/ into todos.txt".
+"""Parsers for the phrasings that search file contents.
+
+"which files in docs/ mention invoice", "collect every line with TODO from src/ into todos.txt".
 Each takes (clause, context, produce) and returns an operation, or None.
 """
 
@@ -9,7 +10,7 @@ import re
 
 from agentfleet.sim.chores.base import Op
 from agentfleet.sim.chores.content import unquote
-from agentfleet.sim.chores.phrases import FLAGS, scope_of, split_target
+from agentfleet.sim.chores.phrases import clause, scope_of, split_target
 from agentfleet.sim.chores.search import CollectLines, FindFiles
 from agentfleet.sim.chores.text import Context, clean_path, looks_like_file
 
@@ -39,51 +40,50 @@ def _where(raw: str) -> str:
     return clean_path(raw) if looks_like_file(raw) else scope_of(raw)
 
 
+_FILES_THAT_MENTION = clause(
+    rf"^{_ASK}\s+{_PICK}{_FILES}\s+(?:that\s+|which\s+|do\s+|does\s+)?{_MENTION}\s+"
+    r"(?P<pat>.+)$"
+)
+_FILES_IN_THAT_MENTION = clause(
+    rf"^{_ASK}\s+{_PICK}{_FILES}\s+(?:in|inside|under|within|from|of)\s+(?P<d>.+?)\s+"
+    rf"(?:that\s+|which\s+|do\s+|does\s+)?{_MENTION}\s+(?P<pat>.+)$"
+)
+_FILES_THAT_MENTION_IN = clause(
+    rf"^{_ASK}\s+{_PICK}{_FILES}\s+(?:that\s+|which\s+)?{_MENTION}\s+(?P<pat>.+?)\s+"
+    r"(?:in|inside|under|within)\s+(?P<d>\S+(?:\s+(?:folder|directory))?)$"
+)
+_SEARCH_FOR = clause(
+    r"^(?:search|grep|scan|look\s+through|go\s+through|check)\s+(?P<d>.+?)\s+for\s+"
+    r"(?P<pat>.+)$"
+)
+
+
 def _files_mentioning(phrase: str) -> FindFiles | None:
-    """ "which files in docs/ mention invoice", "files that mention X in docs"."""
+    """For "which files in docs/ mention invoice", "files that mention X in docs"."""
     p = phrase.strip()
-    m = (
-        re.match(
-            rf"^{_ASK}\s+{_PICK}{_FILES}\s+(?:in|inside|under|within|from|of)\s+(?P<d>.+?)\s+"
-            rf"(?:that\s+|which\s+|do\s+|does\s+)?{_MENTION}\s+(?P<pat>.+)$",
-            p,
-            FLAGS,
-        )
-        or re.match(
-            rf"^{_ASK}\s+{_PICK}{_FILES}\s+(?:that\s+|which\s+)?{_MENTION}\s+(?P<pat>.+?)\s+"
-            r"(?:in|inside|under|within)\s+(?P<d>\S+(?:\s+(?:folder|directory))?)$",
-            p,
-            FLAGS,
-        )
-        or re.match(
-            r"^(?:search|grep|scan|look\s+through|go\s+through|check)\s+(?P<d>.+?)\s+for\s+"
-            r"(?P<pat>.+)$",
-            p,
-            FLAGS,
-        )
-    )
+    m = _FILES_IN_THAT_MENTION.match(p) or _FILES_THAT_MENTION_IN.match(p) or _SEARCH_FOR.match(p)
     if m:
         return FindFiles(_where(m.group("d")), _pattern(m.group("pat")))
     # No folder named: the whole workspace.
-    everywhere = re.match(
-        rf"^{_ASK}\s+{_PICK}{_FILES}\s+(?:that\s+|which\s+|do\s+|does\s+)?{_MENTION}\s+"
-        r"(?P<pat>.+)$",
-        p,
-        FLAGS,
-    )
+    everywhere = _FILES_THAT_MENTION.match(p)
     return FindFiles(".", _pattern(everywhere.group("pat"))) if everywhere else None
 
 
+_NAMES_OF = clause(
+    r"^(?:write|save|put|store|record|list)\s+(?:down\s+)?(?:the\s+|a\s+)?(?:names|list|paths)"
+    r"\s+of\s+(?:the\s+|all\s+(?:the\s+)?)?(?P<rest>.+)$"
+)
+
+
 def find_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Find which files in docs/ mention 'invoice'": a `FindFiles`.
+
+    With a target, the names are written to that file.
+    """
     if found := _files_mentioning(s):
         return found
     # "Write the names of the files in docs/ that mention invoice to found.txt".
-    w = re.match(
-        r"^(?:write|save|put|store|record|list)\s+(?:down\s+)?(?:the\s+|a\s+)?(?:names|list|paths)"
-        r"\s+of\s+(?:the\s+|all\s+(?:the\s+)?)?(?P<rest>.+)$",
-        s,
-        FLAGS,
-    )
+    w = _NAMES_OF.match(s)
     if not w:
         return None
     head, target = split_target(w.group("rest"))
@@ -91,23 +91,22 @@ def find_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     return FindFiles(found.scope, found.pattern, target) if found else None
 
 
+_LINES_THAT_MENTION = clause(
+    r"^(?:collect|gather|extract|pull(?:\s+out)?|copy|grab|find|list|get|show|give\s+me"
+    r"|pick\s+out|write\s+down|put|save|write|dump)\s+(?:out\s+)?(?:me\s+)?"
+    r"(?:every|all|each|any|the)?\s*(?:of\s+the\s+)?(?:single\s+)?(?:lines?|entries)\s+"
+    rf"(?:that\s+|which\s+)?{_MENTION}\s+(?P<pat>.+?)"
+    r"\s+(?:from|in|across|inside|of|within|out\s+of)\s+(?P<src>.+)$"
+)
+_GREP_IN = clause(r"^grep\s+(?:for\s+)?(?P<pat>.+?)\s+(?:in|across|through|inside)\s+(?P<src>.+)$")
+
+
 def collect_lines(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """For "Collect every line with TODO from src/ into todo.txt": a `CollectLines`."""
     head, target = split_target(s)
     m = (
-        re.match(
-            r"^(?:collect|gather|extract|pull(?:\s+out)?|copy|grab|find|list|get|show|give\s+me"
-            r"|pick\s+out|write\s+down|put|save|write|dump)\s+(?:out\s+)?(?:me\s+)?"
-            r"(?:every|all|each|any|the)?\s*(?:of\s+the\s+)?(?:single\s+)?(?:lines?|entries)\s+"
-            rf"(?:that\s+|which\s+)?{_MENTION}\s+(?P<pat>.+?)"
-            r"\s+(?:from|in|across|inside|of|within|out\s+of)\s+(?P<src>.+)$",
-            head,
-            FLAGS,
-        )
-        or re.match(
-            r"^grep\s+(?:for\s+)?(?P<pat>.+?)\s+(?:in|across|through|inside)\s+(?P<src>.+)$",
-            head,
-            FLAGS,
-        )
+        _LINES_THAT_MENTION.match(head)
+        or _GREP_IN.match(head)
         or re.match(
             # "Find all the TODOs in src/": a marker word names the lines it is on.
             r"^(?i:find|collect|gather|list|extract|pull\s+out|grab|get)\s+"

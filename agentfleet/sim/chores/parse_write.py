@@ -1,5 +1,6 @@
-"""Parsers for the phrasings that write a whole file: text into a file, an
-empty file, a list of lines, new content over old, a document for a subject.
+"""Parsers for the phrasings that write a whole file.
+
+Text into a file, an empty file, a list of lines, new content over old, a document for a subject.
 Each takes (clause, context, produce) and returns an operation, or None.
 """
 
@@ -11,7 +12,7 @@ from agentfleet.sim.chores.answers import Say
 from agentfleet.sim.chores.base import Op
 from agentfleet.sim.chores.content import LINEWISE, content_of, is_generated, items_of, line_items
 from agentfleet.sim.chores.files import Write
-from agentfleet.sim.chores.phrases import ART, FLAGS, FOLDER, NAMED, NEW, P
+from agentfleet.sim.chores.phrases import ART, FLAGS, FOLDER, NAMED, NEW, P, phrasing
 from agentfleet.sim.chores.text import Context, clean_path, join, looks_like_file
 from agentfleet.sim.chores.writing import document
 
@@ -26,117 +27,96 @@ _WHOLE = (
 )
 
 
-def _containing(s: str) -> Op | None:
-    m = re.match(
-        rf"^{_MAKERS}\s+{FILE_WORD}(?P<t>{P})\s+(?:containing|that\s+contains|with\s+(?:the\s+)?"
-        r"(?:content|contents|text|line|words?)|with|that\s+says|saying|which\s+says|reading)"
-        r"\s*:?\s+(?P<c>.+)$",
-        s,
-        FLAGS,
-    )
-    if m and (looks_like_file(m.group("t")) or re.search(r"\bfile\b", s[: m.start("t")], re.I)):
+@phrasing(
+    rf"^{_MAKERS}\s+{FILE_WORD}(?P<t>{P})\s+(?:containing|that\s+contains|with\s+(?:the\s+)?"
+    r"(?:content|contents|text|line|words?)|with|that\s+says|saying|which\s+says|reading)"
+    r"\s*:?\s+(?P<c>.+)$",
+)
+def _containing(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    if looks_like_file(m.group("t")) or re.search(r"\bfile\b", m.string[: m.start("t")], re.I):
         return Write(clean_path(m.group("t")), content_of(m.group("c")))
     return None
 
 
-def _empty(s: str) -> Op | None:
-    m = re.match(
-        rf"^(?P<verb>{_MAKERS}|touch|put|place|drop)\s+{FILE_WORD}(?P<t>{P})(?:{IN_DIR})?$",
-        s,
-        FLAGS,
-    ) or re.match(
-        rf"^(?P<verb>{_MAKERS}|put|place|drop)\s+{ART}{NEW}(?P<t>{P})\s+file(?:{IN_DIR})?$",
-        s,
-        FLAGS,
-    )
-    if not m or not looks_like_file(m.group("t")):
+@phrasing(
+    rf"^(?P<verb>{_MAKERS}|touch|put|place|drop)\s+{FILE_WORD}(?P<t>{P})(?:{IN_DIR})?$",
+    rf"^(?P<verb>{_MAKERS}|put|place|drop)\s+{ART}{NEW}(?P<t>{P})\s+file(?:{IN_DIR})?$",
+)
+def _empty(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    if not looks_like_file(m.group("t")):
         return None
     # "Put a.txt in logs/" moves a file; only an empty one is made by putting it.
     if m.group("verb").lower() in ("put", "place", "drop") and not re.search(
-        r"\b(?:empty|blank)\b", s, re.I
+        r"\b(?:empty|blank)\b", m.string, re.I
     ):
         return None
     name = clean_path(m.group("t"))
     return Write(join(clean_path(m.group("d")), name) if m.group("d") else name, "")
 
 
-def _document(s: str) -> Op | None:
-    m = re.match(
-        rf"^{_MAKERS}\s+{FILE_WORD}(?P<t>{P})\s+(?:for|about|describing|explaining|on)\s+"
-        r"(?!(?:me|us|them)\b)(?P<topic>[^:]+?)\s*(?::\s*(?P<spec>.+))?$",
-        s,
-        FLAGS,
-    )
-    if not m or not looks_like_file(m.group("t")):
+@phrasing(
+    rf"^{_MAKERS}\s+{FILE_WORD}(?P<t>{P})\s+(?:for|about|describing|explaining|on)\s+"
+    r"(?!(?:me|us|them)\b)(?P<topic>[^:]+?)\s*(?::\s*(?P<spec>.+))?$",
+)
+def _document(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    if not looks_like_file(m.group("t")):
         return None
     path = clean_path(m.group("t"))
     return Write(path, document(path, m.group("topic"), m.group("spec") or ""))
 
 
-def _into(s: str) -> Op | None:
-    w = re.match(
-        r"^(?:write|put|save|store|create|make|generate|compose|draft|produce|type|insert|place"
-        r"|record|jot\s+down|output)\s+(?P<c>.+?)\s+(?:to|into|in|as|inside|at|under)\s+"
-        rf"(?:{FILE_WORD})?(?P<t>{P}){_TAIL}$",
-        s,
-        FLAGS,
-    )
-    if not w:
-        return None
-    tail = (w.group("tail") or "").strip()
-    said = f"{w.group('c')}{'' if tail.startswith(':') else ', '}{tail}" if tail else w.group("c")
-    return Write(clean_path(w.group("t")), content_of(said))
+@phrasing(
+    r"^(?:write|put|save|store|create|make|generate|compose|draft|produce|type|insert|place"
+    r"|record|jot\s+down|output)\s+(?P<c>.+?)\s+(?:to|into|in|as|inside|at|under)\s+"
+    rf"(?:{FILE_WORD})?(?P<t>{P}){_TAIL}$",
+)
+def _into(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    tail = (m.group("tail") or "").strip()
+    said = f"{m.group('c')}{'' if tail.startswith(':') else ', '}{tail}" if tail else m.group("c")
+    return Write(clean_path(m.group("t")), content_of(said))
 
 
-def _to_file(s: str) -> Op | None:
-    """ "Write to packing.txt, one per line: a, b, c"."""
-    m = re.match(
-        rf"^(?:write|put|type)\s+(?:to|into|in)\s+{FILE_WORD}(?P<t>{P})"
-        rf"(?:,?\s+(?P<how>{LINEWISE.pattern}))?\s*:\s*(?P<c>.+)$",
-        s,
-        FLAGS,
-    )
-    if not m:
-        return None
+@phrasing(
+    rf"^(?:write|put|type)\s+(?:to|into|in)\s+{FILE_WORD}(?P<t>{P})"
+    rf"(?:,?\s+(?P<how>{LINEWISE.pattern}))?\s*:\s*(?P<c>.+)$",
+)
+def _to_file(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """Parses "Write to packing.txt, one per line: a, b, c"."""
     how = m.group("how")
     text = content_of(f"{how}: {m.group('c')}") if how else content_of(m.group("c"))
     return Write(clean_path(m.group("t")), text)
 
 
-def _list_file(s: str) -> Op | None:
-    """ "Make a packing list in packing.txt with passport, charger and socks"."""
-    m = re.match(
-        r"^(?:make|create|write|start|put\s+together)\s+(?:a|the|my)\s+(?:[\w-]+\s+)?"
-        rf"(?:list|checklist)\s+(?:in|at|called|named|as)\s+(?P<t>{P})\s+"
-        r"(?:with|of|containing|listing)\s*:?\s+(?P<c>.+)$",
-        s,
-        FLAGS,
-    )
-    if not m:
-        return None
+@phrasing(
+    r"^(?:make|create|write|start|put\s+together)\s+(?:a|the|my)\s+(?:[\w-]+\s+)?"
+    rf"(?:list|checklist)\s+(?:in|at|called|named|as)\s+(?P<t>{P})\s+"
+    r"(?:with|of|containing|listing)\s*:?\s+(?P<c>.+)$",
+)
+def _list_file(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    """Parses "Make a packing list in packing.txt with passport, charger and socks"."""
     items = line_items(m.group("c")) or items_of(m.group("c"))
     return Write(clean_path(m.group("t")), "".join(f"{item}\n" for item in items))
 
 
-def _generated(s: str, produce: tuple[str, ...]) -> Op | None:
-    g = re.match(r"^(?:write|compose|draft|generate|create|make)\s+(?P<c>.+)$", s, FLAGS)
-    if not g or not is_generated(g.group("c")):
+@phrasing(
+    r"^(?:write|compose|draft|generate|create|make)\s+(?P<c>.+)$",
+)
+def _generated(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
+    if not is_generated(m.group("c")):
         return None
-    text = content_of(g.group("c"))
+    text = content_of(m.group("c"))
     files = [p for p in produce if not p.endswith("/")]
     return Write(clean_path(files[0]), text) if len(files) == 1 else Say(text)
 
 
 def write(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    return (
-        _containing(s)
-        or _empty(s)
-        or _document(s)
-        or _into(s)
-        or _to_file(s)
-        or _list_file(s)
-        or _generated(s, produce)
-    )
+    """Every way a request says to put text in a file: a `Write`.
+
+    Text containing or saying something, an empty file, a document about a topic, text into a file,
+    a list of lines, or a piece to write.
+    """
+    forms = (_containing, _empty, _document, _into, _to_file, _list_file, _generated)
+    return next((op for form in forms if (op := form(s, ctx, produce))), None)
 
 
 def overwrite(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:

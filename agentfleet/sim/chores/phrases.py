@@ -1,13 +1,17 @@
-"""The pieces of a request's wording that many phrasings share: a path as
-written, a target file at the end ("... into summary.md"), a scope ("everything",
-"the files in inbox"), a destination folder, and "all the .txt files in X".
+"""The pieces of a request's wording that many phrasings share.
+
+A path as written, a target file at the end ("... into summary.md"), a scope ("everything", "the
+files in inbox"), a destination folder, and "all the .txt files in X".
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 
-from agentfleet.sim.chores.text import clean_path, has_ext, looks_like_file
+from agentfleet.sim.chores.base import Op
+from agentfleet.sim.chores.text import Context, clean_path, has_ext, looks_like_file
 
 P = r"(?:`[^`]+`|'[^']+'|\"[^\"]+\"|[^\s,;]+)"
 ART = r"(?:(?:a|an|the|my|our|this|that)\s+)?"
@@ -16,6 +20,36 @@ NAMED = r"(?:(?:called|named|titled)\s+)?"
 # Singular or plural: "a folder", "the directories src and tests".
 FOLDER = r"(?:sub)?(?:folders?|director(?:y|ies)|dirs?)"
 FLAGS = re.IGNORECASE | re.DOTALL
+
+
+def clause(pattern: str) -> re.Pattern[str]:
+    """A pattern for a whole clause, compiled once with the grammar's flags (any case, any line)."""
+    return re.compile(pattern, FLAGS)
+
+
+# One parser per family of phrasings: (clause, context, produce) -> op, or None.
+Parser = Callable[[str, Context, tuple[str, ...]], Op | None]
+Builder = Callable[[re.Match[str], Context, tuple[str, ...]], Op | None]
+
+
+def phrasing(*patterns: str) -> Callable[[Builder], Parser]:
+    """Makes a parser of one family of phrasings from its patterns and what a match builds.
+
+    The parser tries the patterns in order on the clause; a clause none of them matches is not
+    of the family (None), and the first match goes to the builder with the context.
+    """
+    compiled = [clause(pattern) for pattern in patterns]
+
+    def wrap(build: Builder) -> Parser:
+        @functools.wraps(build)
+        def parse(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
+            m = next((m for pattern in compiled if (m := pattern.match(s))), None)
+            return build(m, ctx, produce) if m else None
+
+        return parse
+
+    return wrap
+
 
 TARGET = re.compile(
     rf"^(?P<head>.*?)\s+(?:to|into|in|as|at|inside|under|called|named)\s+"
@@ -80,6 +114,7 @@ def split_target(rest: str) -> tuple[str, str | None]:
 
 
 def scope_of(phrase: str) -> str:
+    """The folder a phrase means: "." for everything or the root, else the path it names."""
     p = phrase.strip()
     if EVERYTHING.match(p):
         return "."

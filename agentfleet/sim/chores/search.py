@@ -9,8 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agentfleet.sim.chores.base import Done, Env, Gen, Op, Outcome, Use, failed, listing, show
-from agentfleet.sim.chores.files import series
+from typing_extensions import override
+
+from agentfleet.sim.chores.base import (
+    Done,
+    Env,
+    Gen,
+    Outcome,
+    Saves,
+    Use,
+    attempt,
+    lacking,
+    listing,
+    series,
+    show,
+    write,
+)
 from agentfleet.sim.chores.survey import as_dir, hidden
 from agentfleet.sim.chores.text import looks_like_file
 
@@ -21,32 +35,38 @@ def _matcher(pattern: str) -> tuple[str, bool]:
 
 
 def mentions(text: str, pattern: str) -> bool:
+    """Whether the text has the word, matched as grep users expect.
+
+    An all-lowercase word matches in any case; one with a capital matches exactly.
+    """
     needle, exact = _matcher(pattern)
     return needle in (text if exact else text.lower())
 
 
-class Search(Op):
+@dataclass(frozen=True)
+class Search(Saves):
     """List the scope (or take the one file named), read every file, then decide."""
 
     scope: str
     pattern: str
-    target: str | None
+    target: str | None = None
+    needs = ("list_files", "read_file")
 
+    @override
     def run(self, env: Env) -> Gen:
         action = f"search {show(self.scope)} for '{self.pattern}'"
         single = looks_like_file(self.scope)
         needs = ["read_file", *([] if single else ["list_files"])]
         needs += ["write_file"] if self.target else []
-        for tool in needs:
-            if tool not in env.offered:
-                return Done(f"I could not {action}: the {tool} tool was not offered.")
+        if bad := lacking(action, env, needs):
+            return bad
         if single:
             files = [self.scope]
         else:
-            use = Use("list_files", {"path": self.scope, "recursive": True})
-            (got,) = yield [use]
-            if not got.ok:
-                return failed(action, use, got)
+            args = {"path": self.scope, "recursive": True}
+            got, bad = yield from attempt(action, Use("list_files", args))
+            if bad:
+                return bad
             found, _ = listing(got.text, self.scope)
             files = sorted(f for f in found if not hidden(f) and f != self.target)
         if not files:
@@ -59,38 +79,30 @@ class Search(Op):
             said += f" I could not read {series(unread)}."
         if self.target is None:
             return Done(said + ("\n" + "\n".join(result) if result else ""), wanted_change=False)
-        body = "".join(f"{line}\n" for line in result)
-        write = Use("write_file", {"path": self.target, "content": body})
-        (out,) = yield [write]
-        if not out.ok:
-            return failed(f"write {self.target}", write, out)
+        _, bad = yield from write(self.target, "".join(f"{line}\n" for line in result))
         wrote = self.wrote() if result else "nothing (an empty file)"
-        return Done(f"{said} Wrote {wrote} to {self.target}.", changed=True)
+        return bad or Done(f"{said} Wrote {wrote} to {self.target}.", changed=True)
 
     def decide(self, files: list[str], texts: list[Outcome]) -> tuple[list[str], str]:
+        """The lines to answer or write, and the sentence that says what was found."""
         raise NotImplementedError
 
     def wrote(self) -> str:
+        """What the written file holds, as the report names it."""
         raise NotImplementedError
 
-    def outputs(self) -> list[str]:
-        return [self.target] if self.target else []
-
+    @override
     def reads(self) -> list[str]:
         return [self.scope if looks_like_file(self.scope) else as_dir(self.scope) or "."]
 
-    def tools(self) -> list[str]:
-        return ["list_files", "read_file", *(["write_file"] if self.target else [])]
 
-
-@dataclass(frozen=True)
 class FindFiles(Search):
     """Which files mention a word: "Find which files in docs/ mention 'invoice'"."""
 
-    scope: str
-    pattern: str
-    target: str | None = None
+    step_words = "find the files in {op.scope:place} that mention '{op.pattern}'"
+    claim_words = "I wrote the matching file names to {op.target}."
 
+    @override
     def decide(self, files: list[str], texts: list[Outcome]) -> tuple[list[str], str]:
         hits = [
             f for f, t in zip(files, texts, strict=True) if t.ok and mentions(t.text, self.pattern)
@@ -100,24 +112,18 @@ class FindFiles(Search):
             return hits, f"None of the {where} mention '{self.pattern}'."
         return hits, f"Of the {where}, {len(hits)} mention '{self.pattern}': {series(hits)}."
 
+    @override
     def wrote(self) -> str:
         return "their names"
 
-    def claim(self) -> str | None:
-        return f"I wrote the matching file names to {self.target}." if self.target else None
 
-    def step(self) -> str:
-        return f"find the files in {show(self.scope)} that mention '{self.pattern}'"
-
-
-@dataclass(frozen=True)
 class CollectLines(Search):
     """Every line that mentions a word: "Collect every line with TODO from src/"."""
 
-    scope: str
-    pattern: str
-    target: str | None = None
+    step_words = "collect the lines with '{op.pattern}' from {op.scope:place}"
+    claim_words = "I collected the lines into {op.target}."
 
+    @override
     def decide(self, files: list[str], texts: list[Outcome]) -> tuple[list[str], str]:
         lines: list[str] = []
         holding = 0
@@ -133,11 +139,6 @@ class CollectLines(Search):
         count = f"{len(lines)} line{'s' if len(lines) != 1 else ''}"
         return lines, f"Found {count} with '{self.pattern}' in {holding} of the files in {where}."
 
+    @override
     def wrote(self) -> str:
         return "them"
-
-    def claim(self) -> str | None:
-        return f"I collected the lines into {self.target}." if self.target else None
-
-    def step(self) -> str:
-        return f"collect the lines with '{self.pattern}' from {show(self.scope)}"

@@ -109,7 +109,7 @@ def _cased(fixed: str, like: str) -> str:
 
 
 def fix_word(text: str, word: str, fixed: str) -> str:
-    """text with each whole-word `word` (any case) replaced by `fixed` in that case."""
+    """Text with each whole-word `word` (any case) replaced by `fixed` in that case."""
     pattern = re.compile(rf"(?<![\w'-]){re.escape(word)}(?![\w'-])", re.IGNORECASE)
     return pattern.sub(lambda m: _cased(fixed, m.group(0)), text)
 

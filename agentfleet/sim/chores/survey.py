@@ -1,6 +1,6 @@
-"""Operations that look before they act: list, read, summarize, index. Each
-works from what the tool results say is there, never from what the request
-assumed.
+"""Operations that look before they act: list, read, summarize, index.
+
+Each works from what the tool results say is there, never from what the request assumed.
 """
 
 from __future__ import annotations
@@ -8,42 +8,58 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from agentfleet.sim.chores.base import Done, Env, Gen, Op, Use, failed, listing, show
+from typing_extensions import override
+
+from agentfleet.sim.chores.base import (
+    Done,
+    Env,
+    Gen,
+    Op,
+    Saves,
+    Use,
+    attempt,
+    lacking,
+    listing,
+    show,
+    write,
+)
 from agentfleet.sim.chores.digest import digest
 
 
 def ext_of(path: str) -> str:
+    """The extension a file is sorted by (lowercase, no dot), or "other"."""
     suffix = posixpath.splitext(posixpath.basename(path))[1]
     return suffix[1:].lower() if len(suffix) > 1 else "other"
 
 
 def hidden(path: str) -> bool:
+    """Whether any part of the path is a dot-name, which listings and sorts leave alone."""
     return any(part.startswith(".") for part in path.split("/") if part not in (".", ""))
 
 
 def as_dir(path: str) -> str:
+    """A folder as a path prefix: "" for the root, else "name/"."""
     return "" if path == "." else path + "/"
 
 
-def _first_line(text: str) -> str:
-    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "(empty)")
-
-
 @dataclass(frozen=True)
-class ListFiles(Op):
+class ListFiles(Saves):
+    """Lists a folder: the answer, or, with a target, a Markdown list in that file."""
+
     directory: str
     recursive: bool = False
     target: str | None = None
     changes = False
+    needs = ("list_files",)
+    step_words = "list {op.directory:place}"
+    claim_words = "I wrote the list to {op.target}."
 
+    @override
     def run(self, env: Env) -> Gen:
-        action = f"list {show(self.directory)}"
-        if "list_files" not in env.offered:
-            return Done(f"I could not {action}: the list_files tool was not offered.", False)
-        use = Use("list_files", {"path": self.directory, "recursive": self.recursive})
-        (got,) = yield [use]
-        if not got.ok:
-            return failed(action, use, got)
+        args = {"path": self.directory, "recursive": self.recursive}
+        got, bad = yield from self.call(env, self.step(), Use("list_files", args))
+        if bad:
+            return bad
         files, dirs = listing(got.text, self.directory)
         entries = sorted([*files, *(d + "/" for d in dirs)])
         if self.target is None:
@@ -53,70 +69,51 @@ class ListFiles(Op):
             lines = "".join(f"\n- {e}" for e in entries)
             return Done(f"Files in {where} ({len(entries)}):{lines}", wanted_change=False)
         body = f"# Files in {show(self.directory)}\n\n" + "".join(f"- {e}\n" for e in entries)
-        write = Use("write_file", {"path": self.target, "content": body})
-        (out,) = yield [write]
-        if not out.ok:
-            return failed(f"write {self.target}", write, out)
-        return Done(
+        _, bad = yield from write(self.target, body)
+        return bad or Done(
             f"Wrote a list of the {len(entries)} entries in {show(self.directory)} "
             f"to {self.target}.",
             changed=True,
         )
 
-    def outputs(self) -> list[str]:
-        return [self.target] if self.target else []
-
+    @override
     def reads(self) -> list[str]:
         return [as_dir(self.directory) or "."]
-
-    def tools(self) -> list[str]:
-        return ["list_files", *(["write_file"] if self.target else [])]
-
-    def claim(self) -> str | None:
-        return f"I wrote the list to {self.target}." if self.target else None
-
-    def step(self) -> str:
-        return f"list {show(self.directory)}"
 
 
 @dataclass(frozen=True)
 class ReadFile(Op):
+    """Shows what one file says."""
+
     path: str
     changes = False
+    needs = ("read_file",)
+    step_words = "read {op.path}"
+    looks_at = ("path",)
 
+    @override
     def run(self, env: Env) -> Gen:
-        if "read_file" not in env.offered:
-            return Done(f"I could not read {self.path}: the read_file tool was not offered.", False)
-        use = Use("read_file", {"path": self.path})
-        (got,) = yield [use]
-        if not got.ok:
-            return failed(f"read {self.path}", use, got)
-        return Done(f"{self.path} says:\n{got.text.rstrip()}", wanted_change=False)
-
-    def reads(self) -> list[str]:
-        return [self.path]
-
-    def tools(self) -> list[str]:
-        return ["read_file"]
-
-    def step(self) -> str:
-        return f"read {self.path}"
+        got, bad = yield from self.call(env, self.step(), Use("read_file", {"path": self.path}))
+        return bad or Done(f"{self.path} says:\n{got.text.rstrip()}", wanted_change=False)
 
 
 @dataclass(frozen=True)
-class Summarize(Op):
+class Summarize(Saves):
+    """Sums up one file from what it says: the answer, or a summary file."""
+
     source: str
     target: str | None = None
     sentences: int | None = None  # "a two-sentence summary": exactly that, nothing around it
+    needs = ("read_file",)
+    claim_words = "I wrote the summary to {op.target}."
+    looks_at = ("source",)
 
+    @override
     def run(self, env: Env) -> Gen:
         action = f"summarize {self.source}"
-        if "read_file" not in env.offered:
-            return Done(f"I could not {action}: the read_file tool was not offered.")
-        read = Use("read_file", {"path": self.source})
-        (got,) = yield [read]
-        if not got.ok:
-            return failed(action, read, got)
+        got, bad = yield from self.call(env, action, Use("read_file", {"path": self.source}))
+        if bad:
+            return bad
         words, lines = len(got.text.split()), digest(self.source, got.text, self.sentences)
         if self.target is None:
             sep = "\n" if len(lines) > 1 else " "
@@ -124,75 +121,55 @@ class Summarize(Op):
             return Done(
                 f"Summary of {self.source} ({words} words):{sep}{body}", wanted_change=False
             )
-        if "write_file" not in env.offered:
-            return Done(f"I could not write {self.target}: the write_file tool was not offered.")
-        write = Use("write_file", {"path": self.target, "content": self.document(lines)})
-        (out,) = yield [write]
-        if not out.ok:
-            return failed(f"write {self.target}", write, out)
-        return Done(f"Summarized {self.source} ({words} words) into {self.target}.", True)
+        if bad := lacking(f"write {self.target}", env, ("write_file",)):
+            return bad
+        _, bad = yield from write(self.target, self.document(lines))
+        return bad or Done(
+            f"Summarized {self.source} ({words} words) into {self.target}.", changed=True
+        )
 
     def document(self, lines: list[str]) -> str:
+        """The summary file: a heading unless an exact sentence count was asked for."""
         body = "\n".join(lines) + "\n"
         if self.sentences is not None:
             return body
         mark = "# " if str(self.target).lower().endswith((".md", ".markdown")) else ""
         return f"{mark}Summary of {self.source}\n\n{body}"
 
-    def outputs(self) -> list[str]:
-        return [self.target] if self.target else []
-
-    def reads(self) -> list[str]:
-        return [self.source]
-
-    def tools(self) -> list[str]:
-        return ["read_file", *(["write_file"] if self.target else [])]
-
-    def claim(self) -> str | None:
-        return f"I wrote the summary to {self.target}." if self.target else None
-
+    @override
     def step(self) -> str:
         return f"summarize {self.source}" + (f" into {self.target}" if self.target else "")
 
 
 @dataclass(frozen=True)
-class Index(Op):
+class Index(Saves):
+    """Writes an index of a folder's files to a file."""
+
     scope: str
     target: str
     named: bool = True  # False: the request named no file, INDEX.md was assumed
+    needs = ("list_files",)
+    step_words = "index {op.scope:place} into {op.target}"
+    claim_words = "I wrote the index to {op.target}."
 
+    @override
     def run(self, env: Env) -> Gen:
         action = f"index {show(self.scope)}"
-        for tool in ("list_files", "write_file"):
-            if tool not in env.offered:
-                return Done(f"I could not {action}: the {tool} tool was not offered.")
-        use = Use("list_files", {"path": self.scope, "recursive": True})
-        (got,) = yield [use]
-        if not got.ok:
-            return failed(action, use, got)
+        if bad := lacking(action, env, ("list_files", "write_file")):
+            return bad
+        args = {"path": self.scope, "recursive": True}
+        got, bad = yield from attempt(action, Use("list_files", args))
+        if bad:
+            return bad
         files, dirs = listing(got.text, self.scope)
         # The index itself is left out, so a rerun writes identical content.
         entries = sorted(
             e for e in [*files, *(d + "/" for d in dirs)] if e != self.target and not hidden(e)
         )
         body = f"# Index of {show(self.scope)}\n\n" + "".join(f"- {e}\n" for e in entries)
-        write = Use("write_file", {"path": self.target, "content": body})
-        (out,) = yield [write]
-        if not out.ok:
-            return failed(f"write {self.target}", write, out)
-        return Done(f"Wrote an index of {show(self.scope)} to {self.target}.", changed=True)
+        _, bad = yield from write(self.target, body)
+        return bad or Done(f"Wrote an index of {show(self.scope)} to {self.target}.", changed=True)
 
-    def outputs(self) -> list[str]:
-        return [self.target]
-
+    @override
     def reads(self) -> list[str]:
         return [as_dir(self.scope) or "."]
-
-    def tools(self) -> list[str]:
-        return ["list_files", "write_file"]
-
-    def claim(self) -> str:
-        return f"I wrote the index to {self.target}."
-
-    def step(self) -> str:
-        return f"index {show(self.scope)} into {self.target}"

@@ -48,6 +48,11 @@ _SECTIONS = ("files:", "produce:", "reports from the steps")
 
 @dataclass(frozen=True)
 class TaskText:
+    """A task message as the agent sees it.
+
+    Its title, the request without directives, the declared outputs and the directives found.
+    """
+
     title: str
     description: str  # directives removed
     produce: tuple[str, ...] = ()
@@ -55,6 +60,7 @@ class TaskText:
 
 
 def parse_task(text: str) -> TaskText:
+    """Reads the master's task message (Task:, the description, "Produce:" lines) or a bare goal."""
     lines = text.strip().splitlines()
     title = ""
     if lines and lines[0].lower().startswith("task:"):
@@ -88,7 +94,11 @@ _LISTED = re.compile(
 )
 
 
-def protect(text: str, lists: bool = False) -> tuple[str, list[str]]:
+def protect(text: str, *, lists: bool = False) -> tuple[str, list[str]]:
+    """Hides quoted text behind placeholders, so splitting into clauses never cuts inside it.
+
+    With `lists=True` the list after a colon is hidden too.
+    """
     saved: list[str] = []
 
     def keep(m: re.Match[str]) -> str:
@@ -104,10 +114,12 @@ def protect(text: str, lists: bool = False) -> tuple[str, list[str]]:
 
 
 def restore(text: str, saved: list[str]) -> str:
+    """Puts back what `protect` hid."""
     return re.sub(r"\x00(\d+)\x00", lambda m: saved[int(m.group(1))], text)
 
 
 def tidy(clause: str) -> str:
+    """A clause without leading filler ("please", "then") or a closing full stop."""
     clause = clause.strip()
     while m := _FILLER.match(clause):
         clause = clause[m.end() :].lstrip()
@@ -134,8 +146,11 @@ _LEAD_PLACE = re.compile(
 
 
 def plainly(clause: str) -> str:
-    """A casual request in the imperative the parsers read: "i need a folder x"
-    asks to create it; "In config.ini, change ..." is "change ... in config.ini"."""
+    """A casual request in the imperative the parsers read.
+
+    "i need a folder x" asks to create it; "In config.ini, change ..." is "change ... in
+    config.ini".
+    """
     clause = _WANT.sub("create ", clause, count=1)
     if m := _LEAD_PLACE.match(clause):
         clause = f"{m.group('rest')} in {m.group('t')}"
@@ -151,7 +166,7 @@ _ELIDED = re.compile(
 
 
 def _unelide(clause: str) -> list[str]:
-    """ "Write 'a' to a.txt and 'b' to b.txt": the verb serves both halves."""
+    """For "Write 'a' to a.txt and 'b' to b.txt": the verb serves both halves."""
     m = _ELIDED.match(clause.strip())
     if not m:
         return [clause]
@@ -162,11 +177,12 @@ _LEAD_IN = re.compile(r"^(?:in|inside|within|for)\s+\S+$", re.IGNORECASE)
 
 
 def is_lead_in(part: str) -> bool:
+    """Whether a part only introduces what follows ("Here is what I need:") and asks for nothing."""
     return bool(_LEAD_IN.match(part.strip()))
 
 
 def join_lead_ins(parts: list[str]) -> list[str]:
-    """ "In config.ini, change ...": the place named first belongs to the next clause."""
+    """For "In config.ini, change ...": the place named first belongs to the next clause."""
     out: list[str] = []
     for part in parts:
         if out and is_lead_in(out[-1]):
@@ -197,8 +213,11 @@ def clauses(text: str) -> list[str]:
 
 @dataclass
 class Context:
-    """What "it" and "there" can mean: the last file and folder named so far,
-    and which of the two came last ("rename a.txt to b.txt and append x to it")."""
+    """What "it" and "there" can mean.
+
+    The last file and folder named so far, and which of the two came last ("rename a.txt to b.txt
+    and append x to it").
+    """
 
     last_file: str | None = None
     last_dir: str | None = None
@@ -207,9 +226,11 @@ class Context:
     last_group: str | None = None
 
     def saw_file(self, path: str) -> None:
+        """Notes the file a clause named, for "it" in a later one."""
         self.last_file, self.recent = path, "file"
 
     def saw_dir(self, path: str) -> None:
+        """Notes the folder a clause named, for "there" and "it" in a later one."""
         self.last_dir, self.recent = path, "dir"
 
 
@@ -269,13 +290,16 @@ def clean_path(raw: str) -> str:
 
 
 def has_ext(raw: str) -> bool:
+    """Whether a path as written ends in a file extension."""
     return bool(_EXT.search(raw.strip().strip("'\"`").rstrip("/")))
 
 
 def looks_like_file(raw: str) -> bool:
+    """Whether a path as written names a file: it has an extension and no trailing '/'."""
     r = raw.strip().strip("'\"`")
     return has_ext(r) and not r.endswith("/")
 
 
 def join(directory: str, *parts: str) -> str:
+    """A workspace path under a folder, where "." is the root."""
     return posixpath.join(*parts) if directory in (".", "") else posixpath.join(directory, *parts)

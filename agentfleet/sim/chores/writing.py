@@ -1,6 +1,7 @@
-"""Short pieces written on request ("a haiku about durable workflows", "a
-recommendation memo"), chosen by a hash of the topic: deterministic, about the
-topic, and shaped like the kind of text asked for.
+"""Short pieces written on request ("a haiku about durable workflows", "a recommendation memo").
+
+Each is chosen by a hash of the topic: deterministic, about the topic, and
+shaped like the kind of text asked for.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def _lines(lines: tuple[str, ...], t: str) -> str:
 
 
 def is_piece(phrase: str) -> bool:
+    """Whether the words ask for a piece to be written ("a haiku about rain", "a greeting")."""
     return bool(PIECE.fullmatch(phrase.strip()))
 
 
@@ -85,7 +87,10 @@ _PURPOSES = (
 
 
 def _name(subject: str) -> str:
-    """ "a project called Lighthouse" -> "Lighthouse"; "the billing app" -> "Billing app"."""
+    """A subject as a name: "a project called Lighthouse" -> "Lighthouse".
+
+    "the billing app" -> "Billing app".
+    """
     s = subject.strip().strip("'\"`").rstrip(".")
     if m := re.search(r"\b(?:called|named|titled)\s+(.+)$", s, re.IGNORECASE):
         return m.group(1).strip().strip("'\"`")
@@ -129,6 +134,10 @@ def _addressed(kind: str, subject: str, to: str) -> str:
 
 
 def piece(kind: str, topic: str) -> str:
+    """A short piece of the kind asked for.
+
+    It is chosen from the topic, so the same request gets the same text.
+    """
     t = topic or "the day"
     if kind == "haiku":
         return _lines(_HAIKU[_pick(t, len(_HAIKU))], t)
