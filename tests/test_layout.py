@@ -44,7 +44,6 @@ LONG_PENDING: set[str] = {
     "agentfleet/audit/timestamps.py::_check_times",
     "workflows/master.py::_execute",
     "agentfleet/telemetry/spanfile.py::_span_json",
-    "agentfleet/sim/server.py::_dispatch",
 }
 IMPORT_PENDING: set[str] = {
     "agentfleet/cli/commands.py",
