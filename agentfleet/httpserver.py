@@ -38,7 +38,7 @@ class ServerOptions:
     """How a `ThreadedServer` listens and keeps its connections."""
 
     host: str = "127.0.0.1"
-    """Interface to bind; "0.0.0.0" or "" for every IPv4 interface."""
+    """Interface to bind: "0.0.0.0" or "" for every IPv4 interface, or an IPv6 literal."""
     port: int = 0
     """Port to bind; 0 picks a free one (tests and benches)."""
     name: str = "agentfleet-http"
@@ -85,11 +85,6 @@ class ThreadedServer:
         self._socket: socket.socket | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-
-    @property
-    def bound(self) -> bool:
-        """Whether `bind()` holds a listening socket."""
-        return self._socket is not None
 
     @property
     def port(self) -> int:
@@ -161,8 +156,9 @@ class ThreadedServer:
 
 
 def _listen(host: str, port: int, backlog: int) -> socket.socket:
-    # getaddrinfo picks the family, so "::1" binds IPv6 and "" every IPv4 interface.
-    family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)[0][0]
+    # IPv4 unless the host is an IPv6 literal: "localhost" must keep meaning 127.0.0.1,
+    # whatever order the resolver lists its addresses in.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     return socket.create_server((host, port), family=family, backlog=backlog)
 
 

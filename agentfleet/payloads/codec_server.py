@@ -145,7 +145,7 @@ class CodecServer(ThreadedServer):
             return await self._post(request)
         return self._answer(
             request,
-            _Outcome(HTTPStatus.METHOD_NOT_ALLOWED, "GET"),
+            _Outcome(status=HTTPStatus.METHOD_NOT_ALLOWED, what="GET"),
             {"error": "use POST /encode or POST /decode"},
             headers={"Allow": "POST, OPTIONS"},
         )
@@ -154,7 +154,7 @@ class CodecServer(ThreadedServer):
         origin = request.headers.get("Origin")
         if not origin or not self.origin_allowed(origin):
             # No CORS headers at all: the browser then refuses the real request.
-            outcome = _Outcome(HTTPStatus.FORBIDDEN, "preflight")
+            outcome = _Outcome(status=HTTPStatus.FORBIDDEN, what="preflight")
             return self._answer(request, outcome, {"error": "origin not allowed"}, cors=False)
         headers = {
             **self._cors_headers(request),
@@ -165,12 +165,12 @@ class CodecServer(ThreadedServer):
         if request.headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
             # Chrome asks before a public-origin page may call a loopback server.
             headers["Access-Control-Allow-Private-Network"] = "true"
-        self._log(request, _Outcome(HTTPStatus.NO_CONTENT, "preflight"))
+        self._log(request, _Outcome(status=HTTPStatus.NO_CONTENT, what="preflight"))
         return Response(status_code=HTTPStatus.NO_CONTENT, headers=headers)
 
     async def _post(self, request: Request) -> Response:
-        outcome = _Outcome(HTTPStatus.OK, request.url.path.rstrip("/").rsplit("/", 1)[-1])
-        outcome.started = time.monotonic()
+        endpoint = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        outcome = _Outcome(status=HTTPStatus.OK, what=endpoint, started=time.monotonic())
         try:
             self._admit(request, outcome.what)
             payloads = await _read_payloads(request)
@@ -257,14 +257,18 @@ class CodecServer(ThreadedServer):
         )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Outcome:
     """What one request came to, for its log line and the stats."""
 
     status: HTTPStatus
+    """The status answered."""
     what: str
+    """The endpoint ("decode", "encode"), "preflight", or the method refused."""
     count: int = 0
+    """Payloads in the request, once it was read."""
     started: float | None = None
+    """`time.monotonic()` at the start, for requests whose time is logged."""
 
 
 class _HttpError(Exception):
