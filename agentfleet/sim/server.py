@@ -61,13 +61,21 @@ class _Exchange:
     """What one API request came to: the stats and the log line are made from it."""
 
     method: str
+    """The HTTP method."""
     path: str
+    """The path, without a trailing slash: what `by_path` counts."""
     role: str | None = None
+    """The part played (the system prompt's `ROLE:`), for Messages requests."""
     fault: Fault | None = None
+    """The fault injected into this request, if any."""
     usage: JSON | None = None
+    """The answer's usage after the prompt cache: what the token counters add up."""
     answer: JSON | None = None
+    """The brain's answer, for the stop-reason counts."""
     habits: frozenset[str] = frozenset()
+    """The bad habits the answer shows."""
     headers: dict[str, str] = field(default_factory=dict)
+    """Extra response headers: retry-after and the rate-limit headers."""
 
     @property
     def injected(self) -> bool:
