@@ -37,7 +37,6 @@ LONG_PENDING: set[str] = {
     "workflows/subagent.py::run",
     "workflows/_observe.py::agent_span",
     "workflows/master.py::_execute",
-    "agentfleet/sim/server.py::_dispatch",
 }
 IMPORT_PENDING: set[str] = set()
 

@@ -7,6 +7,7 @@ tests never disturb the session-wide one in conftest.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -362,6 +363,19 @@ def test_disconnect_fault_is_a_connection_error(
     with pytest.raises(anthropic.APIConnectionError):
         ask(client, prompts.INLINE_SYSTEM, [user("hi")])
     assert sim.stats()["by_status"] == {"disconnect": 1}
+
+
+def test_disconnect_fault_is_not_logged_as_a_server_error(
+    sim: Simulator, client: anthropic.Anthropic, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The hang-up is deliberate: uvicorn must not report it as a crash of the app.
+    caplog.set_level(logging.DEBUG, logger="uvicorn")
+    sim.enqueue_faults([{"disconnect": True}])
+    with pytest.raises(anthropic.APIConnectionError):
+        ask(client, prompts.INLINE_SYSTEM, [user("hi")])
+    assert text(ask(client, prompts.INLINE_SYSTEM, [user("hi")])).startswith("Simulated")
+    errors = [r for r in caplog.records if r.name.startswith("uvicorn") and r.levelno >= 30]
+    assert errors == [], [r.getMessage() for r in errors]
 
 
 def test_seeded_random_faults_are_reproducible() -> None:

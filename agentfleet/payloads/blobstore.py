@@ -30,18 +30,27 @@ PREFIX = "sha256:"
 
 
 class BlobMissing(LookupError):
-    pass
+    """A reference that names no stored blob, or one whose bytes no longer match it."""
 
 
 class BlobStore(Protocol):
-    def put(self, data: bytes) -> str: ...
+    """Where references point: the one interface a remote store (S3, GCS) has to offer."""
 
-    def get(self, ref: str) -> bytes: ...
+    def put(self, data: bytes) -> str:
+        """Store `data`; the returned reference is the same for the same bytes."""
+        ...
+
+    def get(self, ref: str) -> bytes:
+        """The bytes `put` was given for `ref`; BlobMissing if there are none."""
+        ...
 
 
 class LocalBlobStore:
-    """Files under `root`, named by their SHA-256: a retried write of the
-    same bytes is a no-op, and a reference can never point at other bytes."""
+    """Files under `root`, named by their SHA-256.
+
+    A retried write of the same bytes is a no-op, and a reference can never point at
+    other bytes.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -55,6 +64,7 @@ class LocalBlobStore:
         return self.root / digest[:2] / digest[2:]
 
     def put(self, data: bytes) -> str:
+        """Write `data` atomically (fsync, then rename), once: a retry finds it there."""
         ref = PREFIX + hashlib.sha256(data).hexdigest()
         path = self._path(ref)
         if path.exists():
@@ -73,6 +83,7 @@ class LocalBlobStore:
         return ref
 
     def get(self, ref: str) -> bytes:
+        """Read a blob and check it against its digest, so corruption fails loudly."""
         path = self._path(ref)
         try:
             data = path.read_bytes()
@@ -91,11 +102,13 @@ class BlobStorageDriver(StorageDriver):
         self._name = name
 
     def name(self) -> str:
+        """The driver's name, recorded in every claim so the SDK finds the driver again."""
         return self._name
 
     async def store(
         self, context: StorageDriverStoreContext, payloads: Sequence[Payload]
     ) -> list[StorageDriverClaim]:
+        """Offload each payload; its claim holds only the blob reference."""
         return [
             StorageDriverClaim(claim_data={"ref": self._store.put(p.SerializeToString())})
             for p in payloads
@@ -104,6 +117,7 @@ class BlobStorageDriver(StorageDriver):
     async def retrieve(
         self, context: StorageDriverRetrieveContext, claims: Sequence[StorageDriverClaim]
     ) -> list[Payload]:
+        """Bring offloaded payloads back from their claims' references."""
         out = []
         for claim in claims:
             payload = Payload()
@@ -113,6 +127,7 @@ class BlobStorageDriver(StorageDriver):
 
 
 def external_storage(root: Path, threshold: int = 256 * 1024) -> ExternalStorage:
+    """Temporal's external storage over blobs under `root`, for payloads over `threshold`."""
     return ExternalStorage(
         drivers=[BlobStorageDriver(LocalBlobStore(root))], payload_size_threshold=threshold
     )

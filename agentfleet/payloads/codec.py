@@ -160,27 +160,23 @@ class EncryptionCodec(PayloadCodec):
 
     @property
     def active_key_id(self) -> str:
+        """The key new payloads are sealed with."""
         return self._active
 
     @property
     def key_ids(self) -> tuple[str, ...]:
+        """Every key id that decrypts, sorted: safe to print, unlike the keys."""
         return tuple(sorted(self._ciphers))
 
     def __repr__(self) -> str:
         return f"EncryptionCodec(active={self._active!r}, keys={list(self.key_ids)!r})"
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return self.encode_sync(payloads)
-
-    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return self.decode_sync(payloads)
-
-    # The sync forms serve the codec server's threads without an event loop.
-
-    def encode_sync(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Seal each payload with the active key; an already sealed one is left as is."""
         return [self._encrypt(p) for p in payloads]
 
-    def decode_sync(self, payloads: Sequence[Payload]) -> list[Payload]:
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Open each sealed payload with its key; plain ones pass, anything else fails closed."""
         return [self._decrypt(p) for p in payloads]
 
     def _encrypt(self, payload: Payload) -> Payload:
@@ -261,6 +257,7 @@ class EncryptionCodec(PayloadCodec):
 
 
 def codec_from_key_file(path: Path) -> EncryptionCodec:
+    """The codec of a JSON key ring; errors name the file and key ids, never key bytes."""
     where = f"{ENV_KEY_FILE} {path}"
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))

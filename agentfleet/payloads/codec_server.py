@@ -15,34 +15,36 @@ Whoever reaches this server can decrypt payloads, so it binds loopback by defaul
 Serving on another interface without a token is refused. Bodies are never logged: a log line
 names the endpoint, namespace, payload count and outcome.
 
-Standard library only (plus the codec), like the simulator.
+A Starlette app on the project's one HTTP stack (`agentfleet/httpserver.py`), like the
+simulator.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
 from google.protobuf import json_format
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
-from agentfleet.payloads.codec import EncryptionCodec, PayloadDecryptionError, codec_from_env
+from agentfleet.httpserver import ServerOptions, ThreadedServer, read_body, serve_until_interrupted
+from agentfleet.payloads.codec import PayloadDecryptionError, codec_from_env
 
 ENV_TOKEN = "AGENTFLEET_CODEC_TOKEN"
 DEFAULT_PORT = 8081
@@ -70,8 +72,16 @@ def _normalize_origin(origin: str) -> str:
     return origin.strip().rstrip("/").lower()
 
 
-class CodecServer:
-    """The codec HTTP server on a background thread; `port=0` picks a free port (tests)."""
+class CodecServer(ThreadedServer):
+    """The codec HTTP server on a background thread; `port=0` picks a free port (tests).
+
+    Args:
+        codec: The codec whose encode and decode the endpoints run.
+        host: Interface to bind; loopback unless a token guards it.
+        port: Port to bind; 0 picks a free one.
+        token: When set, every encode and decode needs `Authorization: Bearer <token>`.
+        cors_origins: The web origins (the Temporal UI) whose pages may call this server.
+    """
 
     def __init__(
         self,
@@ -84,74 +94,30 @@ class CodecServer:
     ) -> None:
         self.codec = codec
         self.host = host
-        self._requested_port = port
         self.token = token or None
         self.cors_origins = frozenset(_normalize_origin(o) for o in cors_origins if o.strip())
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
         # Requests answered, by "<endpoint> <status>": lets tests see the UI really called us.
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("codec server is not started")
-        return int(self._httpd.server_address[1])
+        methods = ["GET", "POST", "OPTIONS"]
+        app = Starlette(routes=[Route("/{path:path}", self._handle, methods=methods)])
+        options = ServerOptions(
+            host=host, port=port, name="agentfleet-codec", keep_alive_s=60, backlog=64
+        )
+        super().__init__(app, options)
 
     @property
     def url(self) -> str:
+        """The base URL to give the UI and the CLI, with the host as configured."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def bind(self) -> CodecServer:
-        """Listen now (OSError if the port is taken); serve with start() or serve_forever()."""
-        if self._httpd is None:
-            self._httpd = _Server((self.host, self._requested_port), self)
-        return self
-
-    def start(self) -> CodecServer:
-        if self._thread is not None:
-            return self
-        self.bind()
-        assert self._httpd is not None
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="codec-server", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve on the calling thread until `stop()` from another thread, or Ctrl-C."""
-        self.bind()
-        assert self._httpd is not None
-        self._httpd.serve_forever()
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        if self._thread is not None:
-            httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        httpd.server_close()
-
-    def __enter__(self) -> CodecServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def origin_allowed(self, origin: str) -> bool:
+        """Whether a page from `origin` may call us: only the configured UI origins."""
         return _normalize_origin(origin) in self.cors_origins
 
     def authorized(self, header: str | None) -> bool:
+        """Whether an `Authorization` header carries the token (always, when there is none)."""
         if self.token is None:
             return True
         scheme, _, value = (header or "").partition(" ")
@@ -161,233 +127,194 @@ class CodecServer:
         )
 
     def count(self, what: str, status: int) -> None:
+        """Count one answered request under "<what> <status>" (see `stats`)."""
         with self._stats_lock:
             self.stats[f"{what} {status}"] += 1
 
-    def convert(self, endpoint: str, payloads: Payloads) -> Payloads:
-        if isinstance(self.codec, EncryptionCodec):
-            # Pure CPU work with no awaits: no event loop needed per request.
-            items = (
-                self.codec.encode_sync(payloads.payloads)
-                if endpoint == "encode"
-                else self.codec.decode_sync(payloads.payloads)
-            )
-        else:
-            method = self.codec.encode if endpoint == "encode" else self.codec.decode
-            items = asyncio.run(method(payloads.payloads))
-        return Payloads(payloads=items)
+    async def convert(self, endpoint: str, payloads: Payloads) -> Payloads:
+        """Run the codec's encode or decode over a batch of payloads."""
+        method = self.codec.encode if endpoint == "encode" else self.codec.decode
+        return Payloads(payloads=await method(payloads.payloads))
 
+    # --- the HTTP app ---
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
+    async def _handle(self, request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return self._preflight(request)
+        if request.method == "POST":
+            return await self._post(request)
+        return self._answer(
+            request,
+            _Outcome(status=HTTPStatus.METHOD_NOT_ALLOWED, what="GET"),
+            {"error": "use POST /encode or POST /decode"},
+            headers={"Allow": "POST, OPTIONS"},
+        )
 
-    def __init__(self, address: tuple[str, int], app: CodecServer) -> None:
-        self.app = app
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # The default prints a traceback whose frames may hold payload bytes; a browser
-        # hanging up mid-answer is routine anyway.
-        if not isinstance(sys.exc_info()[1], OSError):
-            log.error("codec server: internal error (%s)", type(sys.exc_info()[1]).__name__)
-
-
-class _HttpError(Exception):
-    def __init__(self, status: HTTPStatus, message: str, key_id: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.key_id = key_id
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-    server_version = "agentfleet-codec"
-    sys_version = ""
-    timeout = 60.0
-
-    # --- CORS ---
-
-    def _cors_headers(self) -> None:
-        origin = self.headers.get("Origin")
-        if origin and self.server.app.origin_allowed(origin):
-            self.send_header("Access-Control-Allow-Origin", origin)
-            # The UI's "include cross-origin credentials" option needs this, and it requires
-            # the exact origin above rather than "*".
-            self.send_header("Access-Control-Allow-Credentials", "true")
-        self.send_header("Vary", "Origin")
-
-    def do_OPTIONS(self) -> None:
-        origin = self.headers.get("Origin")
-        if not origin or not self.server.app.origin_allowed(origin):
+    def _preflight(self, request: Request) -> Response:
+        origin = request.headers.get("Origin")
+        if not origin or not self.origin_allowed(origin):
             # No CORS headers at all: the browser then refuses the real request.
-            self._send_json(
-                HTTPStatus.FORBIDDEN, {"error": "origin not allowed"}, cors=False, what="preflight"
-            )
-            return
-        self.send_response(HTTPStatus.NO_CONTENT)
-        self._cors_headers()
-        self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
-        self.send_header("Access-Control-Allow-Headers", ALLOWED_HEADERS)
-        self.send_header("Access-Control-Max-Age", "600")
-        if self.headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
+            outcome = _Outcome(status=HTTPStatus.FORBIDDEN, what="preflight")
+            return self._answer(request, outcome, {"error": "origin not allowed"}, cors=False)
+        headers = {
+            **self._cors_headers(request),
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+            "Access-Control-Max-Age": "600",
+        }
+        if request.headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
             # Chrome asks before a public-origin page may call a loopback server.
-            self.send_header("Access-Control-Allow-Private-Network", "true")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-        self._log(HTTPStatus.NO_CONTENT, "preflight")
+            headers["Access-Control-Allow-Private-Network"] = "true"
+        self._log(request, _Outcome(status=HTTPStatus.NO_CONTENT, what="preflight"))
+        return Response(status_code=HTTPStatus.NO_CONTENT, headers=headers)
 
-    # --- the protocol ---
-
-    def do_POST(self) -> None:
-        started = time.monotonic()
-        endpoint = urlsplit(self.path).path.rstrip("/").rsplit("/", 1)[-1]
-        count = 0
+    async def _post(self, request: Request) -> Response:
+        endpoint = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        outcome = _Outcome(status=HTTPStatus.OK, what=endpoint, started=time.monotonic())
         try:
-            if endpoint not in ENDPOINTS:
-                self._drain()
-                raise _HttpError(HTTPStatus.NOT_FOUND, "unknown endpoint; use /encode or /decode")
-            origin = self.headers.get("Origin")
-            if origin and not self.server.app.origin_allowed(origin):
-                # A page on another origin must not make us decrypt, even blind.
-                self._drain()
-                raise _HttpError(HTTPStatus.FORBIDDEN, "origin not allowed")
-            if not self.server.app.authorized(self.headers.get("Authorization")):
-                self._drain()
-                raise _HttpError(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token")
-            payloads = self._read_payloads()
-            count = len(payloads.payloads)
-            try:
-                result = self.server.app.convert(endpoint, payloads)
-            except PayloadDecryptionError as err:
-                raise _HttpError(HTTPStatus.BAD_REQUEST, err.message, err.key_id) from None
-            except Exception as err:  # noqa: BLE001 - any codec, any failure: answer, don't die
-                # The message may quote payload bytes: say only what kind of failure it was.
-                raise _HttpError(
-                    HTTPStatus.INTERNAL_SERVER_ERROR, f"codec failed ({type(err).__name__})"
-                ) from None
-            body = json_format.MessageToDict(result)
-            body.setdefault("payloads", [])
-            self._send_json(HTTPStatus.OK, body, what=endpoint, count=count, started=started)
+            self._admit(request, outcome.what)
+            payloads = await _read_payloads(request)
+            outcome.count = len(payloads.payloads)
+            body = json_format.MessageToDict(await self._convert(outcome.what, payloads))
         except _HttpError as err:
+            outcome.status = err.status
             doc: dict[str, Any] = {"error": err.message}
             if err.key_id is not None:
                 doc["key_id"] = err.key_id
             extra = {"WWW-Authenticate": "Bearer"} if err.status == HTTPStatus.UNAUTHORIZED else {}
-            self._send_json(
-                err.status, doc, what=endpoint, count=count, started=started, headers=extra
-            )
+            return self._answer(request, outcome, doc, headers={**extra, **err.headers})
+        body.setdefault("payloads", [])
+        return self._answer(request, outcome, body)
 
-    def do_GET(self) -> None:
-        self._send_json(
-            HTTPStatus.METHOD_NOT_ALLOWED,
-            {"error": "use POST /encode or POST /decode"},
-            headers={"Allow": "POST, OPTIONS"},
-            what="GET",
-        )
+    def _admit(self, request: Request, endpoint: str) -> None:
+        """Refuse, before reading the body, what this server must not answer."""
+        if endpoint not in ENDPOINTS:
+            raise _HttpError(HTTPStatus.NOT_FOUND, "unknown endpoint; use /encode or /decode")
+        origin = request.headers.get("Origin")
+        if origin and not self.origin_allowed(origin):
+            # A page on another origin must not make us decrypt, even blind.
+            raise _HttpError(HTTPStatus.FORBIDDEN, "origin not allowed")
+        if not self.authorized(request.headers.get("Authorization")):
+            raise _HttpError(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token")
 
-    def _content_length(self) -> int:
+    async def _convert(self, endpoint: str, payloads: Payloads) -> Payloads:
         try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "bad Content-Length") from None
-        if length < 0:
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "bad Content-Length")
-        return length
-
-    def _drain(self) -> None:
-        # An unread body would be parsed as the next request on this keep-alive connection.
-        length = self._content_length()
-        if length > MAX_BODY:
-            self.close_connection = True
-            return
-        while length > 0:
-            chunk = self.rfile.read(min(length, 1 << 16))
-            if not chunk:
-                break
-            length -= len(chunk)
-
-    def _read_payloads(self) -> Payloads:
-        length = self._content_length()
-        if length > MAX_BODY:
-            self.close_connection = True
+            return await self.convert(endpoint, payloads)
+        except PayloadDecryptionError as err:
+            raise _HttpError(HTTPStatus.BAD_REQUEST, err.message, key_id=err.key_id) from None
+        except Exception as err:  # noqa: BLE001 - any codec, any failure: answer, don't die
+            # The message may quote payload bytes: say only what kind of failure it was.
             raise _HttpError(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY} bytes; send fewer"
-            )
-        raw = self.rfile.read(length)
-        try:
-            doc = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "body is not JSON") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("payloads", []), list):
-            raise _HttpError(HTTPStatus.BAD_REQUEST, 'body must be {"payloads": [...]}')
-        payloads = Payloads()
-        try:
-            # ignore_unknown_fields: newer Payload fields must not break an older server.
-            json_format.ParseDict(doc, payloads, ignore_unknown_fields=True)
-        except json_format.ParseError:
-            # ParseError quotes the offending value; that may be payload data.
-            raise _HttpError(
-                HTTPStatus.BAD_REQUEST,
-                "body is not a Payloads message in protobuf JSON (bytes must be base64)",
+                HTTPStatus.INTERNAL_SERVER_ERROR, f"codec failed ({type(err).__name__})"
             ) from None
-        return payloads
 
-    def _send_json(
+    def _cors_headers(self, request: Request) -> dict[str, str]:
+        origin = request.headers.get("Origin")
+        if not origin or not self.origin_allowed(origin):
+            return {"Vary": "Origin"}
+        # The UI's "include cross-origin credentials" option needs Allow-Credentials, and it
+        # requires the exact origin rather than "*".
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Credentials": "true",
+            "Vary": "Origin",
+        }
+
+    def _answer(
         self,
-        status: HTTPStatus,
+        request: Request,
+        outcome: _Outcome,
         doc: dict[str, Any],
         *,
         cors: bool = True,
-        what: str = "",
-        count: int = 0,
-        started: float | None = None,
         headers: dict[str, str] | None = None,
-    ) -> None:
-        body = json.dumps(doc).encode()
-        self.send_response(status)
-        if cors:
-            self._cors_headers()
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-        detail = doc.get("error") if status >= 400 else None
-        self._log(status, what, count, started, detail)
+    ) -> Response:
+        all_headers = {
+            **(self._cors_headers(request) if cors else {}),
+            "Cache-Control": "no-store",
+            **(headers or {}),
+        }
+        detail = doc.get("error") if outcome.status >= 400 else None
+        self._log(request, outcome, detail)
+        return Response(
+            json.dumps(doc).encode(), outcome.status, all_headers, media_type="application/json"
+        )
 
-    def _log(
-        self,
-        status: int,
-        what: str,
-        count: int = 0,
-        started: float | None = None,
-        detail: str | None = None,
-    ) -> None:
+    def _log(self, request: Request, outcome: _Outcome, detail: str | None = None) -> None:
         # Metadata only: the body is exactly what this server exists to keep private.
-        self.server.app.count(what or "-", int(status))
+        self.count(outcome.what or "-", int(outcome.status))
+        started = outcome.started
         ms = "" if started is None else f" {(time.monotonic() - started) * 1000:.1f}ms"
         log.info(
             "%s %s ns=%s payloads=%d -> %d%s%s",
-            self.command,
-            what or "-",
-            self.headers.get("X-Namespace", "-")[:100] if self.headers else "-",
-            count,
-            int(status),
+            request.method,
+            outcome.what or "-",
+            request.headers.get("X-Namespace", "-")[:100],
+            outcome.count,
+            int(outcome.status),
             ms,
             f" ({detail})" if detail else "",
         )
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # _log writes one line per request instead
 
-    def log_message(self, format: str, *args: Any) -> None:
-        # Protocol errors only; they quote the request line, never headers or body.
-        log.warning("codec server: " + format, *args)
+@dataclass(kw_only=True)
+class _Outcome:
+    """What one request came to, for its log line and the stats."""
+
+    status: HTTPStatus
+    """The status answered."""
+    what: str
+    """The endpoint ("decode", "encode"), "preflight", or the method refused."""
+    count: int = 0
+    """Payloads in the request, once it was read."""
+    started: float | None = None
+    """`time.monotonic()` at the start, for requests whose time is logged."""
+
+
+class _HttpError(Exception):
+    """A refusal, answered as `{"error": message}` with its status."""
+
+    def __init__(
+        self,
+        status: HTTPStatus,
+        message: str,
+        *,
+        key_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.key_id = key_id
+        self.headers = headers or {}
+
+
+async def _read_payloads(request: Request) -> Payloads:
+    raw = await read_body(request, MAX_BODY)
+    if raw is None:
+        # The rest of the body would be read as the next request: close instead.
+        raise _HttpError(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            f"body over {MAX_BODY} bytes; send fewer",
+            headers={"Connection": "close"},
+        )
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _HttpError(HTTPStatus.BAD_REQUEST, "body is not JSON") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("payloads", []), list):
+        raise _HttpError(HTTPStatus.BAD_REQUEST, 'body must be {"payloads": [...]}')
+    payloads = Payloads()
+    try:
+        # ignore_unknown_fields: newer Payload fields must not break an older server.
+        json_format.ParseDict(doc, payloads, ignore_unknown_fields=True)
+    except json_format.ParseError:
+        # ParseError quotes the offending value; that may be payload data.
+        raise _HttpError(
+            HTTPStatus.BAD_REQUEST,
+            "body is not a Payloads message in protobuf JSON (bytes must be base64)",
+        ) from None
+    return payloads
 
 
 def codec_server_command(
@@ -428,16 +355,6 @@ def codec_server_command(
         file=sys.stderr,
         flush=True,
     )
-
-    def _stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, _stop)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        server.stop()
+    server.start()
+    serve_until_interrupted(server.stop)
     return 0

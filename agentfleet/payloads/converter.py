@@ -29,6 +29,7 @@ INVALID_PAYLOAD = "InvalidPayload"
 
 
 def describe_validation_error(err: pydantic.ValidationError) -> str:
+    """One line naming every bad field, for a person who typed the payload by hand."""
     parts = []
     for e in err.errors(include_url=False):
         field = ".".join(str(p) for p in e["loc"]) or "(root)"
@@ -57,6 +58,8 @@ def _build_converters() -> tuple[Any, ...]:
 
 
 class AgentfleetPayloadConverter(CompositePayloadConverter):
+    """Temporal's pydantic converter whose JSON converter fails bad input non-retryably."""
+
     # Built once: the SDK makes a new payload converter for every workflow activation
     # and every activity (each context it binds copies the DataConverter), and building
     # the pydantic converters each time was ~3% of a sub-agent's worker CPU
@@ -76,8 +79,11 @@ data_converter = DataConverter(payload_converter_class=AgentfleetPayloadConverte
 def data_converter_for(
     codec: PayloadCodec | None, storage: ExternalStorage | None = None
 ) -> DataConverter:
-    """`data_converter`, with payloads run through `codec` (encryption) when one is
-    given, and payloads over the storage threshold offloaded to `storage`."""
+    """`data_converter`, with the codec and the external storage a deployment configures.
+
+    Payloads run through `codec` (encryption) when one is given, and payloads over the
+    storage threshold are offloaded to `storage`.
+    """
     converter = data_converter
     if codec is not None:
         converter = dataclasses.replace(converter, payload_codec=codec)

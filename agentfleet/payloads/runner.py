@@ -57,14 +57,17 @@ class ContextFreeRunner(WorkflowRunner):
         self._inner = inner
 
     def prepare_workflow(self, defn: Any) -> None:
+        """Delegated: preparing a workflow is the inner runner's business."""
         self._inner.prepare_workflow(defn)
 
     def create_instance(self, det: Any) -> WorkflowInstance:
+        """The inner runner's instance, wrapped to answer context questions itself."""
         return _ContextFreeInstance(self._inner.create_instance(det))
 
     def set_worker_level_failure_exception_types(
         self, types: Sequence[type[BaseException]]
     ) -> None:
+        """Delegated, so failure types configured on the worker still reach the workflows."""
         self._inner.set_worker_level_failure_exception_types(types)
 
 

@@ -1,14 +1,12 @@
-"""`agentfleet sim`: run the simulator in the foreground until Ctrl-C."""
+"""`agentfleet sim` and `python -m agentfleet.sim`: run the simulator in the foreground."""
 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from types import FrameType
 
 from agentfleet.config import Settings
+from agentfleet.httpserver import serve_until_interrupted
 from agentfleet.sim.faults import check_rates
 from agentfleet.sim.habits import HABITS, check_habits
 from agentfleet.sim.limits import SimLimits
@@ -30,6 +28,7 @@ def _habits(text: str) -> tuple[str, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The simulator's options; `agentfleet sim` hands its arguments to the same parser."""
     p = argparse.ArgumentParser(
         prog="agentfleet sim",
         description="Serve the agentfleet Anthropic API simulator (scripted, not Claude).",
@@ -89,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def banner(sim: Simulator, rates: dict[int, float], args: argparse.Namespace) -> str:
+    """The start-up text: it says loudly that this is not Claude, and how it will misbehave."""
     faults = ", ".join(f"{s}={r:g}" for s, r in sorted(rates.items()) if r) or "none"
     habits = f"{args.habit_rate:g} of conversations, from {','.join(args.habits)}"
     habits = habits if args.habit_rate else "only where a [sim:habit=...] directive asks"
@@ -108,6 +108,7 @@ def banner(sim: Simulator, rates: dict[int, float], args: argparse.Namespace) ->
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Serve until Ctrl-C or SIGTERM; the exit code is 2 for bad options, 1 for a taken port."""
     args = build_parser().parse_args(argv)
     port = Settings.from_env().sim_port if args.port is None else args.port
     rates = {429: args.fault_429, 529: args.fault_529, 500: args.fault_500}
@@ -117,7 +118,22 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"agentfleet sim: {e}", file=sys.stderr)
         return 2
-    sim = Simulator(
+    sim = _simulator(args, port, rates, limits)
+    try:
+        sim.start()
+    except OSError as e:
+        print(f"agentfleet sim: cannot listen on {args.host}:{port}: {e}", file=sys.stderr)
+        return 1
+    print(banner(sim, rates, args), flush=True)
+    serve_until_interrupted(sim.stop)
+    print("agentfleet sim: stopped", flush=True)
+    return 0
+
+
+def _simulator(
+    args: argparse.Namespace, port: int, rates: dict[int, float], limits: SimLimits
+) -> Simulator:
+    return Simulator(
         args.host,
         port,
         latency_ms=args.latency_ms,
@@ -130,29 +146,3 @@ def main(argv: list[str] | None = None) -> int:
         log=None if args.quiet else lambda line: print(f"[sim] {line}", flush=True),
         rate_limits=limits,
     )
-    try:
-        sim.start()
-    except OSError as e:
-        print(f"agentfleet sim: cannot listen on {args.host}:{port}: {e}", file=sys.stderr)
-        return 1
-    print(banner(sim, rates, args), flush=True)
-    stop = threading.Event()
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    # SIGTERM (docker stop, kill) should shut down as cleanly as Ctrl-C.
-    # Signal handlers can only be installed from the main thread.
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, on_term) if in_main else None
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
-        sim.stop()
-        print("agentfleet sim: stopped", flush=True)
-    return 0

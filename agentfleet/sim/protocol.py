@@ -23,8 +23,10 @@ JSON = dict[str, Any]
 
 @dataclass
 class Reply:
-    """What a role answers: content blocks, and a stop_reason when the content
-    alone does not say why the model stopped (a refusal)."""
+    """What a role answers: content blocks, and why the model stopped.
+
+    The stop_reason is given only when the content alone does not say it (a refusal).
+    """
 
     content: list[JSON]
     stop_reason: str | None = None
@@ -53,9 +55,11 @@ class ApiError(Exception):
 
     @property
     def error_type(self) -> str:
+        """The `error.type` the real API sends with this status, which the SDK maps to a class."""
         return ERROR_TYPES.get(self.status, "api_error")
 
     def body(self, request_id: str) -> JSON:
+        """The error response body, shaped as the real API's so the SDK parses it alike."""
         return {
             "type": "error",
             "error": {"type": self.error_type, "message": self.message},
@@ -64,12 +68,16 @@ class ApiError(Exception):
 
 
 def canonical(obj: Any) -> str:
-    # Key order and whitespace differ between clients; hashing the canonical
-    # form keeps ids stable for semantically identical requests.
+    """`obj` as JSON with sorted keys and no spaces: one text for equal requests.
+
+    Key order and whitespace differ between clients; hashing the canonical form keeps
+    ids stable for semantically identical requests.
+    """
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def digest(obj: Any) -> str:
+    """A SHA-256 of the canonical form: the seed of deterministic ids and choices."""
     return hashlib.sha256(canonical(obj).encode("utf-8")).hexdigest()
 
 
@@ -83,10 +91,12 @@ def blocks(content: Any) -> list[JSON]:
 
 
 def text_of(content: Any) -> str:
+    """The text blocks of message content joined by newlines; tool blocks say nothing here."""
     return "\n".join(str(b.get("text", "")) for b in blocks(content) if b.get("type") == "text")
 
 
 def system_text(body: JSON) -> str:
+    """The system prompt as text, whether sent as a string or as blocks."""
     return text_of(body.get("system") or "")
 
 
@@ -126,6 +136,10 @@ def _system_chars(system: Any) -> int:
 
 
 def input_tokens(body: JSON) -> int:
+    """Input tokens billed for a request: about four characters a token, as Claude counts.
+
+    The same estimate serves /v1/messages and count_tokens, so the two agree.
+    """
     chars = (
         _system_chars(body.get("system"))
         + _chars(strip_cache_control(body.get("messages")))
@@ -161,8 +175,11 @@ def _validate_cache_control(body: JSON) -> None:
 
 
 def output_tokens(content: list[JSON]) -> int:
-    # Counted from what the model generated: the text, and a tool call's name
-    # and JSON input; the block wrappers are not generated tokens.
+    """Output tokens billed for a reply, counted from what the model generated.
+
+    That is the text, and a tool call's name and JSON input; the block wrappers are
+    not generated tokens.
+    """
     chars = 0
     for b in content:
         if b.get("type") == "text":
@@ -172,7 +189,8 @@ def output_tokens(content: list[JSON]) -> int:
     return max(1, math.ceil(chars / 4))
 
 
-def _require(cond: bool, message: str, status: int = 400) -> None:
+def _require(cond: object, message: str, status: int = 400) -> None:
+    # A guard read like `assert`: any value, true or false by Python's rules.
     if not cond:
         raise ApiError(status, message)
 

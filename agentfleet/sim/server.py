@@ -1,26 +1,30 @@
 """The simulator's HTTP face: Anthropic's endpoints, fault injection, admin.
 
-Standard library only, so the simulator starts anywhere the package imports.
-The `x-api-key` header is never read: a real key sent here by mistake cannot
+A Starlette app on the project's one HTTP stack (`agentfleet/httpserver.py`), so tests,
+benches and `agentfleet demo` start it in-process and the real `anthropic` SDK reaches it
+over HTTP. The `x-api-key` header is never read: a real key sent here by mistake cannot
 end up in a log line, a stats payload or an error message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import json
-import socket
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from agentfleet.httpserver import HangUp, ServerOptions, ThreadedServer, read_body
 from agentfleet.sim import brain
 from agentfleet.sim.cache import PromptCache
 from agentfleet.sim.faults import Fault, Faults
@@ -32,13 +36,13 @@ SIMULATOR = "agentfleet-sim"
 MAX_BODY = 32 * 1024 * 1024
 MESSAGES = "/v1/messages"
 COUNT_TOKENS = "/v1/messages/count_tokens"
-_REASONS = {529: "Overloaded"}
 _FAULT_MESSAGES = {
     401: "invalid x-api-key (simulated authentication failure)",
     429: "rate limit exceeded (simulated)",
     500: "internal server error (simulated)",
     529: "Overloaded (simulated)",
 }
+_TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens")
 
 
 def _fault_error(fault: Fault, faults: Faults) -> ApiError:
@@ -52,8 +56,49 @@ def _fault_error(fault: Fault, faults: Faults) -> ApiError:
     return ApiError(fault.status, f"{SIMULATOR}: {message}", headers=headers)
 
 
-class Simulator:
-    """An Anthropic-compatible HTTP server with scripted answers. Not Claude."""
+@dataclass
+class _Exchange:
+    """What one API request came to: the stats and the log line are made from it."""
+
+    method: str
+    """The HTTP method."""
+    path: str
+    """The path, without a trailing slash: what `by_path` counts."""
+    role: str | None = None
+    """The part played (the system prompt's `ROLE:`), for Messages requests."""
+    fault: Fault | None = None
+    """The fault injected into this request, if any."""
+    usage: JSON | None = None
+    """The answer's usage after the prompt cache: what the token counters add up."""
+    answer: JSON | None = None
+    """The brain's answer, for the stop-reason counts."""
+    habits: frozenset[str] = frozenset()
+    """The bad habits the answer shows."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra response headers: retry-after and the rate-limit headers."""
+
+    @property
+    def injected(self) -> bool:
+        """Whether the answer is a fault the simulator made up, not the brain's."""
+        return self.fault is not None and self.fault.is_error
+
+
+class Simulator(ThreadedServer):
+    """An Anthropic-compatible HTTP server with scripted answers. Not Claude.
+
+    Args:
+        host: Interface to bind; the URL says 127.0.0.1 for a wildcard bind.
+        port: Port to bind; 0 picks a free one.
+        latency_ms: Delay added to every /v1/messages answer.
+        fault_rates: Share of /v1/messages requests answered with each HTTP status.
+        retry_after_s: The `retry-after` sent with a random 429.
+        seed: Seed of the random faults and habits, so a rerun misbehaves identically.
+        habit_rate: Share of agent and planner conversations that show a bad habit.
+        habits: The habits `habit_rate` picks from (default all).
+        log: Called with one line per request; None logs nothing.
+        cache_min_tokens: Shortest prefix the prompt cache stores (default: the model's).
+        rate_limits: Anthropic-style limits with 429s and headers; None for none.
+    """
 
     def __init__(
         self,
@@ -70,8 +115,6 @@ class Simulator:
         cache_min_tokens: int | None = None,
         rate_limits: SimLimits | None = None,
     ) -> None:
-        self._host = host
-        self._requested_port = port
         self.latency_ms = float(latency_ms)
         self.faults = Faults(fault_rates, retry_after_s, seed)
         # For soak runs: that share of agent and planner conversations shows
@@ -89,59 +132,8 @@ class Simulator:
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._stats = self._empty_stats()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle ---
-
-    def start(self) -> Simulator:
-        if self._httpd is not None:
-            return self
-        self._httpd = _Server((self._host, self._requested_port), self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"{SIMULATOR}:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.close_connections()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Simulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._httpd is not None:
-            return int(self._httpd.server_address[1])
-        if self._requested_port:
-            return self._requested_port
-        raise RuntimeError("the simulator has no port until start() binds one")
-
-    @property
-    def url(self) -> str:
-        # A wildcard bind is reachable on loopback; "0.0.0.0" is not a client address.
-        host = "127.0.0.1" if self._host in ("", "0.0.0.0") else self._host
-        return f"http://{host}:{self.port}"
+        app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST"])])
+        super().__init__(app, ServerOptions(host=host, port=port, name=SIMULATOR))
 
     # --- control ---
 
@@ -150,6 +142,7 @@ class Simulator:
         return self.faults.enqueue(faults)
 
     def stats(self) -> JSON:
+        """What was asked and answered since the start or the last reset, for tests and benches."""
         with self._lock:
             s = self._stats
             return {
@@ -159,15 +152,13 @@ class Simulator:
                 "by_status": dict(s["by_status"]),
                 "faults_injected": s["faults_injected"],
                 "faults_queued": self.faults.queued(),
-                "input_tokens": s["input_tokens"],
-                "output_tokens": s["output_tokens"],
-                "cache_creation_input_tokens": s["cache_creation_input_tokens"],
-                "cache_read_input_tokens": s["cache_read_input_tokens"],
+                **{key: s[key] for key in (*_TOKEN_KEYS, "cache_read_input_tokens")},
                 "habits": dict(s["habits"]),
                 "stop_reasons": dict(s["stop_reasons"]),
             }
 
     def reset(self) -> None:
+        """Forget queued faults, cached prompts, rate-limit buckets and stats: a fresh API."""
         self.faults.reset()
         self.prompt_cache.reset()
         if self.limiter is not None:
@@ -175,7 +166,7 @@ class Simulator:
         with self._lock:
             self._stats = self._empty_stats()
 
-    # --- used by the handler ---
+    # --- bookkeeping ---
 
     @staticmethod
     def _empty_stats() -> dict[str, Any]:
@@ -185,10 +176,7 @@ class Simulator:
             "by_role": Counter(),
             "by_status": Counter(),
             "faults_injected": 0,
-            "input_tokens": 0,
-            "output_tokens": 0,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            **dict.fromkeys((*_TOKEN_KEYS, "cache_read_input_tokens"), 0),
             "habits": Counter(),
             "stop_reasons": Counter(),
         }
@@ -199,37 +187,27 @@ class Simulator:
             n = next(self._seq)
         return "req_sim_" + hashlib.sha256(b"%d:" % n + raw).hexdigest()[:24]
 
-    def _record(
-        self,
-        path: str,
-        status: str,
-        role: str | None,
-        fault: bool,
-        usage: JSON | None,
-        answer: JSON | None = None,
-        habits: frozenset[str] = frozenset(),
-    ) -> None:
+    def _record(self, ex: _Exchange, status: str) -> None:
         with self._lock:
             s = self._stats
-            s["habits"].update(habits)
-            if answer is not None:
-                s["stop_reasons"][str(answer.get("stop_reason"))] += 1
+            s["habits"].update(ex.habits)
+            if ex.answer is not None:
+                s["stop_reasons"][str(ex.answer.get("stop_reason"))] += 1
             s["requests"] += 1
-            s["by_path"][path] += 1
+            s["by_path"][ex.path] += 1
             s["by_status"][status] += 1
-            if role is not None:
-                s["by_role"][role] += 1
-            if fault:
+            if ex.role is not None:
+                s["by_role"][ex.role] += 1
+            if ex.injected:
                 s["faults_injected"] += 1
-            if usage:
-                s["input_tokens"] += int(usage.get("input_tokens", 0))
-                s["output_tokens"] += int(usage.get("output_tokens", 0))
-                for key in ("cache_creation_input_tokens", "cache_read_input_tokens"):
-                    s[key] += int(usage.get(key, 0))
+            for key in (*_TOKEN_KEYS, "cache_read_input_tokens"):
+                s[key] += int((ex.usage or {}).get(key, 0))
 
     def _cached_usage(self, body: JSON, usage: JSON) -> JSON:
-        """The response's usage once the prompt cache has served what it holds:
-        `input_tokens` then counts only what was neither read nor written."""
+        """The usage once the prompt cache has served what it holds.
+
+        `input_tokens` then counts only what was neither read nor written.
+        """
         total = int(usage["input_tokens"])
         use = self.prompt_cache.apply(body, total)
         return {
@@ -243,6 +221,109 @@ class Simulator:
         if self._log is not None:
             self._log(line)
 
+    # --- the HTTP app ---
+
+    async def _handle(self, request: Request) -> Response:
+        started = time.monotonic()
+        method, path = request.method, request.url.path.rstrip("/") or "/"
+        raw = await read_body(request, MAX_BODY)
+        if raw is None:
+            # The rest of the body would be read as the next request: close instead.
+            err = ApiError(413, f"request body exceeds {MAX_BODY} bytes")
+            request_id = self._request_id(b"")
+            return _json(err.status, err.body(request_id), request_id, {"connection": "close"})
+        request_id = self._request_id(raw)
+        if path == "/" or path.startswith("/_sim"):
+            return self._admin(method, path, raw, request_id)
+        ex = _Exchange(method, path)
+        try:
+            status, payload = await self._api(ex, raw)
+        except ApiError as err:
+            status, payload, ex.headers = err.status, err.body(request_id), err.headers
+        except _Disconnect:
+            self._record(ex, "disconnect")
+            self._say(f"{method} {path} -> disconnect role={ex.role}")
+            return HangUp()
+        self._record(ex, str(status))
+        ms = (time.monotonic() - started) * 1000
+        self._say(f"{method} {path} -> {status} role={ex.role or '-'} {ms:.0f}ms")
+        return _json(status, payload, request_id, ex.headers)
+
+    async def _api(self, ex: _Exchange, raw: bytes) -> tuple[int, JSON]:
+        body = _parse(raw)
+        if (ex.method, ex.path) == ("POST", MESSAGES):
+            return 200, await self._messages(ex, body)
+        if (ex.method, ex.path) == ("POST", COUNT_TOKENS):
+            return 200, brain.count_tokens(body)
+        raise ApiError(404, f"Not Found: {ex.method} {ex.path}")
+
+    async def _messages(self, ex: _Exchange, body: Any) -> JSON:
+        """Answer one Messages request: fault, rate limit and latency first, then the brain."""
+        ex.role = role_of(body)
+        ex.fault = fault = self.faults.next()
+        max_tokens = _max_tokens(body)
+        if self.limiter is not None and not ex.injected:
+            admitted, ex.headers = self.limiter.admit(_input_tokens(body), max_tokens)
+            if not admitted:
+                message = f"{SIMULATOR}: rate limit exceeded (simulated limits)"
+                raise ApiError(429, message, headers=ex.headers)
+        delay_ms = self.latency_ms + (fault.latency_ms if fault else 0.0)
+        if delay_ms > 0:
+            await asyncio.sleep(delay_ms / 1000)
+        if fault is not None and fault.disconnect:
+            raise _Disconnect
+        if fault is not None and fault.status is not None:
+            raise _fault_error(fault, self.faults)
+        answer, ex.habits = brain.answer(body, self.habit_knobs)
+        answer["usage"] = ex.usage = self._cached_usage(body, answer["usage"])
+        ex.answer = answer
+        if self.limiter is not None:
+            used = int(ex.usage.get("output_tokens", 0))
+            ex.headers = self.limiter.settle(max_tokens, used)
+        return answer
+
+    def _admin(self, method: str, path: str, raw: bytes, request_id: str) -> Response:
+        try:
+            if method == "GET" and path in ("/", "/_sim/health"):
+                payload: Any = {"ok": True, "simulator": SIMULATOR, "note": "this is not Claude"}
+            elif method == "GET" and path == "/_sim/stats":
+                payload = self.stats()
+            elif method == "POST" and path == "/_sim/reset":
+                self.reset()
+                payload = {"ok": True}
+            elif method == "POST" and path == "/_sim/faults":
+                payload = {"queued": self._enqueue_posted(_parse(raw))}
+            else:
+                raise ApiError(404, f"Not Found: {method} {path}")
+        except ApiError as err:
+            return _json(err.status, err.body(request_id), request_id, err.headers)
+        return _json(200, payload, request_id)
+
+    def _enqueue_posted(self, body: Any) -> int:
+        try:
+            return self.enqueue_faults(body if isinstance(body, list) else [body])
+        except ValueError as e:
+            raise ApiError(400, f"faults: {e}") from None
+
+
+class _Disconnect(Exception):
+    """A queued or random fault asked to drop the connection instead of answering."""
+
+
+def _json(
+    status: int, payload: Any, request_id: str, headers: dict[str, str] | None = None
+) -> Response:
+    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    extra = {"x-simulator": SIMULATOR, "request-id": request_id, **(headers or {})}
+    return Response(data, status, extra, media_type="application/json")
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ApiError(400, f"request body is not valid JSON: {e}") from None
+
 
 def _max_tokens(body: Any) -> int:
     value = body.get("max_tokens") if isinstance(body, dict) else None
@@ -252,183 +333,3 @@ def _max_tokens(body: Any) -> int:
 def _input_tokens(body: Any) -> int:
     # The brain validates the body later; a malformed one is charged nothing here.
     return input_tokens(body) if isinstance(body, dict) else 0
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # Fleets open many connections at once; the default backlog of 5 refuses some.
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], sim: Simulator) -> None:
-        self.sim = sim
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._conns_lock:
-            self._conns.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._conns_lock:
-            self._conns.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        # Without this, pooled keep-alive connections would still be answered
-        # after stop(), and a test of "the API is down" would pass by accident.
-        with self._conns_lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up mid-answer is routine (timeouts, stop()).
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-    server_version = SIMULATOR
-    sys_version = ""
-    # Idle keep-alive connections are dropped, so they cannot pin threads forever.
-    timeout = 120.0
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # _dispatch logs one richer line per request instead
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Only protocol errors reach here, and they quote the request line, never headers.
-        self.server.sim._say(format % args)
-
-    def _dispatch(self, method: str) -> None:
-        started = time.monotonic()
-        sim = self.server.sim
-        path = urlsplit(self.path).path.rstrip("/") or "/"
-        try:
-            raw = self._read_body()
-        except ApiError as err:
-            # The unread body would be parsed as the next request: close instead.
-            self.close_connection = True
-            request_id = sim._request_id(b"")
-            self._send(err.status, err.body(request_id), request_id)
-            return
-        request_id = sim._request_id(raw)
-        if path == "/" or path.startswith("/_sim"):
-            self._admin(method, path, raw, request_id)
-            return
-        role: str | None = None
-        fault: Fault | None = None
-        usage: JSON | None = None
-        answer: JSON | None = None
-        habits: frozenset[str] = frozenset()
-        headers: dict[str, str] = {}
-        try:
-            body = self._json(raw)
-            if (method, path) == ("POST", MESSAGES):
-                role = role_of(body)
-                fault = sim.faults.next()
-                max_tokens = _max_tokens(body)
-                if sim.limiter is not None and (fault is None or not fault.is_error):
-                    admitted, headers = sim.limiter.admit(_input_tokens(body), max_tokens)
-                    if not admitted:
-                        raise ApiError(
-                            429,
-                            f"{SIMULATOR}: rate limit exceeded (simulated limits)",
-                            headers=headers,
-                        )
-                self._delay(sim.latency_ms + (fault.latency_ms if fault else 0.0))
-                if fault is not None and fault.disconnect:
-                    self.close_connection = True
-                    sim._record(path, "disconnect", role, True, None)
-                    sim._say(f"{method} {path} -> disconnect role={role}")
-                    return
-                if fault is not None and fault.status is not None:
-                    raise _fault_error(fault, sim.faults)
-                answer, habits = brain.answer(body, sim.habit_knobs)
-                answer["usage"] = sim._cached_usage(body, answer["usage"])
-                status, payload, usage = 200, answer, answer["usage"]
-                if sim.limiter is not None:
-                    used = int(usage.get("output_tokens", 0))
-                    headers = sim.limiter.settle(max_tokens, used)
-            elif (method, path) == ("POST", COUNT_TOKENS):
-                status, payload = 200, brain.count_tokens(body)
-            else:
-                raise ApiError(404, f"Not Found: {method} {path}")
-        except ApiError as err:
-            status, payload, headers = err.status, err.body(request_id), err.headers
-        injected = fault is not None and fault.is_error
-        sim._record(path, str(status), role, injected, usage, answer, habits)
-        self._send(status, payload, request_id, headers)
-        ms = (time.monotonic() - started) * 1000
-        sim._say(f"{method} {path} -> {status} role={role or '-'} {ms:.0f}ms")
-
-    def _admin(self, method: str, path: str, raw: bytes, request_id: str) -> None:
-        sim = self.server.sim
-        try:
-            if method == "GET" and path in ("/", "/_sim/health"):
-                payload: Any = {"ok": True, "simulator": SIMULATOR, "note": "this is not Claude"}
-            elif method == "GET" and path == "/_sim/stats":
-                payload = sim.stats()
-            elif method == "POST" and path == "/_sim/reset":
-                sim.reset()
-                payload = {"ok": True}
-            elif method == "POST" and path == "/_sim/faults":
-                body = self._json(raw)
-                try:
-                    queued = sim.enqueue_faults(body if isinstance(body, list) else [body])
-                except ValueError as e:
-                    raise ApiError(400, f"faults: {e}") from None
-                payload = {"queued": queued}
-            else:
-                raise ApiError(404, f"Not Found: {method} {path}")
-            self._send(200, payload, request_id)
-        except ApiError as err:
-            self._send(err.status, err.body(request_id), request_id, err.headers)
-
-    def _read_body(self) -> bytes:
-        try:
-            length = int(self.headers.get("content-length") or 0)
-        except ValueError:
-            raise ApiError(400, "content-length must be an integer") from None
-        if length > MAX_BODY:
-            raise ApiError(413, f"request body exceeds {MAX_BODY} bytes")
-        return self.rfile.read(length) if length > 0 else b""
-
-    @staticmethod
-    def _json(raw: bytes) -> Any:
-        try:
-            return json.loads(raw or b"null")
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ApiError(400, f"request body is not valid JSON: {e}") from None
-
-    @staticmethod
-    def _delay(ms: float) -> None:
-        if ms > 0:
-            time.sleep(ms / 1000)
-
-    def _send(
-        self, status: int, payload: Any, request_id: str, headers: dict[str, str] | None = None
-    ) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self.send_response(status, _REASONS.get(status))
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.send_header("x-simulator", SIMULATOR)
-        self.send_header("request-id", request_id)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
