@@ -38,6 +38,7 @@ from agentfleet.audit import (
     stale_running,
 )
 from agentfleet.config import Settings
+from agentfleet.contracts.activities import AUDIT_ACTIVITY
 from agentfleet.contracts.reports import (
     Audit,
     AuditRequest,
@@ -52,7 +53,6 @@ from agentfleet.reporting.weeks import iso_week_bounds
 from agentfleet.telemetry import names as tn
 
 __all__ = [
-    "RUN_AUDIT",
     "AuditActivities",
     "audit_path",
     "ensure_retention",
@@ -64,7 +64,6 @@ __all__ = [
     "write_audit",
 ]
 
-RUN_AUDIT = "agentfleet.audit.run"
 DEFAULT_RETENTION_DAYS = 8
 # Candidate rows are selected with wide bounds and judged on parsed values:
 # a rogue value (another text format, a shifted zone) must still be seen.
@@ -319,7 +318,7 @@ class AuditActivities:
             self._ledger = open_ledger(self._settings.ledger_url)
         return self._ledger
 
-    @activity.defn(name=RUN_AUDIT)
+    @activity.defn(name=AUDIT_ACTIVITY)
     async def run(self, req: AuditRequest) -> AuditSummary:
         ledger = await asyncio.to_thread(self._get_ledger)
         audit = await run_audit(

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from agentfleet.contracts.activities import LEDGER_CLOSE_ACTIVITY, LEDGER_START_ACTIVITY
 from agentfleet.ledger.store import (
     InvalidLedgerRecord,
     Ledger,
@@ -25,16 +26,8 @@ from agentfleet.ledger.store import (
     LedgerWriteResult,
 )
 
-__all__ = [
-    "INVALID_LEDGER_RECORD",
-    "RECORD_CLOSE",
-    "RECORD_START",
-    "LedgerActivities",
-    "LedgerWriteResult",
-]
+__all__ = ["INVALID_LEDGER_RECORD", "LedgerActivities", "LedgerWriteResult"]
 
-RECORD_START = "agentfleet.ledger.record_start"
-RECORD_CLOSE = "agentfleet.ledger.record_close"
 INVALID_LEDGER_RECORD = "InvalidLedgerRecord"
 
 R = TypeVar("R")
@@ -44,11 +37,11 @@ class LedgerActivities:
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
 
-    @activity.defn(name=RECORD_START)
+    @activity.defn(name=LEDGER_START_ACTIVITY)
     async def record_start(self, rec: LedgerStart) -> LedgerWriteResult:
         return await _write(self._ledger.record_start, rec)
 
-    @activity.defn(name=RECORD_CLOSE)
+    @activity.defn(name=LEDGER_CLOSE_ACTIVITY)
     async def record_close(self, rec: LedgerClose) -> LedgerWriteResult:
         return await _write(self._ledger.record_close, rec)
 

@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from activities._beat import beating
 from activities.governor import Governor
 from agentfleet.config import SIM_API_KEY, Settings
+from agentfleet.contracts.activities import LLM_ACTIVITY
 from agentfleet.contracts.models import (
     ContentBlock,
     LlmRequest,
@@ -49,8 +50,6 @@ from agentfleet.telemetry.activity import count_event
 
 if TYPE_CHECKING:
     import anthropic
-
-LLM_ACTIVITY = "agentfleet.llm.chat"
 
 _TRANSCRIPT = TypeAdapter(list[Message])
 T = TypeVar("T")

@@ -22,13 +22,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._beat import beating
+from agentfleet.contracts.activities import MCP_CALL_ACTIVITY, MCP_LIST_ACTIVITY
 from agentfleet.contracts.models import Effect, McpCallRequest, McpCatalog, ToolResult
 from agentfleet.mcp import McpHub, McpLost, McpRejected, McpUnavailable
 from agentfleet.payloads.blobstore import BlobStore
 from agentfleet.telemetry import tool_call
 
-MCP_LIST_ACTIVITY = "agentfleet.mcp.list_tools"
-MCP_CALL_ACTIVITY = "agentfleet.mcp.call"
 # What of a result stays inline: it is resent to the model on every later turn.
 RESULT_INLINE_LIMIT = 64 * 1024
 HEARTBEAT_EVERY_S = 0.5

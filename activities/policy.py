@@ -11,12 +11,10 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from agentfleet.contracts.activities import SEARCH_ATTRIBUTES_ACTIVITY, THRESHOLDS_ACTIVITY
 from agentfleet.delegation.calibration import read_history
 from agentfleet.delegation.complexity import DEFAULT_THRESHOLDS, Thresholds
 from agentfleet.delegation.forecast import CalibratedThresholds, tier_costs
-
-THRESHOLDS_ACTIVITY = "agentfleet.policy.thresholds"
-SEARCH_ATTRIBUTES_ACTIVITY = "agentfleet.cluster.search_attributes"
 
 
 def thresholds_file(home: Path) -> Path:

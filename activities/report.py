@@ -11,13 +11,12 @@ import asyncio
 from temporalio import activity
 
 from agentfleet.config import Settings
+from agentfleet.contracts.activities import REPORT_ACTIVITY
 from agentfleet.contracts.reports import ReportBuildResult, ReportRequest
 from agentfleet.ledger.store import Ledger, open_ledger
 from agentfleet.reporting.weekly import generate
 
-__all__ = ["BUILD_REPORT", "ReportActivities"]
-
-BUILD_REPORT = "agentfleet.report.build"
+__all__ = ["ReportActivities"]
 
 
 class ReportActivities:
@@ -43,6 +42,6 @@ class ReportActivities:
             tasks=report.tasks,
         )
 
-    @activity.defn(name=BUILD_REPORT)
+    @activity.defn(name=REPORT_ACTIVITY)
     async def build(self, req: ReportRequest) -> ReportBuildResult:
         return await asyncio.to_thread(self._build, req)

@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._beat import beating
+from agentfleet.contracts.activities import TOOL_ACTIVITY, VERIFY_ACTIVITY, WORKSPACE_ACTIVITY
 from agentfleet.contracts.models import (
     WORKSPACE_NAME,
     Effect,
@@ -40,10 +41,6 @@ from agentfleet.sandbox import (
 )
 from agentfleet.telemetry import tool_call
 from agentfleet.verification.completion import verify
-
-TOOL_ACTIVITY = "agentfleet.tool.run"
-WORKSPACE_ACTIVITY = "agentfleet.workspace.prepare"
-VERIFY_ACTIVITY = "agentfleet.verify.check"
 
 
 def _fail(message: str, kind: str) -> ApplicationError:

@@ -20,6 +20,17 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from agentfleet.contracts.activities import (
+        LEDGER_CLOSE_ACTIVITY,
+        LEDGER_START_ACTIVITY,
+        LLM_ACTIVITY,
+        MCP_CALL_ACTIVITY,
+        MCP_LIST_ACTIVITY,
+        THRESHOLDS_ACTIVITY,
+        TOOL_ACTIVITY,
+        VERIFY_ACTIVITY,
+        WORKSPACE_ACTIVITY,
+    )
     from agentfleet.contracts.ledger import LedgerClose, LedgerStart, LedgerWriteResult
     from agentfleet.contracts.models import (
         Effect,
@@ -37,16 +48,6 @@ with workflow.unsafe.imports_passed_through():
         WorkspaceRequest,
     )
     from agentfleet.delegation.forecast import CalibratedThresholds
-
-LLM_ACTIVITY = "agentfleet.llm.chat"
-TOOL_ACTIVITY = "agentfleet.tool.run"
-WORKSPACE_ACTIVITY = "agentfleet.workspace.prepare"
-VERIFY_ACTIVITY = "agentfleet.verify.check"
-THRESHOLDS_ACTIVITY = "agentfleet.policy.thresholds"
-MCP_LIST_ACTIVITY = "agentfleet.mcp.list_tools"
-MCP_CALL_ACTIVITY = "agentfleet.mcp.call"
-LEDGER_START = "agentfleet.ledger.record_start"
-LEDGER_CLOSE = "agentfleet.ledger.record_close"
 
 # Heartbeat timeout of the short activities (file tools, workspace): 4 beats of
 # 0.5 s, so a beat held up by a busy event loop is not taken for a dead worker.
@@ -295,7 +296,7 @@ async def ledger_write(
     is an idempotent upsert, so the re-run after a worker crash mid-task
     is harmless.
     """
-    name = LEDGER_START if isinstance(rec, LedgerStart) else LEDGER_CLOSE
+    name = LEDGER_START_ACTIVITY if isinstance(rec, LedgerStart) else LEDGER_CLOSE_ACTIVITY
     run = workflow.execute_local_activity if local else workflow.execute_activity
     try:
         return await run(

@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
     from temporalio.service import RPCError, RPCStatusCode
 
+    from agentfleet.contracts.activities import AWAIT_MASTER_ACTIVITY
     from agentfleet.contracts.fleet import (
         AwaitMaster,
         FleetInput,
@@ -73,7 +74,6 @@ from workflows._calls import failure_message
 from workflows._upgrade import continue_as_new_upgrading, newer_build_current
 
 MASTER_WORKFLOW = "MasterAgentWorkflow"
-AWAIT_MASTER = "agentfleet.fleet.await_master"
 # Fleet runs from before it never continue-as-new because a new build is current.
 UPGRADE_PATCH = "agentfleet-fleet-upgrade-at-can-1"
 
@@ -100,7 +100,7 @@ _PARTIAL = {"partial", "budget_exhausted", "skipped"}
 DEFAULT_PRIORITY = 3
 
 
-@activity.defn(name=AWAIT_MASTER)
+@activity.defn(name=AWAIT_MASTER_ACTIVITY)
 async def await_master(req: AwaitMaster) -> FleetOutcome:
     """Wait for a master started by an earlier fleet run; report how it ended."""
     waiter = asyncio.ensure_future(_master_outcome(req.workflow_id))
@@ -410,7 +410,7 @@ class FleetWorkflow:
                 starting = False
                 self._stats.reattached += 1
                 outcome = await workflow.execute_activity(
-                    AWAIT_MASTER,
+                    AWAIT_MASTER_ACTIVITY,
                     AwaitMaster(workflow_id=task.task_id),
                     result_type=FleetOutcome,
                     start_to_close_timeout=timedelta(hours=6),

@@ -37,8 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from temporalio.service import RPCError, RPCStatusCode
 
-    from activities.audit import RUN_AUDIT
-    from activities.report import BUILD_REPORT
+    from agentfleet.contracts.activities import AUDIT_ACTIVITY, REPORT_ACTIVITY
     from agentfleet.contracts.reports import (
         AuditRequest,
         AuditSummary,
@@ -83,7 +82,7 @@ class WeeklyReportWorkflow:
         week = inp.week or previous_week(workflow.now(), inp.tz)
         report, (audit, audit_error) = await asyncio.gather(
             workflow.execute_activity(
-                BUILD_REPORT,
+                REPORT_ACTIVITY,
                 ReportRequest(week=week, tz=inp.tz),
                 result_type=ReportBuildResult,
                 start_to_close_timeout=timedelta(minutes=10),
@@ -110,7 +109,7 @@ class WeeklyReportWorkflow:
     async def _audit(self, week: str, tz: str) -> tuple[AuditSummary | None, str | None]:
         try:
             summary = await workflow.execute_activity(
-                RUN_AUDIT,
+                AUDIT_ACTIVITY,
                 AuditRequest(week=week, tz=tz),
                 result_type=AuditSummary,
                 start_to_close_timeout=timedelta(minutes=10),
