@@ -246,7 +246,8 @@ async def list_mcp_tools() -> McpCatalog:
         return McpCatalog(errors={"*": failure_message(err)})
 
 
-async def prepare_workspace(name: str, create: bool) -> WorkspaceInfo:
+async def prepare_workspace(name: str, *, create: bool) -> WorkspaceInfo:
+    """Make (or check) the goal's workspace: the sandbox every file tool works in."""
     return await workflow.execute_activity(
         WORKSPACE_ACTIVITY,
         WorkspaceRequest(workspace=name, create=create),

@@ -68,13 +68,13 @@ async def run_inline(job: InlineJob, spend: Spend) -> AgentNode:
     started = workflow.now()
     life = Lifecycle(
         "inline",
-        job.root_id,
-        job.root_id,
-        1,
-        job.model,
-        job.title,
-        job.tier,
-        job.estimate,
+        root_id=job.root_id,
+        parent_id=job.root_id,
+        depth=1,
+        model=job.model,
+        title=job.title,
+        tier=job.tier,
+        estimate=job.estimate,
         node_id=job.node_id,
     )
     life.begin()
