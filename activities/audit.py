@@ -24,6 +24,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNa
 from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.ledger import LedgerOnDemand
 from agentfleet.audit import (
     DEFAULT_RUNNING_LIMIT,
     AuditWindow,
@@ -47,7 +48,7 @@ from agentfleet.contracts.reports import (
     SpanRecord,
     VisibilityRecord,
 )
-from agentfleet.ledger.store import Ledger, open_ledger, tasks
+from agentfleet.ledger.store import Ledger, tasks
 from agentfleet.reporting.weekly import report_stem, write_atomic
 from agentfleet.reporting.weeks import iso_week_bounds
 from agentfleet.telemetry import names as tn
@@ -74,6 +75,7 @@ _SQL_MARGIN = timedelta(days=2)
 
 
 async def namespace_retention(client: Client, namespace: str | None = None) -> timedelta | None:
+    """How long the namespace keeps closed runs; None if it sets no retention."""
     resp = await client.workflow_service.describe_namespace(
         DescribeNamespaceRequest(namespace=namespace or client.namespace)
     )
@@ -124,8 +126,10 @@ def _record(w: WorkflowExecution) -> VisibilityRecord:
 async def read_visibility(
     client: Client, start: datetime, end: datetime, task_queue: str | None
 ) -> list[VisibilityRecord]:
-    """Agent runs closed in `[start, end)` plus those still running that
-    started before `end`. The SDK iterator follows page tokens itself."""
+    """Agent runs closed in `[start, end)` plus those still running that started before `end`.
+
+    The SDK iterator follows page tokens itself.
+    """
     out: dict[tuple[str, str], VisibilityRecord] = {}
     for query in (closed_query(start, end, task_queue), running_query(end, task_queue)):
         async for w in client.list_workflows(query, page_size=500):
@@ -198,6 +202,10 @@ def _entries(ledger: Ledger, where: sa.ColumnElement[bool]) -> list[LedgerEntry]
 
 
 def read_ledger(ledger: Ledger, start: datetime, end: datetime) -> list[LedgerEntry]:
+    """Candidate rows for `[start, end)`: started or closed near it, or still running.
+
+    Selected with wide bounds; the audit judges each row on its parsed times.
+    """
     lo, hi = start - _SQL_MARGIN, end + _SQL_MARGIN
     t = tasks
     return _entries(
@@ -222,8 +230,11 @@ def read_ledger_ids(ledger: Ledger, workflow_ids: Iterable[str]) -> list[LedgerE
 
 
 def read_spans(path: Path) -> list[SpanRecord] | None:
-    """None when there is no span file (telemetry exported elsewhere, or
-    off), so the audit can say so instead of calling every run missing."""
+    """The agent spans in the span file, or None when there is none.
+
+    None means telemetry is exported elsewhere, or off: the audit says so
+    instead of calling every run missing.
+    """
     if not path.exists():
         return None
     with path.open(encoding="utf-8", errors="replace") as f:
@@ -235,6 +246,7 @@ def read_spans(path: Path) -> list[SpanRecord] | None:
 
 
 def audit_path(home: Path, week: str, tz: str) -> Path:
+    """Where the week's audit is written, next to its report."""
     return Path(home) / "reports" / f"{report_stem(week, tz)}.audit.json"
 
 
@@ -306,21 +318,16 @@ def write_audit(audit: Audit, home: Path) -> Path:
 
 
 class AuditActivities:
-    """`AuditActivities(settings)`; the ledger defaults to the one named by
-    `AGENTFLEET_LEDGER_URL` (else SQLite in `$AGENTFLEET_HOME`)."""
+    """The weekly audit of the ledger (`LedgerOnDemand`: the settings' unless given one)."""
 
     def __init__(self, settings: Settings, ledger: Ledger | None = None) -> None:
         self._settings = settings
-        self._ledger = ledger
-
-    def _get_ledger(self) -> Ledger:
-        if self._ledger is None:
-            self._ledger = open_ledger(self._settings.ledger_url)
-        return self._ledger
+        self._ledger = LedgerOnDemand(settings, ledger)
 
     @activity.defn(name=AUDIT_ACTIVITY)
     async def run(self, req: AuditRequest) -> AuditSummary:
-        ledger = await asyncio.to_thread(self._get_ledger)
+        """Audit the week, write the audit file, and set the dashboard's discrepancy gauge."""
+        ledger = await asyncio.to_thread(self._ledger.get)
         audit = await run_audit(
             activity.client(),
             ledger,

@@ -63,12 +63,15 @@ def result_text(result: Any) -> str:
 
 
 class McpActivities:
+    """Tools of MCP servers, through this worker's hub of sessions."""
+
     def __init__(self, hub: McpHub, store: BlobStore) -> None:
         self._hub = hub
         self._store = store
 
     @activity.defn(name=MCP_LIST_ACTIVITY)
     async def list_tools(self) -> McpCatalog:
+        """The catalogue of every server that answers; the others are named in `errors`."""
         catalog = await self._hub.catalog()
         for server, why in catalog.errors.items():
             activity.logger.warning("MCP server %s unavailable: %s", server, why)
@@ -76,6 +79,7 @@ class McpActivities:
 
     @activity.defn(name=MCP_CALL_ACTIVITY)
     async def call_tool(self, req: McpCallRequest) -> ToolResult:
+        """One MCP tool call, in an `execute_tool` span, its large results kept as blobs."""
         with tool_call(req, tool_type="extension") as span:
             result = await self._call(req)
             span.result(result)

@@ -18,15 +18,19 @@ from agentfleet.delegation.forecast import CalibratedThresholds, tier_costs
 
 
 def thresholds_file(home: Path) -> Path:
+    """Where `agentfleet calibrate` writes the tier thresholds in force."""
     return home / "thresholds.json"
 
 
 class PolicyActivities:
+    """What the master reads from outside at its start: thresholds and the cluster's attributes."""
+
     def __init__(self, home: Path) -> None:
         self._file = thresholds_file(home)
 
     @activity.defn(name=THRESHOLDS_ACTIVITY)
     async def thresholds(self) -> CalibratedThresholds:
+        """The calibrated tier thresholds (the defaults before any calibration)."""
         # The calibration record's cost per tier rides along, so the master can
         # forecast a plan's cost with no activity of its own (agentfleet/delegation/forecast.py).
         history = await asyncio.to_thread(read_history, self._file.parent)

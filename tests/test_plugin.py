@@ -41,17 +41,21 @@ class UserGreeting:
         )
 
 
-async def test_a_users_own_worker_runs_a_master_goal_with_the_plugin(
-    client: Client, settings: Settings
-) -> None:
-    worker = Worker(
+def users_worker(client: Client, settings: Settings) -> Worker:
+    """A user's worker: their own workflow and activity, and agentfleet by its plugin."""
+    return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[UserGreeting],
         activities=[greet],
         plugins=[AgentFleetPlugin(settings)],
     )
-    async with worker:
+
+
+async def test_a_users_own_worker_runs_a_master_goal_with_the_plugin(
+    client: Client, settings: Settings
+) -> None:
+    async with users_worker(client, settings):
         master = await client.start_workflow(
             MasterAgentWorkflow.run,
             MasterInput(goal=COMPLEX_GOAL),
@@ -74,14 +78,7 @@ async def test_a_users_own_worker_runs_a_master_goal_with_the_plugin(
 async def test_the_plugin_adds_to_the_users_worker_and_tunes_it(
     client: Client, settings: Settings
 ) -> None:
-    worker = Worker(
-        client,
-        task_queue=settings.task_queue,
-        workflows=[UserGreeting],
-        activities=[greet],
-        plugins=[AgentFleetPlugin(settings)],
-    )
-    config = worker.config(active_config=True)
+    config = users_worker(client, settings).config(active_config=True)
     names = {getattr(w, "__temporal_workflow_definition").name for w in config["workflows"]}
     assert {"UserGreeting", "MasterAgentWorkflow", "SubAgentWorkflow"} <= names
     assert greet in config["activities"] and len(config["activities"]) > 1

@@ -158,13 +158,10 @@ async def call_agent_tool(
     for tool in mcp or []:
         if tool.name == use.name:
             req = McpCallRequest(
-                server=tool.server,
-                tool=tool.tool,
-                name=tool.name,
+                **tool.model_dump(include={"server", "tool", "name", "idempotent"}),
                 input=use.input,
                 call_id=use.id,
                 agent_id=agent_id,
-                idempotent=tool.idempotent,
             )
             return await run_mcp_tool(req, tool)
     if files is not None and use.name not in files:
@@ -262,8 +259,9 @@ async def prepare_workspace(name: str, *, create: bool) -> WorkspaceInfo:
 
 
 async def verify_work(req: VerifyRequest) -> Verification:
-    """The completion check, as a local activity: a few stat() calls on this
-    worker's workspace, recorded in history as a marker, with no extra task.
+    """The completion check, as a local activity: no extra task, a marker in history.
+
+    It is a few stat() calls on this worker's workspace.
 
     A check that cannot run (the workspace vanished) is a failed check, never
     a pass: the agent ends `unverified` with the reason.

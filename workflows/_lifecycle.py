@@ -26,6 +26,15 @@ from workflows._calls import ledger_write
 # recorded before it replay with the activities they scheduled.
 PATCH_LEDGER_LOCAL = "agentfleet-ledger-local-1"
 
+# The spend a close row carries, named as in `Usage` (calls are counted by the receipts).
+USAGE_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+
 
 class Estimate(Record):
     """What the delegation decision assumed, kept next to the outcome."""
@@ -124,11 +133,7 @@ class Lifecycle:
                 tool_calls=tool_calls,
                 status=status,
                 closed_at=workflow.now(),
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cost_usd=usage.cost_usd,
-                cache_creation_input_tokens=usage.cache_creation_input_tokens,
-                cache_read_input_tokens=usage.cache_read_input_tokens,
+                **usage.model_dump(include=set(USAGE_COLUMNS)),
                 forecast_usd=forecast_usd,
                 failure_reason=reason,
                 inline_decisions=inline_decisions,

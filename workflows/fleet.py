@@ -159,6 +159,8 @@ def _result_status(result: Any) -> OutcomeStatus:
 
 @workflow.defn(name="FleetWorkflow")
 class FleetWorkflow:
+    """The 24/7 orchestrator: a queue of goals, one master each, under a concurrency limit."""
+
     @workflow.init
     def __init__(self, inp: FleetInput) -> None:
         # Restored in __init__, not run(): updates and signals delivered in the
@@ -209,6 +211,7 @@ class FleetWorkflow:
 
     @workflow.signal(name="resume")
     def resume(self) -> None:
+        """Start queued goals again after a pause."""
         self._paused = False
 
     @workflow.signal(name="drain")
@@ -218,6 +221,7 @@ class FleetWorkflow:
 
     @workflow.query(name="status")
     def status(self) -> FleetStatus:
+        """The fleet at a glance: its state, queue length, masters in flight and stats."""
         info = workflow.info()
         return FleetStatus(
             fleet_id=info.workflow_id,
@@ -233,16 +237,19 @@ class FleetWorkflow:
 
     @workflow.query(name="queue")
     def queue(self) -> list[FleetTask]:
+        """The goals accepted and not started yet, in the order they will start."""
         return list(self._queue)
 
     @workflow.query(name="stats")
     def stats(self) -> FleetStats:
+        """The fleet's counters, carried across continue-as-new."""
         return self._stats
 
     # --- the loop ------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: FleetInput) -> FleetStatus:
+        """Start goals as slots free up, until drained; continue as new when Temporal suggests."""
         self._moves_to_new_builds = workflow.patched(UPGRADE_PATCH)
         self._tag()
         for task in list(self._in_flight.values()):
@@ -266,9 +273,12 @@ class FleetWorkflow:
         return self.status()
 
     def _next_index(self) -> int:
-        """The most urgent goal first; among equals, the fairness key with the fewest
-        masters running, so one team's batch cannot hold every slot; then FIFO.
-        Goals without priority or key are plain FIFO, as before."""
+        """The next goal to start: the most urgent first, then the least-served key, then FIFO.
+
+        Among goals of equal priority, the fairness key with the fewest masters
+        running goes first, so one team's batch cannot hold every slot. Goals
+        without priority or key are plain FIFO, as before.
+        """
         running: dict[str | None, int] = {}
         for t in self._in_flight.values():
             running[t.input.fairness_key] = running.get(t.input.fairness_key, 0) + 1

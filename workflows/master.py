@@ -118,8 +118,10 @@ _VALIDATE_STEP = Subtask(
 
 
 def naive_plan(subtasks: list[Subtask], goal: str) -> list[Subtask]:
-    """The over-decomposing habit, for the baseline: a plan step first and a
-    validate step last, whether or not the planner already added them."""
+    """The over-decomposing habit, for the baseline: a plan step first, a validate step last.
+
+    Added whether or not the planner already planned such steps.
+    """
     titles = {s.title.lower() for s in subtasks}
     out = list(subtasks)
     if not any(t.startswith("plan") for t in titles):
@@ -132,6 +134,7 @@ def naive_plan(subtasks: list[Subtask], goal: str) -> list[Subtask]:
 
 
 def workspace_name_for(workflow_id: str) -> str:
+    """A fresh goal's workspace: its workflow id, made safe as a folder name."""
     return re.sub(r"[^A-Za-z0-9._-]", "-", workflow_id).strip(".-")[:120] or "task"
 
 
@@ -139,6 +142,20 @@ def workspace_name_for(workflow_id: str) -> str:
 Piece = tuple[Subtask, Decision, ComplexityScore]
 # A piece by its step id, with its index among the children (0 for inline work).
 Numbered = dict[str, tuple[Subtask, Decision, ComplexityScore, int]]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The goal as the master first judged it, before any plan."""
+
+    policy: DelegationPolicy
+    """The delegation policy with the run's model choices."""
+    thresholds: Thresholds
+    """The tier thresholds in force when the run started."""
+    goal: ComplexityScore
+    """The whole goal's complexity score."""
+    decision: Decision
+    """What the policy decided for the whole goal."""
 
 
 @dataclass
@@ -157,6 +174,8 @@ class Decided:
 
 @workflow.defn(name="MasterAgentWorkflow")
 class MasterAgentWorkflow:
+    """One goal: scored, then done inline, delegated to one sub-agent, or planned."""
+
     def __init__(self) -> None:
         self._spend: Spend | None = None
         self._children: dict[str, AgentNode] = {}
@@ -196,6 +215,7 @@ class MasterAgentWorkflow:
 
     @workflow.update(name="approve_plan")
     async def approve_plan(self, answer: PlanApproval) -> ApprovalResult:
+        """Approve (maybe edited) or reject the plan waiting under `require_approval`."""
         self._approval = answer
         plan = answer.plan or self._awaiting
         return ApprovalResult(accepted=answer.approve, subtasks=len(plan.subtasks) if plan else 0)
@@ -249,7 +269,7 @@ class MasterAgentWorkflow:
         wid = workflow.info().workflow_id
         spend = self._spend = Spend(wid, inp.budget, task_priority(inp.priority, inp.fairness_key))
         try:
-            result = await self._run(inp, policy, thresholds, goal, decision, spend)
+            result = await self._run(inp, Scored(policy, thresholds, goal, decision), spend)
         except Exception as err:
             # The close row carries the whole subtree's spend, children included.
             status = "canceled" if is_cancelled_exception(err) else "failed"
@@ -311,19 +331,12 @@ class MasterAgentWorkflow:
         if tree.verification is not None:
             span.verified(tree.verification)
 
-    async def _run(
-        self,
-        inp: MasterInput,
-        policy: DelegationPolicy,
-        thresholds: Thresholds,
-        goal: ComplexityScore,
-        decision: Decision,
-        spend: Spend,
-    ) -> MasterResult:
+    async def _run(self, inp: MasterInput, scored: Scored, spend: Spend) -> MasterResult:
         """Decide what to do, execute it, and assemble the result."""
+        thresholds, decision = scored.thresholds, scored.decision
         started = workflow.now()
         workspace = await self._prepare(inp)
-        decided = await self._decide(inp, policy, thresholds, goal, decision, spend, workspace)
+        decided = await self._decide(inp, scored, spend, workspace)
         if isinstance(decided, MasterResult):
             return decided
         self._set_forecast(inp, decided.work, decision, spend)
@@ -380,21 +393,15 @@ class MasterAgentWorkflow:
         return workspace
 
     async def _decide(
-        self,
-        inp: MasterInput,
-        policy: DelegationPolicy,
-        thresholds: Thresholds,
-        goal: ComplexityScore,
-        decision: Decision,
-        spend: Spend,
-        workspace: str,
+        self, inp: MasterInput, scored: Scored, spend: Spend, workspace: str
     ) -> Decided | MasterResult:
         """The pieces of work: the whole goal, or a plan's kept subtasks (or a refusal)."""
+        policy, thresholds, decision = scored.policy, scored.thresholds, scored.decision
         whole_goal = Subtask(title=inp.goal[:200], description=inp.goal)
         if inp.strategy == "naive":
             return await self._naive(inp, thresholds, decision, spend)
         if decision.decision == "inline" or not decision.may_decompose:
-            return Decided(work=[(whole_goal, decision, goal)])
+            return Decided(work=[(whole_goal, decision, scored.goal)])
         plan, attempts = await self._plan(inp, decision.model, spend)
         limits = policy.limits(inp.max_depth, inp.max_total_subagents)
         checked = _guard_top(plan, decision.tier, limits)
@@ -415,8 +422,10 @@ class MasterAgentWorkflow:
     async def _naive(
         self, inp: MasterInput, thresholds: Thresholds, decision: Decision, spend: Spend
     ) -> Decided:
-        """The baseline we replace: always plan, always spawn, plan and validate steps
-        included, nothing pruned, one model for all."""
+        """The baseline we replace: always plan, always spawn, one model for all.
+
+        Plan and validate steps included, nothing pruned.
+        """
         plan, attempts = await self._plan(inp, decision.model, spend)
         # Nor does the baseline order anything: every step starts at once.
         kept = [
@@ -720,8 +729,10 @@ class MasterAgentWorkflow:
     async def _inline_one_call(
         self, inp: MasterInput, st: Subtask, d: Decision, node_id: str, spend: Spend
     ) -> AgentNode:
-        """Inline work as histories recorded before PATCH_REAL_COMPLETION ran it:
-        one LLM call, no tools. Kept so those histories replay."""
+        """Inline work as histories recorded before PATCH_REAL_COMPLETION ran it.
+
+        One LLM call, no tools. Kept so those histories replay.
+        """
         started = workflow.now()
         before = len(spend.receipts)
         usage_before = spend.own

@@ -77,8 +77,11 @@ REPORT_RETRY = RetryPolicy(
 
 @workflow.defn(name="WeeklyReportWorkflow")
 class WeeklyReportWorkflow:
+    """The weekly report and its telemetry audit, run by the schedule every Monday."""
+
     @workflow.run
     async def run(self, inp: WeeklyReportInput) -> WeeklyReportResult:
+        """Build the week's report and audit it; a failed audit still leaves the report."""
         week = inp.week or previous_week(workflow.now(), inp.tz)
         report, (audit, audit_error) = await asyncio.gather(
             workflow.execute_activity(
@@ -125,6 +128,7 @@ class WeeklyReportWorkflow:
 
 
 def parse_hhmm(value: str) -> time:
+    """`HH:MM` as a time of day; anything else is a ValueError that says what to type."""
     try:
         hh, mm = value.strip().split(":")
         return time(int(hh), int(mm))
@@ -270,9 +274,11 @@ async def update_schedule(
     tz: str | None = None,
     schedule_id: str = SCHEDULE_ID,
 ) -> ScheduleView:
-    """Move the schedule to `at` (HH:MM on Monday) and/or zone `tz`. A new
-    zone also becomes the report's zone, so a Monday-morning run in
-    Los Angeles reports the Los Angeles week that just ended."""
+    """Move the schedule to `at` (HH:MM on Monday) and/or zone `tz`.
+
+    A new zone also becomes the report's zone, so a Monday-morning run in
+    Los Angeles reports the Los Angeles week that just ended.
+    """
     if tz is not None:
         zone(tz)
         tz = "UTC" if tz.upper() == "UTC" else tz

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -141,35 +141,22 @@ def child_input(
     mcp_tools: list[McpTool],
 ) -> SubAgentInput:
     """A sub-agent's input, from its parent's decision about it: master and sub-agent alike."""
+    # Lineage's fields, and these of the decision and the estimate, are named as the input's.
+    inherited = {f.name: getattr(lineage, f.name) for f in fields(lineage)}
     return SubAgentInput(
+        **inherited,
+        **decision.model_dump(include={"model", "tier", "score", "may_decompose"}),
+        **estimate.model_dump(include={"est_context_tokens", "est_steps", "thresholds_version"}),
         task=task,
         title=title,
-        workspace=lineage.workspace,
-        model=decision.model,
-        root_id=lineage.root_id,
-        parent_id=lineage.parent_id,
-        depth=lineage.depth,
         index=index,
         siblings=siblings,
-        max_depth=lineage.max_depth,
         max_turns=max_turns,
         max_tokens=max_tokens,
-        tier=decision.tier,
-        score=decision.score,
-        est_context_tokens=estimate.est_context_tokens,
-        est_steps=estimate.est_steps,
-        thresholds_version=estimate.thresholds_version,
-        thresholds=lineage.thresholds,
-        may_decompose=decision.may_decompose,
         budget=budget,
-        models=lineage.models,
-        max_total_subagents=lineage.max_total_subagents,
-        tag_search_attributes=lineage.tag_search_attributes,
         outputs=outputs,
         tools=tools,
         mcp_tools=mcp_tools,
-        priority=lineage.priority,
-        fairness_key=lineage.fairness_key,
     )
 
 
@@ -188,11 +175,13 @@ class SubAgentWorkflow:
 
     @workflow.signal(name="control_signal")
     async def control_signal(self, req: ControlRequest) -> None:
+        """Pause, resume or cancel from a parent: this agent and its subtree."""
         self._control.apply(req.action, req.reason)
         await self._forward(req)
 
     @workflow.update(name="control")
     async def control(self, req: ControlRequest) -> ControlResult:
+        """Pause, resume or cancel from a person, answered with the state it leaves."""
         state = self._control.apply(req.action, req.reason)
         await self._forward(req)
         return ControlResult(workflow_id=workflow.info().workflow_id, state=state)
