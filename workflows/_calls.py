@@ -136,7 +136,7 @@ async def run_tool(req: ToolRequest) -> ToolResult:
         )
     except ActivityError as err:
         if is_cancelled_exception(err):
-            # The agent itself is being cancelled: that is not the model's to handle.
+            # The agent itself is being canceled: that is not the model's to handle.
             raise
         cause = err.cause
         reason = cause.message if isinstance(cause, ApplicationError) else str(err)

@@ -187,7 +187,7 @@ class SubAgentWorkflow:
         return ControlResult(workflow_id=workflow.info().workflow_id, state=state)
 
     async def _forward(self, req: ControlRequest) -> None:
-        """A paused or cancelled agent pauses or cancels its whole subtree."""
+        """A paused or canceled agent pauses or cancels its whole subtree."""
         for child_id in sorted(self._running_children):
             await workflow.get_external_workflow_handle(child_id).signal("control_signal", req)
 
