@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from temporalio import activity
 
+from activities.ledger import LedgerOnDemand
 from agentfleet.audit.run import (
     audit_path,
     ensure_retention,
@@ -23,12 +24,12 @@ from agentfleet.audit.run import (
     write_audit,
 )
 from agentfleet.config import Settings
+from agentfleet.contracts.activities import AUDIT_ACTIVITY
 from agentfleet.contracts.reports import AuditRequest, AuditSummary
-from agentfleet.ledger.store import Ledger, open_ledger
+from agentfleet.ledger.store import Ledger
 from agentfleet.telemetry import names as tn
 
 __all__ = [
-    "RUN_AUDIT",
     "AuditActivities",
     "audit_path",
     "ensure_retention",
@@ -40,25 +41,18 @@ __all__ = [
     "write_audit",
 ]
 
-RUN_AUDIT = "agentfleet.audit.run"
-
 
 class AuditActivities:
-    """`AuditActivities(settings)`; the ledger defaults to the one named by
-    `AGENTFLEET_LEDGER_URL` (else SQLite in `$AGENTFLEET_HOME`)."""
+    """The weekly audit of the ledger (`LedgerOnDemand`: the settings' unless given one)."""
 
     def __init__(self, settings: Settings, ledger: Ledger | None = None) -> None:
         self._settings = settings
-        self._ledger = ledger
+        self._ledger = LedgerOnDemand(settings, ledger)
 
-    def _get_ledger(self) -> Ledger:
-        if self._ledger is None:
-            self._ledger = open_ledger(self._settings.ledger_url)
-        return self._ledger
-
-    @activity.defn(name=RUN_AUDIT)
+    @activity.defn(name=AUDIT_ACTIVITY)
     async def run(self, req: AuditRequest) -> AuditSummary:
-        ledger = await asyncio.to_thread(self._get_ledger)
+        """Audit the week, write the audit file, and set the dashboard's discrepancy gauge."""
+        ledger = await asyncio.to_thread(self._ledger.get)
         audit = await run_audit(
             activity.client(),
             ledger,

@@ -17,43 +17,61 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from agentfleet.config import Settings
+from agentfleet.contracts.activities import LEDGER_CLOSE_ACTIVITY, LEDGER_START_ACTIVITY
 from agentfleet.ledger.store import (
     InvalidLedgerRecord,
     Ledger,
     LedgerClose,
     LedgerStart,
     LedgerWriteResult,
+    open_ledger,
 )
 
-__all__ = [
-    "INVALID_LEDGER_RECORD",
-    "RECORD_CLOSE",
-    "RECORD_START",
-    "LedgerActivities",
-    "LedgerWriteResult",
-]
+__all__ = ["INVALID_LEDGER_RECORD", "LedgerActivities", "LedgerOnDemand", "LedgerWriteResult"]
 
-RECORD_START = "agentfleet.ledger.record_start"
-RECORD_CLOSE = "agentfleet.ledger.record_close"
 INVALID_LEDGER_RECORD = "InvalidLedgerRecord"
 
 R = TypeVar("R")
 
 
 class LedgerActivities:
+    """The two rows of every agent: written by workflows through these activities."""
+
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
 
-    @activity.defn(name=RECORD_START)
+    @activity.defn(name=LEDGER_START_ACTIVITY)
     async def record_start(self, rec: LedgerStart) -> LedgerWriteResult:
+        """The start row, written as the agent starts (an idempotent upsert)."""
         return await _write(self._ledger.record_start, rec)
 
-    @activity.defn(name=RECORD_CLOSE)
+    @activity.defn(name=LEDGER_CLOSE_ACTIVITY)
     async def record_close(self, rec: LedgerClose) -> LedgerWriteResult:
+        """The close row, with the outcome and the spend (an idempotent upsert)."""
         return await _write(self._ledger.record_close, rec)
 
 
+class LedgerOnDemand:
+    """The ledger the report and the audit read, opened on first use.
+
+    Given none, it is the one `AGENTFLEET_LEDGER_URL` names (else SQLite in
+    `$AGENTFLEET_HOME`); the worker shares its own with them.
+    """
+
+    def __init__(self, settings: Settings, ledger: Ledger | None = None) -> None:
+        self._settings = settings
+        self._ledger = ledger
+
+    def get(self) -> Ledger:
+        """The ledger, opened now if this is the first use."""
+        if self._ledger is None:
+            self._ledger = open_ledger(self._settings.ledger_url)
+        return self._ledger
+
+
 async def _write(fn: Callable[[R], LedgerWriteResult], rec: R) -> LedgerWriteResult:
+    """Write off the event loop; a record no retry can fix fails once, non-retryably."""
     try:
         # The store is synchronous SQLAlchemy; keep it off the event loop so
         # a slow database never stalls other activities on this worker.

@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from activities._beat import beating
 from activities.governor import Governor
 from agentfleet.config import SIM_API_KEY, Settings
+from agentfleet.contracts.activities import LLM_ACTIVITY
 from agentfleet.contracts.models import (
     ContentBlock,
     LlmRequest,
@@ -49,8 +50,6 @@ from agentfleet.telemetry.activity import count_event
 
 if TYPE_CHECKING:
     import anthropic
-
-LLM_ACTIVITY = "agentfleet.llm.chat"
 
 _TRANSCRIPT = TypeAdapter(list[Message])
 T = TypeVar("T")
@@ -87,6 +86,11 @@ API_BACKOFF_MAX_S = 60.0
 
 
 def with_api_backoff(failure: ApplicationError, attempt: int) -> ApplicationError:
+    """An API error answer retried after 1 s, doubling per attempt, unless it says otherwise.
+
+    The workflow's retry policy starts at 0.2 s for dead workers; an answer that
+    was an error (a 529, a 500) should not be hammered that fast.
+    """
     if failure.non_retryable or failure.next_retry_delay is not None:
         return failure
     seconds = min(API_BACKOFF_MAX_S, API_BACKOFF_FIRST_S * 2 ** max(0, attempt - 1))
@@ -205,6 +209,8 @@ def cut_attempts() -> list[int]:
 
 
 class LlmActivities:
+    """The model call: the Anthropic SDK (or the simulator), governed, traced, heartbeating."""
+
     def __init__(
         self,
         settings: Settings,
@@ -238,15 +244,54 @@ class LlmActivities:
 
     @activity.defn(name=LLM_ACTIVITY)
     async def chat(self, req: LlmRequest) -> LlmResponse:
-        # One `chat {model}` span and the LLM metrics per attempt (agentfleet/telemetry.py).
+        """One turn of an agent: one `chat {model}` span and the LLM metrics per attempt."""
         with llm_call(req, simulated=self._simulated) as call:
             resp = await self._chat(req, call)
             call.response(resp)
             return resp
 
     async def _chat(self, req: LlmRequest, call: LlmCall) -> LlmResponse:
+        """One attempt: the request, a lease from the governor, the API call, the answer."""
         attempt = activity.info().attempt
         messages = await self._transcript(req.transcript_ref) + list(req.messages)
+        kwargs = self._request(req, messages)
+        cut = cut_attempts()
+        # Beating already: on a fresh worker the first call may wait seconds for the
+        # anthropic import (sdk()), longer than the 3 s heartbeat timeout.
+        client = await _heartbeating(self._sdk_client(), {"in_flight": None, "cut": cut})
+        grant, fallback_from = await self._lease(req, kwargs, call)
+        raw = await self._create(client, kwargs, grant, attempt=attempt, cut=cut)
+        call.request_id(raw.headers.get("request-id"))
+        msg = await raw.parse()
+        await self._settle(grant, kwargs["model"], _settled_ok(msg.usage, raw.headers))
+        content = _content(msg)
+        transcript_ref = None
+        if req.keep_transcript:
+            done = [*messages, Message(role="assistant", content=content)]
+            data = _TRANSCRIPT.dump_json(done)
+            transcript_ref = await asyncio.to_thread(self._store.put, data)
+        return LlmResponse(
+            id=msg.id,
+            model=msg.model,
+            content=content,
+            stop_reason=msg.stop_reason,
+            usage=usage_for(
+                msg.model,
+                msg.usage.input_tokens,
+                msg.usage.output_tokens,
+                # None (not 0) where the API did not cache at all.
+                msg.usage.cache_creation_input_tokens or 0,
+                msg.usage.cache_read_input_tokens or 0,
+            ),
+            attempt=attempt,
+            simulated=self._simulated or raw.headers.get("x-simulator") is not None,
+            transcript_ref=transcript_ref,
+            fallback_from=fallback_from,
+            cut_attempts=cut,
+        )
+
+    def _request(self, req: LlmRequest, messages: list[Message]) -> dict[str, Any]:
+        """The Messages API's arguments: the conversation, the tools by name, cache breakpoints."""
         kwargs: dict[str, Any] = {
             "model": req.model,
             "max_tokens": req.max_tokens,
@@ -268,71 +313,32 @@ class LlmActivities:
                 kwargs["tool_choice"] = req.tool_choice
         if self._prompt_cache:
             add_breakpoints(kwargs)
-        cut = cut_attempts()
-        idle = {"in_flight": None, "cut": cut}
-        # Beating already: on a fresh worker the first call may wait seconds for the
-        # anthropic import (sdk()), longer than the 3 s heartbeat timeout.
-        client = await _heartbeating(self._sdk_client(), idle)
-        grant, fallback_from = await self._lease(req, kwargs, call)
+        return kwargs
+
+    async def _create(
+        self,
+        client: Any,
+        kwargs: dict[str, Any],
+        grant: LeaseGrant | None,
+        *,
+        attempt: int,
+        cut: list[int],
+    ) -> Any:
+        """The API call, beating while it is in flight; a failure settles the lease first."""
         try:
-            raw = await _heartbeating(
+            return await _heartbeating(
                 client.messages.with_raw_response.create(**kwargs),
                 {"in_flight": attempt, "cut": cut},
             )
         except sdk().AnthropicError as err:
             # Answered, if only with an error: this attempt was not cut. The SDK sends
             # this last beat before the failure (it awaits a pending heartbeat first).
-            activity.heartbeat(idle)
+            activity.heartbeat({"in_flight": None, "cut": cut})
             await self._settle_failure(grant, kwargs["model"], err)
             raise with_api_backoff(classify(err, self._key), attempt) from None
         except BaseException:
             await self._settle(grant, kwargs["model"], LeaseSettle(lease_id="", outcome="error"))
             raise
-        call.request_id(raw.headers.get("request-id"))
-        msg = await raw.parse()
-        await self._settle(
-            grant,
-            kwargs["model"],
-            LeaseSettle(
-                lease_id="",
-                outcome="ok",
-                # The API counts cache writes, not cache reads, against input tokens per minute.
-                input_tokens=msg.usage.input_tokens + (msg.usage.cache_creation_input_tokens or 0),
-                output_tokens=msg.usage.output_tokens,
-                headers=rate_headers(raw.headers, datetime.now(UTC)),
-            ),
-        )
-        simulated = self._simulated or raw.headers.get("x-simulator") is not None
-        content: list[ContentBlock] = []
-        for block in msg.content:
-            if block.type == "text":
-                content.append(TextBlock(text=block.text))
-            elif block.type == "tool_use":
-                content.append(ToolUseBlock(id=block.id, name=block.name, input=dict(block.input)))
-        transcript_ref = None
-        if req.keep_transcript:
-            done = [*messages, Message(role="assistant", content=content)]
-            data = _TRANSCRIPT.dump_json(done)
-            transcript_ref = await asyncio.to_thread(self._store.put, data)
-        return LlmResponse(
-            id=msg.id,
-            model=msg.model,
-            content=content,
-            stop_reason=msg.stop_reason,
-            usage=usage_for(
-                msg.model,
-                msg.usage.input_tokens,
-                msg.usage.output_tokens,
-                # None (not 0) where the API did not cache at all.
-                msg.usage.cache_creation_input_tokens or 0,
-                msg.usage.cache_read_input_tokens or 0,
-            ),
-            attempt=attempt,
-            simulated=simulated,
-            transcript_ref=transcript_ref,
-            fallback_from=fallback_from,
-            cut_attempts=cut,
-        )
 
     # --- the governor (activities/governor.py, agentfleet/governance) ---------
 
@@ -452,3 +458,26 @@ class LlmActivities:
             # Retrying cannot bring it back; the agent fails with the reason.
             raise ApplicationError(str(err), type="TranscriptMissing", non_retryable=True) from None
         return _TRANSCRIPT.validate_json(data)
+
+
+def _settled_ok(usage: Any, headers: Any) -> LeaseSettle:
+    """What a successful call used of the model's limits, and the limits the API reported."""
+    return LeaseSettle(
+        lease_id="",
+        outcome="ok",
+        # The API counts cache writes, not cache reads, against input tokens per minute.
+        input_tokens=usage.input_tokens + (usage.cache_creation_input_tokens or 0),
+        output_tokens=usage.output_tokens,
+        headers=rate_headers(headers, datetime.now(UTC)),
+    )
+
+
+def _content(msg: Any) -> list[ContentBlock]:
+    """The answer's text and tool calls as agentfleet's blocks (other kinds are dropped)."""
+    content: list[ContentBlock] = []
+    for block in msg.content:
+        if block.type == "text":
+            content.append(TextBlock(text=block.text))
+        elif block.type == "tool_use":
+            content.append(ToolUseBlock(id=block.id, name=block.name, input=dict(block.input)))
+    return content

@@ -22,13 +22,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._beat import beating
+from agentfleet.contracts.activities import MCP_CALL_ACTIVITY, MCP_LIST_ACTIVITY
 from agentfleet.contracts.models import Effect, McpCallRequest, McpCatalog, ToolResult
 from agentfleet.mcp import McpHub, McpLost, McpRejected, McpUnavailable
 from agentfleet.payloads.blobstore import BlobStore
 from agentfleet.telemetry import tool_call
 
-MCP_LIST_ACTIVITY = "agentfleet.mcp.list_tools"
-MCP_CALL_ACTIVITY = "agentfleet.mcp.call"
 # What of a result stays inline: it is resent to the model on every later turn.
 RESULT_INLINE_LIMIT = 64 * 1024
 HEARTBEAT_EVERY_S = 0.5
@@ -64,12 +63,15 @@ def result_text(result: Any) -> str:
 
 
 class McpActivities:
+    """Tools of MCP servers, through this worker's hub of sessions."""
+
     def __init__(self, hub: McpHub, store: BlobStore) -> None:
         self._hub = hub
         self._store = store
 
     @activity.defn(name=MCP_LIST_ACTIVITY)
     async def list_tools(self) -> McpCatalog:
+        """The catalogue of every server that answers; the others are named in `errors`."""
         catalog = await self._hub.catalog()
         for server, why in catalog.errors.items():
             activity.logger.warning("MCP server %s unavailable: %s", server, why)
@@ -77,6 +79,7 @@ class McpActivities:
 
     @activity.defn(name=MCP_CALL_ACTIVITY)
     async def call_tool(self, req: McpCallRequest) -> ToolResult:
+        """One MCP tool call, in an `execute_tool` span, its large results kept as blobs."""
         with tool_call(req, tool_type="extension") as span:
             result = await self._call(req)
             span.result(result)

@@ -11,24 +11,26 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from agentfleet.contracts.activities import SEARCH_ATTRIBUTES_ACTIVITY, THRESHOLDS_ACTIVITY
 from agentfleet.delegation.calibration import read_history
 from agentfleet.delegation.complexity import DEFAULT_THRESHOLDS, Thresholds
 from agentfleet.delegation.forecast import CalibratedThresholds, tier_costs
 
-THRESHOLDS_ACTIVITY = "agentfleet.policy.thresholds"
-SEARCH_ATTRIBUTES_ACTIVITY = "agentfleet.cluster.search_attributes"
-
 
 def thresholds_file(home: Path) -> Path:
+    """Where `agentfleet calibrate` writes the tier thresholds in force."""
     return home / "thresholds.json"
 
 
 class PolicyActivities:
+    """What the master reads from outside at its start: thresholds and the cluster's attributes."""
+
     def __init__(self, home: Path) -> None:
         self._file = thresholds_file(home)
 
     @activity.defn(name=THRESHOLDS_ACTIVITY)
     async def thresholds(self) -> CalibratedThresholds:
+        """The calibrated tier thresholds (the defaults before any calibration)."""
         # The calibration record's cost per tier rides along, so the master can
         # forecast a plan's cost with no activity of its own (agentfleet/delegation/forecast.py).
         history = await asyncio.to_thread(read_history, self._file.parent)

@@ -10,31 +10,25 @@ import asyncio
 
 from temporalio import activity
 
+from activities.ledger import LedgerOnDemand
 from agentfleet.config import Settings
+from agentfleet.contracts.activities import REPORT_ACTIVITY
 from agentfleet.contracts.reports import ReportBuildResult, ReportRequest
-from agentfleet.ledger.store import Ledger, open_ledger
+from agentfleet.ledger.store import Ledger
 from agentfleet.reporting.weekly import generate
 
-__all__ = ["BUILD_REPORT", "ReportActivities"]
-
-BUILD_REPORT = "agentfleet.report.build"
+__all__ = ["ReportActivities"]
 
 
 class ReportActivities:
-    """`ReportActivities(settings)`; the ledger defaults to the one named by
-    `AGENTFLEET_LEDGER_URL` (else SQLite in `$AGENTFLEET_HOME`)."""
+    """The weekly report from the ledger (`LedgerOnDemand`: the settings' unless given one)."""
 
     def __init__(self, settings: Settings, ledger: Ledger | None = None) -> None:
         self._settings = settings
-        self._ledger = ledger
-
-    def _get_ledger(self) -> Ledger:
-        if self._ledger is None:
-            self._ledger = open_ledger(self._settings.ledger_url)
-        return self._ledger
+        self._ledger = LedgerOnDemand(settings, ledger)
 
     def _build(self, req: ReportRequest) -> ReportBuildResult:
-        report, files = generate(self._get_ledger(), self._settings.home, req.week, req.tz)
+        report, files = generate(self._ledger.get(), self._settings.home, req.week, req.tz)
         return ReportBuildResult(
             week=report.week,
             tz=report.tz,
@@ -43,6 +37,7 @@ class ReportActivities:
             tasks=report.tasks,
         )
 
-    @activity.defn(name=BUILD_REPORT)
+    @activity.defn(name=REPORT_ACTIVITY)
     async def build(self, req: ReportRequest) -> ReportBuildResult:
+        """Write the week's report files and return their summary."""
         return await asyncio.to_thread(self._build, req)

@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._beat import beating
+from agentfleet.contracts.activities import TOOL_ACTIVITY, VERIFY_ACTIVITY, WORKSPACE_ACTIVITY
 from agentfleet.contracts.models import (
     WORKSPACE_NAME,
     Effect,
@@ -40,10 +41,6 @@ from agentfleet.sandbox import (
 )
 from agentfleet.telemetry import tool_call
 from agentfleet.verification.completion import verify
-
-TOOL_ACTIVITY = "agentfleet.tool.run"
-WORKSPACE_ACTIVITY = "agentfleet.workspace.prepare"
-VERIFY_ACTIVITY = "agentfleet.verify.check"
 
 
 def _fail(message: str, kind: str) -> ApplicationError:
@@ -78,6 +75,8 @@ async def _beating(call: Awaitable[T]) -> T:
 
 
 class ToolActivities:
+    """The file tools, each confined to its goal's workspace under `workspaces_root`."""
+
     def __init__(self, workspaces_root: Path) -> None:
         self._root = Path(workspaces_root)
 
@@ -92,8 +91,11 @@ class ToolActivities:
 
     @activity.defn(name=TOOL_ACTIVITY)
     async def run_tool(self, req: ToolRequest) -> ToolResult:
-        # One `execute_tool {tool}` span and the tool metrics per attempt; a sandbox refusal
-        # marks the span ERROR and counts in agentfleet_tool_denied (agentfleet/telemetry.py).
+        """One file tool call, journaled; a refusal fails it non-retryably, by type.
+
+        One `execute_tool {tool}` span and the tool metrics per attempt; a sandbox refusal
+        marks the span ERROR and counts in agentfleet_tool_denied (agentfleet/telemetry/).
+        """
         with tool_call(req) as call:
             result = await self._run_tool(req)
             call.result(result)
@@ -146,6 +148,7 @@ class ToolActivities:
 
     @activity.defn(name=WORKSPACE_ACTIVITY)
     async def prepare_workspace(self, req: WorkspaceRequest) -> WorkspaceInfo:
+        """Make the goal's workspace (or check that a named one exists) and count its files."""
         path = self._path_of(req.workspace)
         files = await _beating(asyncio.to_thread(self._prepare_sync, path, req))
         activity.logger.info("workspace %s ready: %d files", req.workspace, files)

@@ -66,8 +66,9 @@ from temporalio.worker import (  # noqa: E402
 )
 
 import worker as project_worker  # noqa: E402
-from activities.tools import TOOL_ACTIVITY, ToolActivities  # noqa: E402
+from activities.tools import ToolActivities  # noqa: E402
 from agentfleet.config import Settings  # noqa: E402
+from agentfleet.contracts.activities import TOOL_ACTIVITY  # noqa: E402
 from agentfleet.contracts.models import ToolRequest, ToolResult  # noqa: E402
 from agentfleet.logs import setup_logging  # noqa: E402
 

@@ -29,10 +29,12 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
     from activities.audit import AuditActivities
-    from activities.ledger import RECORD_CLOSE, RECORD_START, LedgerActivities
+    from activities.ledger import LedgerActivities
     from activities.report import ReportActivities
     from agentfleet.audit import spans_path
     from agentfleet.config import Settings
+    from agentfleet.contracts.activities import LEDGER_CLOSE_ACTIVITY as RECORD_CLOSE
+    from agentfleet.contracts.activities import LEDGER_START_ACTIVITY as RECORD_START
     from agentfleet.contracts.ledger import LedgerClose, LedgerStart, LedgerWriteResult
     from agentfleet.ledger.store import Ledger
     from workflows.report import WeeklyReportWorkflow

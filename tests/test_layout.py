@@ -25,18 +25,8 @@ MAX_LINES = 60
 LONG_PENDING: set[str] = {
     "agentfleet/delegation/complexity.py::score",
     "agentfleet/delegation/policy.py::guard",
-    "workflows/master.py::_run",
-    "activities/llm.py::_chat",
-    "workflows/subagent.py::_delegate",
-    "worker.py::worker_options",
     "agentfleet/delegation/calibration.py::fit",
-    "workflows/subagent.py::_loop",
-    "workflows/_inline.py::_work",
-    "workflows/master.py::_run_traced",
     "agentfleet/verification/completion.py::check",
-    "workflows/subagent.py::run",
-    "workflows/_observe.py::agent_span",
-    "workflows/master.py::_execute",
 }
 IMPORT_PENDING: set[str] = set()
 

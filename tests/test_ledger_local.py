@@ -19,8 +19,10 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Worker
 
 import worker as project_worker
-from activities.ledger import RECORD_CLOSE, RECORD_START, LedgerActivities
+from activities.ledger import LedgerActivities
 from agentfleet.config import Settings
+from agentfleet.contracts.activities import LEDGER_CLOSE_ACTIVITY as RECORD_CLOSE
+from agentfleet.contracts.activities import LEDGER_START_ACTIVITY as RECORD_START
 from agentfleet.contracts.models import AgentNode, SubAgentInput
 from agentfleet.delegation.catalog import SMALL_MODEL
 from agentfleet.ledger.store import LedgerClose, LedgerStart, LedgerWriteResult, open_ledger

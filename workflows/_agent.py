@@ -74,7 +74,7 @@ class Control:
 
     def __init__(self) -> None:
         self.paused = False
-        self.cancelled = False
+        self.canceled = False
         self.reason = ""
 
     def apply(self, action: ControlAction, reason: str = "") -> str:
@@ -83,15 +83,15 @@ class Control:
         elif action == "resume":
             self.paused = False
         else:
-            self.cancelled, self.paused = True, False
+            self.canceled, self.paused = True, False
         self.reason = reason or action
         return self.state
 
     @property
     def state(self) -> str:
-        return "canceled" if self.cancelled else "paused" if self.paused else "running"
+        return "canceled" if self.canceled else "paused" if self.paused else "running"
 
     async def checkpoint(self) -> bool:
         """Wait while paused; True if the agent should carry on."""
-        await workflow.wait_condition(lambda: not self.paused or self.cancelled)
-        return not self.cancelled
+        await workflow.wait_condition(lambda: not self.paused or self.canceled)
+        return not self.canceled

@@ -20,6 +20,17 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from agentfleet.contracts.activities import (
+        LEDGER_CLOSE_ACTIVITY,
+        LEDGER_START_ACTIVITY,
+        LLM_ACTIVITY,
+        MCP_CALL_ACTIVITY,
+        MCP_LIST_ACTIVITY,
+        THRESHOLDS_ACTIVITY,
+        TOOL_ACTIVITY,
+        VERIFY_ACTIVITY,
+        WORKSPACE_ACTIVITY,
+    )
     from agentfleet.contracts.ledger import LedgerClose, LedgerStart, LedgerWriteResult
     from agentfleet.contracts.models import (
         Effect,
@@ -37,16 +48,6 @@ with workflow.unsafe.imports_passed_through():
         WorkspaceRequest,
     )
     from agentfleet.delegation.forecast import CalibratedThresholds
-
-LLM_ACTIVITY = "agentfleet.llm.chat"
-TOOL_ACTIVITY = "agentfleet.tool.run"
-WORKSPACE_ACTIVITY = "agentfleet.workspace.prepare"
-VERIFY_ACTIVITY = "agentfleet.verify.check"
-THRESHOLDS_ACTIVITY = "agentfleet.policy.thresholds"
-MCP_LIST_ACTIVITY = "agentfleet.mcp.list_tools"
-MCP_CALL_ACTIVITY = "agentfleet.mcp.call"
-LEDGER_START = "agentfleet.ledger.record_start"
-LEDGER_CLOSE = "agentfleet.ledger.record_close"
 
 # Heartbeat timeout of the short activities (file tools, workspace): 4 beats of
 # 0.5 s, so a beat held up by a busy event loop is not taken for a dead worker.
@@ -135,7 +136,7 @@ async def run_tool(req: ToolRequest) -> ToolResult:
         )
     except ActivityError as err:
         if is_cancelled_exception(err):
-            # The agent itself is being cancelled: that is not the model's to handle.
+            # The agent itself is being canceled: that is not the model's to handle.
             raise
         cause = err.cause
         reason = cause.message if isinstance(cause, ApplicationError) else str(err)
@@ -157,13 +158,10 @@ async def call_agent_tool(
     for tool in mcp or []:
         if tool.name == use.name:
             req = McpCallRequest(
-                server=tool.server,
-                tool=tool.tool,
-                name=tool.name,
+                **tool.model_dump(include={"server", "tool", "name", "idempotent"}),
                 input=use.input,
                 call_id=use.id,
                 agent_id=agent_id,
-                idempotent=tool.idempotent,
             )
             return await run_mcp_tool(req, tool)
     if files is not None and use.name not in files:
@@ -245,7 +243,8 @@ async def list_mcp_tools() -> McpCatalog:
         return McpCatalog(errors={"*": failure_message(err)})
 
 
-async def prepare_workspace(name: str, create: bool) -> WorkspaceInfo:
+async def prepare_workspace(name: str, *, create: bool) -> WorkspaceInfo:
+    """Make (or check) the goal's workspace: the sandbox every file tool works in."""
     return await workflow.execute_activity(
         WORKSPACE_ACTIVITY,
         WorkspaceRequest(workspace=name, create=create),
@@ -260,8 +259,9 @@ async def prepare_workspace(name: str, create: bool) -> WorkspaceInfo:
 
 
 async def verify_work(req: VerifyRequest) -> Verification:
-    """The completion check, as a local activity: a few stat() calls on this
-    worker's workspace, recorded in history as a marker, with no extra task.
+    """The completion check, as a local activity: no extra task, a marker in history.
+
+    It is a few stat() calls on this worker's workspace.
 
     A check that cannot run (the workspace vanished) is a failed check, never
     a pass: the agent ends `unverified` with the reason.
@@ -295,7 +295,7 @@ async def ledger_write(
     is an idempotent upsert, so the re-run after a worker crash mid-task
     is harmless.
     """
-    name = LEDGER_START if isinstance(rec, LedgerStart) else LEDGER_CLOSE
+    name = LEDGER_START_ACTIVITY if isinstance(rec, LedgerStart) else LEDGER_CLOSE_ACTIVITY
     run = workflow.execute_local_activity if local else workflow.execute_activity
     try:
         return await run(

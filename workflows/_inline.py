@@ -68,13 +68,13 @@ async def run_inline(job: InlineJob, spend: Spend) -> AgentNode:
     started = workflow.now()
     life = Lifecycle(
         "inline",
-        job.root_id,
-        job.root_id,
-        1,
-        job.model,
-        job.title,
-        job.tier,
-        job.estimate,
+        root_id=job.root_id,
+        parent_id=job.root_id,
+        depth=1,
+        model=job.model,
+        title=job.title,
+        tier=job.tier,
+        estimate=job.estimate,
         node_id=job.node_id,
     )
     life.begin()
@@ -109,7 +109,53 @@ async def run_inline(job: InlineJob, spend: Spend) -> AgentNode:
 
 
 async def _work(job: InlineJob, spend: Spend, started: datetime) -> AgentNode:
+    """The loop (unless the budget is already spent), then the completion check."""
     prefix = f"inline {job.node_id.rsplit('-', 1)[-1]} · {job.title[:40]} · "
+    state = LoopState(messages=[Message.user_text(job.task)])
+    if spend.exhausted:
+        end_status: NodeStatus = "budget_exhausted"
+        state.output = "budget exhausted before this step"
+        error: str | None = state.output
+    else:
+        end_status, error = await _loop(job, spend, state, prefix)
+    verification: Verification | None = None
+    if end_status == "completed":
+        verification = await verify_work(
+            VerifyRequest(
+                workspace=job.workspace,
+                agent_id=job.node_id,
+                task=job.wording,
+                outputs=job.outputs,
+                report=state.output,
+                effects=state.effects,
+            )
+        )
+        if not verification.passed:
+            end_status, error = "unverified", f"unverified: {verification.reason}"
+    return AgentNode(
+        workflow_id=job.node_id,
+        role="inline",
+        title=job.title,
+        status=end_status,
+        model=job.model,
+        output=state.output,
+        error=error,
+        usage=_usage(spend, prefix),
+        turns=state.turns,
+        tool_calls=state.tool_calls,
+        depth=1,
+        tier=job.tier,
+        started_at=started,
+        closed_at=workflow.now(),
+        verification=verification,
+        effects=state.effects,
+    )
+
+
+async def _loop(
+    job: InlineJob, spend: Spend, state: LoopState, prefix: str
+) -> tuple[NodeStatus, str | None]:
+    """The sub-agent's loop on the master's spend, its calls' purposes marked with `prefix`."""
 
     async def call_tool(use: ToolUseBlock) -> ToolResult:
         return await call_agent_tool(
@@ -126,53 +172,19 @@ async def _work(job: InlineJob, spend: Spend, started: datetime) -> AgentNode:
         max_tokens=job.max_tokens,
         purpose_prefix=prefix,
     )
-    state = LoopState(messages=[Message.user_text(job.task)])
-    if spend.exhausted:
-        end_status: NodeStatus = "budget_exhausted"
-        state.output = "budget exhausted before this step"
-        error: str | None = state.output
-    else:
-        loop = AgentLoop(cfg, spend, Control(), call_tool, on_error=raise_if_misconfigured)
-        end = await loop.run(state)
-        end_status, error = end.status, end.error
-    verification: Verification | None = None
-    if end_status == "completed":
-        verification = await verify_work(
-            VerifyRequest(
-                workspace=job.workspace,
-                agent_id=job.node_id,
-                task=job.wording,
-                outputs=job.outputs,
-                report=state.output,
-                effects=state.effects,
-            )
-        )
-        if not verification.passed:
-            end_status, error = "unverified", f"unverified: {verification.reason}"
+    loop = AgentLoop(cfg, spend, Control(), call_tool, on_error=raise_if_misconfigured)
+    end = await loop.run(state)
+    return end.status, end.error
+
+
+def _usage(spend: Spend, prefix: str) -> Usage:
+    """This piece's own usage: the master's receipts its calls left (failed attempts cost too)."""
     mine = [r for r in spend.receipts if r.purpose.startswith(prefix)]
-    usage = Usage(
+    return Usage(
         input_tokens=sum(r.input_tokens for r in mine),
         output_tokens=sum(r.output_tokens for r in mine),
         cache_creation_input_tokens=sum(r.cache_creation_input_tokens for r in mine),
         cache_read_input_tokens=sum(r.cache_read_input_tokens for r in mine),
         cost_usd=round(sum(r.cost_usd for r in mine), 8),
         llm_calls=sum(1 for r in mine if r.ok),
-    )
-    return AgentNode(
-        workflow_id=job.node_id,
-        role="inline",
-        title=job.title,
-        status=end_status,
-        model=job.model,
-        output=state.output,
-        error=error,
-        usage=usage,
-        turns=state.turns,
-        tool_calls=state.tool_calls,
-        depth=1,
-        tier=job.tier,
-        started_at=started,
-        closed_at=workflow.now(),
-        verification=verification,
-        effects=state.effects,
     )

@@ -17,6 +17,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from agentfleet.contracts.ledger import LedgerClose, LedgerStart
     from agentfleet.contracts.models import Record, Role, Usage, Verification
+    from agentfleet.delegation.complexity import ComplexityScore
 
 
 from workflows._calls import ledger_write
@@ -24,6 +25,15 @@ from workflows._calls import ledger_write
 # Guards the switch from ledger activities to local activities: histories
 # recorded before it replay with the activities they scheduled.
 PATCH_LEDGER_LOCAL = "agentfleet-ledger-local-1"
+
+# The spend a close row carries, named as in `Usage` (calls are counted by the receipts).
+USAGE_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
 
 
 class Estimate(Record):
@@ -34,11 +44,28 @@ class Estimate(Record):
     est_steps: int | None = None
     thresholds_version: str | None = None
 
+    @classmethod
+    def of(cls, score: ComplexityScore) -> Estimate:
+        """What a complexity score predicted, under the thresholds it was scored with."""
+        return cls(
+            score=score.score,
+            est_context_tokens=score.est_context_tokens,
+            est_steps=score.est_steps,
+            thresholds_version=score.thresholds_version,
+        )
+
 
 class Lifecycle:
+    """One agent's two ledger rows: `begin` writes the start, `end` the close.
+
+    `node_id` keys inline work, which has no workflow of its own; every other
+    agent is keyed by its workflow id and run id.
+    """
+
     def __init__(
         self,
         role: Role,
+        *,
         root_id: str,
         parent_id: str | None,
         depth: int,
@@ -46,7 +73,6 @@ class Lifecycle:
         title: str,
         tier: str = "",
         estimate: Estimate | None = None,
-        *,
         node_id: str | None = None,
     ) -> None:
         info = workflow.info()
@@ -70,8 +96,11 @@ class Lifecycle:
         self._start_write: asyncio.Task[Any] | None = None
         self._local = False
 
-    def begin(self, local: bool | None = None) -> None:
-        """`local` is decided by the caller's own patch when it has one covering this."""
+    def begin(self, *, local: bool | None = None) -> None:
+        """Start the start row's write, not awaited: the agent's first steps go on meanwhile.
+
+        `local` is decided by the caller's own patch when it has one covering this.
+        """
         self._local = workflow.patched(PATCH_LEDGER_LOCAL) if local is None else local
         self._start_write = asyncio.ensure_future(ledger_write(self._start, local=self._local))
 
@@ -80,6 +109,7 @@ class Lifecycle:
         status: str,
         usage: Usage,
         reason: str | None = None,
+        *,
         inline_decisions: int | None = None,
         pruned_count: int | None = None,
         turns: int | None = None,
@@ -87,6 +117,11 @@ class Lifecycle:
         verification: Verification | None = None,
         forecast_usd: float | None = None,
     ) -> None:
+        """Write the close row (awaited: a finished task is never missing from the ledger).
+
+        It repeats the start row's fields, so the row is whole even if the start
+        write never landed.
+        """
         if self._start_write is not None:
             await self._start_write
         start = self._start.model_dump(exclude={"workflow_id", "run_id"})
@@ -98,11 +133,7 @@ class Lifecycle:
                 tool_calls=tool_calls,
                 status=status,
                 closed_at=workflow.now(),
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cost_usd=usage.cost_usd,
-                cache_creation_input_tokens=usage.cache_creation_input_tokens,
-                cache_read_input_tokens=usage.cache_read_input_tokens,
+                **usage.model_dump(include=set(USAGE_COLUMNS)),
                 forecast_usd=forecast_usd,
                 failure_reason=reason,
                 inline_decisions=inline_decisions,
@@ -114,6 +145,7 @@ class Lifecycle:
 
 
 def _verification_fields(v: Verification | None) -> dict[str, Any]:
+    """The completion check's outcome as the ledger's columns."""
     if v is None:
         return {}
     return {

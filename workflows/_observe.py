@@ -1,66 +1,26 @@
-"""Telemetry helpers for workflow code: deterministic, replay-safe, cheap when tracing is off.
+"""Telemetry for workflow code: deterministic, replay-safe, cheap when tracing is off.
 
-Where to call them (the lead wires these into master.py / subagent.py). Import at module level,
-next to `_calls` (this module passes its own imports through the sandbox):
+- `agent_span` wraps a whole agent run (master, sub-agent, inline work) in one
+  `invoke_agent` span. Children and activities started inside it become its child
+  spans (the OpenTelemetryPlugin carries the context in Temporal headers). The span
+  starts at the workflow's original start time and ends at its last task (history
+  times, UTC epoch ns), whatever worker replays it, and is exported once, when the
+  run closes. It counts `agentfleet_tasks_started` on entry and `_completed`,
+  `_unverified` or `_failed` on exit (`outcome_metric`), labelled role/depth/tier. A
+  task-failing bug (not a failure exception) ends nothing: Temporal retries the task.
+- `count(name, value, **labels)` for the delegation metrics, where the decision is
+  made. Labels are low-cardinality (role, depth, tier), never ids. Fleet metrics go
+  through `count()` only: it marks the activation, so the worker persists the counter
+  (agentfleet/telemetry/counters.py) before Temporal hears the task is done.
+- `record_llm_usage(resp)` adds an answer's tokens to the current agent span; the LLM
+  activity records the LLM metrics itself, once per paid attempt, so nothing counts twice.
+- `event(name, **attrs)` marks a notable moment on the agent span, at workflow time.
 
-    from workflows._observe import agent_span, count, record_llm_usage
-    with workflow.unsafe.imports_passed_through():
-        from agentfleet.telemetry import names as tn      # metric names: tn.SUBAGENTS_SPAWNED...
-
-1. Wrap the whole body of each workflow's `run()` in one `agent_span`, and report the outcome:
-
-       @workflow.run
-       async def run(self, inp: MasterInput) -> MasterResult:
-           with agent_span("master", "master", {"tier": tier, "score": score}, depth=0) as span:
-               ...                                   # everything, including child starts
-               span.set(decision="plan", pruned_count=len(pruned))   # when known
-               span.finish(node.status, node.error)  # "completed" | "partial" | "failed"
-               return result
-
-       # SubAgentWorkflow.run:
-       with agent_span("subagent", f"sub-agent: {inp.title}", depth=inp.depth,
-                       root_id=inp.root_id) as span:
-           ...
-           span.finish(status, error)
-           return node
-
-   Children and activities started inside the block become child spans of it (the
-   OpenTelemetryPlugin carries the context in Temporal headers), so the block must enclose
-   every `execute_activity` / `execute_child_workflow` of the run. The span starts at the
-   workflow's original start time from history and ends at the workflow's last task (both
-   history times, UTC epoch ns), whatever worker replays it. It is exported once, when the
-   workflow closes. It counts `agentfleet_tasks_started` on entry and `_completed` (status
-   completed/partial) or `_failed` (status failed, a failure exception, cancellation) on exit,
-   labelled role/depth/tier. A task-failing bug (non-failure exception) ends nothing: the
-   task is retried (and, as with any `workflow.metric_meter()` recording, the retried task
-   re-runs live, so its `tasks_started` is counted again; the span is still one).
-   Delegation attributes known only later go on with `span.set(tier=..., score=...,
-   decision=..., pruned_count=..., budget_tokens=..., budget_usd=...)`.
-
-2. `count(name, value=1, **labels)` for the delegation metrics, where the decision is made:
-
-       count(SUBAGENTS_SPAWNED, role="master")              # each child workflow started
-       count(INLINE_DECISIONS, role="master")               # each subtask done inline
-       count(PRUNED_SUBTASKS, len(pruned), role="master")   # subtasks the guard dropped
-       count(BUDGET_EXHAUSTIONS, role="subagent")           # a budget ran out
-
-   Labels must be low-cardinality (role, depth, tier, model...), never ids. Count fleet
-   metrics only through `count()`: it marks the activation, so that the worker persists the
-   counter (agentfleet/telemetry/counters.py) before Temporal hears the task is done.
-
-3. `record_llm_usage(resp)` after each `chat(...)` that returned: adds the response's tokens to
-   the current agent span (`gen_ai.usage.*` on `invoke_agent`). The LLM metrics (calls,
-   tokens, cost, retries) are recorded by the LLM activity itself, once per paid attempt, so
-   this helper records no metric and nothing is counted twice.
-
-4. `event(name, **attrs)` for notable moments on the agent span (e.g. "plan.rejected"),
-   timestamped with workflow time.
-
-Replay safety: spans come from the replay-safe provider (`create_tracer_provider()`): ids are
-drawn from the workflow's seeded random, so a replay recreates the same span, and `end()` is a
-no-op while replaying history; `workflow.metric_meter()` drops recordings during replay. With
-no telemetry set up (a plain test worker) spans are no-ops and metrics go to the runtime's
-meter (a no-op when it exports nothing).
+Replay safety: spans come from the replay-safe provider (`create_tracer_provider()`):
+ids are drawn from the workflow's seeded random, so a replay recreates the same span,
+and `end()` is a no-op while replaying history; `workflow.metric_meter()` drops
+recordings during replay. With no telemetry set up (a plain test worker) spans are
+no-ops and metrics go to the runtime's meter.
 """
 
 from __future__ import annotations
@@ -87,7 +47,6 @@ __all__ = [
     "AgentSpan",
     "agent_span",
     "count",
-    "current_agent_span",
     "event",
     "record_llm_usage",
 ]
@@ -239,7 +198,7 @@ class AgentSpan:
             self.span.set_attribute(tn.AF_STATUS, "continued_as_new")
             self.span.end(end_time=workflow.time_ns())
             return
-        elif is_cancelled_exception(exc):  # as Temporal decides the workflow was cancelled
+        elif is_cancelled_exception(exc):  # as Temporal decides the workflow was canceled
             status = "cancelled"
             self.span.set_attribute(ERROR_TYPE, "cancelled")
             self.span.set_status(Status(StatusCode.ERROR, "cancelled"))
@@ -272,6 +231,22 @@ def outcome_metric(status: str) -> str:
     return tn.TASKS_FAILED
 
 
+def _agent_attributes(
+    kind: str, name: str, agent_id: str, *, root: str, depth: int, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """The `invoke_agent` span's attributes: the GenAI conventions' and agentfleet's."""
+    return {
+        tn.GEN_AI_OPERATION: "invoke_agent",
+        tn.GEN_AI_AGENT_ID: agent_id,
+        tn.GEN_AI_AGENT_NAME: name,
+        tn.GEN_AI_CONVERSATION_ID: root,
+        tn.AF_ROOT_ID: root,
+        tn.AF_DEPTH: depth,
+        "agentfleet.role": kind,
+        **extra,
+    }
+
+
 @contextmanager
 def agent_span(
     kind: str,
@@ -295,27 +270,18 @@ def agent_span(
     info = workflow.info()
     root = root_id or (info.root.workflow_id if info.root else info.workflow_id)
     extra = _attributes(attrs)
-    attributes = {
-        tn.GEN_AI_OPERATION: "invoke_agent",
-        tn.GEN_AI_AGENT_ID: agent_id or info.workflow_id,
-        tn.GEN_AI_AGENT_NAME: name,
-        tn.GEN_AI_CONVERSATION_ID: root,
-        tn.AF_ROOT_ID: root,
-        tn.AF_DEPTH: depth,
-        "agentfleet.role": kind,
-        **extra,
-    }
+    span = trace.get_tracer(TRACER).start_span(
+        f"invoke_agent {name}",
+        kind=SpanKind.INTERNAL,
+        attributes=_agent_attributes(
+            kind, name, agent_id or info.workflow_id, root=root, depth=depth, extra=extra
+        ),
+        start_time=_ns(start_time or info.workflow_start_time),
+    )
     labels: dict[str, str | int] = {tn.ATTR_DEPTH: depth}
     tier = extra.get(tn.AF_TIER)
     if tier is not None:
         labels[tn.ATTR_TIER] = str(tier)
-    tracer = trace.get_tracer(TRACER)
-    span = tracer.start_span(
-        f"invoke_agent {name}",
-        kind=SpanKind.INTERNAL,
-        attributes=attributes,
-        start_time=_ns(start_time or info.workflow_start_time),
-    )
     handle = AgentSpan(span, kind, labels)
     _add(tn.TASKS_STARTED, 1, {tn.ATTR_ROLE: kind, **labels})
     token = _current.set(handle)
@@ -336,10 +302,6 @@ def agent_span(
         except ValueError:  # reset from another context (teardown): harmless
             pass
         handle._close(failure)
-
-
-def current_agent_span() -> AgentSpan | None:
-    return _current.get()
 
 
 def record_llm_usage(resp: Any) -> None:

@@ -1,7 +1,7 @@
 """Custom search attributes, so the Temporal UI and CLI can filter agents.
 
-They are registered by `agentfleet.cli.devserver` (and by the compose stack's
-namespace job). Children get theirs at start; a master upserts its own.
+The keys are agentfleet.contracts.search's, registered by `agentfleet dev` and by the
+compose stack's namespace job. Children get theirs at start; a master upserts its own.
 """
 
 from __future__ import annotations
@@ -9,23 +9,26 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import (
-    RetryPolicy,
-    SearchAttributeKey,
-    SearchAttributePair,
-    TypedSearchAttributes,
-)
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 
-AGENT_ROLE = SearchAttributeKey.for_keyword("AgentRole")
-AGENT_TIER = SearchAttributeKey.for_keyword("AgentTier")
-AGENT_DEPTH = SearchAttributeKey.for_int("AgentDepth")
-ROOT_TASK_ID = SearchAttributeKey.for_keyword("RootTaskId")
+with workflow.unsafe.imports_passed_through():
+    from agentfleet.contracts.activities import SEARCH_ATTRIBUTES_ACTIVITY
+    from agentfleet.contracts.search import (
+        AGENT_DEPTH,
+        AGENT_KEYS,
+        AGENT_ROLE,
+        AGENT_TIER,
+        ROOT_TASK_ID,
+    )
 
 # Guards the upsert command added after histories were first recorded.
 PATCH_SEARCH_ATTRIBUTES = "agentfleet-search-attributes-1"
 
+NAMES = [key.name for key in AGENT_KEYS]
+
 
 def agent_attributes(role: str, tier: str, depth: int, root_id: str) -> TypedSearchAttributes:
+    """A child's tags, set when it starts: no upsert command in its history."""
     return TypedSearchAttributes(
         [
             SearchAttributePair(AGENT_ROLE, role),
@@ -34,10 +37,6 @@ def agent_attributes(role: str, tier: str, depth: int, root_id: str) -> TypedSea
             SearchAttributePair(ROOT_TASK_ID, root_id),
         ]
     )
-
-
-SEARCH_ATTRIBUTES_ACTIVITY = "agentfleet.cluster.search_attributes"
-NAMES = [k.name for k in (AGENT_ROLE, AGENT_TIER, AGENT_DEPTH, ROOT_TASK_ID)]
 
 
 async def upsert_own(role: str, tier: str, depth: int, root_id: str) -> bool:

@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
     from temporalio.service import RPCError, RPCStatusCode
 
+    from agentfleet.contracts.activities import AWAIT_MASTER_ACTIVITY
     from agentfleet.contracts.fleet import (
         AwaitMaster,
         FleetInput,
@@ -73,7 +74,6 @@ from workflows._calls import failure_message
 from workflows._upgrade import continue_as_new_upgrading, newer_build_current
 
 MASTER_WORKFLOW = "MasterAgentWorkflow"
-AWAIT_MASTER = "agentfleet.fleet.await_master"
 # Fleet runs from before it never continue-as-new because a new build is current.
 UPGRADE_PATCH = "agentfleet-fleet-upgrade-at-can-1"
 
@@ -100,7 +100,7 @@ _PARTIAL = {"partial", "budget_exhausted", "skipped"}
 DEFAULT_PRIORITY = 3
 
 
-@activity.defn(name=AWAIT_MASTER)
+@activity.defn(name=AWAIT_MASTER_ACTIVITY)
 async def await_master(req: AwaitMaster) -> FleetOutcome:
     """Wait for a master started by an earlier fleet run; report how it ended."""
     waiter = asyncio.ensure_future(_master_outcome(req.workflow_id))
@@ -159,6 +159,8 @@ def _result_status(result: Any) -> OutcomeStatus:
 
 @workflow.defn(name="FleetWorkflow")
 class FleetWorkflow:
+    """The 24/7 orchestrator: a queue of goals, one master each, under a concurrency limit."""
+
     @workflow.init
     def __init__(self, inp: FleetInput) -> None:
         # Restored in __init__, not run(): updates and signals delivered in the
@@ -209,6 +211,7 @@ class FleetWorkflow:
 
     @workflow.signal(name="resume")
     def resume(self) -> None:
+        """Start queued goals again after a pause."""
         self._paused = False
 
     @workflow.signal(name="drain")
@@ -218,6 +221,7 @@ class FleetWorkflow:
 
     @workflow.query(name="status")
     def status(self) -> FleetStatus:
+        """The fleet at a glance: its state, queue length, masters in flight and stats."""
         info = workflow.info()
         return FleetStatus(
             fleet_id=info.workflow_id,
@@ -233,16 +237,19 @@ class FleetWorkflow:
 
     @workflow.query(name="queue")
     def queue(self) -> list[FleetTask]:
+        """The goals accepted and not started yet, in the order they will start."""
         return list(self._queue)
 
     @workflow.query(name="stats")
     def stats(self) -> FleetStats:
+        """The fleet's counters, carried across continue-as-new."""
         return self._stats
 
     # --- the loop ------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: FleetInput) -> FleetStatus:
+        """Start goals as slots free up, until drained; continue as new when Temporal suggests."""
         self._moves_to_new_builds = workflow.patched(UPGRADE_PATCH)
         self._tag()
         for task in list(self._in_flight.values()):
@@ -266,9 +273,12 @@ class FleetWorkflow:
         return self.status()
 
     def _next_index(self) -> int:
-        """The most urgent goal first; among equals, the fairness key with the fewest
-        masters running, so one team's batch cannot hold every slot; then FIFO.
-        Goals without priority or key are plain FIFO, as before."""
+        """The next goal to start: the most urgent first, then the least-served key, then FIFO.
+
+        Among goals of equal priority, the fairness key with the fewest masters
+        running goes first, so one team's batch cannot hold every slot. Goals
+        without priority or key are plain FIFO, as before.
+        """
         running: dict[str | None, int] = {}
         for t in self._in_flight.values():
             running[t.input.fairness_key] = running.get(t.input.fairness_key, 0) + 1
@@ -410,7 +420,7 @@ class FleetWorkflow:
                 starting = False
                 self._stats.reattached += 1
                 outcome = await workflow.execute_activity(
-                    AWAIT_MASTER,
+                    AWAIT_MASTER_ACTIVITY,
                     AwaitMaster(workflow_id=task.task_id),
                     result_type=FleetOutcome,
                     start_to_close_timeout=timedelta(hours=6),

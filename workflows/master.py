@@ -13,6 +13,7 @@ master. Children's ids extend the master's id, so a tree is found from its root.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
@@ -40,7 +41,9 @@ with workflow.unsafe.imports_passed_through():
         Subtask,
         SubtreeControl,
         TextBlock,
+        Tier,
         ToolResultBlock,
+        Usage,
         Verification,
         VerifyRequest,
     )
@@ -59,7 +62,13 @@ with workflow.unsafe.imports_passed_through():
         plan_from,
         with_graph,
     )
-    from agentfleet.delegation.policy import Decision, DelegationPolicy, Limits, guard
+    from agentfleet.delegation.policy import (
+        Decision,
+        DelegationPolicy,
+        GuardResult,
+        Limits,
+        guard,
+    )
     from agentfleet.mcp.allow import ToolSet, plan_errors, planner_note
     from agentfleet.mcp.allow import resolve as resolve_tools
     from agentfleet.telemetry import names as tn
@@ -81,6 +90,8 @@ from workflows._observe import AgentSpan, agent_span, count
 from workflows._search import upsert_own
 from workflows.subagent import (
     PATCH_REAL_COMPLETION,
+    Lineage,
+    child_input,
     policy_for,
     run_child,
     settle,
@@ -107,8 +118,10 @@ _VALIDATE_STEP = Subtask(
 
 
 def naive_plan(subtasks: list[Subtask], goal: str) -> list[Subtask]:
-    """The over-decomposing habit, for the baseline: a plan step first and a
-    validate step last, whether or not the planner already added them."""
+    """The over-decomposing habit, for the baseline: a plan step first, a validate step last.
+
+    Added whether or not the planner already planned such steps.
+    """
     titles = {s.title.lower() for s in subtasks}
     out = list(subtasks)
     if not any(t.startswith("plan") for t in titles):
@@ -121,11 +134,48 @@ def naive_plan(subtasks: list[Subtask], goal: str) -> list[Subtask]:
 
 
 def workspace_name_for(workflow_id: str) -> str:
+    """A fresh goal's workspace: its workflow id, made safe as a folder name."""
     return re.sub(r"[^A-Za-z0-9._-]", "-", workflow_id).strip(".-")[:120] or "task"
+
+
+# One piece of the master's work: the subtask, how it is done, what it was scored.
+Piece = tuple[Subtask, Decision, ComplexityScore]
+# A piece by its step id, with its index among the children (0 for inline work).
+Numbered = dict[str, tuple[Subtask, Decision, ComplexityScore, int]]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The goal as the master first judged it, before any plan."""
+
+    policy: DelegationPolicy
+    """The delegation policy with the run's model choices."""
+    thresholds: Thresholds
+    """The tier thresholds in force when the run started."""
+    goal: ComplexityScore
+    """The whole goal's complexity score."""
+    decision: Decision
+    """What the policy decided for the whole goal."""
+
+
+@dataclass
+class Decided:
+    """What the master decided to do, before any of it runs."""
+
+    work: list[Piece]
+    """The pieces, each with its decision (inline or spawn) and its score."""
+    plan: Plan | None = None
+    """The validated plan they came from, if the goal was planned."""
+    attempts: int = 0
+    """How many planner calls it took."""
+    pruned: list[Pruning] = field(default_factory=list)
+    """What the guard (or the person approving) took out of the plan."""
 
 
 @workflow.defn(name="MasterAgentWorkflow")
 class MasterAgentWorkflow:
+    """One goal: scored, then done inline, delegated to one sub-agent, or planned."""
+
     def __init__(self) -> None:
         self._spend: Spend | None = None
         self._children: dict[str, AgentNode] = {}
@@ -165,6 +215,7 @@ class MasterAgentWorkflow:
 
     @workflow.update(name="approve_plan")
     async def approve_plan(self, answer: PlanApproval) -> ApprovalResult:
+        """Approve (maybe edited) or reject the plan waiting under `require_approval`."""
         self._approval = answer
         plan = answer.plan or self._awaiting
         return ApprovalResult(accepted=answer.approve, subtasks=len(plan.subtasks) if plan else 0)
@@ -175,8 +226,8 @@ class MasterAgentWorkflow:
             raise ValueError("no plan is waiting for approval")
         if answer.plan is not None and self._policy is not None and self._decision is not None:
             edited = with_graph(answer.plan) if self._real else answer.plan
-            limits = self._policy.limits(2, 500)
-            checked = guard(edited, self._decision.tier, 0, limits, 0, strip_overhead=True)
+            limits = self._policy.limits(max_depth=2, max_total=500)
+            checked = _guard_top(edited, self._decision.tier, limits)
             if not checked.kept:
                 reasons = "; ".join(f"{p.title}: {p.reason}" for p in checked.pruned)
                 raise ValueError(f"the edited plan leaves nothing to do ({reasons})")
@@ -197,6 +248,7 @@ class MasterAgentWorkflow:
 
     @workflow.run
     async def run(self, inp: MasterInput) -> MasterResult:
+        """Score the goal, then do it inline, delegate it or plan it, in one traced run."""
         wid = workflow.info().workflow_id
         with agent_span("master", "master", depth=0, root_id=wid) as span:
             result = await self._run_traced(inp, span)
@@ -204,7 +256,7 @@ class MasterAgentWorkflow:
             return result
 
     async def _run_traced(self, inp: MasterInput, span: AgentSpan) -> MasterResult:
-        wid = workflow.info().workflow_id
+        """The run between the master's two ledger rows."""
         loaded = await load_thresholds()
         # The cut points as before, and the calibration record's per-tier costs.
         thresholds = loaded.base()
@@ -213,6 +265,24 @@ class MasterAgentWorkflow:
         goal = score_text(inp.goal, thresholds)
         decision = policy.decide(goal)
         self._policy, self._decision = policy, decision
+        life = await self._open(inp, span, goal, decision)
+        wid = workflow.info().workflow_id
+        spend = self._spend = Spend(wid, inp.budget, task_priority(inp.priority, inp.fairness_key))
+        try:
+            result = await self._run(inp, Scored(policy, thresholds, goal, decision), spend)
+        except Exception as err:
+            # The close row carries the whole subtree's spend, children included.
+            status = "canceled" if is_cancelled_exception(err) else "failed"
+            await life.end(status, self.tree().usage, failure_message(err))
+            raise
+        await self._close(life, span, result)
+        return result
+
+    async def _open(
+        self, inp: MasterInput, span: AgentSpan, goal: ComplexityScore, decision: Decision
+    ) -> Lifecycle:
+        """The decision on the span, the live tree's root, the master's tags and start row."""
+        wid = workflow.info().workflow_id
         span.set(
             tier=decision.tier,
             score=goal.score,
@@ -232,28 +302,19 @@ class MasterAgentWorkflow:
         self._tag_children = await upsert_own("master", decision.tier, 0, wid)
         life = Lifecycle(
             "master",
-            wid,
-            None,
-            0,
-            decision.model,
-            inp.goal,
-            decision.tier,
-            Estimate(
-                score=goal.score,
-                est_context_tokens=goal.est_context_tokens,
-                est_steps=goal.est_steps,
-                thresholds_version=thresholds.version,
-            ),
+            root_id=wid,
+            parent_id=None,
+            depth=0,
+            model=decision.model,
+            title=inp.goal,
+            tier=decision.tier,
+            estimate=Estimate.of(goal),
         )
         life.begin()
-        spend = self._spend = Spend(wid, inp.budget, task_priority(inp.priority, inp.fairness_key))
-        try:
-            result = await self._run(inp, policy, thresholds, goal, decision, spend)
-        except Exception as err:
-            # The close row carries the whole subtree's spend, children included.
-            status = "canceled" if is_cancelled_exception(err) else "failed"
-            await life.end(status, self.tree().usage, failure_message(err))
-            raise
+        return life
+
+    async def _close(self, life: Lifecycle, span: AgentSpan, result: MasterResult) -> None:
+        """The close row and the span's last attributes, from the finished tree."""
         tree = result.tree
         span.set(pruned_count=len(tree.pruned))
         if self._forecast is not None:
@@ -269,98 +330,40 @@ class MasterAgentWorkflow:
         )
         if tree.verification is not None:
             span.verified(tree.verification)
-        return result
 
-    async def _run(
-        self,
-        inp: MasterInput,
-        policy: DelegationPolicy,
-        thresholds: Thresholds,
-        goal: ComplexityScore,
-        decision: Decision,
-        spend: Spend,
-    ) -> MasterResult:
-        wid = workflow.info().workflow_id
+    async def _run(self, inp: MasterInput, scored: Scored, spend: Spend) -> MasterResult:
+        """Decide what to do, execute it, and assemble the result."""
+        thresholds, decision = scored.thresholds, scored.decision
         started = workflow.now()
-        workspace = inp.workspace or workspace_name_for(wid)
-        try:
-            await prepare_workspace(workspace, create=inp.workspace is None)
-        except Exception as err:  # noqa: BLE001 - becomes a clear, final failure
-            raise ApplicationError(
-                failure_message(err), type="WorkspaceMissing", non_retryable=True
-            ) from None
-        self._real = workflow.patched(PATCH_REAL_COMPLETION)
-        if workflow.patched(PATCH_MCP_TOOLS):
-            self._tools = await self._tool_set(inp)
-
-        plan: Plan | None = None
-        attempts = 0
-        pruned: list[Pruning] = []
-        whole_goal = Subtask(title=inp.goal[:200], description=inp.goal)
-        if inp.strategy == "naive":
-            # The baseline we replace: always plan, always spawn, plan and
-            # validate steps included, nothing pruned, one model for all.
-            plan, attempts = await self._plan(inp, decision.model, spend)
-            # Nor does the baseline order anything: every step starts at once.
-            kept = [
-                st.model_copy(update={"depends_on": []})
-                for st in naive_plan(plan.subtasks, inp.goal)[: inp.max_subtasks + 2]
-            ]
-            estimates = [score_spec(spec_for(st, inp.goal, 1), thresholds) for st in kept]
-            naive = decision.model_copy(update={"decision": "spawn", "may_decompose": False})
-            work = [
-                (st, naive.model_copy(update={"tier": e.tier, "score": e.score}), e)
-                for st, e in zip(kept, estimates, strict=True)
-            ]
-        elif decision.decision == "inline" or not decision.may_decompose:
-            work = [(whole_goal, decision, goal)]
-        else:
-            plan, attempts = await self._plan(inp, decision.model, spend)
-            limits = policy.limits(inp.max_depth, inp.max_total_subagents)
-            checked = guard(plan, decision.tier, 0, limits, 0, strip_overhead=True)
-            pruned = list(checked.pruned)
-            kept = keep_first(checked.kept, inp.max_subtasks) or [whole_goal]
-            ahead = self._estimate(inp, kept, policy, thresholds, decision, spend)
-            if ahead.over_budget and not inp.require_approval and workflow.patched(PATCH_FORECAST):
-                # Refused before any child starts; with require_approval a person decides.
-                refused = self._refused(inp, ahead, plan, attempts, pruned, workspace, spend)
-                return refused.model_copy(update={"thresholds_version": thresholds.version})
-            if inp.require_approval:
-                kept, more = await self._await_approval(Plan(subtasks=kept), inp, decision, limits)
-                pruned.extend(more)
-            estimates = [score_spec(spec_for(st, inp.goal, 1), thresholds) for st in kept]
-            work = [(st, policy.decide(e), e) for st, e in zip(kept, estimates, strict=True)]
-
-        self._set_forecast(inp, work, decision, spend)
-        n_spawn = sum(1 for _, d, _ in work if d.decision == "spawn")
+        workspace = await self._prepare(inp)
+        decided = await self._decide(inp, scored, spend, workspace)
+        if isinstance(decided, MasterResult):
+            return decided
+        self._set_forecast(inp, decided.work, decision, spend)
+        n_spawn = sum(1 for _, d, _ in decided.work if d.decision == "spawn")
         count(tn.SUBAGENTS_SPAWNED, n_spawn, role="master")
-        count(tn.INLINE_DECISIONS, len(work) - n_spawn, role="master")
-        count(tn.PRUNED_SUBTASKS, len(pruned), role="master")
-        nodes, records = await self._execute(inp, work, workspace, thresholds, spend)
-        if len(nodes) == 1 and plan is None:
-            output = nodes[0].output
-        else:
-            output = await self._synthesize(inp, decision.model, nodes, spend)
-        usage = spend.own
-        for node in nodes:
-            if node.role != "inline":
-                usage = usage + node.usage
-        status, error, check = await self._outcome(inp, nodes, plan, workspace, spend, output)
+        count(tn.INLINE_DECISIONS, len(decided.work) - n_spawn, role="master")
+        count(tn.PRUNED_SUBTASKS, len(decided.pruned), role="master")
+        nodes, records = await self._execute(inp, decided.work, workspace, thresholds, spend)
+        output = await self._answer(inp, decision, decided, nodes, spend)
+        status, error, check = await self._outcome(
+            inp, nodes, decided.plan, workspace, spend, output
+        )
         tree = AgentNode(
-            workflow_id=wid,
+            workflow_id=workflow.info().workflow_id,
             role="master",
             title=inp.goal[:80],
             status=status,
             model=decision.model,
             output=output,
             error=error,
-            usage=usage,
+            usage=_rolled_up(spend, nodes),
             depth=0,
             tier=decision.tier,
             started_at=started,
             closed_at=workflow.now(),
             receipts=spend.receipts,
-            pruned=pruned,
+            pruned=decided.pruned,
             decisions=records,
             children=nodes,
             verification=check,
@@ -370,10 +373,85 @@ class MasterAgentWorkflow:
             goal=inp.goal,
             workspace=workspace,
             tree=tree,
-            plan=plan,
-            plan_attempts=attempts,
+            plan=decided.plan,
+            plan_attempts=decided.attempts,
             thresholds_version=thresholds.version,
         )
+
+    async def _prepare(self, inp: MasterInput) -> str:
+        """The goal's workspace, the completion-check patch and the goal's tools."""
+        workspace = inp.workspace or workspace_name_for(workflow.info().workflow_id)
+        try:
+            await prepare_workspace(workspace, create=inp.workspace is None)
+        except Exception as err:  # noqa: BLE001 - becomes a clear, final failure
+            raise ApplicationError(
+                failure_message(err), type="WorkspaceMissing", non_retryable=True
+            ) from None
+        self._real = workflow.patched(PATCH_REAL_COMPLETION)
+        if workflow.patched(PATCH_MCP_TOOLS):
+            self._tools = await self._tool_set(inp)
+        return workspace
+
+    async def _decide(
+        self, inp: MasterInput, scored: Scored, spend: Spend, workspace: str
+    ) -> Decided | MasterResult:
+        """The pieces of work: the whole goal, or a plan's kept subtasks (or a refusal)."""
+        policy, thresholds, decision = scored.policy, scored.thresholds, scored.decision
+        whole_goal = Subtask(title=inp.goal[:200], description=inp.goal)
+        if inp.strategy == "naive":
+            return await self._naive(inp, thresholds, decision, spend)
+        if decision.decision == "inline" or not decision.may_decompose:
+            return Decided(work=[(whole_goal, decision, scored.goal)])
+        plan, attempts = await self._plan(inp, decision.model, spend)
+        limits = policy.limits(inp.max_depth, inp.max_total_subagents)
+        checked = _guard_top(plan, decision.tier, limits)
+        pruned = list(checked.pruned)
+        kept = keep_first(checked.kept, inp.max_subtasks) or [whole_goal]
+        ahead = self._estimate(inp, kept, policy, thresholds, decision, spend)
+        if ahead.over_budget and not inp.require_approval and workflow.patched(PATCH_FORECAST):
+            # Refused before any child starts; with require_approval a person decides.
+            refused = self._refused(inp, ahead, plan, attempts, pruned, workspace, spend)
+            return refused.model_copy(update={"thresholds_version": thresholds.version})
+        if inp.require_approval:
+            kept, more = await self._await_approval(Plan(subtasks=kept), inp, decision, limits)
+            pruned.extend(more)
+        estimates = [score_spec(spec_for(st, inp.goal, 1), thresholds) for st in kept]
+        work = [(st, policy.decide(e), e) for st, e in zip(kept, estimates, strict=True)]
+        return Decided(work=work, plan=plan, attempts=attempts, pruned=pruned)
+
+    async def _naive(
+        self, inp: MasterInput, thresholds: Thresholds, decision: Decision, spend: Spend
+    ) -> Decided:
+        """The baseline we replace: always plan, always spawn, one model for all.
+
+        Plan and validate steps included, nothing pruned.
+        """
+        plan, attempts = await self._plan(inp, decision.model, spend)
+        # Nor does the baseline order anything: every step starts at once.
+        kept = [
+            st.model_copy(update={"depends_on": []})
+            for st in naive_plan(plan.subtasks, inp.goal)[: inp.max_subtasks + 2]
+        ]
+        estimates = [score_spec(spec_for(st, inp.goal, 1), thresholds) for st in kept]
+        naive = decision.model_copy(update={"decision": "spawn", "may_decompose": False})
+        work = [
+            (st, naive.model_copy(update={"tier": e.tier, "score": e.score}), e)
+            for st, e in zip(kept, estimates, strict=True)
+        ]
+        return Decided(work=work, plan=plan, attempts=attempts)
+
+    async def _answer(
+        self,
+        inp: MasterInput,
+        decision: Decision,
+        decided: Decided,
+        nodes: list[AgentNode],
+        spend: Spend,
+    ) -> str:
+        """A lone piece's own output, or a synthesis of every part's."""
+        if len(nodes) == 1 and decided.plan is None:
+            return nodes[0].output
+        return await self._synthesize(inp, decision.model, nodes, spend)
 
     def _estimate(
         self,
@@ -453,62 +531,53 @@ class MasterAgentWorkflow:
     async def _execute(
         self,
         inp: MasterInput,
-        work: list[tuple[Subtask, Decision, ComplexityScore]],
+        work: list[Piece],
         workspace: str,
         thresholds: Thresholds,
         spend: Spend,
     ) -> tuple[list[AgentNode], list[DelegationRecord]]:
         """Run every piece, inline or as a child, in the order its dependencies allow."""
         wid = workflow.info().workflow_id
+        steps, pieces, records = _layout(work, wid)
         n_spawn = sum(1 for _, d, _ in work if d.decision == "spawn")
-        steps: list[Step] = []
-        pieces: dict[str, tuple[Subtask, Decision, ComplexityScore, int]] = {}
-        records: list[DelegationRecord] = []
-        index = 0
-        for i, (st, d, est) in enumerate(work, start=1):
-            if d.decision == "inline":
-                node_id = f"{wid}/inline-{i}"
-            else:
-                index += 1
-                node_id = f"{wid}.{index}"
-            step_id = st.id or f"#{i}"
-            pieces[step_id] = (st, d, est, index)
-            role: Role = "inline" if d.decision == "inline" else "subagent"
-            steps.append(Step(step_id, node_id, st.title, role, d.model, d.tier, st.depends_on))
-            records.append(
-                DelegationRecord(
-                    title=st.title,
-                    tier=d.tier,
-                    score=d.score,
-                    decision=d.decision,
-                    model=d.model,
-                    workflow_id=node_id if d.decision == "spawn" else None,
-                )
-            )
+        lineage = Lineage(
+            root_id=wid,
+            parent_id=wid,
+            depth=1,
+            workspace=workspace,
+            max_depth=inp.max_depth,
+            max_total_subagents=inp.max_total_subagents,
+            models=inp.models,
+            thresholds=thresholds.model_dump(),
+            tag_search_attributes=self._tag_children,
+            priority=inp.priority,
+            fairness_key=inp.fairness_key,
+        )
+        # Children not started yet, for each one's share of the budget.
         left = [n_spawn]
 
         async def start(step: Step, reports: Reports) -> AgentNode:
             st, d, est, n = pieces[step.id]
             if d.decision == "inline":
-                estimate = Estimate(
-                    score=est.score,
-                    est_context_tokens=est.est_context_tokens,
-                    est_steps=est.est_steps,
-                    thresholds_version=thresholds.version,
-                )
                 return await self._inline(
-                    inp, st, d, step.node_id, spend, workspace, reports, estimate
+                    inp, st, d, step.node_id, spend, workspace, reports, Estimate.of(est)
                 )
-            child = self._child_input(inp, st, d, workspace, n, n_spawn, spend, left[0], reports)
-            left[0] -= 1
-            child = child.model_copy(
-                update={
-                    "est_context_tokens": est.est_context_tokens,
-                    "est_steps": est.est_steps,
-                    "thresholds_version": thresholds.version,
-                    "thresholds": thresholds.model_dump(),
-                }
+            child = child_input(
+                d,
+                est,
+                lineage=lineage,
+                task=prompts.subagent_task(st, reports),
+                title=st.title,
+                index=n,
+                siblings=n_spawn,
+                budget=spend.reserve(left[0]),
+                max_turns=min(d.max_turns, inp.max_turns),
+                max_tokens=min(d.max_tokens, inp.max_tokens),
+                outputs=st.outputs,
+                tools=self._tools.files if self._tools else None,
+                mcp_tools=self._tools.for_subtask(st) if self._tools else [],
             )
+            left[0] -= 1
             return await self._track(child, step.node_id)
 
         return await run_graph(steps, start), records
@@ -591,49 +660,8 @@ class MasterAgentWorkflow:
         if answer.plan is None:
             return plan.subtasks, []
         edited = with_graph(answer.plan) if self._real else answer.plan
-        checked = guard(edited, decision.tier, 0, limits, 0, strip_overhead=True)
+        checked = _guard_top(edited, decision.tier, limits)
         return keep_first(checked.kept, inp.max_subtasks), list(checked.pruned)
-
-    def _child_input(
-        self,
-        inp: MasterInput,
-        st: Subtask,
-        d: Decision,
-        workspace: str,
-        index: int,
-        siblings: int,
-        spend: Spend,
-        left: int,
-        reports: Reports,
-    ) -> SubAgentInput:
-        """`left`: children not started yet, this one included (for its budget share)."""
-        wid = workflow.info().workflow_id
-        return SubAgentInput(
-            task=prompts.subagent_task(st, reports),
-            title=st.title,
-            workspace=workspace,
-            model=d.model,
-            root_id=wid,
-            parent_id=wid,
-            depth=1,
-            index=index,
-            siblings=siblings,
-            max_depth=inp.max_depth,
-            max_turns=min(d.max_turns, inp.max_turns),
-            max_tokens=min(d.max_tokens, inp.max_tokens),
-            tier=d.tier,
-            score=d.score,
-            may_decompose=d.may_decompose,
-            budget=spend.reserve(left),
-            models=inp.models,
-            max_total_subagents=inp.max_total_subagents,
-            tag_search_attributes=self._tag_children,
-            outputs=st.outputs,
-            tools=self._tools.files if self._tools else None,
-            mcp_tools=self._tools.for_subtask(st) if self._tools else [],
-            priority=inp.priority,
-            fairness_key=inp.fairness_key,
-        )
 
     async def _track(self, child: SubAgentInput, child_id: str) -> AgentNode:
         self._children[child_id] = AgentNode(
@@ -701,8 +729,10 @@ class MasterAgentWorkflow:
     async def _inline_one_call(
         self, inp: MasterInput, st: Subtask, d: Decision, node_id: str, spend: Spend
     ) -> AgentNode:
-        """Inline work as histories recorded before PATCH_REAL_COMPLETION ran it:
-        one LLM call, no tools. Kept so those histories replay."""
+        """Inline work as histories recorded before PATCH_REAL_COMPLETION ran it.
+
+        One LLM call, no tools. Kept so those histories replay.
+        """
         started = workflow.now()
         before = len(spend.receipts)
         usage_before = spend.own
@@ -859,6 +889,53 @@ class MasterAgentWorkflow:
         except Exception as err:  # noqa: BLE001 - the children's work stands without a summary
             return f"(synthesis failed: {failure_message(err)})"
         return resp.text
+
+
+def _guard_top(plan: Plan, tier: Tier, limits: Limits) -> GuardResult:
+    """The guard on the master's own plan: depth 0, nothing spawned yet, overhead steps cut."""
+    return guard(plan, tier, depth=0, limits=limits, spawned_so_far=0, strip_overhead=True)
+
+
+def _layout(work: list[Piece], wid: str) -> tuple[list[Step], Numbered, list[DelegationRecord]]:
+    """Each piece as a graph step with its node id, and the delegation record of each.
+
+    Children are numbered after the master (`wid.1`, `wid.2`, ...); inline pieces
+    are keyed under it (`wid/inline-3`). A piece is known by its plan id, or its place.
+    """
+    steps: list[Step] = []
+    pieces: Numbered = {}
+    records: list[DelegationRecord] = []
+    index = 0
+    for i, (st, d, est) in enumerate(work, start=1):
+        if d.decision == "inline":
+            node_id = f"{wid}/inline-{i}"
+        else:
+            index += 1
+            node_id = f"{wid}.{index}"
+        step_id = st.id or f"#{i}"
+        pieces[step_id] = (st, d, est, index)
+        role: Role = "inline" if d.decision == "inline" else "subagent"
+        steps.append(Step(step_id, node_id, st.title, role, d.model, d.tier, st.depends_on))
+        records.append(
+            DelegationRecord(
+                title=st.title,
+                tier=d.tier,
+                score=d.score,
+                decision=d.decision,
+                model=d.model,
+                workflow_id=node_id if d.decision == "spawn" else None,
+            )
+        )
+    return steps, pieces, records
+
+
+def _rolled_up(spend: Spend, nodes: list[AgentNode]) -> Usage:
+    """The tree's usage: the master's own calls (inline work included) and its children's."""
+    usage = spend.own
+    for node in nodes:
+        if node.role != "inline":
+            usage = usage + node.usage
+    return usage
 
 
 def _plan_feedback(resp: LlmResponse, error: str) -> list[Message]:

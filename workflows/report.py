@@ -20,8 +20,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.audit import RUN_AUDIT
-    from activities.report import BUILD_REPORT
+    from agentfleet.contracts.activities import AUDIT_ACTIVITY, REPORT_ACTIVITY
     from agentfleet.contracts.reports import (
         AuditRequest,
         AuditSummary,
@@ -61,12 +60,15 @@ REPORT_RETRY = RetryPolicy(
 
 @workflow.defn(name="WeeklyReportWorkflow")
 class WeeklyReportWorkflow:
+    """The weekly report and its telemetry audit, run by the schedule every Monday."""
+
     @workflow.run
     async def run(self, inp: WeeklyReportInput) -> WeeklyReportResult:
+        """Build the week's report and audit it; a failed audit still leaves the report."""
         week = inp.week or previous_week(workflow.now(), inp.tz)
         report, (audit, audit_error) = await asyncio.gather(
             workflow.execute_activity(
-                BUILD_REPORT,
+                REPORT_ACTIVITY,
                 ReportRequest(week=week, tz=inp.tz),
                 result_type=ReportBuildResult,
                 start_to_close_timeout=timedelta(minutes=10),
@@ -93,7 +95,7 @@ class WeeklyReportWorkflow:
     async def _audit(self, week: str, tz: str) -> tuple[AuditSummary | None, str | None]:
         try:
             summary = await workflow.execute_activity(
-                RUN_AUDIT,
+                AUDIT_ACTIVITY,
                 AuditRequest(week=week, tz=tz),
                 result_type=AuditSummary,
                 start_to_close_timeout=timedelta(minutes=10),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ControlResult,
         DelegationRecord,
         Effect,
+        McpTool,
         Message,
         NodeStatus,
         Plan,
@@ -45,9 +47,9 @@ with workflow.unsafe.imports_passed_through():
         VerifyRequest,
     )
     from agentfleet.delegation import prompts
-    from agentfleet.delegation.complexity import Thresholds, spec_for
+    from agentfleet.delegation.complexity import ComplexityScore, Thresholds, spec_for
     from agentfleet.delegation.complexity import score as score_spec
-    from agentfleet.delegation.policy import DelegationPolicy, guard
+    from agentfleet.delegation.policy import Decision, DelegationPolicy, guard
     from agentfleet.deploy.task_timeouts import AGENT_TASK_TIMEOUT, PATCH_TASK_TIMEOUTS
     from agentfleet.mcp.allow import ToolSet
     from agentfleet.sandbox import DELEGATE_TOOL
@@ -57,7 +59,7 @@ from workflows._agent import Control, Spend, task_priority
 from workflows._calls import call_agent_tool, failure_message, verify_work
 from workflows._lifecycle import Estimate, Lifecycle
 from workflows._loop import AgentLoop, LoopConfig, LoopState
-from workflows._observe import agent_span, count
+from workflows._observe import AgentSpan, agent_span, count
 from workflows._search import agent_attributes
 
 # Guards the switch to conversation-by-reference for histories recorded before it.
@@ -94,8 +96,74 @@ def policy_for(models: Mapping[Tier, str] | None, override: str | None = None) -
     return policy
 
 
+@dataclass(frozen=True, kw_only=True)
+class Lineage:
+    """What every child of one parent inherits from it, whatever its own task."""
+
+    root_id: str
+    """The master's workflow id: the tree's root."""
+    parent_id: str
+    """The parent's workflow id."""
+    depth: int
+    """The children's depth (the master is 0)."""
+    workspace: str
+    """The workspace the whole tree works in."""
+    max_depth: int
+    """How deep the tree may grow."""
+    max_total_subagents: int
+    """How many sub-agents the whole tree may start."""
+    models: Mapping[Tier, str] | None
+    """The run's model per tier, if it chose any."""
+    thresholds: dict[str, float | str] | None
+    """The root's tier thresholds, so a calibration mid-run changes nothing."""
+    tag_search_attributes: bool
+    """Whether the cluster has the search attributes to tag children with."""
+    priority: int | None
+    """The root goal's priority, for the children's own calls."""
+    fairness_key: str | None
+    """The root goal's fairness key, likewise."""
+
+
+def child_input(
+    decision: Decision,
+    estimate: ComplexityScore,
+    *,
+    lineage: Lineage,
+    task: str,
+    title: str,
+    index: int,
+    siblings: int,
+    budget: BudgetSpec,
+    max_turns: int,
+    max_tokens: int,
+    outputs: list[str],
+    tools: list[str] | None,
+    mcp_tools: list[McpTool],
+) -> SubAgentInput:
+    """A sub-agent's input, from its parent's decision about it: master and sub-agent alike."""
+    # Lineage's fields, and these of the decision and the estimate, are named as the input's.
+    inherited = {f.name: getattr(lineage, f.name) for f in fields(lineage)}
+    return SubAgentInput(
+        **inherited,
+        **decision.model_dump(include={"model", "tier", "score", "may_decompose"}),
+        **estimate.model_dump(include={"est_context_tokens", "est_steps", "thresholds_version"}),
+        task=task,
+        title=title,
+        index=index,
+        siblings=siblings,
+        max_turns=max_turns,
+        max_tokens=max_tokens,
+        budget=budget,
+        outputs=outputs,
+        tools=tools,
+        mcp_tools=mcp_tools,
+    )
+
+
 @workflow.defn(name="SubAgentWorkflow")
 class SubAgentWorkflow:
+    """One agent loop, durable turn by turn, that may delegate to children of its own."""
+
     def __init__(self) -> None:
         self._baseline = False
         self._children: list[AgentNode] = []
@@ -107,39 +175,28 @@ class SubAgentWorkflow:
 
     @workflow.signal(name="control_signal")
     async def control_signal(self, req: ControlRequest) -> None:
+        """Pause, resume or cancel from a parent: this agent and its subtree."""
         self._control.apply(req.action, req.reason)
         await self._forward(req)
 
     @workflow.update(name="control")
     async def control(self, req: ControlRequest) -> ControlResult:
+        """Pause, resume or cancel from a person, answered with the state it leaves."""
         state = self._control.apply(req.action, req.reason)
         await self._forward(req)
         return ControlResult(workflow_id=workflow.info().workflow_id, state=state)
 
     async def _forward(self, req: ControlRequest) -> None:
-        """A paused or cancelled agent pauses or cancels its whole subtree."""
+        """A paused or canceled agent pauses or cancels its whole subtree."""
         for child_id in sorted(self._running_children):
             await workflow.get_external_workflow_handle(child_id).signal("control_signal", req)
 
     @workflow.run
     async def run(self, inp: SubAgentInput) -> AgentNode:
+        """Run the loop between its two ledger rows, inside its `invoke_agent` span."""
         wid = workflow.info().workflow_id
         self._baseline = workflow.patched(PATCH_SUBAGENT_BASELINE)
-        life = Lifecycle(
-            "subagent",
-            inp.root_id,
-            inp.parent_id,
-            inp.depth,
-            inp.model,
-            inp.title,
-            inp.tier,
-            Estimate(
-                score=inp.score,
-                est_context_tokens=inp.est_context_tokens,
-                est_steps=inp.est_steps,
-                thresholds_version=inp.thresholds_version,
-            ),
-        )
+        life = _lifecycle(inp)
         with agent_span(
             "subagent",
             f"sub-agent: {inp.title or wid}",
@@ -149,17 +206,7 @@ class SubAgentWorkflow:
         ) as span:
             span.set(budget_tokens=inp.budget.tokens, budget_usd=inp.budget.usd)
             life.begin(local=True if self._baseline else None)
-            spend = Spend(
-                wid,
-                inp.resume.budget if inp.resume else inp.budget,
-                task_priority(inp.priority, inp.fairness_key),
-            )
-            if inp.resume:
-                spend.own, spend.receipts = inp.resume.own, list(inp.resume.receipts)
-                self._children = list(inp.resume.children)
-                self._delegated = inp.resume.delegated
-                self._pruned = list(inp.resume.pruned)
-                self._decisions = list(inp.resume.decisions)
+            spend = self._spend(inp, wid)
             try:
                 node = await self._loop(inp, spend)
             except workflow.ContinueAsNewError:
@@ -170,22 +217,23 @@ class SubAgentWorkflow:
                 status = "canceled" if is_cancelled_exception(err) else "failed"
                 await life.end(status, self._total(spend), failure_message(err))
                 raise
-            if node.status == "budget_exhausted":
-                count(tn.BUDGET_EXHAUSTIONS, role="subagent", tier=inp.tier)
-            span.set(pruned_count=len(node.pruned))
-            await life.end(
-                node.status,
-                node.usage,
-                node.error,
-                pruned_count=len(node.pruned) or None,
-                turns=node.turns,
-                tool_calls=node.tool_calls,
-                verification=node.verification,
-            )
-            if node.verification is not None:
-                span.verified(node.verification)
-            span.finish(node.status, node.error)
+            await _close(inp, life, span, node)
             return node
+
+    def _spend(self, inp: SubAgentInput, wid: str) -> Spend:
+        """This run's spend: fresh, or carried over from the run that continued as new."""
+        spend = Spend(
+            wid,
+            inp.resume.budget if inp.resume else inp.budget,
+            task_priority(inp.priority, inp.fairness_key),
+        )
+        if inp.resume:
+            spend.own, spend.receipts = inp.resume.own, list(inp.resume.receipts)
+            self._children = list(inp.resume.children)
+            self._delegated = inp.resume.delegated
+            self._pruned = list(inp.resume.pruned)
+            self._decisions = list(inp.resume.decisions)
+        return spend
 
     def _total(self, spend: Spend) -> Usage:
         total = spend.own
@@ -194,24 +242,13 @@ class SubAgentWorkflow:
         return total
 
     async def _loop(self, inp: SubAgentInput, spend: Spend) -> AgentNode:
-        wid = workflow.info().workflow_id
-        tools = ToolSet(files=inp.tools, mcp=inp.mcp_tools).specs()
-        if inp.may_decompose and inp.depth < inp.max_depth:
-            tools.append(DELEGATE_TOOL)
+        """The agent loop to its end, then the completion check of what it claims."""
         # Conversation by reference: history holds each turn's new messages and a
         # transcript id, not the whole transcript, so it grows linearly with turns.
         by_ref = self._baseline or workflow.patched(PATCH_TRANSCRIPT_BY_REF)
         real = self._baseline or workflow.patched(PATCH_REAL_COMPLETION)
-        r = inp.resume
-        started = r.started_at if r else workflow.now()
-        state = LoopState(
-            messages=list(r.pending) if r else [Message.user_text(inp.task)],
-            transcript_ref=r.transcript_ref if r else None,
-            turns=r.turns if r else 0,
-            tool_calls=r.tool_calls if r else 0,
-            output=r.output if r else "",
-            effects=list(r.effects) if r else [],
-        )
+        started = inp.resume.started_at if inp.resume else workflow.now()
+        state = _loop_state(inp)
 
         async def call_tool(use: ToolUseBlock) -> ToolResult:
             return await self._call(inp, spend, use)
@@ -220,34 +257,14 @@ class SubAgentWorkflow:
             if by_ref and workflow.info().is_continue_as_new_suggested():
                 self._continue_as_new(inp, spend, started, s)
 
-        cfg = LoopConfig(
-            agent_id=wid,
-            root_id=inp.root_id,
-            model=inp.model,
-            system=prompts.SUBAGENT_SYSTEM,
-            tools=tools,
-            max_turns=inp.max_turns,
-            max_tokens=inp.max_tokens,
-            by_ref=by_ref,
-            real_completion=real,
-        )
+        cfg = _loop_config(inp, by_ref=by_ref, real=real)
         end = await AgentLoop(cfg, spend, self._control, call_tool, at_boundary).run(state)
         status, error, verification = end.status, end.error, None
         if real and status == "completed":
-            verification = await verify_work(
-                VerifyRequest(
-                    workspace=inp.workspace,
-                    agent_id=wid,
-                    task=inp.task,
-                    outputs=inp.outputs,
-                    report=state.output,
-                    # Work this agent delegated counts as its own.
-                    effects=[*state.effects, *subtree_effects(self._children)],
-                )
-            )
+            verification = await self._verify(inp, state)
             status, error = settle(verification)
         return AgentNode(
-            workflow_id=wid,
+            workflow_id=workflow.info().workflow_id,
             role="subagent",
             title=inp.title,
             status=status,
@@ -267,6 +284,20 @@ class SubAgentWorkflow:
             children=self._children,
             verification=verification,
             effects=state.effects,
+        )
+
+    async def _verify(self, inp: SubAgentInput, state: LoopState) -> Verification:
+        """Check the workspace against what the agent said it did."""
+        return await verify_work(
+            VerifyRequest(
+                workspace=inp.workspace,
+                agent_id=workflow.info().workflow_id,
+                task=inp.task,
+                outputs=inp.outputs,
+                report=state.output,
+                # Work this agent delegated counts as its own.
+                effects=[*state.effects, *subtree_effects(self._children)],
+            )
         )
 
     def _continue_as_new(
@@ -306,25 +337,11 @@ class SubAgentWorkflow:
     async def _delegate(
         self, inp: SubAgentInput, spend: Spend, use: ToolUseBlock
     ) -> tuple[str, bool]:
-        raw_tasks = use.input.get("tasks")
-        if not isinstance(raw_tasks, list) or not raw_tasks:
-            return "delegate needs a non-empty 'tasks' list", True
-        try:
-            plan = Plan(
-                subtasks=[
-                    Subtask(
-                        title=str(t.get("title") or "")[:200] or "subtask",
-                        description=str(t.get("description") or ""),
-                    )
-                    for t in raw_tasks
-                    if isinstance(t, dict)
-                ]
-            )
-        except ValueError as err:
-            return f"invalid delegate tasks: {err}", True
+        """The `delegate` tool: guard the model's plan, run what is kept, report back."""
+        plan = _delegated_plan(use)
+        if isinstance(plan, str):
+            return plan, True
         policy = policy_for(inp.models)
-        # The root's thresholds, not today's: a calibration mid-run changes nothing.
-        thresholds = Thresholds.model_validate(inp.thresholds) if inp.thresholds else None
         limits = policy.limits(inp.max_depth, inp.max_total_subagents)
         checked = guard(plan, inp.tier, inp.depth, limits, spawned_so_far=self._delegated)
         self._pruned.extend(checked.pruned)
@@ -332,58 +349,78 @@ class SubAgentWorkflow:
         if not checked.kept:
             reasons = "; ".join(f"{p.title}: {p.reason}" for p in checked.pruned)
             return f"no sub-agent started ({reasons}); do the work yourself", True
-        wid = workflow.info().workflow_id
-        runs = []
-        for i, sub in enumerate(checked.kept):
-            estimate = score_spec(spec_for(sub, inp.task, inp.depth + 1), thresholds)
-            decision = policy.decide(estimate)
-            self._delegated += 1
-            child_id = f"{wid}.{self._delegated}"
-            self._decisions.append(
-                DelegationRecord(
-                    title=sub.title,
-                    tier=decision.tier,
-                    score=decision.score,
-                    decision="spawn",
-                    model=decision.model,
-                    workflow_id=child_id,
-                )
-            )
-            child = SubAgentInput(
-                task=prompts.subagent_task(sub),
-                title=sub.title,
-                workspace=inp.workspace,
-                model=decision.model,
-                root_id=inp.root_id,
-                parent_id=wid,
-                depth=inp.depth + 1,
-                index=self._delegated,
-                siblings=len(checked.kept),
-                max_depth=inp.max_depth,
-                max_turns=decision.max_turns,
-                max_tokens=decision.max_tokens,
-                tier=decision.tier,
-                score=decision.score,
-                est_context_tokens=estimate.est_context_tokens,
-                est_steps=estimate.est_steps,
-                thresholds_version=estimate.thresholds_version,
-                thresholds=inp.thresholds,
-                may_decompose=decision.may_decompose,
-                budget=spend.reserve(len(checked.kept) - i),
-                models=inp.models,
-                max_total_subagents=inp.max_total_subagents,
-                tag_search_attributes=inp.tag_search_attributes,
-                tools=inp.tools,
-                mcp_tools=inp.mcp_tools,
-                priority=inp.priority,
-                fairness_key=inp.fairness_key,
-            )
-            count(tn.SUBAGENTS_SPAWNED, role="subagent", tier=decision.tier)
-            runs.append(self._track(run_child(child, child_id, spend.priority), child_id))
+        lineage = Lineage(
+            root_id=inp.root_id,
+            parent_id=workflow.info().workflow_id,
+            depth=inp.depth + 1,
+            workspace=inp.workspace,
+            max_depth=inp.max_depth,
+            max_total_subagents=inp.max_total_subagents,
+            models=inp.models,
+            thresholds=inp.thresholds,
+            tag_search_attributes=inp.tag_search_attributes,
+            priority=inp.priority,
+            fairness_key=inp.fairness_key,
+        )
+        # The root's thresholds, not today's: a calibration mid-run changes nothing.
+        thresholds = Thresholds.model_validate(inp.thresholds) if inp.thresholds else None
+        kept = len(checked.kept)
+        runs = [
+            self._spawn(inp, spend, sub, lineage, policy, thresholds, left=kept - i, siblings=kept)
+            for i, sub in enumerate(checked.kept)
+        ]
         nodes = await asyncio.gather(*runs)
         self._children.extend(nodes)
         report = "\n".join(f"- {n.title} [{n.status}]: {n.output or n.error}" for n in nodes)
         return report, False
+
+    def _spawn(
+        self,
+        inp: SubAgentInput,
+        spend: Spend,
+        sub: Subtask,
+        lineage: Lineage,
+        policy: DelegationPolicy,
+        thresholds: Thresholds | None,
+        *,
+        left: int,
+        siblings: int,
+    ) -> Coroutine[Any, Any, AgentNode]:
+        """Decide one delegated subtask and reserve its budget; the child starts when awaited.
+
+        `left`: children not reserved yet, this one included (for its budget share).
+        """
+        estimate = score_spec(spec_for(sub, inp.task, inp.depth + 1), thresholds)
+        decision = policy.decide(estimate)
+        self._delegated += 1
+        child_id = f"{lineage.parent_id}.{self._delegated}"
+        self._decisions.append(
+            DelegationRecord(
+                title=sub.title,
+                tier=decision.tier,
+                score=decision.score,
+                decision="spawn",
+                model=decision.model,
+                workflow_id=child_id,
+            )
+        )
+        child = child_input(
+            decision,
+            estimate,
+            lineage=lineage,
+            task=prompts.subagent_task(sub),
+            title=sub.title,
+            index=self._delegated,
+            siblings=siblings,
+            budget=spend.reserve(left),
+            max_turns=decision.max_turns,
+            max_tokens=decision.max_tokens,
+            outputs=sub.outputs,
+            tools=inp.tools,
+            mcp_tools=inp.mcp_tools,
+        )
+        count(tn.SUBAGENTS_SPAWNED, role="subagent", tier=decision.tier)
+        return self._track(run_child(child, child_id, spend.priority), child_id)
 
     async def _track(self, run: Coroutine[Any, Any, AgentNode], child_id: str) -> AgentNode:
         self._running_children.add(child_id)
@@ -391,6 +428,95 @@ class SubAgentWorkflow:
             return await run
         finally:
             self._running_children.discard(child_id)
+
+
+def _lifecycle(inp: SubAgentInput) -> Lifecycle:
+    """The sub-agent's ledger rows, with what its parent's decision assumed."""
+    return Lifecycle(
+        "subagent",
+        root_id=inp.root_id,
+        parent_id=inp.parent_id,
+        depth=inp.depth,
+        model=inp.model,
+        title=inp.title,
+        tier=inp.tier,
+        estimate=Estimate(
+            score=inp.score,
+            est_context_tokens=inp.est_context_tokens,
+            est_steps=inp.est_steps,
+            thresholds_version=inp.thresholds_version,
+        ),
+    )
+
+
+async def _close(inp: SubAgentInput, life: Lifecycle, span: AgentSpan, node: AgentNode) -> None:
+    """The close row, the span's last attributes and the budget metric of a finished run."""
+    if node.status == "budget_exhausted":
+        count(tn.BUDGET_EXHAUSTIONS, role="subagent", tier=inp.tier)
+    span.set(pruned_count=len(node.pruned))
+    await life.end(
+        node.status,
+        node.usage,
+        node.error,
+        pruned_count=len(node.pruned) or None,
+        turns=node.turns,
+        tool_calls=node.tool_calls,
+        verification=node.verification,
+    )
+    if node.verification is not None:
+        span.verified(node.verification)
+    span.finish(node.status, node.error)
+
+
+def _loop_state(inp: SubAgentInput) -> LoopState:
+    """Where the loop starts: the task, or where the previous run left off."""
+    r = inp.resume
+    return LoopState(
+        messages=list(r.pending) if r else [Message.user_text(inp.task)],
+        transcript_ref=r.transcript_ref if r else None,
+        turns=r.turns if r else 0,
+        tool_calls=r.tool_calls if r else 0,
+        output=r.output if r else "",
+        effects=list(r.effects) if r else [],
+    )
+
+
+def _loop_config(inp: SubAgentInput, *, by_ref: bool, real: bool) -> LoopConfig:
+    """The loop's settings: its tools (with `delegate` while it may go deeper) and caps."""
+    tools = ToolSet(files=inp.tools, mcp=inp.mcp_tools).specs()
+    if inp.may_decompose and inp.depth < inp.max_depth:
+        tools.append(DELEGATE_TOOL)
+    return LoopConfig(
+        agent_id=workflow.info().workflow_id,
+        root_id=inp.root_id,
+        model=inp.model,
+        system=prompts.SUBAGENT_SYSTEM,
+        tools=tools,
+        max_turns=inp.max_turns,
+        max_tokens=inp.max_tokens,
+        by_ref=by_ref,
+        real_completion=real,
+    )
+
+
+def _delegated_plan(use: ToolUseBlock) -> Plan | str:
+    """The `delegate` call's tasks as a plan, or what is wrong with them."""
+    raw_tasks = use.input.get("tasks")
+    if not isinstance(raw_tasks, list) or not raw_tasks:
+        return "delegate needs a non-empty 'tasks' list"
+    try:
+        return Plan(
+            subtasks=[
+                Subtask(
+                    title=str(t.get("title") or "")[:200] or "subtask",
+                    description=str(t.get("description") or ""),
+                )
+                for t in raw_tasks
+                if isinstance(t, dict)
+            ]
+        )
+    except ValueError as err:
+        return f"invalid delegate tasks: {err}"
 
 
 async def run_child(

@@ -18,13 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Registered at start so the Temporal UI can filter on them (see README).
-SEARCH_ATTRIBUTES = {
-    "AgentRole": "Keyword",
-    "AgentTier": "Keyword",
-    "AgentDepth": "Int",
-    "RootTaskId": "Keyword",
-}
+from agentfleet.contracts.search import SEARCH_ATTRIBUTES
 
 # Worker Versioning (agentfleet/deploy/versioning.py): deployment versions and the
 # versioning fields of the workflow APIs. Server 1.32 has both on by default;
