@@ -175,8 +175,15 @@ class MasterAgentWorkflow:
             raise ValueError("no plan is waiting for approval")
         if answer.plan is not None and self._policy is not None and self._decision is not None:
             edited = with_graph(answer.plan) if self._real else answer.plan
-            limits = self._policy.limits(2, 500)
-            checked = guard(edited, self._decision.tier, 0, limits, 0, strip_overhead=True)
+            limits = self._policy.limits(max_depth=2, max_total=500)
+            checked = guard(
+                edited,
+                self._decision.tier,
+                depth=0,
+                limits=limits,
+                spawned_so_far=0,
+                strip_overhead=True,
+            )
             if not checked.kept:
                 reasons = "; ".join(f"{p.title}: {p.reason}" for p in checked.pruned)
                 raise ValueError(f"the edited plan leaves nothing to do ({reasons})")
@@ -316,8 +323,10 @@ class MasterAgentWorkflow:
             work = [(whole_goal, decision, goal)]
         else:
             plan, attempts = await self._plan(inp, decision.model, spend)
-            limits = policy.limits(inp.max_depth, inp.max_total_subagents)
-            checked = guard(plan, decision.tier, 0, limits, 0, strip_overhead=True)
+            limits = policy.limits(max_depth=inp.max_depth, max_total=inp.max_total_subagents)
+            checked = guard(
+                plan, decision.tier, depth=0, limits=limits, spawned_so_far=0, strip_overhead=True
+            )
             pruned = list(checked.pruned)
             kept = keep_first(checked.kept, inp.max_subtasks) or [whole_goal]
             ahead = self._estimate(inp, kept, policy, thresholds, decision, spend)
@@ -591,7 +600,9 @@ class MasterAgentWorkflow:
         if answer.plan is None:
             return plan.subtasks, []
         edited = with_graph(answer.plan) if self._real else answer.plan
-        checked = guard(edited, decision.tier, 0, limits, 0, strip_overhead=True)
+        checked = guard(
+            edited, decision.tier, depth=0, limits=limits, spawned_so_far=0, strip_overhead=True
+        )
         return keep_first(checked.kept, inp.max_subtasks), list(checked.pruned)
 
     def _child_input(

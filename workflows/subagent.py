@@ -25,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.contracts.models import (
         TIERS,
         AgentNode,
-        BudgetSpec,
         ControlRequest,
         ControlResult,
         DelegationRecord,
@@ -282,7 +281,7 @@ class SubAgentWorkflow:
             started_at=started,
             own=spend.own,
             receipts=spend.receipts,
-            budget=BudgetSpec(tokens=spend.budget.tokens, usd=spend.budget.usd),
+            budget=spend.budget,
             children=self._children,
             delegated=self._delegated,
             pruned=self._pruned,
@@ -325,8 +324,10 @@ class SubAgentWorkflow:
         policy = policy_for(inp.models)
         # The root's thresholds, not today's: a calibration mid-run changes nothing.
         thresholds = Thresholds.model_validate(inp.thresholds) if inp.thresholds else None
-        limits = policy.limits(inp.max_depth, inp.max_total_subagents)
-        checked = guard(plan, inp.tier, inp.depth, limits, spawned_so_far=self._delegated)
+        limits = policy.limits(max_depth=inp.max_depth, max_total=inp.max_total_subagents)
+        checked = guard(
+            plan, inp.tier, depth=inp.depth, limits=limits, spawned_so_far=self._delegated
+        )
         self._pruned.extend(checked.pruned)
         count(tn.PRUNED_SUBTASKS, len(checked.pruned), role="subagent")
         if not checked.kept:

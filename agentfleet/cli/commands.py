@@ -272,6 +272,6 @@ async def status(settings: Settings, workflow_id: str, as_json: bool) -> int:
 def score(task: str, as_json: bool) -> int:
     from agentfleet.delegation.policy import score_command
 
-    code, out = score_command(task, as_json)
+    code, out = score_command(task, as_json=as_json)
     print(out, file=sys.stdout if code == 0 else sys.stderr)
     return code

@@ -130,7 +130,8 @@ def prompt_tokens(turns: int, context: int) -> int:
 def _estimate(p: _Part) -> float:
     turns = max(1, min(p.score.est_steps + 1, p.max_turns))
     output = turns * min(p.max_tokens, OUTPUT_PER_TURN_TOKENS)
-    return cost_usd(p.model, prompt_tokens(turns, p.score.est_context_tokens), output)
+    prompt = prompt_tokens(turns, p.score.est_context_tokens)
+    return cost_usd(p.model, input_tokens=prompt, output_tokens=output)
 
 
 def part(
@@ -167,7 +168,9 @@ def forecast(
     synthesis = 0.0
     if synthesis_model is not None and len(parts) > 1:
         prompt = PROMPT_OVERHEAD_TOKENS + REPORT_TOKENS_PER_PART * len(parts)
-        synthesis = cost_usd(synthesis_model, prompt, SYNTHESIS_OUTPUT_TOKENS)
+        synthesis = cost_usd(
+            synthesis_model, input_tokens=prompt, output_tokens=SYNTHESIS_OUTPUT_TOKENS
+        )
     total = spent_usd + synthesis + sum(p.usd for p in priced)
     return Forecast(
         usd=round(total, 6),

@@ -37,14 +37,8 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Dialect, Engine
 
-from agentfleet.contracts.ledger import (
-    LedgerClose,
-    LedgerRow,
-    LedgerStart,
-    LedgerStatus,
-    LedgerWriteResult,
-    TerminalStatus,
-)
+from agentfleet.contracts.ledger import LedgerClose, LedgerRow, LedgerStart, LedgerWriteResult
+from agentfleet.contracts.status import LedgerStatus, TerminalStatus
 
 __all__ = [
     "LEDGER_URL_ENV",
