@@ -59,8 +59,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime
 
+from agentfleet.contracts.base import FrozenContract
 from agentfleet.contracts.ledger import LedgerRow
 from agentfleet.delegation.complexity import DEFAULT_THRESHOLDS, TIERS, Thresholds, Tier
 
@@ -111,11 +112,7 @@ _EXCLUDED = frozenset({"running", "canceled"})
 _VERSION = re.compile(r"^v(\d+)$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Sample(_Model):
+class Sample(FrozenContract):
     """One delegation decision and how it ended."""
 
     key: str
@@ -126,7 +123,7 @@ class Sample(_Model):
     tokens: int
 
 
-class Side(_Model):
+class Side(FrozenContract):
     tier: Tier
     n: int = 0
     completed: int = 0
@@ -138,7 +135,7 @@ class Side(_Model):
         return self.completed / self.n if self.n else 0.0
 
 
-class CutReport(_Model):
+class CutReport(FrozenContract):
     cut: CutName
     old: float
     new: float
@@ -148,7 +145,7 @@ class CutReport(_Model):
     reason: str
 
 
-class Calibration(_Model):
+class Calibration(FrozenContract):
     previous: Thresholds
     proposed: Thresholds
     changed: bool
@@ -294,10 +291,44 @@ def _apply(current: Thresholds, deltas: dict[CutName, float]) -> dict[CutName, f
     return values
 
 
+def _judge_cut(
+    cut: CutName, lower: Tier, upper: Tier, current: Thresholds, samples: Sequence[Sample]
+) -> CutReport:
+    """The case for moving one cut point, from the runs on either side near it."""
+    value = float(getattr(current, cut))
+    below = _side(
+        lower, [s for s in samples if s.tier == lower and value - BAND <= s.score < value]
+    )
+    above = _side(
+        upper, [s for s in samples if s.tier == upper and value <= s.score <= value + BAND]
+    )
+    action, reason = _judge(cut, value, below, above)
+    return CutReport(
+        cut=cut, old=value, new=value, below=below, above=above, action=action, reason=reason
+    )
+
+
+def _settle(judged: CutReport, new: float) -> CutReport:
+    """A judged cut once the moves are applied: a move left no room to happen is a hold."""
+    action, reason = judged.action, judged.reason
+    if action != "hold" and new == judged.old:
+        action, reason = "hold", f"{reason}; no room to move (neighbour or bound)"
+    return CutReport(
+        cut=judged.cut,
+        old=judged.old,
+        new=new,
+        below=judged.below,
+        above=judged.above,
+        action=action,
+        reason=reason,
+    )
+
+
 def fit(
     rows: Iterable[LedgerRow],
     current: Thresholds = DEFAULT_THRESHOLDS,
     history: Iterable[str] = (),
+    *,
     window_start: datetime | None = None,
     window_end: datetime | None = None,
 ) -> Calibration:
@@ -323,37 +354,13 @@ def fit(
             f"{current.version} (need {MIN_SAMPLES}); nothing changed",
             cuts=[],
         )
-
-    judged: list[tuple[CutName, float, Side, Side, Action, str]] = []
-    deltas: dict[CutName, float] = {}
-    for cut, lower, upper in CUTS:
-        value = float(getattr(current, cut))
-        below = _side(
-            lower, [s for s in samples if s.tier == lower and value - BAND <= s.score < value]
-        )
-        above = _side(
-            upper, [s for s in samples if s.tier == upper and value <= s.score <= value + BAND]
-        )
-        action, reason = _judge(cut, value, below, above)
-        judged.append((cut, value, below, above, action, reason))
-        if action == "raise":
-            deltas[cut] = STEP
-        elif action == "lower":
-            deltas[cut] = -STEP
-
-    moved = _apply(current, deltas)
-    reports: list[CutReport] = []
-    for cut, value, below, above, action, reason in judged:
-        new = moved[cut]
-        if action != "hold" and new == value:
-            action, reason = "hold", f"{reason}; no room to move (neighbour or bound)"
-        reports.append(
-            CutReport(
-                cut=cut, old=value, new=new, below=below, above=above, action=action, reason=reason
-            )
-        )
-    changed = any(r.new != r.old for r in reports)
-    if not changed:
+    judged = [_judge_cut(cut, lower, upper, current, samples) for cut, lower, upper in CUTS]
+    moved = _apply(
+        current,
+        {j.cut: STEP if j.action == "raise" else -STEP for j in judged if j.action != "hold"},
+    )
+    reports = [_settle(j, moved[j.cut]) for j in judged]
+    if all(r.new == r.old for r in reports):
         return Calibration(
             **common,
             proposed=current,

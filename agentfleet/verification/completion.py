@@ -55,7 +55,7 @@ class _Workspace:
         self.root = root.resolve()
 
     def kind(self, rel: str) -> str | None:
-        """ "dir", "file" or None; nothing outside the root is ever looked at."""
+        """What `rel` is: "dir", "file" or None; nothing outside the root is ever looked at."""
         target = (self.root / rel).resolve()
         if not target.is_relative_to(self.root):
             return None
@@ -64,7 +64,7 @@ class _Workspace:
         return "file" if os.path.lexists(target) else None
 
 
-def _made(path: str, is_dir: bool, effects: Iterable[Effect]) -> bool:
+def _made(path: str, effects: Iterable[Effect], *, is_dir: bool) -> bool:
     for e in effects:
         if e.op not in MUTATING_OPS or e.op == "delete":
             continue
@@ -84,6 +84,64 @@ def _in_journal(path: str, effects: Iterable[Effect]) -> bool:
     return any(_under(e.path, path) or (e.src is not None and _under(e.src, path)) for e in effects)
 
 
+class _Findings:
+    """What the check found wrong so far: the paths short of done, and why, in order."""
+
+    def __init__(self) -> None:
+        self.missing: list[str] = []
+        self.problems: list[str] = []
+
+    def miss(self, path: str, problem: str) -> None:
+        """Record `path` as not done, for `problem`."""
+        self.missing.append(path)
+        self.problems.append(problem)
+
+
+def _check_outputs(
+    ws: _Workspace, outputs: list[str], mutating: list[Effect], f: _Findings
+) -> None:
+    """Every expected output exists, and this agent's own calls made it."""
+    for out in outputs:
+        path, is_dir = out.rstrip("/"), out.endswith("/")
+        kind = ws.kind(path)
+        if kind is None or (is_dir and kind != "dir"):
+            f.miss(out, f"{out} does not exist")
+        elif not _made(path, mutating, is_dir=is_dir):
+            f.miss(out, f"{out} exists but no tool call of this agent made it")
+
+
+def _check_modified(
+    ws: _Workspace, modified: list[str], mutating: list[Effect], f: _Findings
+) -> None:
+    """Every file the task asks to change was changed (written, appended, edited) by this agent."""
+    for changed in modified:
+        path = changed.rstrip("/")
+        if ws.kind(path) != "file":
+            f.miss(changed, f"{changed} does not exist")
+        elif not any(e.path == path and e.op in _CONTENT_OPS for e in mutating):
+            f.miss(changed, f"{changed} was not changed by a tool call of this agent")
+
+
+def _check_removed(
+    ws: _Workspace, removed: list[str], mutating: list[Effect], f: _Findings
+) -> None:
+    """Every path the task asks to move away or delete is gone, and this agent removed it."""
+    for gone in removed:
+        path = gone.rstrip("/")
+        if ws.kind(path) is not None:
+            f.miss(gone, f"{gone} is still there")
+        elif not _removed(path, mutating):
+            f.miss(gone, f"{gone} is gone but no tool call of this agent removed it")
+
+
+def _check_touched(touched: list[str], mutating: list[Effect], f: _Findings) -> None:
+    """A folder the task asks to sort or organise had something changed in it."""
+    for folder in touched:
+        path = folder.rstrip("/")
+        if not any(_under(e.path, path) or (e.src and _under(e.src, path)) for e in mutating):
+            f.miss(folder, f"nothing in {folder} was changed")
+
+
 def check(
     root: Path,
     exp: Expectation,
@@ -92,40 +150,19 @@ def check(
     *,
     answered: bool = True,
 ) -> Verification:
+    """Check one agent's work in `root` against what was expected and what it claimed.
+
+    `effects` is its tool journal; `answered` says whether it gave a final answer,
+    which is all that work asking for no file change can be judged on.
+    """
     ws = _Workspace(root)
     mutating = [e for e in effects if e.op in MUTATING_OPS]
-    missing: list[str] = []
-    problems: list[str] = []
-    for out in exp.outputs:
-        path, is_dir = out.rstrip("/"), out.endswith("/")
-        kind = ws.kind(path)
-        if kind is None or (is_dir and kind != "dir"):
-            missing.append(out)
-            problems.append(f"{out} does not exist")
-        elif not _made(path, is_dir, mutating):
-            missing.append(out)
-            problems.append(f"{out} exists but no tool call of this agent made it")
-    for changed in exp.modified:
-        path = changed.rstrip("/")
-        if ws.kind(path) != "file":
-            missing.append(changed)
-            problems.append(f"{changed} does not exist")
-        elif not any(e.path == path and e.op in _CONTENT_OPS for e in mutating):
-            missing.append(changed)
-            problems.append(f"{changed} was not changed by a tool call of this agent")
-    for gone in exp.removed:
-        path = gone.rstrip("/")
-        if ws.kind(path) is not None:
-            missing.append(gone)
-            problems.append(f"{gone} is still there")
-        elif not _removed(path, mutating):
-            missing.append(gone)
-            problems.append(f"{gone} is gone but no tool call of this agent removed it")
-    for folder in exp.touched:
-        path = folder.rstrip("/")
-        if not any(_under(e.path, path) or (e.src and _under(e.src, path)) for e in mutating):
-            missing.append(folder)
-            problems.append(f"nothing in {folder} was changed")
+    found = _Findings()
+    _check_outputs(ws, exp.outputs, mutating, found)
+    _check_modified(ws, exp.modified, mutating, found)
+    _check_removed(ws, exp.removed, mutating, found)
+    _check_touched(exp.touched, mutating, found)
+    problems = found.problems
     if exp.effects_required and not mutating:
         problems.append("the task asks for file changes and this agent's tool calls made none")
     unjournaled = [c for c in claimed if not _in_journal(c.rstrip("/") or ".", effects)]
@@ -145,7 +182,7 @@ def check(
         mode=mode,
         passed=not problems,
         checked=checked,
-        missing=missing,
+        missing=found.missing,
         unjournaled=unjournaled,
         reason="; ".join(problems)
         if problems
