@@ -124,6 +124,8 @@ class Sample(FrozenContract):
 
 
 class Side(FrozenContract):
+    """The runs of one tier on one side of a cut point: how often they completed, at what cost."""
+
     tier: Tier
     n: int = 0
     completed: int = 0
@@ -132,10 +134,13 @@ class Side(FrozenContract):
 
     @property
     def rate(self) -> float:
+        """The share of these runs that completed; 0 with no runs."""
         return self.completed / self.n if self.n else 0.0
 
 
 class CutReport(FrozenContract):
+    """The case for one cut point: both sides' evidence, the move taken and why."""
+
     cut: CutName
     old: float
     new: float
@@ -146,6 +151,8 @@ class CutReport(FrozenContract):
 
 
 class Calibration(FrozenContract):
+    """One calibration: the thresholds before and proposed, the evidence, and why."""
+
     previous: Thresholds
     proposed: Thresholds
     changed: bool
@@ -410,6 +417,7 @@ def read_history(home: Path) -> list[dict[str, Any]]:
 
 
 def history_versions(home: Path) -> list[str]:
+    """Every thresholds version the history holds, so a new one never repeats an old name."""
     return [str(e["version"]) for e in read_history(home) if "version" in e]
 
 
@@ -427,8 +435,11 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_thresholds(home: Path, thresholds: Thresholds) -> Path:
-    """Replace `home/thresholds.json` atomically: a reader sees the old file or the new
-    one, never half of one. The JSON is exactly `Thresholds`' fields."""
+    """Replace `home/thresholds.json` atomically, so a master never reads half a file.
+
+    A reader sees the old file or the new one, never half of one. The JSON is
+    exactly `Thresholds`' fields.
+    """
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     path = home / THRESHOLDS_FILE
@@ -448,6 +459,7 @@ def write_thresholds(home: Path, thresholds: Thresholds) -> Path:
 
 
 def append_history(home: Path, entry: dict[str, Any]) -> Path:
+    """Append one calibration to the history file, synced, so every change can be traced back."""
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     path = home / HISTORY_FILE

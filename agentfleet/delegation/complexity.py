@@ -40,11 +40,14 @@ _SIZE_BANDS: tuple[tuple[int, float], ...] = ((128_000, 0.30), (32_000, 0.20), (
 
 
 class FileRef(FrozenContract):
+    """An input file or folder the scorer sees; its size, when known, feeds the context estimate."""
+
     path: str = Field(min_length=1, max_length=1000)
     size_bytes: int | None = Field(default=None, ge=0)
 
     @property
     def is_dir(self) -> bool:
+        """A folder (or a glob): it stands for an unknown number of files."""
         return self.path.endswith("/") or "*" in self.path
 
 
@@ -90,6 +93,7 @@ class Thresholds(FrozenContract):
         return self
 
     def tier(self, score: float) -> Tier:
+        """The tier `score` falls in: the highest cut point it reaches."""
         if score >= self.complex:
             return "complex"
         if score >= self.moderate:
@@ -103,6 +107,8 @@ DEFAULT_THRESHOLDS = Thresholds()
 
 
 class ComplexityScore(FrozenRecord):
+    """The scorer's verdict: score, tier, estimates, and every point's reason."""
+
     score: float = Field(ge=0.0, le=1.0)
     tier: Tier
     est_context_tokens: int = Field(ge=0)
@@ -505,8 +511,10 @@ def actions_in(text: str) -> list[str]:
 
 
 def spec_for(subtask: Subtask, parent_context: str = "", depth: int = 0) -> SubtaskSpec:
-    """The scorer's view of a planned subtask. The title is a label; the
-    description carries the work, so only it is scored."""
+    """The scorer's view of a planned subtask.
+
+    The title is a label; the description carries the work, so only it is scored.
+    """
     return SubtaskSpec(
         description=subtask.description,
         files=[FileRef(path=f) for f in subtask.files],

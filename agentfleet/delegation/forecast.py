@@ -44,13 +44,17 @@ Basis = Literal["calibration", "estimate"]
 
 
 class TierCost(Record):
+    """A tier's mean cost per run in the calibration record, and how many runs it rests on."""
+
     usd: float = Field(ge=0.0)
     samples: int = Field(ge=0)
 
 
 class CalibratedThresholds(Thresholds):
-    """The thresholds activity's result: the cut points in force, and the
-    calibration record's mean cost per tier (empty before any calibration)."""
+    """The thresholds activity's result: the cut points in force, and mean cost per tier.
+
+    The costs come from the calibration record (empty before any calibration).
+    """
 
     # Results tolerate fields a newer worker adds.
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -58,12 +62,15 @@ class CalibratedThresholds(Thresholds):
     tier_costs: dict[str, TierCost] = Field(default_factory=dict)
 
     def base(self) -> Thresholds:
+        """The cut points alone: what scores are cut with and recorded under."""
         return Thresholds(
             version=self.version, simple=self.simple, moderate=self.moderate, complex=self.complex
         )
 
 
 class PartForecast(Record):
+    """One part of a plan as priced: by the calibration record or by estimate."""
+
     title: str
     tier: Tier
     model: str
@@ -72,6 +79,8 @@ class PartForecast(Record):
 
 
 class Forecast(Record):
+    """What a plan is expected to cost, part by part, against the goal's budget."""
+
     usd: float
     budget_usd: float
     spent_usd: float = 0.0
@@ -80,9 +89,11 @@ class Forecast(Record):
 
     @property
     def over_budget(self) -> bool:
+        """Whether the forecast exceeds the budget: the master refuses to run the plan."""
         return self.usd > self.budget_usd
 
     def refusal(self) -> str:
+        """The error a refused plan ends with, saying how to get past it."""
         return (
             f"ForecastOverBudget: the plan is estimated at ${self.usd:.4f}, more than its "
             f"budget of ${self.budget_usd:.4f} ({len(self.parts)} parts; set a larger "
@@ -118,9 +129,11 @@ def tier_costs(history: Iterable[Mapping[str, Any]]) -> dict[str, TierCost]:
 
 
 def prompt_tokens(turns: int, context: int) -> int:
-    """Input tokens of `turns` turns: each resends the overhead and the history so
-    far; the task's context is read in as it goes (a share of it per turn) and
-    then stays in the history."""
+    """Input tokens of `turns` turns, each resending what came before.
+
+    Each turn resends the overhead and the history so far; the task's context
+    is read in as it goes (a share of it per turn) and then stays in the history.
+    """
     return sum(
         PROMPT_OVERHEAD_TOKENS + context * (k + 1) // turns + GROWTH_PER_TURN_TOKENS * k
         for k in range(turns)
@@ -137,6 +150,7 @@ def _estimate(p: _Part) -> float:
 def part(
     title: str, tier: Tier, model: str, max_turns: int, max_tokens: int, score: ComplexityScore
 ) -> _Part:
+    """One part of a plan as the forecast prices it: its tier's model and limits, and its score."""
     return _Part(
         title=title,
         tier=tier,
@@ -155,6 +169,11 @@ def forecast(
     spent_usd: float = 0.0,
     synthesis_model: str | None = None,
 ) -> Forecast:
+    """What a plan will cost: each part by calibration or estimate, plus spend and synthesis.
+
+    `spent_usd` is what the master has already spent (planning); a synthesis
+    call is added when `synthesis_model` is given and there is more than one part.
+    """
     priced: list[PartForecast] = []
     for p in parts:
         known = costs.get(p.tier)

@@ -93,6 +93,8 @@ _MAX_DESCRIPTION = 4000  # Subtask.description's limit; a merge must stay within
 
 
 class TierPolicy(FrozenContract):
+    """How work of one tier runs: inline or spawned, on which model, with how much rope."""
+
     decision: DecisionKind
     model: str
     max_tokens: int = Field(ge=64, le=64_000)
@@ -113,6 +115,8 @@ class TierPolicy(FrozenContract):
 
 
 class Decision(FrozenRecord):
+    """What the policy decided for one scored task: where it runs and within which limits."""
+
     decision: DecisionKind
     tier: Tier
     model: str
@@ -171,8 +175,11 @@ def _default_tier(tier: Tier) -> TierPolicy:
 
 
 class DelegationPolicy(FrozenContract):
-    """Per-tier rules. Defaults: trivial inline on the small model, simple on the
-    small model, moderate and complex on Sonnet; only complex may decompose."""
+    """Per-tier rules: where work of each tier runs, and how far it may split.
+
+    Defaults: trivial inline on the small model, simple on the small model,
+    moderate and complex on Sonnet; only complex may decompose.
+    """
 
     trivial: TierPolicy = Field(default_factory=lambda: _default_tier("trivial"))
     simple: TierPolicy = Field(default_factory=lambda: _default_tier("simple"))
@@ -189,6 +196,7 @@ class DelegationPolicy(FrozenContract):
         return self
 
     def for_tier(self, tier: Tier) -> TierPolicy:
+        """The rules work of `tier` runs under (the tiers are this policy's field names)."""
         policy: TierPolicy = getattr(self, tier)
         return policy
 
@@ -204,6 +212,7 @@ class DelegationPolicy(FrozenContract):
         return DelegationPolicy.model_validate(data)
 
     def decide(self, result: ComplexityScore) -> Decision:
+        """Where a scored task runs: its tier's rules, with the score kept for the record."""
         tp = self.for_tier(result.tier)
         return Decision(
             decision=tp.decision,

@@ -26,6 +26,7 @@ BUILD_ID_ENV = "AGENTFLEET_BUILD_ID"
 
 
 def package_version() -> str:
+    """The installed agentfleet version; 0.0.0 when run from a tree that is not installed."""
     try:
         return metadata.version("agentfleet")
     except metadata.PackageNotFoundError:
@@ -56,6 +57,10 @@ def source_hash(folder: Path = WORKFLOWS) -> str:
 
 
 def compute_build_id(root: Path = ROOT, version: str | None = None) -> str:
+    """The build id this checkout's workflow code runs as: version, commit, and any edits.
+
+    Outside a git checkout it is the version and a hash of the workflow sources.
+    """
     version = version or package_version()
     rev = git_revision(root)
     if rev is not None:
