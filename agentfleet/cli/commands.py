@@ -216,9 +216,9 @@ async def run(
     try:
         inp = MasterInput(goal=goal, workspace=workspace, model=model)
     except pydantic.ValidationError as err:
-        from agentfleet.payloads.converter import describe_validation_error
+        from agentfleet.payloads.converter import describe_invalid_payload
 
-        raise CliError(describe_validation_error(err)) from None
+        raise CliError(describe_invalid_payload(err)) from None
     client = await _client(settings)
     wid = workflow_id or new_workflow_id()
     handle = await _start_master(client, settings, inp, wid)

@@ -28,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 INVALID_PAYLOAD = "InvalidPayload"
 
 
-def describe_validation_error(err: pydantic.ValidationError) -> str:
+def describe_invalid_payload(err: pydantic.ValidationError) -> str:
     parts = []
     for e in err.errors(include_url=False):
         field = ".".join(str(p) for p in e["loc"]) or "(root)"
@@ -44,7 +44,7 @@ class _ValidatingJSONConverter(PydanticJSONPlainPayloadConverter):
             return super().from_payload(payload, type_hint)
         except pydantic.ValidationError as err:
             raise ApplicationError(
-                describe_validation_error(err), type=INVALID_PAYLOAD, non_retryable=True
+                describe_invalid_payload(err), type=INVALID_PAYLOAD, non_retryable=True
             ) from None
 
 
