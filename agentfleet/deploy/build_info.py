@@ -18,7 +18,8 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# The checkout (or installed tree) holding workflows/: agentfleet/deploy/ is two levels down.
+ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / "workflows"
 
 # An operator may name the build (CI's pipeline id, an image tag); it wins.
