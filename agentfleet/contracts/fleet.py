@@ -112,7 +112,7 @@ class FleetStats(Record):
 
     @property
     def finished(self) -> int:
-        """Goals that ended with a verdict of their own (not canceled or lost)."""
+        """Goals that came to an end of their own: completed, unverified, partial or failed."""
         return self.completed + self.unverified + self.partial + self.failed
 
 

@@ -458,32 +458,16 @@ class Ledger:
         Never touches status, closed_at or usage.
         """
         rec = _revalidate(LedgerStart, rec)
-        now = _require_aware("clock()", self._clock())
         start = {name: getattr(rec, name) for name in _START_FIELDS}
-        with self._tx() as conn:
-            created = self._insert_if_absent(
-                conn,
-                {
-                    "workflow_id": rec.workflow_id,
-                    "run_id": rec.run_id,
-                    **start,
-                    "status": "running",
-                    "updated_at": now,
-                },
-            )
-            changed = False
-            if not created:
-                missing = sa.or_(
-                    *(tasks.c[name].is_(None) for name in _START_FIELDS if start[name] is not None)
-                )
-                stmt = (
-                    sa.update(tasks)
-                    .where(self._key_clause(rec.workflow_id, rec.run_id), missing)
-                    .values(**self._fill_missing(start), updated_at=now)
-                )
-                changed = conn.execute(stmt).rowcount > 0
-        return LedgerWriteResult(
-            workflow_id=rec.workflow_id, run_id=rec.run_id, created=created, changed=changed
+        missing = sa.or_(
+            *(tasks.c[name].is_(None) for name in _START_FIELDS if start[name] is not None)
+        )
+        return self._write(
+            rec.workflow_id,
+            rec.run_id,
+            new_row={**start, "status": "running"},
+            when_present=missing,
+            update=self._fill_missing(start),
         )
 
     def record_close(self, rec: LedgerClose) -> LedgerWriteResult:
@@ -492,7 +476,6 @@ class Ledger:
         A row already terminal is left exactly as it is.
         """
         rec = _revalidate(LedgerClose, rec)
-        now = _require_aware("clock()", self._clock())
         outcome = {
             "status": rec.status,
             "closed_at": rec.closed_at,
@@ -513,30 +496,42 @@ class Ledger:
             "verify_missing": rec.verify_missing,
         }
         start = {name: getattr(rec, name) for name in _START_FIELDS}
+        return self._write(
+            rec.workflow_id,
+            rec.run_id,
+            new_row={**start, **outcome},
+            when_present=tasks.c.status == "running",
+            update={**self._fill_missing(start), **outcome},
+        )
+
+    def _write(
+        self,
+        workflow_id: str,
+        run_id: str,
+        *,
+        new_row: dict[str, Any],
+        when_present: sa.ColumnElement[bool],
+        update: dict[str, Any],
+    ) -> LedgerWriteResult:
+        """Insert the run's row if absent, else apply `update` where `when_present` holds.
+
+        One transaction, keyed by (workflow_id, run_id): a retried or replayed
+        write finds its row and changes nothing the condition does not allow.
+        """
+        now = _require_aware("clock()", self._clock())
         with self._tx() as conn:
-            created = self._insert_if_absent(
-                conn,
-                {
-                    "workflow_id": rec.workflow_id,
-                    "run_id": rec.run_id,
-                    **start,
-                    **outcome,
-                    "updated_at": now,
-                },
-            )
+            row = {"workflow_id": workflow_id, "run_id": run_id, **new_row, "updated_at": now}
+            created = self._insert_if_absent(conn, row)
             changed = False
             if not created:
                 stmt = (
                     sa.update(tasks)
-                    .where(
-                        self._key_clause(rec.workflow_id, rec.run_id),
-                        tasks.c.status == "running",
-                    )
-                    .values(**self._fill_missing(start), **outcome, updated_at=now)
+                    .where(self._key_clause(workflow_id, run_id), when_present)
+                    .values(**update, updated_at=now)
                 )
                 changed = conn.execute(stmt).rowcount > 0
         return LedgerWriteResult(
-            workflow_id=rec.workflow_id, run_id=rec.run_id, created=created, changed=changed
+            workflow_id=workflow_id, run_id=run_id, created=created, changed=changed
         )
 
     # --- reads ---------------------------------------------------------------
