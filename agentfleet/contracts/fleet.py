@@ -97,9 +97,12 @@ class AwaitMaster(Contract):
 class FleetStats(Record):
     """The fleet's running totals, carried across continue-as-new."""
 
+    # Goals queued; a task id seen before is a duplicate, a goal that fails validation
+    # (as a signal; an update raises instead) is rejected.
     submitted: int = 0
     duplicates: int = 0
     rejected: int = 0
+    # Masters started, and masters found already running (an earlier run started them).
     started: int = 0
     reattached: int = 0
     # Verified work only; `unverified`: stopped as if done, but its check failed.

@@ -99,7 +99,9 @@ class Usage(Record):
     # cache writes and reads are counted (and priced) apart.
     input_tokens: int = 0
     output_tokens: int = 0
+    # Rounded to 8 places at every sum, so a tree's total is exactly its receipts'.
     cost_usd: float = 0.0
+    # Calls that came back with usage: one per answered request.
     llm_calls: int = 0
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0

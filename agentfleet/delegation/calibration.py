@@ -127,8 +127,10 @@ class Side(FrozenContract):
     """The runs of one tier on one side of a cut point: how often they completed, at what cost."""
 
     tier: Tier
+    # Runs near the cut, and how many of them count as a success.
     n: int = 0
     completed: int = 0
+    # Per run: what raising a cut point must not make dearer.
     mean_cost_usd: float = 0.0
     mean_tokens: float = 0.0
 
