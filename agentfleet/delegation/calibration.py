@@ -319,18 +319,10 @@ def _judge_cut(
 
 def _settle(judged: CutReport, new: float) -> CutReport:
     """A judged cut once the moves are applied: a move left no room to happen is a hold."""
-    action, reason = judged.action, judged.reason
-    if action != "hold" and new == judged.old:
-        action, reason = "hold", f"{reason}; no room to move (neighbour or bound)"
-    return CutReport(
-        cut=judged.cut,
-        old=judged.old,
-        new=new,
-        below=judged.below,
-        above=judged.above,
-        action=action,
-        reason=reason,
-    )
+    if judged.action != "hold" and new == judged.old:
+        reason = f"{judged.reason}; no room to move (neighbour or bound)"
+        return judged.model_copy(update={"action": "hold", "reason": reason})
+    return judged.model_copy(update={"new": new})
 
 
 def fit(
