@@ -97,14 +97,16 @@ class AwaitMaster(Contract):
 class FleetStats(Record):
     """The fleet's running totals, carried across continue-as-new."""
 
-    # Goals queued; a task id seen before is a duplicate, a goal that fails validation
-    # (as a signal; an update raises instead) is rejected.
     submitted: int = 0
+    """Goals queued."""
     duplicates: int = 0
+    """Submissions with a task id seen before: answered with that task, not queued again."""
     rejected: int = 0
-    # Masters started, and masters found already running (an earlier run started them).
+    """Signalled goals that failed validation (an update raises instead)."""
     started: int = 0
+    """Masters this fleet started."""
     reattached: int = 0
+    """Masters found already running (an earlier run started them), awaited instead."""
     # Verified work only; `unverified`: stopped as if done, but its check failed.
     completed: int = 0
     unverified: int = 0

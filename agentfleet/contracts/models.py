@@ -99,12 +99,14 @@ class Usage(Record):
     # cache writes and reads are counted (and priced) apart.
     input_tokens: int = 0
     output_tokens: int = 0
-    # Rounded to 8 places at every sum, so a tree's total is exactly its receipts'.
     cost_usd: float = 0.0
-    # Calls that came back with usage: one per answered request.
+    """Rounded to 8 places at every sum, so a tree's total is exactly its receipts'."""
     llm_calls: int = 0
+    """Calls that came back with usage: one per answered request."""
     cache_creation_input_tokens: int = 0
+    """Input written to the prompt cache (priced at 1.25x input)."""
     cache_read_input_tokens: int = 0
+    """Input read back from the prompt cache (priced at 0.1x input)."""
 
     @property
     def prompt_tokens(self) -> int:

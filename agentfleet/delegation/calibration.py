@@ -127,12 +127,14 @@ class Side(FrozenContract):
     """The runs of one tier on one side of a cut point: how often they completed, at what cost."""
 
     tier: Tier
-    # Runs near the cut, and how many of them count as a success.
     n: int = 0
+    """Runs of this tier near the cut."""
     completed: int = 0
-    # Per run: what raising a cut point must not make dearer.
+    """Of those, the runs that count as a success."""
     mean_cost_usd: float = 0.0
+    """Mean dollars per run: what raising a cut point must not make dearer."""
     mean_tokens: float = 0.0
+    """Mean tokens per run, cached input included."""
 
     @property
     def rate(self) -> float:

@@ -82,9 +82,12 @@ class Forecast(Record):
     """What a plan is expected to cost, part by part, against the goal's budget."""
 
     usd: float
+    """The whole forecast: spent so far, the parts, and the synthesis."""
     budget_usd: float
     spent_usd: float = 0.0
+    """What the master had already spent (planning) when the forecast was made."""
     synthesis_usd: float = 0.0
+    """The final synthesis call, when there is more than one part to sum up."""
     parts: list[PartForecast] = Field(default_factory=list)
 
     @property

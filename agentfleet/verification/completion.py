@@ -97,41 +97,60 @@ class _Findings:
         self.problems.append(problem)
 
 
-def _check_outputs(
-    ws: _Workspace, outputs: list[str], mutating: list[Effect], f: _Findings
-) -> None:
-    """Every expected output exists, and this agent's own calls made it."""
-    for out in outputs:
-        path, is_dir = out.rstrip("/"), out.endswith("/")
-        kind = ws.kind(path)
-        if kind is None or (is_dir and kind != "dir"):
-            f.miss(out, f"{out} does not exist")
-        elif not _made(path, mutating, is_dir=is_dir):
-            f.miss(out, f"{out} exists but no tool call of this agent made it")
+def _output_state(ws: _Workspace, out: str, mutating: list[Effect]) -> tuple[bool, bool]:
+    """Whether an expected output is there (a folder where one is named), and this agent made it."""
+    path, is_dir = out.rstrip("/"), out.endswith("/")
+    kind = ws.kind(path)
+    there = kind == "dir" or (kind == "file" and not is_dir)
+    return there, _made(path, mutating, is_dir=is_dir)
 
 
-def _check_modified(
-    ws: _Workspace, modified: list[str], mutating: list[Effect], f: _Findings
-) -> None:
-    """Every file the task asks to change was changed (written, appended, edited) by this agent."""
-    for changed in modified:
-        path = changed.rstrip("/")
-        if ws.kind(path) != "file":
-            f.miss(changed, f"{changed} does not exist")
-        elif not any(e.path == path and e.op in _CONTENT_OPS for e in mutating):
-            f.miss(changed, f"{changed} was not changed by a tool call of this agent")
+def _modified_state(ws: _Workspace, changed: str, mutating: list[Effect]) -> tuple[bool, bool]:
+    """Whether a file to change is there, and this agent's calls wrote, appended or edited it."""
+    path = changed.rstrip("/")
+    by_agent = any(e.path == path and e.op in _CONTENT_OPS for e in mutating)
+    return ws.kind(path) == "file", by_agent
 
 
-def _check_removed(
-    ws: _Workspace, removed: list[str], mutating: list[Effect], f: _Findings
-) -> None:
-    """Every path the task asks to move away or delete is gone, and this agent removed it."""
-    for gone in removed:
-        path = gone.rstrip("/")
-        if ws.kind(path) is not None:
-            f.miss(gone, f"{gone} is still there")
-        elif not _removed(path, mutating):
-            f.miss(gone, f"{gone} is gone but no tool call of this agent removed it")
+def _removed_state(ws: _Workspace, gone: str, mutating: list[Effect]) -> tuple[bool, bool]:
+    """Whether a path to move away or delete is gone, and this agent's calls removed it."""
+    path = gone.rstrip("/")
+    return ws.kind(path) is None, _removed(path, mutating)
+
+
+# Per kind of expected path: how to read its state, and what to say when the workspace
+# is not as asked, or is but this agent's journal does not show it did it.
+_EXPECTED_PATHS = (
+    (
+        "outputs",
+        _output_state,
+        "{} does not exist",
+        "{} exists but no tool call of this agent made it",
+    ),
+    (
+        "modified",
+        _modified_state,
+        "{} does not exist",
+        "{} was not changed by a tool call of this agent",
+    ),
+    (
+        "removed",
+        _removed_state,
+        "{} is still there",
+        "{} is gone but no tool call of this agent removed it",
+    ),
+)
+
+
+def _check_paths(ws: _Workspace, exp: Expectation, mutating: list[Effect], f: _Findings) -> None:
+    """Every path the task names is as asked (made, changed, gone), and by this agent's calls."""
+    for field, state, not_there, not_by_agent in _EXPECTED_PATHS:
+        for path in getattr(exp, field):
+            there, by_agent = state(ws, path, mutating)
+            if not there:
+                f.miss(path, not_there.format(path))
+            elif not by_agent:
+                f.miss(path, not_by_agent.format(path))
 
 
 def _check_touched(touched: list[str], mutating: list[Effect], f: _Findings) -> None:
@@ -158,9 +177,7 @@ def check(
     ws = _Workspace(root)
     mutating = [e for e in effects if e.op in MUTATING_OPS]
     found = _Findings()
-    _check_outputs(ws, exp.outputs, mutating, found)
-    _check_modified(ws, exp.modified, mutating, found)
-    _check_removed(ws, exp.removed, mutating, found)
+    _check_paths(ws, exp, mutating, found)
     _check_touched(exp.touched, mutating, found)
     problems = found.problems
     if exp.effects_required and not mutating:
