@@ -36,7 +36,7 @@ from workflows.master import MasterAgentWorkflow
 
 def _part(tier: str = "moderate", model: str = SMALL_MODEL, text: str = "Write a memo") -> object:
     score = score_text(text, DEFAULT_THRESHOLDS)
-    return part(text, tier, model, 12, 2048, score)  # type: ignore[arg-type]
+    return part(text, tier, model, max_turns=12, max_tokens=2048, score=score)  # type: ignore[arg-type]
 
 
 def test_uncalibrated_parts_are_priced_from_their_score_and_the_price_table() -> None:

@@ -406,7 +406,9 @@ class MasterAgentWorkflow:
     ) -> Forecast:
         """The cost forecast of `work`, shown on the live tree (pure: no command)."""
         parts = [
-            forecast_part(st.title, d.tier, d.model, d.max_turns, d.max_tokens, est)
+            forecast_part(
+                st.title, d.tier, d.model, max_turns=d.max_turns, max_tokens=d.max_tokens, score=est
+            )
             for st, d, est in work
         ]
         self._forecast = forecast_cost(

@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from agentfleet.contracts.models import TIERS, Record, Tier
+from agentfleet.contracts.base import FrozenRecord, Record
+from agentfleet.contracts.models import TIERS, Tier
 from agentfleet.delegation.complexity import ComplexityScore, Thresholds
 from agentfleet.delegation.pricing import cost_usd
 
@@ -104,8 +105,9 @@ class Forecast(Record):
         )
 
 
-class _Part(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class _Part(FrozenRecord):
+    """One part of a plan with what pricing it needs: its model, its limits, its score."""
+
     title: str
     tier: Tier
     model: str
@@ -151,7 +153,13 @@ def _estimate(p: _Part) -> float:
 
 
 def part(
-    title: str, tier: Tier, model: str, max_turns: int, max_tokens: int, score: ComplexityScore
+    title: str,
+    tier: Tier,
+    model: str,
+    *,
+    max_turns: int,
+    max_tokens: int,
+    score: ComplexityScore,
 ) -> _Part:
     """One part of a plan as the forecast prices it: its tier's model and limits, and its score."""
     return _Part(
