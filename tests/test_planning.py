@@ -200,3 +200,13 @@ def test_keep_first_reconnects_edges_through_what_it_cuts() -> None:
     ).subtasks
     kept = keep_first([subs[0], subs[2], subs[1]], 2)
     assert {s.id: s.depends_on for s in kept} == {"a": [], "c": ["a"]}
+
+
+def test_the_plan_tool_schema_carries_no_model_docstring() -> None:
+    # A docstring on Plan or Subtask would become a "description" in the submit_plan
+    # schema, and so change every planning prompt (and its token count).
+    schema = SUBMIT_PLAN_TOOL.input_schema
+    subtask = schema["properties"]["subtasks"]["items"]
+    assert "description" not in schema
+    assert "description" not in subtask
+    assert "description" in subtask["properties"]["outputs"]

@@ -341,9 +341,13 @@ class WorkspaceInfo(Record):
 # --- Plans ----------------------------------------------------------------------
 
 
-class Subtask(Contract):
-    """One piece of a plan: the work a sub-agent (or the master, inline) will do."""
+# Plan and Subtask have comments, not docstrings: pydantic would make a docstring the
+# "description" of their JSON schema, which is the submit_plan tool the planner reads
+# (agentfleet/delegation/planning.py), and so change every planning prompt.
 
+
+# One piece of a plan: the work a sub-agent (or the master, inline) will do.
+class Subtask(Contract):  # noqa: D101 - see above: a docstring would change the tool schema
     id: str | None = Field(
         default=None,
         max_length=64,
@@ -363,9 +367,8 @@ class Subtask(Contract):
     )
 
 
-class Plan(Contract):
-    """The planner's answer: the subtasks a goal splits into, with their dependencies."""
-
+# The planner's answer: the subtasks a goal splits into, with their dependencies.
+class Plan(Contract):  # noqa: D101 - see above: a docstring would change the tool schema
     subtasks: list[Subtask] = Field(min_length=1, max_length=500)
 
 
