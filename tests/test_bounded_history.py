@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from agentfleet.cli.devserver import DevServer, free_port
 from agentfleet.client import connect
 from agentfleet.config import Settings
-from agentfleet.contracts.models import AgentNode, BudgetSpec, SubAgentInput
+from agentfleet.contracts.models import AgentNode, Budget, SubAgentInput
 from agentfleet.ledger.store import Ledger
 from agentfleet.sim import Simulator
 from tests.conftest import ARTIFACTS, make_settings, running_worker
@@ -31,7 +31,7 @@ def _input(turns: int, workspace: str, max_turns: int | None = None) -> SubAgent
         root_id="bounded",
         parent_id="bounded",
         max_turns=max_turns or turns + 5,
-        budget=BudgetSpec(tokens=100_000_000, usd=1000.0),
+        budget=Budget(tokens=100_000_000, usd=1000.0),
     )
 
 

@@ -128,7 +128,9 @@ def test_module_imports_only_workflow_safe_code() -> None:
         "pydantic",
         "agentfleet.contracts.models",
     }
-    tree = ast.parse((ROOT / "agentfleet" / "complexity.py").read_text(encoding="utf-8"))
+    tree = ast.parse(
+        (ROOT / "agentfleet" / "delegation" / "complexity.py").read_text(encoding="utf-8")
+    )
     imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

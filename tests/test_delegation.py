@@ -11,7 +11,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
 from agentfleet.config import Settings
 from agentfleet.contracts.models import (
-    BudgetSpec,
+    Budget,
     ControlRequest,
     ControlResult,
     MasterInput,
@@ -104,7 +104,7 @@ async def test_budget_exhaustion_stops_the_tree_and_receipts_add_up(
         result = await _run(
             client,
             settings,
-            MasterInput(goal=DEMO_GOAL, workspace="ws", budget=BudgetSpec(tokens=3000, usd=1.0)),
+            MasterInput(goal=DEMO_GOAL, workspace="ws", budget=Budget(tokens=3000, usd=1.0)),
         )
     tree = result.tree
     nodes = tree.walk()

@@ -10,7 +10,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from agentfleet.config import Settings
-from agentfleet.contracts.models import BudgetSpec, MasterInput, PlanApproval
+from agentfleet.contracts.models import Budget, MasterInput, PlanApproval
 from agentfleet.delegation.catalog import DEFAULT_MODEL, SMALL_MODEL
 from agentfleet.delegation.complexity import DEFAULT_THRESHOLDS, score_text
 from agentfleet.delegation.forecast import (
@@ -36,7 +36,7 @@ from workflows.master import MasterAgentWorkflow
 
 def _part(tier: str = "moderate", model: str = SMALL_MODEL, text: str = "Write a memo") -> object:
     score = score_text(text, DEFAULT_THRESHOLDS)
-    return part(text, tier, model, 12, 2048, score)  # type: ignore[arg-type]
+    return part(text, tier, model, max_turns=12, max_tokens=2048, score=score)  # type: ignore[arg-type]
 
 
 def test_uncalibrated_parts_are_priced_from_their_score_and_the_price_table() -> None:
@@ -54,7 +54,9 @@ def test_uncalibrated_parts_are_priced_from_their_score_and_the_price_table() ->
     )
     # All the context is in the last turn's prompt, a share of it in the first.
     assert prompt_tokens(1, ctx) == PROMPT_OVERHEAD_TOKENS + ctx
-    assert only.usd == cost_usd(SMALL_MODEL, prompt, OUTPUT_PER_TURN_TOKENS * turns)
+    assert only.usd == cost_usd(
+        SMALL_MODEL, input_tokens=prompt, output_tokens=OUTPUT_PER_TURN_TOKENS * turns
+    )
     assert f.usd == round(only.usd, 6) and not f.over_budget
 
 
@@ -93,7 +95,7 @@ async def test_a_plan_over_its_budget_is_refused_before_any_child_starts(
     async with running_worker(client, settings):
         result = await client.execute_workflow(
             MasterAgentWorkflow.run,
-            MasterInput(goal=COMPLEX_GOAL, budget=BudgetSpec(usd=0.0005)),
+            MasterInput(goal=COMPLEX_GOAL, budget=Budget(usd=0.0005)),
             id=f"forecast-{uuid.uuid4().hex[:8]}",
             task_queue=settings.task_queue,
         )
@@ -118,7 +120,7 @@ async def test_with_require_approval_a_person_decides_and_the_report_compares(
     async with running_worker(client, settings):
         handle = await client.start_workflow(
             MasterAgentWorkflow.run,
-            MasterInput(goal=COMPLEX_GOAL, budget=BudgetSpec(usd=0.0005), require_approval=True),
+            MasterInput(goal=COMPLEX_GOAL, budget=Budget(usd=0.0005), require_approval=True),
             id=f"forecast-ok-{uuid.uuid4().hex[:8]}",
             task_queue=settings.task_queue,
         )

@@ -154,8 +154,8 @@ def test_a_stripped_validate_step_passes_its_dependencies_on() -> None:
             ]
         )
     )
-    limits = DelegationPolicy().limits(2, 16)
-    checked = guard(plan, "complex", 0, limits, 0, strip_overhead=True)
+    limits = DelegationPolicy().limits(max_depth=2, max_total=16)
+    checked = guard(plan, "complex", depth=0, limits=limits, spawned_so_far=0, strip_overhead=True)
     kept = {s.id: s.depends_on for s in checked.kept}
     assert kept == {"a": [], "b": ["a"]}
     assert checked.removed == {"check": None}
@@ -172,8 +172,8 @@ def test_a_merged_step_hands_its_dependents_to_its_absorber() -> None:
             ]
         )
     )
-    limits = DelegationPolicy().limits(2, 16)
-    checked = guard(plan, "complex", 0, limits, 0, strip_overhead=True)
+    limits = DelegationPolicy().limits(max_depth=2, max_total=16)
+    checked = guard(plan, "complex", depth=0, limits=limits, spawned_so_far=0, strip_overhead=True)
     assert checked.removed == {"t": "a"}
     assert {s.id: s.depends_on for s in checked.kept} == {"a": [], "b": ["a"]}
 
@@ -188,8 +188,8 @@ def test_a_duplicate_hands_its_dependents_to_the_kept_copy() -> None:
             ]
         )
     )
-    limits = DelegationPolicy().limits(2, 16)
-    checked = guard(plan, "complex", 0, limits, 0, strip_overhead=True)
+    limits = DelegationPolicy().limits(max_depth=2, max_total=16)
+    checked = guard(plan, "complex", depth=0, limits=limits, spawned_so_far=0, strip_overhead=True)
     assert checked.removed == {"a2": "a"}
     assert [s.depends_on for s in checked.kept if s.id == "b"] == [["a"]]
 
@@ -200,3 +200,13 @@ def test_keep_first_reconnects_edges_through_what_it_cuts() -> None:
     ).subtasks
     kept = keep_first([subs[0], subs[2], subs[1]], 2)
     assert {s.id: s.depends_on for s in kept} == {"a": [], "c": ["a"]}
+
+
+def test_the_plan_tool_schema_carries_no_model_docstring() -> None:
+    # A docstring on Plan or Subtask would become a "description" in the submit_plan
+    # schema, and so change every planning prompt (and its token count).
+    schema = SUBMIT_PLAN_TOOL.input_schema
+    subtask = schema["properties"]["subtasks"]["items"]
+    assert "description" not in schema
+    assert "description" not in subtask
+    assert "description" in subtask["properties"]["outputs"]

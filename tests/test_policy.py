@@ -313,9 +313,11 @@ def test_guard_is_deterministic() -> None:
         subtasks=[sub(f"Part {i % 7}", None) for i in range(40)]
         + [Subtask(title="tiny", description="Create out/."), sub("Verify the output")]
     )
-    first = guard(plan, "moderate", 0, Limits(), 0).model_dump_json()
+    first = guard(plan, "moderate", depth=0, limits=Limits(), spawned_so_far=0).model_dump_json()
     assert all(
-        guard(plan, "moderate", 0, Limits(), 0).model_dump_json() == first for _ in range(20)
+        guard(plan, "moderate", depth=0, limits=Limits(), spawned_so_far=0).model_dump_json()
+        == first
+        for _ in range(20)
     )
 
 
@@ -328,21 +330,26 @@ def test_guard_rejects_negative_counters() -> None:
 
 
 def test_cost_usd_values() -> None:
-    assert cost_usd("claude-haiku-4-5", 1_000_000, 0) == 1.0
-    assert cost_usd("claude-haiku-4-5", 0, 1_000_000) == 5.0
-    assert cost_usd("claude-sonnet-4-5", 1_000, 500) == pytest.approx(0.0105)
+    assert cost_usd("claude-haiku-4-5", input_tokens=1_000_000, output_tokens=0) == 1.0
+    assert cost_usd("claude-haiku-4-5", input_tokens=0, output_tokens=1_000_000) == 5.0
+    assert cost_usd("claude-sonnet-4-5", input_tokens=1_000, output_tokens=500) == pytest.approx(
+        0.0105
+    )
     price_in, price_out = PRICES_PER_MTOK[LARGE_MODEL]
-    assert cost_usd(LARGE_MODEL, 2_000, 4_000) == pytest.approx(
+    assert cost_usd(LARGE_MODEL, input_tokens=2_000, output_tokens=4_000) == pytest.approx(
         (2_000 * price_in + 4_000 * price_out) / 1e6
     )
-    assert cost_usd("claude-sonnet-4-5", 0, 0) == 0.0
+    assert cost_usd("claude-sonnet-4-5", input_tokens=0, output_tokens=0) == 0.0
     # Real responses name dated snapshots: they are priced as their base model.
-    assert cost_usd("claude-haiku-4-5-20251001", 1_000_000, 0) == 1.0
+    assert cost_usd("claude-haiku-4-5-20251001", input_tokens=1_000_000, output_tokens=0) == 1.0
     # An unknown model is never free: it is charged at the dearest rate.
     dearest_in, dearest_out = max(PRICES_PER_MTOK.values())
-    assert cost_usd("claude-imaginary", 1_000_000, 1_000_000) == dearest_in + dearest_out
+    assert (
+        cost_usd("claude-imaginary", input_tokens=1_000_000, output_tokens=1_000_000)
+        == dearest_in + dearest_out
+    )
     with pytest.raises(ValueError, match="must not be negative"):
-        cost_usd("claude-haiku-4-5", -1, 0)
+        cost_usd("claude-haiku-4-5", input_tokens=-1, output_tokens=0)
 
 
 def test_reserve_gives_each_child_an_equal_share_and_keeps_one() -> None:
@@ -443,7 +450,7 @@ def test_policy_imports_only_workflow_safe_code(module: str) -> None:
         "agentfleet.delegation.planning",
         "agentfleet.delegation.pricing",
     }
-    tree = ast.parse((ROOT / "agentfleet" / module).read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "agentfleet" / "delegation" / module).read_text(encoding="utf-8"))
     imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

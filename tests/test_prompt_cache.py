@@ -376,7 +376,13 @@ def test_the_report_splits_cache_tokens_by_model_without_double_counting_a_tree(
         output_tokens=50,
         cache_creation_input_tokens=2000,
         cache_read_input_tokens=6000,
-        cost_usd=cost_usd(MODEL, 100, 50, 2000, 6000),
+        cost_usd=cost_usd(
+            MODEL,
+            input_tokens=100,
+            output_tokens=50,
+            cache_creation_input_tokens=2000,
+            cache_read_input_tokens=6000,
+        ),
     )
     own = dict(
         input_tokens=300,
@@ -384,7 +390,7 @@ def test_the_report_splits_cache_tokens_by_model_without_double_counting_a_tree(
         cache_creation_input_tokens=1000,
         cache_read_input_tokens=0,
     )
-    root_cost = cost_usd("claude-opus-5", *own.values()) + child["cost_usd"]
+    root_cost = cost_usd("claude-opus-5", **own) + child["cost_usd"]
     total = {k: own[k] + child[k] for k in own}
     rows = [
         row("root", None, "claude-opus-5", **total, cost_usd=root_cost),
@@ -396,7 +402,16 @@ def test_the_report_splits_cache_tokens_by_model_without_double_counting_a_tree(
     assert (opus.cache_creation_input_tokens, opus.cache_read_input_tokens) == (1000, 0)
     assert (sonnet.cache_creation_input_tokens, sonnet.cache_read_input_tokens) == (2000, 6000)
     assert sonnet.cache_hit_rate == round(6000 / 8100, 4)
-    assert opus.cost_usd == round(cost_usd("claude-opus-5", 300, 80, 1000, 0), 6)
+    assert opus.cost_usd == round(
+        cost_usd(
+            "claude-opus-5",
+            input_tokens=300,
+            output_tokens=80,
+            cache_creation_input_tokens=1000,
+            cache_read_input_tokens=0,
+        ),
+        6,
+    )
     t = report.totals
     assert t.cache_read_input_tokens == 6000 and t.cache_creation_input_tokens == 3000
     assert t.total_tokens == 100 + 50 + 2000 + 6000 + 300 + 80 + 1000

@@ -78,7 +78,7 @@ def test_a_cut_attempt_is_marked_on_its_receipt() -> None:
         attempt=3,
         cut_attempts=[2],
     )
-    receipts = receipts_for(resp, "agent", "turn 1")
+    receipts = receipts_for(resp, agent_id="agent", purpose="turn 1")
     assert [(r.attempt, r.ok, r.cut) for r in receipts] == [
         (1, False, False),
         (2, False, True),

@@ -48,7 +48,9 @@ def planned(goal: str) -> list[Subtask]:
     )
     (block,) = reply["content"]
     plan = with_graph(Plan.model_validate(block["input"]))
-    return guard(plan, "complex", 0, Limits(), 0, strip_overhead=True).kept
+    return guard(
+        plan, "complex", depth=0, limits=Limits(), spawned_so_far=0, strip_overhead=True
+    ).kept
 
 
 def run_plan(goal: str, root: Path) -> list[tuple[Subtask, str]]:

@@ -13,8 +13,7 @@ from temporalio import workflow
 from temporalio.common import Priority
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet.contracts.models import BudgetSpec, LlmRequest, LlmResponse, Receipt, Usage
-    from agentfleet.delegation.policy import Budget
+    from agentfleet.contracts.models import Budget, LlmRequest, LlmResponse, Receipt, Usage
     from agentfleet.delegation.pricing import receipts_for
 
 from workflows._calls import chat
@@ -39,12 +38,12 @@ def task_priority(priority: int | None, fairness_key: str | None) -> Priority | 
 
 
 class Spend:
-    def __init__(self, agent_id: str, budget: BudgetSpec, priority: Priority | None = None) -> None:
+    def __init__(self, agent_id: str, budget: Budget, priority: Priority | None = None) -> None:
         self.agent_id = agent_id
         self.priority = priority
         self.receipts: list[Receipt] = []
         self.own = Usage()
-        self.budget = Budget(tokens=budget.tokens, usd=budget.usd)
+        self.budget = budget
 
     @property
     def exhausted(self) -> bool:
@@ -55,7 +54,7 @@ class Spend:
             req, summary=summary or f"{purpose} · {req.model}", priority=self.priority
         )
         record_llm_usage(resp)
-        receipts = receipts_for(resp, self.agent_id, purpose)
+        receipts = receipts_for(resp, agent_id=self.agent_id, purpose=purpose)
         if resp.fallback_from:
             receipts[-1] = receipts[-1].model_copy(update={"fallback_from": resp.fallback_from})
         self.receipts.extend(receipts)
@@ -63,10 +62,10 @@ class Spend:
         self.budget = self.budget.charge(resp.usage)
         return resp
 
-    def reserve(self, children_left: int) -> BudgetSpec:
+    def reserve(self, children_left: int) -> Budget:
         """Carve one child's share out of what is left; the parent keeps a share."""
         child, self.budget = self.budget.reserve_for_child(children_left)
-        return BudgetSpec(tokens=child.tokens, usd=child.usd)
+        return child
 
 
 class Control:

@@ -403,7 +403,7 @@ class MasterAgentWorkflow:
         if decision.decision == "inline" or not decision.may_decompose:
             return Decided(work=[(whole_goal, decision, scored.goal)])
         plan, attempts = await self._plan(inp, decision.model, spend)
-        limits = policy.limits(inp.max_depth, inp.max_total_subagents)
+        limits = policy.limits(max_depth=inp.max_depth, max_total=inp.max_total_subagents)
         checked = _guard_top(plan, decision.tier, limits)
         pruned = list(checked.pruned)
         kept = keep_first(checked.kept, inp.max_subtasks) or [whole_goal]
@@ -475,7 +475,9 @@ class MasterAgentWorkflow:
     ) -> Forecast:
         """The cost forecast of `work`, shown on the live tree (pure: no command)."""
         parts = [
-            forecast_part(st.title, d.tier, d.model, d.max_turns, d.max_tokens, est)
+            forecast_part(
+                st.title, d.tier, d.model, max_turns=d.max_turns, max_tokens=d.max_tokens, score=est
+            )
             for st, d, est in work
         ]
         self._forecast = forecast_cost(

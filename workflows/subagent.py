@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.contracts.models import (
         TIERS,
         AgentNode,
-        BudgetSpec,
+        Budget,
         ControlRequest,
         ControlResult,
         DelegationRecord,
@@ -133,7 +133,7 @@ def child_input(
     title: str,
     index: int,
     siblings: int,
-    budget: BudgetSpec,
+    budget: Budget,
     max_turns: int,
     max_tokens: int,
     outputs: list[str],
@@ -313,7 +313,7 @@ class SubAgentWorkflow:
             started_at=started,
             own=spend.own,
             receipts=spend.receipts,
-            budget=BudgetSpec(tokens=spend.budget.tokens, usd=spend.budget.usd),
+            budget=spend.budget,
             children=self._children,
             delegated=self._delegated,
             pruned=self._pruned,
@@ -342,8 +342,10 @@ class SubAgentWorkflow:
         if isinstance(plan, str):
             return plan, True
         policy = policy_for(inp.models)
-        limits = policy.limits(inp.max_depth, inp.max_total_subagents)
-        checked = guard(plan, inp.tier, inp.depth, limits, spawned_so_far=self._delegated)
+        limits = policy.limits(max_depth=inp.max_depth, max_total=inp.max_total_subagents)
+        checked = guard(
+            plan, inp.tier, depth=inp.depth, limits=limits, spawned_so_far=self._delegated
+        )
         self._pruned.extend(checked.pruned)
         count(tn.PRUNED_SUBTASKS, len(checked.pruned), role="subagent")
         if not checked.kept:

@@ -32,13 +32,11 @@ from agentfleet.contracts.reports import (
     SpanRecord,
     VisibilityRecord,
 )
+from agentfleet.contracts.status import TERMINAL
 
 DEFAULT_TOLERANCE = timedelta(minutes=2)
 DEFAULT_RUNNING_LIMIT = timedelta(hours=24)
 
-TERMINAL = frozenset(
-    {"completed", "unverified", "partial", "failed", "canceled", "budget_exhausted", "timed_out"}
-)
 # A run an agent continued-as-new from: closed in both records, not a task outcome.
 CONTINUED = frozenset({"continued_as_new"})
 # Which ledger statuses each visibility status allows. An agent that ends on

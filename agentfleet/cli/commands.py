@@ -241,9 +241,9 @@ def _master_input(goal: str, workspace: str | None, model: str | None) -> Master
     try:
         return MasterInput(goal=goal, workspace=workspace, model=model)
     except pydantic.ValidationError as err:
-        from agentfleet.payloads.converter import describe_validation_error
+        from agentfleet.payloads.converter import describe_invalid_payload
 
-        raise CliError(describe_validation_error(err)) from None
+        raise CliError(describe_invalid_payload(err)) from None
 
 
 async def run(
@@ -327,6 +327,6 @@ def score(task: str, *, as_json: bool = False) -> int:
     """Score a task's complexity with no LLM call: what the master would decide."""
     from agentfleet.delegation.policy import score_command
 
-    code, out = score_command(task, as_json)
+    code, out = score_command(task, as_json=as_json)
     print(out, file=sys.stdout if code == 0 else sys.stderr)
     return code

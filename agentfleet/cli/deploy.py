@@ -105,7 +105,7 @@ async def ramp(settings: Settings, build: str, percent: float, name: str | None)
         raise CliError(f"build id {build!r} is not a version of {deployment!r}; known: {known}")
     if build == view.current:
         raise CliError(f"{build} is already current: it takes all new work")
-    await set_ramping(client, deployment, build if percent > 0 else None, percent)
+    await set_ramping(client, deployment, build if percent > 0 else None, pct=percent)
     if percent > 0:
         print(f"{build} takes {percent:g}% of new workflows; {view.current} the rest")
     else:

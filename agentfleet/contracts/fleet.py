@@ -12,25 +12,13 @@ from typing import Literal
 import pydantic
 from pydantic import AwareDatetime, Field
 
-from agentfleet.contracts.models import BudgetSpec, Contract, MasterInput, Record, Tier
+from agentfleet.contracts.base import Contract, Record
+from agentfleet.contracts.models import Budget, MasterInput, Tier
+from agentfleet.contracts.status import OutcomeStatus
 
 FLEET_ID = "agentfleet-fleet"
 
 FleetState = Literal["running", "paused", "draining", "drained"]
-# A master's own NodeStatus when it returned, else how its execution closed.
-OutcomeStatus = Literal[
-    "completed",
-    "unverified",
-    "partial",
-    "failed",
-    "canceled",
-    "budget_exhausted",
-    "skipped",
-    "running",
-    "terminated",
-    "timed_out",
-    "unknown",
-]
 
 # Fleet-generated ids are `<fleet-id>-task-<n>`; a caller's own id must be a
 # workflow id a person can type into the Temporal UI.
@@ -57,13 +45,13 @@ class FleetSubmit(Contract):
     max_plan_attempts: int | None = None
     max_tokens: int | None = None
     max_total_subagents: int | None = None
-    budget: BudgetSpec | None = None
+    budget: Budget | None = None
     models: dict[Tier, str] | None = None
     priority: int | None = None
     fairness_key: str | None = None
 
     def master_input(self) -> MasterInput:
-        """Raises ValueError with a reason fit to show the submitter."""
+        """The goal as a MasterInput; raises ValueError with a reason fit to show the submitter."""
         if not self.goal.strip():
             raise ValueError("goal must not be empty")
         if self.task_id is not None:
@@ -84,12 +72,16 @@ class FleetSubmit(Contract):
 
 
 class FleetTask(Record):
+    """A goal the fleet accepted, waiting for (or holding) a slot."""
+
     task_id: str
     input: MasterInput
     submitted_at: AwareDatetime
 
 
 class FleetOutcome(Record):
+    """How one of the fleet's goals ended, as far as the fleet could learn it."""
+
     task_id: str
     status: OutcomeStatus
     error: str | None = None
@@ -103,11 +95,18 @@ class AwaitMaster(Contract):
 
 
 class FleetStats(Record):
+    """The fleet's running totals, carried across continue-as-new."""
+
     submitted: int = 0
+    """Goals queued."""
     duplicates: int = 0
+    """Submissions with a task id seen before: answered with that task, not queued again."""
     rejected: int = 0
+    """Signalled goals that failed validation (an update raises instead)."""
     started: int = 0
+    """Masters this fleet started."""
     reattached: int = 0
+    """Masters found already running (an earlier run started them), awaited instead."""
     # Verified work only; `unverified`: stopped as if done, but its check failed.
     completed: int = 0
     unverified: int = 0
@@ -118,12 +117,15 @@ class FleetStats(Record):
 
     @property
     def finished(self) -> int:
+        """Goals that came to an end of their own: completed, unverified, partial or failed."""
         return self.completed + self.unverified + self.partial + self.failed
 
 
 class FleetInput(Contract):
-    """Start a fleet with `{}` (or `{"max_concurrent": 3}`); the rest is carried
-    state that a run passes to its successor on continue-as-new."""
+    """Start a fleet with `{}` (or `{"max_concurrent": 3}`).
+
+    The rest is carried state that a run passes to its successor on continue-as-new.
+    """
 
     max_concurrent: int = Field(default=5, ge=1, le=500)
     queue: list[FleetTask] = Field(default_factory=list)
@@ -137,6 +139,8 @@ class FleetInput(Contract):
 
 
 class FleetStatus(Record):
+    """The fleet as its `status` query shows it: state, queue, slots and totals."""
+
     fleet_id: str
     run_id: str
     state: FleetState

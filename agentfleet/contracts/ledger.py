@@ -7,60 +7,21 @@ UTC, so equal instants compare and serialise identically.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BeforeValidator,
-    Field,
-    StrictBool,
-    model_validator,
-)
+from pydantic import BeforeValidator, Field, StrictBool, model_validator
 
-from agentfleet.contracts.models import Contract, Record, Role
+from agentfleet.contracts.base import Contract, Record, UtcDatetime
+from agentfleet.contracts.models import Role
+from agentfleet.contracts.status import LedgerStatus, TerminalStatus
 
-
-def _to_utc(v: datetime) -> datetime:
-    return v.astimezone(UTC)
-
-
+# A count stored as NULL (a row written before its column existed) reads as none counted.
 NoneAsZero = Annotated[int, BeforeValidator(lambda v: 0 if v is None else v)]
 
 
-LedgerStatus = Literal[
-    "running",
-    "completed",
-    "unverified",
-    "failed",
-    "canceled",
-    "budget_exhausted",
-    "timed_out",
-    "partial",
-    "continued_as_new",
-]
-# `continued_as_new` closes one run of an agent whose next run carries on the
-# task: reports count the chain's last run, never this one.
-TerminalStatus = Literal[
-    "completed",
-    "unverified",
-    "failed",
-    "canceled",
-    "budget_exhausted",
-    "timed_out",
-    "partial",
-    "continued_as_new",
-]
-
-
-# AwareDatetime rejects naive input with an error located at the field name;
-# the after-validator then pins every value to UTC so equal instants compare
-# and serialise identically whatever offset they arrived with.
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-
-
 class LedgerStart(Contract):
+    """The ledger row a run opens when it starts: who it is and the estimate it was given."""
+
     workflow_id: str = Field(min_length=1)
     run_id: str = Field(min_length=1)
     parent_id: str | None = None
@@ -79,6 +40,12 @@ class LedgerStart(Contract):
 
 
 class LedgerClose(Contract):
+    """How a run ended: the ledger's close write, with its spend and its check.
+
+    It may also carry the start fields, so a close whose start never landed still
+    makes a usable row.
+    """
+
     workflow_id: str = Field(min_length=1)
     run_id: str = Field(min_length=1)
     status: TerminalStatus
@@ -127,6 +94,8 @@ class LedgerClose(Contract):
 
 
 class LedgerRow(Record):
+    """One ledger row as read back: a run's start and close, all instants in UTC."""
+
     workflow_id: str
     run_id: str
     parent_id: str | None = None
@@ -164,12 +133,15 @@ class LedgerRow(Record):
 
     @property
     def duration_s(self) -> float | None:
+        """Seconds from start to close; None while either end is unknown."""
         if self.started_at is None or self.closed_at is None:
             return None
         return (self.closed_at - self.started_at).total_seconds()
 
 
 class LedgerWriteResult(Record):
+    """What a ledger write did, so a retried activity can tell a replay from a change."""
+
     workflow_id: str
     run_id: str
     # True if this call inserted the row; False for a retry or replay.

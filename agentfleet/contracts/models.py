@@ -10,26 +10,17 @@ boundary instead of being silently read as local time.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 
+from agentfleet.contracts.base import Contract, FrozenContract, Record
+from agentfleet.contracts.base import FrozenRecord as FrozenRecord  # for workflow-safe importers
+from agentfleet.contracts.status import NodeStatus
 from agentfleet.delegation.catalog import is_known_model, unknown_model_message
 
-# `completed` is a checked fact: the agent's verification passed
-# (agentfleet/verification/completion.py).
-# `unverified`: the agent stopped as if done, but the check found its work missing.
-NodeStatus = Literal[
-    "running",
-    "completed",
-    "unverified",
-    "partial",
-    "failed",
-    "canceled",
-    "budget_exhausted",
-    "skipped",
-]
 Role = Literal["master", "subagent", "inline"]
 Tier = Literal["trivial", "simple", "moderate", "complex"]
 TIERS: tuple[Tier, ...] = ("trivial", "simple", "moderate", "complex")
@@ -46,28 +37,19 @@ PruneAction = Literal[
 WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-class Contract(BaseModel):
-    """Base for inputs: unknown fields are an error, so a typo like `gaol`
-    fails loudly instead of being dropped."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class Record(BaseModel):
-    """Base for results: tolerate fields added by newer workers."""
-
-    model_config = ConfigDict(extra="ignore")
-
-
 # --- Anthropic Messages content, as carried through activities --------------
 
 
 class TextBlock(Record):
+    """Text the model wrote, or a person's message: the part of a reply a report quotes."""
+
     type: Literal["text"] = "text"
     text: str
 
 
 class ToolUseBlock(Record):
+    """A tool call the model asked for; its `id` pairs it with the `tool_result` that answers it."""
+
     type: Literal["tool_use"] = "tool_use"
     id: str
     name: str
@@ -75,6 +57,8 @@ class ToolUseBlock(Record):
 
 
 class ToolResultBlock(Record):
+    """What a tool call returned, sent back to the model in the next user message."""
+
     type: Literal["tool_result"] = "tool_result"
     tool_use_id: str
     content: str
@@ -85,29 +69,44 @@ ContentBlock = Annotated[TextBlock | ToolUseBlock | ToolResultBlock, Field(discr
 
 
 class Message(Record):
+    """One turn of a conversation, as the Messages API takes it and history carries it."""
+
     role: Literal["user", "assistant"]
     content: list[ContentBlock]
 
     @classmethod
     def user_text(cls, text: str) -> Message:
+        """A user turn holding plain text: how every conversation and retry starts."""
         return cls(role="user", content=[TextBlock(text=text)])
 
 
 class ToolSpec(Record):
+    """A tool as offered to the model: the schema it must fill in to call it."""
+
     name: str
     description: str
     input_schema: dict[str, Any]
 
 
 class Usage(Record):
+    """Tokens and dollars spent: one call's, or a whole subtree's when added up.
+
+    The counts are as the API reports them: `input_tokens` is the uncached input
+    only; prompt cache writes and reads are counted, and priced, apart.
+    """
+
     # As the API reports them: `input_tokens` is the uncached input only; prompt
     # cache writes and reads are counted (and priced) apart.
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    """Rounded to 8 places at every sum, so a tree's total is exactly its receipts'."""
     llm_calls: int = 0
+    """Calls that came back with usage: one per answered request."""
     cache_creation_input_tokens: int = 0
+    """Input written to the prompt cache (priced at 1.25x input)."""
     cache_read_input_tokens: int = 0
+    """Input read back from the prompt cache (priced at 0.1x input)."""
 
     @property
     def prompt_tokens(self) -> int:
@@ -116,6 +115,7 @@ class Usage(Record):
 
     @property
     def total_tokens(self) -> int:
+        """Every token processed, input of every kind and output: what a token budget is charged."""
         return self.prompt_tokens + self.output_tokens
 
     def __add__(self, other: Usage) -> Usage:
@@ -131,9 +131,11 @@ class Usage(Record):
 
 
 class Receipt(Record):
-    """One LLM attempt, as billed. Attempts the API rejected (429, 529, 5xx)
-    return no usage and are billed nothing, but they are still recorded, so
-    retries are visible next to the spend."""
+    """One LLM attempt, as billed.
+
+    Attempts the API rejected (429, 529, 5xx) return no usage and are billed
+    nothing, but they are still recorded, so retries are visible next to the spend.
+    """
 
     agent_id: str = ""
     model: str
@@ -156,6 +158,8 @@ class Receipt(Record):
 
 
 class LlmRequest(Contract):
+    """One Messages API call, as a workflow asks the LLM activity to make it."""
+
     model: str
     system: str
     # With `transcript_ref`, only the messages new since that stored transcript.
@@ -176,6 +180,8 @@ class LlmRequest(Contract):
 
 
 class LlmResponse(Record):
+    """The LLM activity's answer: the reply, what it cost, and how many attempts it took."""
+
     id: str
     model: str
     content: list[ContentBlock]
@@ -193,10 +199,12 @@ class LlmResponse(Record):
 
     @property
     def text(self) -> str:
+        """The reply's text blocks joined: the answer an agent reports."""
         return "".join(b.text for b in self.content if isinstance(b, TextBlock))
 
     @property
     def tool_uses(self) -> list[ToolUseBlock]:
+        """The tool calls in the reply, in order: each needs its result in the next turn."""
         return [b for b in self.content if isinstance(b, ToolUseBlock)]
 
 
@@ -220,6 +228,8 @@ MCP_PREFIX = "mcp__"
 
 
 class ToolRequest(Contract):
+    """One file tool call, as a workflow asks the tool activity to run it in a workspace."""
+
     workspace: str
     name: str
     input: dict[str, Any] = Field(default_factory=dict)
@@ -252,6 +262,8 @@ class Effect(Record):
 
 
 class ToolResult(Record):
+    """What a tool call returned to the model, and what it did to the workspace (the journal)."""
+
     call_id: str = ""
     name: str
     content: str
@@ -283,18 +295,23 @@ class McpTool(Record):
     timeout_s: float = 60.0
 
     def spec(self) -> ToolSpec:
+        """The tool as the model is offered it, under its `mcp__<server>__<tool>` name."""
         return ToolSpec(
             name=self.name, description=self.description, input_schema=self.input_schema
         )
 
 
 class McpCatalog(Record):
+    """The MCP tools a worker can reach, recorded once per root so every choice replays."""
+
     tools: list[McpTool] = Field(default_factory=list)
     # Servers configured but not reachable at listing time, with the reason.
     errors: dict[str, str] = Field(default_factory=dict)
 
 
 class McpCallRequest(Contract):
+    """One call to an MCP server's tool, as a workflow asks the MCP activity to make it."""
+
     server: str
     tool: str
     # The name the model called (mcp__<server>__<tool>), for spans and the journal.
@@ -307,11 +324,15 @@ class McpCallRequest(Contract):
 
 
 class WorkspaceRequest(Contract):
+    """Find (or, with `create`, make) a named workspace before any agent works in it."""
+
     workspace: str
     create: bool = False
 
 
 class WorkspaceInfo(Record):
+    """Where a workspace lives on the worker, and how many files it holds."""
+
     workspace: str
     path: str
     files: int
@@ -320,7 +341,13 @@ class WorkspaceInfo(Record):
 # --- Plans ----------------------------------------------------------------------
 
 
-class Subtask(Contract):
+# Plan and Subtask have comments, not docstrings: pydantic would make a docstring the
+# "description" of their JSON schema, which is the submit_plan tool the planner reads
+# (agentfleet/delegation/planning.py), and so change every planning prompt.
+
+
+# One piece of a plan: the work a sub-agent (or the master, inline) will do.
+class Subtask(Contract):  # noqa: D101 - see above: a docstring would change the tool schema
     id: str | None = Field(
         default=None,
         max_length=64,
@@ -340,11 +367,14 @@ class Subtask(Contract):
     )
 
 
-class Plan(Contract):
+# The planner's answer: the subtasks a goal splits into, with their dependencies.
+class Plan(Contract):  # noqa: D101 - see above: a docstring would change the tool schema
     subtasks: list[Subtask] = Field(min_length=1, max_length=500)
 
 
 class Pruning(Record):
+    """One subtask the guard took out of a plan, why, and who does its work instead."""
+
     title: str
     action: PruneAction
     reason: str
@@ -362,9 +392,63 @@ class DelegationRecord(Record):
     workflow_id: str | None = None
 
 
-class BudgetSpec(Contract):
+class Budget(FrozenContract):
+    """What a node may still spend, in tokens and dollars.
+
+    The one budget model: a goal's input, a child's share and the running balance
+    a workflow charges. Immutable: every operation returns a new Budget, so a
+    workflow can keep the old value for its history and logs.
+    """
+
     tokens: int = Field(default=400_000, ge=0)
     usd: float = Field(default=5.0, ge=0.0, allow_inf_nan=False)
+
+    def reserve_for_child(self, children: int) -> tuple[Budget, Budget]:
+        """Carve one child's share out of this budget: `(child, parent_after)`.
+
+        `children` is the number of children still to start, this one
+        included. Each gets `remaining / (children + 1)`: the extra share stays
+        with the parent to synthesise the results. Calling this once per child
+        with a count that goes down by one gives every child the same share.
+        """
+        if children < 1:
+            raise ValueError(f"children must be at least 1, got {children}")
+        parts = children + 1
+        # Round the child's dollars down, so rounding never hands out more
+        # than the parent has.
+        child = Budget(
+            tokens=self.tokens // parts,
+            usd=math.floor(self.usd / parts * 1e8) / 1e8,
+        )
+        parent = Budget(
+            tokens=self.tokens - child.tokens,
+            usd=max(round(self.usd - child.usd, 8), 0.0),
+        )
+        return child, parent
+
+    def charge(self, usage: Usage, model: str | None = None) -> Budget:
+        """Subtract one call's usage; what is left after the call.
+
+        With `model`, the cost is recomputed from the price table instead of
+        trusting `usage.cost_usd`. Spending past zero clamps at zero: the call
+        already happened, and an exhausted budget is what the caller needs to see.
+        """
+        spent = usage.cost_usd
+        if model is not None:
+            # Imported here: pricing builds the Usage and Receipt models of this module.
+            from agentfleet.delegation.pricing import usage_cost
+
+            spent = usage_cost(model, usage)
+        # Every token the model processed counts, cached or not: caching makes a
+        # run cheaper in dollars, not smaller in tokens.
+        return Budget(
+            tokens=max(self.tokens - usage.total_tokens, 0),
+            usd=max(round(self.usd - spent, 8), 0.0),
+        )
+
+    def exhausted(self) -> bool:
+        """Whether nothing is left to spend, in tokens or in dollars: the agent stops."""
+        return self.tokens <= 0 or self.usd <= 0.0
 
 
 # --- Agents ---------------------------------------------------------------------
@@ -386,7 +470,7 @@ class MasterInput(Contract):
     max_plan_attempts: int = Field(default=3, ge=1, le=10)
     max_tokens: int = Field(default=2048, ge=64, le=64000)
     max_total_subagents: int = Field(default=16, ge=1, le=500)
-    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    budget: Budget = Field(default_factory=Budget)
     models: dict[Tier, str] | None = Field(
         default=None, description="Model per tier; `model` overrides every tier."
     )
@@ -458,6 +542,8 @@ class MasterInput(Contract):
 
 
 class SubAgentInput(Contract):
+    """Everything a sub-agent needs from its parent: its task, model and share of the budget."""
+
     task: str = Field(min_length=1)
     title: str = ""
     workspace: str
@@ -478,7 +564,7 @@ class SubAgentInput(Contract):
     # The tier cut points the root started with (complexity.Thresholds).
     thresholds: dict[str, float | str] | None = None
     may_decompose: bool = False
-    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    budget: Budget = Field(default_factory=Budget)
     models: dict[Tier, str] | None = None
     max_total_subagents: int = 16
     tag_search_attributes: bool = False
@@ -502,6 +588,8 @@ class ControlRequest(Contract):
 
 
 class SubtreeControl(Contract):
+    """Pause, resume or cancel one agent of a tree, addressed by its workflow id from the root."""
+
     workflow_id: str = Field(min_length=1)
     action: Literal["pause", "resume", "cancel"]
     reason: str = Field(default="", max_length=500)
@@ -516,11 +604,15 @@ class PlanApproval(Contract):
 
 
 class ApprovalResult(Record):
+    """The answer to a plan approval: whether it was taken, and how many subtasks will run."""
+
     accepted: bool
     subtasks: int
 
 
 class ControlResult(Record):
+    """The state an agent is in after a control request (running, paused, canceled)."""
+
     workflow_id: str
     state: str
 
@@ -536,7 +628,7 @@ class SubAgentResume(Record):
     started_at: AwareDatetime
     own: Usage = Field(default_factory=Usage)
     receipts: list[Receipt] = Field(default_factory=list)
-    budget: BudgetSpec
+    budget: Budget
     children: list[AgentNode] = Field(default_factory=list)
     delegated: int = 0
     pruned: list[Pruning] = Field(default_factory=list)
@@ -611,11 +703,13 @@ class AgentNode(Record):
 
     @property
     def duration_s(self) -> float | None:
+        """Seconds from start to close; None while either end is unknown."""
         if self.started_at is None or self.closed_at is None:
             return None
         return (self.closed_at - self.started_at).total_seconds()
 
     def walk(self) -> list[AgentNode]:
+        """This node and every node below it, depth first: what a report sums over."""
         out = [self]
         for c in self.children:
             out.extend(c.walk())
@@ -623,6 +717,8 @@ class AgentNode(Record):
 
 
 class MasterResult(Record):
+    """What a master returns: the result tree of its goal, and the plan it ran."""
+
     goal: str
     workspace: str
     tree: AgentNode
@@ -632,10 +728,12 @@ class MasterResult(Record):
 
     @property
     def output(self) -> str:
+        """The goal's answer: the root node's output."""
         return self.tree.output
 
     @property
     def status(self) -> NodeStatus:
+        """The goal's status: the root node's."""
         return self.tree.status
 
 

@@ -7,20 +7,20 @@ only as `date`s labelled in the report's zone.
 
 from __future__ import annotations
 
-from datetime import UTC, date
-from typing import Annotated, Literal
+from datetime import date
+from typing import Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, computed_field, field_validator
+from pydantic import Field, computed_field, field_validator
 
-from agentfleet.contracts.models import Contract, Record
+from agentfleet.contracts.base import Contract, Record, UtcDatetime
 from agentfleet.reporting.weeks import iso_week_bounds, zone
-
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda v: v.astimezone(UTC))]
 
 
 class _WeekAndZone(Contract):
-    """Validates `week` and `tz` where a subclass declares them, so a typo
-    typed into the Temporal UI or a schedule fails at once, naming the field."""
+    """Validates `week` and `tz` where a subclass declares them.
+
+    A typo typed into the Temporal UI or a schedule fails at once, naming the field.
+    """
 
     @field_validator("week", check_fields=False)
     @classmethod
@@ -73,6 +73,8 @@ class StatusCounts(Record):
 
 
 class Distribution(Record):
+    """A spread of durations or counts: how many, the mean and nearest-rank percentiles."""
+
     count: int = 0
     mean: float | None = None
     # Nearest-rank percentiles: always a value that was really observed.
@@ -82,6 +84,8 @@ class Distribution(Record):
 
 
 class ModelUsage(Record):
+    """What one model (or `all`) spent in the week, cache writes and reads apart."""
+
     model: str
     # Rows closed in the window that spent on this model.
     agents: int = 0
@@ -112,13 +116,17 @@ class ForecastVsActual(Record):
 
 
 class FailureReason(Record):
+    """A failure reason and how many runs ended with it."""
+
     reason: str
     count: int
 
 
 class UnverifiedReason(Record):
-    """A path the completion check found missing, and in how many task trees
-    (a path missing for a sub-agent and again for its master counts once)."""
+    """A path the completion check found missing, and in how many task trees.
+
+    A path missing for a sub-agent and again for its master counts once.
+    """
 
     path: str
     count: int
@@ -140,6 +148,8 @@ class DailyPoint(Record):
 
 
 class WeekSummary(Record):
+    """One week's headline numbers: what the report compares with the week before."""
+
     week: str
     tasks_spawned: int = 0
     # Verified completions; the unchecked ones are apart.
@@ -177,6 +187,8 @@ class WeekDelta(Record):
 
 
 class WeeklyReport(Record):
+    """The weekly report as built from the ledger: counts, spend, spread and reasons."""
+
     week: str
     tz: str
     window_start: UtcDatetime
@@ -209,11 +221,15 @@ class WeeklyReport(Record):
 
 
 class ReportRequest(_WeekAndZone):
+    """Build the report of one ISO week, in a zone for its daily breakdown."""
+
     week: str
     tz: str = "UTC"
 
 
 class ReportBuildResult(Record):
+    """What the report activity wrote, and the headline numbers for the workflow's result."""
+
     week: str
     tz: str
     files: list[str] = Field(default_factory=list)
@@ -253,8 +269,10 @@ class VisibilityRecord(Record):
 
 
 class LedgerEntry(Record):
-    """One ledger row as stored, read without the ledger's own column types so
-    that values a rogue writer put there are seen exactly as they are."""
+    """One ledger row as stored, read without the ledger's own column types.
+
+    Values a rogue writer put there are seen exactly as they are.
+    """
 
     workflow_id: str
     run_id: str
@@ -289,6 +307,8 @@ class SpanRecord(Record):
 
 
 class Discrepancy(Record):
+    """One disagreement between visibility, the ledger and telemetry, in words per source."""
+
     kind: DiscrepancyKind
     workflow_id: str | None = None
     run_id: str | None = None
@@ -300,6 +320,8 @@ class Discrepancy(Record):
 
 
 class SourceCounts(Record):
+    """How many runs each source holds for the window: the audit's first comparison."""
+
     visibility_closed: int = 0
     visibility_running: int = 0
     # Rows of agents that are workflows, comparable with visibility's counts.
@@ -312,6 +334,8 @@ class SourceCounts(Record):
 
 
 class Audit(Record):
+    """The telemetry audit of one week: every discrepancy between the three records."""
+
     week: str
     tz: str
     window_start: UtcDatetime
@@ -326,11 +350,13 @@ class Audit(Record):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def clean(self) -> bool:
+        """Whether the three records agree: no discrepancy at all."""
         return not self.discrepancies
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def by_kind(self) -> dict[str, int]:
+        """How many discrepancies of each kind, sorted by kind: the summary a person reads first."""
         out: dict[str, int] = {}
         for d in self.discrepancies:
             out[d.kind] = out.get(d.kind, 0) + 1
@@ -338,14 +364,18 @@ class Audit(Record):
 
 
 class AuditRequest(_WeekAndZone):
+    """Audit one ISO week; a run open longer than `running_limit_hours` is reported."""
+
     week: str
     tz: str = "UTC"
     running_limit_hours: float = Field(default=24.0, gt=0)
 
 
 class AuditSummary(Record):
-    """What the audit activity returns: the full list goes to a file, so a bad
-    week cannot blow the history payload limit."""
+    """What the audit activity returns.
+
+    The full list goes to a file, so a bad week cannot blow the history payload limit.
+    """
 
     week: str
     tz: str
@@ -359,12 +389,16 @@ class AuditSummary(Record):
 
 
 class WeeklyReportInput(_WeekAndZone):
+    """Start the weekly report workflow: `{}` reports the week that ended last."""
+
     # None: the ISO week (in `tz`) that ended most recently.
     week: str | None = None
     tz: str = "UTC"
 
 
 class WeeklyReportResult(Record):
+    """What the weekly report workflow returns: the files, the numbers and the audit's verdict."""
+
     week: str
     tz: str
     files: list[str] = Field(default_factory=list)

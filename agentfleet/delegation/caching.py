@@ -46,7 +46,8 @@ def add_breakpoints(kwargs: dict[str, Any]) -> int:
     """Put cache breakpoints on `messages.create` keyword arguments, in place.
 
     Returns how many it placed (never more than MAX_BREAKPOINTS, and none on
-    what the request already marked itself)."""
+    what the request already marked itself).
+    """
     placed = sum(1 for _ in _existing(kwargs))
     targets: list[dict[str, Any]] = []
     tools = kwargs.get("tools")

@@ -59,8 +59,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime
 
+from agentfleet.contracts.base import FrozenContract
 from agentfleet.contracts.ledger import LedgerRow
 from agentfleet.delegation.complexity import DEFAULT_THRESHOLDS, TIERS, Thresholds, Tier
 
@@ -111,11 +112,7 @@ _EXCLUDED = frozenset({"running", "canceled"})
 _VERSION = re.compile(r"^v(\d+)$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Sample(_Model):
+class Sample(FrozenContract):
     """One delegation decision and how it ended."""
 
     key: str
@@ -126,19 +123,28 @@ class Sample(_Model):
     tokens: int
 
 
-class Side(_Model):
+class Side(FrozenContract):
+    """The runs of one tier on one side of a cut point: how often they completed, at what cost."""
+
     tier: Tier
     n: int = 0
+    """Runs of this tier near the cut."""
     completed: int = 0
+    """Of those, the runs that count as a success."""
     mean_cost_usd: float = 0.0
+    """Mean dollars per run: what raising a cut point must not make dearer."""
     mean_tokens: float = 0.0
+    """Mean tokens per run, cached input included."""
 
     @property
     def rate(self) -> float:
+        """The share of these runs that completed; 0 with no runs."""
         return self.completed / self.n if self.n else 0.0
 
 
-class CutReport(_Model):
+class CutReport(FrozenContract):
+    """The case for one cut point: both sides' evidence, the move taken and why."""
+
     cut: CutName
     old: float
     new: float
@@ -148,7 +154,9 @@ class CutReport(_Model):
     reason: str
 
 
-class Calibration(_Model):
+class Calibration(FrozenContract):
+    """One calibration: the thresholds before and proposed, the evidence, and why."""
+
     previous: Thresholds
     proposed: Thresholds
     changed: bool
@@ -294,10 +302,36 @@ def _apply(current: Thresholds, deltas: dict[CutName, float]) -> dict[CutName, f
     return values
 
 
+def _judge_cut(
+    cut: CutName, lower: Tier, upper: Tier, current: Thresholds, samples: Sequence[Sample]
+) -> CutReport:
+    """The case for moving one cut point, from the runs on either side near it."""
+    value = float(getattr(current, cut))
+    below = _side(
+        lower, [s for s in samples if s.tier == lower and value - BAND <= s.score < value]
+    )
+    above = _side(
+        upper, [s for s in samples if s.tier == upper and value <= s.score <= value + BAND]
+    )
+    action, reason = _judge(cut, value, below, above)
+    return CutReport(
+        cut=cut, old=value, new=value, below=below, above=above, action=action, reason=reason
+    )
+
+
+def _settle(judged: CutReport, new: float) -> CutReport:
+    """A judged cut once the moves are applied: a move left no room to happen is a hold."""
+    if judged.action != "hold" and new == judged.old:
+        reason = f"{judged.reason}; no room to move (neighbour or bound)"
+        return judged.model_copy(update={"action": "hold", "reason": reason})
+    return judged.model_copy(update={"new": new})
+
+
 def fit(
     rows: Iterable[LedgerRow],
     current: Thresholds = DEFAULT_THRESHOLDS,
     history: Iterable[str] = (),
+    *,
     window_start: datetime | None = None,
     window_end: datetime | None = None,
 ) -> Calibration:
@@ -323,37 +357,13 @@ def fit(
             f"{current.version} (need {MIN_SAMPLES}); nothing changed",
             cuts=[],
         )
-
-    judged: list[tuple[CutName, float, Side, Side, Action, str]] = []
-    deltas: dict[CutName, float] = {}
-    for cut, lower, upper in CUTS:
-        value = float(getattr(current, cut))
-        below = _side(
-            lower, [s for s in samples if s.tier == lower and value - BAND <= s.score < value]
-        )
-        above = _side(
-            upper, [s for s in samples if s.tier == upper and value <= s.score <= value + BAND]
-        )
-        action, reason = _judge(cut, value, below, above)
-        judged.append((cut, value, below, above, action, reason))
-        if action == "raise":
-            deltas[cut] = STEP
-        elif action == "lower":
-            deltas[cut] = -STEP
-
-    moved = _apply(current, deltas)
-    reports: list[CutReport] = []
-    for cut, value, below, above, action, reason in judged:
-        new = moved[cut]
-        if action != "hold" and new == value:
-            action, reason = "hold", f"{reason}; no room to move (neighbour or bound)"
-        reports.append(
-            CutReport(
-                cut=cut, old=value, new=new, below=below, above=above, action=action, reason=reason
-            )
-        )
-    changed = any(r.new != r.old for r in reports)
-    if not changed:
+    judged = [_judge_cut(cut, lower, upper, current, samples) for cut, lower, upper in CUTS]
+    moved = _apply(
+        current,
+        {j.cut: STEP if j.action == "raise" else -STEP for j in judged if j.action != "hold"},
+    )
+    reports = [_settle(j, moved[j.cut]) for j in judged]
+    if all(r.new == r.old for r in reports):
         return Calibration(
             **common,
             proposed=current,
@@ -403,6 +413,7 @@ def read_history(home: Path) -> list[dict[str, Any]]:
 
 
 def history_versions(home: Path) -> list[str]:
+    """Every thresholds version the history holds, so a new one never repeats an old name."""
     return [str(e["version"]) for e in read_history(home) if "version" in e]
 
 
@@ -420,8 +431,11 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_thresholds(home: Path, thresholds: Thresholds) -> Path:
-    """Replace `home/thresholds.json` atomically: a reader sees the old file or the new
-    one, never half of one. The JSON is exactly `Thresholds`' fields."""
+    """Replace `home/thresholds.json` atomically, so a master never reads half a file.
+
+    A reader sees the old file or the new one, never half of one. The JSON is
+    exactly `Thresholds`' fields.
+    """
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     path = home / THRESHOLDS_FILE
@@ -441,6 +455,7 @@ def write_thresholds(home: Path, thresholds: Thresholds) -> Path:
 
 
 def append_history(home: Path, entry: dict[str, Any]) -> Path:
+    """Append one calibration to the history file, synced, so every change can be traced back."""
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     path = home / HISTORY_FILE

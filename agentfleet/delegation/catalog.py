@@ -45,6 +45,7 @@ def is_known_model(name: str) -> bool:
 
 
 def unknown_model_message(name: str) -> str:
+    """Why a model name was refused, naming the known ones and where prices live."""
     known = ", ".join(sorted(PRICES_PER_MTOK))
     return (
         f"unknown model {name!r}; known models: {known}"

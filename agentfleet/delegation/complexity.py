@@ -22,10 +22,10 @@ from __future__ import annotations
 import itertools
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from agentfleet.contracts.models import TIERS as TIERS  # re-exported: tiers are a payload contract
-from agentfleet.contracts.models import Subtask
+from agentfleet.contracts.models import FrozenContract, FrozenRecord, Subtask
 from agentfleet.contracts.models import Tier as Tier
 
 # Sizes assumed for inputs whose size is unknown; they only feed the context
@@ -39,26 +39,19 @@ ASSUMED_FILES_PER_DIR = 5
 _SIZE_BANDS: tuple[tuple[int, float], ...] = ((128_000, 0.30), (32_000, 0.20), (8_000, 0.10))
 
 
-class _Input(BaseModel):
-    # Inputs reject unknown fields so a typo fails loudly instead of being dropped.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class FileRef(FrozenContract):
+    """An input file or folder the scorer sees; its size, when known, feeds the context estimate."""
 
-
-class _Output(BaseModel):
-    # Results tolerate fields added by a newer worker during a rolling deploy.
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class FileRef(_Input):
     path: str = Field(min_length=1, max_length=1000)
     size_bytes: int | None = Field(default=None, ge=0)
 
     @property
     def is_dir(self) -> bool:
+        """A folder (or a glob): it stands for an unknown number of files."""
         return self.path.endswith("/") or "*" in self.path
 
 
-class SubtaskSpec(_Input):
+class SubtaskSpec(FrozenContract):
     """What the scorer sees. `files` accepts plain paths for convenience."""
 
     description: str = Field(max_length=20_000)
@@ -82,7 +75,7 @@ class SubtaskSpec(_Input):
         return v
 
 
-class Thresholds(_Input):
+class Thresholds(FrozenContract):
     """Cut points: a score at or above `complex` is complex, and so on down."""
 
     version: str = Field(default="v1", min_length=1)
@@ -100,6 +93,7 @@ class Thresholds(_Input):
         return self
 
     def tier(self, score: float) -> Tier:
+        """The tier `score` falls in: the highest cut point it reaches."""
         if score >= self.complex:
             return "complex"
         if score >= self.moderate:
@@ -112,7 +106,9 @@ class Thresholds(_Input):
 DEFAULT_THRESHOLDS = Thresholds()
 
 
-class ComplexityScore(_Output):
+class ComplexityScore(FrozenRecord):
+    """The scorer's verdict: score, tier, estimates, and every point's reason."""
+
     score: float = Field(ge=0.0, le=1.0)
     tier: Tier
     est_context_tokens: int = Field(ge=0)
@@ -285,157 +281,240 @@ def _clamp(x: float, lo: float, hi: float) -> float:
     return lo if x < lo else hi if x > hi else x
 
 
+def _actions(clauses: list[list[str]]) -> list[str]:
+    """Base forms of the verbs that open `clauses`, in order: the units of work asked for."""
+    return [v for v in (_base_form(c[0], _ACTION_VERBS) for c in clauses) if v is not None]
+
+
+class _Reading:
+    """What the scorer reads off a task once, for every feature and estimate to share."""
+
+    def __init__(self, spec: SubtaskSpec) -> None:
+        self.spec = spec
+        self.text = spec.description.strip()
+        self.words = _WORD.findall(self.text.lower())
+        clauses = _clauses(self.text)
+        self.actions = _actions(clauses)
+        # A "part" is any clause of two words or more: deliverables are often
+        # listed as nouns ("a glossary, a setup script and a checklist"). One-word
+        # list items ("items, suppliers and orders") weigh less: they are often
+        # values, not work.
+        self.parts = sum(1 for c in clauses if len(c) >= 2)
+        self.items = sum(1 for c in clauses if len(c) == 1)
+        text_paths = _paths_in(self.text)
+        self.all_paths = sorted({p.strip() for p in text_paths} | {f.path for f in spec.files})
+        declared_dirs = {f.path for f in spec.files if f.is_dir}
+        self.dirs = [p for p in self.all_paths if p in declared_dirs or _is_dir_path(p)]
+        self.n_dirs = len(self.dirs)
+        self.n_files = len(self.all_paths) - self.n_dirs
+        self.lead = self.words[0] if self.words else ""
+        fs_lead = _base_form(self.lead, _FS_VERBS) is not None or (
+            _base_form(self.lead, _FS_UNLESS_FILE) is not None and self.n_files == 0
+        )
+        self.fs_only = fs_lead and len(self.actions) <= 1
+        self.breadth = sorted({w for w in self.words if w in _BREADTH_WORDS})
+        self.declared_tools = sorted(set(spec.tools))
+        self.mutating_actions = sum(1 for a in self.actions if a in _MUTATING_VERBS)
+        self.mutating = self.mutating_actions > 0 or any(
+            t in _MUTATING_TOOLS for t in self.declared_tools
+        )
+        self.known_bytes = sum(f.size_bytes for f in spec.files if f.size_bytes is not None)
+
+
+# A feature's verdict on a task: the points it adds (or removes) and why, or None.
+_Points = tuple[float, str] | None
+
+
+def _length(r: _Reading) -> _Points:
+    """Length is the most reliable single proxy: every part of a multi-part job is spelled out."""
+    return 0.011 * min(len(r.words), 40), f"{len(r.words)} words"
+
+
+def _parts(r: _Reading) -> _Points:
+    """More than one action or deliverable: each is a step of its own."""
+    extra_actions = max(len(r.actions) - 1, 0)
+    extra_parts = max(r.parts - 1 - extra_actions, 0)
+    if not (extra_actions or extra_parts or r.items):
+        return None
+    return (
+        min(0.05 * extra_actions + 0.03 * extra_parts + 0.015 * r.items, 0.33),
+        f"{len(r.actions)} actions ({', '.join(sorted(set(r.actions))) or 'none'}), "
+        f"{r.parts} parts, {r.items} list items",
+    )
+
+
+def _paths(r: _Reading) -> _Points:
+    """Named files and folders; a folder stands for an unknown number of files, so weighs more."""
+    if not r.all_paths:
+        return None
+    return min(0.03 * r.n_files + 0.06 * r.n_dirs, 0.18), f"{r.n_files} files, {r.n_dirs} dirs"
+
+
+def _file_contents(r: _Reading) -> _Points:
+    """Reading or writing inside a file is a tool loop, which one inline reply cannot do.
+
+    Moving a file around is a single call, so a file-system-only step does not count.
+    """
+    if (r.n_files or r.n_dirs) and not r.fs_only:
+        return 0.08, "works on file contents"
+    return None
+
+
+def _analysis(r: _Reading) -> _Points:
+    """Words of judgement or synthesis: the reason a capable model (and maybe a split) pays."""
+    heavy = sorted({w for w in r.words if w in _HEAVY_WORDS})
+    if not heavy:
+        return None
+    return min(0.06 * len(heavy), 0.24), f"analysis keywords: {', '.join(heavy)}"
+
+
+def _counted(r: _Reading) -> _Points:
+    """An explicit multiplicity ("three papers"): that many units of work."""
+    counted = _counted_items(r.words)
+    if not counted:
+        return None
+    return min(0.04 * len(counted), 0.08), f"counted items: {', '.join(counted)}"
+
+
+def _breadth(r: _Reading) -> _Points:
+    """Scope widened from one file to everything of a kind ("every folder")."""
+    if r.breadth and (r.n_dirs or any(w in _SCOPE_NOUNS for w in r.words)):
+        return min(0.03 * len(r.breadth), 0.06), f"breadth: {', '.join(r.breadth)}"
+    return None
+
+
+def _lightness(r: _Reading) -> _Points:
+    """A question, or a single light step: less work than its words suggest."""
+    if r.text.endswith("?") or r.lead in _QUESTION_LEADS:
+        return -0.12, "phrased as a question"
+    light_lead = r.fs_only or _base_form(r.lead, _LIGHT_LEADS) is not None
+    if len(r.actions) <= 1 and not r.breadth and light_lead:
+        return -0.06, f"single light step ({r.lead})"
+    return None
+
+
+def _tools(r: _Reading) -> _Points:
+    """The tools a planner declared; asking for file contents with no path named still reads."""
+    if not r.declared_tools:
+        return None
+    reads_contents = any(t in _CONTENT_TOOLS for t in r.declared_tools)
+    points = min(0.02 * (len(r.declared_tools) - 1), 0.06)
+    if reads_contents and not r.all_paths:
+        # The planner says it needs file contents even if no path is named.
+        points += 0.08
+    return points, f"tools: {', '.join(r.declared_tools)}"
+
+
+def _input_size(r: _Reading) -> _Points:
+    """Declared inputs large enough to crowd one context window."""
+    known_tokens = (r.known_bytes + 3) // 4
+    for band, points in _SIZE_BANDS:
+        if known_tokens >= band:
+            return points, f"inputs ~{known_tokens} tokens"
+    return None
+
+
+def _depth(r: _Reading) -> _Points:
+    """A subtask a planner already carved out: biased away from being split again.
+
+    Splitting what was just split is the usual way trees over-decompose.
+    """
+    if r.spec.depth > 0:
+        return -min(0.05 * r.spec.depth, 0.15), f"depth {r.spec.depth}"
+    return None
+
+
+# In the order their points are added: the rationale lists them so.
+_FEATURES = (
+    _length,
+    _parts,
+    _paths,
+    _file_contents,
+    _analysis,
+    _counted,
+    _breadth,
+    _lightness,
+    _tools,
+    _input_size,
+    _depth,
+)
+
+
+def _context_tokens(r: _Reading) -> int:
+    """Instructions plus every input at ~4 chars a token.
+
+    Unknown sizes are guessed here only, never in the score.
+    """
+    sized = {f.path for f in r.spec.files if f.size_bytes is not None}
+    guessed_bytes = sum(
+        ASSUMED_FILE_BYTES * (ASSUMED_FILES_PER_DIR if p in r.dirs else 1)
+        for p in r.all_paths
+        if p not in sized
+    )
+    chars = len(r.text) + len(r.spec.parent_context) + r.known_bytes + guessed_bytes
+    return (chars + 3) // 4
+
+
+def _steps(r: _Reading) -> int:
+    """Expected tool calls.
+
+    A listing per directory, a read per file in scope unless the job only moves
+    things around, and a write per changing step (or per file, when one move or
+    rename sweeps a whole directory).
+    """
+    in_scope = r.n_files + ASSUMED_FILES_PER_DIR * r.n_dirs
+    reads = 0 if r.fs_only else in_scope
+    if not r.mutating:
+        writes = 0
+    elif r.fs_only and r.breadth:
+        writes = in_scope
+    else:
+        writes = max(r.mutating_actions, 1)
+    return r.n_dirs + reads + writes
+
+
 def score(spec: SubtaskSpec, thresholds: Thresholds | None = None) -> ComplexityScore:
-    """Score `spec` in [0, 1] and cut it into a tier. Pure and deterministic."""
+    """Score `spec` in [0, 1] and cut it into a tier. Pure and deterministic.
+
+    Each feature adds its points in a fixed order and says why in `rationale`.
+    """
     if not spec.description.strip():
         # model_construct() skips validation; a blank task must still fail clearly.
         raise ValueError("description must not be empty")
     th = thresholds or DEFAULT_THRESHOLDS
-    text = spec.description.strip()
-    lower = text.lower()
-    words = _WORD.findall(lower)
-    why: list[str] = []
+    reading = _Reading(spec)
     total = 0.0
-
-    def add(points: float, reason: str) -> None:
-        nonlocal total
-        total += points
-        why.append(f"{reason} ({points:+.2f})")
-
-    # Length is the most reliable single proxy: every part of a job has to be
-    # spelled out, so multi-part work is long.
-    n_words = len(words)
-    add(0.011 * min(n_words, 40), f"{n_words} words")
-
-    clauses = _clauses(text)
-    actions = [v for v in (_base_form(c[0], _ACTION_VERBS) for c in clauses) if v is not None]
-    # A "part" is any clause of two words or more: deliverables are often
-    # listed as nouns ("a glossary, a setup script and a checklist"). One-word
-    # list items ("items, suppliers and orders") weigh less: they are often
-    # values, not work.
-    parts = sum(1 for c in clauses if len(c) >= 2)
-    items = sum(1 for c in clauses if len(c) == 1)
-    extra_actions = max(len(actions) - 1, 0)
-    extra_parts = max(parts - 1 - extra_actions, 0)
-    if extra_actions or extra_parts or items:
-        add(
-            min(0.05 * extra_actions + 0.03 * extra_parts + 0.015 * items, 0.33),
-            f"{len(actions)} actions ({', '.join(sorted(set(actions))) or 'none'}), "
-            f"{parts} parts, {items} list items",
-        )
-
-    text_paths = _paths_in(text)
-    all_paths = sorted({p.strip() for p in text_paths} | {f.path for f in spec.files})
-    declared_dirs = {f.path for f in spec.files if f.is_dir}
-    dirs = [p for p in all_paths if p in declared_dirs or _is_dir_path(p)]
-    n_dirs = len(dirs)
-    n_files = len(all_paths) - n_dirs
-    if all_paths:
-        # A directory stands for an unknown number of files, so it weighs more.
-        add(
-            min(0.03 * n_files + 0.06 * n_dirs, 0.18),
-            f"{n_files} files, {n_dirs} dirs",
-        )
-
-    lead = words[0] if words else ""
-    fs_lead = _base_form(lead, _FS_VERBS) is not None or (
-        _base_form(lead, _FS_UNLESS_FILE) is not None and n_files == 0
-    )
-    fs_only = fs_lead and len(actions) <= 1
-    if (n_files or n_dirs) and not fs_only:
-        # Reading or writing what is inside a file is a tool loop, which one
-        # inline reply cannot do; moving it around is a single call.
-        add(0.08, "works on file contents")
-
-    heavy = sorted({w for w in words if w in _HEAVY_WORDS})
-    if heavy:
-        add(min(0.06 * len(heavy), 0.24), f"analysis keywords: {', '.join(heavy)}")
-
-    counted = _counted_items(words)
-    if counted:
-        add(min(0.04 * len(counted), 0.08), f"counted items: {', '.join(counted)}")
-
-    breadth = sorted({w for w in words if w in _BREADTH_WORDS})
-    if breadth and (n_dirs or any(w in _SCOPE_NOUNS for w in words)):
-        add(min(0.03 * len(breadth), 0.06), f"breadth: {', '.join(breadth)}")
-
-    is_question = text.endswith("?") or lead in _QUESTION_LEADS
-    if is_question:
-        add(-0.12, "phrased as a question")
-    elif (
-        len(actions) <= 1
-        and not breadth
-        and (fs_only or _base_form(lead, _LIGHT_LEADS) is not None)
-    ):
-        add(-0.06, f"single light step ({lead})")
-
-    declared_tools = sorted(set(spec.tools))
-    mutating_actions = sum(1 for a in actions if a in _MUTATING_VERBS)
-    mutating = mutating_actions > 0 or any(t in _MUTATING_TOOLS for t in declared_tools)
-    if declared_tools:
-        reads_contents = any(t in _CONTENT_TOOLS for t in declared_tools)
-        points = min(0.02 * (len(declared_tools) - 1), 0.06)
-        if reads_contents and not all_paths:
-            # The planner says it needs file contents even if no path is named.
-            points += 0.08
-        add(points, f"tools: {', '.join(declared_tools)}")
-
-    known_bytes = sum(f.size_bytes for f in spec.files if f.size_bytes is not None)
-    known_tokens = (known_bytes + 3) // 4
-    for band, points in _SIZE_BANDS:
-        if known_tokens >= band:
-            add(points, f"inputs ~{known_tokens} tokens")
-            break
-
-    if spec.depth > 0:
-        # A subtask was already carved out by a planner; bias it away from
-        # being split again, the usual way trees over-decompose.
-        add(-min(0.05 * spec.depth, 0.15), f"depth {spec.depth}")
-
+    why: list[str] = []
+    for feature in _FEATURES:
+        found = feature(reading)
+        if found is not None:
+            points, reason = found
+            total += points
+            why.append(f"{reason} ({points:+.2f})")
     value = round(_clamp(total, 0.0, 1.0), 4)
-
-    # Context: instructions plus every input at ~4 chars a token. Unknown sizes
-    # are guessed here only, never in the score.
-    sized = {f.path for f in spec.files if f.size_bytes is not None}
-    guessed_bytes = sum(
-        ASSUMED_FILE_BYTES * (ASSUMED_FILES_PER_DIR if p in dirs else 1)
-        for p in all_paths
-        if p not in sized
-    )
-    chars = len(text) + len(spec.parent_context) + known_bytes + guessed_bytes
-    est_context_tokens = (chars + 3) // 4
-
-    # Expected tool calls: a listing per directory, a read per file in scope
-    # unless the job only moves things around, and a write per changing step
-    # (or per file, when one move or rename sweeps a whole directory).
-    in_scope = n_files + ASSUMED_FILES_PER_DIR * n_dirs
-    reads = 0 if fs_only else in_scope
-    if not mutating:
-        writes = 0
-    elif fs_only and breadth:
-        writes = in_scope
-    else:
-        writes = max(mutating_actions, 1)
-    est_steps = n_dirs + reads + writes
-
     return ComplexityScore(
         score=value,
         tier=th.tier(value),
-        est_context_tokens=est_context_tokens,
-        est_steps=est_steps,
+        est_context_tokens=_context_tokens(reading),
+        est_steps=_steps(reading),
         rationale=why,
         thresholds_version=th.version,
     )
 
 
 def actions_in(text: str) -> list[str]:
-    """Base forms of the verbs that open the clauses of `text`, in order."""
-    return [v for v in (_base_form(c[0], _ACTION_VERBS) for c in _clauses(text)) if v is not None]
+    """Base forms of the verbs that open the clauses of `text`, in order.
+
+    The guard reads them to tell a pure planning step from one that also works.
+    """
+    return _actions(_clauses(text))
 
 
 def spec_for(subtask: Subtask, parent_context: str = "", depth: int = 0) -> SubtaskSpec:
-    """The scorer's view of a planned subtask. The title is a label; the
-    description carries the work, so only it is scored."""
+    """The scorer's view of a planned subtask.
+
+    The title is a label; the description carries the work, so only it is scored.
+    """
     return SubtaskSpec(
         description=subtask.description,
         files=[FileRef(path=f) for f in subtask.files],

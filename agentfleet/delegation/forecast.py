@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from agentfleet.contracts.models import TIERS, Record, Tier
+from agentfleet.contracts.base import FrozenRecord, Record
+from agentfleet.contracts.models import TIERS, Tier
 from agentfleet.delegation.complexity import ComplexityScore, Thresholds
 from agentfleet.delegation.pricing import cost_usd
 
@@ -44,13 +45,17 @@ Basis = Literal["calibration", "estimate"]
 
 
 class TierCost(Record):
+    """A tier's mean cost per run in the calibration record, and how many runs it rests on."""
+
     usd: float = Field(ge=0.0)
     samples: int = Field(ge=0)
 
 
 class CalibratedThresholds(Thresholds):
-    """The thresholds activity's result: the cut points in force, and the
-    calibration record's mean cost per tier (empty before any calibration)."""
+    """The thresholds activity's result: the cut points in force, and mean cost per tier.
+
+    The costs come from the calibration record (empty before any calibration).
+    """
 
     # Results tolerate fields a newer worker adds.
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -58,12 +63,15 @@ class CalibratedThresholds(Thresholds):
     tier_costs: dict[str, TierCost] = Field(default_factory=dict)
 
     def base(self) -> Thresholds:
+        """The cut points alone: what scores are cut with and recorded under."""
         return Thresholds(
             version=self.version, simple=self.simple, moderate=self.moderate, complex=self.complex
         )
 
 
 class PartForecast(Record):
+    """One part of a plan as priced: by the calibration record or by estimate."""
+
     title: str
     tier: Tier
     model: str
@@ -72,17 +80,24 @@ class PartForecast(Record):
 
 
 class Forecast(Record):
+    """What a plan is expected to cost, part by part, against the goal's budget."""
+
     usd: float
+    """The whole forecast: spent so far, the parts, and the synthesis."""
     budget_usd: float
     spent_usd: float = 0.0
+    """What the master had already spent (planning) when the forecast was made."""
     synthesis_usd: float = 0.0
+    """The final synthesis call, when there is more than one part to sum up."""
     parts: list[PartForecast] = Field(default_factory=list)
 
     @property
     def over_budget(self) -> bool:
+        """Whether the forecast exceeds the budget: the master refuses to run the plan."""
         return self.usd > self.budget_usd
 
     def refusal(self) -> str:
+        """The error a refused plan ends with, saying how to get past it."""
         return (
             f"ForecastOverBudget: the plan is estimated at ${self.usd:.4f}, more than its "
             f"budget of ${self.budget_usd:.4f} ({len(self.parts)} parts; set a larger "
@@ -90,8 +105,9 @@ class Forecast(Record):
         )
 
 
-class _Part(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class _Part(FrozenRecord):
+    """One part of a plan with what pricing it needs: its model, its limits, its score."""
+
     title: str
     tier: Tier
     model: str
@@ -118,9 +134,11 @@ def tier_costs(history: Iterable[Mapping[str, Any]]) -> dict[str, TierCost]:
 
 
 def prompt_tokens(turns: int, context: int) -> int:
-    """Input tokens of `turns` turns: each resends the overhead and the history so
-    far; the task's context is read in as it goes (a share of it per turn) and
-    then stays in the history."""
+    """Input tokens of `turns` turns, each resending what came before.
+
+    Each turn resends the overhead and the history so far; the task's context
+    is read in as it goes (a share of it per turn) and then stays in the history.
+    """
     return sum(
         PROMPT_OVERHEAD_TOKENS + context * (k + 1) // turns + GROWTH_PER_TURN_TOKENS * k
         for k in range(turns)
@@ -130,12 +148,20 @@ def prompt_tokens(turns: int, context: int) -> int:
 def _estimate(p: _Part) -> float:
     turns = max(1, min(p.score.est_steps + 1, p.max_turns))
     output = turns * min(p.max_tokens, OUTPUT_PER_TURN_TOKENS)
-    return cost_usd(p.model, prompt_tokens(turns, p.score.est_context_tokens), output)
+    prompt = prompt_tokens(turns, p.score.est_context_tokens)
+    return cost_usd(p.model, input_tokens=prompt, output_tokens=output)
 
 
 def part(
-    title: str, tier: Tier, model: str, max_turns: int, max_tokens: int, score: ComplexityScore
+    title: str,
+    tier: Tier,
+    model: str,
+    *,
+    max_turns: int,
+    max_tokens: int,
+    score: ComplexityScore,
 ) -> _Part:
+    """One part of a plan as the forecast prices it: its tier's model and limits, and its score."""
     return _Part(
         title=title,
         tier=tier,
@@ -154,6 +180,11 @@ def forecast(
     spent_usd: float = 0.0,
     synthesis_model: str | None = None,
 ) -> Forecast:
+    """What a plan will cost: each part by calibration or estimate, plus spend and synthesis.
+
+    `spent_usd` is what the master has already spent (planning); a synthesis
+    call is added when `synthesis_model` is given and there is more than one part.
+    """
     priced: list[PartForecast] = []
     for p in parts:
         known = costs.get(p.tier)
@@ -167,7 +198,9 @@ def forecast(
     synthesis = 0.0
     if synthesis_model is not None and len(parts) > 1:
         prompt = PROMPT_OVERHEAD_TOKENS + REPORT_TOKENS_PER_PART * len(parts)
-        synthesis = cost_usd(synthesis_model, prompt, SYNTHESIS_OUTPUT_TOKENS)
+        synthesis = cost_usd(
+            synthesis_model, input_tokens=prompt, output_tokens=SYNTHESIS_OUTPUT_TOKENS
+        )
     total = spent_usd + synthesis + sum(p.usd for p in priced)
     return Forecast(
         usd=round(total, 6),

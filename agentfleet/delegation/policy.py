@@ -12,21 +12,28 @@ Three concerns live here:
   one-line chores), and each piece costs a child workflow, a prompt and a
   model call. The guard prunes a plan before any child starts and records every
   pruning, so the trimmed tree can be explained afterwards.
-* `Budget` and `cost_usd`: token and dollar arithmetic for parents handing part
-  of their budget to children.
+* `Budget` (defined with the payloads, re-exported here) and `cost_usd`: token
+  and dollar arithmetic for parents handing part of their budget to children.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from agentfleet.contracts.models import Plan, Pruning, Subtask, Usage
+from agentfleet.contracts.models import (
+    Budget,
+    FrozenContract,
+    FrozenRecord,
+    Plan,
+    PruneAction,
+    Pruning,
+    Subtask,
+)
 from agentfleet.delegation.catalog import (
     DEFAULT_MODEL,
     LARGE_MODEL,
@@ -82,77 +89,12 @@ INLINE_MAX_TURNS = 6
 _MAX_DESCRIPTION = 4000  # Subtask.description's limit; a merge must stay within it.
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Output(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Budget(_Input):
-    """What a node may still spend. Immutable: every operation returns a new
-    Budget, so a workflow can keep the old value for its history and logs."""
-
-    tokens: int = Field(ge=0)
-    usd: float = Field(ge=0.0, allow_inf_nan=False)
-
-    def reserve_for_child(self, children: int) -> tuple[Budget, Budget]:
-        """Carve one child's share out of this budget: `(child, parent_after)`.
-
-        `children` is the number of children still to start, this one
-        included. Each gets `remaining / (children + 1)`: the extra share stays
-        with the parent to synthesise the results. Calling this once per child
-        with a count that goes down by one gives every child the same share.
-        """
-        if children < 1:
-            raise ValueError(f"children must be at least 1, got {children}")
-        parts = children + 1
-        # Round the child's dollars down, so rounding never hands out more
-        # than the parent has.
-        child = Budget(
-            tokens=self.tokens // parts,
-            usd=math.floor(self.usd / parts * 1e8) / 1e8,
-        )
-        parent = Budget(
-            tokens=self.tokens - child.tokens,
-            usd=max(round(self.usd - child.usd, 8), 0.0),
-        )
-        return child, parent
-
-    def charge(self, usage: Usage, model: str | None = None) -> Budget:
-        """Subtract one call's usage. With `model`, the cost is recomputed from
-        the price table instead of trusting `usage.cost_usd`.
-
-        Spending past zero clamps at zero: the call already happened, and an
-        exhausted budget is what the caller needs to see.
-        """
-        spent = (
-            cost_usd(
-                model,
-                usage.input_tokens,
-                usage.output_tokens,
-                usage.cache_creation_input_tokens,
-                usage.cache_read_input_tokens,
-            )
-            if model is not None
-            else usage.cost_usd
-        )
-        # Every token the model processed counts, cached or not: caching makes a
-        # run cheaper in dollars, not smaller in tokens.
-        return Budget(
-            tokens=max(self.tokens - usage.total_tokens, 0),
-            usd=max(round(self.usd - spent, 8), 0.0),
-        )
-
-    def exhausted(self) -> bool:
-        return self.tokens <= 0 or self.usd <= 0.0
-
-
 # --- decisions ------------------------------------------------------------------
 
 
-class TierPolicy(_Input):
+class TierPolicy(FrozenContract):
+    """How work of one tier runs: inline or spawned, on which model, with how much rope."""
+
     decision: DecisionKind
     model: str
     max_tokens: int = Field(ge=64, le=64_000)
@@ -172,7 +114,9 @@ class TierPolicy(_Input):
         return self
 
 
-class Decision(_Output):
+class Decision(FrozenRecord):
+    """What the policy decided for one scored task: where it runs and within which limits."""
+
     decision: DecisionKind
     tier: Tier
     model: str
@@ -183,7 +127,7 @@ class Decision(_Output):
     score: float = 0.0
 
 
-class Limits(_Input):
+class Limits(FrozenContract):
     """Tree-wide caps for the guard. Depth counts the master as 0."""
 
     max_depth: int = Field(default=2, ge=1, le=5)
@@ -230,9 +174,12 @@ def _default_tier(tier: Tier) -> TierPolicy:
     return defaults[tier]
 
 
-class DelegationPolicy(_Input):
-    """Per-tier rules. Defaults: trivial inline on the small model, simple on the
-    small model, moderate and complex on Sonnet; only complex may decompose."""
+class DelegationPolicy(FrozenContract):
+    """Per-tier rules: where work of each tier runs, and how far it may split.
+
+    Defaults: trivial inline on the small model, simple on the small model,
+    moderate and complex on Sonnet; only complex may decompose.
+    """
 
     trivial: TierPolicy = Field(default_factory=lambda: _default_tier("trivial"))
     simple: TierPolicy = Field(default_factory=lambda: _default_tier("simple"))
@@ -249,6 +196,7 @@ class DelegationPolicy(_Input):
         return self
 
     def for_tier(self, tier: Tier) -> TierPolicy:
+        """The rules work of `tier` runs under (the tiers are this policy's field names)."""
         policy: TierPolicy = getattr(self, tier)
         return policy
 
@@ -264,6 +212,7 @@ class DelegationPolicy(_Input):
         return DelegationPolicy.model_validate(data)
 
     def decide(self, result: ComplexityScore) -> Decision:
+        """Where a scored task runs: its tier's rules, with the score kept for the record."""
         tp = self.for_tier(result.tier)
         return Decision(
             decision=tp.decision,
@@ -276,7 +225,7 @@ class DelegationPolicy(_Input):
             score=result.score,
         )
 
-    def limits(self, max_depth: int = 2, max_total: int = 16) -> Limits:
+    def limits(self, *, max_depth: int = 2, max_total: int = 16) -> Limits:
         """Guard limits whose fan-out caps follow this policy's tiers."""
         return Limits(
             max_depth=max_depth,
@@ -288,7 +237,7 @@ class DelegationPolicy(_Input):
 # --- the over-decomposition guard ----------------------------------------------
 
 
-class GuardResult(_Output):
+class GuardResult(FrozenRecord):
     """`kept` may be empty: then the parent does the whole job itself."""
 
     kept: list[Subtask]
@@ -365,20 +314,31 @@ def _merge(target: Subtask, extra: Subtask) -> Subtask | None:
     )
 
 
-def _note_removed(removed: dict[str, str | None], sub: Subtask, into: Subtask | None) -> None:
-    if sub.id is not None:
-        removed[sub.id] = into.id if into is not None else None
+class _Trail:
+    """What the guard took out of a plan so far, and where each piece's work went."""
+
+    def __init__(self) -> None:
+        self.pruned: list[Pruning] = []
+        # Id of each subtask taken out -> id of the kept subtask that absorbed it (or None).
+        self.removed: dict[str, str | None] = {}
+
+    def take(self, sub: Subtask, into: Subtask | None, pruning: Pruning) -> None:
+        """Record that `sub` leaves the plan, absorbed by `into` (None: by no kept subtask)."""
+        if sub.id is not None:
+            self.removed[sub.id] = into.id if into is not None else None
+        self.pruned.append(pruning)
 
 
 def guard(
     plan: Plan,
     parent_tier: Tier,
+    *,
     depth: int,
     limits: Limits,
     spawned_so_far: int,
     strip_overhead: bool | None = None,
 ) -> GuardResult:
-    """Prune `plan` before any child starts.
+    """Prune `plan` before any child starts, so no child is spent on work that is not one.
 
     `depth` is the parent's depth (master = 0); `spawned_so_far` counts
     sub-agents already started in this tree. Steps, in order: depth cap,
@@ -393,129 +353,136 @@ def guard(
     """
     if depth < 0 or spawned_so_far < 0:
         raise ValueError("depth and spawned_so_far must not be negative")
-    pruned: list[Pruning] = []
-    removed: dict[str, str | None] = {}
     child_depth = depth + 1
-
     if child_depth > limits.max_depth:
-        reason = (
-            f"children would be at depth {child_depth}, past max_depth {limits.max_depth}; "
-            "the parent does this work itself"
-        )
-        pruned = [
-            Pruning(title=s.title, action="capped_depth", reason=reason, into=PARENT)
-            for s in plan.subtasks
-        ]
-        return GuardResult(
-            kept=[], pruned=pruned, removed={s.id: None for s in plan.subtasks if s.id}
-        )
+        return _past_max_depth(plan, child_depth, limits)
 
-    # Duplicates: the first occurrence keeps its place and absorbs the
-    # duplicate's tools, so no declared need is lost.
-    first_by_hash: dict[str, int] = {}
-    unique: list[Subtask] = []
-    for sub in plan.subtasks:
-        key = spec_hash(sub)
-        if key in first_by_hash:
-            idx = first_by_hash[key]
-            kept_sub = unique[idx]
-            unique[idx] = kept_sub.model_copy(
-                update={
-                    "tools": _union(kept_sub.tools, sub.tools),
-                    "outputs": _union(kept_sub.outputs, sub.outputs),
-                }
-            )
-            _note_removed(removed, sub, kept_sub)
-            pruned.append(
-                Pruning(
-                    title=sub.title,
-                    action="dropped_duplicate",
-                    reason=f"same work as {kept_sub.title!r} (spec hash {key})",
-                    into=kept_sub.title,
-                )
-            )
-            continue
-        first_by_hash[key] = len(unique)
-        unique.append(sub)
-
+    trail = _Trail()
+    working = _drop_duplicates(plan.subtasks, trail)
     # Planning and checking are the parent's own job unless the work is
     # complex enough that a dedicated planner or reviewer pays for itself.
     strip = parent_tier != "complex" if strip_overhead is None else strip_overhead
+    if strip:
+        working = _strip_overhead(working, parent_tier, trail)
+    working = _merge_tiny(working, limits, child_depth, trail)
+    cap = limits.fan_out[parent_tier]
+    working = _cap(
+        working,
+        cap,
+        "capped_fanout",
+        f"a {parent_tier} parent may spawn at most {cap} sub-agents",
+        trail,
+    )
+    working = _cap(
+        working,
+        max(limits.max_total - spawned_so_far, 0),
+        "capped_total",
+        f"tree already has {spawned_so_far} of max_total {limits.max_total} sub-agents",
+        trail,
+    )
+    if any(s.depends_on for s in plan.subtasks):
+        working = rewire(working, trail.removed, plan)
+    return GuardResult(kept=working, pruned=trail.pruned, removed=trail.removed)
+
+
+def _past_max_depth(plan: Plan, child_depth: int, limits: Limits) -> GuardResult:
+    """Children would sit below the depth cap: the parent keeps the whole plan."""
+    reason = (
+        f"children would be at depth {child_depth}, past max_depth {limits.max_depth}; "
+        "the parent does this work itself"
+    )
+    pruned = [
+        Pruning(title=s.title, action="capped_depth", reason=reason, into=PARENT)
+        for s in plan.subtasks
+    ]
+    return GuardResult(kept=[], pruned=pruned, removed={s.id: None for s in plan.subtasks if s.id})
+
+
+def _drop_duplicates(subtasks: list[Subtask], trail: _Trail) -> list[Subtask]:
+    """One subtask per piece of work (same spec hash).
+
+    The first occurrence keeps its place and absorbs the duplicate's tools and
+    outputs, so no declared need is lost.
+    """
+    first_by_hash: dict[str, int] = {}
+    unique: list[Subtask] = []
+    for sub in subtasks:
+        key = spec_hash(sub)
+        if key not in first_by_hash:
+            first_by_hash[key] = len(unique)
+            unique.append(sub)
+            continue
+        idx = first_by_hash[key]
+        kept_sub = unique[idx]
+        unique[idx] = kept_sub.model_copy(
+            update={
+                "tools": _union(kept_sub.tools, sub.tools),
+                "outputs": _union(kept_sub.outputs, sub.outputs),
+            }
+        )
+        trail.take(
+            sub,
+            kept_sub,
+            Pruning(
+                title=sub.title,
+                action="dropped_duplicate",
+                reason=f"same work as {kept_sub.title!r} (spec hash {key})",
+                into=kept_sub.title,
+            ),
+        )
+    return unique
+
+
+def _strip_overhead(subtasks: list[Subtask], parent_tier: Tier, trail: _Trail) -> list[Subtask]:
+    """Hand planning-only and validation-only steps back to the parent, who does both."""
     working: list[Subtask] = []
-    for sub in unique:
-        if strip and _single_step_matching(sub, _PLAN_TITLE):
-            _note_removed(removed, sub, None)
-            pruned.append(
-                Pruning(
-                    title=sub.title,
-                    action="stripped_plan",
-                    reason=f"planning-only subtask under a {parent_tier} parent "
-                    "that plans for itself",
-                    into=PARENT,
-                )
-            )
-        elif strip and _single_step_matching(sub, _VALIDATE_TITLE):
-            _note_removed(removed, sub, None)
-            pruned.append(
-                Pruning(
-                    title=sub.title,
-                    action="stripped_validate",
-                    reason=f"validation-only subtask under a {parent_tier} parent "
-                    "that checks the results itself",
-                    into=PARENT,
-                )
+    for sub in subtasks:
+        if _single_step_matching(sub, _PLAN_TITLE):
+            action: PruneAction = "stripped_plan"
+            reason = f"planning-only subtask under a {parent_tier} parent that plans for itself"
+        elif _single_step_matching(sub, _VALIDATE_TITLE):
+            action = "stripped_validate"
+            reason = (
+                f"validation-only subtask under a {parent_tier} parent "
+                "that checks the results itself"
             )
         else:
             working.append(sub)
+            continue
+        trail.take(sub, None, Pruning(title=sub.title, action=action, reason=reason, into=PARENT))
+    return working
 
-    working = _merge_tiny(working, limits, child_depth, pruned, removed)
 
-    cap = limits.fan_out[parent_tier]
-    if len(working) > cap:
-        reason = f"a {parent_tier} parent may spawn at most {cap} sub-agents"
-        pruned.extend(
-            Pruning(title=s.title, action="capped_fanout", reason=reason) for s in working[cap:]
-        )
-        for s in working[cap:]:
-            _note_removed(removed, s, None)
-        working = working[:cap]
-
-    room = max(limits.max_total - spawned_so_far, 0)
-    if len(working) > room:
-        reason = f"tree already has {spawned_so_far} of max_total {limits.max_total} sub-agents"
-        pruned.extend(
-            Pruning(title=s.title, action="capped_total", reason=reason) for s in working[room:]
-        )
-        for s in working[room:]:
-            _note_removed(removed, s, None)
-        working = working[:room]
-
-    if any(s.depends_on for s in plan.subtasks):
-        working = rewire(working, removed, plan)
-    return GuardResult(kept=working, pruned=pruned, removed=removed)
+def _cap(
+    subtasks: list[Subtask], keep: int, action: PruneAction, reason: str, trail: _Trail
+) -> list[Subtask]:
+    """The first `keep` subtasks; the rest are recorded as capped, their work undone."""
+    for s in subtasks[keep:]:
+        trail.take(s, None, Pruning(title=s.title, action=action, reason=reason))
+    return subtasks[:keep]
 
 
 def _merge_tiny(
-    subtasks: list[Subtask],
-    limits: Limits,
-    child_depth: int,
-    pruned: list[Pruning],
-    removed: dict[str, str | None],
+    subtasks: list[Subtask], limits: Limits, child_depth: int, trail: _Trail
 ) -> list[Subtask]:
-    """Fold each tiny subtask into the nearest earlier full-size one (or the
-    first later one); if every subtask is tiny, hand them all to the parent."""
+    """Fold each tiny subtask into a full-size neighbour, so no child is spent on a chore.
+
+    A tiny subtask goes into the nearest earlier full-size one (or the first
+    later one); if every subtask is tiny, the parent does them all.
+    """
     tiny = [score(spec_for(s)).score < limits.min_subtask_score for s in subtasks]
     if subtasks and all(tiny):
         for s in subtasks:
-            _note_removed(removed, s, None)
-            pruned.append(
+            trail.take(
+                s,
+                None,
                 Pruning(
                     title=s.title,
                     action="merged",
                     reason="every subtask is below the minimum size; "
                     "the parent does them in one go",
                     into=PARENT,
-                )
+                ),
             )
         return []
 
@@ -528,15 +495,16 @@ def _merge_tiny(
             # Merging would break the description limit: keep it as its own child.
             out.append(extra)
             return target
-        _note_removed(removed, extra, target)
-        pruned.append(
+        trail.take(
+            extra,
+            target,
             Pruning(
                 title=extra.title,
                 action="merged",
                 reason=f"below the minimum size (score < {limits.min_subtask_score}) "
                 f"for a child at depth {child_depth}",
                 into=target.title,
-            )
+            ),
         )
         return merged
 
@@ -559,6 +527,7 @@ def _merge_tiny(
 
 def score_command(
     text: str,
+    *,
     as_json: bool,
     policy: DelegationPolicy | None = None,
     thresholds: Thresholds | None = None,

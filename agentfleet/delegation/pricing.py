@@ -28,13 +28,17 @@ def cache_price_of(model: str) -> tuple[float, float]:
 
 def cost_usd(
     model: str,
+    *,
     input_tokens: int,
     output_tokens: int,
     cache_creation_input_tokens: int = 0,
     cache_read_input_tokens: int = 0,
 ) -> float:
-    """What one call costs. `input_tokens` is the uncached input only, as the API
-    reports it: cache writes and reads are priced apart, at their own rates."""
+    """What one call costs, in USD rounded to 8 places, so sums over receipts are exact.
+
+    `input_tokens` is the uncached input only, as the API reports it: cache writes
+    and reads are priced apart, at their own rates.
+    """
     counts = (input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens)
     if min(counts) < 0:
         raise ValueError(
@@ -52,6 +56,17 @@ def cost_usd(
     return round(micro / 1_000_000, 8)
 
 
+def usage_cost(model: str, usage: Usage) -> float:
+    """What `usage` costs on `model` by the price table, whatever its own `cost_usd` says."""
+    return cost_usd(
+        model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_creation_input_tokens=usage.cache_creation_input_tokens,
+        cache_read_input_tokens=usage.cache_read_input_tokens,
+    )
+
+
 def usage_for(
     model: str,
     input_tokens: int,
@@ -59,26 +74,24 @@ def usage_for(
     cache_creation_input_tokens: int = 0,
     cache_read_input_tokens: int = 0,
 ) -> Usage:
-    return Usage(
+    """One call's usage as the API reported it, priced: what the LLM activity returns."""
+    counted = Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cache_creation_input_tokens=cache_creation_input_tokens,
         cache_read_input_tokens=cache_read_input_tokens,
-        cost_usd=cost_usd(
-            model,
-            input_tokens,
-            output_tokens,
-            cache_creation_input_tokens,
-            cache_read_input_tokens,
-        ),
         llm_calls=1,
     )
+    return counted.model_copy(update={"cost_usd": usage_cost(model, counted)})
 
 
-def receipts_for(resp: LlmResponse, agent_id: str, purpose: str) -> list[Receipt]:
-    """The receipts of one LLM call: a zero-cost one per rejected attempt
-    (429/529/5xx responses carry no usage and are not billed), then the
-    billed one. Retries stay visible next to the spend."""
+def receipts_for(resp: LlmResponse, *, agent_id: str, purpose: str) -> list[Receipt]:
+    """The receipts of one LLM call: what the root's reported cost adds up from.
+
+    A zero-cost one per rejected attempt (429/529/5xx responses carry no usage
+    and are not billed), then the billed one, so retries stay visible next to
+    the spend.
+    """
     failed = [
         Receipt(
             agent_id=agent_id,

@@ -18,7 +18,8 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# The checkout (or installed tree) holding workflows/: agentfleet/deploy/ is two levels down.
+ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / "workflows"
 
 # An operator may name the build (CI's pipeline id, an image tag); it wins.
@@ -26,6 +27,7 @@ BUILD_ID_ENV = "AGENTFLEET_BUILD_ID"
 
 
 def package_version() -> str:
+    """The installed agentfleet version; 0.0.0 when run from a tree that is not installed."""
     try:
         return metadata.version("agentfleet")
     except metadata.PackageNotFoundError:
@@ -56,6 +58,10 @@ def source_hash(folder: Path = WORKFLOWS) -> str:
 
 
 def compute_build_id(root: Path = ROOT, version: str | None = None) -> str:
+    """The build id this checkout's workflow code runs as: version, commit, and any edits.
+
+    Outside a git checkout it is the version and a hash of the workflow sources.
+    """
     version = version or package_version()
     rev = git_revision(root)
     if rev is not None:

@@ -39,6 +39,8 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 @dataclass(frozen=True)
 class ReplayFailure:
+    """One history that did not replay: the workflow, the event it broke at, and the SDK's words."""
+
     workflow_id: str
     run_id: str
     workflow_type: str
@@ -56,11 +58,14 @@ class ReplayFailure:
 
 @dataclass(frozen=True)
 class ReplayReport:
+    """What the replay gate found: how many histories replayed and which did not."""
+
     query: str
     replayed: int
     failures: list[ReplayFailure]
 
     def to_json(self) -> dict[str, Any]:
+        """The report as `agentfleet replay --json` prints it."""
         return {
             "query": self.query,
             "replayed": self.replayed,
@@ -82,6 +87,7 @@ def build_query(
     types: Sequence[str] = DEFAULT_TYPES,
     now: datetime | None = None,
 ) -> str:
+    """The visibility query for the histories to replay: running, or closed within `since`."""
     cutoff = ((now or datetime.now(UTC)) - since).strftime("%Y-%m-%dT%H:%M:%SZ")
     names = ", ".join(f"'{t}'" for t in types)
     query = f"WorkflowType IN ({names}) AND (ExecutionStatus = 'Running' OR CloseTime > '{cutoff}')"
@@ -89,6 +95,7 @@ def build_query(
 
 
 async def download(client: Client, query: str, limit: int) -> AsyncIterator[WorkflowHistory]:
+    """Fetch the history of every workflow `query` matches, as the replayer consumes them."""
     try:
         async for execution in client.list_workflows(query, limit=limit):
             handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
@@ -143,6 +150,7 @@ async def locate(replayer: Replayer, history: WorkflowHistory) -> tuple[int, str
 async def describe_failure(
     replayer: Replayer, history: WorkflowHistory, err: Exception
 ) -> ReplayFailure:
+    """A replay failure in words: its kind, and the event it broke at when one can be found."""
     message = str(err)
     first = history.events[0] if history.events else None
     wf_type = first.workflow_execution_started_event_attributes.workflow_type.name if first else "?"
@@ -194,6 +202,7 @@ async def replay_live(
 
 
 def render(report: ReplayReport, build_id: str) -> str:
+    """The replay report as text: each failure, then the verdict on the rollout."""
     if report.replayed == 0:
         return f"no workflow histories match ({report.query}); nothing to replay"
     lines = [f"replayed {report.replayed} histories on build {build_id}"]

@@ -86,6 +86,8 @@ def version_key(deployment: str, build_id: str) -> str:
 
 @dataclass(frozen=True)
 class VersionView:
+    """One version (build) of a worker deployment, as `agentfleet deploy status` shows it."""
+
     build_id: str
     status: str  # current, ramping, draining, drained or inactive
     created: datetime | None
@@ -94,11 +96,14 @@ class VersionView:
 
     @property
     def takes_new_work(self) -> bool:
+        """Whether new workflows are routed to this version (current or ramping)."""
         return self.status in ("current", "ramping")
 
 
 @dataclass(frozen=True)
 class DeploymentView:
+    """A worker deployment's routing and its versions, oldest first."""
+
     name: str
     current: str | None
     ramping: str | None
@@ -106,6 +111,7 @@ class DeploymentView:
     versions: list[VersionView]
 
     def version(self, build_id: str) -> VersionView | None:
+        """The version with `build_id`, or None when the deployment has none such."""
         return next((v for v in self.versions if v.build_id == build_id), None)
 
 
@@ -125,7 +131,11 @@ def _rpc_problem(err: RPCError, deployment: str) -> DeploymentError:
     return DeploymentError(f"deployment {deployment!r}: {err.message}")
 
 
-async def describe(client: Client, deployment: str, count_runs: bool = True) -> DeploymentView:
+async def describe(client: Client, deployment: str, *, count_runs: bool = True) -> DeploymentView:
+    """A worker deployment as the server describes it, with running counts unless told not.
+
+    Counting runs costs one visibility query per workflow type and version.
+    """
     try:
         resp = await client.workflow_service.describe_worker_deployment(
             DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=deployment)
@@ -201,7 +211,10 @@ async def _routing_call(
         await asyncio.sleep(0.3)
 
 
-async def set_current(client: Client, deployment: str, build_id: str, settle: float = 15.0) -> None:
+async def set_current(
+    client: Client, deployment: str, build_id: str, *, settle: float = 15.0
+) -> None:
+    """Route all new work to `build_id`, retried while its pollers are still registering."""
     request = SetWorkerDeploymentCurrentVersionRequest(
         namespace=client.namespace,
         deployment_name=deployment,
@@ -217,7 +230,7 @@ async def set_current(client: Client, deployment: str, build_id: str, settle: fl
 
 
 async def set_ramping(
-    client: Client, deployment: str, build_id: str | None, pct: float, settle: float = 15.0
+    client: Client, deployment: str, build_id: str | None, *, pct: float, settle: float = 15.0
 ) -> None:
     """Send `pct`% of new workflows to `build_id`; None (or 0 %) stops the ramp."""
     request = SetWorkerDeploymentRampingVersionRequest(
@@ -263,7 +276,7 @@ async def drain(client: Client, deployment: str, build_id: str, to: str | None =
         await set_current(client, deployment, target)
         return f"{target} is now current; {build_id} takes no new work and drains"
     if view.ramping == build_id:
-        await set_ramping(client, deployment, None, 0.0)
+        await set_ramping(client, deployment, None, pct=0.0)
         if to is not None:
             await set_current(client, deployment, to)
         return f"{build_id} no longer ramps; it takes no new work and drains"
@@ -278,6 +291,7 @@ async def adopt_if_unset(
     client: Client,
     deployment: str,
     build_id: str,
+    *,
     timeout: float = 60.0,
     take_over: bool = False,
 ) -> bool:

@@ -37,14 +37,8 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Dialect, Engine
 
-from agentfleet.contracts.ledger import (
-    LedgerClose,
-    LedgerRow,
-    LedgerStart,
-    LedgerStatus,
-    LedgerWriteResult,
-    TerminalStatus,
-)
+from agentfleet.contracts.ledger import LedgerClose, LedgerRow, LedgerStart, LedgerWriteResult
+from agentfleet.contracts.status import LedgerStatus, TerminalStatus
 
 __all__ = [
     "LEDGER_URL_ENV",
@@ -92,8 +86,10 @@ class InvalidLedgerRecord(ValueError):
 
 
 class LedgerUpgradeError(RuntimeError):
-    """An existing ledger lacks columns this version writes, and they could
-    not be added (a read-only database, a user without ALTER)."""
+    """An existing ledger lacks columns this version writes, and they could not be added.
+
+    For example a read-only database, or a user without ALTER.
+    """
 
 
 def _require_aware(name: str, value: object) -> datetime:
@@ -121,6 +117,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store aware UTC; a naive value is refused before it reaches the database."""
         if value is None:
             return None
         # Last line of defence: psycopg would send a naive value as
@@ -131,6 +128,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return utc
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back aware UTC, re-attaching the zone SQLite does not keep."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -266,8 +264,10 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def _revalidate(cls: type[M], rec: object) -> M:
-    """Validate again at the store, because `model_construct` (or a plain
-    dict) skips pydantic, and this is the last stop before the database."""
+    """Validate again at the store: this is the last stop before the database.
+
+    `model_construct` (or a plain dict) skips pydantic.
+    """
     if isinstance(rec, BaseModel) and not isinstance(rec, cls):
         raise InvalidLedgerRecord(f"expected {cls.__name__}, got {type(rec).__name__}")
     data: object = rec.model_dump() if isinstance(rec, BaseModel) else rec
@@ -322,8 +322,10 @@ class Ledger:
         clock: Callable[[], datetime] = _utcnow,
         **engine_kwargs: Any,
     ) -> Ledger:
-        """`sqlite:///path/ledger.db` or `postgresql+psycopg://...`
-        (a bare `postgresql://` is taken to mean psycopg 3, the driver we ship)."""
+        """The ledger at `sqlite:///path/ledger.db` or `postgresql+psycopg://...`.
+
+        A bare `postgresql://` is taken to mean psycopg 3, the driver we ship.
+        """
         u = sa.make_url(url)
         args: dict[str, Any] = dict(connect_args or {})
         if u.drivername in ("postgresql", "postgres"):
@@ -344,6 +346,7 @@ class Ledger:
         return f"Ledger({shown!r}, schema={self.schema!r})"
 
     def dispose(self) -> None:
+        """Close the ledger's connections, when its process is done with it."""
         self._base_engine.dispose()
 
     @contextmanager
@@ -354,8 +357,10 @@ class Ledger:
     # --- schema --------------------------------------------------------------
 
     def create(self) -> None:
-        """Create the schema if missing, or bring an older one up to date;
-        safe to call from every worker at boot."""
+        """Create the schema if missing, or bring an older one up to date.
+
+        Safe to call from every worker at boot.
+        """
         try:
             self._create()
         except sa.exc.DBAPIError:
@@ -380,7 +385,8 @@ class Ledger:
 
         One transaction per column, so a worker that loses the race to add
         one (PostgreSQL aborts the whole transaction on the error) simply
-        finds it there and goes on with the next."""
+        finds it there and goes on with the next.
+        """
         present = self._columns()
         table = tasks.name if self.schema is None else f"{self.schema}.{tasks.name}"
         for column in tasks.columns:
@@ -448,41 +454,28 @@ class Ledger:
 
     def record_start(self, rec: LedgerStart) -> LedgerWriteResult:
         """Insert a running row, or fill start fields on a row a close created.
-        Never touches status, closed_at or usage."""
+
+        Never touches status, closed_at or usage.
+        """
         rec = _revalidate(LedgerStart, rec)
-        now = _require_aware("clock()", self._clock())
         start = {name: getattr(rec, name) for name in _START_FIELDS}
-        with self._tx() as conn:
-            created = self._insert_if_absent(
-                conn,
-                {
-                    "workflow_id": rec.workflow_id,
-                    "run_id": rec.run_id,
-                    **start,
-                    "status": "running",
-                    "updated_at": now,
-                },
-            )
-            changed = False
-            if not created:
-                missing = sa.or_(
-                    *(tasks.c[name].is_(None) for name in _START_FIELDS if start[name] is not None)
-                )
-                stmt = (
-                    sa.update(tasks)
-                    .where(self._key_clause(rec.workflow_id, rec.run_id), missing)
-                    .values(**self._fill_missing(start), updated_at=now)
-                )
-                changed = conn.execute(stmt).rowcount > 0
-        return LedgerWriteResult(
-            workflow_id=rec.workflow_id, run_id=rec.run_id, created=created, changed=changed
+        missing = sa.or_(
+            *(tasks.c[name].is_(None) for name in _START_FIELDS if start[name] is not None)
+        )
+        return self._write(
+            rec.workflow_id,
+            rec.run_id,
+            new_row={**start, "status": "running"},
+            when_present=missing,
+            update=self._fill_missing(start),
         )
 
     def record_close(self, rec: LedgerClose) -> LedgerWriteResult:
-        """Move a running row to its terminal state (inserting it if the start
-        never landed). A row already terminal is left exactly as it is."""
+        """Move a running row to its terminal state (inserting it if the start never landed).
+
+        A row already terminal is left exactly as it is.
+        """
         rec = _revalidate(LedgerClose, rec)
-        now = _require_aware("clock()", self._clock())
         outcome = {
             "status": rec.status,
             "closed_at": rec.closed_at,
@@ -503,30 +496,42 @@ class Ledger:
             "verify_missing": rec.verify_missing,
         }
         start = {name: getattr(rec, name) for name in _START_FIELDS}
+        return self._write(
+            rec.workflow_id,
+            rec.run_id,
+            new_row={**start, **outcome},
+            when_present=tasks.c.status == "running",
+            update={**self._fill_missing(start), **outcome},
+        )
+
+    def _write(
+        self,
+        workflow_id: str,
+        run_id: str,
+        *,
+        new_row: dict[str, Any],
+        when_present: sa.ColumnElement[bool],
+        update: dict[str, Any],
+    ) -> LedgerWriteResult:
+        """Insert the run's row if absent, else apply `update` where `when_present` holds.
+
+        One transaction, keyed by (workflow_id, run_id): a retried or replayed
+        write finds its row and changes nothing the condition does not allow.
+        """
+        now = _require_aware("clock()", self._clock())
         with self._tx() as conn:
-            created = self._insert_if_absent(
-                conn,
-                {
-                    "workflow_id": rec.workflow_id,
-                    "run_id": rec.run_id,
-                    **start,
-                    **outcome,
-                    "updated_at": now,
-                },
-            )
+            row = {"workflow_id": workflow_id, "run_id": run_id, **new_row, "updated_at": now}
+            created = self._insert_if_absent(conn, row)
             changed = False
             if not created:
                 stmt = (
                     sa.update(tasks)
-                    .where(
-                        self._key_clause(rec.workflow_id, rec.run_id),
-                        tasks.c.status == "running",
-                    )
-                    .values(**self._fill_missing(start), **outcome, updated_at=now)
+                    .where(self._key_clause(workflow_id, run_id), when_present)
+                    .values(**update, updated_at=now)
                 )
                 changed = conn.execute(stmt).rowcount > 0
         return LedgerWriteResult(
-            workflow_id=rec.workflow_id, run_id=rec.run_id, created=created, changed=changed
+            workflow_id=workflow_id, run_id=run_id, created=created, changed=changed
         )
 
     # --- reads ---------------------------------------------------------------
@@ -550,9 +555,11 @@ class Ledger:
         return self._rows(stmt)
 
     def rows_closed_between(self, start_utc: datetime, end_utc: datetime) -> list[LedgerRow]:
-        """Rows with `start_utc <= closed_at < end_utc`, oldest first. Half-open,
-        so consecutive windows (e.g. from `weeks.iso_week_bounds`) count every
-        row exactly once."""
+        """Rows with `start_utc <= closed_at < end_utc`, oldest first.
+
+        Half-open, so consecutive windows (e.g. from `weeks.iso_week_bounds`) count
+        every row exactly once.
+        """
         return self._between(tasks.c.closed_at, start_utc, end_utc)
 
     def rows_started_between(self, start_utc: datetime, end_utc: datetime) -> list[LedgerRow]:

@@ -28,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 INVALID_PAYLOAD = "InvalidPayload"
 
 
-def describe_validation_error(err: pydantic.ValidationError) -> str:
+def describe_invalid_payload(err: pydantic.ValidationError) -> str:
     """One line naming every bad field, for a person who typed the payload by hand."""
     parts = []
     for e in err.errors(include_url=False):
@@ -45,7 +45,7 @@ class _ValidatingJSONConverter(PydanticJSONPlainPayloadConverter):
             return super().from_payload(payload, type_hint)
         except pydantic.ValidationError as err:
             raise ApplicationError(
-                describe_validation_error(err), type=INVALID_PAYLOAD, non_retryable=True
+                describe_invalid_payload(err), type=INVALID_PAYLOAD, non_retryable=True
             ) from None
 
 

@@ -69,15 +69,6 @@ __all__ = [
     "write_report_files",
 ]
 
-TERMINAL = (
-    "completed",
-    "unverified",
-    "partial",
-    "failed",
-    "canceled",
-    "budget_exhausted",
-    "timed_out",
-)
 FAILURES = ("failed", "timed_out", "budget_exhausted")
 TOP_REASONS = 5
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -55,7 +55,7 @@ class _Workspace:
         self.root = root.resolve()
 
     def kind(self, rel: str) -> str | None:
-        """ "dir", "file" or None; nothing outside the root is ever looked at."""
+        """What `rel` is: "dir", "file" or None; nothing outside the root is ever looked at."""
         target = (self.root / rel).resolve()
         if not target.is_relative_to(self.root):
             return None
@@ -64,7 +64,7 @@ class _Workspace:
         return "file" if os.path.lexists(target) else None
 
 
-def _made(path: str, is_dir: bool, effects: Iterable[Effect]) -> bool:
+def _made(path: str, effects: Iterable[Effect], *, is_dir: bool) -> bool:
     for e in effects:
         if e.op not in MUTATING_OPS or e.op == "delete":
             continue
@@ -84,6 +84,83 @@ def _in_journal(path: str, effects: Iterable[Effect]) -> bool:
     return any(_under(e.path, path) or (e.src is not None and _under(e.src, path)) for e in effects)
 
 
+class _Findings:
+    """What the check found wrong so far: the paths short of done, and why, in order."""
+
+    def __init__(self) -> None:
+        self.missing: list[str] = []
+        self.problems: list[str] = []
+
+    def miss(self, path: str, problem: str) -> None:
+        """Record `path` as not done, for `problem`."""
+        self.missing.append(path)
+        self.problems.append(problem)
+
+
+def _output_state(ws: _Workspace, out: str, mutating: list[Effect]) -> tuple[bool, bool]:
+    """Whether an expected output is there (a folder where one is named), and this agent made it."""
+    path, is_dir = out.rstrip("/"), out.endswith("/")
+    kind = ws.kind(path)
+    there = kind == "dir" or (kind == "file" and not is_dir)
+    return there, _made(path, mutating, is_dir=is_dir)
+
+
+def _modified_state(ws: _Workspace, changed: str, mutating: list[Effect]) -> tuple[bool, bool]:
+    """Whether a file to change is there, and this agent's calls wrote, appended or edited it."""
+    path = changed.rstrip("/")
+    by_agent = any(e.path == path and e.op in _CONTENT_OPS for e in mutating)
+    return ws.kind(path) == "file", by_agent
+
+
+def _removed_state(ws: _Workspace, gone: str, mutating: list[Effect]) -> tuple[bool, bool]:
+    """Whether a path to move away or delete is gone, and this agent's calls removed it."""
+    path = gone.rstrip("/")
+    return ws.kind(path) is None, _removed(path, mutating)
+
+
+# Per kind of expected path: how to read its state, and what to say when the workspace
+# is not as asked, or is but this agent's journal does not show it did it.
+_EXPECTED_PATHS = (
+    (
+        "outputs",
+        _output_state,
+        "{} does not exist",
+        "{} exists but no tool call of this agent made it",
+    ),
+    (
+        "modified",
+        _modified_state,
+        "{} does not exist",
+        "{} was not changed by a tool call of this agent",
+    ),
+    (
+        "removed",
+        _removed_state,
+        "{} is still there",
+        "{} is gone but no tool call of this agent removed it",
+    ),
+)
+
+
+def _check_paths(ws: _Workspace, exp: Expectation, mutating: list[Effect], f: _Findings) -> None:
+    """Every path the task names is as asked (made, changed, gone), and by this agent's calls."""
+    for field, state, not_there, not_by_agent in _EXPECTED_PATHS:
+        for path in getattr(exp, field):
+            there, by_agent = state(ws, path, mutating)
+            if not there:
+                f.miss(path, not_there.format(path))
+            elif not by_agent:
+                f.miss(path, not_by_agent.format(path))
+
+
+def _check_touched(touched: list[str], mutating: list[Effect], f: _Findings) -> None:
+    """A folder the task asks to sort or organise had something changed in it."""
+    for folder in touched:
+        path = folder.rstrip("/")
+        if not any(_under(e.path, path) or (e.src and _under(e.src, path)) for e in mutating):
+            f.miss(folder, f"nothing in {folder} was changed")
+
+
 def check(
     root: Path,
     exp: Expectation,
@@ -92,40 +169,17 @@ def check(
     *,
     answered: bool = True,
 ) -> Verification:
+    """Check one agent's work in `root` against what was expected and what it claimed.
+
+    `effects` is its tool journal; `answered` says whether it gave a final answer,
+    which is all that work asking for no file change can be judged on.
+    """
     ws = _Workspace(root)
     mutating = [e for e in effects if e.op in MUTATING_OPS]
-    missing: list[str] = []
-    problems: list[str] = []
-    for out in exp.outputs:
-        path, is_dir = out.rstrip("/"), out.endswith("/")
-        kind = ws.kind(path)
-        if kind is None or (is_dir and kind != "dir"):
-            missing.append(out)
-            problems.append(f"{out} does not exist")
-        elif not _made(path, is_dir, mutating):
-            missing.append(out)
-            problems.append(f"{out} exists but no tool call of this agent made it")
-    for changed in exp.modified:
-        path = changed.rstrip("/")
-        if ws.kind(path) != "file":
-            missing.append(changed)
-            problems.append(f"{changed} does not exist")
-        elif not any(e.path == path and e.op in _CONTENT_OPS for e in mutating):
-            missing.append(changed)
-            problems.append(f"{changed} was not changed by a tool call of this agent")
-    for gone in exp.removed:
-        path = gone.rstrip("/")
-        if ws.kind(path) is not None:
-            missing.append(gone)
-            problems.append(f"{gone} is still there")
-        elif not _removed(path, mutating):
-            missing.append(gone)
-            problems.append(f"{gone} is gone but no tool call of this agent removed it")
-    for folder in exp.touched:
-        path = folder.rstrip("/")
-        if not any(_under(e.path, path) or (e.src and _under(e.src, path)) for e in mutating):
-            missing.append(folder)
-            problems.append(f"nothing in {folder} was changed")
+    found = _Findings()
+    _check_paths(ws, exp, mutating, found)
+    _check_touched(exp.touched, mutating, found)
+    problems = found.problems
     if exp.effects_required and not mutating:
         problems.append("the task asks for file changes and this agent's tool calls made none")
     unjournaled = [c for c in claimed if not _in_journal(c.rstrip("/") or ".", effects)]
@@ -145,7 +199,7 @@ def check(
         mode=mode,
         passed=not problems,
         checked=checked,
-        missing=missing,
+        missing=found.missing,
         unjournaled=unjournaled,
         reason="; ".join(problems)
         if problems

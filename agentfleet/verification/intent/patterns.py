@@ -125,10 +125,12 @@ GIST = re.compile(
     rf"\b(?:in|into|to|as)\s+{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}",
     re.I,
 )
+# "Append a line to notes.txt": changed at its end, not made.
 APPEND = re.compile(
     rf"\b(?:append|add)\b[^;\n]*?\bto\s+(?:the\s+end\s+of\s+)?(?:the\s+)?(?:file\s+)?{FILE_PATH}",
     re.I,
 )
+# "Fix the typo in readme.md", "replace foo with bar in a.txt": changed in place.
 EDIT = re.compile(
     r"\b(?:replace|change|edit|fix|update|correct|rewrite|modify)\b[^;\n]*?"
     rf"(?:\bin\s+(?:the\s+)?(?:file\s+)?|\b(?:edit|fix|update|rewrite|modify)\s+(?:the\s+)?)"

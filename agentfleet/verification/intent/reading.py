@@ -23,6 +23,7 @@ class Expectation:
 
     @property
     def asks_for_files(self) -> bool:
+        """Whether the task asks for any file effect: if not, its answer alone is judged."""
         return bool(
             self.outputs or self.removed or self.touched or self.modified or self.effects_required
         )
@@ -116,7 +117,8 @@ def expect(text: str) -> Expectation:
             _add(exp.touched, folder)
             last_dir = folder
         else:
-            last_dir = _move(exp, kind.endswith(("move", "mv", "transfer")), value, last_dir)
+            is_move = kind.endswith(("move", "mv", "transfer"))
+            last_dir = _move(exp, value, last_dir, is_move=is_move)
     # A file that is changed in place need not also be made by the same agent.
     exp.outputs = [o for o in exp.outputs if o not in exp.modified]
     hands_off = bool(pt.HANDS_OFF.search(body))
@@ -126,7 +128,7 @@ def expect(text: str) -> Expectation:
     return exp
 
 
-def _move(exp: Expectation, is_move: bool, value: str, last_dir: str | None) -> str | None:
+def _move(exp: Expectation, value: str, last_dir: str | None, *, is_move: bool) -> str | None:
     src, dst = value.split("\0")
     lowered = dst.lower()
     if lowered in ("it", "there", "here"):
