@@ -12,6 +12,7 @@ Two rules that review alone does not keep:
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,3 +74,23 @@ def test_no_function_is_longer_than_sixty_lines() -> None:
                 if lines > MAX_LINES and name not in LONG_PENDING:
                     long[name] = lines
     assert long == {}, f"functions over {MAX_LINES} lines: {long}"
+
+
+def _concepts_table() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Concepts\n", 1)[1].split("\n## ", 1)[0]
+    return "\n".join(line for line in section.splitlines() if line.startswith("|"))
+
+
+def test_the_readme_concepts_table_matches_the_tree() -> None:
+    table = _concepts_table()
+    cited = set(re.findall(r"`((?:agentfleet|workflows|activities)/[\w/.]*|worker\.py)`", table))
+    missing = sorted(path for path in cited if not (ROOT / path).exists())
+    assert missing == [], f"the Concepts table names paths that do not exist: {missing}"
+    packages = {
+        f"agentfleet/{p.name}/"
+        for p in (ROOT / "agentfleet").iterdir()
+        if (p / "__init__.py").exists()
+    }
+    unnamed = sorted(packages - cited)
+    assert unnamed == [], f"packages the Concepts table does not name: {unnamed}"
