@@ -325,3 +325,60 @@ def test_a_refused_call_of_a_block_acts_at_once_and_counts_once() -> None:
     # The block's one settle counts its three refused calls as requests, no tokens.
     assert b.settle(LeaseSettle(lease_id="w1#0", requests=3), 2.0)
     assert (t.settled, t.calls, t.rate_limited, t.input_tokens) == (1, 3, 1, 0)
+
+
+def test_a_worker_hands_a_block_out_until_it_is_used_up_then_settles_what_its_calls_used() -> None:
+    from agentfleet.governance.blocks import Block
+    from agentfleet.governance.models import LeaseGrant
+
+    grant = LeaseGrant(lease_id="b", granted=True, requests=3, input_tokens=300, output_tokens=30)
+    block = Block.of(grant, now=0.0, ttl_s=300)
+    assert block.take(100, 10, 0.1) and block.take(100, 10, 0.2)
+    assert not block.due  # two calls out
+    block.finish(LeaseSettle(lease_id="", input_tokens=40, output_tokens=5), 100, 10)
+    block.finish(LeaseSettle(lease_id="", outcome="abandoned"), 100, 10)  # never sent
+    assert not block.retired and not block.due  # one call left in it, for a second more
+    assert block.take(100, 10, 0.5)
+    assert block.retired  # used up
+    block.finish(LeaseSettle(lease_id="", outcome="error"), 100, 10)  # may have gone out
+    assert block.due
+    s = block.settlement()
+    assert (s.lease_id, s.outcome, s.requests) == ("b", "ok", 2)
+    assert (s.input_tokens, s.output_tokens) == (140, 15)
+    assert not block.due  # settled once
+
+
+def test_a_block_retires_after_its_window_on_a_refusal_or_when_a_call_does_not_fit() -> None:
+    from agentfleet.governance.blocks import BLOCK_USE_S, Block
+    from agentfleet.governance.models import LeaseGrant
+
+    grant = LeaseGrant(lease_id="b", granted=True, requests=5, input_tokens=50, output_tokens=50)
+    late = Block.of(grant, now=0.0, ttl_s=300)
+    assert not late.take(10, 10, BLOCK_USE_S) and late.retired and late.due
+    assert late.settlement().requests == 0  # nothing used: all of it comes back
+    # A lease TTL shorter than the window shortens it.
+    assert Block.of(grant, now=0.0, ttl_s=2).usable_until == pytest.approx(0.5)
+    big = Block.of(grant, now=0.0, ttl_s=300)
+    assert not big.take(60, 10, 0.1) and big.retired
+    refused = Block.of(grant, now=0.0, ttl_s=300)
+    assert refused.take(10, 10, 0.1) and refused.take(10, 10, 0.1)
+    refused.finish(LeaseSettle(lease_id="", outcome="529"), 10, 10)
+    assert refused.retired and [r.outcome for r in refused.refused] == ["529"]
+    assert not refused.take(10, 10, 0.2)
+    refused.finish(LeaseSettle(lease_id="", input_tokens=3, output_tokens=4), 10, 10)
+    s = refused.settlement()
+    assert (s.requests, s.input_tokens, s.output_tokens) == (2, 3, 4)
+
+
+def test_a_block_of_one_settles_as_the_single_lease_always_did() -> None:
+    from agentfleet.governance.blocks import Block
+    from agentfleet.governance.models import LeaseGrant
+
+    grant = LeaseGrant(lease_id="one", granted=True, input_tokens=10, output_tokens=10)
+    block = Block.of(grant, now=0.0, ttl_s=300)
+    assert block.take(10, 10, 0.0) and block.retired
+    headers = RateHeaders(retry_after_s=3)
+    block.finish(LeaseSettle(lease_id="", outcome="429", headers=headers), 10, 10)
+    assert block.refused == []  # the settle itself carries the 429
+    s = block.settlement()
+    assert (s.lease_id, s.outcome, s.requests, s.headers) == ("one", "429", None, headers)
