@@ -200,9 +200,14 @@ class Governor:
             try:
                 grant = await self.acquire(ask, task_queue)
             except BaseException as err:
+                # Every caller waiting hears the error (or, shut down, is cancelled).
                 for w in m.waiting:
-                    if not w.future.done():
+                    if w.future.done():
+                        continue
+                    if isinstance(err, Exception):
                         w.future.set_exception(err)
+                    else:
+                        w.future.cancel()
                 m.waiting.clear()
                 if isinstance(err, Exception):
                     return
@@ -288,22 +293,16 @@ class Governor:
 
     async def report(self, model: str, r: CallReport) -> None:
         """A block's call was refused: the governor's breaker and pause act on it now."""
-        try:
-            await (
-                self.client()
-                .get_workflow_handle(self.config.governor_id(model))
-                .signal("report", r)
-            )
-        except RPCError as err:
-            log.warning("could not report a %s to %s: %s", r.outcome, model, err.message)
+        await self._signal(model, "report", r, f"a {r.outcome} of lease {r.lease_id}")
 
     async def settle(self, model: str, s: LeaseSettle) -> None:
         """Fire and forget: a lost settle costs capacity until the lease expires, no more."""
+        await self._signal(model, "settle", s, f"lease {s.lease_id}")
+
+    async def _signal(self, model: str, name: str, arg: Any, what: str) -> None:
         try:
             await (
-                self.client()
-                .get_workflow_handle(self.config.governor_id(model))
-                .signal("settle", s)
+                self.client().get_workflow_handle(self.config.governor_id(model)).signal(name, arg)
             )
         except RPCError as err:
-            log.warning("could not settle lease %s with %s: %s", s.lease_id, model, err.message)
+            log.warning("could not %s %s with %s: %s", name, what, model, err.message)
