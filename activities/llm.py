@@ -22,7 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._beat import beating
-from activities.governor import Governor
+from activities.governor import Governor, Ticket
 from agentfleet.config import SIM_API_KEY, Settings
 from agentfleet.contracts.activities import LLM_ACTIVITY
 from agentfleet.contracts.models import (
@@ -38,7 +38,6 @@ from agentfleet.delegation.pricing import usage_for
 from agentfleet.governance.headers import rate_headers
 from agentfleet.governance.models import (
     DEFAULT_PRIORITY,
-    LeaseGrant,
     LeaseRequest,
     LeaseSettle,
 )
@@ -259,11 +258,11 @@ class LlmActivities:
         # Beating already: on a fresh worker the first call may wait seconds for the
         # anthropic import (sdk()), longer than the 3 s heartbeat timeout.
         client = await _heartbeating(self._sdk_client(), {"in_flight": None, "cut": cut})
-        grant, fallback_from = await self._lease(req, kwargs, call)
-        raw = await self._create(client, kwargs, grant, attempt=attempt, cut=cut)
+        ticket, fallback_from = await self._lease(req, kwargs, call)
+        raw = await self._create(client, kwargs, ticket, attempt=attempt, cut=cut)
         call.request_id(raw.headers.get("request-id"))
         msg = await raw.parse()
-        await self._settle(grant, kwargs["model"], _settled_ok(msg.usage, raw.headers))
+        await self._settle(ticket, _settled_ok(msg.usage, raw.headers))
         content = _content(msg)
         transcript_ref = None
         if req.keep_transcript:
@@ -319,7 +318,7 @@ class LlmActivities:
         self,
         client: Any,
         kwargs: dict[str, Any],
-        grant: LeaseGrant | None,
+        ticket: Ticket | None,
         *,
         attempt: int,
         cut: list[int],
@@ -334,17 +333,17 @@ class LlmActivities:
             # Answered, if only with an error: this attempt was not cut. The SDK sends
             # this last beat before the failure (it awaits a pending heartbeat first).
             activity.heartbeat({"in_flight": None, "cut": cut})
-            await self._settle_failure(grant, kwargs["model"], err)
+            await self._settle_failure(ticket, kwargs["model"], err)
             raise with_api_backoff(classify(err, self._key), attempt) from None
         except BaseException:
-            await self._settle(grant, kwargs["model"], LeaseSettle(lease_id="", outcome="error"))
+            await self._settle(ticket, LeaseSettle(lease_id="", outcome="error"))
             raise
 
     # --- the governor (activities/governor.py, agentfleet/governance) ---------
 
     async def _lease(
         self, req: LlmRequest, kwargs: dict[str, Any], call: LlmCall
-    ) -> tuple[LeaseGrant | None, str | None]:
+    ) -> tuple[Ticket | None, str | None]:
         """Wait for this call's share of the model's limits; None: not governed.
 
         While the model's breaker is open the call goes to its fallback model
@@ -367,10 +366,11 @@ class LlmActivities:
             limits=limits,
         )
         started = time.monotonic()
-        grant = await self._acquire(lease, info.task_queue)
+        ticket = await self._acquire(lease, info.task_queue)
+        grant = ticket.grant
         if grant.granted:
             call.governed(grant.lease_id, time.monotonic() - started, None)
-            return grant, None
+            return ticket, None
         fallback = self._governor.config.fallback(model)
         if grant.breaker_open and fallback and fallback != model:
             kwargs["model"] = fallback
@@ -383,11 +383,11 @@ class LlmActivities:
                 update={"lease_id": lease.lease_id + "/" + fallback, "model": fallback}
             )
             fb.limits = fb_limits
-            fb_grant = await self._acquire(fb, info.task_queue)
-            if fb_grant.granted:
-                call.governed(fb_grant.lease_id, time.monotonic() - started, model)
-                return fb_grant, model
-            grant = fb_grant
+            fb_ticket = await self._acquire(fb, info.task_queue)
+            if fb_ticket.grant.granted:
+                call.governed(fb_ticket.grant.lease_id, time.monotonic() - started, model)
+                return fb_ticket, model
+            grant = fb_ticket.grant
         wait = timedelta(seconds=max(1.0, grant.retry_after_s))
         if grant.breaker_open:
             raise ApplicationError(
@@ -402,46 +402,39 @@ class LlmActivities:
             next_retry_delay=wait,
         )
 
-    async def _acquire(self, lease: LeaseRequest, task_queue: str) -> LeaseGrant:
-        wait = asyncio.ensure_future(self._governor.acquire(lease, task_queue))
+    async def _acquire(self, lease: LeaseRequest, task_queue: str) -> Ticket:
+        """Wait (beating) for this call's lease, or give up after MAX_LEASE_WAIT_S."""
+        # A call that stops waiting (timed out, cancelled) leaves the worker's line; the
+        # block asked for it serves the next call, or goes back unused.
+        wait = asyncio.ensure_future(self._governor.lease(lease, task_queue))
         try:
             return await _heartbeating(
                 asyncio.wait_for(wait, MAX_LEASE_WAIT_S), {"in_flight": None, "cut": cut_attempts()}
             )
         except TimeoutError:
-            await self._settle_id(lease.model, lease.lease_id, "abandoned")
             raise ApplicationError(
                 f"waited {MAX_LEASE_WAIT_S:.0f} s for a lease on {lease.model}; trying again",
                 type="LlmGovernorBusy",
                 next_retry_delay=timedelta(seconds=1),
             ) from None
-        except asyncio.CancelledError:
-            # Our place in line (or the lease, if it came just now) goes back.
-            await asyncio.shield(self._settle_id(lease.model, lease.lease_id, "abandoned"))
-            raise
 
-    async def _settle_id(self, model: str, lease_id: str, outcome: str) -> None:
-        await self._governor.settle(model, LeaseSettle(lease_id=lease_id, outcome=outcome))
+    async def _settle(self, ticket: Ticket | None, s: LeaseSettle) -> None:
+        if ticket is not None:
+            await self._governor.finish(ticket, s)
 
-    async def _settle(self, grant: LeaseGrant | None, model: str, s: LeaseSettle) -> None:
-        if grant is None:
-            return
-        await self._governor.settle(model, s.model_copy(update={"lease_id": grant.lease_id}))
-
-    async def _settle_failure(self, grant: LeaseGrant | None, model: str, err: Exception) -> None:
+    async def _settle_failure(self, ticket: Ticket | None, model: str, err: Exception) -> None:
         anthropic = sdk()
         status = err.status_code if isinstance(err, anthropic.APIStatusError) else None
         if status == 429:
             count_event(tn.LLM_RATE_LIMITED, model)
         elif status == 529:
             count_event(tn.LLM_OVERLOADED, model)
-        if grant is None:
+        if ticket is None:
             return
         headers = err.response.headers if isinstance(err, anthropic.APIStatusError) else None
         outcome = {429: "429", 529: "529"}.get(status or 0, "error")
         await self._settle(
-            grant,
-            model,
+            ticket,
             LeaseSettle(
                 lease_id="",
                 outcome=outcome,

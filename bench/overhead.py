@@ -46,6 +46,8 @@ from temporalio.client import Client  # noqa: E402
 from agentfleet.cli.devserver import DevServer, free_port  # noqa: E402
 from agentfleet.client import connect  # noqa: E402
 from agentfleet.delegation.catalog import SMALL_MODEL  # noqa: E402
+from agentfleet.governance.limits import governor_id  # noqa: E402
+from agentfleet.governance.models import GovernorStatus  # noqa: E402
 from agentfleet.sim import Simulator  # noqa: E402
 from bench._bare import FanoutInput  # noqa: E402
 from bench._common import BenchWorker, bench_settings, proc_cpu_seconds, verdict  # noqa: E402
@@ -98,6 +100,23 @@ async def one_round(
     seconds = time.perf_counter() - t0
     cpu1, srv1 = worker.cpu_seconds(), proc_cpu_seconds(server.process.pid)
     return Round(index, side, children, seconds, cpu1 - cpu0, srv1 - srv0, ok)
+
+
+async def governor_summary(client: Client) -> dict[str, Any]:
+    """What the governor did over every round (warm-up included): calls, leases, runs."""
+    gid = governor_id(SMALL_MODEL)
+    status = await client.get_workflow_handle(gid).query("status", result_type=GovernorStatus)
+    runs = [w async for w in client.list_workflows(f"WorkflowId = '{gid}'")]
+    t = status.totals
+    return {
+        "calls": t.calls,
+        "leases": t.granted,
+        "blocks": t.blocks,
+        "settled": t.settled,
+        "expired": t.expired,
+        "runs": len(runs),
+        "history_length": status.history_length,
+    }
 
 
 async def bench(
@@ -154,6 +173,11 @@ async def bench(
                         flush=True,
                     )
             metric_names = sorted(otlp.metric_names())
+            governor = (
+                await governor_summary(client)
+                if whatif and GOVERNED_ENV.items() <= whatif.items()
+                else None
+            )
     finally:
         for w in workers:
             w.terminate()
@@ -183,6 +207,7 @@ async def bench(
         "server_cpu_ratio": round(statistics.median(srv), 3),
         "all_children_ok": all(r.ok > 0 for r in results) and all(r.ok == children for r in afs),
         "spans_in_file": spans,
+        "governor": governor,
         "metrics_exported": len(metric_names),
         "target_wall_ratio": TARGET_WALL_RATIO,
         "within_target": ratio <= TARGET_WALL_RATIO,
@@ -222,6 +247,13 @@ def main(argv: list[str] | None = None) -> int:
         f"agentfleet side: {s['spans_in_file']} spans written, {s['metrics_exported']} metric "
         f"names exported; children completed: {s['all_children_ok']}"
     )
+    if s["governor"]:
+        g = s["governor"]
+        print(
+            f"governor (all rounds, warm-up included): {g['calls']} calls in {g['leases']} "
+            f"leases ({g['blocks']} blocks), {g['runs']} runs, {g['history_length']} events "
+            "in the current run"
+        )
     print(
         f"wall-time ratio {s['wall_ratio']:.2f} (target <= {TARGET_WALL_RATIO})  "
         f"{verdict(s['within_target'])}"

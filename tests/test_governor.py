@@ -129,6 +129,25 @@ async def test_governed_burst_gets_no_429s_where_the_ungoverned_one_does(
     assert status.limits.requests_per_minute == 60
 
 
+async def test_a_burst_under_spare_limits_takes_blocks_and_counts_every_call_once(
+    client: Client, settings: Settings
+) -> None:
+    """Far below the limits, a worker's calls share block leases: fewer Updates than
+    calls, one settle per block, and every call counted exactly once."""
+    with Simulator(port=0, rate_limits=SimLimits(requests_per_minute=100_000)) as sim:
+        s = dataclasses.replace(settings, anthropic_base_url=sim.url)
+        s = governed(s, ModelLimitsSpec(requests_per_minute=100_000))
+        status = await probe_burst(client, s, 30)
+        assert sim.limiter is not None and sim.limiter.refused == 0
+        assert sim.stats()["by_status"] == {"200": 30}
+    assert status is not None
+    t = status.totals
+    assert t.calls == 30
+    assert t.blocks >= 1 and t.granted < 30
+    assert t.settled == t.granted and (t.expired, t.abandoned, t.ignored_settles) == (0, 0, 0)
+    assert status.in_flight == 0 and status.queue_depth == 0
+
+
 async def test_governor_hands_its_book_over_on_continue_as_new(
     client: Client, settings: Settings, limited_sim: Simulator
 ) -> None:

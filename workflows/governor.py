@@ -1,8 +1,11 @@
 """LlmGovernorWorkflow: one model's shared rate limits, as a long-lived workflow.
 
-Every worker's LLM activity asks this workflow (id `agentfleet-governor-<model>`)
-for a lease through the `acquire` Update before it calls the API, and reports
-what the call used through the `settle` signal. The lease book
+Every worker asks this workflow (id `agentfleet-governor-<model>`) for a lease
+through the `acquire` Update before its LLM calls go out, and reports what they
+used through the `settle` signal. A lease may be a block for several calls of
+one worker (agentfleet/governance/blocks.py): one Update and one settle serve
+them all, and a call of a block the API refused is reported at once through the
+`report` signal. The lease book
 (agentfleet/governance/book.py) decides; this workflow only gives it the time
 (`workflow.now()`), wakes up when capacity refills or a lease expires, and
 hands the book to its successor when the history grows long.
@@ -26,6 +29,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from agentfleet.governance.book import LeaseBook
     from agentfleet.governance.models import (
+        CallReport,
         GovernorInput,
         GovernorStatus,
         Lease,
@@ -141,8 +145,17 @@ class LlmGovernorWorkflow:
     def settle(self, s: LeaseSettle) -> None:
         trips = self._book.s.totals.breaker_trips
         self._book.settle(s, self._now())
+        self._after_outcome(trips)
+
+    @workflow.signal(name="report")
+    def report(self, r: CallReport) -> None:
+        trips = self._book.s.totals.breaker_trips
+        self._book.report(r, self._now())
+        self._after_outcome(trips)
+
+    def _after_outcome(self, trips_before: int) -> None:
         self._changed = True
-        if self._book.s.totals.breaker_trips > trips:
+        if self._book.s.totals.breaker_trips > trips_before:
             workflow.metric_meter().create_counter(tn.BREAKER_TRIPS).add(
                 1, {tn.ATTR_MODEL: self._model}
             )
@@ -207,6 +220,9 @@ class LlmGovernorWorkflow:
             lease_id=lease.lease_id,
             granted=True,
             expires_at=lease.expires_at,
+            requests=lease.requests,
+            input_tokens=lease.input_tokens,
+            output_tokens=lease.output_tokens,
             waited_s=max(0.0, lease.granted_at - self._enqueued(lease)),
             queue_depth=self._book.queue_depth,
         )

@@ -14,16 +14,26 @@ within one priority, fairness keys take turns (round robin by when each was
 last served), FIFO within a key. The head of that order waits until it fits,
 so a large or urgent request is never overtaken by smaller, later ones.
 
+A block lease (agentfleet/governance/blocks.py) is one lease for several calls of
+one worker: the request says how many calls it wants, and the grant covers as
+many as fit, but only while nobody else waits, no `max_in_flight` cap counts
+leases, and at most `headroom` of the burst (the share already kept free for
+calls that reach the API late: a block's calls go out over its short window).
+Under tight limits a block is one call, exactly the single lease.
+
 All times are seconds (floats) handed in by the caller: the governor workflow
 passes `workflow.now()`, so the book is deterministic and replays exactly.
 """
 
 from __future__ import annotations
 
+import math
+
 from agentfleet.governance.models import (
     DIMENSIONS,
     BookState,
     Bucket,
+    CallReport,
     Lease,
     LeaseRequest,
     LeaseSettle,
@@ -177,6 +187,7 @@ class LeaseBook:
             fairness_key=req.fairness_key,
             enqueued_at=now,
             last_seen=now,
+            requests=req.requests,
         )
 
     def eta(self, lease_id: str, now: float) -> float:
@@ -221,8 +232,9 @@ class LeaseBook:
         )
 
     def _amount(self, p: PendingLease | Lease, dim: str) -> int:
+        """A lease's whole amount; a waiting request's for its first call."""
         if dim == "requests":
-            return 1
+            return p.requests if isinstance(p, Lease) else 1
         return p.input_tokens if dim == "input_tokens" else p.output_tokens
 
     def _fits(self, p: PendingLease) -> bool:
@@ -244,23 +256,39 @@ class LeaseBook:
                 waits.append((need - b.level) / self.rate(dim))
         return waits
 
+    def _block_size(self, p: PendingLease) -> int:
+        """How many calls a grant to `p` covers: 1, or a block while capacity is spare."""
+        if p.requests <= 1 or self.limits.max_in_flight or len(self._waiting) > 1:
+            return 1
+        calls = p.requests
+        for dim, b in self.s.buckets.items():
+            each = self._amount(p, dim)
+            if each > 0:
+                spare = min(b.level, self.capacity(dim) * self.limits.headroom)
+                calls = min(calls, math.floor(spare / each))
+        return max(1, calls)
+
     def _grant(self, p: PendingLease, now: float) -> None:
+        calls = self._block_size(p)
         del self._waiting[p.lease_id]
         for dim, b in self.s.buckets.items():
-            b.level -= self._amount(p, dim)
+            b.level -= self._amount(p, dim) * calls
         self.s.serve_seq += 1
         self.s.served[p.fairness_key] = self.s.serve_seq
         self._leases[p.lease_id] = Lease(
             lease_id=p.lease_id,
-            input_tokens=p.input_tokens,
-            output_tokens=p.output_tokens,
+            input_tokens=p.input_tokens * calls,
+            output_tokens=p.output_tokens * calls,
             priority=p.priority,
             fairness_key=p.fairness_key,
+            requests=calls,
             granted_at=now,
             expires_at=now + self.limits.lease_ttl_s,
             enqueued_at=p.enqueued_at,
         )
         self.s.totals.granted += 1
+        if calls > 1:
+            self.s.totals.blocks += 1
         who = f"{p.priority}/{p.fairness_key}"
         self.s.totals.granted_by[who] = self.s.totals.granted_by.get(who, 0) + 1
 
@@ -283,6 +311,9 @@ class LeaseBook:
             self._credit("output_tokens", lease.output_tokens - s.output_tokens)
             self.s.totals.input_tokens += s.input_tokens
             self.s.totals.output_tokens += s.output_tokens
+            sent = lease.requests if s.requests is None else min(s.requests, lease.requests)
+            self._credit("requests", lease.requests - sent)
+            self.s.totals.calls += sent
         elif s.outcome in ("429", "529", "abandoned"):
             # Refused or never sent: the API used nothing (a 429 still counts as a request).
             self.s.totals.settled += 1
@@ -290,19 +321,33 @@ class LeaseBook:
             self._credit("output_tokens", lease.output_tokens)
             if s.outcome == "abandoned":
                 self.s.totals.abandoned += 1
-                self._credit("requests", 1)
-            elif s.outcome == "429":
-                self.s.totals.rate_limited += 1
+                self._credit("requests", lease.requests)
             else:
-                self._overloaded(now)
+                self.s.totals.calls += lease.requests
+                if s.outcome == "429":
+                    self.s.totals.rate_limited += 1
+                else:
+                    self._overloaded(now)
         else:
             # The call may have been processed: its estimate stays charged.
             self.s.totals.settled += 1
+            self.s.totals.calls += lease.requests
             self.s.totals.input_tokens += lease.input_tokens
             self.s.totals.output_tokens += lease.output_tokens
         if s.headers is not None:
             self.observe(s.headers, now, refused=s.outcome == "429")
         return True
+
+    def report(self, r: CallReport, now: float) -> None:
+        """A block lease's call was refused: count it and act on it now (the block's
+        settle, later, counts its usage; so nothing is counted twice)."""
+        self.refill(now)
+        if r.outcome == "429":
+            self.s.totals.rate_limited += 1
+        else:
+            self._overloaded(now)
+        if r.headers is not None:
+            self.observe(r.headers, now, refused=r.outcome == "429")
 
     def _credit(self, dim: str, amount: float) -> None:
         b = self.s.buckets.get(dim)

@@ -49,6 +49,10 @@ class LeaseRequest(_Payload):
     priority: int = DEFAULT_PRIORITY
     fairness_key: str = ""
     limits: ModelLimitsSpec | None = None
+    # A block lease (agentfleet/governance/blocks.py): up to this many calls, each
+    # estimated at `input_tokens` and `output_tokens`. The governor grants at least
+    # one and at most what it can spare; 1 is a lease for one call.
+    requests: int = Field(default=1, ge=1)
 
 
 class LeaseGrant(_Payload):
@@ -63,6 +67,10 @@ class LeaseGrant(_Payload):
     expires_at: float = 0.0
     waited_s: float = 0.0
     queue_depth: int = 0
+    # What a granted lease covers: calls, and tokens in all (a block lease's totals).
+    requests: int = 1
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 class RateHeaders(_Payload):
@@ -86,6 +94,18 @@ class LeaseSettle(_Payload):
     input_tokens: int = 0
     output_tokens: int = 0
     headers: RateHeaders | None = None
+    # A block lease's calls that went out (the rest of its requests come back);
+    # None: the lease's one call, as always.
+    requests: int | None = None
+
+
+class CallReport(_Payload):
+    """A call of a block lease the API refused (429, 529): the block settles later,
+    but the breaker and a `retry-after` must hear of it now."""
+
+    lease_id: str
+    outcome: Literal["429", "529"]
+    headers: RateHeaders | None = None
 
 
 class PendingLease(_Payload):
@@ -98,6 +118,8 @@ class PendingLease(_Payload):
     # When its caller last asked: a caller that stopped asking (its worker died)
     # is dropped from the line instead of being granted a lease nobody uses.
     last_seen: float | None = None
+    # Calls wanted (a block lease); tokens above are per call.
+    requests: int = 1
 
 
 class Lease(_Payload):
@@ -111,6 +133,8 @@ class Lease(_Payload):
     enqueued_at: float | None = None
     # Its caller has been told: from then on the call can reach the API.
     picked_up: bool = False
+    # Calls covered (a block lease); tokens above are the block's totals.
+    requests: int = 1
 
 
 class Bucket(_Payload):
@@ -134,6 +158,10 @@ class BookTotals(_Payload):
     # expired one its whole estimate (the call may have gone out).
     input_tokens: int = 0
     output_tokens: int = 0
+    # Calls settled: a block lease counts the calls it covered, a single lease one.
+    calls: int = 0
+    # Grants that covered more than one call.
+    blocks: int = 0
     # Grants per (priority key, fairness key), e.g. "1/team-a": who was served.
     granted_by: dict[str, int] = Field(default_factory=dict)
 

@@ -21,6 +21,7 @@ This module has no Temporal imports; `activities/ledger.py` wraps it.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -260,6 +261,64 @@ _START_FIELDS = (
     "thresholds_version",
 )
 
+# What a close writes besides the start fields (each is the LedgerClose field of that name).
+_CLOSE_FIELDS = (
+    "status",
+    "closed_at",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "forecast_usd",
+    "failure_reason",
+    "inline_decisions",
+    "pruned_count",
+    "turns",
+    "tool_calls",
+    "verified",
+    "verify_mode",
+    "verify_checked",
+    "verify_missing",
+)
+
+
+# The two statements every agent's rows go through, built once: building one per
+# write, with its values inlined, was most of the ledger's CPU (bench/overhead.py).
+@functools.cache
+def _insert_if_absent_stmt(dialect: str) -> Any:
+    ins = pg_dialect.insert(tasks) if dialect == "postgresql" else sqlite_dialect.insert(tasks)
+    return (
+        ins.on_conflict_do_nothing(index_elements=list(_KEY))
+        # SQLAlchemy reports rowcount only for UPDATE/DELETE unless asked;
+        # for this INSERT it is the inserted-or-not answer we need.
+        .execution_options(preserve_rowcount=True)
+    )
+
+
+def _param(prefix: str, name: str) -> Any:
+    return sa.bindparam(f"{prefix}_{name}", type_=tasks.c[name].type)
+
+
+# A close of a running row: its outcome, and the start fields it lacks. COALESCE keeps
+# whatever is already stored (a None start field leaves the column as it is), so the
+# first writer of a start field wins and replays cannot rewrite history.
+_CLOSE_RUNNING = (
+    sa.update(tasks)
+    .where(
+        tasks.c.workflow_id == _param("key", "workflow_id"),
+        tasks.c.run_id == _param("key", "run_id"),
+        tasks.c.status == "running",
+    )
+    .values(
+        {
+            **{n: sa.func.coalesce(tasks.c[n], _param("start", n)) for n in _START_FIELDS},
+            **{n: _param("out", n) for n in _CLOSE_FIELDS},
+            "updated_at": _param("at", "updated_at"),
+        }
+    )
+)
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -424,19 +483,7 @@ class Ledger:
     # --- writes --------------------------------------------------------------
 
     def _insert_if_absent(self, conn: Connection, values: dict[str, Any]) -> bool:
-        ins = (
-            pg_dialect.insert(tasks)
-            if conn.dialect.name == "postgresql"
-            else sqlite_dialect.insert(tasks)
-        )
-        stmt = (
-            ins.values(**values)
-            .on_conflict_do_nothing(index_elements=list(_KEY))
-            # SQLAlchemy reports rowcount only for UPDATE/DELETE unless asked;
-            # for this INSERT it is the inserted-or-not answer we need.
-            .execution_options(preserve_rowcount=True)
-        )
-        return conn.execute(stmt).rowcount == 1
+        return conn.execute(_insert_if_absent_stmt(conn.dialect.name), values).rowcount == 1
 
     @staticmethod
     def _key_clause(workflow_id: str, run_id: str) -> sa.ColumnElement[bool]:
@@ -462,12 +509,17 @@ class Ledger:
         missing = sa.or_(
             *(tasks.c[name].is_(None) for name in _START_FIELDS if start[name] is not None)
         )
+
+        def fill(conn: Connection, now: datetime) -> bool:
+            stmt = (
+                sa.update(tasks)
+                .where(self._key_clause(rec.workflow_id, rec.run_id), missing)
+                .values(**self._fill_missing(start), updated_at=now)
+            )
+            return conn.execute(stmt).rowcount > 0
+
         return self._write(
-            rec.workflow_id,
-            rec.run_id,
-            new_row={**start, "status": "running"},
-            when_present=missing,
-            update=self._fill_missing(start),
+            rec.workflow_id, rec.run_id, new_row={**start, "status": "running"}, update=fill
         )
 
     def record_close(self, rec: LedgerClose) -> LedgerWriteResult:
@@ -476,33 +528,20 @@ class Ledger:
         A row already terminal is left exactly as it is.
         """
         rec = _revalidate(LedgerClose, rec)
-        outcome = {
-            "status": rec.status,
-            "closed_at": rec.closed_at,
-            "input_tokens": rec.input_tokens,
-            "output_tokens": rec.output_tokens,
-            "cost_usd": rec.cost_usd,
-            "cache_creation_input_tokens": rec.cache_creation_input_tokens,
-            "cache_read_input_tokens": rec.cache_read_input_tokens,
-            "forecast_usd": rec.forecast_usd,
-            "failure_reason": rec.failure_reason,
-            "inline_decisions": rec.inline_decisions,
-            "pruned_count": rec.pruned_count,
-            "turns": rec.turns,
-            "tool_calls": rec.tool_calls,
-            "verified": rec.verified,
-            "verify_mode": rec.verify_mode,
-            "verify_checked": rec.verify_checked,
-            "verify_missing": rec.verify_missing,
-        }
+        outcome = {name: getattr(rec, name) for name in _CLOSE_FIELDS}
         start = {name: getattr(rec, name) for name in _START_FIELDS}
-        return self._write(
-            rec.workflow_id,
-            rec.run_id,
-            new_row={**start, **outcome},
-            when_present=tasks.c.status == "running",
-            update={**self._fill_missing(start), **outcome},
-        )
+
+        def close(conn: Connection, now: datetime) -> bool:
+            params = {
+                "key_workflow_id": rec.workflow_id,
+                "key_run_id": rec.run_id,
+                "at_updated_at": now,
+                **{f"start_{n}": v for n, v in start.items()},
+                **{f"out_{n}": v for n, v in outcome.items()},
+            }
+            return conn.execute(_CLOSE_RUNNING, params).rowcount > 0
+
+        return self._write(rec.workflow_id, rec.run_id, new_row={**start, **outcome}, update=close)
 
     def _write(
         self,
@@ -510,26 +549,18 @@ class Ledger:
         run_id: str,
         *,
         new_row: dict[str, Any],
-        when_present: sa.ColumnElement[bool],
-        update: dict[str, Any],
+        update: Callable[[Connection, datetime], bool],
     ) -> LedgerWriteResult:
-        """Insert the run's row if absent, else apply `update` where `when_present` holds.
+        """Insert the run's row if absent, else `update` it (True: a row changed).
 
         One transaction, keyed by (workflow_id, run_id): a retried or replayed
-        write finds its row and changes nothing the condition does not allow.
+        write finds its row and changes nothing its update's condition does not allow.
         """
         now = _require_aware("clock()", self._clock())
         with self._tx() as conn:
             row = {"workflow_id": workflow_id, "run_id": run_id, **new_row, "updated_at": now}
             created = self._insert_if_absent(conn, row)
-            changed = False
-            if not created:
-                stmt = (
-                    sa.update(tasks)
-                    .where(self._key_clause(workflow_id, run_id), when_present)
-                    .values(**update, updated_at=now)
-                )
-                changed = conn.execute(stmt).rowcount > 0
+            changed = False if created else update(conn, now)
         return LedgerWriteResult(
             workflow_id=workflow_id, run_id=run_id, created=created, changed=changed
         )

@@ -25,13 +25,20 @@ class _ProcessTracerProvider(ReplaySafeTracerProvider):
         # Deliberately not calling super().__init__: there is no single wrapped provider.
         self._live: list[ReplaySafeTracerProvider] = []
         self._lock = threading.Lock()
+        # Tracers of the current provider by (name, version, schema): Temporal's tracing
+        # interceptor asks for one on every span it starts (each child start, each
+        # activity), and the SDK builds a new Tracer each time (3% of the worker's CPU
+        # in bench/overhead.py). A tracer holds no state of its own, so one serves all.
+        self._tracers: dict[tuple[int, str, str | None, str | None], trace.Tracer] = {}
 
     def attach(self, provider: ReplaySafeTracerProvider) -> None:
         with self._lock:
             self._live.append(provider)
+            self._tracers = {}
 
     def detach(self, provider: ReplaySafeTracerProvider) -> None:
         with self._lock, suppress(ValueError):
+            self._tracers = {}
             self._live.remove(provider)
 
     @property
@@ -49,9 +56,19 @@ class _ProcessTracerProvider(ReplaySafeTracerProvider):
         cur = self.current
         if cur is None:
             return trace.NoOpTracer()
-        return cur.get_tracer(
-            instrumenting_module_name, instrumenting_library_version, schema_url, attributes
-        )
+        if attributes is not None:
+            return cur.get_tracer(
+                instrumenting_module_name, instrumenting_library_version, schema_url, attributes
+            )
+        key = (id(cur), instrumenting_module_name, instrumenting_library_version, schema_url)
+        tracers = self._tracers
+        tracer = tracers.get(key)
+        if tracer is None:
+            tracer = cur.get_tracer(
+                instrumenting_module_name, instrumenting_library_version, schema_url
+            )
+            tracers[key] = tracer
+        return tracer
 
     def add_span_processor(self, span_processor: Any) -> None:
         cur = self.current
