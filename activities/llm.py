@@ -274,14 +274,7 @@ class LlmActivities:
             model=msg.model,
             content=content,
             stop_reason=msg.stop_reason,
-            usage=usage_for(
-                msg.model,
-                msg.usage.input_tokens,
-                msg.usage.output_tokens,
-                # None (not 0) where the API did not cache at all.
-                msg.usage.cache_creation_input_tokens or 0,
-                msg.usage.cache_read_input_tokens or 0,
-            ),
+            usage=usage_for(msg.model, msg.usage),
             attempt=attempt,
             simulated=self._simulated or raw.headers.get("x-simulator") is not None,
             transcript_ref=transcript_ref,

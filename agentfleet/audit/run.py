@@ -24,6 +24,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNa
 from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError, RPCStatusCode
 
+from agentfleet.atomic import atomic_write_bytes
 from agentfleet.audit import (
     DEFAULT_RUNNING_LIMIT,
     AuditWindow,
@@ -40,7 +41,7 @@ from agentfleet.audit import (
 from agentfleet.audit.scope import Lookups
 from agentfleet.contracts.reports import Audit, LedgerEntry, SpanRecord, VisibilityRecord
 from agentfleet.ledger.store import Ledger, tasks
-from agentfleet.reporting.weekly import report_stem, write_atomic
+from agentfleet.reporting.weekly import report_stem
 from agentfleet.reporting.weeks import iso_week_bounds
 
 __all__ = [
@@ -321,5 +322,7 @@ async def _refresh_stale_running(
 def write_audit(audit: Audit, home: Path) -> Path:
     """Write the audit as JSON, atomically, and say where."""
     path = audit_path(home, audit.week, audit.tz)
-    write_atomic(path, (audit.model_dump_json(indent=2) + "\n").encode())
+    atomic_write_bytes(
+        path, (audit.model_dump_json(indent=2) + "\n").encode(), fsync=False, make_parent=True
+    )
     return path

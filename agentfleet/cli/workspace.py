@@ -24,16 +24,13 @@ from agentfleet.sandbox import RestoreError, TrashEntry, list_trash, restore
 __all__ = ["workspace_restore"]
 
 
+# The keys of a trash entry in `--json` output, in their order.
+_ENTRY_KEYS = ("path", "run", "version", "kind", "size", "modified", "slot")
+
+
 def _entry(e: TrashEntry) -> dict[str, Any]:
-    return {
-        "path": e.path,
-        "run": e.run,
-        "version": e.version,
-        "kind": e.kind,
-        "size": e.size,
-        "modified": e.modified.isoformat(),
-        "slot": e.slot,
-    }
+    """A trash entry as `--json` prints it: its fields, the time in ISO 8601."""
+    return {key: getattr(e, key) for key in _ENTRY_KEYS} | {"modified": e.modified.isoformat()}
 
 
 def workspace_restore(

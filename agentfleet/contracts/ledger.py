@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, StrictBool, model_validator
 
 from agentfleet.contracts.base import Contract, Record, UtcDatetime
-from agentfleet.contracts.models import Role
+from agentfleet.contracts.models import Role, TokenCounts
 from agentfleet.contracts.status import LedgerStatus, TerminalStatus
 
 # A count stored as NULL (a row written before its column existed) reads as none counted.
@@ -93,7 +93,7 @@ class LedgerClose(Contract):
         return self
 
 
-class LedgerRow(Record):
+class LedgerRow(TokenCounts):
     """One ledger row as read back: a run's start and close, all instants in UTC."""
 
     workflow_id: str
@@ -105,9 +105,6 @@ class LedgerRow(Record):
     tier: str | None = None
     model: str | None = None
     status: LedgerStatus
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
     # NULL in a row written before the column existed: nothing was cached.
     cache_creation_input_tokens: NoneAsZero = 0
     cache_read_input_tokens: NoneAsZero = 0

@@ -88,25 +88,32 @@ class ToolSpec(Record):
     input_schema: dict[str, Any]
 
 
-class Usage(Record):
-    """Tokens and dollars spent: one call's, or a whole subtree's when added up.
+class TokenCounts(Record):
+    """Tokens as the API reports them and what they cost: the fields every spend record shares.
 
-    The counts are as the API reports them: `input_tokens` is the uncached input
-    only; prompt cache writes and reads are counted, and priced, apart.
+    `input_tokens` is the uncached input only; prompt cache writes and reads are
+    counted, and priced, apart.
     """
 
-    # As the API reports them: `input_tokens` is the uncached input only; prompt
-    # cache writes and reads are counted (and priced) apart.
     input_tokens: int = 0
     output_tokens: int = 0
-    cost_usd: float = 0.0
-    """Rounded to 8 places at every sum, so a tree's total is exactly its receipts'."""
-    llm_calls: int = 0
-    """Calls that came back with usage: one per answered request."""
     cache_creation_input_tokens: int = 0
     """Input written to the prompt cache (priced at 1.25x input)."""
     cache_read_input_tokens: int = 0
     """Input read back from the prompt cache (priced at 0.1x input)."""
+    cost_usd: float = 0.0
+    """Rounded to 8 places at every sum, so a tree's total is exactly its receipts'."""
+
+    def token_counts(self) -> dict[str, Any]:
+        """Just these fields, to build another spend record from this one."""
+        return {name: getattr(self, name) for name in TokenCounts.model_fields}
+
+
+class Usage(TokenCounts):
+    """Tokens and dollars spent: one call's, or a whole subtree's when added up."""
+
+    llm_calls: int = 0
+    """Calls that came back with usage: one per answered request."""
 
     @property
     def prompt_tokens(self) -> int:
@@ -119,18 +126,11 @@ class Usage(Record):
         return self.prompt_tokens + self.output_tokens
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            input_tokens=self.input_tokens + other.input_tokens,
-            output_tokens=self.output_tokens + other.output_tokens,
-            cost_usd=round(self.cost_usd + other.cost_usd, 8),
-            llm_calls=self.llm_calls + other.llm_calls,
-            cache_creation_input_tokens=self.cache_creation_input_tokens
-            + other.cache_creation_input_tokens,
-            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
-        )
+        sums = {name: getattr(self, name) + getattr(other, name) for name in Usage.model_fields}
+        return Usage(**{**sums, "cost_usd": round(sums["cost_usd"], 8)})
 
 
-class Receipt(Record):
+class Receipt(TokenCounts):
     """One LLM attempt, as billed.
 
     Attempts the API rejected (429, 529, 5xx) return no usage and are billed
@@ -139,11 +139,6 @@ class Receipt(Record):
 
     agent_id: str = ""
     model: str
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    cost_usd: float = 0.0
     request_id: str | None = None
     attempt: int = 1
     ok: bool = True

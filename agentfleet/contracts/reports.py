@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, computed_field, field_validator
 
 from agentfleet.contracts.base import Contract, Record, UtcDatetime
+from agentfleet.contracts.models import TokenCounts
 from agentfleet.reporting.weeks import iso_week_bounds, zone
 
 
@@ -83,23 +84,19 @@ class Distribution(Record):
     max: float | None = None
 
 
-class ModelUsage(Record):
-    """What one model (or `all`) spent in the week, cache writes and reads apart."""
+class ModelUsage(TokenCounts):
+    """What one model (or `all`) spent in the week, cache writes and reads apart.
+
+    `cost_usd` includes the cache's writes and reads, each at its own price.
+    """
 
     model: str
     # Rows closed in the window that spent on this model.
     agents: int = 0
-    # Uncached input, as the API reports it; the cache's writes and reads apart.
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
     # Every token: input (cached or not) and output.
     total_tokens: int = 0
     # cache reads / all input tokens; None with no input at all.
     cache_hit_rate: float | None = None
-    # Cache writes and reads included, each at its own price.
-    cost_usd: float = 0.0
 
 
 class ForecastVsActual(Record):

@@ -53,7 +53,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +60,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime
 
+from agentfleet.atomic import atomic_write_bytes
 from agentfleet.contracts.base import FrozenContract
 from agentfleet.contracts.ledger import LedgerRow
 from agentfleet.delegation.complexity import DEFAULT_THRESHOLDS, TIERS, Thresholds, Tier
@@ -417,40 +417,15 @@ def history_versions(home: Path) -> list[str]:
     return [str(e["version"]) for e in read_history(home) if "version" in e]
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_thresholds(home: Path, thresholds: Thresholds) -> Path:
     """Replace `home/thresholds.json` atomically, so a master never reads half a file.
 
     A reader sees the old file or the new one, never half of one. The JSON is
     exactly `Thresholds`' fields.
     """
-    home = Path(home)
-    home.mkdir(parents=True, exist_ok=True)
-    path = home / THRESHOLDS_FILE
+    path = Path(home) / THRESHOLDS_FILE
     text = json.dumps(thresholds.model_dump(), indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".thresholds-", suffix=".json.tmp", dir=home)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(home)
+    atomic_write_bytes(path, text.encode("utf-8"), sync_dir=True, make_parent=True)
     return path
 
 

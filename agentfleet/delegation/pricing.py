@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from agentfleet.contracts.models import LlmResponse, Receipt, Usage
 from agentfleet.delegation.catalog import CACHE_PRICES_PER_MTOK, PRICES_PER_MTOK
 
@@ -67,19 +69,23 @@ def usage_cost(model: str, usage: Usage) -> float:
     )
 
 
-def usage_for(
-    model: str,
-    input_tokens: int,
-    output_tokens: int,
-    cache_creation_input_tokens: int = 0,
-    cache_read_input_tokens: int = 0,
-) -> Usage:
+class ApiUsage(Protocol):
+    """The usage block of an Anthropic Messages response, as far as pricing reads it."""
+
+    input_tokens: int
+    output_tokens: int
+    # None (not 0) where the API did not cache at all.
+    cache_creation_input_tokens: int | None
+    cache_read_input_tokens: int | None
+
+
+def usage_for(model: str, api: ApiUsage) -> Usage:
     """One call's usage as the API reported it, priced: what the LLM activity returns."""
     counted = Usage(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cache_creation_input_tokens=cache_creation_input_tokens,
-        cache_read_input_tokens=cache_read_input_tokens,
+        input_tokens=api.input_tokens,
+        output_tokens=api.output_tokens,
+        cache_creation_input_tokens=api.cache_creation_input_tokens or 0,
+        cache_read_input_tokens=api.cache_read_input_tokens or 0,
         llm_calls=1,
     )
     return counted.model_copy(update={"cost_usd": usage_cost(model, counted)})
@@ -92,32 +98,16 @@ def receipts_for(resp: LlmResponse, *, agent_id: str, purpose: str) -> list[Rece
     and are not billed), then the billed one, so retries stay visible next to
     the spend.
     """
+    call = {"agent_id": agent_id, "model": resp.model, "purpose": purpose}
     failed = [
-        Receipt(
-            agent_id=agent_id,
-            model=resp.model,
-            attempt=n,
-            ok=False,
-            purpose=purpose,
-            simulated=resp.simulated,
-            cut=n in resp.cut_attempts,
-        )
+        Receipt(**call, attempt=n, ok=False, simulated=resp.simulated, cut=n in resp.cut_attempts)
         for n in range(1, resp.attempt)
     ]
-    u = resp.usage
-    return [
-        *failed,
-        Receipt(
-            agent_id=agent_id,
-            model=resp.model,
-            input_tokens=u.input_tokens,
-            output_tokens=u.output_tokens,
-            cache_creation_input_tokens=u.cache_creation_input_tokens,
-            cache_read_input_tokens=u.cache_read_input_tokens,
-            cost_usd=u.cost_usd,
-            request_id=resp.id,
-            attempt=resp.attempt,
-            purpose=purpose,
-            simulated=resp.simulated,
-        ),
-    ]
+    billed = Receipt(
+        **call,
+        **resp.usage.token_counts(),
+        request_id=resp.id,
+        attempt=resp.attempt,
+        simulated=resp.simulated,
+    )
+    return [*failed, billed]

@@ -11,8 +11,6 @@ replace the local one without touching a workflow.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +23,8 @@ from temporalio.converter import (
     StorageDriverRetrieveContext,
     StorageDriverStoreContext,
 )
+
+from agentfleet.atomic import atomic_write_bytes
 
 PREFIX = "sha256:"
 
@@ -69,17 +69,7 @@ class LocalBlobStore:
         path = self._path(ref)
         if path.exists():
             return ref
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".blob.")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(path, data, make_parent=True)
         return ref
 
     def get(self, ref: str) -> bytes:

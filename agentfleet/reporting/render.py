@@ -241,16 +241,14 @@ def render_result(result: MasterResult, ui_url: str | None, namespace: str) -> s
 # --- JSON ------------------------------------------------------------------------------
 
 
+# The plain fields that lead an agent's `--json` object, in their order.
+_NODE_KEYS = ("workflow_id", "role", "title", "status", "model", "output", "error")
+
+
 def node_json(node: AgentNode) -> dict[str, Any]:
     """One agent and its subtree as the `--json` outputs give it."""
     return {
-        "workflow_id": node.workflow_id,
-        "role": node.role,
-        "title": node.title,
-        "status": node.status,
-        "model": node.model,
-        "output": node.output,
-        "error": node.error,
+        **{key: getattr(node, key) for key in _NODE_KEYS},
         "usage": node.usage.model_dump(mode="json"),
         "turns": node.turns,
         "tool_calls": node.tool_calls,

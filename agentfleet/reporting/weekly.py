@@ -27,8 +27,6 @@ and nothing is counted twice.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -38,6 +36,7 @@ from typing import Any
 import pydantic
 import sqlalchemy as sa
 
+from agentfleet.atomic import atomic_write_bytes
 from agentfleet.contracts.reports import (
     DailyPoint,
     Distribution,
@@ -65,7 +64,6 @@ __all__ = [
     "report_paths",
     "report_stem",
     "week_before",
-    "write_atomic",
     "write_report_files",
 ]
 
@@ -498,31 +496,15 @@ def build_report(
 # --- files ---------------------------------------------------------------------
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one step.
-
-    Readers (and a retried activity) see the old file or the new one, never
-    half of one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report_files(report: WeeklyReport, home: Path) -> list[Path]:
     """`$AGENTFLEET_HOME/reports/<stem>.{json,md,png}`; returns the paths."""
     from agentfleet.reporting.charts import render_png
 
     paths = report_paths(home, report.week, report.tz)
-    write_atomic(paths["json"], render_json(report).encode())
-    write_atomic(paths["md"], render_markdown(report).encode())
-    write_atomic(paths["png"], render_png(report))
+    # Reports are rebuilt from the ledger at will: no fsync.
+    atomic_write_bytes(paths["json"], render_json(report).encode(), fsync=False, make_parent=True)
+    atomic_write_bytes(paths["md"], render_markdown(report).encode(), fsync=False, make_parent=True)
+    atomic_write_bytes(paths["png"], render_png(report), fsync=False, make_parent=True)
     return [paths["json"], paths["md"], paths["png"]]
 
 

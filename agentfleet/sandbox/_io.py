@@ -1,4 +1,4 @@
-"""Low-level file helpers of the sandbox: limits, error mapping, safe opens, atomic writes.
+"""Low-level file helpers of the sandbox: limits, error mapping, safe opens.
 
 Messages built here name paths relative to the workspace, never the absolute
 root: an OSError's str() carries the absolute filename, so it is rebuilt from
@@ -10,10 +10,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
+
+# Atomic writes live in agentfleet.atomic; re-exported, as the tools reach file helpers here.
+from agentfleet.atomic import atomic_write_bytes as atomic_write_bytes
+from agentfleet.atomic import temp_beside as temp_beside
 
 READ_LIMIT = 256 * 1024
 WRITE_LIMIT = 1024 * 1024
@@ -181,48 +184,6 @@ def same_content(a: Path, b: Path) -> bool:
                 return False
             if not ca:
                 return True
-
-
-def temp_beside(target: Path) -> tuple[int, str]:
-    # mkstemp opens with O_EXCL, which never follows a symlink. The prefix is
-    # cut by bytes, not characters: 64 emoji are 256 bytes, past the 255-byte
-    # name limit, even though the real name fits.
-    stem = os.fsdecode(os.fsencode(target.name)[:64])
-    return tempfile.mkstemp(dir=target.parent, prefix=f".{stem}.", suffix=".tmp")
-
-
-def atomic_write_bytes(
-    target: Path, data: bytes, *, mode: int | None = None, fsync: bool = True
-) -> None:
-    """Replace `target` with `data`: a reader, or a retried call, sees old or new, never half.
-
-    The data goes to a temporary file beside `target` (created 0o600 by
-    mkstemp, then set to `mode` if given), is flushed to disk unless
-    `fsync=False`, and is renamed over `target`. `os.replace` swaps the
-    directory entry, so even a symlink planted at `target` is replaced rather
-    than written through. The parent folder must exist.
-    """
-    fd, tmp = temp_beside(target)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if mode is not None:
-                os.fchmod(f.fileno(), mode)
-            f.write(data)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(
-    target: Path, text: str, *, mode: int | None = None, fsync: bool = True
-) -> None:
-    """`atomic_write_bytes` for text, stored as UTF-8."""
-    atomic_write_bytes(target, text.encode("utf-8"), mode=mode, fsync=fsync)
 
 
 def link_noreplace(src: Path, dst: Path) -> bool:

@@ -36,6 +36,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
+from agentfleet.atomic import atomic_write_bytes
 from agentfleet.telemetry.spanfile import write_all
 
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -194,9 +195,10 @@ class CounterStore:
             "log": new,
             "series": [vars(s) for s in self._series.values()],
         }
-        _write_atomic(
+        atomic_write_bytes(
             self.path,
             json.dumps(doc, separators=(",", ":"), default=str).encode(),
+            mode=0o644,
             fsync=self.fsync,
         )
         if self._fd >= 0:
@@ -226,8 +228,11 @@ class CounterStore:
 
     def mark_exported(self) -> None:
         """Note that the final export sent everything saved so far."""
-        _write_atomic(
-            self.path.parent / EXPORTED_FILE, f"{self.saved_at_ns}\n".encode(), fsync=False
+        atomic_write_bytes(
+            self.path.parent / EXPORTED_FILE,
+            f"{self.saved_at_ns}\n".encode(),
+            mode=0o644,
+            fsync=False,
         )
 
     def final_request(self, now_ns: int | None = None) -> bytes:
@@ -265,16 +270,6 @@ class CounterStore:
         ]
         request = ExportMetricsServiceRequest(resource_metrics=cast(Any, resource_metrics))
         return request.SerializeToString()
-
-
-def _write_atomic(path: Path, data: bytes, *, fsync: bool) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        write_all(fd, data, fsync=fsync)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)  # readers see the old file or the new, never half
 
 
 def _key(attrs: Mapping[str, Any]) -> AttrKey:
