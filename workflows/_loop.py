@@ -86,24 +86,16 @@ class LoopEnd:
     state: LoopState
 
 
+@dataclass(eq=False)
 class AgentLoop:
-    def __init__(
-        self,
-        cfg: LoopConfig,
-        spend: Spend,
-        control: Control,
-        call_tool: CallTool,
-        at_boundary: Callable[[LoopState], None] | None = None,
-        on_error: Callable[[BaseException], None] | None = None,
-    ) -> None:
-        self.cfg = cfg
-        self.spend = spend
-        self.control = control
-        self.call_tool = call_tool
-        # Runs before each turn: the sub-agent continues-as-new from here.
-        self.at_boundary = at_boundary
-        # May raise to fail the caller instead of ending the loop as failed.
-        self.on_error = on_error
+    cfg: LoopConfig
+    spend: Spend
+    control: Control
+    call_tool: CallTool
+    at_boundary: Callable[[LoopState], None] | None = None
+    """Runs before each turn: the sub-agent continues-as-new from here."""
+    on_error: Callable[[BaseException], None] | None = None
+    """May raise to fail the caller instead of ending the loop as failed."""
 
     async def run(self, state: LoopState) -> LoopEnd:
         status: NodeStatus = "partial"
