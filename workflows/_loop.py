@@ -77,6 +77,15 @@ class LoopState:
     output: str = ""
     effects: list[Effect] = field(default_factory=list)
 
+    def results(self) -> dict[str, Any]:
+        """What the loop produced, named as AgentNode's fields (and SubAgentResume's)."""
+        return {
+            "output": self.output,
+            "turns": self.turns,
+            "tool_calls": self.tool_calls,
+            "effects": self.effects,
+        }
+
 
 @dataclass
 class LoopEnd:
