@@ -65,6 +65,25 @@ class LoopConfig:
     # Receipt purposes read "<prefix>turn N".
     purpose_prefix: str = ""
 
+    def request_fields(self) -> dict[str, Any]:
+        """What every model request of this loop carries, named as LlmRequest's fields.
+
+        By reference, the activity keeps the transcript and the tools are only named.
+        """
+        tools: dict[str, Any] = (
+            {"tools": [], "tool_names": [t.name for t in self.tools]}
+            if self.by_ref
+            else {"tools": self.tools}
+        )
+        return {
+            "model": self.model,
+            "system": self.system,
+            "root_id": self.root_id,
+            "agent_id": self.agent_id,
+            "keep_transcript": self.by_ref,
+            **tools,
+        }
+
 
 @dataclass
 class LoopState:
@@ -186,20 +205,9 @@ class AgentLoop:
         raise AssertionError("unreachable")
 
     def _request(self, s: LoopState, max_tokens: int) -> LlmRequest:
-        cfg = self.cfg
-        kwargs: dict[str, Any] = (
-            {"tools": [], "tool_names": [t.name for t in cfg.tools]}
-            if cfg.by_ref
-            else {"tools": cfg.tools}
-        )
         return LlmRequest(
-            model=cfg.model,
-            system=cfg.system,
             messages=s.messages,
             max_tokens=max_tokens,
-            root_id=cfg.root_id,
-            agent_id=cfg.agent_id,
             transcript_ref=s.transcript_ref,
-            keep_transcript=cfg.by_ref,
-            **kwargs,
+            **self.cfg.request_fields(),
         )
