@@ -7,7 +7,7 @@ its tree, failed attempts included.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import Priority
@@ -48,6 +48,10 @@ class Spend:
     @property
     def exhausted(self) -> bool:
         return self.budget.exhausted()
+
+    def carried(self) -> dict[str, Any]:
+        """What a continue-as-new carries of this spend, named as SubAgentResume's fields."""
+        return {"own": self.own, "receipts": self.receipts, "budget": self.budget}
 
     async def call(self, req: LlmRequest, purpose: str, summary: str = "") -> LlmResponse:
         resp = await chat(

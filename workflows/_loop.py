@@ -65,6 +65,25 @@ class LoopConfig:
     # Receipt purposes read "<prefix>turn N".
     purpose_prefix: str = ""
 
+    def request_fields(self) -> dict[str, Any]:
+        """What every model request of this loop carries, named as LlmRequest's fields.
+
+        By reference, the activity keeps the transcript and the tools are only named.
+        """
+        tools: dict[str, Any] = (
+            {"tools": [], "tool_names": [t.name for t in self.tools]}
+            if self.by_ref
+            else {"tools": self.tools}
+        )
+        return {
+            "model": self.model,
+            "system": self.system,
+            "root_id": self.root_id,
+            "agent_id": self.agent_id,
+            "keep_transcript": self.by_ref,
+            **tools,
+        }
+
 
 @dataclass
 class LoopState:
@@ -77,6 +96,15 @@ class LoopState:
     output: str = ""
     effects: list[Effect] = field(default_factory=list)
 
+    def results(self) -> dict[str, Any]:
+        """What the loop produced, named as AgentNode's fields (and SubAgentResume's)."""
+        return {
+            "output": self.output,
+            "turns": self.turns,
+            "tool_calls": self.tool_calls,
+            "effects": self.effects,
+        }
+
 
 @dataclass
 class LoopEnd:
@@ -86,24 +114,16 @@ class LoopEnd:
     state: LoopState
 
 
+@dataclass(eq=False)
 class AgentLoop:
-    def __init__(
-        self,
-        cfg: LoopConfig,
-        spend: Spend,
-        control: Control,
-        call_tool: CallTool,
-        at_boundary: Callable[[LoopState], None] | None = None,
-        on_error: Callable[[BaseException], None] | None = None,
-    ) -> None:
-        self.cfg = cfg
-        self.spend = spend
-        self.control = control
-        self.call_tool = call_tool
-        # Runs before each turn: the sub-agent continues-as-new from here.
-        self.at_boundary = at_boundary
-        # May raise to fail the caller instead of ending the loop as failed.
-        self.on_error = on_error
+    cfg: LoopConfig
+    spend: Spend
+    control: Control
+    call_tool: CallTool
+    at_boundary: Callable[[LoopState], None] | None = None
+    """Runs before each turn: the sub-agent continues-as-new from here."""
+    on_error: Callable[[BaseException], None] | None = None
+    """May raise to fail the caller instead of ending the loop as failed."""
 
     async def run(self, state: LoopState) -> LoopEnd:
         status: NodeStatus = "partial"
@@ -185,20 +205,9 @@ class AgentLoop:
         raise AssertionError("unreachable")
 
     def _request(self, s: LoopState, max_tokens: int) -> LlmRequest:
-        cfg = self.cfg
-        kwargs: dict[str, Any] = (
-            {"tools": [], "tool_names": [t.name for t in cfg.tools]}
-            if cfg.by_ref
-            else {"tools": cfg.tools}
-        )
         return LlmRequest(
-            model=cfg.model,
-            system=cfg.system,
             messages=s.messages,
             max_tokens=max_tokens,
-            root_id=cfg.root_id,
-            agent_id=cfg.agent_id,
             transcript_ref=s.transcript_ref,
-            keep_transcript=cfg.by_ref,
-            **kwargs,
+            **self.cfg.request_fields(),
         )

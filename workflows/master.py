@@ -92,6 +92,7 @@ from workflows.subagent import (
     PATCH_REAL_COMPLETION,
     Lineage,
     child_input,
+    delegation_record,
     policy_for,
     run_child,
     settle,
@@ -918,16 +919,8 @@ def _layout(work: list[Piece], wid: str) -> tuple[list[Step], Numbered, list[Del
         pieces[step_id] = (st, d, est, index)
         role: Role = "inline" if d.decision == "inline" else "subagent"
         steps.append(Step(step_id, node_id, st.title, role, d.model, d.tier, st.depends_on))
-        records.append(
-            DelegationRecord(
-                title=st.title,
-                tier=d.tier,
-                score=d.score,
-                decision=d.decision,
-                model=d.model,
-                workflow_id=node_id if d.decision == "spawn" else None,
-            )
-        )
+        spawned = node_id if d.decision == "spawn" else None
+        records.append(delegation_record(st.title, d, d.decision, spawned))
     return steps, pieces, records
 
 

@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.delegation import prompts
     from agentfleet.delegation.complexity import ComplexityScore, Thresholds, spec_for
     from agentfleet.delegation.complexity import score as score_spec
-    from agentfleet.delegation.policy import Decision, DelegationPolicy, guard
+    from agentfleet.delegation.policy import Decision, DecisionKind, DelegationPolicy, guard
     from agentfleet.deploy.task_timeouts import AGENT_TASK_TIMEOUT, PATCH_TASK_TIMEOUTS
     from agentfleet.mcp.allow import ToolSet
     from agentfleet.sandbox import DELEGATE_TOOL
@@ -122,6 +122,19 @@ class Lineage:
     """The root goal's priority, for the children's own calls."""
     fairness_key: str | None
     """The root goal's fairness key, likewise."""
+
+
+def delegation_record(
+    title: str, decision: Decision, kind: DecisionKind, workflow_id: str | None
+) -> DelegationRecord:
+    """Why one subtask ran where it ran, for the result tree: master and sub-agent alike."""
+    # The decision's tier, score and model are named as the record's.
+    return DelegationRecord(
+        title=title,
+        decision=kind,
+        workflow_id=workflow_id,
+        **decision.model_dump(include={"tier", "score", "model"}),
+    )
 
 
 def child_input(
@@ -269,11 +282,8 @@ class SubAgentWorkflow:
             title=inp.title,
             status=status,
             model=inp.model,
-            output=state.output,
             error=error,
             usage=self._total(spend),
-            turns=state.turns,
-            tool_calls=state.tool_calls,
             depth=inp.depth,
             tier=inp.tier,
             started_at=started,
@@ -283,7 +293,7 @@ class SubAgentWorkflow:
             decisions=self._decisions,
             children=self._children,
             verification=verification,
-            effects=state.effects,
+            **state.results(),
         )
 
     async def _verify(self, inp: SubAgentInput, state: LoopState) -> Verification:
@@ -307,18 +317,13 @@ class SubAgentWorkflow:
         resume = SubAgentResume(
             transcript_ref=s.transcript_ref,
             pending=s.messages,
-            turns=s.turns,
-            tool_calls=s.tool_calls,
-            output=s.output,
+            **s.results(),
             started_at=started,
-            own=spend.own,
-            receipts=spend.receipts,
-            budget=spend.budget,
+            **spend.carried(),
             children=self._children,
             delegated=self._delegated,
             pruned=self._pruned,
             decisions=self._decisions,
-            effects=s.effects,
         )
         workflow.continue_as_new(inp.model_copy(update={"resume": resume}))
 
@@ -396,16 +401,7 @@ class SubAgentWorkflow:
         decision = policy.decide(estimate)
         self._delegated += 1
         child_id = f"{lineage.parent_id}.{self._delegated}"
-        self._decisions.append(
-            DelegationRecord(
-                title=sub.title,
-                tier=decision.tier,
-                score=decision.score,
-                decision="spawn",
-                model=decision.model,
-                workflow_id=child_id,
-            )
-        )
+        self._decisions.append(delegation_record(sub.title, decision, "spawn", child_id))
         child = child_input(
             decision,
             estimate,

@@ -18,7 +18,6 @@ context. Any other converter gets the sandbox's answers, unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from temporalio.converter import (
@@ -26,9 +25,10 @@ from temporalio.converter import (
     StorageDriverStoreContext,
     WorkflowSerializationContext,
 )
-from temporalio.worker import WorkflowInstance, WorkflowRunner
+from temporalio.worker import WorkflowInstance
 
 from agentfleet.payloads.blobstore import BlobStorageDriver
+from agentfleet.runner_wrap import WrappingInstance, WrappingRunner
 
 _NO_STORE_TARGET = StorageDriverStoreContext(target=None)
 _PROBE = WorkflowSerializationContext(namespace="probe", workflow_id="probe")
@@ -50,45 +50,17 @@ def context_free(converter: DataConverter) -> bool:
     return all(isinstance(d, BlobStorageDriver) for d in storage.drivers)
 
 
-class ContextFreeRunner(WorkflowRunner):
+class ContextFreeRunner(WrappingRunner):
     """Wraps a runner; its instances answer context questions outside the sandbox."""
 
-    def __init__(self, inner: WorkflowRunner) -> None:
-        self._inner = inner
-
-    def prepare_workflow(self, defn: Any) -> None:
-        """Delegated: preparing a workflow is the inner runner's business."""
-        self._inner.prepare_workflow(defn)
-
-    def create_instance(self, det: Any) -> WorkflowInstance:
+    def wrap(self, instance: WorkflowInstance) -> WorkflowInstance:
         """The inner runner's instance, wrapped to answer context questions itself."""
-        return _ContextFreeInstance(self._inner.create_instance(det))
-
-    def set_worker_level_failure_exception_types(
-        self, types: Sequence[type[BaseException]]
-    ) -> None:
-        """Delegated, so failure types configured on the worker still reach the workflows."""
-        self._inner.set_worker_level_failure_exception_types(types)
+        return _ContextFreeInstance(instance)
 
 
-class _ContextFreeInstance(WorkflowInstance):
-    def __init__(self, inner: WorkflowInstance) -> None:
-        self._inner = inner
-
-    def activate(self, act: Any) -> Any:
-        return self._inner.activate(act)
-
+class _ContextFreeInstance(WrappingInstance):
     def get_serialization_context(self, command_info: Any) -> Any:
         return None
 
     def get_external_store_context(self, command_info: Any) -> StorageDriverStoreContext:
         return _NO_STORE_TARGET
-
-    def get_info(self) -> Any:
-        return self._inner.get_info()
-
-    def get_thread_id(self) -> int | None:
-        return self._inner.get_thread_id()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)

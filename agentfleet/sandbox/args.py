@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agentfleet.contracts.models import ToolSpec
+from agentfleet.jsontree import without_key
 from agentfleet.sandbox._io import READ_LIMIT, WRITE_LIMIT, UnknownToolError
 
 SEARCH_PATTERN_LIMIT = 500
@@ -230,17 +231,11 @@ _TOOLS: dict[str, tuple[type[ToolArgs], str]] = {
 TOOL_NAMES: tuple[str, ...] = tuple(_TOOLS)
 
 
-def _strip_titles(schema: Any) -> Any:
-    # Pydantic's auto titles ("Path", "ListFilesArgs") are noise in a prompt.
-    if isinstance(schema, dict):
-        return {k: _strip_titles(v) for k, v in schema.items() if k != "title"}
-    if isinstance(schema, list):
-        return [_strip_titles(v) for v in schema]
-    return schema
-
-
+# Pydantic's auto titles ("Path", "ListFilesArgs") are noise in a prompt.
 TOOL_SPECS: list[ToolSpec] = [
-    ToolSpec(name=name, description=desc, input_schema=_strip_titles(model.model_json_schema()))
+    ToolSpec(
+        name=name, description=desc, input_schema=without_key(model.model_json_schema(), "title")
+    )
     for name, (model, desc) in _TOOLS.items()
 ]
 

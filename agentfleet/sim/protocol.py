@@ -17,6 +17,7 @@ from typing import Any
 import anthropic.types
 
 from agentfleet.delegation.catalog import PRICES_PER_MTOK
+from agentfleet.jsontree import without_key
 
 JSON = dict[str, Any]
 
@@ -120,11 +121,7 @@ def _chars(obj: Any) -> int:
 
 def strip_cache_control(obj: Any) -> Any:
     """`obj` without its cache_control markers: they are not prompt tokens."""
-    if isinstance(obj, dict):
-        return {k: strip_cache_control(v) for k, v in obj.items() if k != "cache_control"}
-    if isinstance(obj, list):
-        return [strip_cache_control(v) for v in obj]
-    return obj
+    return without_key(obj, "cache_control")
 
 
 def _system_chars(system: Any) -> int:

@@ -68,14 +68,17 @@ class _Exchange:
     """The part played (the system prompt's `ROLE:`), for Messages requests."""
     fault: Fault | None = None
     """The fault injected into this request, if any."""
-    usage: JSON | None = None
-    """The answer's usage after the prompt cache: what the token counters add up."""
     answer: JSON | None = None
     """The brain's answer, for the stop-reason counts."""
     habits: frozenset[str] = frozenset()
     """The bad habits the answer shows."""
     headers: dict[str, str] = field(default_factory=dict)
     """Extra response headers: retry-after and the rate-limit headers."""
+
+    @property
+    def usage(self) -> JSON | None:
+        """The answer's usage after the prompt cache: what the token counters add up."""
+        return None if self.answer is None else self.answer["usage"]
 
     @property
     def injected(self) -> bool:
@@ -275,10 +278,10 @@ class Simulator(ThreadedServer):
         if fault is not None and fault.status is not None:
             raise _fault_error(fault, self.faults)
         answer, ex.habits = brain.answer(body, self.habit_knobs)
-        answer["usage"] = ex.usage = self._cached_usage(body, answer["usage"])
+        answer["usage"] = usage = self._cached_usage(body, answer["usage"])
         ex.answer = answer
         if self.limiter is not None:
-            used = int(ex.usage.get("output_tokens", 0))
+            used = int(usage.get("output_tokens", 0))
             ex.headers = self.limiter.settle(max_tokens, used)
         return answer
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,8 @@ from temporalio.worker import (
     WorkflowInstance,
     WorkflowRunner,
 )
+
+from agentfleet.runner_wrap import WrappingInstance, WrappingRunner
 
 # --------------------------------------------------------------------------- durable spans
 
@@ -61,9 +63,9 @@ class _Flush:
     """The durable counters' checkpoint, run after every activation; None without them."""
 
 
-class _FlushingInstance(WorkflowInstance):
+class _FlushingInstance(WrappingInstance):
     def __init__(self, inner: WorkflowInstance, flush: _Flush) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._flush = flush
 
     def activate(self, act: Any) -> Any:
@@ -78,37 +80,14 @@ class _FlushingInstance(WorkflowInstance):
             checkpoint()
         return completion
 
-    def get_serialization_context(self, command_info: Any) -> Any:
-        return self._inner.get_serialization_context(command_info)
 
-    def get_external_store_context(self, command_info: Any) -> Any:
-        return self._inner.get_external_store_context(command_info)
-
-    def get_info(self) -> Any:
-        return self._inner.get_info()
-
-    def get_thread_id(self) -> int | None:
-        return self._inner.get_thread_id()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-class _FlushingRunner(WorkflowRunner):
+class _FlushingRunner(WrappingRunner):
     def __init__(self, inner: WorkflowRunner, flush: _Flush) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._flush = flush
 
-    def prepare_workflow(self, defn: Any) -> None:
-        self._inner.prepare_workflow(defn)
-
-    def create_instance(self, det: Any) -> WorkflowInstance:
-        return _FlushingInstance(self._inner.create_instance(det), self._flush)
-
-    def set_worker_level_failure_exception_types(
-        self, types: Sequence[type[BaseException]]
-    ) -> None:
-        self._inner.set_worker_level_failure_exception_types(types)
+    def wrap(self, instance: WorkflowInstance) -> WorkflowInstance:
+        return _FlushingInstance(instance, self._flush)
 
 
 class _FlushAfterActivity(Interceptor):

@@ -6,7 +6,7 @@ import asyncio
 import os
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,38 +100,30 @@ def _otlp_metric_exporter(opts: TelemetryOptions) -> MetricExporter:
 # --------------------------------------------------------------------------- Telemetry
 
 
+@dataclass(eq=False)
 class Telemetry:
     """What `setup_telemetry` built: pass `plugins` and `runtime` to `connect()`."""
 
-    def __init__(
-        self,
-        options: TelemetryOptions,
-        *,
-        tracer_provider: ReplaySafeTracerProvider,
-        span_processor: BatchSpanProcessor,
-        span_file: Path | None,
-        plugins: list[SimplePlugin],
-        runtime: Runtime,
-        meter_provider: MeterProvider | None,
-        metric_drain: MetricDrain | None,
-        process_provider: _ProcessTracerProvider,
-        shipper: Shipper | None = None,
-        slot: Slot | None = None,
-        resource: Resource | None = None,
+    options: TelemetryOptions
+    _: KW_ONLY
+    tracer_provider: ReplaySafeTracerProvider
+    span_processor: BatchSpanProcessor
+    span_file: Path | None
+    plugins: list[SimplePlugin]
+    runtime: Runtime
+    meter_provider: MeterProvider | None
+    metric_drain: InitVar[MetricDrain | None]
+    process_provider: InitVar[_ProcessTracerProvider]
+    shipper: Shipper | None = None
+    slot: Slot | None = None
+    resource: Resource | None = None
+
+    def __post_init__(
+        self, metric_drain: MetricDrain | None, process_provider: _ProcessTracerProvider
     ) -> None:
-        self.options = options
-        self.service_name = options.service_name
-        self.tracer_provider = tracer_provider
-        self.span_processor = span_processor
-        self.span_file = span_file
-        self.plugins = plugins
-        self.runtime = runtime
-        self.meter_provider = meter_provider
+        self.service_name = self.options.service_name
         self._drain = metric_drain
         self._process_provider = process_provider
-        self.shipper = shipper
-        self.slot = slot
-        self.resource = resource
         self._closed = False
 
     @property

@@ -28,7 +28,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,7 @@ class ShipperStats:
     counters_exported: list[str] = field(default_factory=list)
 
 
+@dataclass(eq=False)
 class Shipper:
     """Ships the spool to a sink on a background thread: its own slot, and dead processes'.
 
@@ -107,21 +108,15 @@ class Shipper:
     them on when it can, so an unreachable receiver delays export and loses nothing.
     """
 
-    def __init__(
-        self,
-        root: Path,
-        own: Slot,
-        writer: SpoolWriter,
-        sink: Sink,
-        options: ShipperOptions,
-        meter: Any,
-        metrics_sink: Sink | None = None,
-    ) -> None:
-        self.root = root
-        self.writer = writer
-        self.sink = sink
-        self.metrics_sink = metrics_sink
-        self.options = options
+    root: Path
+    own: InitVar[Slot]
+    writer: SpoolWriter
+    sink: Sink
+    options: ShipperOptions
+    meter: InitVar[Any]
+    metrics_sink: Sink | None = None
+
+    def __post_init__(self, own: Slot, meter: Any) -> None:
         self.stats = ShipperStats()
         self._held: list[_Held] = [_Held(own, own=True)]
         self._lock = threading.Lock()  # one shipping pass at a time

@@ -29,7 +29,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -220,6 +220,7 @@ def remove_segment(segment: Path) -> None:
 # --------------------------------------------------------------------------- the writer
 
 
+@dataclass(eq=False)
 class SpoolWriter(SpanExporter):
     """Appends each exported batch as one OTLP/JSON line to the slot's current segment.
 
@@ -229,27 +230,26 @@ class SpoolWriter(SpanExporter):
     drop whole old segments.
     """
 
-    def __init__(
-        self,
-        slot: Slot,
-        *,
-        segment_bytes: int = 8 << 20,
-        segment_age_s: float = 300.0,
-        fsync: bool = False,
-        on_write: Callable[[], None] | None = None,
-        on_failure: Callable[[int, str], None] | None = None,
-    ) -> None:
-        self.slot = slot
-        self.segment_bytes = segment_bytes
-        self.segment_age_s = segment_age_s
-        self.fsync = fsync
-        self.on_write = on_write
-        self.on_failure = on_failure
+    slot: Slot
+    """This process's slot: the segments it writes."""
+    _: KW_ONLY
+    segment_bytes: int = 8 << 20
+    """A segment past this size is closed and a new one started."""
+    segment_age_s: float = 300.0
+    """A segment older than this is closed at the next write."""
+    fsync: bool = False
+    """Whether each batch is synced to disk before the export returns."""
+    on_write: Callable[[], None] | None = None
+    """Called after every batch written (the shipper counts what is pending)."""
+    on_failure: Callable[[int, str], None] | None = None
+    """Called with the span count and the reason when a batch cannot be written."""
+
+    def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._fd = -1
         self._size = 0
         self._opened = 0.0
-        self._seq = slot.next_sequence()
+        self._seq = self.slot.next_sequence()
         self._closed = False
         self.active: Path | None = None
 
