@@ -65,7 +65,7 @@ async def governor_status(client: Client, settings: Settings, model: str = MODEL
 
 
 async def start_probes(
-    client: Client, s: Settings, n: int, prefix: str
+    client: Client, s: Settings, *, n: int, prefix: str
 ) -> list[WorkflowHandle[Any, Any]]:
     return [
         await client.start_workflow(
@@ -87,7 +87,7 @@ async def probe_burst(client: Client, s: Settings, n: int) -> GovernorStatus | N
         workflows=[LlmProbeWorkflow, LlmGovernorWorkflow],
         activities=[llm.chat],
     ):
-        handles = await start_probes(client, s, n, "gov-probe")
+        handles = await start_probes(client, s, n=n, prefix="gov-probe")
         await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=120)
         if s.governor.for_model(MODEL) is None:
             return None
@@ -426,7 +426,7 @@ async def test_acquires_cut_off_by_continue_as_new_ask_the_next_run(
         workflows=[LlmProbeWorkflow, LlmGovernorWorkflow],
         activities=[llm.chat],
     ):
-        handles = await start_probes(client, s, 120, "gov-can")
+        handles = await start_probes(client, s, n=120, prefix="gov-can")
         await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=180)
         attempts = []
         for h in handles:
