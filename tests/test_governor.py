@@ -25,7 +25,7 @@ from agentfleet.cli.devserver import DevServer
 from agentfleet.config import Settings
 from agentfleet.contracts.models import LlmRequest, MasterInput, Message
 from agentfleet.governance.limits import GovernorConfig
-from agentfleet.governance.models import GovernorStatus, ModelLimitsSpec
+from agentfleet.governance.models import GovernorInput, GovernorStatus, ModelLimitsSpec
 from agentfleet.sim import Simulator
 from agentfleet.sim.limits import SimLimits
 from tests.conftest import (
@@ -62,6 +62,17 @@ def governed(settings: Settings, limits: ModelLimitsSpec, **extra: str) -> Setti
 async def governor_status(client: Client, settings: Settings, model: str = MODEL) -> GovernorStatus:
     handle = client.get_workflow_handle(settings.governor.governor_id(model))
     return await handle.query("status", result_type=GovernorStatus)
+
+
+async def start_short_governor(client: Client, s: Settings, *, max_history: int) -> None:
+    """Start the model's governor with a short history, to see it continue as new."""
+    async with Worker(client, task_queue=s.task_queue, workflows=[LlmGovernorWorkflow]):
+        await client.start_workflow(
+            LlmGovernorWorkflow.run,
+            GovernorInput(model=MODEL, limits=s.governor.limits["*"], max_history=max_history),
+            id=s.governor.governor_id(MODEL),
+            task_queue=s.task_queue,
+        )
 
 
 async def start_probes(
@@ -154,15 +165,7 @@ async def test_governor_hands_its_book_over_on_continue_as_new(
     s = dataclasses.replace(settings, anthropic_base_url=limited_sim.url)
     s = governed(s, ModelLimitsSpec(requests_per_minute=60, burst_s=2))
     gid = s.governor.governor_id(MODEL)
-    async with Worker(client, task_queue=s.task_queue, workflows=[LlmGovernorWorkflow]):
-        from agentfleet.governance.models import GovernorInput
-
-        await client.start_workflow(
-            LlmGovernorWorkflow.run,
-            GovernorInput(model=MODEL, limits=s.governor.limits["*"], max_history=40),
-            id=gid,
-            task_queue=s.task_queue,
-        )
+    await start_short_governor(client, s, max_history=40)
     status = await probe_burst(client, s, 8)
     assert status is not None
     runs = [w async for w in client.list_workflows(f"WorkflowId = '{gid}'")]
@@ -410,15 +413,7 @@ async def test_acquires_cut_off_by_continue_as_new_ask_the_next_run(
     # aborted, and must be asked again of the next run, not fail the LLM call.
     s = governed(settings, ModelLimitsSpec(requests_per_minute=100_000))
     gid = s.governor.governor_id(MODEL)
-    async with Worker(client, task_queue=s.task_queue, workflows=[LlmGovernorWorkflow]):
-        from agentfleet.governance.models import GovernorInput
-
-        await client.start_workflow(
-            LlmGovernorWorkflow.run,
-            GovernorInput(model=MODEL, limits=s.governor.limits["*"], max_history=30),
-            id=gid,
-            task_queue=s.task_queue,
-        )
+    await start_short_governor(client, s, max_history=30)
     llm = LlmActivities(s, governor=Governor(s.governor, client))
     async with Worker(
         client,
