@@ -154,7 +154,7 @@ class Governor:
                 m.waiting.remove(waiter)
             elif waiter.future.done() and not waiter.future.cancelled():
                 if waiter.future.exception() is None:
-                    # Drawn just as it was cancelled: that call never went out.
+                    # Drawn just as it was canceled: that call never went out.
                     gone = LeaseSettle(lease_id="", outcome="abandoned")
                     await asyncio.shield(self.finish(waiter.future.result(), gone))
             raise
@@ -208,7 +208,7 @@ class Governor:
             try:
                 grant = await self.acquire(ask, task_queue)
             except BaseException as err:
-                # Every caller waiting hears the error (or, shut down, is cancelled).
+                # Every caller waiting hears the error (or, shut down, is canceled).
                 for w in m.waiting:
                     if w.future.done():
                         continue

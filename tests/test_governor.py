@@ -7,10 +7,11 @@ tests sharing the session's dev server never share a governor.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,9 @@ async def start_probes(
     ]
 
 
-async def probe_burst(client: Client, s: Settings, n: int) -> GovernorStatus | None:
-    """Run `n` LLM calls at once; the governor's status after them (a query needs a worker)."""
+@contextlib.asynccontextmanager
+async def probe_worker(client: Client, s: Settings) -> AsyncIterator[None]:
+    """A worker for probes and the governor, its LLM calls governed as `s` says."""
     llm = LlmActivities(s, governor=Governor(s.governor, client))
     async with Worker(
         client,
@@ -98,6 +100,12 @@ async def probe_burst(client: Client, s: Settings, n: int) -> GovernorStatus | N
         workflows=[LlmProbeWorkflow, LlmGovernorWorkflow],
         activities=[llm.chat],
     ):
+        yield
+
+
+async def probe_burst(client: Client, s: Settings, n: int) -> GovernorStatus | None:
+    """Run `n` LLM calls at once; the governor's status after them (a query needs a worker)."""
+    async with probe_worker(client, s):
         handles = await start_probes(client, s, n=n, prefix="gov-probe")
         await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=120)
         if s.governor.for_model(MODEL) is None:
@@ -414,13 +422,7 @@ async def test_acquires_cut_off_by_continue_as_new_ask_the_next_run(
     s = governed(settings, ModelLimitsSpec(requests_per_minute=100_000))
     gid = s.governor.governor_id(MODEL)
     await start_short_governor(client, s, max_history=30)
-    llm = LlmActivities(s, governor=Governor(s.governor, client))
-    async with Worker(
-        client,
-        task_queue=s.task_queue,
-        workflows=[LlmProbeWorkflow, LlmGovernorWorkflow],
-        activities=[llm.chat],
-    ):
+    async with probe_worker(client, s):
         handles = await start_probes(client, s, n=120, prefix="gov-can")
         await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=180)
         attempts = []

@@ -93,7 +93,7 @@ class LeaseSettle(Record):
 
     lease_id: str
     # ok: answered; 429/529: refused by the API; error: anything else;
-    # abandoned: the call never went out (cancelled while waiting).
+    # abandoned: the call never went out (canceled while waiting).
     outcome: Literal["ok", "429", "529", "error", "abandoned"] = "ok"
     input_tokens: int = 0
     output_tokens: int = 0
