@@ -111,12 +111,7 @@ async def probe_burst(client: Client, s: Settings, n: int) -> GovernorStatus | N
         if s.governor.for_model(MODEL) is None:
             return None
         # Settles are signals sent after each call: wait until the last one is in.
-        for _ in range(100):
-            status = await governor_status(client, s)
-            if status.in_flight == 0:
-                return status
-            await asyncio.sleep(0.05)
-        return status
+        return await settled(client, s)
 
 
 @pytest.fixture
@@ -295,6 +290,7 @@ async def test_sigkilled_worker_leases_expire_and_nothing_is_counted_twice(
 
 
 async def settled(client: Client, settings: Settings) -> GovernorStatus:
+    """The governor's status once no lease is in flight (or after 5 s, whatever it is)."""
     for _ in range(100):
         status = await governor_status(client, settings)
         if status.in_flight == 0:
