@@ -56,11 +56,13 @@ HANDOVER_REASON = "continuing as new"
 
 
 def _aborted(err: RPCError) -> bool:
-    """An Update the governor could not take just now, and its next workflow task
-    (or its next run, after continue-as-new) will: aborted as the run closed
-    (UNAVAILABLE, ABORTED) or refused while its workflow task was lost in that race
-    (FAILED_PRECONDITION, "not ready"). The lease wait's own deadline in the LLM
-    activity bounds how long we keep asking."""
+    """Whether `err` is an Update the governor could not take just now, but will soon.
+
+    Its next workflow task (or its next run, after continue-as-new) takes it:
+    aborted as the run closed (UNAVAILABLE, ABORTED) or refused while its workflow
+    task was lost in that race (FAILED_PRECONDITION, "not ready"). The lease wait's
+    own deadline in the LLM activity bounds how long we keep asking.
+    """
     return err.status in (
         RPCStatusCode.UNAVAILABLE,
         RPCStatusCode.ABORTED,
@@ -70,8 +72,10 @@ def _aborted(err: RPCError) -> bool:
 
 @dataclass
 class Ticket:
-    """One call's share of a model's limits: the grant, and the block it was drawn from
-    (None when it was not granted: the breaker refused it)."""
+    """One call's share of a model's limits: the grant, and the block it was drawn from.
+
+    The block is None when the lease was not granted: the breaker refused it.
+    """
 
     model: str
     grant: LeaseGrant
@@ -105,6 +109,8 @@ class _ModelLeases:
 
 
 class Governor:
+    """This worker's side of every model's governor: blocks taken, handed out, settled."""
+
     def __init__(self, config: GovernorConfig, client: Client | None = None) -> None:
         self.config = config
         self._client = client
@@ -116,9 +122,11 @@ class Governor:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def limits_for(self, model: str) -> ModelLimitsSpec | None:
+        """The limits governing `model`'s calls, or None when they go straight out."""
         return self.config.for_model(model)
 
     def client(self) -> Client:
+        """The Temporal client to reach the governors with: given, or the activity's."""
         return self._client or self._seen_client or activity.client()
 
     # --- blocks: what the LLM activity calls ------------------------------------
@@ -146,7 +154,7 @@ class Governor:
                 m.waiting.remove(waiter)
             elif waiter.future.done() and not waiter.future.cancelled():
                 if waiter.future.exception() is None:
-                    # Drawn just as it was cancelled: that call never went out.
+                    # Drawn just as it was canceled: that call never went out.
                     gone = LeaseSettle(lease_id="", outcome="abandoned")
                     await asyncio.shield(self.finish(waiter.future.result(), gone))
             raise
@@ -156,7 +164,7 @@ class Governor:
         block = ticket.block
         if block is None:
             return
-        block.finish(s, ticket.estimate_in, ticket.estimate_out)
+        block.finish(s, estimate_in=ticket.estimate_in, estimate_out=ticket.estimate_out)
         while block.refused:
             await self.report(ticket.model, block.refused.pop(0))
         m = self._models.get(ticket.model)
@@ -166,7 +174,7 @@ class Governor:
             await self.settle(ticket.model, block.settlement())
 
     def _draw(self, req: LeaseRequest, block: Block, now: float) -> Ticket | None:
-        if not block.take(req.input_tokens, req.output_tokens, now):
+        if not block.take(input_tokens=req.input_tokens, output_tokens=req.output_tokens, now=now):
             return None
         return Ticket(req.model, block.grant, block, req.input_tokens, req.output_tokens)
 
@@ -200,7 +208,7 @@ class Governor:
             try:
                 grant = await self.acquire(ask, task_queue)
             except BaseException as err:
-                # Every caller waiting hears the error (or, shut down, is cancelled).
+                # Every caller waiting hears the error (or, shut down, is canceled).
                 for w in m.waiting:
                     if w.future.done():
                         continue

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from agentfleet import TASK_QUEUE
 from agentfleet.delegation.catalog import DEFAULT_MODEL, PRICES_PER_MTOK
-from agentfleet.governance.limits import GovernorConfig
+from agentfleet.governance.limits import EnvWording, GovernorConfig, env_number
 
 SIM_API_KEY = "sim-no-key"
 
@@ -135,7 +135,14 @@ class Settings:
             build_id_override=(e.get("AGENTFLEET_BUILD_ID") or "").strip() or None,
             prompt_cache=_flag(e.get("AGENTFLEET_PROMPT_CACHE"), "AGENTFLEET_PROMPT_CACHE"),
             governor=GovernorConfig.from_env(e),
-            shutdown_grace_s=_seconds(e, "AGENTFLEET_SHUTDOWN_GRACE_S", 10.0, 0.0, 3600.0),
+            shutdown_grace_s=env_number(
+                e,
+                "AGENTFLEET_SHUTDOWN_GRACE_S",
+                default=10.0,
+                low=0.0,
+                high=3600.0,
+                wording=_SECONDS_WORDING,
+            ),
         )
 
 
@@ -156,14 +163,7 @@ def _flag(raw: str | None, name: str, *, default: bool = True) -> bool:
     raise ValueError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}")
 
 
-def _seconds(env: dict[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name}={raw!r} must be between {low:g} and {high:g} seconds")
-    return value
+_SECONDS_WORDING = EnvWording(
+    not_a_number="{name}={raw!r} is not a number of seconds",
+    out_of_range="{name}={raw!r} must be between {low:g} and {high:g} seconds",
+)

@@ -249,14 +249,14 @@ def test_a_grant_not_yet_picked_up_stops_the_refill_as_the_api_bucket_would() ->
     assert b.tick(2.0) == [] and b.tick(3.0) == ["d"]
 
 
-def block_req(lid: str, calls: int, *, inp: int = 10, out: int = 10, key: str = "") -> LeaseRequest:
+def block_req(lid: str, *, calls: int, inp: int = 10, out: int = 10, key: str = "") -> LeaseRequest:
     return req(lid, inp=inp, out=out, key=key).model_copy(update={"requests": calls})
 
 
 def test_a_block_lease_covers_several_calls_within_the_headroom_and_settles_once() -> None:
     # Blocks take at most the headroom (20%) of the burst.
     b = book(requests_per_minute=1000, output_tokens_per_minute=100_000, burst_s=6, headroom=0.2)
-    b.enqueue(block_req("w1#0", 50, out=100), 0.0)
+    b.enqueue(block_req("w1#0", calls=50, out=100), 0.0)
     assert b.tick(0.0) == ["w1#0"]
     held = b.lease("w1#0")
     assert held is not None
@@ -278,27 +278,27 @@ def test_a_block_lease_covers_several_calls_within_the_headroom_and_settles_once
 
 def test_a_block_is_one_call_while_others_wait_or_in_flight_is_capped_or_limits_are_tight() -> None:
     b = book(requests_per_minute=1000, burst_s=6, headroom=0.2)
-    b.enqueue(block_req("w1#0", 30), 0.0)
-    b.enqueue(block_req("w2#0", 30), 0.0)
+    b.enqueue(block_req("w1#0", calls=30), 0.0)
+    b.enqueue(block_req("w2#0", calls=30), 0.0)
     assert b.tick(0.0) == ["w1#0", "w2#0"]
     lease1, lease2 = b.lease("w1#0"), b.lease("w2#0")
     assert lease1 is not None and lease2 is not None
     # Someone else waited behind the first: it got one call; the last one a block.
     assert (lease1.requests, lease2.requests) == (1, 16)
     capped = book(requests_per_minute=1000, burst_s=6, headroom=0.2, max_in_flight=5)
-    capped.enqueue(block_req("w1#0", 30), 0.0)
+    capped.enqueue(block_req("w1#0", calls=30), 0.0)
     capped.tick(0.0)
     assert capped.lease("w1#0").requests == 1  # type: ignore[union-attr]
     # 60 a minute over 2 s with 10% headroom: 0.18 of a call is spare, so one call.
     tight = book(requests_per_minute=60, burst_s=2, headroom=0.1)
-    tight.enqueue(block_req("w1#0", 30), 0.0)
+    tight.enqueue(block_req("w1#0", calls=30), 0.0)
     tight.tick(0.0)
     assert tight.lease("w1#0").requests == 1  # type: ignore[union-attr]
 
 
 def test_a_dead_workers_block_expires_charged_and_its_late_settle_is_ignored() -> None:
     b = book(requests_per_minute=6000, burst_s=6, headroom=0.2, lease_ttl_s=10)
-    b.enqueue(block_req("w1#0", 40, inp=5, out=50), 0.0)
+    b.enqueue(block_req("w1#0", calls=40, inp=5, out=50), 0.0)
     b.tick(0.0)
     held = b.lease("w1#0")
     assert held is not None and held.requests == 40
@@ -313,7 +313,7 @@ def test_a_refused_call_of_a_block_acts_at_once_and_counts_once() -> None:
     from agentfleet.governance.models import CallReport
 
     b = book(requests_per_minute=6000, burst_s=6, headroom=0.2, breaker_threshold=2)
-    b.enqueue(block_req("w1#0", 10), 0.0)
+    b.enqueue(block_req("w1#0", calls=10), 0.0)
     b.tick(0.0)
     b.report(CallReport(lease_id="w1#0", outcome="429", headers=RateHeaders(retry_after_s=5)), 1.0)
     assert b.s.blocked_until == pytest.approx(6.0)
@@ -333,14 +333,22 @@ def test_a_worker_hands_a_block_out_until_it_is_used_up_then_settles_what_its_ca
 
     grant = LeaseGrant(lease_id="b", granted=True, requests=3, input_tokens=300, output_tokens=30)
     block = Block.of(grant, now=0.0, ttl_s=300)
-    assert block.take(100, 10, 0.1) and block.take(100, 10, 0.2)
+    assert block.take(input_tokens=100, output_tokens=10, now=0.1) and block.take(
+        input_tokens=100, output_tokens=10, now=0.2
+    )
     assert not block.due  # two calls out
-    block.finish(LeaseSettle(lease_id="", input_tokens=40, output_tokens=5), 100, 10)
-    block.finish(LeaseSettle(lease_id="", outcome="abandoned"), 100, 10)  # never sent
+    block.finish(
+        LeaseSettle(lease_id="", input_tokens=40, output_tokens=5), estimate_in=100, estimate_out=10
+    )
+    block.finish(
+        LeaseSettle(lease_id="", outcome="abandoned"), estimate_in=100, estimate_out=10
+    )  # never sent
     assert not block.retired and not block.due  # one call left in it, for a second more
-    assert block.take(100, 10, 0.5)
+    assert block.take(input_tokens=100, output_tokens=10, now=0.5)
     assert block.retired  # used up
-    block.finish(LeaseSettle(lease_id="", outcome="error"), 100, 10)  # may have gone out
+    block.finish(
+        LeaseSettle(lease_id="", outcome="error"), estimate_in=100, estimate_out=10
+    )  # may have gone out
     assert block.due
     s = block.settlement()
     assert (s.lease_id, s.outcome, s.requests) == ("b", "ok", 2)
@@ -354,18 +362,26 @@ def test_a_block_retires_after_its_window_on_a_refusal_or_when_a_call_does_not_f
 
     grant = LeaseGrant(lease_id="b", granted=True, requests=5, input_tokens=50, output_tokens=50)
     late = Block.of(grant, now=0.0, ttl_s=300)
-    assert not late.take(10, 10, BLOCK_USE_S) and late.retired and late.due
+    assert (
+        not late.take(input_tokens=10, output_tokens=10, now=BLOCK_USE_S)
+        and late.retired
+        and late.due
+    )
     assert late.settlement().requests == 0  # nothing used: all of it comes back
     # A lease TTL shorter than the window shortens it.
     assert Block.of(grant, now=0.0, ttl_s=2).usable_until == pytest.approx(0.5)
     big = Block.of(grant, now=0.0, ttl_s=300)
-    assert not big.take(60, 10, 0.1) and big.retired
+    assert not big.take(input_tokens=60, output_tokens=10, now=0.1) and big.retired
     refused = Block.of(grant, now=0.0, ttl_s=300)
-    assert refused.take(10, 10, 0.1) and refused.take(10, 10, 0.1)
-    refused.finish(LeaseSettle(lease_id="", outcome="529"), 10, 10)
+    assert refused.take(input_tokens=10, output_tokens=10, now=0.1) and refused.take(
+        input_tokens=10, output_tokens=10, now=0.1
+    )
+    refused.finish(LeaseSettle(lease_id="", outcome="529"), estimate_in=10, estimate_out=10)
     assert refused.retired and [r.outcome for r in refused.refused] == ["529"]
-    assert not refused.take(10, 10, 0.2)
-    refused.finish(LeaseSettle(lease_id="", input_tokens=3, output_tokens=4), 10, 10)
+    assert not refused.take(input_tokens=10, output_tokens=10, now=0.2)
+    refused.finish(
+        LeaseSettle(lease_id="", input_tokens=3, output_tokens=4), estimate_in=10, estimate_out=10
+    )
     s = refused.settlement()
     assert (s.requests, s.input_tokens, s.output_tokens) == (2, 3, 4)
 
@@ -376,9 +392,11 @@ def test_a_block_of_one_settles_as_the_single_lease_always_did() -> None:
 
     grant = LeaseGrant(lease_id="one", granted=True, input_tokens=10, output_tokens=10)
     block = Block.of(grant, now=0.0, ttl_s=300)
-    assert block.take(10, 10, 0.0) and block.retired
+    assert block.take(input_tokens=10, output_tokens=10, now=0.0) and block.retired
     headers = RateHeaders(retry_after_s=3)
-    block.finish(LeaseSettle(lease_id="", outcome="429", headers=headers), 10, 10)
+    block.finish(
+        LeaseSettle(lease_id="", outcome="429", headers=headers), estimate_in=10, estimate_out=10
+    )
     assert block.refused == []  # the settle itself carries the 429
     s = block.settlement()
     assert (s.lease_id, s.outcome, s.requests, s.headers) == ("one", "429", None, headers)

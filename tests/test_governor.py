@@ -7,10 +7,11 @@ tests sharing the session's dev server never share a governor.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from agentfleet.cli.devserver import DevServer
 from agentfleet.config import Settings
 from agentfleet.contracts.models import LlmRequest, MasterInput, Message
 from agentfleet.governance.limits import GovernorConfig
-from agentfleet.governance.models import GovernorStatus, ModelLimitsSpec
+from agentfleet.governance.models import GovernorInput, GovernorStatus, ModelLimitsSpec
 from agentfleet.sim import Simulator
 from agentfleet.sim.limits import SimLimits
 from tests.conftest import (
@@ -64,8 +65,19 @@ async def governor_status(client: Client, settings: Settings, model: str = MODEL
     return await handle.query("status", result_type=GovernorStatus)
 
 
+async def start_short_governor(client: Client, s: Settings, *, max_history: int) -> None:
+    """Start the model's governor with a short history, to see it continue as new."""
+    async with Worker(client, task_queue=s.task_queue, workflows=[LlmGovernorWorkflow]):
+        await client.start_workflow(
+            LlmGovernorWorkflow.run,
+            GovernorInput(model=MODEL, limits=s.governor.limits["*"], max_history=max_history),
+            id=s.governor.governor_id(MODEL),
+            task_queue=s.task_queue,
+        )
+
+
 async def start_probes(
-    client: Client, s: Settings, n: int, prefix: str
+    client: Client, s: Settings, *, n: int, prefix: str
 ) -> list[WorkflowHandle[Any, Any]]:
     return [
         await client.start_workflow(
@@ -78,8 +90,9 @@ async def start_probes(
     ]
 
 
-async def probe_burst(client: Client, s: Settings, n: int) -> GovernorStatus | None:
-    """Run `n` LLM calls at once; the governor's status after them (a query needs a worker)."""
+@contextlib.asynccontextmanager
+async def probe_worker(client: Client, s: Settings) -> AsyncIterator[None]:
+    """A worker for probes and the governor, its LLM calls governed as `s` says."""
     llm = LlmActivities(s, governor=Governor(s.governor, client))
     async with Worker(
         client,
@@ -87,17 +100,18 @@ async def probe_burst(client: Client, s: Settings, n: int) -> GovernorStatus | N
         workflows=[LlmProbeWorkflow, LlmGovernorWorkflow],
         activities=[llm.chat],
     ):
-        handles = await start_probes(client, s, n, "gov-probe")
+        yield
+
+
+async def probe_burst(client: Client, s: Settings, n: int) -> GovernorStatus | None:
+    """Run `n` LLM calls at once; the governor's status after them (a query needs a worker)."""
+    async with probe_worker(client, s):
+        handles = await start_probes(client, s, n=n, prefix="gov-probe")
         await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=120)
         if s.governor.for_model(MODEL) is None:
             return None
         # Settles are signals sent after each call: wait until the last one is in.
-        for _ in range(100):
-            status = await governor_status(client, s)
-            if status.in_flight == 0:
-                return status
-            await asyncio.sleep(0.05)
-        return status
+        return await settled(client, s)
 
 
 @pytest.fixture
@@ -154,15 +168,7 @@ async def test_governor_hands_its_book_over_on_continue_as_new(
     s = dataclasses.replace(settings, anthropic_base_url=limited_sim.url)
     s = governed(s, ModelLimitsSpec(requests_per_minute=60, burst_s=2))
     gid = s.governor.governor_id(MODEL)
-    async with Worker(client, task_queue=s.task_queue, workflows=[LlmGovernorWorkflow]):
-        from agentfleet.governance.models import GovernorInput
-
-        await client.start_workflow(
-            LlmGovernorWorkflow.run,
-            GovernorInput(model=MODEL, limits=s.governor.limits["*"], max_history=40),
-            id=gid,
-            task_queue=s.task_queue,
-        )
+    await start_short_governor(client, s, max_history=40)
     status = await probe_burst(client, s, 8)
     assert status is not None
     runs = [w async for w in client.list_workflows(f"WorkflowId = '{gid}'")]
@@ -284,6 +290,7 @@ async def test_sigkilled_worker_leases_expire_and_nothing_is_counted_twice(
 
 
 async def settled(client: Client, settings: Settings) -> GovernorStatus:
+    """The governor's status once no lease is in flight (or after 5 s, whatever it is)."""
     for _ in range(100):
         status = await governor_status(client, settings)
         if status.in_flight == 0:
@@ -410,23 +417,9 @@ async def test_acquires_cut_off_by_continue_as_new_ask_the_next_run(
     # aborted, and must be asked again of the next run, not fail the LLM call.
     s = governed(settings, ModelLimitsSpec(requests_per_minute=100_000))
     gid = s.governor.governor_id(MODEL)
-    async with Worker(client, task_queue=s.task_queue, workflows=[LlmGovernorWorkflow]):
-        from agentfleet.governance.models import GovernorInput
-
-        await client.start_workflow(
-            LlmGovernorWorkflow.run,
-            GovernorInput(model=MODEL, limits=s.governor.limits["*"], max_history=30),
-            id=gid,
-            task_queue=s.task_queue,
-        )
-    llm = LlmActivities(s, governor=Governor(s.governor, client))
-    async with Worker(
-        client,
-        task_queue=s.task_queue,
-        workflows=[LlmProbeWorkflow, LlmGovernorWorkflow],
-        activities=[llm.chat],
-    ):
-        handles = await start_probes(client, s, 120, "gov-can")
+    await start_short_governor(client, s, max_history=30)
+    async with probe_worker(client, s):
+        handles = await start_probes(client, s, n=120, prefix="gov-can")
         await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=180)
         attempts = []
         for h in handles:

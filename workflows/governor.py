@@ -54,10 +54,14 @@ BLOCK_S = 10.0
 # Everyone else polls: at 80% of its estimated wait, within these bounds.
 MIN_POLL_S = 0.05
 MAX_POLL_S = 8.0
+# The lease fields a grant repeats to its caller.
+_GRANTED_TERMS = {"lease_id", "expires_at", "requests", "input_tokens", "output_tokens"}
 
 
 @workflow.defn(name=GOVERNOR_WORKFLOW)
 class LlmGovernorWorkflow:
+    """One model's lease book, fed the time and the workers' messages; see the module doc."""
+
     @workflow.init
     def __init__(self, inp: GovernorInput) -> None:
         self._model = inp.model
@@ -75,6 +79,11 @@ class LlmGovernorWorkflow:
 
     @workflow.update(name="acquire")
     async def acquire(self, req: LeaseRequest) -> LeaseGrant:
+        """Grant a lease, or say when to ask again; waits briefly while the line moves.
+
+        A few callers wait inside the Update (the server admits few in flight),
+        the rest are told to poll; each keeps its place in line by lease id.
+        """
         now = self._now()
         book = self._book
         if req.limits is not None:
@@ -143,12 +152,17 @@ class LlmGovernorWorkflow:
 
     @workflow.signal(name="settle")
     def settle(self, s: LeaseSettle) -> None:
+        """A lease's calls are over: the book credits back what they did not use."""
         trips = self._book.s.totals.breaker_trips
         self._book.settle(s, self._now())
         self._after_outcome(trips)
 
     @workflow.signal(name="report")
     def report(self, r: CallReport) -> None:
+        """A block's call was refused: the breaker and `retry-after` act on it now.
+
+        The block settles later; its usage is counted then, once.
+        """
         trips = self._book.s.totals.breaker_trips
         self._book.report(r, self._now())
         self._after_outcome(trips)
@@ -162,6 +176,7 @@ class LlmGovernorWorkflow:
 
     @workflow.query(name="status")
     def status(self) -> GovernorStatus:
+        """The book in numbers, for `agentfleet governor` and the tests."""
         now = self._now()
         book = self._book
         return GovernorStatus(
@@ -183,6 +198,10 @@ class LlmGovernorWorkflow:
 
     @workflow.run
     async def run(self, inp: GovernorInput) -> GovernorStatus:
+        """Tick the book when something changed or capacity refills, until it is time to hand over.
+
+        Never returns: it continues as new with the book, which carries the line.
+        """
         while not self._should_continue():
             now = self._now()
             self._book.tick(now)
@@ -217,12 +236,9 @@ class LlmGovernorWorkflow:
     def _granted(self, lease: Lease, now: float) -> LeaseGrant:
         self._book.pick_up(lease.lease_id)
         return LeaseGrant(
-            lease_id=lease.lease_id,
+            # What the grant covers is what the lease holds, under the same names.
+            **lease.model_dump(include=_GRANTED_TERMS),
             granted=True,
-            expires_at=lease.expires_at,
-            requests=lease.requests,
-            input_tokens=lease.input_tokens,
-            output_tokens=lease.output_tokens,
             waited_s=max(0.0, lease.granted_at - self._enqueued(lease)),
             queue_depth=self._book.queue_depth,
         )

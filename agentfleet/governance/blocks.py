@@ -58,6 +58,7 @@ class Block:
 
     @classmethod
     def of(cls, grant: LeaseGrant, now: float, ttl_s: float) -> Block:
+        """A fresh block for `grant`, usable for its short window (bounded by the lease TTL)."""
         return cls(
             grant=grant,
             usable_until=now + min(BLOCK_USE_S, ttl_s / 4),
@@ -68,13 +69,15 @@ class Block:
 
     @property
     def lease_id(self) -> str:
+        """The governor's lease id, which its one settle names."""
         return self.grant.lease_id
 
     @property
     def is_single(self) -> bool:
+        """A block of one call, settled exactly as a single lease always was."""
         return self.grant.requests <= 1
 
-    def take(self, input_tokens: int, output_tokens: int, now: float) -> bool:
+    def take(self, *, input_tokens: int, output_tokens: int, now: float) -> bool:
         """Draw one call from the block; False (and the block retires) when it cannot."""
         if self.retired:
             return False
@@ -95,7 +98,7 @@ class Block:
             self.retired = True
         return True
 
-    def finish(self, s: LeaseSettle, estimate_in: int, estimate_out: int) -> None:
+    def finish(self, s: LeaseSettle, *, estimate_in: int, estimate_out: int) -> None:
         """One call drawn from this block is over; `s` is its outcome."""
         self.open -= 1
         if self.is_single:
@@ -131,6 +134,7 @@ class Block:
                 )
 
     def retire(self) -> None:
+        """Hand out no more calls from this block (its window passed, or it was dropped)."""
         self.retired = True
 
     @property

@@ -28,6 +28,7 @@ passes `workflow.now()`, so the book is deterministic and replays exactly.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from agentfleet.governance.models import (
     DIMENSIONS,
@@ -37,6 +38,7 @@ from agentfleet.governance.models import (
     Lease,
     LeaseRequest,
     LeaseSettle,
+    LeaseTerms,
     ModelLimitsSpec,
     PendingLease,
     RateHeaders,
@@ -50,6 +52,8 @@ STALE_S = 30.0
 
 
 class LeaseBook:
+    """One model's capacity and lines, kept by its governor workflow and handed on in `state()`."""
+
     def __init__(self, limits: ModelLimitsSpec, state: BookState | None, now: float) -> None:
         self.limits = limits
         self.s = state.model_copy(deep=True) if state is not None else BookState()
@@ -78,6 +82,7 @@ class LeaseBook:
                 b.level = min(b.level, self.capacity(dim))
 
     def limit(self, dim: str) -> int | None:
+        """The per-minute limit in force for `dim`: the configured one, or the API's if lower."""
         configured = {
             "requests": self.limits.requests_per_minute,
             "input_tokens": self.limits.input_tokens_per_minute,
@@ -89,16 +94,21 @@ class LeaseBook:
         return configured
 
     def rate(self, dim: str) -> float:
+        """How much of `dim` the bucket refills per second."""
         return (self.limit(dim) or 0) / 60.0
 
     def capacity(self, dim: str) -> float:
-        # Below the API's own bucket by `headroom`: a call reaches the API a little
-        # after its grant, and the later ones may arrive sooner behind it.
+        """The bucket's size: `burst_s` of the rate, less `headroom`.
+
+        Below the API's own bucket by `headroom`: a call reaches the API a little
+        after its grant, and the later ones may arrive sooner behind it.
+        """
         return max(1.0, self.rate(dim) * self.limits.burst_s * (1.0 - self.limits.headroom))
 
     # --- time ----------------------------------------------------------------
 
     def refill(self, now: float) -> None:
+        """Bring every bucket up to `now`, so what follows decides on current levels."""
         for dim, b in self.s.buckets.items():
             if now > b.updated_at:
                 # A lease its caller has not picked up yet has not reached the API, whose
@@ -112,11 +122,13 @@ class LeaseBook:
         return float(sum(self._amount(x, dim) for x in self._leases.values() if not x.picked_up))
 
     def pick_up(self, lease_id: str) -> None:
+        """Its caller has the grant: from now on its call may reach the API (see `refill`)."""
         lease = self._leases.get(lease_id)
         if lease is not None:
             lease.picked_up = True
 
     def expire(self, now: float) -> list[str]:
+        """Close leases past their TTL (their worker died), charging their whole estimate."""
         gone = [lid for lid, lease in self._leases.items() if lease.expires_at <= now]
         for lid in gone:
             lease = self._leases.pop(lid)
@@ -127,6 +139,10 @@ class LeaseBook:
         return gone
 
     def drop_stale(self, now: float) -> list[str]:
+        """Take out of line the requests whose callers stopped asking (a worker died).
+
+        Nobody is then granted a lease that nobody would use.
+        """
         gone = [
             lid
             for lid, p in self._waiting.items()
@@ -180,19 +196,18 @@ class LeaseBook:
         if lid in self._leases or lid in self._closed:
             return
         self._waiting[lid] = PendingLease(
-            lease_id=lid,
-            input_tokens=req.input_tokens,
-            output_tokens=req.output_tokens,
-            priority=req.priority,
-            fairness_key=req.fairness_key,
+            **_terms(req),
             enqueued_at=now,
             last_seen=now,
             requests=req.requests,
         )
 
     def eta(self, lease_id: str, now: float) -> float:
-        """Roughly how long until this waiting request is granted: the requests of
-        its priority or better queued before it, paid for at the refill rate."""
+        """Roughly how long until this waiting request is granted, to tell a poller when to ask.
+
+        The requests of its priority or better queued before it, paid for at the
+        refill rate.
+        """
         me = self._waiting.get(lease_id)
         if me is None:
             return 0.0
@@ -209,12 +224,15 @@ class LeaseBook:
         return max(waits)
 
     def lease(self, lease_id: str) -> Lease | None:
+        """The lease held under this id, or None (not granted yet, or gone)."""
         return self._leases.get(lease_id)
 
     def is_waiting(self, lease_id: str) -> bool:
+        """Whether the request is still in line (not granted, dropped or withdrawn)."""
         return lease_id in self._waiting
 
     def is_closed(self, lease_id: str) -> bool:
+        """Whether this lease was granted and is gone: a repeat of it is not served again."""
         return lease_id in self._closed
 
     def withdraw(self, lease_id: str) -> bool:
@@ -276,11 +294,7 @@ class LeaseBook:
         self.s.serve_seq += 1
         self.s.served[p.fairness_key] = self.s.serve_seq
         self._leases[p.lease_id] = Lease(
-            lease_id=p.lease_id,
-            input_tokens=p.input_tokens * calls,
-            output_tokens=p.output_tokens * calls,
-            priority=p.priority,
-            fairness_key=p.fairness_key,
+            **_terms(p, calls=calls),
             requests=calls,
             granted_at=now,
             expires_at=now + self.limits.lease_ttl_s,
@@ -339,8 +353,10 @@ class LeaseBook:
         return True
 
     def report(self, r: CallReport, now: float) -> None:
-        """A block lease's call was refused: count it and act on it now (the block's
-        settle, later, counts its usage; so nothing is counted twice)."""
+        """A block lease's call was refused: count it and act on it now.
+
+        The block's settle, later, counts its usage; so nothing is counted twice.
+        """
         self.refill(now)
         if r.outcome == "429":
             self.s.totals.rate_limited += 1
@@ -413,36 +429,52 @@ class LeaseBook:
         self.s.overloads = recent
 
     def breaker_open(self, now: float) -> bool:
+        """Whether overloads (529s) have the breaker refusing leases at `now`."""
         return now < self.s.breaker_open_until
 
     def breaker_remaining(self, now: float) -> float:
+        """Seconds until the breaker closes again (0 when it is closed)."""
         return max(0.0, self.s.breaker_open_until - now)
 
     # --- views -------------------------------------------------------------------------
 
     @property
     def queue_depth(self) -> int:
+        """Requests waiting in line."""
         return len(self._waiting)
 
     @property
     def in_flight(self) -> int:
+        """Leases held (granted, not settled or expired)."""
         return len(self._leases)
 
     def lease_ids(self) -> list[str]:
+        """The held leases' ids, sorted, for the status query."""
         return sorted(self._leases)
 
     def waiting_by_key(self) -> dict[str, int]:
+        """Requests waiting per fairness key: who is queued, for the status query."""
         out: dict[str, int] = {}
         for p in self._waiting.values():
             out[p.fairness_key] = out.get(p.fairness_key, 0) + 1
         return out
 
     def levels(self) -> dict[str, float]:
+        """Each bucket's level, rounded for display."""
         return {dim: round(b.level, 3) for dim, b in self.s.buckets.items()}
 
     def state(self) -> BookState:
+        """The whole book as a payload, for the next run after continue-as-new."""
         out = self.s.model_copy(deep=True)
         out.leases = list(self._leases.values())
         out.waiting = list(self._waiting.values())
         out.closed = list(self._closed)
         return out
+
+
+def _terms(x: LeaseRequest | PendingLease, *, calls: int = 1) -> dict[str, Any]:
+    """The lease terms `x` carries into the next stage, its tokens for `calls` calls."""
+    terms = x.model_dump(include=set(LeaseTerms.model_fields))
+    terms["input_tokens"] *= calls
+    terms["output_tokens"] *= calls
+    return terms

@@ -23,7 +23,9 @@ before. A model without its own entry uses "*".
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,12 +60,19 @@ ModelLimits = ModelLimitsSpec
 
 @dataclass(frozen=True)
 class GovernorConfig:
+    """The worker's governor settings, read once from the environment (see the module doc)."""
+
     limits: dict[str, ModelLimitsSpec] = field(default_factory=dict)
+    """Limits per model name, `"*"` for every model without its own entry."""
     fallbacks: dict[str, str] = field(default_factory=dict)
+    """The model a tier hands over to while its own model's breaker is open."""
     enabled: bool = True
+    """False (`AGENTFLEET_GOVERNOR=off`): no governor even with limits set."""
     scope: str = ""
+    """Put into the governors' workflow ids, for fleets sharing a namespace but not limits."""
 
     def governor_id(self, model: str) -> str:
+        """This fleet's governor workflow id for `model` (its scope included)."""
         return governor_id(model, self.scope)
 
     def for_model(self, model: str) -> ModelLimitsSpec | None:
@@ -73,21 +82,29 @@ class GovernorConfig:
         return self.limits.get(model) or self.limits.get("*")
 
     def fallback(self, model: str) -> str | None:
+        """The model to use while `model`'s breaker is open, if one is configured."""
         return self.fallbacks.get(model)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> GovernorConfig:
+        """Read the settings from `env` (the process environment by default).
+
+        Raises:
+            GovernorConfigError: a setting is malformed; the message names it.
+        """
         e = dict(os.environ if env is None else env)
         enabled = e.get("AGENTFLEET_GOVERNOR", "on").strip().lower() not in ("off", "0", "false")
         common: dict[str, Any] = {
-            "lease_ttl_s": _number(e, "AGENTFLEET_GOV_LEASE_TTL_S", 300.0, low=1.0),
-            "breaker_threshold": int(_number(e, "AGENTFLEET_BREAKER_THRESHOLD", 5, low=1)),
-            "breaker_window_s": _number(e, "AGENTFLEET_BREAKER_WINDOW_S", 30.0, low=0.1),
-            "breaker_cooldown_s": _number(e, "AGENTFLEET_BREAKER_COOLDOWN_S", 30.0, low=0.1),
+            "lease_ttl_s": _number(e, "AGENTFLEET_GOV_LEASE_TTL_S", default=300.0, low=1.0),
+            "breaker_threshold": int(_number(e, "AGENTFLEET_BREAKER_THRESHOLD", default=5, low=1)),
+            "breaker_window_s": _number(e, "AGENTFLEET_BREAKER_WINDOW_S", default=30.0, low=0.1),
+            "breaker_cooldown_s": _number(
+                e, "AGENTFLEET_BREAKER_COOLDOWN_S", default=30.0, low=0.1
+            ),
         }
         raw: dict[str, dict[str, Any]] = {}
         short = {
-            k: int(_number(e, f"AGENTFLEET_GOV_{k.upper()}", 0, low=1))
+            k: int(_number(e, f"AGENTFLEET_GOV_{k.upper()}", default=0, low=1))
             for k in ("rpm", "itpm", "otpm")
             if e.get(f"AGENTFLEET_GOV_{k.upper()}", "").strip()
         }
@@ -109,17 +126,54 @@ class GovernorConfig:
         return cls(limits=limits, fallbacks=dict(fallbacks), enabled=enabled, scope=scope)
 
 
-def _number(e: dict[str, str], name: str, default: float, *, low: float) -> float:
-    text = e.get(name, "").strip()
+def env_number(
+    env: Mapping[str, str],
+    name: str,
+    *,
+    default: float,
+    low: float,
+    high: float = math.inf,
+    wording: EnvWording,
+) -> float:
+    """The number in variable `name`, `default` when unset or blank.
+
+    One parser for every numeric setting, so each is read the same way (blank is
+    unset, NaN is refused); `wording` keeps each setting's own error message.
+    """
+    text = (env.get(name) or "").strip()
     if not text:
         return default
     try:
         value = float(text)
     except ValueError:
-        raise GovernorConfigError(f"{name} must be a number, got {text!r}") from None
-    if value < low:
-        raise GovernorConfigError(f"{name} must be at least {low:g}, got {text!r}")
+        raise wording.error(wording.not_a_number.format(name=name, raw=text)) from None
+    if not low <= value <= high:
+        message = wording.out_of_range.format(name=name, raw=text, low=low, high=high)
+        raise wording.error(message)
     return value
+
+
+@dataclass(frozen=True)
+class EnvWording:
+    """How a group of settings words a bad value, and the error it raises."""
+
+    not_a_number: str
+    """Template with `{name}` and `{raw}`: the text is not a number."""
+    out_of_range: str
+    """Template with `{name}`, `{raw}`, `{low}` and `{high}`: the number is out of bounds."""
+    error: type[ValueError] = ValueError
+    """The exception raised, so callers catch what they always caught."""
+
+
+_GOVERNOR_WORDING = EnvWording(
+    not_a_number="{name} must be a number, got {raw!r}",
+    out_of_range="{name} must be at least {low:g}, got {raw!r}",
+    error=GovernorConfigError,
+)
+
+
+def _number(e: dict[str, str], name: str, *, default: float, low: float) -> float:
+    return env_number(e, name, default=default, low=low, wording=_GOVERNOR_WORDING)
 
 
 def _json_object(e: dict[str, str], name: str) -> dict[str, Any]:

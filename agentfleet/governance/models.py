@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from agentfleet.contracts.base import Record
 
 # Temporal's priority keys: 1 is the most urgent; unset means the middle.
 DEFAULT_PRIORITY = 3
@@ -18,11 +20,7 @@ DIMENSIONS: tuple[Dimension, ...] = ("requests", "input_tokens", "output_tokens"
 BreakerState = Literal["closed", "open"]
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class ModelLimitsSpec(_Payload):
+class ModelLimitsSpec(Record):
     """One model's limits as the governor holds them (agentfleet.governance.limits)."""
 
     requests_per_minute: int | None = None
@@ -41,7 +39,9 @@ class ModelLimitsSpec(_Payload):
     breaker_cooldown_s: float = 30.0
 
 
-class LeaseRequest(_Payload):
+class LeaseRequest(Record):
+    """What a worker asks the governor for before its call goes out: one call, or a block."""
+
     lease_id: str = Field(min_length=1)
     model: str
     input_tokens: int = Field(default=0, ge=0)
@@ -55,7 +55,9 @@ class LeaseRequest(_Payload):
     requests: int = Field(default=1, ge=1)
 
 
-class LeaseGrant(_Payload):
+class LeaseGrant(Record):
+    """The governor's answer to an acquire: granted, or when to ask again."""
+
     lease_id: str
     granted: bool
     # Not granted: the breaker is open (`breaker_open`, for `retry_after_s`), or
@@ -73,7 +75,7 @@ class LeaseGrant(_Payload):
     output_tokens: int = 0
 
 
-class RateHeaders(_Payload):
+class RateHeaders(Record):
     """The `anthropic-ratelimit-*` headers of one response, per dimension."""
 
     remaining: dict[str, int] = Field(default_factory=dict)
@@ -86,10 +88,12 @@ class RateHeaders(_Payload):
     observed_at: float | None = None
 
 
-class LeaseSettle(_Payload):
+class LeaseSettle(Record):
+    """What a leased call (or a whole block) used: the book credits back the rest."""
+
     lease_id: str
     # ok: answered; 429/529: refused by the API; error: anything else;
-    # abandoned: the call never went out (cancelled while waiting).
+    # abandoned: the call never went out (canceled while waiting).
     outcome: Literal["ok", "429", "529", "error", "abandoned"] = "ok"
     input_tokens: int = 0
     output_tokens: int = 0
@@ -99,21 +103,30 @@ class LeaseSettle(_Payload):
     requests: int | None = None
 
 
-class CallReport(_Payload):
-    """A call of a block lease the API refused (429, 529): the block settles later,
-    but the breaker and a `retry-after` must hear of it now."""
+class CallReport(Record):
+    """A call of a block lease the API refused (429, 529).
+
+    The block settles later, but the breaker and a `retry-after` must hear of it now.
+    """
 
     lease_id: str
     outcome: Literal["429", "529"]
     headers: RateHeaders | None = None
 
 
-class PendingLease(_Payload):
+class LeaseTerms(Record):
+    """What a request asks for and a lease holds, and whose turn it is in line."""
+
     lease_id: str
     input_tokens: int
     output_tokens: int
     priority: int
     fairness_key: str
+
+
+class PendingLease(LeaseTerms):
+    """A request waiting in line; it travels with the book across continue-as-new."""
+
     enqueued_at: float
     # When its caller last asked: a caller that stopped asking (its worker died)
     # is dropped from the line instead of being granted a lease nobody uses.
@@ -122,12 +135,9 @@ class PendingLease(_Payload):
     requests: int = 1
 
 
-class Lease(_Payload):
-    lease_id: str
-    input_tokens: int
-    output_tokens: int
-    priority: int
-    fairness_key: str
+class Lease(LeaseTerms):
+    """A granted lease the book holds until it is settled or expires."""
+
     granted_at: float
     expires_at: float
     enqueued_at: float | None = None
@@ -137,12 +147,16 @@ class Lease(_Payload):
     requests: int = 1
 
 
-class Bucket(_Payload):
+class Bucket(Record):
+    """One dimension's token bucket: its level as of `updated_at`, refilled lazily from there."""
+
     level: float
     updated_at: float
 
 
-class BookTotals(_Payload):
+class BookTotals(Record):
+    """Running counts of what the book did, for the status query and the benches."""
+
     granted: int = 0
     settled: int = 0
     expired: int = 0
@@ -166,7 +180,7 @@ class BookTotals(_Payload):
     granted_by: dict[str, int] = Field(default_factory=dict)
 
 
-class BookState(_Payload):
+class BookState(Record):
     """Everything a governor run hands to its successor on continue-as-new."""
 
     buckets: dict[str, Bucket] = Field(default_factory=dict)
@@ -186,7 +200,9 @@ class BookState(_Payload):
     closed: list[str] = Field(default_factory=list)
 
 
-class GovernorInput(_Payload):
+class GovernorInput(Record):
+    """A governor run's start: its model and limits, and the book of the run before it."""
+
     model: str
     limits: ModelLimitsSpec = Field(default_factory=ModelLimitsSpec)
     state: BookState | None = None
@@ -194,7 +210,9 @@ class GovernorInput(_Payload):
     max_history: int = 4000
 
 
-class GovernorStatus(_Payload):
+class GovernorStatus(Record):
+    """The `status` query's answer: the book's state in numbers, for the CLI and tests."""
+
     model: str
     run_id: str = ""
     breaker: BreakerState = "closed"
