@@ -13,33 +13,14 @@ from datetime import timedelta
 from temporalio import activity
 
 from activities.ledger import LedgerOnDemand
-from agentfleet.audit.run import (
-    audit_path,
-    ensure_retention,
-    namespace_retention,
-    read_ledger,
-    read_spans,
-    read_visibility,
-    run_audit,
-    write_audit,
-)
+from agentfleet.audit.run import run_audit, write_audit
 from agentfleet.config import Settings
 from agentfleet.contracts.activities import AUDIT_ACTIVITY
 from agentfleet.contracts.reports import AuditRequest, AuditSummary
 from agentfleet.ledger.store import Ledger
 from agentfleet.telemetry import names as tn
 
-__all__ = [
-    "AuditActivities",
-    "audit_path",
-    "ensure_retention",
-    "namespace_retention",
-    "read_ledger",
-    "read_spans",
-    "read_visibility",
-    "run_audit",
-    "write_audit",
-]
+__all__ = ["AuditActivities"]
 
 
 class AuditActivities:

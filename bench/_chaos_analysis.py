@@ -298,7 +298,7 @@ class ChaosAnalysis:
     async def audit(
         self, client: Client, started: float
     ) -> tuple[dict[str, int], list[str], list[str]]:
-        from activities.audit import run_audit, write_audit
+        from agentfleet.audit.run import run_audit, write_audit
 
         first = datetime.fromtimestamp(started, UTC)
         last = datetime.now(UTC)

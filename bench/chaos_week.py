@@ -73,7 +73,7 @@ from temporalio.client import (  # noqa: E402
 )
 from temporalio.service import RPCError  # noqa: E402
 
-from activities.audit import ensure_retention  # noqa: E402
+from agentfleet.audit.run import ensure_retention  # noqa: E402
 from agentfleet.cli.demo import seed_workspace  # noqa: E402
 from agentfleet.cli.devserver import DevServer, free_port  # noqa: E402
 from agentfleet.client import connect  # noqa: E402

@@ -29,27 +29,11 @@ with workflow.unsafe.imports_passed_through():
         WeeklyReportInput,
         WeeklyReportResult,
     )
-    from agentfleet.reporting.schedule import (
-        DEFAULT_AT,
-        SCHEDULE_ID,
-        describe_schedule,
-        ensure_schedule,
-        parse_hhmm,
-        update_schedule,
-    )
     from agentfleet.reporting.weekly import previous_week
 
 from workflows._calls import failure_message
 
-__all__ = [
-    "DEFAULT_AT",
-    "SCHEDULE_ID",
-    "WeeklyReportWorkflow",
-    "describe_schedule",
-    "ensure_schedule",
-    "parse_hhmm",
-    "update_schedule",
-]
+__all__ = ["WeeklyReportWorkflow"]
 
 REPORT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
