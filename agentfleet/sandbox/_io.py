@@ -14,10 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# Atomic writes live in agentfleet.atomic; re-exported, as the tools reach file helpers here.
-from agentfleet.atomic import atomic_write_bytes as atomic_write_bytes
-from agentfleet.atomic import temp_beside as temp_beside
-
 READ_LIMIT = 256 * 1024
 WRITE_LIMIT = 1024 * 1024
 # append_file and edit_file rewrite the whole file atomically: bounded, so a

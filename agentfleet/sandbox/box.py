@@ -16,6 +16,7 @@ import os
 import re
 from pathlib import Path, PurePosixPath
 
+from agentfleet.atomic import atomic_write_bytes
 from agentfleet.contracts.models import Effect
 from agentfleet.sandbox import _io
 from agentfleet.sandbox._io import (
@@ -240,7 +241,7 @@ class SandboxCore:
         """Writes a whole file atomically, keeping the mode of the one it replaces."""
         mode = _io.existing_mode(target) or 0o644
         target.parent.mkdir(parents=True, exist_ok=True)
-        _io.atomic_write_bytes(target, data, mode=mode)
+        atomic_write_bytes(target, data, mode=mode)
 
     @staticmethod
     def rename_noreplace(src: Path, dst: Path) -> None:

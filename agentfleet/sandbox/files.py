@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from agentfleet.atomic import temp_beside
 from agentfleet.sandbox import _io
 from agentfleet.sandbox._io import (
     COPY_LIMIT,
@@ -205,7 +206,7 @@ class FileTools(SandboxCore):
     def _copy_noreplace(fin: BinaryIO, dst: Path, mode: int, shown: str) -> int:
         # Written beside dst, then linked into place: a reader never sees half
         # a copy, and a file that appeared at dst meanwhile is never overwritten.
-        fd, tmp = _io.temp_beside(dst)
+        fd, tmp = temp_beside(dst)
         try:
             with os.fdopen(fd, "wb") as fout:
                 os.fchmod(fout.fileno(), mode)
