@@ -59,7 +59,9 @@ async def sub_agents_mid_flight(client: Client, settings: Settings, wid: str) ->
     async with running_worker(client, settings):
         await client.start_workflow(
             MasterAgentWorkflow.run,
-            MasterInput(goal=COMPLEX_GOAL + " [sim:turns=8]"),
+            # Far more turns than the stop takes, so the sub-agents are still at
+            # work when the worker is gone, however fast or slow the machine.
+            MasterInput(goal=COMPLEX_GOAL + " [sim:turns=40]", max_turns=60),
             id=wid,
             task_queue=settings.task_queue,
         )
