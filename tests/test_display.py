@@ -236,7 +236,7 @@ def test_a_run_recorded_before_receipts_carried_the_flag() -> None:
     receipts = [r for n in old.tree.walk() for r in n.receipts if r.ok]
     assert receipts and all(receipt_simulated(r) is True for r in receipts)
     src = spend_source(old.tree)
-    assert src.source == "simulator" and src.simulated_calls == len(receipts)
+    assert src.source == "simulator" and src.simulated.llm_calls == len(receipts)
     text = render_result(old, None, "default")
     assert "(simulator: no real spend)" in text
     # Its nodes said `completed` with no check: shown as such, not as verified.

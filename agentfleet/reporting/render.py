@@ -9,11 +9,11 @@ simulated, and the other way round.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from agentfleet.contracts.models import AgentNode, MasterResult, Receipt
+from agentfleet.contracts.models import AgentNode, MasterResult, Receipt, Usage
 
 ICONS = {
     "completed": "✔",
@@ -92,32 +92,30 @@ def receipt_simulated(receipt: Receipt) -> bool | None:
 
 @dataclass(frozen=True)
 class SpendSource:
-    """The tree's billed spend, split by who answered."""
+    """The tree's billed spend, split by who answered.
 
-    simulated_usd: float = 0.0
+    `llm_calls` counts the billed attempts: who answered is read from it, not
+    from `cost_usd`, since an answer may cost $0.
+    """
+
+    simulated: Usage = field(default_factory=Usage)
     """Spend the simulator answered: not real money."""
-    real_usd: float = 0.0
+    real: Usage = field(default_factory=Usage)
     """Spend a real model answered."""
-    unrecorded_usd: float = 0.0
+    unrecorded: Usage = field(default_factory=Usage)
     """Spend whose run did not record which of the two answered."""
-    simulated_calls: int = 0
-    """Billed attempts the simulator answered."""
-    real_calls: int = 0
-    """Billed attempts a real model answered."""
-    unrecorded_calls: int = 0
-    """Billed attempts with no record of which answered."""
 
     @property
     def source(self) -> str:
         """Who answered: `simulator`, `model`, `unrecorded`, `mixed`, or `none`."""
         kinds = [
             name
-            for name, calls in (
-                ("simulator", self.simulated_calls),
-                ("model", self.real_calls),
-                ("unrecorded", self.unrecorded_calls),
+            for name, spend in (
+                ("simulator", self.simulated),
+                ("model", self.real),
+                ("unrecorded", self.unrecorded),
             )
-            if calls
+            if spend.llm_calls
         ]
         if not kinds:
             return "none"
@@ -131,11 +129,11 @@ class SpendSource:
         if self.source == "unrecorded":
             return " (the run did not record whether the simulator answered)"
         if self.source == "mixed":
-            parts = [f"${self.real_usd:.4f} real"] if self.real_calls else []
-            if self.simulated_calls:
-                parts.append(f"${self.simulated_usd:.4f} from the simulator, not real spend")
-            if self.unrecorded_calls:
-                parts.append(f"${self.unrecorded_usd:.4f} not recorded either way")
+            parts = [f"${self.real.cost_usd:.4f} real"] if self.real.llm_calls else []
+            if self.simulated.llm_calls:
+                parts.append(f"${self.simulated.cost_usd:.4f} from the simulator, not real spend")
+            if self.unrecorded.llm_calls:
+                parts.append(f"${self.unrecorded.cost_usd:.4f} not recorded either way")
             return " (" + "; ".join(parts) + ")"
         return ""
 
@@ -143,9 +141,9 @@ class SpendSource:
         """The `spend` object of `status --json` and `run --json`."""
         return {
             "source": self.source,
-            "simulated_usd": round(self.simulated_usd, 8),
-            "real_usd": round(self.real_usd, 8),
-            "unrecorded_usd": round(self.unrecorded_usd, 8),
+            "simulated_usd": round(self.simulated.cost_usd, 8),
+            "real_usd": round(self.real.cost_usd, 8),
+            "unrecorded_usd": round(self.unrecorded.cost_usd, 8),
         }
 
 
@@ -155,23 +153,14 @@ def spend_source(tree: AgentNode) -> SpendSource:
     Each node keeps its own receipts. Rejected attempts (429, 5xx) cost
     nothing and say nothing here.
     """
-    usd = {True: 0.0, False: 0.0, None: 0.0}
-    calls = {True: 0, False: 0, None: 0}
+    spent: dict[bool | None, Usage] = {True: Usage(), False: Usage(), None: Usage()}
     for node in tree.walk():
         for r in node.receipts:
             if not r.ok:
                 continue
             sim = receipt_simulated(r)
-            usd[sim] += r.cost_usd
-            calls[sim] += 1
-    return SpendSource(
-        simulated_usd=usd[True],
-        real_usd=usd[False],
-        unrecorded_usd=usd[None],
-        simulated_calls=calls[True],
-        real_calls=calls[False],
-        unrecorded_calls=calls[None],
-    )
+            spent[sim] += Usage(**r.token_counts(), llm_calls=1)
+    return SpendSource(simulated=spent[True], real=spent[False], unrecorded=spent[None])
 
 
 # --- text ----------------------------------------------------------------------------
