@@ -8,7 +8,9 @@ can turn into a clear message.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
@@ -91,23 +93,72 @@ LEDGER_RETRY = RetryPolicy(
     maximum_attempts=0,
 )
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """How long one kind of activity call may take and how it is retried."""
+
+    start_to_close: timedelta
+    retry: RetryPolicy
+    # None where a dead worker's call may wait out `start_to_close`.
+    heartbeat: timedelta | None = None
+    # A local activity runs in the workflow task and lands in history as a marker.
+    # It cannot heartbeat and has no task queue, so `heartbeat` and a priority are unused.
+    local: bool = False
+
+    async def run(
+        self,
+        activity: str,
+        *args: Any,
+        result_type: type[T],
+        summary: str,
+        priority: Priority = Priority.default,
+    ) -> T:
+        """Run `activity` on `args` within these bounds; the summary names it in the UI."""
+        options: dict[str, Any] = {
+            "args": args,
+            "result_type": result_type,
+            "start_to_close_timeout": self.start_to_close,
+            "retry_policy": self.retry,
+            "summary": summary,
+        }
+        if self.local:
+            return await workflow.execute_local_activity(activity, **options)
+        return await workflow.execute_activity(
+            activity, heartbeat_timeout=self.heartbeat, priority=priority, **options
+        )
+
+
+# The activity beats every 0.5 s and the worker sends each beat at once
+# (worker.py, max_heartbeat_throttle_interval), so a dead worker's call is
+# retried 2 s after its last beat instead of after the full call timeout,
+# while a slow answer keeps going. Measured (bench/chaos_week.py, 40 goals,
+# --whatif-llm-heartbeat): held calls moved again 3.5 s after a restart at
+# 3 s, 2.6 s at 2 s. The price: an event loop stalled for 2 s (4 missed
+# beats) makes a live call look dead; it is retried, may be paid twice, and
+# its receipt says `cut` (activities/llm.py).
+LLM_CALL = _Bounds(timedelta(seconds=180), LLM_RETRY, heartbeat=timedelta(seconds=2))
+# Sandboxed file operations take milliseconds. A dead worker's call is
+# retried after SHORT_HEARTBEAT (a slow live call beats, activities/tools.py);
+# before it had only this 10 s timeout (bench/chaos_week.py: held tool calls
+# moved again after 10.6 s).
+TOOL_CALL = _Bounds(timedelta(seconds=10), TOOL_RETRY, heartbeat=SHORT_HEARTBEAT)
+# As for file tools: without a heartbeat a dead worker's call waited out the 30 s
+# (bench/chaos_week.py: a held prepare moved again after 30.5 s).
+WORKSPACE_CALL = _Bounds(timedelta(seconds=30), TOOL_RETRY, heartbeat=SHORT_HEARTBEAT)
+MCP_LIST_CALL = _Bounds(timedelta(seconds=60), RetryPolicy(maximum_attempts=2), local=True)
+VERIFY_CALL = _Bounds(timedelta(seconds=30), TOOL_RETRY, local=True)
+LEDGER_CALL = _Bounds(timedelta(seconds=15), LEDGER_RETRY)
+THRESHOLDS_CALL = _Bounds(timedelta(seconds=10), TOOL_RETRY)
+
 
 async def chat(req: LlmRequest, summary: str = "", priority: Priority | None = None) -> LlmResponse:
-    return await workflow.execute_activity(
+    return await LLM_CALL.run(
         LLM_ACTIVITY,
         req,
         result_type=LlmResponse,
-        # The activity beats every 0.5 s and the worker sends each beat at once
-        # (worker.py, max_heartbeat_throttle_interval), so a dead worker's call is
-        # retried 2 s after its last beat instead of after the full call timeout,
-        # while a slow answer keeps going. Measured (bench/chaos_week.py, 40 goals,
-        # --whatif-llm-heartbeat): held calls moved again 3.5 s after a restart at
-        # 3 s, 2.6 s at 2 s. The price: an event loop stalled for 2 s (4 missed
-        # beats) makes a live call look dead; it is retried, may be paid twice, and
-        # its receipt says `cut` (activities/llm.py).
-        start_to_close_timeout=timedelta(seconds=180),
-        heartbeat_timeout=timedelta(seconds=2),
-        retry_policy=LLM_RETRY,
         summary=summary or f"chat {req.model}",
         # Priority.default is what an unset priority already sends.
         priority=priority or Priority.default,
@@ -121,17 +172,10 @@ async def run_tool(req: ToolRequest) -> ToolResult:
     workflow's: the model sees them and can correct course.
     """
     try:
-        return await workflow.execute_activity(
+        return await TOOL_CALL.run(
             TOOL_ACTIVITY,
             req,
             result_type=ToolResult,
-            # Sandboxed file operations take milliseconds. A dead worker's call is
-            # retried after SHORT_HEARTBEAT (a slow live call beats, activities/tools.py);
-            # before it had only this 10 s timeout (bench/chaos_week.py: held tool calls
-            # moved again after 10.6 s).
-            start_to_close_timeout=timedelta(seconds=10),
-            heartbeat_timeout=SHORT_HEARTBEAT,
-            retry_policy=TOOL_RETRY,
             summary=f"{req.name} {_first_arg(req)}"[:200],
         )
     except ActivityError as err:
@@ -183,14 +227,13 @@ async def call_agent_tool(
 async def run_mcp_tool(req: McpCallRequest, tool: McpTool) -> ToolResult:
     """Call an MCP tool; every failure becomes an error result the model reads."""
     try:
-        return await workflow.execute_activity(
-            MCP_CALL_ACTIVITY,
-            req,
-            result_type=ToolResult,
-            start_to_close_timeout=timedelta(seconds=tool.timeout_s + 15),
-            heartbeat_timeout=MCP_HEARTBEAT,
-            retry_policy=MCP_RETRY_IDEMPOTENT if tool.idempotent else MCP_RETRY_ONCE,
-            summary=f"{req.name}"[:200],
+        bounds = _Bounds(
+            timedelta(seconds=tool.timeout_s + 15),
+            MCP_RETRY_IDEMPOTENT if tool.idempotent else MCP_RETRY_ONCE,
+            heartbeat=MCP_HEARTBEAT,
+        )
+        return await bounds.run(
+            MCP_CALL_ACTIVITY, req, result_type=ToolResult, summary=f"{req.name}"[:200]
         )
     except ActivityError as err:
         if is_cancelled_exception(err):
@@ -230,12 +273,8 @@ async def list_mcp_tools() -> McpCatalog:
     tools only and says why, rather than failing the goal.
     """
     try:
-        return await workflow.execute_local_activity(
-            MCP_LIST_ACTIVITY,
-            result_type=McpCatalog,
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=RetryPolicy(maximum_attempts=2),
-            summary="MCP tools",
+        return await MCP_LIST_CALL.run(
+            MCP_LIST_ACTIVITY, result_type=McpCatalog, summary="MCP tools"
         )
     except ActivityError as err:
         if is_cancelled_exception(err):
@@ -245,15 +284,10 @@ async def list_mcp_tools() -> McpCatalog:
 
 async def prepare_workspace(name: str, *, create: bool) -> WorkspaceInfo:
     """Make (or check) the goal's workspace: the sandbox every file tool works in."""
-    return await workflow.execute_activity(
+    return await WORKSPACE_CALL.run(
         WORKSPACE_ACTIVITY,
         WorkspaceRequest(workspace=name, create=create),
         result_type=WorkspaceInfo,
-        start_to_close_timeout=timedelta(seconds=30),
-        # As for file tools: without it a dead worker's call waited out the 30 s
-        # (bench/chaos_week.py: a held prepare moved again after 30.5 s).
-        heartbeat_timeout=SHORT_HEARTBEAT,
-        retry_policy=TOOL_RETRY,
         summary=f"workspace {name}",
     )
 
@@ -267,13 +301,8 @@ async def verify_work(req: VerifyRequest) -> Verification:
     a pass: the agent ends `unverified` with the reason.
     """
     try:
-        return await workflow.execute_local_activity(
-            VERIFY_ACTIVITY,
-            req,
-            result_type=Verification,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=TOOL_RETRY,
-            summary=f"verify {req.agent_id}"[:200],
+        return await VERIFY_CALL.run(
+            VERIFY_ACTIVITY, req, result_type=Verification, summary=f"verify {req.agent_id}"[:200]
         )
     except ActivityError as err:
         if is_cancelled_exception(err):
@@ -296,14 +325,11 @@ async def ledger_write(
     is harmless.
     """
     name = LEDGER_START_ACTIVITY if isinstance(rec, LedgerStart) else LEDGER_CLOSE_ACTIVITY
-    run = workflow.execute_local_activity if local else workflow.execute_activity
     try:
-        return await run(
+        return await replace(LEDGER_CALL, local=local).run(
             name,
             rec,
             result_type=LedgerWriteResult,
-            start_to_close_timeout=timedelta(seconds=15),
-            retry_policy=LEDGER_RETRY,
             summary=f"ledger {'start' if isinstance(rec, LedgerStart) else rec.status}",
         )
     except ActivityError as err:
@@ -319,12 +345,8 @@ async def load_thresholds() -> CalibratedThresholds:
     Read through an activity, so the value lands in history: a calibration
     that writes new thresholds never changes a workflow already running.
     """
-    return await workflow.execute_activity(
-        THRESHOLDS_ACTIVITY,
-        result_type=CalibratedThresholds,
-        start_to_close_timeout=timedelta(seconds=10),
-        retry_policy=TOOL_RETRY,
-        summary="tier thresholds",
+    return await THRESHOLDS_CALL.run(
+        THRESHOLDS_ACTIVITY, result_type=CalibratedThresholds, summary="tier thresholds"
     )
 
 
