@@ -85,6 +85,7 @@ WORKFLOWS = [
 WORKFLOW_HELPERS = (
     "workflows._agent",
     "workflows._calls",
+    "workflows._child",
     "workflows._graph",
     "workflows._inline",
     "workflows._lifecycle",

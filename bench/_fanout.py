@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.contracts.models import SubAgentInput
 
 from bench._bare import FanoutInput, task_text
-from workflows.subagent import run_child
+from workflows._child import run_child
 
 
 @workflow.defn(name="BenchFanoutParent")

@@ -83,13 +83,7 @@ from workflows._calls import (
     raise_if_misconfigured,
     verify_work,
 )
-from workflows._graph import Reports, Step, run_graph
-from workflows._inline import InlineJob, run_inline
-from workflows._lifecycle import Estimate, Lifecycle
-from workflows._observe import AgentSpan, agent_span, count
-from workflows._search import upsert_own
-from workflows.subagent import (
-    PATCH_REAL_COMPLETION,
+from workflows._child import (
     Lineage,
     child_input,
     delegation_record,
@@ -98,6 +92,12 @@ from workflows.subagent import (
     settle,
     subtree_effects,
 )
+from workflows._graph import Reports, Step, run_graph
+from workflows._inline import InlineJob, run_inline
+from workflows._lifecycle import Estimate, Lifecycle
+from workflows._observe import AgentSpan, agent_span, count
+from workflows._search import upsert_own
+from workflows.subagent import PATCH_REAL_COMPLETION
 
 # Guards the tool set: the MCP catalogue recorded by an activity, the goal's allow-list,
 # and plans checked against it.
