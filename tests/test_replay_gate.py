@@ -19,7 +19,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from agentfleet.config import Settings
-from agentfleet.contracts.models import MasterInput
+from agentfleet.contracts.models import ControlRequest, MasterInput
 from agentfleet.deploy.replay import build_query, parse_since
 from agentfleet.errors import CliError
 from tests.conftest import COMPLEX_GOAL, collect_evicted_runs, running_worker
@@ -55,27 +55,31 @@ def agentfleet(
 
 
 async def sub_agents_mid_flight(client: Client, settings: Settings, wid: str) -> list[str]:
-    """Start a master; stop the worker once two sub-agents have done an LLM turn."""
+    """Start a master; stop the worker once two sub-agents have done an LLM turn.
+
+    Each sub-agent is paused once its first activity is done, so it is still running
+    when the worker is gone, however long the worker takes to stop (in CI, under load,
+    unpaused sub-agents ran their 8 turns to the end while it stopped).
+    """
     async with running_worker(client, settings):
         await client.start_workflow(
             MasterAgentWorkflow.run,
-            # Far more turns than the stop takes, so the sub-agents are still at
-            # work when the worker is gone, however fast or slow the machine.
-            MasterInput(goal=COMPLEX_GOAL + " [sim:turns=40]", max_turns=60),
+            MasterInput(goal=COMPLEX_GOAL + " [sim:turns=8]"),
             id=wid,
             task_queue=settings.task_queue,
         )
         children = [f"{wid}.1", f"{wid}.2"]
         for child in children:
             await wait_for_activity(client, child)
+            await client.get_workflow_handle(child).signal(
+                "control_signal", ControlRequest(action="pause", reason="replay gate test")
+            )
     collect_evicted_runs()
-    running = []
-    for child in children:
-        if (await client.get_workflow_handle(child).describe()).status == (
-            WorkflowExecutionStatus.RUNNING
-        ):
-            running.append(child)
-    assert running, "every sub-agent finished before the worker stopped"
+    statuses = {
+        child: (await client.get_workflow_handle(child).describe()).status for child in children
+    }
+    running = [c for c, s in statuses.items() if s == WorkflowExecutionStatus.RUNNING]
+    assert running, f"every sub-agent finished before the worker stopped: {statuses}"
     return running
 
 
