@@ -8,6 +8,7 @@ new first command) before the CLI starts, as if the checkout held that change.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -22,6 +23,7 @@ from agentfleet.config import Settings
 from agentfleet.contracts.models import ControlRequest, MasterInput
 from agentfleet.deploy.replay import build_query, parse_since
 from agentfleet.errors import CliError
+from agentfleet.sim import Simulator
 from tests.conftest import COMPLEX_GOAL, collect_evicted_runs, running_worker
 from workflows.master import MasterAgentWorkflow
 
@@ -57,23 +59,28 @@ def agentfleet(
 async def sub_agents_mid_flight(client: Client, settings: Settings, wid: str) -> list[str]:
     """Start a master; stop the worker once two sub-agents have done an LLM turn.
 
-    Each sub-agent is paused once its first activity is done, so it is still running
-    when the worker is gone, however long the worker takes to stop (in CI, under load,
-    unpaused sub-agents ran their 8 turns to the end while it stopped).
+    The sub-agents must still be running when the worker is gone. Against the shared,
+    instant simulator they were not, in CI: a loaded machine took longer to see a
+    sub-agent's first activity than the sub-agent took to finish. So they answer to a
+    simulator of their own that takes a quarter of a second a turn, look around for 40
+    turns, and each is paused once its first activity is done, so the stop may take
+    as long as it likes.
     """
-    async with running_worker(client, settings):
-        await client.start_workflow(
-            MasterAgentWorkflow.run,
-            MasterInput(goal=COMPLEX_GOAL + " [sim:turns=8]"),
-            id=wid,
-            task_queue=settings.task_queue,
-        )
-        children = [f"{wid}.1", f"{wid}.2"]
-        for child in children:
-            await wait_for_activity(client, child)
-            await client.get_workflow_handle(child).signal(
-                "control_signal", ControlRequest(action="pause", reason="replay gate test")
+    with Simulator(port=0, latency_ms=250) as slow:
+        own = dataclasses.replace(settings, anthropic_base_url=slow.url)
+        async with running_worker(client, own):
+            await client.start_workflow(
+                MasterAgentWorkflow.run,
+                MasterInput(goal=COMPLEX_GOAL + " [sim:turns=40]", max_turns=60),
+                id=wid,
+                task_queue=settings.task_queue,
             )
+            children = [f"{wid}.1", f"{wid}.2"]
+            for child in children:
+                await wait_for_activity(client, child)
+                await client.get_workflow_handle(child).signal(
+                    "control_signal", ControlRequest(action="pause", reason="replay gate test")
+                )
     collect_evicted_runs()
     statuses = {
         child: (await client.get_workflow_handle(child).describe()).status for child in children

@@ -110,7 +110,11 @@ def for_subtasks(found: dict[str, str]) -> str:
     out = f"[sim:habit={','.join(agent)}]" if agent else ""
     if agent and "truncate-below" in found:
         out += f" [sim:truncate-below={found['truncate-below']}]"
-    return out
+    if "turns" in found:
+        # Every agent of the tree keeps busy, not only the one whose part the goal's
+        # text happened to end with.
+        out += f" [sim:turns={found['turns']}]"
+    return out.strip()
 
 
 # --- wire shaping ---------------------------------------------------------------------

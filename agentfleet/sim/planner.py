@@ -45,7 +45,7 @@ from agentfleet.sim.protocol import JSON, Reply
 RETRY_PREFIX = "Your plan was invalid"
 PLAN_TOOL = "submit_plan"
 # Planner-only or re-added to every subtask by `for_subtasks`.
-PLANNER_DIRECTIVES = {"malformed-plans", "habit", "truncate-below"}
+PLANNER_DIRECTIVES = {"malformed-plans", "habit", "truncate-below", "turns"}
 TITLE_LIMIT = 60
 DESCRIPTION_LIMIT = 4000
 MAX_SUBTASKS = 500
