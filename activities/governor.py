@@ -33,6 +33,7 @@ from temporalio.client import (
 from temporalio.common import Priority, WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from agentfleet.contracts.workflows import GOVERNOR_WORKFLOW
 from agentfleet.governance.blocks import BLOCK_USE_S, Block, wanted_block
 from agentfleet.governance.limits import GovernorConfig
 from agentfleet.governance.models import (
@@ -47,7 +48,6 @@ from agentfleet.governance.models import (
 
 log = logging.getLogger("agentfleet.governor")
 
-GOVERNOR_WORKFLOW = "LlmGovernorWorkflow"
 # The governor refuses acquires only while it hands over to its next run, which
 # takes one workflow task: ask again soon.
 _HANDOVER_PAUSE_S = 0.1

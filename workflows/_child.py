@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ToolUseBlock,
         Verification,
     )
+    from agentfleet.contracts.workflows import SUBAGENT_WORKFLOW
     from agentfleet.delegation import prompts
     from agentfleet.delegation.complexity import ComplexityScore
     from agentfleet.delegation.policy import Decision, DecisionKind, DelegationPolicy
@@ -241,7 +242,7 @@ async def run_child(
     started = workflow.now()
     try:
         return await workflow.execute_child_workflow(
-            "SubAgentWorkflow",
+            SUBAGENT_WORKFLOW,
             child_input,
             result_type=AgentNode,
             id=child_id,

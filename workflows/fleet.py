@@ -67,13 +67,13 @@ with workflow.unsafe.imports_passed_through():
         FleetTask,
         OutcomeStatus,
     )
+    from agentfleet.contracts.workflows import FLEET_WORKFLOW, MASTER_WORKFLOW
     from agentfleet.deploy.task_timeouts import AGENT_TASK_TIMEOUT, PATCH_TASK_TIMEOUTS
 
 from workflows._agent import PRIORITY_PATCH
 from workflows._calls import failure_message
 from workflows._upgrade import continue_as_new_upgrading, newer_build_current
 
-MASTER_WORKFLOW = "MasterAgentWorkflow"
 # Fleet runs from before it never continue-as-new because a new build is current.
 UPGRADE_PATCH = "agentfleet-fleet-upgrade-at-can-1"
 
@@ -157,7 +157,7 @@ def _result_status(result: Any) -> OutcomeStatus:
     return "completed" if status is None else "failed"
 
 
-@workflow.defn(name="FleetWorkflow")
+@workflow.defn(name=FLEET_WORKFLOW)
 class FleetWorkflow:
     """The 24/7 orchestrator: a queue of goals, one master each, under a concurrency limit."""
 

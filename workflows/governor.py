@@ -27,6 +27,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from agentfleet.contracts.workflows import GOVERNOR_WORKFLOW
     from agentfleet.governance.book import LeaseBook
     from agentfleet.governance.models import (
         CallReport,
@@ -41,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows._upgrade import continue_as_new_upgrading, newer_build_current
 
-GOVERNOR_WORKFLOW = "LlmGovernorWorkflow"
 # A wake-up sooner than this is rounded up: the book's arithmetic may leave a
 # few microseconds, and a zero timer would spin.
 MIN_WAKE_S = 0.02

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         Verification,
         VerifyRequest,
     )
+    from agentfleet.contracts.workflows import MASTER_WORKFLOW
     from agentfleet.delegation import prompts
     from agentfleet.delegation.complexity import ComplexityScore, Thresholds, score_text, spec_for
     from agentfleet.delegation.complexity import score as score_spec
@@ -173,7 +174,7 @@ class Decided:
     """What the guard (or the person approving) took out of the plan."""
 
 
-@workflow.defn(name="MasterAgentWorkflow")
+@workflow.defn(name=MASTER_WORKFLOW)
 class MasterAgentWorkflow:
     """One goal: scored, then done inline, delegated to one sub-agent, or planned."""
 

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         WeeklyReportInput,
         WeeklyReportResult,
     )
+    from agentfleet.contracts.workflows import WEEKLY_REPORT_WORKFLOW
     from agentfleet.reporting.weekly import previous_week
 
 from workflows._calls import failure_message
@@ -42,7 +43,7 @@ REPORT_RETRY = RetryPolicy(
 )
 
 
-@workflow.defn(name="WeeklyReportWorkflow")
+@workflow.defn(name=WEEKLY_REPORT_WORKFLOW)
 class WeeklyReportWorkflow:
     """The weekly report and its telemetry audit, run by the schedule every Monday."""
 

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         Verification,
         VerifyRequest,
     )
+    from agentfleet.contracts.workflows import SUBAGENT_WORKFLOW
     from agentfleet.delegation import prompts
     from agentfleet.delegation.complexity import Thresholds, spec_for
     from agentfleet.delegation.complexity import score as score_spec
@@ -73,7 +74,7 @@ PATCH_REAL_COMPLETION = "agentfleet-real-completion-1"
 PATCH_SUBAGENT_BASELINE = "agentfleet-subagent-baseline-1"
 
 
-@workflow.defn(name="SubAgentWorkflow")
+@workflow.defn(name=SUBAGENT_WORKFLOW)
 class SubAgentWorkflow:
     """One agent loop, durable turn by turn, that may delegate to children of its own."""
 

@@ -30,7 +30,7 @@ any other.
 from __future__ import annotations
 
 from agentfleet.audit.completion import unverified_completion
-from agentfleet.audit.queries import AGENT_WORKFLOW_TYPES, closed_query, running_query
+from agentfleet.audit.queries import closed_query, running_query
 from agentfleet.audit.reconciliation import CONTINUED as CONTINUED
 from agentfleet.audit.reconciliation import DEFAULT_RUNNING_LIMIT as DEFAULT_RUNNING_LIMIT
 from agentfleet.audit.reconciliation import DEFAULT_TOLERANCE as DEFAULT_TOLERANCE
@@ -56,7 +56,6 @@ from agentfleet.audit.sources import (
 from agentfleet.audit.timestamps import zone_offset_like
 
 __all__ = [
-    "AGENT_WORKFLOW_TYPES",
     "SPAN_PREFIX",
     "TRACES_FILE",
     "AuditWindow",

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-AGENT_WORKFLOW_TYPES = ("MasterAgentWorkflow", "SubAgentWorkflow")
-
+from agentfleet.contracts.workflows import AGENT_WORKFLOW_TYPES
 
 # --- visibility queries ---------------------------------------------------------
 

@@ -25,6 +25,7 @@ from agentfleet.cli.output import emit_json, say
 from agentfleet.client import connect, connect_traced
 from agentfleet.config import Settings
 from agentfleet.contracts.models import MasterInput, MasterResult
+from agentfleet.contracts.workflows import MASTER_WORKFLOW
 from agentfleet.deploy.task_timeouts import AGENT_TASK_TIMEOUT
 from agentfleet.errors import CliError
 from agentfleet.reporting.render import render_result, result_json, workflow_url
@@ -33,9 +34,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from agentfleet.sim import Simulator
-
-# The master's workflow type (workflows/master.py): a durable name, not a class.
-MASTER_WORKFLOW = "MasterAgentWorkflow"
 
 
 def _host_port(address: str) -> tuple[str, int]:

@@ -25,14 +25,10 @@ from agentfleet.cli.commands import temporal_client
 from agentfleet.cli.output import emit_json
 from agentfleet.config import Settings
 from agentfleet.contracts.fleet import FLEET_ID, FleetInput, FleetStatus, FleetSubmit
+from agentfleet.contracts.workflows import FLEET_WORKFLOW, GOVERNOR_WORKFLOW
 from agentfleet.errors import CliError
 from agentfleet.governance.models import GovernorStatus
 from agentfleet.reporting.render import workflow_url
-
-# Workflow types by their durable names (workflows/fleet.py, workflows/governor.py):
-# the core does not import workflows.
-FLEET_WORKFLOW = "FleetWorkflow"
-GOVERNOR_WORKFLOW = "LlmGovernorWorkflow"
 
 # A fleet that drained and closed between our start and our update is started
 # again; an update the server aborted (WorkflowNotReady, a worker just died) is

@@ -25,9 +25,15 @@ from temporalio.service import RPCError
 from temporalio.worker import Replayer, WorkflowRunner
 from temporalio.workflow import NondeterminismError
 
+from agentfleet.contracts.workflows import (
+    FLEET_WORKFLOW,
+    MASTER_WORKFLOW,
+    SUBAGENT_WORKFLOW,
+    WEEKLY_REPORT_WORKFLOW,
+)
 from agentfleet.errors import CliError
 
-DEFAULT_TYPES = ("MasterAgentWorkflow", "SubAgentWorkflow", "FleetWorkflow", "WeeklyReportWorkflow")
+DEFAULT_TYPES = (MASTER_WORKFLOW, SUBAGENT_WORKFLOW, FLEET_WORKFLOW, WEEKLY_REPORT_WORKFLOW)
 
 # sdk-core names the event it could not match as "HistoryEvent(id: 12, TimerStarted)".
 _EVENT_RE = re.compile(r"HistoryEvent\(id: (\d+), (\w+)")

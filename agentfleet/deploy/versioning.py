@@ -37,17 +37,18 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import WorkerDeploymentConfig, WorkerDeploymentVersion
 
 from agentfleet.config import Settings
+from agentfleet.contracts.workflows import (
+    FLEET_WORKFLOW,
+    MASTER_WORKFLOW,
+    SUBAGENT_WORKFLOW,
+    WEEKLY_REPORT_WORKFLOW,
+)
 from agentfleet.errors import CliError
 
 log = logging.getLogger("agentfleet.deploy.versioning")
 
 # Workflow types `deploy status` counts per version, in this order.
-WORKFLOW_TYPES = (
-    "FleetWorkflow",
-    "MasterAgentWorkflow",
-    "SubAgentWorkflow",
-    "WeeklyReportWorkflow",
-)
+WORKFLOW_TYPES = (FLEET_WORKFLOW, MASTER_WORKFLOW, SUBAGENT_WORKFLOW, WEEKLY_REPORT_WORKFLOW)
 
 _STATUS = {
     WorkerDeploymentVersionStatus.WORKER_DEPLOYMENT_VERSION_STATUS_CURRENT: "current",

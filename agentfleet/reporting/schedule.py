@@ -28,12 +28,12 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from agentfleet.contracts.reports import ScheduleView, WeeklyReportInput
+from agentfleet.contracts.workflows import WEEKLY_REPORT_WORKFLOW
 from agentfleet.reporting.weeks import zone
 
 __all__ = [
     "DEFAULT_AT",
     "SCHEDULE_ID",
-    "WEEKLY_REPORT_WORKFLOW",
     "describe_schedule",
     "ensure_schedule",
     "parse_hhmm",
@@ -41,8 +41,6 @@ __all__ = [
 ]
 
 SCHEDULE_ID = "agentfleet-weekly-report"
-# The workflow type the schedule starts (workflows/report.py defines it under this name).
-WEEKLY_REPORT_WORKFLOW = "WeeklyReportWorkflow"
 # Monday 00:30: the ISO week has just ended, with half an hour for the last
 # closes of Sunday night to land in the ledger.
 DEFAULT_AT = time(0, 30)
