@@ -52,6 +52,7 @@ from agentfleet.payloads.blobstore import LocalBlobStore, external_storage
 from agentfleet.payloads.codec import codec_from_env
 from agentfleet.payloads.converter import AgentfleetPayloadConverter, data_converter_for
 from agentfleet.payloads.runner import ContextFreeRunner, context_free
+from agentfleet.runner_wrap import WrappingRunner
 from agentfleet.serve import serve
 from agentfleet.telemetry import Telemetry
 from workflows.fleet import FleetWorkflow, await_master
@@ -242,19 +243,29 @@ def sandbox_runner(
     contexts (agentfleet/payloads/runner.py) the runner stops asking the sandbox
     for them.
     """
-    runner: WorkflowRunner
-    if base is None:
-        runner = SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*WORKFLOW_HELPERS)
-        )
-    elif isinstance(base, SandboxedWorkflowRunner):
-        passthrough = base.restrictions.with_passthrough_modules(*WORKFLOW_HELPERS)
-        runner = dataclasses.replace(base, restrictions=passthrough)
-    else:
-        runner = base
+    runner = _passing_helpers(base)
     if data_converter is not None and context_free(data_converter):
         runner = ContextFreeRunner(runner)
     return runner
+
+
+def _passing_helpers(base: WorkflowRunner | None) -> WorkflowRunner:
+    """`base` with the helpers passed through, found beneath any plugin's wrapping.
+
+    Telemetry wraps the SDK's default sandbox before this plugin sees it (the client's
+    plugins configure the worker first). Stopping at that wrapping left the helpers
+    to be imported again for every workflow run.
+    """
+    if base is None:
+        return SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*WORKFLOW_HELPERS)
+        )
+    if isinstance(base, SandboxedWorkflowRunner):
+        passthrough = base.restrictions.with_passthrough_modules(*WORKFLOW_HELPERS)
+        return dataclasses.replace(base, restrictions=passthrough)
+    if isinstance(base, WrappingRunner):
+        return base.around(_passing_helpers(base.inner))
+    return base
 
 
 def worker_tuning(settings: Settings, *, identity: bool = True) -> dict[str, Any]:

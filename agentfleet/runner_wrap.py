@@ -8,6 +8,7 @@ wrapped runner or instance unchanged.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,6 +50,17 @@ class WrappingRunner(WorkflowRunner):
 
     def __init__(self, inner: WorkflowRunner) -> None:
         self._inner = inner
+
+    @property
+    def inner(self) -> WorkflowRunner:
+        """The runner this one wraps."""
+        return self._inner
+
+    def around(self, inner: WorkflowRunner) -> WrappingRunner:
+        """This wrapping, around another runner (a copy: this one is left as it is)."""
+        clone = copy.copy(self)
+        clone._inner = inner
+        return clone
 
     def wrap(self, instance: WorkflowInstance) -> WorkflowInstance:
         """The instance handed to the worker in place of the wrapped runner's own."""

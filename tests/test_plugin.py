@@ -19,10 +19,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 # A user's workflow module is re-imported by the sandbox: what it imports beside its
 # workflows is passed through, as the Temporal docs advise.
 with workflow.unsafe.imports_passed_through():
+    from agentfleet.client import connect_traced
     from agentfleet.config import Settings
     from agentfleet.contracts.models import MasterInput
     from agentfleet.payloads.converter import AgentfleetPayloadConverter
-    from agentfleet.plugin import WORKFLOW_HELPERS, AgentFleetPlugin
+    from agentfleet.plugin import WORKFLOW_HELPERS, AgentFleetPlugin, build_worker
+    from agentfleet.runner_wrap import WrappingRunner
+    from agentfleet.telemetry import setup_telemetry
     from tests.conftest import COMPLEX_GOAL
     from workflows.master import MasterAgentWorkflow
 
@@ -114,3 +117,24 @@ async def test_a_client_without_the_converter_is_refused_by_name(
     plain = Client(client.service_client, namespace=client.namespace)
     with pytest.raises(ValueError, match="agentfleet's data converter"):
         Worker(plain, task_queue=settings.task_queue, plugins=[AgentFleetPlugin(settings)])
+
+
+def _sandbox_beneath(runner: object) -> SandboxedWorkflowRunner:
+    """The sandbox at the bottom of a chain of wrapping runners."""
+    while not isinstance(runner, SandboxedWorkflowRunner):
+        assert isinstance(runner, WrappingRunner), f"{type(runner).__name__} hides the sandbox"
+        runner = runner.inner
+    return runner
+
+
+async def test_a_traced_workers_sandbox_passes_the_helpers_through(settings: Settings) -> None:
+    """`worker.py`'s own worker: telemetry's plugins on the client wrap the sandbox first.
+
+    Before, the plugin stopped at that wrapping and every workflow run imported the
+    helpers again.
+    """
+    telemetry = setup_telemetry(settings)
+    traced = await connect_traced(settings, telemetry)
+    runner = build_worker(traced, settings).config(active_config=True)["workflow_runner"]
+    assert isinstance(runner, WrappingRunner)
+    assert set(WORKFLOW_HELPERS) <= _sandbox_beneath(runner).restrictions.passthrough_modules
