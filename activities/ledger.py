@@ -44,12 +44,12 @@ class LedgerActivities:
     @activity.defn(name=LEDGER_START_ACTIVITY)
     async def record_start(self, rec: LedgerStart) -> LedgerWriteResult:
         """The start row, written as the agent starts (an idempotent upsert)."""
-        return await _write(self._ledger.record_start, rec)
+        return await write_row(self._ledger.record_start, rec)
 
     @activity.defn(name=LEDGER_CLOSE_ACTIVITY)
     async def record_close(self, rec: LedgerClose) -> LedgerWriteResult:
         """The close row, with the outcome and the spend (an idempotent upsert)."""
-        return await _write(self._ledger.record_close, rec)
+        return await write_row(self._ledger.record_close, rec)
 
 
 class LedgerOnDemand:
@@ -70,7 +70,7 @@ class LedgerOnDemand:
         return self._ledger
 
 
-async def _write(fn: Callable[[R], LedgerWriteResult], rec: R) -> LedgerWriteResult:
+async def write_row(fn: Callable[[R], LedgerWriteResult], rec: R) -> LedgerWriteResult:
     """Write off the event loop; a record no retry can fix fails once, non-retryably."""
     try:
         # The store is synchronous SQLAlchemy; keep it off the event loop so

@@ -38,6 +38,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import workflows
 from activities.audit import AuditActivities
+from activities.completion import CompletionActivities
 from activities.ledger import LedgerActivities
 from activities.llm import LlmActivities
 from activities.mcp import McpActivities
@@ -46,7 +47,8 @@ from activities.report import ReportActivities
 from activities.tools import ToolActivities
 from agentfleet.config import Settings
 from agentfleet.deploy.versioning import deployment_config
-from agentfleet.ledger.store import open_ledger
+from agentfleet.ledger.start_rows import StartRowRunner, StartRowWriter
+from agentfleet.ledger.store import Ledger, open_ledger
 from agentfleet.mcp import hub_for
 from agentfleet.payloads.blobstore import LocalBlobStore, external_storage
 from agentfleet.payloads.codec import codec_from_env
@@ -143,8 +145,14 @@ class AgentFleetPlugin(SimplePlugin):
         config = super().configure_worker(config)
         converter = config["client"].data_converter
         _require_agentfleet(converter)
-        config["activities"] = [*config.get("activities", []), *agent_activities(self.settings)]
-        config["workflow_runner"] = sandbox_runner(config.get("workflow_runner"), converter)
+        ledger = open_ledger(self.settings.ledger_url)
+        config["activities"] = [
+            *config.get("activities", []),
+            *agent_activities(self.settings, ledger),
+        ]
+        config["workflow_runner"] = agent_runner(
+            sandbox_runner(config.get("workflow_runner"), converter), ledger
+        )
         if self._tune:
             versioned = config.get("deployment_config") or config.get("build_id")
             tuning = worker_tuning(self.settings, identity=not versioned)
@@ -205,11 +213,11 @@ def _require_agentfleet(converter: DataConverter) -> None:
         )
 
 
-def agent_activities(settings: Settings) -> list[Callable[..., Any]]:
+def agent_activities(settings: Settings, ledger: Ledger | None = None) -> list[Callable[..., Any]]:
     """Every activity agentfleet's workflows call, bound to one ledger connection."""
     llm = LlmActivities(settings)
     tools = ToolActivities(settings.workspaces)
-    ledger = open_ledger(settings.ledger_url)
+    ledger = ledger or open_ledger(settings.ledger_url)
     ledger_acts = LedgerActivities(ledger)
     policy = PolicyActivities(settings.home)
     report = ReportActivities(settings, ledger=ledger)
@@ -220,6 +228,7 @@ def agent_activities(settings: Settings) -> list[Callable[..., Any]]:
         tools.run_tool,
         tools.prepare_workspace,
         tools.verify,
+        CompletionActivities(tools, ledger).check_and_close,
         ledger_acts.record_start,
         ledger_acts.record_close,
         policy.thresholds,
@@ -230,6 +239,14 @@ def agent_activities(settings: Settings) -> list[Callable[..., Any]]:
         mcp.list_tools,
         mcp.call_tool,
     ]
+
+
+def agent_runner(runner: WorkflowRunner, ledger: Ledger) -> WorkflowRunner:
+    """`runner`, with the ledger's start rows written as the workflow code posts them.
+
+    On a worker only: a Replayer must write nothing (agentfleet/ledger/outbox.py).
+    """
+    return StartRowRunner(runner, StartRowWriter(ledger))
 
 
 def sandbox_runner(
@@ -316,18 +333,22 @@ def worker_options(
     settings: Settings,
     task_queue: str | None = None,
     data_converter: DataConverter | None = None,
+    *,
+    ledger: Ledger | None = None,
 ) -> dict[str, Any]:
     """What the plugin sets on a worker, as `Worker(client, **options)` keywords.
 
     Tests and benchmarks adjust these (a fake activity under a real name, an
     extra workflow) and keep every tuning setting. `data_converter` is the
-    client's (see `sandbox_runner`).
+    client's (see `sandbox_runner`). `ledger` is the one every row goes to, else the
+    settings' own.
     """
+    ledger = ledger or open_ledger(settings.ledger_url)
     return {
         "task_queue": task_queue or settings.task_queue,
         "workflows": WORKFLOWS,
-        "workflow_runner": sandbox_runner(None, data_converter),
-        "activities": agent_activities(settings),
+        "workflow_runner": agent_runner(sandbox_runner(None, data_converter), ledger),
+        "activities": agent_activities(settings, ledger),
         **worker_tuning(settings),
     }
 

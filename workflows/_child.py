@@ -23,13 +23,11 @@ with workflow.unsafe.imports_passed_through():
         Effect,
         McpTool,
         Message,
-        NodeStatus,
         Plan,
         SubAgentInput,
         Subtask,
         Tier,
         ToolUseBlock,
-        Verification,
     )
     from agentfleet.contracts.workflows import SUBAGENT_WORKFLOW
     from agentfleet.delegation import prompts
@@ -50,13 +48,6 @@ from workflows._search import agent_attributes
 def subtree_effects(nodes: list[AgentNode]) -> list[Effect]:
     """The tool journals of these nodes and everything below them."""
     return [e for node in nodes for n in node.walk() for e in n.effects]
-
-
-def settle(check: Verification) -> tuple[NodeStatus, str | None]:
-    """An agent that stopped as if done: `completed` only if its check passed."""
-    if check.passed:
-        return "completed", None
-    return "unverified", f"unverified: {check.reason}"
 
 
 def policy_for(models: Mapping[Tier, str] | None, override: str | None = None) -> DelegationPolicy:

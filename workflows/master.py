@@ -73,7 +73,7 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.mcp.allow import ToolSet, plan_errors, planner_note
     from agentfleet.mcp.allow import resolve as resolve_tools
     from agentfleet.telemetry import names as tn
-    from agentfleet.verification.completion import task_wording
+    from agentfleet.verification.completion import settle, task_wording
 
 from workflows._agent import Spend, task_priority
 from workflows._calls import (
@@ -90,7 +90,6 @@ from workflows._child import (
     delegation_record,
     policy_for,
     run_child,
-    settle,
     subtree_effects,
 )
 from workflows._graph import Reports, Step, run_graph

@@ -13,6 +13,9 @@ LLM_ACTIVITY = "agentfleet.llm.chat"
 TOOL_ACTIVITY = "agentfleet.tool.run"
 WORKSPACE_ACTIVITY = "agentfleet.workspace.prepare"
 VERIFY_ACTIVITY = "agentfleet.verify.check"
+# The check and the close row of an agent that stopped as if done, in one call
+# (activities/completion.py).
+CHECKED_CLOSE_ACTIVITY = "agentfleet.verify.check_and_close"
 # The tier thresholds and the cluster's search attributes (activities/policy.py).
 THRESHOLDS_ACTIVITY = "agentfleet.policy.thresholds"
 SEARCH_ATTRIBUTES_ACTIVITY = "agentfleet.cluster.search_attributes"

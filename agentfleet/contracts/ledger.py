@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, StrictBool, model_validator
 
 from agentfleet.contracts.base import Contract, Record, UtcDatetime
-from agentfleet.contracts.models import Role, TokenCounts
+from agentfleet.contracts.models import Role, TokenCounts, Verification, VerifyRequest
 from agentfleet.contracts.status import LedgerStatus, TerminalStatus
 
 # A count stored as NULL (a row written before its column existed) reads as none counted.
@@ -91,6 +91,39 @@ class LedgerClose(Contract):
                 f"started_at {self.started_at.isoformat()}"
             )
         return self
+
+
+def verification_columns(v: Verification | None) -> dict[str, object]:
+    """The completion check's outcome as a close row's columns; none when no check ran."""
+    if v is None:
+        return {}
+    return {
+        "verified": v.passed,
+        "verify_mode": v.mode,
+        "verify_checked": len(v.checked),
+        "verify_missing": list(v.missing) or None,
+    }
+
+
+class CheckedClose(Contract):
+    """An agent that stopped as if done: check its work, then write its close row.
+
+    One local activity instead of two: the row's status, reason and check columns
+    are the check's outcome (`agentfleet.verification.settle`), filled in by the
+    activity; `close` carries everything else.
+    """
+
+    check: VerifyRequest
+    close: LedgerClose
+
+
+class CheckedCloseResult(Record):
+    """The check's outcome, and whether the ledger took the row."""
+
+    verification: Verification
+    # Set when the ledger refused the row for good (an invalid record); the work's
+    # outcome stands, and the weekly audit names the missing row.
+    ledger_refused: str | None = None
 
 
 class LedgerRow(TokenCounts):

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from agentfleet.contracts.models import MUTATING_OPS, Effect, Verification, VerifyRequest
+from agentfleet.contracts.status import NodeStatus
 from agentfleet.delegation.prompts import REPORTS_HEADER
 from agentfleet.verification.intent import Expectation, claimed_changes, expect, norm
 
@@ -222,3 +223,10 @@ def verify(root: Path, req: VerifyRequest) -> Verification:
     return check(
         root, expectation_for(req), list(req.effects), claimed, answered=bool(req.report.strip())
     )
+
+
+def settle(outcome: Verification) -> tuple[NodeStatus, str | None]:
+    """An agent that stopped as if done: `completed` only if its check passed."""
+    if outcome.passed:
+        return "completed", None
+    return "unverified", f"unverified: {outcome.reason}"
