@@ -1,10 +1,12 @@
-"""Ledger rows written by local activities: fewer round trips, nothing lost.
+"""Ledger rows without activity round trips: fewer activations, nothing lost.
 
 Since PATCH_LEDGER_LOCAL an agent's two ledger writes (and, since
-PATCH_REAL_COMPLETION, its completion check) run inside its workflow tasks.
-These tests pin the shape that makes a one-turn agent cost what a bare
-Temporal child costs (one activity, two workflow tasks), and show that a
-ledger outage delays the row without losing it or failing the agent.
+PATCH_REAL_COMPLETION, its completion check) run inside its workflow tasks. Since
+PATCH_SUBAGENT_BASELINE_2 the start row is handed to the worker and the check and
+the close row are one local activity. These tests pin the shape that makes a
+one-turn agent cost what a bare Temporal child costs (one activity, two workflow
+tasks), and show that a ledger outage delays the rows without losing them or
+failing the agent.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC
+from typing import Any, cast
 
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
@@ -19,13 +22,18 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Worker
 
 import worker as project_worker
-from activities.ledger import LedgerActivities
+from activities.llm import LlmActivities
 from agentfleet.config import Settings
-from agentfleet.contracts.activities import LEDGER_CLOSE_ACTIVITY as RECORD_CLOSE
-from agentfleet.contracts.activities import LEDGER_START_ACTIVITY as RECORD_START
-from agentfleet.contracts.models import AgentNode, SubAgentInput
+from agentfleet.contracts.activities import LLM_ACTIVITY
+from agentfleet.contracts.models import AgentNode, LlmRequest, LlmResponse, SubAgentInput
 from agentfleet.delegation.catalog import SMALL_MODEL
-from agentfleet.ledger.store import LedgerClose, LedgerStart, LedgerWriteResult, open_ledger
+from agentfleet.ledger.store import (
+    Ledger,
+    LedgerClose,
+    LedgerStart,
+    LedgerWriteResult,
+    open_ledger,
+)
 from tests.conftest import running_worker
 from workflows.subagent import SubAgentWorkflow
 
@@ -73,13 +81,74 @@ async def test_one_turn_agent_writes_its_rows_without_activity_round_trips(
         e.marker_recorded_event_attributes.marker_name
         for e in _events(history, EventType.EVENT_TYPE_MARKER_RECORDED)
     ]
-    # The ledger start, the completion check (PATCH_REAL_COMPLETION) and the ledger close:
-    # all three inside the agent's two workflow tasks, none a round trip of its own.
-    assert markers.count("core_local_activity") == 3, markers
+    # PATCH_SUBAGENT_BASELINE_2, then one local activity: the completion check and the
+    # close row together. The start row is the worker's (agentfleet/ledger/outbox.py).
+    assert markers == ["core_patch", "core_local_activity"], markers
     assert len(_events(history, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)) == 2
     assert node.verification is not None and node.verification.mode == "answer_only"
     rows = open_ledger(settings.ledger_url).runs(node.workflow_id)
     assert [(r.status, r.turns) for r in rows] == [("completed", 1)]
+    # The row's check columns are the outcome the agent was settled with.
+    assert (rows[0].verified, rows[0].verify_mode) == (True, "answer_only")
+    assert rows[0].started_at == history.events[0].event_time.ToDatetime(tzinfo=UTC)
+
+
+async def test_the_start_row_is_there_while_the_agent_works(
+    client: Client, settings: Settings
+) -> None:
+    """The worker writes the posted start row while the agent's first LLM call runs."""
+    ledger = open_ledger(settings.ledger_url)
+    real_chat = LlmActivities(settings).chat
+    seen: list[str] = []
+
+    @activity.defn(name=LLM_ACTIVITY)
+    async def chat(req: LlmRequest) -> LlmResponse:
+        wid = activity.info().workflow_id or ""
+        for _ in range(100):
+            rows = await asyncio.to_thread(ledger.runs, wid)
+            if rows:
+                seen.append(rows[0].status)
+                break
+            await asyncio.sleep(0.05)
+        return await real_chat(req)
+
+    kwargs = project_worker.worker_options(settings, ledger=ledger)
+    kwargs["activities"] = [
+        *(
+            a
+            for a in kwargs["activities"]
+            if getattr(a, "__func__", None) is not LlmActivities.chat
+        ),
+        chat,
+    ]
+    async with Worker(client, **kwargs):
+        node, _ = await asyncio.wait_for(_run_subagent(client, settings), 60)
+    assert seen == ["running"]
+    assert [r.status for r in ledger.runs(node.workflow_id)] == ["completed"]
+
+
+class _FlakyLedger:
+    """The real ledger, except that each kind of row fails twice before it is written."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self.calls: dict[str, int] = {"start": 0, "close": 0}
+
+    def _flaky(self, kind: str) -> None:
+        self.calls[kind] += 1
+        if self.calls[kind] <= 2:
+            raise OSError(f"ledger unavailable (call {self.calls[kind]})")
+
+    def record_start(self, rec: LedgerStart) -> LedgerWriteResult:
+        self._flaky("start")
+        return self._ledger.record_start(rec)
+
+    def record_close(self, rec: LedgerClose) -> LedgerWriteResult:
+        self._flaky("close")
+        return self._ledger.record_close(rec)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
 
 
 async def test_ledger_outage_delays_the_rows_but_loses_nothing(
@@ -87,36 +156,18 @@ async def test_ledger_outage_delays_the_rows_but_loses_nothing(
 ) -> None:
     """Both writes fail twice with a retryable error (a locked or unreachable database)."""
     ledger = open_ledger(settings.ledger_url)
-    real = LedgerActivities(ledger)
-    attempts: dict[str, list[int]] = {RECORD_START: [], RECORD_CLOSE: []}
-
-    async def flaky(name: str, write, rec):  # type: ignore[no-untyped-def]
-        attempt = activity.info().attempt
-        attempts[name].append(attempt)
-        if attempt <= 2:
-            raise OSError(f"ledger unavailable (attempt {attempt})")
-        return await write(rec)
-
-    @activity.defn(name=RECORD_START)
-    async def record_start(rec: LedgerStart) -> LedgerWriteResult:
-        return await flaky(RECORD_START, real.record_start, rec)
-
-    @activity.defn(name=RECORD_CLOSE)
-    async def record_close(rec: LedgerClose) -> LedgerWriteResult:
-        return await flaky(RECORD_CLOSE, real.record_close, rec)
-
-    # build_worker's own options, with the two ledger writes swapped for the fakes.
-    replaced = (LedgerActivities.record_start, LedgerActivities.record_close)
-    kwargs = project_worker.worker_options(settings)
-    kwargs["activities"] = [
-        *(a for a in kwargs["activities"] if getattr(a, "__func__", None) not in replaced),
-        record_start,
-        record_close,
-    ]
+    flaky = _FlakyLedger(ledger)
+    # build_worker's own options, with every row going through the flaky ledger.
+    kwargs = project_worker.worker_options(settings, ledger=cast(Ledger, flaky))
     async with Worker(client, **kwargs):
         node, history = await asyncio.wait_for(_run_subagent(client, settings), 60)
+        # The start row's retries are the worker's own: wait for them, boundedly.
+        for _ in range(200):
+            if flaky.calls["start"] >= 3:
+                break
+            await asyncio.sleep(0.05)
     assert node.status == "completed"
-    assert attempts == {RECORD_START: [1, 2, 3], RECORD_CLOSE: [1, 2, 3]}
+    assert flaky.calls == {"start": 3, "close": 3}
     rows = ledger.runs(node.workflow_id)
     assert [r.status for r in rows] == ["completed"]
     # The row keeps the execution's own start time, however late it was written.

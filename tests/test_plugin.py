@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.client import connect_traced
     from agentfleet.config import Settings
     from agentfleet.contracts.models import MasterInput
+    from agentfleet.ledger.start_rows import StartRowRunner
     from agentfleet.payloads.converter import AgentfleetPayloadConverter
     from agentfleet.plugin import WORKFLOW_HELPERS, AgentFleetPlugin, build_worker
     from agentfleet.runner_wrap import WrappingRunner
@@ -90,9 +91,9 @@ async def test_the_plugin_adds_to_the_users_worker_and_tunes_it(
     assert config["graceful_shutdown_timeout"] == timedelta(seconds=settings.shutdown_grace_s)
     assert config["build_id"] == "agentfleet"
     runner = config["workflow_runner"]
-    inner = getattr(runner, "_inner", runner)
-    assert isinstance(inner, SandboxedWorkflowRunner)
-    assert set(WORKFLOW_HELPERS) <= inner.restrictions.passthrough_modules
+    # Outermost, the worker's writer of the start rows its workflows post.
+    assert isinstance(runner, StartRowRunner)
+    assert set(WORKFLOW_HELPERS) <= _sandbox_beneath(runner).restrictions.passthrough_modules
 
 
 async def test_the_plugin_keeps_a_users_own_versioning(client: Client, settings: Settings) -> None:

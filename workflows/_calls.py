@@ -23,6 +23,7 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from agentfleet.contracts.activities import (
+        CHECKED_CLOSE_ACTIVITY,
         LEDGER_CLOSE_ACTIVITY,
         LEDGER_START_ACTIVITY,
         LLM_ACTIVITY,
@@ -33,7 +34,13 @@ with workflow.unsafe.imports_passed_through():
         VERIFY_ACTIVITY,
         WORKSPACE_ACTIVITY,
     )
-    from agentfleet.contracts.ledger import LedgerClose, LedgerStart, LedgerWriteResult
+    from agentfleet.contracts.ledger import (
+        CheckedClose,
+        CheckedCloseResult,
+        LedgerClose,
+        LedgerStart,
+        LedgerWriteResult,
+    )
     from agentfleet.contracts.models import (
         Effect,
         LlmRequest,
@@ -151,6 +158,11 @@ WORKSPACE_CALL = _Bounds(timedelta(seconds=30), TOOL_RETRY, heartbeat=SHORT_HEAR
 MCP_LIST_CALL = _Bounds(timedelta(seconds=60), RetryPolicy(maximum_attempts=2), local=True)
 VERIFY_CALL = _Bounds(timedelta(seconds=30), TOOL_RETRY, local=True)
 LEDGER_CALL = _Bounds(timedelta(seconds=15), LEDGER_RETRY)
+# The check and the close row together: retried as the close row is (never given up
+# on), inside the workflow task as the check was. The activity itself turns a check
+# that keeps failing into a failed check (activities/completion.py), so an unreachable
+# workspace cannot hold the agent open.
+CHECKED_CLOSE_CALL = _Bounds(timedelta(seconds=30), LEDGER_RETRY, local=True)
 THRESHOLDS_CALL = _Bounds(timedelta(seconds=10), TOOL_RETRY)
 
 
@@ -310,6 +322,24 @@ async def verify_work(req: VerifyRequest) -> Verification:
         return Verification(
             mode="files", passed=False, reason=f"the check could not run: {failure_message(err)}"
         )
+
+
+async def checked_close(req: CheckedClose) -> Verification:
+    """The completion check and the close row in one local activity (bench/overhead.py).
+
+    One marker and one activation fewer than `verify_work` then `ledger_write`, for
+    every agent that ends as if done. The activity answers every outcome of the check
+    and every refusal of the row; a database that is down is retried until it is back.
+    """
+    done = await CHECKED_CLOSE_CALL.run(
+        CHECKED_CLOSE_ACTIVITY,
+        req,
+        result_type=CheckedCloseResult,
+        summary=f"verify and close {req.check.agent_id}"[:200],
+    )
+    if done.ledger_refused:
+        workflow.logger.error("ledger write refused: %s", done.ledger_refused)
+    return done.verification
 
 
 async def ledger_write(

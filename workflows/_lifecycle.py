@@ -15,12 +15,18 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from agentfleet.contracts.ledger import LedgerClose, LedgerStart
-    from agentfleet.contracts.models import Record, Role, Usage, Verification
+    from agentfleet.contracts.ledger import (
+        CheckedClose,
+        LedgerClose,
+        LedgerStart,
+        verification_columns,
+    )
+    from agentfleet.contracts.models import Record, Role, Usage, Verification, VerifyRequest
     from agentfleet.delegation.complexity import ComplexityScore
+    from agentfleet.ledger import outbox
 
 
-from workflows._calls import ledger_write
+from workflows._calls import checked_close, ledger_write
 
 # Guards the switch from ledger activities to local activities: histories
 # recorded before it replay with the activities they scheduled.
@@ -95,14 +101,44 @@ class Lifecycle:
         )
         self._start_write: asyncio.Task[Any] | None = None
         self._local = False
+        self._closed = False
 
-    def begin(self, *, local: bool | None = None) -> None:
+    def begin(self, *, local: bool | None = None, posted: bool = False) -> None:
         """Start the start row's write, not awaited: the agent's first steps go on meanwhile.
 
         `local` is decided by the caller's own patch when it has one covering this.
+        `posted` (a patch of the caller's too) hands the row to the worker instead of
+        an activity (agentfleet/ledger/outbox.py); the close row is then local.
         """
+        if posted:
+            self._local = True
+            outbox.post(self._start)
+            return
         self._local = workflow.patched(PATCH_LEDGER_LOCAL) if local is None else local
         self._start_write = asyncio.ensure_future(ledger_write(self._start, local=self._local))
+
+    async def end_checked(
+        self,
+        check: VerifyRequest,
+        usage: Usage,
+        *,
+        pruned_count: int | None = None,
+        turns: int | None = None,
+        tool_calls: int | None = None,
+    ) -> Verification:
+        """Check the work of an agent that stopped as if done, and close its row, in one call.
+
+        The row's status, reason and check columns are the check's outcome, returned
+        here; a later `end` writes nothing more.
+        """
+        if self._start_write is not None:
+            await self._start_write
+        close = self._close_row(
+            "completed", usage, pruned_count=pruned_count, turns=turns, tool_calls=tool_calls
+        )
+        outcome = await checked_close(CheckedClose(check=check, close=close))
+        self._closed = True
+        return outcome
 
     async def end(
         self,
@@ -120,37 +156,43 @@ class Lifecycle:
         """Write the close row (awaited: a finished task is never missing from the ledger).
 
         It repeats the start row's fields, so the row is whole even if the start
-        write never landed.
+        write never landed. Nothing more is written after `end_checked`.
         """
+        if self._closed:
+            return
         if self._start_write is not None:
             await self._start_write
-        start = self._start.model_dump(exclude={"workflow_id", "run_id"})
-        await ledger_write(
-            LedgerClose(
-                **self._ids,
-                **start,
-                turns=turns,
-                tool_calls=tool_calls,
-                status=status,
-                closed_at=workflow.now(),
-                **usage.model_dump(include=set(USAGE_COLUMNS)),
-                forecast_usd=forecast_usd,
-                failure_reason=reason,
-                inline_decisions=inline_decisions,
-                pruned_count=pruned_count,
-                **_verification_fields(verification),
-            ),
-            local=self._local,
+        close = self._close_row(
+            status,
+            usage,
+            reason,
+            turns=turns,
+            tool_calls=tool_calls,
+            forecast_usd=forecast_usd,
+            inline_decisions=inline_decisions,
+            pruned_count=pruned_count,
+            verification=verification,
         )
+        await ledger_write(close, local=self._local)
 
-
-def _verification_fields(v: Verification | None) -> dict[str, Any]:
-    """The completion check's outcome as the ledger's columns."""
-    if v is None:
-        return {}
-    return {
-        "verified": v.passed,
-        "verify_mode": v.mode,
-        "verify_checked": len(v.checked),
-        "verify_missing": list(v.missing) or None,
-    }
+    def _close_row(
+        self,
+        status: str,
+        usage: Usage,
+        reason: str | None = None,
+        *,
+        verification: Verification | None = None,
+        **counts: Any,
+    ) -> LedgerClose:
+        """The close row: the start row's fields, the outcome, the spend and `counts`."""
+        start = self._start.model_dump(exclude={"workflow_id", "run_id"})
+        return LedgerClose(
+            **self._ids,
+            **start,
+            status=status,
+            closed_at=workflow.now(),
+            **usage.model_dump(include=set(USAGE_COLUMNS)),
+            failure_reason=reason,
+            **counts,
+            **verification_columns(verification),
+        )

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.delegation.complexity import score as score_spec
     from agentfleet.delegation.policy import DelegationPolicy, guard
     from agentfleet.telemetry import names as tn
+    from agentfleet.verification.completion import settle
 
 from workflows._agent import Control, Spend, task_priority
 from workflows._calls import call_agent_tool, failure_message, verify_work
@@ -56,9 +57,9 @@ from workflows._child import (
     loop_state,
     policy_for,
     run_child,
-    settle,
     subtree_effects,
 )
+from workflows._lifecycle import Lifecycle
 from workflows._loop import AgentLoop, LoopState
 from workflows._observe import agent_span, count
 
@@ -72,6 +73,11 @@ PATCH_REAL_COMPLETION = "agentfleet-real-completion-1"
 # TemporalChangeVersion upsert and a visibility write (bench/overhead.py). Runs
 # recorded before it have no such marker and ask for the older ones, as before.
 PATCH_SUBAGENT_BASELINE = "agentfleet-subagent-baseline-1"
+# The next baseline: everything the first one takes, plus the start row handed to the
+# worker instead of a local activity (agentfleet/ledger/outbox.py) and the completion
+# check and close row in one local activity (activities/completion.py). A one-turn
+# agent then has one marker of a local activity instead of three (bench/overhead.py).
+PATCH_SUBAGENT_BASELINE_2 = "agentfleet-subagent-baseline-2"
 
 
 @workflow.defn(name=SUBAGENT_WORKFLOW)
@@ -80,6 +86,7 @@ class SubAgentWorkflow:
 
     def __init__(self) -> None:
         self._baseline = False
+        self._one_close = False
         self._children: list[AgentNode] = []
         self._running_children: set[str] = set()
         self._delegated = 0
@@ -109,7 +116,8 @@ class SubAgentWorkflow:
     async def run(self, inp: SubAgentInput) -> AgentNode:
         """Run the loop between its two ledger rows, inside its `invoke_agent` span."""
         wid = workflow.info().workflow_id
-        self._baseline = workflow.patched(PATCH_SUBAGENT_BASELINE)
+        self._one_close = workflow.patched(PATCH_SUBAGENT_BASELINE_2)
+        self._baseline = self._one_close or workflow.patched(PATCH_SUBAGENT_BASELINE)
         life = lifecycle(inp)
         with agent_span(
             "subagent",
@@ -119,10 +127,13 @@ class SubAgentWorkflow:
             root_id=inp.root_id,
         ) as span:
             span.set(budget_tokens=inp.budget.tokens, budget_usd=inp.budget.usd)
-            life.begin(local=True if self._baseline else None)
+            if self._one_close:
+                life.begin(posted=True)
+            else:
+                life.begin(local=True if self._baseline else None)
             spend = self._spend(inp, wid)
             try:
-                node = await self._loop(inp, spend)
+                node = await self._loop(inp, spend, life)
             except workflow.ContinueAsNewError:
                 # This run's row closes; the next run of the same agent opens its own.
                 await life.end("continued_as_new", self._total(spend))
@@ -155,7 +166,7 @@ class SubAgentWorkflow:
             total = total + child.usage
         return total
 
-    async def _loop(self, inp: SubAgentInput, spend: Spend) -> AgentNode:
+    async def _loop(self, inp: SubAgentInput, spend: Spend, life: Lifecycle) -> AgentNode:
         """The agent loop to its end, then the completion check of what it claims."""
         # Conversation by reference: history holds each turn's new messages and a
         # transcript id, not the whole transcript, so it grows linearly with turns.
@@ -175,7 +186,7 @@ class SubAgentWorkflow:
         end = await AgentLoop(cfg, spend, self._control, call_tool, at_boundary).run(state)
         status, error, verification = end.status, end.error, None
         if real and status == "completed":
-            verification = await self._verify(inp, state)
+            verification = await self._verify(inp, state, spend, life)
             status, error = settle(verification)
         return AgentNode(
             workflow_id=workflow.info().workflow_id,
@@ -197,18 +208,27 @@ class SubAgentWorkflow:
             **state.results(),
         )
 
-    async def _verify(self, inp: SubAgentInput, state: LoopState) -> Verification:
-        """Check the workspace against what the agent said it did."""
-        return await verify_work(
-            VerifyRequest(
-                workspace=inp.workspace,
-                agent_id=workflow.info().workflow_id,
-                task=inp.task,
-                outputs=inp.outputs,
-                report=state.output,
-                # Work this agent delegated counts as its own.
-                effects=[*state.effects, *subtree_effects(self._children)],
-            )
+    async def _verify(
+        self, inp: SubAgentInput, state: LoopState, spend: Spend, life: Lifecycle
+    ) -> Verification:
+        """Check the workspace against what the agent said it did (and close its row)."""
+        req = VerifyRequest(
+            workspace=inp.workspace,
+            agent_id=workflow.info().workflow_id,
+            task=inp.task,
+            outputs=inp.outputs,
+            report=state.output,
+            # Work this agent delegated counts as its own.
+            effects=[*state.effects, *subtree_effects(self._children)],
+        )
+        if not self._one_close:
+            return await verify_work(req)
+        return await life.end_checked(
+            req,
+            self._total(spend),
+            pruned_count=len(self._pruned) or None,
+            turns=state.turns,
+            tool_calls=state.tool_calls,
         )
 
     def _continue_as_new(
