@@ -47,7 +47,7 @@ from activities.report import ReportActivities
 from activities.tools import ToolActivities
 from agentfleet.config import Settings
 from agentfleet.deploy.versioning import deployment_config
-from agentfleet.ledger.start_rows import StartRowRunner, StartRowWriter
+from agentfleet.ledger.start_rows import StartRowWriter, start_row_runner
 from agentfleet.ledger.store import Ledger, open_ledger
 from agentfleet.mcp import hub_for
 from agentfleet.payloads.blobstore import LocalBlobStore, external_storage
@@ -246,7 +246,7 @@ def agent_runner(runner: WorkflowRunner, ledger: Ledger) -> WorkflowRunner:
 
     On a worker only: a Replayer must write nothing (agentfleet/ledger/outbox.py).
     """
-    return StartRowRunner(runner, StartRowWriter(ledger))
+    return start_row_runner(runner, StartRowWriter(ledger))
 
 
 def sandbox_runner(

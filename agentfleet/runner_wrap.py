@@ -9,7 +9,7 @@ wrapped runner or instance unchanged.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from temporalio.worker import WorkflowInstance, WorkflowRunner
@@ -79,3 +79,31 @@ class WrappingRunner(WorkflowRunner):
     ) -> None:
         """Delegated, so failure types configured on the worker still reach the workflows."""
         self._inner.set_worker_level_failure_exception_types(types)
+
+
+Activate = Callable[[Any], Any]
+# Runs one activation: given the wrapped instance's `activate` and the activation, it
+# calls the one with the other, doing its own work around the call, and returns the
+# completion.
+Hook = Callable[[Activate, Any], Any]
+
+
+class _HookedInstance(WrappingInstance):
+    def __init__(self, inner: WorkflowInstance, hook: Hook) -> None:
+        super().__init__(inner)
+        self._hook = hook
+
+    def activate(self, act: Any) -> Any:
+        return self._hook(self._inner.activate, act)
+
+
+class ActivationHook(WrappingRunner):
+    """A runner whose instances run every activation through `hook`."""
+
+    def __init__(self, inner: WorkflowRunner, hook: Hook) -> None:
+        super().__init__(inner)
+        self.hook = hook
+
+    def wrap(self, instance: WorkflowInstance) -> WorkflowInstance:
+        """The instance, each activation run through the hook."""
+        return _HookedInstance(instance, self.hook)

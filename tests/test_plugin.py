@@ -22,10 +22,9 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.client import connect_traced
     from agentfleet.config import Settings
     from agentfleet.contracts.models import MasterInput
-    from agentfleet.ledger.start_rows import StartRowRunner
     from agentfleet.payloads.converter import AgentfleetPayloadConverter
     from agentfleet.plugin import WORKFLOW_HELPERS, AgentFleetPlugin, build_worker
-    from agentfleet.runner_wrap import WrappingRunner
+    from agentfleet.runner_wrap import ActivationHook, WrappingRunner
     from agentfleet.telemetry import setup_telemetry
     from tests.conftest import COMPLEX_GOAL
     from workflows.master import MasterAgentWorkflow
@@ -92,7 +91,8 @@ async def test_the_plugin_adds_to_the_users_worker_and_tunes_it(
     assert config["build_id"] == "agentfleet"
     runner = config["workflow_runner"]
     # Outermost, the worker's writer of the start rows its workflows post.
-    assert isinstance(runner, StartRowRunner)
+    assert isinstance(runner, ActivationHook)
+    assert runner.hook.__qualname__.startswith("start_row_runner.")
     assert set(WORKFLOW_HELPERS) <= _sandbox_beneath(runner).restrictions.passthrough_modules
 
 

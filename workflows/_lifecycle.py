@@ -118,24 +118,15 @@ class Lifecycle:
         self._start_write = asyncio.ensure_future(ledger_write(self._start, local=self._local))
 
     async def end_checked(
-        self,
-        check: VerifyRequest,
-        usage: Usage,
-        *,
-        pruned_count: int | None = None,
-        turns: int | None = None,
-        tool_calls: int | None = None,
+        self, check: VerifyRequest, usage: Usage, **counts: int | None
     ) -> Verification:
         """Check the work of an agent that stopped as if done, and close its row, in one call.
 
-        The row's status, reason and check columns are the check's outcome, returned
-        here; a later `end` writes nothing more.
+        `counts` are the close row's counts, named as `end` takes them (turns, tool_calls,
+        pruned_count). The row's status, reason and check columns are the check's outcome,
+        returned here; a later `end` writes nothing more.
         """
-        if self._start_write is not None:
-            await self._start_write
-        close = self._close_row(
-            "completed", usage, pruned_count=pruned_count, turns=turns, tool_calls=tool_calls
-        )
+        close = await self._close_row("completed", usage, dict(counts))
         outcome = await checked_close(CheckedClose(check=check, close=close))
         self._closed = True
         return outcome
@@ -160,31 +151,25 @@ class Lifecycle:
         """
         if self._closed:
             return
-        if self._start_write is not None:
-            await self._start_write
-        close = self._close_row(
-            status,
-            usage,
-            reason,
-            turns=turns,
-            tool_calls=tool_calls,
-            forecast_usd=forecast_usd,
-            inline_decisions=inline_decisions,
-            pruned_count=pruned_count,
-            verification=verification,
-        )
+        fields = {
+            "failure_reason": reason,
+            "turns": turns,
+            "tool_calls": tool_calls,
+            "forecast_usd": forecast_usd,
+            "inline_decisions": inline_decisions,
+            "pruned_count": pruned_count,
+            **verification_columns(verification),
+        }
+        close = await self._close_row(status, usage, fields)
         await ledger_write(close, local=self._local)
 
-    def _close_row(
-        self,
-        status: str,
-        usage: Usage,
-        reason: str | None = None,
-        *,
-        verification: Verification | None = None,
-        **counts: Any,
-    ) -> LedgerClose:
-        """The close row: the start row's fields, the outcome, the spend and `counts`."""
+    async def _close_row(self, status: str, usage: Usage, fields: dict[str, Any]) -> LedgerClose:
+        """The close row: the start row's fields, the status, the spend and `fields`.
+
+        Built once the start write is done, so a close never overtakes its start.
+        """
+        if self._start_write is not None:
+            await self._start_write
         start = self._start.model_dump(exclude={"workflow_id", "run_id"})
         return LedgerClose(
             **self._ids,
@@ -192,7 +177,5 @@ class Lifecycle:
             status=status,
             closed_at=workflow.now(),
             **usage.model_dump(include=set(USAGE_COLUMNS)),
-            failure_reason=reason,
-            **counts,
-            **verification_columns(verification),
+            **fields,
         )

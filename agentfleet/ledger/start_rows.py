@@ -1,6 +1,6 @@
 """The worker's side of the start-row outbox (outbox.py): write, and retry what failed.
 
-`StartRowRunner` wraps the workflow runner: each activation collects the rows its
+`start_row_runner` wraps the workflow runner: each activation collects the rows its
 workflow code posts and hands them to a writer thread as it ends. The thread writes
 them at once and retries a failed write with backoff until the ledger takes the row or
 refuses it for good (an invalid record, logged and dropped).
@@ -21,12 +21,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
-from temporalio.worker import WorkflowInstance, WorkflowRunner
+from temporalio.worker import WorkflowRunner
 
 from agentfleet.contracts.ledger import LedgerStart
 from agentfleet.ledger.outbox import collecting
 from agentfleet.ledger.store import InvalidLedgerRecord, Ledger
-from agentfleet.runner_wrap import WrappingInstance, WrappingRunner
+from agentfleet.runner_wrap import Activate, ActivationHook
 
 log = logging.getLogger(__name__)
 
@@ -96,26 +96,14 @@ class StartRowWriter:
                 self._writing -= 1
 
 
-class _CollectingInstance(WrappingInstance):
-    def __init__(self, inner: WorkflowInstance, writer: StartRowWriter) -> None:
-        super().__init__(inner)
-        self._writer = writer
+def start_row_runner(inner: WorkflowRunner, writer: StartRowWriter) -> ActivationHook:
+    """`inner`, with the start rows each activation's code posts handed to `writer`."""
 
-    def activate(self, act: Any) -> Any:
+    def collect(activate: Activate, act: Any) -> Any:
         with collecting() as rows:
-            completion = self._inner.activate(act)
+            completion = activate(act)
         if rows and not act.is_replaying:
-            self._writer.write(rows)
+            writer.write(rows)
         return completion
 
-
-class StartRowRunner(WrappingRunner):
-    """The workflow runner whose activations write the start rows their code posted."""
-
-    def __init__(self, inner: WorkflowRunner, writer: StartRowWriter) -> None:
-        super().__init__(inner)
-        self._writer = writer
-
-    def wrap(self, instance: WorkflowInstance) -> WorkflowInstance:
-        """The instance, collecting what each activation posts."""
-        return _CollectingInstance(instance, self._writer)
+    return ActivationHook(inner, collect)

@@ -20,11 +20,10 @@ from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
     Interceptor,
-    WorkflowInstance,
     WorkflowRunner,
 )
 
-from agentfleet.runner_wrap import WrappingInstance, WrappingRunner
+from agentfleet.runner_wrap import Activate, ActivationHook, Hook
 
 # --------------------------------------------------------------------------- durable spans
 
@@ -63,15 +62,12 @@ class _Flush:
     """The durable counters' checkpoint, run after every activation; None without them."""
 
 
-class _FlushingInstance(WrappingInstance):
-    def __init__(self, inner: WorkflowInstance, flush: _Flush) -> None:
-        super().__init__(inner)
-        self._flush = flush
+def _flushing(flush: _Flush) -> Hook:
+    processor, checkpoint = flush.processor, flush.checkpoint
 
-    def activate(self, act: Any) -> Any:
-        processor, checkpoint = self._flush.processor, self._flush.checkpoint
+    def activate_then_flush(activate: Activate, act: Any) -> Any:
         before = processor.ended_in_this_thread()
-        completion = self._inner.activate(act)
+        completion = activate(act)
         if processor.ended_in_this_thread() != before:
             # Written before the completion goes back to the server.
             processor.force_flush()
@@ -80,14 +76,7 @@ class _FlushingInstance(WrappingInstance):
             checkpoint()
         return completion
 
-
-class _FlushingRunner(WrappingRunner):
-    def __init__(self, inner: WorkflowRunner, flush: _Flush) -> None:
-        super().__init__(inner)
-        self._flush = flush
-
-    def wrap(self, instance: WorkflowInstance) -> WorkflowInstance:
-        return _FlushingInstance(instance, self._flush)
+    return activate_then_flush
 
 
 class _FlushAfterActivity(Interceptor):
@@ -132,7 +121,7 @@ def durable_spans_plugin(
     def wrap(runner: WorkflowRunner | None) -> WorkflowRunner:
         if runner is None:
             raise ValueError("no WorkflowRunner to wrap")
-        return _FlushingRunner(runner, _Flush(processor, checkpoint))
+        return ActivationHook(runner, _flushing(_Flush(processor, checkpoint)))
 
     def after_activity() -> None:
         processor.force_flush()
