@@ -95,6 +95,7 @@ WORKFLOW_HELPERS = (
     "workflows._loop",
     "workflows._observe",
     "workflows._search",
+    "workflows._subagent",
     "workflows._upgrade",
 )
 

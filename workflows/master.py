@@ -97,7 +97,7 @@ from workflows._inline import InlineJob, run_inline
 from workflows._lifecycle import Estimate, Lifecycle
 from workflows._observe import AgentSpan, agent_span, count
 from workflows._search import upsert_own
-from workflows.subagent import PATCH_REAL_COMPLETION
+from workflows._subagent import PATCH_REAL_COMPLETION
 
 # Guards the tool set: the MCP catalogue recorded by an activity, the goal's allow-list,
 # and plans checked against it.
