@@ -8,6 +8,7 @@ disk (counters.py), before the activity's result or the activation's completion 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ def _flushing(flush: _Flush) -> Hook:
 
 
 class _FlushAfterActivity(Interceptor):
-    def __init__(self, flush: Checkpoint, *, in_thread: bool) -> None:
+    def __init__(self, flush: _Flush, *, in_thread: bool) -> None:
         self._flush = flush
         self._in_thread = in_thread
 
@@ -89,25 +90,35 @@ class _FlushAfterActivity(Interceptor):
 
 
 class _FlushAfterActivityInbound(ActivityInboundInterceptor):
-    def __init__(
-        self, next: ActivityInboundInterceptor, flush: Checkpoint, *, in_thread: bool
-    ) -> None:
+    def __init__(self, next: ActivityInboundInterceptor, flush: _Flush, *, in_thread: bool) -> None:
         super().__init__(next)
         self._flush = flush
         self._in_thread = in_thread
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        processor = self._flush.processor
+        # An async activity ends its spans on this thread (the event loop's); a sync one
+        # ends them on an executor thread, where this count cannot see them.
+        before = processor.ended_in_this_thread() if inspect.iscoroutinefunction(input.fn) else -1
         try:
             return await super().execute_activity(input)
         finally:
             # Before the result goes back to Temporal. Under the export lock, so it also waits
             # for a concurrent flush that took our span. Inline, not in a thread: appending
             # a line costs tens of microseconds, a thread hop more than that; but an fdatasync
-            # takes milliseconds, which the event loop must not wait out.
+            # takes milliseconds, which the event loop must not wait out. Skipped when no
+            # span ended meanwhile (a local activity that records none): nothing to wait for.
+            spans = before != processor.ended_in_this_thread()
             if self._in_thread:
-                await asyncio.to_thread(self._flush)
+                await asyncio.to_thread(self._after, spans=spans)
             else:
-                self._flush()
+                self._after(spans=spans)
+
+    def _after(self, *, spans: bool) -> None:
+        if spans:
+            self._flush.processor.force_flush()
+        if self._flush.checkpoint is not None:
+            self._flush.checkpoint()
 
 
 def durable_spans_plugin(
@@ -117,19 +128,15 @@ def durable_spans_plugin(
     fsync: bool = False,
 ) -> SimplePlugin:
     """Flush spans (and run `checkpoint`, the durable counters) before completions go back."""
+    flush = _Flush(processor, checkpoint)
 
     def wrap(runner: WorkflowRunner | None) -> WorkflowRunner:
         if runner is None:
             raise ValueError("no WorkflowRunner to wrap")
-        return ActivationHook(runner, _flushing(_Flush(processor, checkpoint)))
-
-    def after_activity() -> None:
-        processor.force_flush()
-        if checkpoint is not None:
-            checkpoint()
+        return ActivationHook(runner, _flushing(flush))
 
     return SimplePlugin(
         "agentfleet.DurableSpans",
-        interceptors=[_FlushAfterActivity(after_activity, in_thread=fsync)],
+        interceptors=[_FlushAfterActivity(flush, in_thread=fsync)],
         workflow_runner=wrap,
     )
