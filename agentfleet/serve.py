@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import compileall
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -48,6 +49,7 @@ async def serve(
         stop = _stop_on_signals()
         _log_start(settings, telemetry)
         await _discover(hub)
+        _tune_gc()
         async with worker:
             adopt = _adopt_first_version(client, settings)
             await stop.wait()
@@ -59,6 +61,21 @@ async def serve(
         # metric values are exported before the process exits.
         await telemetry.shutdown()
         log.info("telemetry flushed")
+
+
+def _tune_gc() -> None:
+    """Fewer, cheaper garbage collections for a worker that allocates per workflow task.
+
+    Everything loaded by now (modules, the SDK, pydantic's schemas) lives as long as the
+    process, so it is frozen out of the collector's sight. Almost every object a task
+    makes is freed by its reference count; collecting young objects every 20,000
+    allocations instead of every 700 finds the same few cycles for a fraction of the
+    passes. bench/overhead.py, the agentfleet worker's time in the collector over one
+    run (800 sub-agents): 1.50 s as Python sets it, 1.08 s frozen, 0.28 s frozen and
+    with these thresholds.
+    """
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def precompile_workflows(folder: Path) -> None:

@@ -38,20 +38,28 @@ __all__ = [
 
 
 @workflow.defn(name=SUBAGENT_WORKFLOW)
-class SubAgentWorkflow(SubAgentRun):
-    """One agent loop, durable turn by turn, that may delegate to children of its own."""
+class SubAgentWorkflow:
+    """One agent loop, durable turn by turn, that may delegate to children of its own.
+
+    It holds its `SubAgentRun` rather than inheriting from it: the SDK's checks of a
+    workflow class, run again with the module for every run, walk every member of the
+    class and of its bases.
+    """
+
+    def __init__(self) -> None:
+        self._agent = SubAgentRun()
 
     @workflow.signal(name="control_signal")
     async def control_signal(self, req: ControlRequest) -> None:
         """Pause, resume or cancel from a parent: this agent and its subtree."""
-        await self.on_control_signal(req)
+        await self._agent.on_control_signal(req)
 
     @workflow.update(name="control")
     async def control(self, req: ControlRequest) -> ControlResult:
         """Pause, resume or cancel from a person, answered with the state it leaves."""
-        return await self.on_control(req)
+        return await self._agent.on_control(req)
 
     @workflow.run
     async def run(self, inp: SubAgentInput) -> AgentNode:
         """Run the loop between its two ledger rows, inside its `invoke_agent` span."""
-        return await self.main(inp)
+        return await self._agent.main(inp)
