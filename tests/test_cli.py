@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 import uuid
+from pathlib import Path
 
 from temporalio.client import Client
 
-from agentfleet.cli.devserver import DevServer, temporal_binary
+from agentfleet.cli.devserver import DevServer, ephemeral_range, free_port, temporal_binary
 from agentfleet.config import Settings
 from tests.conftest import COMPLEX_GOAL, running_worker
 
@@ -218,3 +220,18 @@ async def test_score_names_the_limit_a_huge_task_breaks() -> None:
     code, out, err = await sh(*AGENTFLEET, "score", "x" * 20_001)
     assert code == 2 and out == ""
     assert err.startswith("error: task: ") and "20000" in err and "Traceback" not in err
+
+
+def test_free_ports_come_from_below_the_kernels_outgoing_range(tmp_path: Path) -> None:
+    """A port outgoing connections cannot take between the check and the server's bind."""
+    low, _ = ephemeral_range()
+    ports = {free_port() for _ in range(20)}
+    if low - 20000 >= 1000:
+        assert all(20000 <= p < low for p in ports), sorted(ports)
+    for port in ports:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
+    # A range that cannot be read falls back to Linux's default.
+    assert ephemeral_range(tmp_path / "missing") == (32768, 60999)
+    (tmp_path / "range").write_text("40000\t50000\n")
+    assert ephemeral_range(tmp_path / "range") == (40000, 50000)

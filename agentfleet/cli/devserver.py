@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -57,8 +58,40 @@ def is_serving(host: str, port: int, timeout: float = 0.5) -> bool:
     return False
 
 
+# Where the kernel picks the source ports of outgoing connections (Linux's default).
+_EPHEMERAL_DEFAULT = (32768, 60999)
+# The ports below that range that free_port draws from.
+_POOL_FLOOR = 20000
+
+
+def ephemeral_range(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> tuple[int, int]:
+    """The kernel's range for outgoing source ports; Linux's default where it cannot be read."""
+    try:
+        low, high = (int(v) for v in path.read_text().split())
+    except (OSError, ValueError):
+        return _EPHEMERAL_DEFAULT
+    return low, high
+
+
 def free_port() -> int:
-    """A port the OS just had free, for a server started right after (tests, benches)."""
+    """A free port for a server started right after it (tests, benches).
+
+    Drawn at random below the kernel's ephemeral range and checked by binding it: a port
+    from bind(0) comes from that range, and between its release and the server's own
+    bind, any outgoing connection of this busy machine could take it as its source port
+    (a dev server failed on "address already in use" that way in a CI run).
+    """
+    low, _ = ephemeral_range()
+    rng = random.SystemRandom()
+    if low - _POOL_FLOOR >= 1000:
+        for _ in range(50):
+            port = rng.randrange(_POOL_FLOOR, low)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
