@@ -60,14 +60,14 @@ class CompletionActivities:
         """The check's outcome; a check that cannot run is a failed check, never a pass."""
         try:
             return await self._tools.verify(req.check)
-        except ApplicationError as err:
-            if not err.non_retryable and activity.info().attempt < CHECK_ATTEMPTS:
-                raise
-            return _not_run(err.message)
         except Exception as err:
-            if activity.info().attempt < CHECK_ATTEMPTS:
+            final = isinstance(err, ApplicationError) and err.non_retryable
+            if not final and activity.info().attempt < CHECK_ATTEMPTS:
                 raise
-            return _not_run(f"{type(err).__name__}: {err}")
+            why = (
+                err.message if isinstance(err, ApplicationError) else f"{type(err).__name__}: {err}"
+            )
+            return _not_run(why)
 
 
 def _not_run(why: str) -> Verification:

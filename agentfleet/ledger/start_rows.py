@@ -19,19 +19,14 @@ import threading
 import time
 from typing import Any
 
-import sqlalchemy as sa
-from pydantic import ValidationError
 from temporalio.worker import WorkflowRunner
 
 from agentfleet.contracts.ledger import LedgerStart
 from agentfleet.ledger.outbox import collecting
-from agentfleet.ledger.store import InvalidLedgerRecord, Ledger
+from agentfleet.ledger.store import REFUSED_FOR_GOOD, Ledger
 from agentfleet.runner_wrap import Activate, ActivationHook
 
 log = logging.getLogger(__name__)
-
-# A record the database rejects is rejected on every attempt.
-_REFUSED = (InvalidLedgerRecord, ValidationError, sa.exc.IntegrityError, sa.exc.DataError)
 
 
 class StartRowWriter:
@@ -46,7 +41,6 @@ class StartRowWriter:
         self._first, self._max = first_retry, max_retry
         self._due: list[tuple[float, int, float, LedgerStart]] = []
         self._seq = 0
-        self._writing = 0
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -55,16 +49,11 @@ class StartRowWriter:
         for row in rows:
             self._later(row, 0.0)
 
-    def waiting(self) -> int:
-        """Rows neither written yet nor refused: the writes still to come."""
-        with self._cond:
-            return len(self._due) + self._writing
-
     def _try(self, row: LedgerStart) -> bool:
         """True once the row is done with: written, or refused for good."""
         try:
             self._ledger.record_start(row)
-        except _REFUSED as err:
+        except REFUSED_FOR_GOOD as err:
             log.error("ledger refused the start row of %s: %s", row.workflow_id, err)
         except Exception as err:  # noqa: BLE001 - any other failure is worth another try
             log.warning("start row of %s not written yet: %s", row.workflow_id, err)
@@ -88,12 +77,8 @@ class StartRowWriter:
                 while not self._due or self._due[0][0] > time.monotonic():
                     self._cond.wait(self._due[0][0] - time.monotonic() if self._due else None)
                 _, _, delay, row = heapq.heappop(self._due)
-                self._writing += 1
-            done = self._try(row)
-            if not done:
+            if not self._try(row):
                 self._later(row, min(max(delay * 2, self._first), self._max))
-            with self._cond:
-                self._writing -= 1
 
 
 def start_row_runner(inner: WorkflowRunner, writer: StartRowWriter) -> ActivationHook:

@@ -86,6 +86,11 @@ class InvalidLedgerRecord(ValueError):
         self.field = field
 
 
+# Failures no retry of the same record can fix: the record itself is invalid, or the
+# database refused its values (a constraint, a string PostgreSQL cannot store).
+REFUSED_FOR_GOOD = (InvalidLedgerRecord, ValidationError, sa.exc.IntegrityError, sa.exc.DataError)
+
+
 class LedgerUpgradeError(RuntimeError):
     """An existing ledger lacks columns this version writes, and they could not be added.
 
