@@ -35,6 +35,7 @@ from agentfleet.ledger.store import (
     open_ledger,
 )
 from tests.conftest import running_worker
+from tests.probe_workflows import ChildProbeParent
 from workflows.subagent import SubAgentWorkflow
 
 # The simulator answers this without a tool call: one LLM turn.
@@ -91,6 +92,42 @@ async def test_one_turn_agent_writes_its_rows_without_activity_round_trips(
     # The row's check columns are the outcome the agent was settled with.
     assert (rows[0].verified, rows[0].verify_mode) == (True, "answer_only")
     assert rows[0].started_at == history.events[0].event_time.ToDatetime(tzinfo=UTC)
+
+
+async def test_a_child_takes_its_baseline_from_its_parent_without_a_marker(
+    client: Client, settings: Settings
+) -> None:
+    """Started by `run_child`, the one-turn agent records no patch marker and no upsert.
+
+    Each marker costs an event, a TemporalChangeVersion upsert and a visibility write;
+    the parent names the baseline in the child's input instead (SubAgentInput.baseline).
+    """
+    (settings.workspaces / "ws").mkdir(parents=True, exist_ok=True)
+    options = project_worker.worker_options(settings, settings.task_queue, client.data_converter)
+    options["workflows"] = [*options["workflows"], ChildProbeParent]
+    wid = f"ledger-parent-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, **options):
+        node = await client.execute_workflow(
+            ChildProbeParent.run,
+            _input(wid),
+            id=wid,
+            task_queue=settings.task_queue,
+            result_type=AgentNode,
+        )
+    assert node.status == "completed" and node.turns == 1
+    history = await client.get_workflow_handle(node.workflow_id).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    (payload,) = started.input.payloads
+    assert b'"baseline":2' in payload.data.replace(b" ", b"")
+    markers = [
+        e.marker_recorded_event_attributes.marker_name
+        for e in _events(history, EventType.EVENT_TYPE_MARKER_RECORDED)
+    ]
+    assert markers == ["core_local_activity"], markers
+    assert not _events(history, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)
+    assert len(_events(history, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)) == 2
+    rows = open_ledger(settings.ledger_url).runs(node.workflow_id)
+    assert [(r.status, r.verified) for r in rows] == [("completed", True)]
 
 
 async def test_the_start_row_is_there_while_the_agent_works(

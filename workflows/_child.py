@@ -44,6 +44,12 @@ from workflows._loop import LoopConfig, LoopState
 from workflows._observe import AgentSpan, count
 from workflows._search import agent_attributes
 
+# The newest sub-agent baseline (workflows/_subagent.py; 2 is PATCH_SUBAGENT_BASELINE_2).
+# run_child writes it into each child's input, so a child started by a parent on this
+# code takes it from its input and records no patch marker. A later baseline raises
+# it; the sub-agent keeps honouring every lower number for the runs in flight.
+SUBAGENT_BASELINE = 2
+
 
 def subtree_effects(nodes: list[AgentNode]) -> list[Effect]:
     """The tool journals of these nodes and everything below them."""
@@ -231,6 +237,8 @@ async def run_child(
 ) -> AgentNode:
     """Run a sub-agent child; its failure becomes a failed node, not ours."""
     started = workflow.now()
+    if child_input.baseline is None:
+        child_input = child_input.model_copy(update={"baseline": SUBAGENT_BASELINE})
     try:
         return await workflow.execute_child_workflow(
             SUBAGENT_WORKFLOW,

@@ -116,7 +116,10 @@ class SubAgentRun:
     async def main(self, inp: SubAgentInput) -> AgentNode:
         """Run the loop between its two ledger rows, inside its `invoke_agent` span."""
         wid = workflow.info().workflow_id
-        self._one_close = workflow.patched(PATCH_SUBAGENT_BASELINE_2)
+        # A parent names the baseline in the input (SUBAGENT_BASELINE); only a run
+        # started without one asks the marker.
+        from_parent = (inp.baseline or 0) >= 2
+        self._one_close = from_parent or workflow.patched(PATCH_SUBAGENT_BASELINE_2)
         self._baseline = self._one_close or workflow.patched(PATCH_SUBAGENT_BASELINE)
         life = lifecycle(inp)
         with agent_span(

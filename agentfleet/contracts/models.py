@@ -573,6 +573,12 @@ class SubAgentInput(Contract):
     # The root goal's priority and fairness key (MasterInput), for its own calls and children.
     priority: int | None = None
     fairness_key: str | None = None
+    # The sub-agent baseline its parent's code started it on (workflows/_child.py,
+    # SUBAGENT_BASELINE). The input is in the history, so replay sees the same number
+    # and the run needs no patch marker, which would cost an event, a
+    # TemporalChangeVersion upsert and a visibility write per agent. None (started by
+    # hand, or by a parent older than this field): the patch markers decide, as before.
+    baseline: int | None = None
 
 
 class ControlRequest(Contract):
