@@ -20,7 +20,12 @@ from typing import Any
 import pytest
 import yaml
 
-from agentfleet.cli.devserver import SEARCH_ATTRIBUTES, VERSIONING_DYNAMIC_CONFIG
+from agentfleet.cli.devserver import (
+    FANOUT_DYNAMIC_CONFIG,
+    SEARCH_ATTRIBUTES,
+    VERSIONING_DYNAMIC_CONFIG,
+    DevServer,
+)
 from agentfleet.telemetry import names as telemetry_names
 from tests import stack_checks as sc
 
@@ -876,6 +881,15 @@ def dynamic_config() -> dict[str, Any]:
 
 def test_versioning(stack: Stack) -> None:
     assert sc.check_versioning(stack["compose"], dynamic_config(), VERSIONING_DYNAMIC_CONFIG) == []
+
+
+def test_compose_server_waits_for_a_busy_parent_as_the_dev_server_does() -> None:
+    """Both servers give a history task the same time for a fan-out parent's lock."""
+    config = dynamic_config()
+    command = DevServer(db_file=None).command()
+    for key, raw in FANOUT_DYNAMIC_CONFIG.items():
+        assert f"{key}={raw}" in command
+        assert config[key] == [{"value": json.loads(raw), "constraints": {}}], key
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,15 @@ VERSIONING_DYNAMIC_CONFIG = {
     "frontend.workerVersioningWorkflowAPIs": "true",
 }
 
+# A task the history service runs in the background (starting a child, recording its
+# result in the parent) waits this long for the workflow's lock; at the server's
+# 500 ms it gives up (BUSY_WORKFLOW) and is retried a second or two later. A parent
+# fanning out to many children is locked almost all the time: in bench/overhead.py
+# (200 children) about one round in four stalled 1.5-2 s with server and worker
+# idle and the last children not started; at 3 s none of 16 rounds did. The compose
+# stack sets the same (docker/temporal/dynamicconfig.yaml).
+FANOUT_DYNAMIC_CONFIG = {"history.cacheNonUserContextLockTimeout": '"3s"'}
+
 # WAL with synchronous=normal survives a process kill; an OS crash may lose the
 # last commits. Measured in bench/: about 2.5x faster than the default journal.
 FAST_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
@@ -116,7 +125,8 @@ class DevServer:
     durable_pragmas: bool = False
     """Keep SQLite's default (slower, OS-crash-safe) journal instead of `FAST_PRAGMAS`."""
     dynamic_config: dict[str, str] = field(default_factory=dict)
-    """Extra dynamic config values, on top of `VERSIONING_DYNAMIC_CONFIG`."""
+    """Extra dynamic config values, on top of `VERSIONING_DYNAMIC_CONFIG` and
+    `FANOUT_DYNAMIC_CONFIG`."""
     ui_codec_endpoint: str | None = None
     """The codec server the UI sends payloads to, to show them decoded
     (agentfleet/payloads/codec_server.py)."""
@@ -158,7 +168,8 @@ class DevServer:
             cmd += ["--namespace", self.namespace]
         for name, kind in SEARCH_ATTRIBUTES.items():
             cmd += ["--search-attribute", f"{name}={kind}"]
-        for key, value in {**VERSIONING_DYNAMIC_CONFIG, **self.dynamic_config}.items():
+        server_config = {**VERSIONING_DYNAMIC_CONFIG, **FANOUT_DYNAMIC_CONFIG}
+        for key, value in {**server_config, **self.dynamic_config}.items():
             cmd += ["--dynamic-config-value", f"{key}={value}"]
         if self.ui_codec_endpoint:
             cmd += ["--ui-codec-endpoint", self.ui_codec_endpoint]
