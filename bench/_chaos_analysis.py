@@ -14,6 +14,7 @@ import json
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,13 @@ from bench._chaos_plan import (  # noqa: E402
     Goal,
     workspace_problems,
 )
-from bench._chaos_report import ChaosReport, Restart, TaskOutcome  # noqa: E402
+from bench._chaos_report import LATE_S, ChaosReport, Restart, TaskOutcome  # noqa: E402
 from bench._common import (  # noqa: E402
     BenchWorker,
     epoch,
     fetch_history,
     first_after,
+    first_move,
     held_resumed_at,
     progress_times,
 )
@@ -283,6 +285,7 @@ class ChaosAnalysis:
             if seen:
                 r.recovery_s = min(seen) - r.started_at
                 r.all_resumed_s = max(seen) - r.started_at
+            await self._why_late(r, in_flight, history_of)
             # The refined figure: only runs whose work the dead worker held.
             held = [
                 held_resumed_at(h, r.killed_at, r.started_at)
@@ -294,6 +297,30 @@ class ChaosAnalysis:
                 (when, what), wid = max(moved)
                 r.held_resumed_s = when - r.started_at
                 r.slowest_held = f"{wid}: {what}"
+
+    async def _why_late(
+        self,
+        r: Restart,
+        in_flight: list[WorkflowExecution],
+        history_of: Callable[[WorkflowExecution], Awaitable[WorkflowHistory]],
+    ) -> None:
+        """What moved the slowest in-flight run, and the runs that moved after LATE_S."""
+        moves = [
+            first_move(h, r.started_at) for h in await asyncio.gather(*map(history_of, in_flight))
+        ]
+        late: Counter[str] = Counter()
+        slowest: tuple[float, str] | None = None
+        for w, move in zip(in_flight, moves, strict=True):
+            if move is None:
+                continue
+            when, what = move
+            kind = w.workflow_type or "?"
+            if when - r.started_at > LATE_S:
+                late[f"{kind}: {what}"] += 1
+            if slowest is None or when > slowest[0]:
+                slowest = (when, f"{w.id} ({kind}), {what}")
+        r.slowest_all = slowest[1] if slowest else ""
+        r.late_causes = dict(late.most_common())
 
     async def audit(
         self, client: Client, started: float

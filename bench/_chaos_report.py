@@ -26,6 +26,9 @@ from bench._common import fmt_s, median, percentile, verdict  # noqa: E402
 TARGET_TERMINAL = 1.0
 TARGET_COMPLETED = 0.99
 TARGET_RECOVERY_S = 2.0
+# Issue #18's bound for every in-flight run moving again (median); runs later than this
+# are tallied by what moved them.
+LATE_S = 3.0
 
 # Audit findings that mean a run fell into a hole: one record has it and another does not,
 # or its close was never recorded. The rest (timestamps, windows) are listed, not counted.
@@ -57,6 +60,10 @@ class Restart:
     held: int = 0
     held_resumed_s: float | None = None  # process start -> every held run moved again
     slowest_held: str = ""  # the last held run to move again, and what it waited for
+    # The last in-flight run to move again (the original figure), and what moved it;
+    # and, of the runs that moved later than LATE_S, how many each cause moved.
+    slowest_all: str = ""
+    late_causes: dict[str, int] = field(default_factory=dict)
     near_server_restart: bool = False
 
 
@@ -362,6 +369,11 @@ def print_report(rep: ChaosReport) -> None:
             + (f"  last: {r.slowest_held}" if r.slowest_held else "")
             + ("  (server restart nearby)" if r.near_server_restart else "")
         )
+        if r.slowest_all:
+            print(f"        slowest of all in flight: {r.slowest_all}")
+        if r.late_causes:
+            causes = ", ".join(f"{n} {what}" for what, n in r.late_causes.items())
+            print(f"        moved after {LATE_S:.0f} s, by what moved them: {causes}")
     for e in rep.errors:
         print(f"  error: {e}")
     print()

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from temporalio.api.enums.v1 import EventType  # noqa: E402
+from temporalio.api.enums.v1 import EventType, TimeoutType  # noqa: E402
 from temporalio.client import Client, WorkflowHistory  # noqa: E402
 from temporalio.service import RPCError  # noqa: E402
 
@@ -272,6 +272,77 @@ def held_resumed_at(
     if wft_held and wft_open:
         return None  # held and never completed a task afterwards (terminated): no figure
     return max(moved) if moved else None
+
+
+def first_move(history: WorkflowHistory, restarted: float) -> tuple[float, str] | None:
+    """When this run first moved at or after `restarted`, and what set it moving.
+
+    A workflow task is named by the event that scheduled it (a child or an activity
+    closing, a timer, a signal, the task itself redone); an activity by its type and
+    attempt, and whether the attempt before it failed by a timeout (its worker died)
+    or by an answer (a fault, waited out as a retry backoff). This tells a run the dead
+    worker held from one that had nothing to do until its own work came back.
+    """
+    t = lambda e: e.event_time.ToNanoseconds() / 1e9  # noqa: E731 - one line
+    events = list(history.events)
+    by_id = {e.event_id: e for e in events}
+    for i, e in enumerate(events):
+        if e.event_type not in PROGRESS_EVENTS or t(e) < restarted:
+            continue
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            a = e.activity_task_completed_event_attributes
+            started = by_id.get(a.started_event_id)
+            sched = by_id.get(a.scheduled_event_id)
+            name = (
+                sched.activity_task_scheduled_event_attributes.activity_type.name if sched else "?"
+            )
+            if started is None:
+                return t(e), f"activity {name}"
+            sa = started.activity_task_started_event_attributes
+            before = (
+                ""
+                if sa.attempt <= 1
+                else ", after a timeout"
+                if sa.last_failure.HasField("timeout_failure_info")
+                else ", after a fault answer"
+            )
+            return t(e), f"activity {name} attempt {sa.attempt}{before}"
+        return t(e), f"workflow task after {_trigger(events[:i], restarted)}"
+    return None
+
+
+_TRIGGERS = {
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED: "a child completed",
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED: "a child failed",
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED: "a child started",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "an activity completed",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "an activity failed",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "an activity timed out",
+    EventType.EVENT_TYPE_TIMER_FIRED: "a timer fired",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: "a signal",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: "an update",
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT: "its task timed out",
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED: "its task failed",
+}
+
+
+def _trigger(before: Sequence[Any], restarted: float) -> str:
+    """What the last workflow task before this point was scheduled for, and when."""
+    for e in reversed(before):
+        if e.event_type in _TRIGGERS:
+            at = e.event_time.ToNanoseconds() / 1e9 - restarted
+            what = _TRIGGERS[e.event_type]
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                kind = e.workflow_task_timed_out_event_attributes.timeout_type
+                what += f" ({TimeoutType.Name(kind).removeprefix('TIMEOUT_TYPE_').lower()})"
+            return f"{what} at {at:+.1f} s"
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            return "the run started"
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            # Nothing new came in since the last task: it went on with its own work
+            # (a local activity's result, a workflow task heartbeat).
+            return "its previous task"
+    return "something else"
 
 
 def first_after(times: Sequence[float], after: float) -> float | None:
