@@ -195,14 +195,15 @@ async def fetch_history(client: Client, workflow_id: str, run_id: str | None) ->
     return await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
 
 
+def event_seconds(event: Any) -> float:
+    """A history event's time as epoch seconds (server clock; zone-free)."""
+    return float(event.event_time.ToNanoseconds() / 1e9)
+
+
 def progress_times(history: WorkflowHistory) -> list[float]:
     """When workers completed a workflow task or an activity of this run (epoch seconds,
     server clock; zone-free, so TZ cannot shift them), in order."""
-    return [
-        e.event_time.ToNanoseconds() / 1e9
-        for e in history.events
-        if e.event_type in PROGRESS_EVENTS
-    ]
+    return [event_seconds(e) for e in history.events if e.event_type in PROGRESS_EVENTS]
 
 
 def held_resumed_at(
@@ -220,7 +221,6 @@ def held_resumed_at(
     held activity's new attempt started; the latest of these, with what it was (a
     workflow task, or the activity's type). None: nothing was held.
     """
-    t = lambda e: e.event_time.ToNanoseconds() / 1e9  # noqa: E731 - one line
     wft_open = False
     wft_held = False
     activities: dict[int, str] = {}  # scheduled event id -> activity type
@@ -233,7 +233,7 @@ def held_resumed_at(
     }
     events = {e.event_id: e for e in history.events}
     for e in history.events:
-        when = t(e)
+        when = event_seconds(e)
         kind = e.event_type
         if when <= killed:
             if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
@@ -262,13 +262,15 @@ def held_resumed_at(
             if attrs.scheduled_event_id in activities:
                 name = activities.pop(attrs.scheduled_event_id)
                 started = events.get(attrs.started_event_id)
-                if started is not None and t(started) > killed:
+                if started is not None and event_seconds(started) > killed:
                     sa = started.activity_task_started_event_attributes
                     # Retried because the attempt before it timed out (its worker died):
                     # held. After a fault answer (429, 529, 5xx) it was waiting out a
                     # retry backoff, which no worker restart can shorten: not held.
                     if sa.last_failure.HasField("timeout_failure_info"):
-                        moved.append((max(t(started), restarted), f"{name} attempt {sa.attempt}"))
+                        moved.append(
+                            (max(event_seconds(started), restarted), f"{name} attempt {sa.attempt}")
+                        )
     if wft_held and wft_open:
         return None  # held and never completed a task afterwards (terminated): no figure
     return max(moved) if moved else None
@@ -283,11 +285,10 @@ def first_move(history: WorkflowHistory, restarted: float) -> tuple[float, str] 
     or by an answer (a fault, waited out as a retry backoff). This tells a run the dead
     worker held from one that had nothing to do until its own work came back.
     """
-    t = lambda e: e.event_time.ToNanoseconds() / 1e9  # noqa: E731 - one line
     events = list(history.events)
     by_id = {e.event_id: e for e in events}
     for i, e in enumerate(events):
-        if e.event_type not in PROGRESS_EVENTS or t(e) < restarted:
+        if e.event_type not in PROGRESS_EVENTS or event_seconds(e) < restarted:
             continue
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             a = e.activity_task_completed_event_attributes
@@ -297,7 +298,7 @@ def first_move(history: WorkflowHistory, restarted: float) -> tuple[float, str] 
                 sched.activity_task_scheduled_event_attributes.activity_type.name if sched else "?"
             )
             if started is None:
-                return t(e), f"activity {name}"
+                return event_seconds(e), f"activity {name}"
             sa = started.activity_task_started_event_attributes
             before = (
                 ""
@@ -306,8 +307,8 @@ def first_move(history: WorkflowHistory, restarted: float) -> tuple[float, str] 
                 if sa.last_failure.HasField("timeout_failure_info")
                 else ", after a fault answer"
             )
-            return t(e), f"activity {name} attempt {sa.attempt}{before}"
-        return t(e), f"workflow task after {_trigger(events[:i], restarted)}"
+            return event_seconds(e), f"activity {name} attempt {sa.attempt}{before}"
+        return event_seconds(e), f"workflow task after {_trigger(events[:i], restarted)}"
     return None
 
 
@@ -330,7 +331,7 @@ def _trigger(before: Sequence[Any], restarted: float) -> str:
     """What the last workflow task before this point was scheduled for, and when."""
     for e in reversed(before):
         if e.event_type in _TRIGGERS:
-            at = e.event_time.ToNanoseconds() / 1e9 - restarted
+            at = event_seconds(e) - restarted
             what = _TRIGGERS[e.event_type]
             if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
                 kind = e.workflow_task_timed_out_event_attributes.timeout_type
