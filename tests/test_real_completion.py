@@ -8,6 +8,7 @@ simulator answering over HTTP as a model would, bad habits included
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,51 @@ async def test_the_issue_goals_end_completed_with_their_files(
     result, ws, _ = await run_goal(client, settings, goal, files)
     assert result.status == "completed", _walk_statuses(result.tree)
     assert check(ws)  # type: ignore[operator]
+
+
+# Goals whose file is named after a few words of what it is, or changed in place,
+# each with what its workspace must show for `completed` to be true.
+_SEED = {"names.txt": "bob\nalice\n", "todo.txt": "milk\n", "data.csv": "a,b\n1,2\n"}
+_NAMED_GOALS = [
+    (
+        "Write a Python script fizzbuzz.py that prints the numbers 1 to 15",
+        "fizzbuzz.py",
+        lambda ws: (ws / "fizzbuzz.py").is_file(),
+    ),
+    (
+        "Sort the lines of names.txt alphabetically",
+        "names.txt",
+        lambda ws: (ws / "names.txt").read_text().split() == ["alice", "bob"],
+    ),
+    (
+        "Add a line 'done' at the end of todo.txt",
+        "todo.txt",
+        lambda ws: (ws / "todo.txt").read_text().split() == ["milk", "done"],
+    ),
+    (
+        "Create three files: a.txt, b.txt and c.txt",
+        "c.txt",
+        lambda ws: all((ws / f).is_file() for f in ("a.txt", "b.txt", "c.txt")),
+    ),
+    (
+        "Convert data.csv to JSON in data.json",
+        "data.json",
+        lambda ws: (ws / "data.json").is_file(),
+    ),
+]
+
+
+@pytest.mark.parametrize(("goal", "path", "done"), _NAMED_GOALS)
+async def test_a_goal_naming_its_file_is_checked_against_the_workspace(
+    client: Client, settings: Settings, goal: str, path: str, done: Callable[[Path], bool]
+) -> None:
+    """These once passed on the answer alone: `completed` with nothing on disk."""
+    result, ws, _ = await run_goal(client, settings, goal, dict(_SEED))
+    verification = result.tree.verification
+    assert verification is not None and verification.mode == "files", verification
+    assert path in verification.checked
+    if result.status == "completed":
+        assert done(ws), f"completed, but the workspace does not show it: {goal}"
+    else:
+        assert result.status == "unverified", result.tree.error
+        assert not done(ws)

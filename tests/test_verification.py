@@ -109,6 +109,75 @@ def test_outputs_are_read_from_the_wording(
 
 
 @pytest.mark.parametrize(
+    ("text", "outputs", "modified", "removed", "touched"),
+    [
+        # A name after a few words saying what the file is.
+        ("Write a Python script fizzbuzz.py that prints 1 to 100", ["fizzbuzz.py"], [], [], []),
+        ("Generate a CSV file people.csv with 3 rows", ["people.csv"], [], [], []),
+        ("Create an empty file named .gitignore", [".gitignore"], [], [], []),
+        ("Create three files: a.txt, b.txt and c.txt", ["a.txt", "b.txt", "c.txt"], [], [], []),
+        # Where a named file goes, said after it.
+        ("Create notes.txt in docs/", ["docs/notes.txt"], [], [], []),
+        ("Create a file called notes.txt inside the logs folder", ["logs/notes.txt"], [], [], []),
+        # Copies named apart from their original, which stays.
+        ("Duplicate template.txt as letter.txt", ["letter.txt"], [], [], []),
+        (
+            "Make a backup copy of config.yaml named config.yaml.bak",
+            ["config.yaml.bak"],
+            [],
+            [],
+            [],
+        ),
+        ("Make a copy of notes.md in backup/", ["backup/notes.md"], [], [], []),
+        ("Convert data.csv to JSON in data.json", ["data.json"], [], [], []),
+        # Content reworked in place.
+        ("Add a line 'done' at the end of todo.txt", [], ["todo.txt"], [], []),
+        ("Sort the lines of names.txt alphabetically", [], ["names.txt"], [], []),
+        ("Remove duplicate lines from emails.txt", [], ["emails.txt"], [], []),
+        ("Sort the lines of names.txt into sorted.txt", ["sorted.txt"], [], [], []),
+        # Folders named as people name them.
+        ("Rename the folder tmp to scratch", ["scratch/"], [], ["tmp"], []),
+        ("Organize inbox/ into subfolders by extension", [], [], [], ["inbox/"]),
+        ("Organize my photos folder by year", [], [], [], ["photos/"]),
+        ("Move every pdf in downloads/ to pdfs/", ["pdfs/"], [], [], ["pdfs/"]),
+    ],
+)
+def test_phrasings_that_name_a_file_by_what_it_is_or_where_it_goes(
+    text: str, outputs: list[str], modified: list[str], removed: list[str], touched: list[str]
+) -> None:
+    exp = expect(text)
+    assert (exp.outputs, exp.modified, exp.removed, exp.touched) == (
+        outputs,
+        modified,
+        removed,
+        touched,
+    )
+    assert exp.effects_required
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A source, not an output: answered in text unless a file is named for it.
+        "Write a summary of report.txt",
+        "Generate a report from data.csv",
+        "Make sure a.txt exists",
+        # One question asks how, even when it names a change.
+        "How do I sort the lines of names.txt?",
+        "What would happen if I append a line to log.txt?",
+    ],
+)
+def test_sources_and_questions_name_no_output(text: str) -> None:
+    assert not expect(text).asks_for_files
+
+
+def test_a_named_file_reworked_into_others_asks_for_a_change() -> None:
+    exp = expect("Split big.txt into parts of 100 lines each")
+    assert exp.effects_required
+    assert exp.outputs == []
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "What is a durable workflow?",

@@ -17,6 +17,12 @@ _Q = r"[`'\"]?"
 FILE_PATH = rf"{_Q}(?P<file>{_FILE}){_Q}(?![\w/])"
 ANY_PATH = rf"{_Q}(?P<path>{_FILE}|{_DIR}[\w.-]*|{_NAME}/?){_Q}(?![\w/])"
 
+_DIR_WORD = r"(?:folder|directory|dir|subfolder|subdirectory)s?"
+# "... in docs/", "... inside the logs folder": where a file named just before goes.
+_WHERE = (
+    r"(?:\s+(?:inside|in|under|within)\s+(?:the\s+)?"
+    rf"(?:{_Q}(?P<where>{_DIR}){_Q}(?![\w.])|{_Q}(?P<wname>{_NAME}){_Q}\s+{_DIR_WORD}\b))?"
+)
 _FILLER = r"(?:(?:a|an|the|new|empty|blank|separate|single|text)\s+)*"
 _CALLED = r"(?:(?:called|named|titled)\s+)?"
 _INTO = r"(?:into|to|in|as|at|inside)"
@@ -40,12 +46,6 @@ INTO_FILE = re.compile(
     rf"(?:file\s+)?{_CALLED}{FILE_PATH}",
     re.I,
 )
-CREATE_FILE = re.compile(
-    rf"\b(?:create|make|touch|start|write|save|generate|produce)\s+{_FILLER}(?:file\s+)?"
-    rf"{_CALLED}{FILE_PATH}",
-    re.I,
-)
-_DIR_WORD = r"(?:folder|directory|dir|subfolder|subdirectory)s?"
 # "folders a, b and c" continues a list; "folder x and move ..." does not.
 _NOT_VERB = (
     r"(?!(?:move|copy|put|write|then|create|make|rename|delete|remove|add|sort|save|also"
@@ -95,11 +95,16 @@ CALLED_IN = re.compile(
     rf"\s+(?:inside|in|under|within)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}|{_NAME}/?){_Q}(?![\w/])",
     re.I,
 )
+# Kinds of file people name by their format or content: "every pdf", "the screenshots".
+_KINDS = (
+    r"(?:pdf|csv|txt|jpe?g|png|gif|mp3|mp4|docx?|xlsx?|pptx?|svg|zip|json|html?)s?"
+    r"|pictures?|pics|screenshots?|scans?|videos?|songs|spreadsheets?|invoices?|receipts?"
+)
 # "Move every .log file in the top folder into logs/": the sources are a set,
 # the destination is named, and something must land in it.
 MOVE_MANY = re.compile(
     r"\b(?:move|copy|transfer)\s+(?:all|every|each|the)\b[^;\n]*?"
-    r"\b(?:files?|documents?|papers|photos|images|reports|logs)\b[^;\n]*?\b(?:in)?to\s+"
+    rf"\b(?:files?|documents?|papers|photos|images|reports|logs|{_KINDS})\b[^;\n]*?\b(?:in)?to\s+"
     rf"(?:an?\s+new\s+|the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}{_Q}(?P<dir>{_DIR}|{_NAME}/?){_Q}"
     r"(?![\w/.])",
     re.I,
@@ -125,9 +130,13 @@ GIST = re.compile(
     rf"\b(?:in|into|to|as)\s+{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}",
     re.I,
 )
-# "Append a line to notes.txt": changed at its end, not made.
+# "Append a line to notes.txt", "put a title at the top of a.md": changed at one
+# end, not made. Only "append" and "add" may leave the end unsaid: "write hello to
+# a.txt" makes a.txt.
 APPEND = re.compile(
-    rf"\b(?:append|add)\b[^;\n]*?\bto\s+(?:the\s+end\s+of\s+)?(?:the\s+)?(?:file\s+)?{FILE_PATH}",
+    r"\b(?:(?P<add>append|add)|insert|put|write|prepend|place)\b[^;\n]*?\b(?:to|at|on|onto)\s+"
+    r"(?:the\s+)?(?:(?:very\s+)?(?:end|top|bottom|start|beginning|head|foot|front)\s+of\s+"
+    rf"(?:the\s+)?|(?(add)|(?!)))(?:file\s+)?{FILE_PATH}",
     re.I,
 )
 # "Fix the typo in readme.md", "replace foo with bar in a.txt": changed in place.
@@ -158,7 +167,10 @@ FILE_CHORE = re.compile(
     r"|director(?:y|ies)|documents?|docs|papers|photos|images|pictures|notes|workspace"
     r"|everything|them|it)\b"
     r"|\b(?:write|save|create|make|add|put)\b[^.;\n]{0,30}?\b(?:an?|the|new|empty)\s+"
-    r"(?:\w+\s+)?(?:file|folder|directory)\b",
+    r"(?:\w+\s+)?(?:file|folder|directory)\b"
+    # "Split big.txt into parts": a named file reworked into other files.
+    r"|\b(?:split|merge|concatenate|compress|zip|unzip|convert|encrypt|decrypt)\s+"
+    rf"(?:the\s+)?(?:file\s+)?{_Q}{_FILE}",
     re.I,
 )
 QUESTION = re.compile(
@@ -177,3 +189,71 @@ HANDS_OFF = re.compile(
     r"\b(?:do\s+not|don't|without)\s+(?:chang|modify|touch|edit|writ)\w*|\bread[- ]only\b", re.I
 )
 QUOTED = re.compile(r"'[^'\n]*\s[^'\n]*'|\"[^\"\n]*\s[^\"\n]*\"|“[^”\n]*”")
+
+# Names people give dotfiles: ".gitignore", ".env.local".
+_DOTFILE = r"\.[A-Za-z][\w.-]*"
+# A few words saying what the file is ("a Python script", "a CSV file"), with no
+# preposition among them: "a summary of notes.md" names a source, not an output.
+_WHAT = (
+    r"(?:(?!(?:of|from|about|on|for|with|in|into|to|at|by|based|using|that|which|sure)\b)"
+    r"[\w-]+\s+){0,3}?"
+)
+_ONE_FILE = rf"{_Q}(?:{_FILE}|{_DOTFILE}){_Q}"
+_FILES = rf"{_ONE_FILE}(?:\s*(?:,|and|,\s*and)\s+{_ONE_FILE})*"
+# "Create notes.md", "Write a Python script fizzbuzz.py", "Create three files: a.txt,
+# b.txt and c.txt", "Create an empty file named .gitignore in logs/".
+CREATE_FILE = re.compile(
+    rf"\b(?:create|make|touch|start|write|save|generate|produce|draft|prepare)\s+{_FILLER}"
+    rf"(?:{_COUNT}files?\s*:\s+)?{_WHAT}{_CALLED}(?P<names>{_FILES})(?![\w/]){_WHERE}",
+    re.I,
+)
+# "Duplicate template.txt as letter.txt", "a backup copy of a.yaml named a.yaml.bak":
+# the copy's name, while the original stays.
+COPY_NAMED = re.compile(
+    r"\b(?:copy|backup|back\s+up|duplicate|clone)\b[^;\n]*?\b(?:called|named|titled|as)\s+"
+    + FILE_PATH,
+    re.I,
+)
+# "Make a copy of notes.md in backup/": the folder the copy goes to.
+COPY_INTO_DIR = re.compile(
+    rf"\b(?:copy|backup|duplicate)\s+of\s+(?:the\s+)?(?:file\s+)?{_Q}(?P<src>{_FILE}){_Q}\s+"
+    rf"(?:in|into|inside|under|to)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}){_Q}(?![\w.])",
+    re.I,
+)
+# "Convert data.csv to JSON in data.json".
+CONVERT_IN = re.compile(
+    rf"\bconvert\b[^;\n]*?\b(?:to|into)\s+[\w-]+\s+(?:in|as|at)\s+(?:file\s+)?{FILE_PATH}",
+    re.I,
+)
+# "Sort the lines of names.txt", "Remove the blank lines from a.txt": its own
+# content reworked in place, unless another file is named for the result.
+_LINE_WORK = (
+    r"(?:sort|reverse|shuffle|dedupe|de-?duplicate|alphabeti[sz]e|number|indent|uppercase"
+    r"|lowercase|capitali[sz]e|trim|strip|remove|delete|drop|reorder)"
+)
+LINES_IN_PLACE = re.compile(
+    rf"\b{_LINE_WORK}\b[^;\n]{{0,40}}?\b(?:lines?|rows?|entries|items|names|duplicates"
+    r"|whitespace|comments?)\b[^;\n]{0,20}?\b(?:of|in|from|inside)\s+(?:the\s+)?(?:file\s+)?"
+    + FILE_PATH
+    + rf"(?![^;\n]*\b(?:into|as|to)\s+{_FILLER}(?:file\s+)?{_Q}{_FILE})",
+    re.I,
+)
+# "Sort names.txt alphabetically".
+SORT_FILE = re.compile(
+    rf"\b(?:sort|alphabeti[sz]e|dedupe|de-?duplicate)\s+(?:the\s+)?(?:file\s+)?{FILE_PATH}"
+    rf"(?![^;\n]*\b(?:into|as|to)\s+{_FILLER}(?:file\s+)?{_Q}{_FILE})",
+    re.I,
+)
+# "Organize inbox/ into subfolders", "Organize my photos folder by year".
+SORT_NAMED = re.compile(
+    r"\b(?:sort|organi[sz]e|arrange|group|tidy(?:\s+up)?|clean\s+up)\s+"
+    rf"(?:(?:my|our|the|your)\s+)?(?:{_Q}(?P<dir>{_DIR}){_Q}(?![\w.])"
+    rf"|{_Q}(?P<named>{_NAME}){_Q}\s+{_DIR_WORD}\b)",
+    re.I,
+)
+# "Rename the folder tmp to scratch".
+RENAME_DIR = re.compile(
+    rf"\brename\s+(?:the\s+)?{_DIR_WORD}\s+{_Q}(?P<src>{_NAME}){_Q}\s+(?:to|as|into)\s+"
+    rf"{_Q}(?P<dst>{_NAME}/?){_Q}(?![\w/.])",
+    re.I,
+)

@@ -53,6 +53,15 @@ def _names(group: str) -> list[str]:
     return [p.strip("`'\"") for p in parts if p.strip("`'\"")]
 
 
+def _placed(m: re.Match[str]) -> list[str]:
+    """Files named with where they go ("notes.txt in docs/"): their paths from the root."""
+    where = m.group("where") or m.group("wname")
+    return [
+        posixpath.join(where.rstrip("/"), f) if where and "/" not in f else f
+        for f in _names(m.group("names"))
+    ]
+
+
 Event = tuple[int, str, str]
 
 
@@ -66,15 +75,26 @@ def _events(body: str) -> list[Event]:
     for m in pt.CALLED_IN.finditer(body):
         kind = "file" if m.group("kind").lower() == "file" else "dir"
         events.append((m.start(), kind, posixpath.join(m.group("dir"), m.group("name"))))
-    for pattern in (pt.WRITE, pt.PRODUCE, pt.INTO_FILE, pt.CREATE_FILE, pt.GIST):
+    made = (pt.WRITE, pt.PRODUCE, pt.INTO_FILE, pt.GIST, pt.COPY_NAMED, pt.CONVERT_IN)
+    for pattern in made:
         events += [(m.start(), "file", m.group("file")) for m in pattern.finditer(body)]
-    for pattern in (pt.APPEND, pt.EDIT, pt.ADD_TO, pt.IN_FILE_EDIT):
+    for m in pt.CREATE_FILE.finditer(body):
+        events += [(m.start(), "file", path) for path in _placed(m)]
+    for m in pt.COPY_INTO_DIR.finditer(body):
+        copy = posixpath.join(m.group("dir"), posixpath.basename(m.group("src")))
+        events.append((m.start(), "file", copy))
+    changed = (pt.APPEND, pt.EDIT, pt.ADD_TO, pt.IN_FILE_EDIT)
+    for pattern in (*changed, pt.LINES_IN_PLACE, pt.SORT_FILE):
         events += [(m.start(), "modify", m.group("file")) for m in pattern.finditer(body)]
     events += [(m.start(), "modify-it", "") for m in pt.ADD_TO_IT.finditer(body)]
     for pattern in (pt.DELETE, pt.DELETE_DIR):
         events += [(m.start(), "gone", m.group("path")) for m in pattern.finditer(body)]
     for pattern in (pt.SORT, pt.REMOVE_MANY):
         events += [(m.start(), "touch", m.group("dir")) for m in pattern.finditer(body)]
+    for m in pt.SORT_NAMED.finditer(body):
+        events.append((m.start(), "touch", m.group("dir") or m.group("named")))
+    for m in pt.RENAME_DIR.finditer(body):
+        events += [(m.start(), "gone", m.group("src")), (m.start() + 1, "dir", m.group("dst"))]
     events += [(m.start(), "fill", m.group("dir")) for m in pt.MOVE_MANY.finditer(body)]
     for m in pt.RENAME.finditer(body):
         src, dst = norm(m.group("src")), m.group("dst")
@@ -87,10 +107,20 @@ def _events(body: str) -> list[Event]:
     return sorted(events, key=lambda e: e[0])
 
 
+# A sentence that ends before the question mark does: the text says more than it asks.
+_MORE = re.compile(r"[.!?;]\s|\n")
+
+
+def _one_question(text: str) -> bool:
+    """Whether the text is one question: "how do I sort names.txt?" asks how, not for it."""
+    one = text.strip()
+    return bool(pt.QUESTION.match(one)) and one.endswith("?") and not _MORE.search(one)
+
+
 def expect(text: str) -> Expectation:
     """Read the outputs, removals and required effects out of a task's wording."""
     exp = Expectation()
-    if pt.LOOK_ONLY.match(text):
+    if pt.LOOK_ONLY.match(text) or _one_question(text):
         return exp
     # Quoted content is what goes into a file, not where it goes.
     body = pt.QUOTED.sub('"…"', text)
