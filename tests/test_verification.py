@@ -140,6 +140,31 @@ def test_outputs_are_read_from_the_wording(
         ("Organize inbox/ into subfolders by extension", [], [], [], ["inbox/"]),
         ("Organize my photos folder by year", [], [], [], ["photos/"]),
         ("Move every pdf in downloads/ to pdfs/", ["pdfs/"], [], [], ["pdfs/"]),
+        # Lists of sources, each one moved or removed.
+        (
+            "Move a.txt and b.txt into archive/",
+            ["archive/a.txt", "archive/b.txt"],
+            [],
+            ["a.txt", "b.txt"],
+            [],
+        ),
+        ("Delete a.txt, b.txt and c.txt", [], [], ["a.txt", "b.txt", "c.txt"], []),
+        ("Change the extension of notes.txt to .md", ["notes.md"], [], ["notes.txt"], []),
+        ("Create the directory structure a/b/c", ["a/b/c/"], [], [], []),
+        ("Make an empty notes folder", ["notes/"], [], [], []),
+        # Folders emptied or reworked: something in them must change.
+        ("Empty the trash folder", [], [], [], ["trash/"]),
+        ("Delete everything in tmp/", [], [], [], ["tmp/"]),
+        ("Copy everything in src/ to backup/", ["backup/"], [], [], ["backup/"]),
+        ("Rename all .jpeg files in photos/ to .jpg", [], [], [], ["photos/"]),
+        # Files changed in place, however the change is put.
+        ("Update README.md to mention the new flag", [], ["README.md"], [], []),
+        ("Overwrite status.txt with OK", [], ["status.txt"], [], []),
+        ("Replace the contents of a.txt with hello", [], ["a.txt"], [], []),
+        ("Change 'color' to 'colour' throughout essay.md", [], ["essay.md"], [], []),
+        ("Prepend '# Title' to doc.md", [], ["doc.md"], [], []),
+        ("Uppercase everything in loud.txt", [], ["loud.txt"], [], []),
+        ("Jot down a reminder to call mom in reminders.txt", ["reminders.txt"], [], [], []),
     ],
 )
 def test_phrasings_that_name_a_file_by_what_it_is_or_where_it_goes(
@@ -163,6 +188,8 @@ def test_phrasings_that_name_a_file_by_what_it_is_or_where_it_goes(
         "Generate a report from data.csv",
         "Make sure a.txt exists",
         # One question asks how, even when it names a change.
+        # "a .csv" is a kind of file, not a dotfile's name.
+        "Generate a .csv of the first ten squares",
         "How do I sort the lines of names.txt?",
         "What would happen if I append a line to log.txt?",
     ],
@@ -171,8 +198,11 @@ def test_sources_and_questions_name_no_output(text: str) -> None:
     assert not expect(text).asks_for_files
 
 
-def test_a_named_file_reworked_into_others_asks_for_a_change() -> None:
-    exp = expect("Split big.txt into parts of 100 lines each")
+@pytest.mark.parametrize(
+    "text", ["Split big.txt into parts of 100 lines each", "Write a haiku and save it"]
+)
+def test_a_change_with_no_output_named_is_still_asked_for(text: str) -> None:
+    exp = expect(text)
     assert exp.effects_required
     assert exp.outputs == []
 

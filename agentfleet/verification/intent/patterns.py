@@ -28,7 +28,8 @@ _CALLED = r"(?:(?:called|named|titled)\s+)?"
 _INTO = r"(?:into|to|in|as|at|inside)"
 
 WRITE = re.compile(
-    rf"\b(?:write|save|put|store|dump|record|output|type)\b[^;\n]*?\b{_INTO}\s+"
+    r"\b(?:write|save|put|store|dump|record|output|type|jot(?:\s+down)?|note\s+down)\b"
+    rf"[^;\n]*?\b{_INTO}\s+"
     rf"{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}",
     re.I,
 )
@@ -54,20 +55,23 @@ _NOT_VERB = (
 _DIR_NAME = rf"{_Q}{_NOT_VERB}{_NAME}/?(?:[\w.-]+/?)*{_Q}"
 _COUNT = r"(?:(?:two|three|four|five|six|seven|eight|nine|ten|\d{1,2})\s+)?"
 CREATE_DIR = re.compile(
-    rf"\b(?:create|make|add|set\s+up|mkdir)\s+{_FILLER}{_COUNT}{_DIR_WORD}\s*:?\s+{_CALLED}"
+    rf"\b(?:create|make|add|set\s+up|mkdir)\s+{_FILLER}{_COUNT}{_DIR_WORD}"
+    rf"(?:\s+(?:structure|tree|hierarchy|path))?\s*:?\s+{_CALLED}"
     rf"(?P<names>{_DIR_NAME}(?:\s*(?:,|and|,\s*and)\s+{_DIR_NAME})*)",
     re.I,
 )
 NAMED_DIR = re.compile(
-    rf"\b(?:create|make|add|set\s+up)\s+(?:an?|the)\s+{_Q}"
+    rf"\b(?:create|make|add|set\s+up)\s+(?:an?|the)\s+(?:(?:new|empty|blank|separate)\s+)*{_Q}"
     rf"(?!(?:new|empty|blank|separate|single|sub|few|couple)\b)(?P<name>{_NAME}){_Q}"
     rf"\s+{_DIR_WORD}\b",
     re.I,
 )
 MKDIR = re.compile(rf"\bmkdir\s+(?:-p\s+)?{_Q}(?P<name>{_NAME}(?:/[\w.-]+)*/?){_Q}", re.I)
+_SRC = rf"(?:{_FILE}|{_DIR}[\w.-]*)"
+_AND = r"\s*(?:,|and|,\s*and)\s+"
 MOVE = re.compile(
     r"\b(?P<verb>move|mv|copy|cp|transfer)\s+(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
-    rf"{_Q}(?P<src>{_FILE}|{_DIR}[\w.-]*|it|them){_Q}\s+"
+    rf"{_Q}(?P<src>{_SRC}(?:{_Q}{_AND}{_Q}{_SRC})*|it|them){_Q}\s+"
     rf"(?:(?:in)?to\s+(?:the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}"
     rf"{_Q}(?P<dst>{_FILE}|{_DIR}[\w.-]*|it|there|{_NAME}/?){_Q}|(?P<there>there|here))"
     r"(?![\w/])",
@@ -80,7 +84,7 @@ RENAME = re.compile(
 )
 DELETE = re.compile(
     r"\b(?:delete|remove|rm|erase|trash)\s+(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
-    rf"{_Q}(?P<path>{_FILE}|{_DIR}[\w.-]*){_Q}(?![\w/])",
+    rf"(?P<paths>{_Q}{_SRC}{_Q}(?:{_AND}{_Q}{_SRC}{_Q})*)(?![\w/])",
     re.I,
 )
 # "i need a new directory named drafts": no verb of making, the wish is enough.
@@ -103,14 +107,16 @@ _KINDS = (
 # "Move every .log file in the top folder into logs/": the sources are a set,
 # the destination is named, and something must land in it.
 MOVE_MANY = re.compile(
-    r"\b(?:move|copy|transfer)\s+(?:all|every|each|the)\b[^;\n]*?"
-    rf"\b(?:files?|documents?|papers|photos|images|reports|logs|{_KINDS})\b[^;\n]*?\b(?:in)?to\s+"
+    r"\b(?:move|copy|transfer)\s+(?:(?:all|every|each|the)\b[^;\n]*?"
+    rf"\b(?:files?|documents?|papers|photos|images|reports|logs|{_KINDS})|everything)\b"
+    r"[^;\n]*?\b(?:in)?to\s+"
     rf"(?:an?\s+new\s+|the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}{_Q}(?P<dir>{_DIR}|{_NAME}/?){_Q}"
     r"(?![\w/.])",
     re.I,
 )
 REMOVE_MANY = re.compile(
-    r"\b(?:delete|remove|erase|trash|clean\s+out)\s+(?:all|every|each|the)\b[^;\n]*?"
+    r"\b(?:delete|remove|erase|trash|clean\s+out|rename)\s+"
+    r"(?:(?:all|every|each|the)\b[^;\n]*?|every(?:thing|\s+one)\s+|anything\s+)"
     rf"\b(?:in|from|under|inside)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}|{_NAME}/){_Q}",
     re.I,
 )
@@ -134,16 +140,21 @@ GIST = re.compile(
 # end, not made. Only "append" and "add" may leave the end unsaid: "write hello to
 # a.txt" makes a.txt.
 APPEND = re.compile(
-    r"\b(?:(?P<add>append|add)|insert|put|write|prepend|place)\b[^;\n]*?\b(?:to|at|on|onto)\s+"
+    r"\b(?:(?P<add>append|add|prepend)|insert|put|write|place)\b[^;\n]*?\b(?:to|at|on|onto)\s+"
     r"(?:the\s+)?(?:(?:very\s+)?(?:end|top|bottom|start|beginning|head|foot|front)\s+of\s+"
     rf"(?:the\s+)?|(?(add)|(?!)))(?:file\s+)?{FILE_PATH}",
     re.I,
 )
 # "Fix the typo in readme.md", "replace foo with bar in a.txt": changed in place.
+# "Update README.md to ...", "change 'color' to 'colour' throughout essay.md", "replace
+# the contents of a.txt with hello".
 EDIT = re.compile(
-    r"\b(?:replace|change|edit|fix|update|correct|rewrite|modify)\b[^;\n]*?"
-    rf"(?:\bin\s+(?:the\s+)?(?:file\s+)?|\b(?:edit|fix|update|rewrite|modify)\s+(?:the\s+)?)"
-    rf"{FILE_PATH}",
+    r"(?:\b(?:replace|change|edit|fix|update|correct|rewrite|modify|swap)\b[^;\n]*?"
+    r"\b(?:in|throughout|across|within)\s+"
+    r"|\b(?:edit|fix|update|rewrite|modify|overwrite|reformat|correct)\s+"
+    r"|\b(?:replace|change|overwrite|update|rewrite|edit)\s+(?:the\s+|all\s+(?:of\s+)?(?:the\s+)?)?"
+    r"(?:contents?|text|body)\s+of\s+)"
+    rf"(?:the\s+)?(?:file\s+)?{FILE_PATH}",
     re.I,
 )
 # "Delete the tmp folder (and everything in it)".
@@ -168,6 +179,8 @@ FILE_CHORE = re.compile(
     r"|everything|them|it)\b"
     r"|\b(?:write|save|create|make|add|put)\b[^.;\n]{0,30}?\b(?:an?|the|new|empty)\s+"
     r"(?:\w+\s+)?(?:file|folder|directory)\b"
+    # "Write a haiku and save it": saved, though not said where.
+    r"|\bsave\s+(?:it|them|that|this)\b"
     # "Split big.txt into parts": a named file reworked into other files.
     r"|\b(?:split|merge|concatenate|compress|zip|unzip|convert|encrypt|decrypt)\s+"
     rf"(?:the\s+)?(?:file\s+)?{_Q}{_FILE}",
@@ -190,8 +203,11 @@ HANDS_OFF = re.compile(
 )
 QUOTED = re.compile(r"'[^'\n]*\s[^'\n]*'|\"[^\"\n]*\s[^\"\n]*\"|“[^”\n]*”")
 
-# Names people give dotfiles: ".gitignore", ".env.local".
-_DOTFILE = r"\.[A-Za-z][\w.-]*"
+# Names people give dotfiles: ".gitignore", ".env.local"; "a .csv" is a kind of file.
+_DOTFILE = (
+    r"\.(?!(?:csv|txt|json|md|pdf|html?|xml|ya?ml|py|js|ts|jpe?g|png|gif|docx?|xlsx?|zip|log)\b)"
+    r"[A-Za-z][\w.-]*"
+)
 # A few words saying what the file is ("a Python script", "a CSV file"), with no
 # preposition among them: "a summary of notes.md" names a source, not an output.
 _WHAT = (
@@ -233,7 +249,7 @@ _LINE_WORK = (
 )
 LINES_IN_PLACE = re.compile(
     rf"\b{_LINE_WORK}\b[^;\n]{{0,40}}?\b(?:lines?|rows?|entries|items|names|duplicates"
-    r"|whitespace|comments?)\b[^;\n]{0,20}?\b(?:of|in|from|inside)\s+(?:the\s+)?(?:file\s+)?"
+    r"|whitespace|comments?|everything|text|contents?|words)\b[^;\n]{0,20}?\b(?:of|in|from|inside)\s+(?:the\s+)?(?:file\s+)?"
     + FILE_PATH
     + rf"(?![^;\n]*\b(?:into|as|to)\s+{_FILLER}(?:file\s+)?{_Q}{_FILE})",
     re.I,
@@ -244,11 +260,20 @@ SORT_FILE = re.compile(
     rf"(?![^;\n]*\b(?:into|as|to)\s+{_FILLER}(?:file\s+)?{_Q}{_FILE})",
     re.I,
 )
-# "Organize inbox/ into subfolders", "Organize my photos folder by year".
+# "Organize inbox/ into subfolders", "Organize my photos folder by year", "Empty the
+# trash folder": something in it must change.
 SORT_NAMED = re.compile(
-    r"\b(?:sort|organi[sz]e|arrange|group|tidy(?:\s+up)?|clean\s+up)\s+"
+    r"\b(?:sort|organi[sz]e|arrange|group|tidy(?:\s+up)?|clean\s+(?:up|out)"
+    # A verb only with its object's article: "an empty notes folder" is made, not emptied.
+    r"|(?:empty|clear|purge|wipe)(?:\s+out)?(?=\s+(?:the|my|our|your)\s))\s+"
     rf"(?:(?:my|our|the|your)\s+)?(?:{_Q}(?P<dir>{_DIR}){_Q}(?![\w.])"
     rf"|{_Q}(?P<named>{_NAME}){_Q}\s+{_DIR_WORD}\b)",
+    re.I,
+)
+# "Change the extension of notes.txt to .md": renamed.
+NEW_EXTENSION = re.compile(
+    r"\b(?:change|switch)\s+(?:the\s+)?(?:file\s+)?extension\s+of\s+(?:the\s+)?(?:file\s+)?"
+    rf"{_Q}(?P<src>{_FILE}){_Q}\s+(?:to|into)\s+\.?(?P<ext>[A-Za-z][A-Za-z0-9]{{0,7}})\b",
     re.I,
 )
 # "Rename the folder tmp to scratch".

@@ -87,8 +87,9 @@ def _events(body: str) -> list[Event]:
     for pattern in (*changed, pt.LINES_IN_PLACE, pt.SORT_FILE):
         events += [(m.start(), "modify", m.group("file")) for m in pattern.finditer(body)]
     events += [(m.start(), "modify-it", "") for m in pt.ADD_TO_IT.finditer(body)]
-    for pattern in (pt.DELETE, pt.DELETE_DIR):
-        events += [(m.start(), "gone", m.group("path")) for m in pattern.finditer(body)]
+    for m in pt.DELETE.finditer(body):
+        events += [(m.start(), "gone", p) for p in _names(m.group("paths"))]
+    events += [(m.start(), "gone", m.group("path")) for m in pt.DELETE_DIR.finditer(body)]
     for pattern in (pt.SORT, pt.REMOVE_MANY):
         events += [(m.start(), "touch", m.group("dir")) for m in pattern.finditer(body)]
     for m in pt.SORT_NAMED.finditer(body):
@@ -102,8 +103,12 @@ def _events(body: str) -> list[Event]:
             dst = posixpath.join(posixpath.dirname(src.rstrip("/")), dst)
         events += [(m.start(), "gone", src), (m.start() + 1, "file", dst)]
     for m in pt.MOVE.finditer(body):
-        dst = m.group("dst") or m.group("there")
-        events.append((m.start(), "move:" + m.group("verb").lower(), m.group("src") + "\0" + dst))
+        dst, verb = m.group("dst") or m.group("there"), "move:" + m.group("verb").lower()
+        events += [(m.start(), verb, src + "\0" + dst) for src in _names(m.group("src"))]
+    for m in pt.NEW_EXTENSION.finditer(body):
+        src = m.group("src")
+        renamed = src.rsplit(".", 1)[0] + "." + m.group("ext")
+        events += [(m.start(), "gone", src), (m.start() + 1, "file", renamed)]
     return sorted(events, key=lambda e: e[0])
 
 
