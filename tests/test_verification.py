@@ -250,6 +250,11 @@ def test_claims_come_from_sentences_that_say_something_was_done() -> None:
     ]
     assert claimed_changes("The release is v1.2; see https://example.com/a.md for more.") == []
     assert claimed_changes("I could not move a.txt: it does not exist.") == []
+    assert claimed_changes("I fixed the typo in letter.txt and converted data.csv.") == [
+        "letter.txt",
+        "data.csv",
+    ]
+    assert claimed_changes("Nothing changed in config.yaml.") == []
 
 
 def test_the_task_wording_leaves_out_context() -> None:

@@ -10,11 +10,12 @@ from agentfleet.verification.intent.reading import _add
 _CHANGE_WORDS = re.compile(
     r"\b(?:created|wrote|written|saved|moved|renamed|copied|deleted|removed|made|added"
     r"|appended|edited|updated|replaced|sorted|placed|filed|organi[sz]ed|archived|put"
-    r"|generated|produced|stored)\b",
+    r"|generated|produced|stored|modified|changed|fixed|converted|duplicated|inserted|prepended"
+    r"|overwrote|overwritten)\b",
     re.I,
 )
 _NEGATED = re.compile(
-    r"\b(?:not|never|no|none|unable|failed|cannot|couldn't|can't|didn't|wasn't|won't"
+    r"\b(?:not|never|no|none|nothing|unable|failed|cannot|couldn't|can't|didn't|wasn't|won't"
     r"|without|instead of)\b|n't\b",
     re.I,
 )
