@@ -165,6 +165,18 @@ def test_outputs_are_read_from_the_wording(
         ("Prepend '# Title' to doc.md", [], ["doc.md"], [], []),
         ("Uppercase everything in loud.txt", [], ["loud.txt"], [], []),
         ("Jot down a reminder to call mom in reminders.txt", ["reminders.txt"], [], [], []),
+        # Everyday verbs, dotfiles, names with spaces in quotes, folders by their slash.
+        ("Get rid of temp.txt", [], [], ["temp.txt"], []),
+        ("Throw away old.log", [], [], ["old.log"], []),
+        ("Nuke the build folder", [], [], ["build"], []),
+        ("I'd like a file named plan.md with three bullet points", ["plan.md"], [], [], []),
+        ("Add 'export PATH=$HOME/bin:$PATH' to .bashrc", [], [".bashrc"], [], []),
+        ('Write "hello world" to "my notes.txt"', ["my notes.txt"], [], [], []),
+        ("Make backup/ and copy config.yaml there", ["backup/", "backup/config.yaml"], [], [], []),
+        ("Create the out/ directory.", ["out/"], [], [], []),
+        ("Set debug to true in config.yaml", [], ["config.yaml"], [], []),
+        ("Swap the first and last lines of list.txt", [], ["list.txt"], [], []),
+        ("Move *.txt into text/", ["text/"], [], [], ["text/"]),
     ],
 )
 def test_phrasings_that_name_a_file_by_what_it_is_or_where_it_goes(
@@ -190,6 +202,9 @@ def test_phrasings_that_name_a_file_by_what_it_is_or_where_it_goes(
         # One question asks how, even when it names a change.
         # "a .csv" is a kind of file, not a dotfile's name.
         "Generate a .csv of the first ten squares",
+        "Read README.md",
+        "Show me todo.txt",
+        "Tell me what is in notes.txt",
         "How do I sort the lines of names.txt?",
         "What would happen if I append a line to log.txt?",
     ],

@@ -10,11 +10,20 @@ import re
 
 # Paths as people type them: `notes/a.md`, `inbox/`, `poem.txt`. An extension
 # starts with a letter, so "4.5" and "v1.2" are not files.
-_FILE = r"(?:[\w.-]+/)*[\w-][\w.-]*\.[A-Za-z][A-Za-z0-9]{0,7}"
+# Names people give dotfiles: ".gitignore", ".env.local". "a .csv", "every .bak file"
+# and "the .DS_Store files" name kinds of file, not one.
+_DOTFILE = (
+    r"\.(?!(?:csv|txt|json|md|pdf|html?|xml|ya?ml|py|js|ts|jpe?g|png|gif|webp|heic|tiff?|svg"
+    r"|docx?|xlsx?|pptx?|zip|tar|gz|log|bak|tmp|old|orig|mov|mp[34]|wav|sh|ini|cfg|conf)\b)"
+    r"[A-Za-z](?:[\w.-]*[\w-])?(?!\s+files\b)"
+)
+_FILE = rf"(?:[\w.-]+/)*(?:[\w-][\w.-]*\.[A-Za-z][A-Za-z0-9]{{0,7}}|{_DOTFILE})"
+# A quoted name with spaces: "my notes.txt".
+_SPACED = r"(?<=[`'\"])[^`'\"\n]*?\s[^`'\"\n]*?\.[A-Za-z][A-Za-z0-9]{0,7}(?=[`'\"])"
 _DIR = r"(?:[\w.-]+/)+"
 _NAME = r"[\w][\w.-]*"
 _Q = r"[`'\"]?"
-FILE_PATH = rf"{_Q}(?P<file>{_FILE}){_Q}(?![\w/])"
+FILE_PATH = rf"{_Q}(?P<file>{_FILE}|{_SPACED}){_Q}(?![\w/])"
 ANY_PATH = rf"{_Q}(?P<path>{_FILE}|{_DIR}[\w.-]*|{_NAME}/?){_Q}(?![\w/])"
 
 _DIR_WORD = r"(?:folder|directory|dir|subfolder|subdirectory)s?"
@@ -66,7 +75,12 @@ NAMED_DIR = re.compile(
     rf"\s+{_DIR_WORD}\b",
     re.I,
 )
-MKDIR = re.compile(rf"\bmkdir\s+(?:-p\s+)?{_Q}(?P<name>{_NAME}(?:/[\w.-]+)*/?){_Q}", re.I)
+# "mkdir -p a/b", "Make backup/ and copy ... there": a path that ends in "/" is a folder.
+MKDIR = re.compile(
+    rf"\b(?:mkdir\s+(?:-p\s+)?{_Q}(?P<name>{_NAME}(?:/[\w.-]+)*/?)"
+    rf"|(?:create|make)\s+(?:the\s+)?{_Q}(?P<path>{_DIR})(?![\w.])){_Q}",
+    re.I,
+)
 _SRC = rf"(?:{_FILE}|{_DIR}[\w.-]*)"
 _AND = r"\s*(?:,|and|,\s*and)\s+"
 MOVE = re.compile(
@@ -82,15 +96,19 @@ RENAME = re.compile(
     rf"(?:to|as|into)\s+{_Q}(?P<dst>{_FILE}|{_NAME}/?){_Q}(?![\w/])",
     re.I,
 )
+_DELETE_VERB = (
+    r"(?:delete|remove|rm|erase|trash|discard|toss|nuke|get\s+rid\s+of|throw\s+(?:away|out))"
+)
 DELETE = re.compile(
-    r"\b(?:delete|remove|rm|erase|trash)\s+(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
+    rf"\b{_DELETE_VERB}\s+(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
     rf"(?P<paths>{_Q}{_SRC}{_Q}(?:{_AND}{_Q}{_SRC}{_Q})*)(?![\w/])",
     re.I,
 )
-# "i need a new directory named drafts": no verb of making, the wish is enough.
-WANT_DIR = re.compile(
-    rf"\b(?:need|want|would\s+like|give\s+me)\s+{_FILLER}{_DIR_WORD}\s+(?:called|named)\s+"
-    rf"{_Q}(?P<name>{_NAME}){_Q}",
+# "i need a new directory named drafts", "I'd like a file named plan.md": no verb of
+# making, the wish is enough.
+WANT = re.compile(
+    rf"\b(?:need|want|(?:would|'d)\s+like|give\s+me)\s+{_FILLER}(?P<kind>file|{_DIR_WORD})\s+"
+    rf"(?:called|named)\s+{_Q}(?P<name>{_NAME}){_Q}",
     re.I,
 )
 # "a file called .gitkeep inside logs/": the name, then where it goes.
@@ -108,7 +126,8 @@ _KINDS = (
 # the destination is named, and something must land in it.
 MOVE_MANY = re.compile(
     r"\b(?:move|copy|transfer)\s+(?:(?:all|every|each|the)\b[^;\n]*?"
-    rf"\b(?:files?|documents?|papers|photos|images|reports|logs|{_KINDS})|everything)\b"
+    rf"\b(?:files?|documents?|papers|photos|images|reports|logs|{_KINDS})\b|everything\b"
+    r"|\*\.\w+)"
     r"[^;\n]*?\b(?:in)?to\s+"
     rf"(?:an?\s+new\s+|the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}{_Q}(?P<dir>{_DIR}|{_NAME}/?){_Q}"
     r"(?![\w/.])",
@@ -149,7 +168,7 @@ APPEND = re.compile(
 # "Update README.md to ...", "change 'color' to 'colour' throughout essay.md", "replace
 # the contents of a.txt with hello".
 EDIT = re.compile(
-    r"(?:\b(?:replace|change|edit|fix|update|correct|rewrite|modify|swap)\b[^;\n]*?"
+    r"(?:\b(?:replace|change|edit|fix|update|correct|rewrite|modify|swap|set)\b[^;\n]*?"
     r"\b(?:in|throughout|across|within)\s+"
     r"|\b(?:edit|fix|update|rewrite|modify|overwrite|reformat|correct)\s+"
     r"|\b(?:replace|change|overwrite|update|rewrite|edit)\s+(?:the\s+|all\s+(?:of\s+)?(?:the\s+)?)?"
@@ -159,7 +178,7 @@ EDIT = re.compile(
 )
 # "Delete the tmp folder (and everything in it)".
 DELETE_DIR = re.compile(
-    r"\b(?:delete|remove|erase|trash)\s+(?:the\s+)?(?P<path>[\w.-]+)\s+(?:folder|directory)\b",
+    rf"\b{_DELETE_VERB}\s+(?:the\s+)?(?P<path>[\w.-]+)\s+(?:folder|directory)\b",
     re.I,
 )
 # "file" is a verb only where a clause starts: "file the papers in inbox/".
@@ -203,18 +222,13 @@ HANDS_OFF = re.compile(
 )
 QUOTED = re.compile(r"'[^'\n]*\s[^'\n]*'|\"[^\"\n]*\s[^\"\n]*\"|“[^”\n]*”")
 
-# Names people give dotfiles: ".gitignore", ".env.local"; "a .csv" is a kind of file.
-_DOTFILE = (
-    r"\.(?!(?:csv|txt|json|md|pdf|html?|xml|ya?ml|py|js|ts|jpe?g|png|gif|docx?|xlsx?|zip|log)\b)"
-    r"[A-Za-z][\w.-]*"
-)
 # A few words saying what the file is ("a Python script", "a CSV file"), with no
 # preposition among them: "a summary of notes.md" names a source, not an output.
 _WHAT = (
     r"(?:(?!(?:of|from|about|on|for|with|in|into|to|at|by|based|using|that|which|sure)\b)"
     r"[\w-]+\s+){0,3}?"
 )
-_ONE_FILE = rf"{_Q}(?:{_FILE}|{_DOTFILE}){_Q}"
+_ONE_FILE = rf"{_Q}(?:{_FILE}|{_SPACED}){_Q}"
 _FILES = rf"{_ONE_FILE}(?:\s*(?:,|and|,\s*and)\s+{_ONE_FILE})*"
 # "Create notes.md", "Write a Python script fizzbuzz.py", "Create three files: a.txt,
 # b.txt and c.txt", "Create an empty file named .gitignore in logs/".
@@ -245,7 +259,7 @@ CONVERT_IN = re.compile(
 # content reworked in place, unless another file is named for the result.
 _LINE_WORK = (
     r"(?:sort|reverse|shuffle|dedupe|de-?duplicate|alphabeti[sz]e|number|indent|uppercase"
-    r"|lowercase|capitali[sz]e|trim|strip|remove|delete|drop|reorder)"
+    r"|lowercase|capitali[sz]e|trim|strip|remove|delete|drop|reorder|swap|clean(?:\s+up)?)"
 )
 LINES_IN_PLACE = re.compile(
     rf"\b{_LINE_WORK}\b[^;\n]{{0,40}}?\b(?:lines?|rows?|entries|items|names|duplicates"

@@ -70,8 +70,13 @@ def _events(body: str) -> list[Event]:
     events: list[Event] = []
     for m in pt.CREATE_DIR.finditer(body):
         events += [(m.start(), "dir", n) for n in _names(m.group("names"))]
-    for pattern in (pt.NAMED_DIR, pt.MKDIR, pt.WANT_DIR):
-        events += [(m.start(), "dir", m.group("name")) for m in pattern.finditer(body)]
+    events += [(m.start(), "dir", m.group("name")) for m in pt.NAMED_DIR.finditer(body)]
+    events += [
+        (m.start(), "dir", m.group("name") or m.group("path")) for m in pt.MKDIR.finditer(body)
+    ]
+    for m in pt.WANT.finditer(body):
+        kind = "file" if m.group("kind").lower() == "file" else "dir"
+        events.append((m.start(), kind, m.group("name")))
     for m in pt.CALLED_IN.finditer(body):
         kind = "file" if m.group("kind").lower() == "file" else "dir"
         events.append((m.start(), kind, posixpath.join(m.group("dir"), m.group("name"))))
@@ -116,6 +121,16 @@ def _events(body: str) -> list[Event]:
 _MORE = re.compile(r"[.!?;]\s|\n")
 
 
+def _content(m: re.Match[str]) -> str:
+    """A quoted text as the patterns see it: a name in quotes ("my notes.txt") stays."""
+    quoted = m.group(0)
+    return quoted if _QUOTED_NAME.fullmatch(quoted[1:-1]) else '"…"'
+
+
+# A whole quoted text that is a file's name, spaces and all.
+_QUOTED_NAME = re.compile(r"[^/\n]*(?:/[^/\n]+)*\.[A-Za-z][A-Za-z0-9]{0,7}")
+
+
 def _one_question(text: str) -> bool:
     """Whether the text is one question: "how do I sort names.txt?" asks how, not for it."""
     one = text.strip()
@@ -128,7 +143,7 @@ def expect(text: str) -> Expectation:
     if pt.LOOK_ONLY.match(text) or _one_question(text):
         return exp
     # Quoted content is what goes into a file, not where it goes.
-    body = pt.QUOTED.sub('"…"', text)
+    body = pt.QUOTED.sub(_content, text)
     last_dir: str | None = None
     for _, kind, value in _events(body):
         if kind == "dir":
