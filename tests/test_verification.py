@@ -172,6 +172,9 @@ def test_outputs_are_read_from_the_wording(
         ("I'd like a file named plan.md with three bullet points", ["plan.md"], [], [], []),
         ("Add 'export PATH=$HOME/bin:$PATH' to .bashrc", [], [".bashrc"], [], []),
         ('Write "hello world" to "my notes.txt"', ["my notes.txt"], [], [], []),
+        # Quoted words after the verb, or a sentence, are content, not a name.
+        ('Write "see notes.txt" into a.txt', ["a.txt"], [], [], []),
+        ('Write "Meeting moved to Mon.Tue" into a.txt', ["a.txt"], [], [], []),
         ("Make backup/ and copy config.yaml there", ["backup/", "backup/config.yaml"], [], [], []),
         ("Create the out/ directory.", ["out/"], [], [], []),
         ("Set debug to true in config.yaml", [], ["config.yaml"], [], []),

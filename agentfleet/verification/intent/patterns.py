@@ -228,7 +228,8 @@ _WHAT = (
     r"(?:(?!(?:of|from|about|on|for|with|in|into|to|at|by|based|using|that|which|sure)\b)"
     r"[\w-]+\s+){0,3}?"
 )
-_ONE_FILE = rf"{_Q}(?:{_FILE}|{_SPACED}){_Q}"
+# Right after a verb, quoted words are what to write ("Write 'see notes.txt' into a.txt").
+_ONE_FILE = rf"{_Q}{_FILE}{_Q}"
 _FILES = rf"{_ONE_FILE}(?:\s*(?:,|and|,\s*and)\s+{_ONE_FILE})*"
 # "Create notes.md", "Write a Python script fizzbuzz.py", "Create three files: a.txt,
 # b.txt and c.txt", "Create an empty file named .gitignore in logs/".

@@ -127,8 +127,9 @@ def _content(m: re.Match[str]) -> str:
     return quoted if _QUOTED_NAME.fullmatch(quoted[1:-1]) else '"…"'
 
 
-# A whole quoted text that is a file's name, spaces and all.
-_QUOTED_NAME = re.compile(r"[^/\n]*(?:/[^/\n]+)*\.[A-Za-z][A-Za-z0-9]{0,7}")
+# A whole quoted text that is a file's name, spaces and all: a few words and a
+# lower-case extension ("my notes.txt"), where a sentence ("moved to Mon.Tue") is content.
+_QUOTED_NAME = re.compile(r"[\w()-]+(?:[ /][\w()-]+){0,4}\.[a-z][a-z0-9]{0,4}")
 
 
 def _one_question(text: str) -> bool:
