@@ -180,6 +180,49 @@ def test_outputs_are_read_from_the_wording(
         ("Set debug to true in config.yaml", [], ["config.yaml"], [], []),
         ("Swap the first and last lines of list.txt", [], ["list.txt"], [], []),
         ("Move *.txt into text/", ["text/"], [], [], ["text/"]),
+        # "into folders by type" names no folder; the one they leave must change.
+        ("Move all the files in inbox/ into folders by type", [], [], [], ["inbox/"]),
+        ("Move every .txt file into a folder named text", ["text/"], [], [], ["text/"]),
+        ("Put the pdfs from inbox/ into pdfs/", ["pdfs/"], [], [], ["pdfs/"]),
+        (
+            "Archive the old reports into archive/2023/",
+            ["archive/2023/"],
+            [],
+            [],
+            ["archive/2023/"],
+        ),
+        (
+            "Find every file that mentions 'invoice' and copy them into invoices/",
+            ["invoices/"],
+            [],
+            [],
+            ["invoices/"],
+        ),
+        # Named after what they hold, or by a writing verb.
+        (
+            "Write a short story in three parts: part1.txt, part2.txt and part3.txt",
+            ["part1.txt", "part2.txt", "part3.txt"],
+            [],
+            [],
+            [],
+        ),
+        ("Draft an email to the team in email.txt", ["email.txt"], [], [], []),
+        ("Generate a changelog in CHANGELOG.md from commits.txt", ["CHANGELOG.md"], [], [], []),
+        ("Combine the .txt files in notes/ into one file all.txt", ["all.txt"], [], [], []),
+        (
+            "Create folders jan, feb and mar, and put a README.md in each",
+            ["jan/", "feb/", "mar/"],
+            [],
+            [],
+            [],
+        ),
+        (
+            "Backup config.yaml to config.yaml.bak and then set port to 9090 in config.yaml",
+            ["config.yaml.bak"],
+            ["config.yaml"],
+            [],
+            [],
+        ),
     ],
 )
 def test_phrasings_that_name_a_file_by_what_it_is_or_where_it_goes(

@@ -32,12 +32,13 @@ _WHERE = (
     r"(?:\s+(?:inside|in|under|within)\s+(?:the\s+)?"
     rf"(?:{_Q}(?P<where>{_DIR}){_Q}(?![\w.])|{_Q}(?P<wname>{_NAME}){_Q}\s+{_DIR_WORD}\b))?"
 )
-_FILLER = r"(?:(?:a|an|the|new|empty|blank|separate|single|text)\s+)*"
+_FILLER = r"(?:(?:a|an|the|new|empty|blank|separate|single|one|text)\s+)*"
 _CALLED = r"(?:(?:called|named|titled)\s+)?"
 _INTO = r"(?:into|to|in|as|at|inside)"
 
 WRITE = re.compile(
-    r"\b(?:write|save|put|store|dump|record|output|type|jot(?:\s+down)?|note\s+down)\b"
+    r"\b(?:write|save|put|store|dump|record|output|type|draft|compose|jot(?:\s+down)?"
+    r"|note\s+down)\b"
     rf"[^;\n]*?\b{_INTO}\s+"
     rf"{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}",
     re.I,
@@ -59,7 +60,7 @@ INTO_FILE = re.compile(
 # "folders a, b and c" continues a list; "folder x and move ..." does not.
 _NOT_VERB = (
     r"(?!(?:move|copy|put|write|then|create|make|rename|delete|remove|add|sort|save|also"
-    r"|append|list|summari[sz]e|index|edit|update|place|inside|in|into|with|for)\b)"
+    r"|append|list|summari[sz]e|index|edit|update|place|inside|in|into|with|for|and|or)\b)"
 )
 _DIR_NAME = rf"{_Q}{_NOT_VERB}{_NAME}/?(?:[\w.-]+/?)*{_Q}"
 _COUNT = r"(?:(?:two|three|four|five|six|seven|eight|nine|ten|\d{1,2})\s+)?"
@@ -84,7 +85,7 @@ MKDIR = re.compile(
 _SRC = rf"(?:{_FILE}|{_DIR}[\w.-]*)"
 _AND = r"\s*(?:,|and|,\s*and)\s+"
 MOVE = re.compile(
-    r"\b(?P<verb>move|mv|copy|cp|transfer)\s+(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
+    r"\b(?P<verb>move|mv|copy|cp|transfer|back\s*up)\s+(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
     rf"{_Q}(?P<src>{_SRC}(?:{_Q}{_AND}{_Q}{_SRC})*|it|them){_Q}\s+"
     rf"(?:(?:in)?to\s+(?:the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}"
     rf"{_Q}(?P<dst>{_FILE}|{_DIR}[\w.-]*|it|there|{_NAME}/?){_Q}|(?P<there>there|here))"
@@ -117,6 +118,8 @@ CALLED_IN = re.compile(
     rf"\s+(?:inside|in|under|within)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}|{_NAME}/?){_Q}(?![\w/])",
     re.I,
 )
+# "into folders by type": how to sort, not a folder's name.
+_NOT_HOW = rf"(?!(?:by|per|for|according|based|with|of|named|after|an?|the|{_DIR_WORD})\b)"
 # Kinds of file people name by their format or content: "every pdf", "the screenshots".
 _KINDS = (
     r"(?:pdf|csv|txt|jpe?g|png|gif|mp3|mp4|docx?|xlsx?|pptx?|svg|zip|json|html?)s?"
@@ -125,12 +128,12 @@ _KINDS = (
 # "Move every .log file in the top folder into logs/": the sources are a set,
 # the destination is named, and something must land in it.
 MOVE_MANY = re.compile(
-    r"\b(?:move|copy|transfer)\s+(?:(?:all|every|each|the)\b[^;\n]*?"
+    r"\b(?:move|copy|transfer|put|place|archive)\s+(?:(?:all|every|each|the)\b[^;\n]*?"
     rf"\b(?:files?|documents?|papers|photos|images|reports|logs|{_KINDS})\b|everything\b"
     r"|\*\.\w+)"
     r"[^;\n]*?\b(?:in)?to\s+"
-    rf"(?:an?\s+new\s+|the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}{_Q}(?P<dir>{_DIR}|{_NAME}/?){_Q}"
-    r"(?![\w/.])",
+    rf"(?:an?\s+(?:new\s+)?|the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}{_Q}{_NOT_HOW}"
+    rf"(?P<dir>{_DIR}|{_NAME}/?){_Q}(?![\w/.])",
     re.I,
 )
 REMOVE_MANY = re.compile(
@@ -236,6 +239,21 @@ _FILES = rf"{_ONE_FILE}(?:\s*(?:,|and|,\s*and)\s+{_ONE_FILE})*"
 CREATE_FILE = re.compile(
     rf"\b(?:create|make|touch|start|write|save|generate|produce|draft|prepare)\s+{_FILLER}"
     rf"(?:{_COUNT}files?\s*:\s+)?{_WHAT}{_CALLED}(?P<names>{_FILES})(?![\w/]){_WHERE}",
+    re.I,
+)
+# Named after what they hold: "Write a story in three parts: p1.txt, p2.txt and p3.txt"
+# (the list ends the clause), "Generate a changelog in CHANGELOG.md from commits.txt".
+NAMED_LATER = re.compile(
+    r"\b(?:create|make|write|generate|produce|split|build|compile)\b"
+    rf"(?:[^;:\n]*?:\s*(?P<names>{_FILES})\s*(?=[.;\n]|$)"
+    rf"|[^;\n]*?\bin\s+(?:file\s+)?{FILE_PATH}\s+(?:from|based\s+on|using)\b)",
+    re.I,
+)
+# "Move all the files in inbox/ into folders by type": the folder they leave must change.
+SPREAD = re.compile(
+    r"\b(?:move|put|place|file|sort|split|group)\b[^;\n]*?\b(?:in|from|inside)\s+(?:the\s+)?"
+    rf"{_Q}(?P<dir>{_DIR}|{_NAME}/){_Q}[^;\n]*?\binto\s+(?:separate\s+|new\s+)?(?:sub)?"
+    r"(?:folders|directories)\b",
     re.I,
 )
 # "Duplicate template.txt as letter.txt", "a backup copy of a.yaml named a.yaml.bak":

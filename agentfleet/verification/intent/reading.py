@@ -85,6 +85,9 @@ def _events(body: str) -> list[Event]:
         events += [(m.start(), "file", m.group("file")) for m in pattern.finditer(body)]
     for m in pt.CREATE_FILE.finditer(body):
         events += [(m.start(), "file", path) for path in _placed(m)]
+    for m in pt.NAMED_LATER.finditer(body):
+        named = _names(m.group("names")) if m.group("names") else [m.group("file")]
+        events += [(m.start(), "file", path) for path in named]
     for m in pt.COPY_INTO_DIR.finditer(body):
         copy = posixpath.join(m.group("dir"), posixpath.basename(m.group("src")))
         events.append((m.start(), "file", copy))
@@ -95,7 +98,7 @@ def _events(body: str) -> list[Event]:
     for m in pt.DELETE.finditer(body):
         events += [(m.start(), "gone", p) for p in _names(m.group("paths"))]
     events += [(m.start(), "gone", m.group("path")) for m in pt.DELETE_DIR.finditer(body)]
-    for pattern in (pt.SORT, pt.REMOVE_MANY):
+    for pattern in (pt.SORT, pt.REMOVE_MANY, pt.SPREAD):
         events += [(m.start(), "touch", m.group("dir")) for m in pattern.finditer(body)]
     for m in pt.SORT_NAMED.finditer(body):
         events.append((m.start(), "touch", m.group("dir") or m.group("named")))
@@ -190,6 +193,11 @@ def _move(exp: Expectation, value: str, last_dir: str | None, *, is_move: bool) 
         # "Write a.txt, then move it into x/": the earlier output moves.
         src = next((o for o in reversed(exp.outputs) if not o.endswith("/")), "")
         if not src:
+            # "Find the files that ... and copy them into invoices/": something lands there.
+            if _looks_dir(dst):
+                folder = norm(dst.rstrip("/") + "/")
+                _add(exp.outputs, folder)
+                _add(exp.touched, folder)
             return last_dir
     src = norm(src)
     if _looks_dir(dst):
