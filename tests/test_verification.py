@@ -405,6 +405,17 @@ def test_declared_outputs_win_over_the_wording(tmp_path: Path) -> None:
     assert not missing.passed and missing.missing == ["report/"]
 
 
+def test_a_declared_pattern_asks_for_a_change_in_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "inbox" / "pdf").mkdir(parents=True)
+    (tmp_path / "inbox" / "pdf" / "a.pdf").write_text("x")
+    moved = [Effect(op="move", path="inbox/pdf/a.pdf", src="inbox/a.pdf")]
+    ok = verify(tmp_path, _req("Sort the pdfs", moved, outputs=["inbox/pdf/*.pdf"]))
+    assert ok.passed, ok.reason
+    assert ok.checked == ["inbox/pdf/"]
+    idle = verify(tmp_path, _req("Sort the pdfs", [], outputs=["inbox/pdf/*.pdf"]))
+    assert not idle.passed and idle.missing == ["inbox/pdf/"]
+
+
 def test_a_folder_output_is_made_by_writing_inside_it(tmp_path: Path) -> None:
     (tmp_path / "papers" / "law").mkdir(parents=True)
     (tmp_path / "papers" / "law" / "a.pdf").write_bytes(b"%PDF")

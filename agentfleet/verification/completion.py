@@ -21,6 +21,7 @@ Work that asks for no file effect passes on its answer alone, and says so.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -208,11 +209,22 @@ def check(
     )
 
 
+# A declared output a planner wrote as a pattern ("inbox/pdf/*.pdf") names no one path.
+_GLOB = re.compile(r"[*?\[]")
+
+
 def expectation_for(req: VerifyRequest) -> Expectation:
     """Declared outputs win; otherwise the task's wording says what to expect."""
     read = expect(task_wording(req.task))
     if req.outputs:
-        read.outputs = list(dict.fromkeys(norm(o) for o in req.outputs if norm(o) != "."))
+        paths = [norm(o) for o in req.outputs]
+        read.outputs = list(dict.fromkeys(p for p in paths if p != "." and not _GLOB.search(p)))
+        for pattern in paths:
+            if star := _GLOB.search(pattern):
+                # The folder the pattern is in must have changed.
+                folder = pattern[: star.start()].rpartition("/")[0]
+                if folder and folder + "/" not in read.touched:
+                    read.touched.append(folder + "/")
         read.effects_required = True
     return read
 
