@@ -260,7 +260,16 @@ def test_sources_and_questions_name_no_output(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["Split big.txt into parts of 100 lines each", "Write a haiku and save it"]
+    "text",
+    [
+        "Split big.txt into parts of 100 lines each",
+        "Write a haiku and save it",
+        "Make a README for this project",
+        "Add a .gitignore that ignores node_modules",
+        "Set up a Python project skeleton with src/ and tests/ folders",
+        "Back up the docs folder to docs-backup/",
+        "Move report.txt up one level",
+    ],
 )
 def test_a_change_with_no_output_named_is_still_asked_for(text: str) -> None:
     exp = expect(text)

@@ -196,15 +196,21 @@ SORT = re.compile(
 # haiku" is answered in text, "sort the files" is not.
 FILE_CHORE = re.compile(
     r"\b(?:move|copy|rename|delete|remove|erase|trash|sort|organi[sz]e|arrange|tidy"
-    r"|archive|clean\s+up|de-?dup(?:e|licate))\b[^.;\n]{0,40}?\b(?:files?|folders?"
-    r"|director(?:y|ies)|documents?|docs|papers|photos|images|pictures|notes|workspace"
-    r"|everything|them|it)\b"
+    r"|archive|clean\s+up|de-?dup(?:e|licate)|back\s*up|set\s+up)\b[^.;\n]{0,40}?"
+    r"\b(?:files?|folders?|director(?:y|ies)|documents?|docs|papers|photos|images|pictures"
+    r"|notes|workspace|everything|them|it|project|skeleton)\b"
     r"|\b(?:write|save|create|make|add|put)\b[^.;\n]{0,30}?\b(?:an?|the|new|empty)\s+"
     r"(?:\w+\s+)?(?:file|folder|directory)\b"
+    # "Make a README", "Add a .gitignore": files people name by their role.
+    r"|\b(?:write|create|make|add)\s+(?:an?\s+|the\s+|new\s+)*"
+    r"(?:README|Makefile|Dockerfile|LICENSE|CHANGELOG|\.[a-z]\w*)\b"
+    # "Find all TODOs in src/ and list them in TODO.md".
+    r"|\blist\s+(?:them|it|these|those)\s+(?:in|into|to)\s+"
+    rf"{_Q}{_FILE}"
     # "Write a haiku and save it": saved, though not said where.
     r"|\bsave\s+(?:it|them|that|this)\b"
     # "Split big.txt into parts": a named file reworked into other files.
-    r"|\b(?:split|merge|concatenate|compress|zip|unzip|convert|encrypt|decrypt)\s+"
+    r"|\b(?:split|merge|concatenate|compress|zip|unzip|convert|encrypt|decrypt|move|copy|rename)\s+"
     rf"(?:the\s+)?(?:file\s+)?{_Q}{_FILE}",
     re.I,
 )
