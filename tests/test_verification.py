@@ -177,6 +177,16 @@ def test_outputs_are_read_from_the_wording(
         ('Write "Meeting moved to Mon.Tue" into a.txt', ["a.txt"], [], [], []),
         ("Make backup/ and copy config.yaml there", ["backup/", "backup/config.yaml"], [], [], []),
         ("Create the out/ directory.", ["out/"], [], [], []),
+        # A sentence's full stop is not part of a name.
+        ("Create an empty directory named archive.", ["archive/"], [], [], []),
+        # Work saved under another name leaves its source as it was.
+        (
+            "Replace every tab with a comma in export.txt and save the result as export.csv.",
+            ["export.csv"],
+            [],
+            [],
+            [],
+        ),
         ("Set debug to true in config.yaml", [], ["config.yaml"], [], []),
         ("Swap the first and last lines of list.txt", [], ["list.txt"], [], []),
         ("Move *.txt into text/", ["text/"], [], [], ["text/"]),

@@ -21,7 +21,8 @@ _FILE = rf"(?:[\w.-]+/)*(?:[\w-][\w.-]*\.[A-Za-z][A-Za-z0-9]{{0,7}}|{_DOTFILE})"
 # A quoted name with spaces: "my notes.txt".
 _SPACED = r"(?<=[`'\"])[^`'\"\n]*?\s[^`'\"\n]*?\.[A-Za-z][A-Za-z0-9]{0,7}(?=[`'\"])"
 _DIR = r"(?:[\w.-]+/)+"
-_NAME = r"[\w][\w.-]*"
+# A name never ends in ".": "a directory named archive." ends a sentence.
+_NAME = r"\w(?:[\w.-]*[\w-])?"
 _Q = r"[`'\"]?"
 FILE_PATH = rf"{_Q}(?P<file>{_FILE}|{_SPACED}){_Q}(?![\w/])"
 ANY_PATH = rf"{_Q}(?P<path>{_FILE}|{_DIR}[\w.-]*|{_NAME}/?){_Q}(?![\w/])"
@@ -34,6 +35,9 @@ _WHERE = (
 )
 _FILLER = r"(?:(?:a|an|the|new|empty|blank|separate|single|one|text)\s+)*"
 _CALLED = r"(?:(?:called|named|titled)\s+)?"
+# "... and save the result as export.csv": the work lands in another file, so the
+# one it is read from is not changed in place.
+_ELSEWHERE = rf"(?![^;\n]*\b(?:into|as|to)\s+{_FILLER}(?:file\s+)?{_Q}{_FILE})"
 _INTO = r"(?:into|to|in|as|at|inside)"
 
 WRITE = re.compile(
@@ -62,7 +66,7 @@ _NOT_VERB = (
     r"(?!(?:move|copy|put|write|then|create|make|rename|delete|remove|add|sort|save|also"
     r"|append|list|summari[sz]e|index|edit|update|place|inside|in|into|with|for|and|or)\b)"
 )
-_DIR_NAME = rf"{_Q}{_NOT_VERB}{_NAME}/?(?:[\w.-]+/?)*{_Q}"
+_DIR_NAME = rf"{_Q}{_NOT_VERB}{_NAME}(?:/{_NAME})*/?{_Q}"
 _COUNT = r"(?:(?:two|three|four|five|six|seven|eight|nine|ten|\d{1,2})\s+)?"
 CREATE_DIR = re.compile(
     rf"\b(?:create|make|add|set\s+up|mkdir)\s+{_FILLER}{_COUNT}{_DIR_WORD}"
@@ -176,7 +180,7 @@ EDIT = re.compile(
     r"|\b(?:edit|fix|update|rewrite|modify|overwrite|reformat|correct)\s+"
     r"|\b(?:replace|change|overwrite|update|rewrite|edit)\s+(?:the\s+|all\s+(?:of\s+)?(?:the\s+)?)?"
     r"(?:contents?|text|body)\s+of\s+)"
-    rf"(?:the\s+)?(?:file\s+)?{FILE_PATH}",
+    rf"(?:the\s+)?(?:file\s+)?{FILE_PATH}{_ELSEWHERE}",
     re.I,
 )
 # "Delete the tmp folder (and everything in it)".
@@ -288,15 +292,14 @@ _LINE_WORK = (
 )
 LINES_IN_PLACE = re.compile(
     rf"\b{_LINE_WORK}\b[^;\n]{{0,40}}?\b(?:lines?|rows?|entries|items|names|duplicates"
-    r"|whitespace|comments?|everything|text|contents?|words)\b[^;\n]{0,20}?\b(?:of|in|from|inside)\s+(?:the\s+)?(?:file\s+)?"
-    + FILE_PATH
-    + rf"(?![^;\n]*\b(?:into|as|to)\s+{_FILLER}(?:file\s+)?{_Q}{_FILE})",
+    r"|whitespace|comments?|everything|text|contents?|words)\b[^;\n]{0,20}?"
+    rf"\b(?:of|in|from|inside)\s+(?:the\s+)?(?:file\s+)?{FILE_PATH}{_ELSEWHERE}",
     re.I,
 )
 # "Sort names.txt alphabetically".
 SORT_FILE = re.compile(
     rf"\b(?:sort|alphabeti[sz]e|dedupe|de-?duplicate)\s+(?:the\s+)?(?:file\s+)?{FILE_PATH}"
-    rf"(?![^;\n]*\b(?:into|as|to)\s+{_FILLER}(?:file\s+)?{_Q}{_FILE})",
+    rf"{_ELSEWHERE}",
     re.I,
 )
 # "Organize inbox/ into subfolders", "Organize my photos folder by year", "Empty the
