@@ -179,6 +179,24 @@ def test_outputs_are_read_from_the_wording(
         ("Create the out/ directory.", ["out/"], [], [], []),
         # A sentence's full stop is not part of a name.
         ("Create an empty directory named archive.", ["archive/"], [], [], []),
+        ("Move all .jpg files from inbox/ into photos/.", ["photos/"], [], [], ["photos/"]),
+        # From the task catalog (tests/data/tasks.jsonl).
+        ("Fix the typo in the main heading of README.md.", [], ["README.md"], [], []),
+        ("Lowercase all column headers in data/sales.csv.", [], ["data/sales.csv"], [], []),
+        (
+            "Flatten the nested folders under photos/2023/ into one folder",
+            [],
+            [],
+            [],
+            ["photos/2023/"],
+        ),
+        (
+            "Review auth/login.py for security problems and write the findings to review.md.",
+            ["review.md"],
+            [],
+            [],
+            [],
+        ),
         # Work saved under another name leaves its source as it was.
         (
             "Replace every tab with a comma in export.txt and save the result as export.csv.",
@@ -279,6 +297,10 @@ def test_sources_and_questions_name_no_output(text: str) -> None:
         "Set up a Python project skeleton with src/ and tests/ folders",
         "Back up the docs folder to docs-backup/",
         "Move report.txt up one level",
+        # The file is what the tests are for, not (surely) where they go.
+        "Write unit tests for the parse_date function in utils/dates.py",
+        "Refactor the data access code across the repository",
+        "Audit the finance/ folder for misfiled documents and move each one to the right place",
     ],
 )
 def test_a_change_with_no_output_named_is_still_asked_for(text: str) -> None:

@@ -31,7 +31,7 @@ _DIR_WORD = r"(?:folder|directory|dir|subfolder|subdirectory)s?"
 # "... in docs/", "... inside the logs folder": where a file named just before goes.
 _WHERE = (
     r"(?:\s+(?:inside|in|under|within)\s+(?:the\s+)?"
-    rf"(?:{_Q}(?P<where>{_DIR}){_Q}(?![\w.])|{_Q}(?P<wname>{_NAME}){_Q}\s+{_DIR_WORD}\b))?"
+    rf"(?:{_Q}(?P<where>{_DIR}){_Q}(?!\w|\.\w)|{_Q}(?P<wname>{_NAME}){_Q}\s+{_DIR_WORD}\b))?"
 )
 _FILLER = r"(?:(?:a|an|the|new|empty|blank|separate|single|one|text)\s+)*"
 _CALLED = r"(?:(?:called|named|titled)\s+)?"
@@ -43,7 +43,7 @@ _INTO = r"(?:into|to|in|as|at|inside)"
 WRITE = re.compile(
     r"\b(?:write|save|put|store|dump|record|output|type|draft|compose|jot(?:\s+down)?"
     r"|note\s+down)\b"
-    rf"[^;\n]*?\b{_INTO}\s+"
+    rf"(?P<gap>[^;\n]*?)\b(?P<prep>{_INTO})\s+"
     rf"{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}",
     re.I,
 )
@@ -83,7 +83,7 @@ NAMED_DIR = re.compile(
 # "mkdir -p a/b", "Make backup/ and copy ... there": a path that ends in "/" is a folder.
 MKDIR = re.compile(
     rf"\b(?:mkdir\s+(?:-p\s+)?{_Q}(?P<name>{_NAME}(?:/[\w.-]+)*/?)"
-    rf"|(?:create|make)\s+(?:the\s+)?{_Q}(?P<path>{_DIR})(?![\w.])){_Q}",
+    rf"|(?:create|make)\s+(?:the\s+)?{_Q}(?P<path>{_DIR})(?!\w|\.\w)){_Q}",
     re.I,
 )
 _SRC = rf"(?:{_FILE}|{_DIR}[\w.-]*)"
@@ -137,7 +137,7 @@ MOVE_MANY = re.compile(
     r"|\*\.\w+)"
     r"[^;\n]*?\b(?:in)?to\s+"
     rf"(?:an?\s+(?:new\s+)?|the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}{_Q}{_NOT_HOW}"
-    rf"(?P<dir>{_DIR}|{_NAME}/?){_Q}(?![\w/.])",
+    rf"(?P<dir>{_DIR}|{_NAME}/?){_Q}(?![\w/]|\.\w)",
     re.I,
 )
 REMOVE_MANY = re.compile(
@@ -176,7 +176,8 @@ APPEND = re.compile(
 # the contents of a.txt with hello".
 EDIT = re.compile(
     r"(?:\b(?:replace|change|edit|fix|update|correct|rewrite|modify|swap|set)\b[^;\n]*?"
-    r"\b(?:in|throughout|across|within)\s+"
+    # "the extension of", "the name of" a file: renamed, not edited.
+    r"(?:\b(?:in|throughout|across|within)|(?<!\bextension )(?<!\bname )\bof)\s+"
     r"|\b(?:edit|fix|update|rewrite|modify|overwrite|reformat|correct)\s+"
     r"|\b(?:replace|change|overwrite|update|rewrite|edit)\s+(?:the\s+|all\s+(?:of\s+)?(?:the\s+)?)?"
     r"(?:contents?|text|body)\s+of\s+)"
@@ -190,9 +191,9 @@ DELETE_DIR = re.compile(
 )
 # "file" is a verb only where a clause starts: "file the papers in inbox/".
 SORT = re.compile(
-    r"(?:\b(?:sort|organi[sz]e|arrange|group|tidy(?:\s+up)?)|(?:^|[;.,]\s*|\b(?:then|and)\s+)"
-    r"file)\b[^;\n]*?"
-    rf"\b(?:in|inside|within|of|from)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}|{_NAME}/){_Q}",
+    r"(?:\b(?:sort|organi[sz]e|arrange|group|tidy(?:\s+up)?|flatten)"
+    r"|(?:^|[;.,]\s*|\b(?:then|and)\s+)file)\b[^;\n]*?"
+    rf"\b(?:in|inside|within|of|from|under)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}|{_NAME}/){_Q}",
     re.I,
 )
 
@@ -200,9 +201,11 @@ SORT = re.compile(
 # haiku" is answered in text, "sort the files" is not.
 FILE_CHORE = re.compile(
     r"\b(?:move|copy|rename|delete|remove|erase|trash|sort|organi[sz]e|arrange|tidy"
-    r"|archive|clean\s+up|de-?dup(?:e|licate)|back\s*up|set\s+up)\b[^.;\n]{0,40}?"
+    r"|archive|clean\s+up|de-?dup(?:e|licate)|back\s*up|set\s+up|migrate|reorgani[sz]e"
+    r"|restructure|flatten|refactor)\b[^.;\n]{0,40}?"
     r"\b(?:files?|folders?|director(?:y|ies)|documents?|docs|papers|photos|images|pictures"
-    r"|notes|workspace|everything|them|it|project|skeleton)\b"
+    r"|notes|workspace|everything|them|it|project|skeleton|code|codebase|repository|repo"
+    r"|modules?|assets|drive|each\s+one)\b"
     r"|\b(?:write|save|create|make|add|put)\b[^.;\n]{0,30}?\b(?:an?|the|new|empty)\s+"
     r"(?:\w+\s+)?(?:file|folder|directory)\b"
     # "Make a README", "Add a .gitignore": files people name by their role.
@@ -225,6 +228,12 @@ QUESTION = re.compile(
 )
 # A step that only plans or checks quotes the goal ("Validate that every part
 # of the goal was done: write a.txt ..."): the paths it quotes are not its own.
+# "Review login.py and write the findings to review.md": the look comes with a change.
+THEN_CHANGE = re.compile(
+    r"\b(?:and|then)\s+(?:then\s+)?(?:write|save|create|make|put|move|copy|rename|delete|remove"
+    r"|add|append|fix|update|edit|replace|sort|store|record)\b",
+    re.I,
+)
 LOOK_ONLY = re.compile(
     r"^\s*(?:validate|verify|double[- ]check|check|review|confirm|inspect|ensure|make\s+sure"
     r"|plan|outline|think\s+about|proofread)\b",
@@ -276,7 +285,7 @@ COPY_NAMED = re.compile(
 # "Make a copy of notes.md in backup/": the folder the copy goes to.
 COPY_INTO_DIR = re.compile(
     rf"\b(?:copy|backup|duplicate)\s+of\s+(?:the\s+)?(?:file\s+)?{_Q}(?P<src>{_FILE}){_Q}\s+"
-    rf"(?:in|into|inside|under|to)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}){_Q}(?![\w.])",
+    rf"(?:in|into|inside|under|to)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}){_Q}(?!\w|\.\w)",
     re.I,
 )
 # "Convert data.csv to JSON in data.json".
@@ -292,7 +301,8 @@ _LINE_WORK = (
 )
 LINES_IN_PLACE = re.compile(
     rf"\b{_LINE_WORK}\b[^;\n]{{0,40}}?\b(?:lines?|rows?|entries|items|names|duplicates"
-    r"|whitespace|comments?|everything|text|contents?|words)\b[^;\n]{0,20}?"
+    r"|whitespace|comments?|everything|text|contents?|words|headers?|headings?|columns?|fields?"
+    r"|values?|dates?|keys?|cells?)\b[^;\n]{0,20}?"
     rf"\b(?:of|in|from|inside)\s+(?:the\s+)?(?:file\s+)?{FILE_PATH}{_ELSEWHERE}",
     re.I,
 )
@@ -308,7 +318,7 @@ SORT_NAMED = re.compile(
     r"\b(?:sort|organi[sz]e|arrange|group|tidy(?:\s+up)?|clean\s+(?:up|out)"
     # A verb only with its object's article: "an empty notes folder" is made, not emptied.
     r"|(?:empty|clear|purge|wipe)(?:\s+out)?(?=\s+(?:the|my|our|your)\s))\s+"
-    rf"(?:(?:my|our|the|your)\s+)?(?:{_Q}(?P<dir>{_DIR}){_Q}(?![\w.])"
+    rf"(?:(?:my|our|the|your)\s+)?(?:{_Q}(?P<dir>{_DIR}){_Q}(?!\w|\.\w)"
     rf"|{_Q}(?P<named>{_NAME}){_Q}\s+{_DIR_WORD}\b)",
     re.I,
 )
@@ -321,6 +331,6 @@ NEW_EXTENSION = re.compile(
 # "Rename the folder tmp to scratch".
 RENAME_DIR = re.compile(
     rf"\brename\s+(?:the\s+)?{_DIR_WORD}\s+{_Q}(?P<src>{_NAME}){_Q}\s+(?:to|as|into)\s+"
-    rf"{_Q}(?P<dst>{_NAME}/?){_Q}(?![\w/.])",
+    rf"{_Q}(?P<dst>{_NAME}/?){_Q}(?![\w/]|\.\w)",
     re.I,
 )

@@ -63,6 +63,7 @@ def _placed(m: re.Match[str]) -> list[str]:
 
 
 Event = tuple[int, str, str]
+_FOR = re.compile(r"\bfor\b", re.I)
 
 
 def _events(body: str) -> list[Event]:
@@ -80,8 +81,12 @@ def _events(body: str) -> list[Event]:
     for m in pt.CALLED_IN.finditer(body):
         kind = "file" if m.group("kind").lower() == "file" else "dir"
         events.append((m.start(), kind, posixpath.join(m.group("dir"), m.group("name"))))
-    made = (pt.WRITE, pt.PRODUCE, pt.INTO_FILE, pt.GIST, pt.COPY_NAMED, pt.CONVERT_IN)
-    for pattern in made:
+    for m in pt.WRITE.finditer(body):
+        # "Write unit tests for parse_date in utils/dates.py": the file holds what the
+        # work is for, not (surely) where it goes; some change is still asked for.
+        source = m.group("prep").lower() == "in" and _FOR.search(m.group("gap"))
+        events.append((m.start(), "change" if source else "file", m.group("file")))
+    for pattern in (pt.PRODUCE, pt.INTO_FILE, pt.GIST, pt.COPY_NAMED, pt.CONVERT_IN):
         events += [(m.start(), "file", m.group("file")) for m in pattern.finditer(body)]
     for m in pt.CREATE_FILE.finditer(body):
         events += [(m.start(), "file", path) for path in _placed(m)]
@@ -144,11 +149,13 @@ def _one_question(text: str) -> bool:
 def expect(text: str) -> Expectation:
     """Read the outputs, removals and required effects out of a task's wording."""
     exp = Expectation()
-    if pt.LOOK_ONLY.match(text) or _one_question(text):
+    looks = pt.LOOK_ONLY.match(text) and not pt.THEN_CHANGE.search(text.split(":", 1)[0])
+    if looks or _one_question(text):
         return exp
     # Quoted content is what goes into a file, not where it goes.
     body = pt.QUOTED.sub(_content, text)
     last_dir: str | None = None
+    wants_change = False
     for _, kind, value in _events(body):
         if kind == "dir":
             last_dir = norm(value.rstrip("/") + "/")
@@ -161,6 +168,8 @@ def expect(text: str) -> Expectation:
             last = next((o for o in reversed(exp.outputs) if not o.endswith("/")), None)
             if last is not None:
                 _add(exp.modified, last)
+        elif kind == "change":
+            wants_change = True
         elif kind == "gone":
             _add(exp.removed, value)
         elif kind == "touch":
@@ -176,8 +185,10 @@ def expect(text: str) -> Expectation:
     # A file that is changed in place need not also be made by the same agent.
     exp.outputs = [o for o in exp.outputs if o not in exp.modified]
     hands_off = bool(pt.HANDS_OFF.search(body))
-    exp.effects_required = exp.asks_for_files or (
-        bool(pt.FILE_CHORE.search(body)) and not pt.QUESTION.match(body) and not hands_off
+    exp.effects_required = (
+        exp.asks_for_files
+        or wants_change
+        or (bool(pt.FILE_CHORE.search(body)) and not pt.QUESTION.match(body) and not hands_off)
     )
     return exp
 
