@@ -68,6 +68,12 @@ _FOR = re.compile(r"\bfor\b", re.I)
 
 def _events(body: str) -> list[Event]:
     """Every phrasing found, as (position, kind, path): read in the order written."""
+    events = [*_made(body), *_changed(body), *_moved(body)]
+    return sorted(events, key=lambda e: e[0])
+
+
+def _made(body: str) -> list[Event]:
+    """Folders and files the wording asks to make."""
     events: list[Event] = []
     for m in pt.CREATE_DIR.finditer(body):
         events += [(m.start(), "dir", n) for n in _names(m.group("names"))]
@@ -96,10 +102,22 @@ def _events(body: str) -> list[Event]:
     for m in pt.COPY_INTO_DIR.finditer(body):
         copy = posixpath.join(m.group("dir"), posixpath.basename(m.group("src")))
         events.append((m.start(), "file", copy))
+    return events
+
+
+def _changed(body: str) -> list[Event]:
+    """Files the wording asks to change in place."""
+    events: list[Event] = []
     changed = (pt.APPEND, pt.EDIT, pt.ADD_TO, pt.IN_FILE_EDIT)
     for pattern in (*changed, pt.LINES_IN_PLACE, pt.SORT_FILE):
         events += [(m.start(), "modify", m.group("file")) for m in pattern.finditer(body)]
     events += [(m.start(), "modify-it", "") for m in pt.ADD_TO_IT.finditer(body)]
+    return events
+
+
+def _moved(body: str) -> list[Event]:
+    """Paths the wording asks to remove, move or rename, and folders that must change."""
+    events: list[Event] = []
     for m in pt.DELETE.finditer(body):
         events += [(m.start(), "gone", p) for p in _names(m.group("paths"))]
     events += [(m.start(), "gone", m.group("path")) for m in pt.DELETE_DIR.finditer(body)]
@@ -122,7 +140,7 @@ def _events(body: str) -> list[Event]:
         src = m.group("src")
         renamed = src.rsplit(".", 1)[0] + "." + m.group("ext")
         events += [(m.start(), "gone", src), (m.start() + 1, "file", renamed)]
-    return sorted(events, key=lambda e: e[0])
+    return events
 
 
 # A sentence that ends before the question mark does: the text says more than it asks.
