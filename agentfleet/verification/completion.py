@@ -28,7 +28,7 @@ from pathlib import Path
 from agentfleet.contracts.models import MUTATING_OPS, Effect, Verification, VerifyRequest
 from agentfleet.contracts.status import NodeStatus
 from agentfleet.delegation.prompts import REPORTS_HEADER
-from agentfleet.verification.intent import Expectation, claimed_changes, expect, norm
+from agentfleet.verification.intent import Expectation, add_path, claimed_changes, expect, norm
 
 # Dependency reports and input-file lists are context for the model, not the
 # task's own wording: an output named in a sibling's report is not this one's.
@@ -223,8 +223,8 @@ def expectation_for(req: VerifyRequest) -> Expectation:
             if star := _GLOB.search(pattern):
                 # The folder the pattern is in must have changed.
                 folder = pattern[: star.start()].rpartition("/")[0]
-                if folder and folder + "/" not in read.touched:
-                    read.touched.append(folder + "/")
+                if folder:
+                    add_path(read.touched, folder + "/")
         read.effects_required = True
     return read
 

@@ -16,6 +16,6 @@ workflow, so improving it changes no workflow's commands.
 from __future__ import annotations
 
 from agentfleet.verification.intent.claims import claimed_changes
-from agentfleet.verification.intent.reading import Expectation, expect, norm
+from agentfleet.verification.intent.reading import Expectation, add_path, expect, norm
 
-__all__ = ["Expectation", "claimed_changes", "expect", "norm"]
+__all__ = ["Expectation", "add_path", "claimed_changes", "expect", "norm"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from agentfleet.verification.intent.patterns import _DIR, _FILE
-from agentfleet.verification.intent.reading import _add
+from agentfleet.verification.intent.reading import add_path
 
 _CHANGE_WORDS = re.compile(
     r"\b(?:created|wrote|written|saved|moved|renamed|copied|deleted|removed|made|added"
@@ -42,5 +42,5 @@ def claimed_changes(report: str) -> list[str]:
                 continue
             if m.group("tick") and not re.fullmatch(r"[\w./-]+", raw):
                 continue
-            _add(out, raw)
+            add_path(out, raw)
     return out

@@ -24,6 +24,14 @@ _DIR = r"(?:[\w.-]+/)+"
 # A name never ends in ".": "a directory named archive." ends a sentence.
 _NAME = r"\w(?:[\w.-]*[\w-])?"
 _Q = r"[`'\"]?"
+_AND = r"\s*(?:,|and|,\s*and)\s+"
+
+
+def _listed(item: str) -> str:
+    """One `item`, or several: "a, b and c"."""
+    return rf"{item}(?:{_AND}{item})*"
+
+
 FILE_PATH = rf"{_Q}(?P<file>{_FILE}|{_SPACED}){_Q}(?![\w/])"
 ANY_PATH = rf"{_Q}(?P<path>{_FILE}|{_DIR}[\w.-]*|{_NAME}/?){_Q}(?![\w/])"
 
@@ -71,7 +79,7 @@ _COUNT = r"(?:(?:two|three|four|five|six|seven|eight|nine|ten|\d{1,2})\s+)?"
 CREATE_DIR = re.compile(
     rf"\b(?:create|make|add|set\s+up|mkdir)\s+{_FILLER}{_COUNT}{_DIR_WORD}"
     rf"(?:\s+(?:structure|tree|hierarchy|path))?\s*:?\s+{_CALLED}"
-    rf"(?P<names>{_DIR_NAME}(?:\s*(?:,|and|,\s*and)\s+{_DIR_NAME})*)",
+    rf"(?P<names>{_listed(_DIR_NAME)})",
     re.I,
 )
 NAMED_DIR = re.compile(
@@ -86,11 +94,10 @@ MKDIR = re.compile(
     rf"|(?:create|make)\s+(?:the\s+)?{_Q}(?P<path>{_DIR})(?!\w|\.\w)){_Q}",
     re.I,
 )
-_SRC = rf"(?:{_FILE}|{_DIR}[\w.-]*)"
-_AND = r"\s*(?:,|and|,\s*and)\s+"
+_SRC = rf"{_Q}(?:{_FILE}|{_DIR}[\w.-]*){_Q}"
 MOVE = re.compile(
     r"\b(?P<verb>move|mv|copy|cp|transfer|back\s*up)\s+(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
-    rf"{_Q}(?P<src>{_SRC}(?:{_Q}{_AND}{_Q}{_SRC})*|it|them){_Q}\s+"
+    rf"{_Q}(?P<src>{_listed(_SRC)}|it|them){_Q}\s+"
     rf"(?:(?:in)?to\s+(?:the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}"
     rf"{_Q}(?P<dst>{_FILE}|{_DIR}[\w.-]*|it|there|{_NAME}/?){_Q}|(?P<there>there|here))"
     r"(?![\w/])",
@@ -106,7 +113,7 @@ _DELETE_VERB = (
 )
 DELETE = re.compile(
     rf"\b{_DELETE_VERB}\s+(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
-    rf"(?P<paths>{_Q}{_SRC}{_Q}(?:{_AND}{_Q}{_SRC}{_Q})*)(?![\w/])",
+    rf"(?P<paths>{_listed(_SRC)})(?![\w/])",
     re.I,
 )
 # "i need a new directory named drafts", "I'd like a file named plan.md": no verb of
@@ -252,7 +259,7 @@ _WHAT = (
 )
 # Right after a verb, quoted words are what to write ("Write 'see notes.txt' into a.txt").
 _ONE_FILE = rf"{_Q}{_FILE}{_Q}"
-_FILES = rf"{_ONE_FILE}(?:\s*(?:,|and|,\s*and)\s+{_ONE_FILE})*"
+_FILES = _listed(_ONE_FILE)
 # "Create notes.md", "Write a Python script fizzbuzz.py", "Create three files: a.txt,
 # b.txt and c.txt", "Create an empty file named .gitignore in logs/".
 CREATE_FILE = re.compile(

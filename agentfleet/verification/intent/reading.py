@@ -42,7 +42,8 @@ def _looks_dir(path: str) -> bool:
     return path.endswith("/") or "." not in posixpath.basename(path)
 
 
-def _add(items: list[str], path: str) -> None:
+def add_path(items: list[str], path: str) -> None:
+    """Add `path` to `items` as the sandbox shows it, once; the workspace root is no path."""
     p = norm(path)
     if p not in items and p != ".":
         items.append(p)
@@ -177,25 +178,25 @@ def expect(text: str) -> Expectation:
     for _, kind, value in _events(body):
         if kind == "dir":
             last_dir = norm(value.rstrip("/") + "/")
-            _add(exp.outputs, last_dir)
+            add_path(exp.outputs, last_dir)
         elif kind == "file":
-            _add(exp.outputs, value)
+            add_path(exp.outputs, value)
         elif kind == "modify":
-            _add(exp.modified, value)
+            add_path(exp.modified, value)
         elif kind == "modify-it":
             last = next((o for o in reversed(exp.outputs) if not o.endswith("/")), None)
             if last is not None:
-                _add(exp.modified, last)
+                add_path(exp.modified, last)
         elif kind == "change":
             wants_change = True
         elif kind == "gone":
-            _add(exp.removed, value)
+            add_path(exp.removed, value)
         elif kind == "touch":
-            _add(exp.touched, value if value.endswith("/") else value + "/")
+            add_path(exp.touched, value if value.endswith("/") else value + "/")
         elif kind == "fill":
             folder = norm(value.rstrip("/") + "/")
-            _add(exp.outputs, folder)
-            _add(exp.touched, folder)
+            add_path(exp.outputs, folder)
+            add_path(exp.touched, folder)
             last_dir = folder
         else:
             is_move = kind.endswith(("move", "mv", "transfer"))
@@ -225,8 +226,8 @@ def _move(exp: Expectation, value: str, last_dir: str | None, *, is_move: bool) 
             # "Find the files that ... and copy them into invoices/": something lands there.
             if _looks_dir(dst):
                 folder = norm(dst.rstrip("/") + "/")
-                _add(exp.outputs, folder)
-                _add(exp.touched, folder)
+                add_path(exp.outputs, folder)
+                add_path(exp.touched, folder)
             return last_dir
     src = norm(src)
     if _looks_dir(dst):
@@ -237,7 +238,7 @@ def _move(exp: Expectation, value: str, last_dir: str | None, *, is_move: bool) 
         target = norm(dst)
     if src in exp.outputs and is_move:
         exp.outputs.remove(src)
-    _add(exp.outputs, target)
+    add_path(exp.outputs, target)
     if is_move:
-        _add(exp.removed, src)
+        add_path(exp.removed, src)
     return last_dir
