@@ -477,3 +477,103 @@ def test_a_rename_without_the_asked_append_fails(tmp_path: Path) -> None:
 def test_answer_only_work_with_an_empty_answer_fails(tmp_path: Path) -> None:
     v = verify(tmp_path, _req("What is a durable workflow?", [], "   "))
     assert not v.passed and v.mode == "answer_only" and "gave no answer" in v.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "contains", "lacks"),
+    [
+        ('Create todo.txt containing "buy milk"', [("todo.txt", "buy milk")], []),
+        ("Save 'Meeting moved to 3pm' as memo.txt", [("memo.txt", "Meeting moved to 3pm")], []),
+        ("Put the line version=2 in settings.txt", [("settings.txt", "version=2")], []),
+        ("Write the number 3 into n3.txt", [("n3.txt", "3")], []),
+        ("Add a line 'done' at the end of todo.txt", [("todo.txt", "done")], []),
+        ("Add 'Carol' to the guest list in guests.txt", [("guests.txt", "Carol")], []),
+        ("Create notes.md with the text 'hello world'", [("notes.md", "hello world")], []),
+        ("Write “smart quotes” to s.txt", [("s.txt", "smart quotes")], []),
+        (
+            "Replace 'colour' with 'color' in essay.md",
+            [("essay.md", "color")],
+            [("essay.md", "colour")],
+        ),
+        (
+            "In essay.md, change 'colour' to 'color'",
+            [("essay.md", "color")],
+            [("essay.md", "colour")],
+        ),
+        # The old words live on inside the new ones.
+        ("Replace 'cat' with 'cats' in a.txt", [("a.txt", "cats")], []),
+        ("Fix the typo 'teh' in letter.txt", [], [("letter.txt", "teh")]),
+        ("Remove the line 'debug=true' from config.ini", [], [("config.ini", "debug=true")]),
+        ("Remove 'Bob' from guests.txt", [], [("guests.txt", "Bob")]),
+    ],
+)
+def test_quoted_words_a_file_must_hold_or_lose_are_read(
+    text: str, contains: list[tuple[str, str]], lacks: list[tuple[str, str]]
+) -> None:
+    exp = expect(text)
+    assert (exp.contains, exp.lacks) == (contains, lacks)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Described, not given.
+        "Write a poem about the sea into poem.txt",
+        "Write hello into a.txt",
+        # The words are to be changed on the way.
+        "Write 'hello' in French to a.txt",
+        "Write 'hello world' to a.txt in uppercase",
+        # A later step reworks the file.
+        "Write 'hello' to a.txt and then replace 'hello' with 'bye' in it",
+        "Write 'b a' to a.txt, then sort it",
+        "Write 'hello' to a.txt and move it to docs/",
+        # The file is read, not made or changed.
+        "Tell me whether app.log contains 'ERROR'",
+        "Find the lines containing 'ERROR' in app.log and write them to errors.txt",
+        # A quoted name is a source; an apostrophe is not a closing quote.
+        "Save 'draft.md' as final.md",
+        "Write 'it's done' to a.txt",
+    ],
+)
+def test_no_words_are_asked_where_the_wording_does_not_give_them(text: str) -> None:
+    exp = expect(text)
+    assert (exp.contains, exp.lacks) == ([], [])
+
+
+def test_a_quote_does_not_run_from_one_quoted_word_to_the_next() -> None:
+    # The closing quote of 'hello' and the opening one of 'bye' enclose no content.
+    exp = expect("Write 'hello' to a.txt and then replace 'hello' with 'bye' in it")
+    assert exp.outputs == ["a.txt"]
+
+
+def test_a_file_in_the_agents_own_words_fails(tmp_path: Path) -> None:
+    (tmp_path / "todo.txt").write_text("Milk to buy\n")
+    effects = [Effect(op="write", path="todo.txt")]
+    v = verify(tmp_path, _req('Create todo.txt containing "buy milk"', effects, "Wrote todo.txt."))
+    assert not v.passed and v.missing == ["todo.txt"]
+    assert 'todo.txt does not contain "buy milk"' in v.reason
+
+
+def test_the_words_pass_however_a_person_would_read_them(tmp_path: Path) -> None:
+    (tmp_path / "todo.txt").write_text("- Buy\n  milk.\n")
+    effects = [Effect(op="write", path="todo.txt")]
+    v = verify(tmp_path, _req('Create todo.txt containing "buy milk"', effects))
+    assert v.passed, v.reason
+
+
+def test_words_asked_gone_that_are_still_there_fail(tmp_path: Path) -> None:
+    (tmp_path / "letter.txt").write_text("Dear Ann, teh end. Greetings from Tehran.\n")
+    effects = [Effect(op="edit", path="letter.txt")]
+    v = verify(tmp_path, _req("Fix the typo 'teh' in letter.txt", effects))
+    assert not v.passed and 'letter.txt still contains "teh"' in v.reason
+    (tmp_path / "letter.txt").write_text("Dear Ann, the end. Greetings from Tehran.\n")
+    assert verify(tmp_path, _req("Fix the typo 'teh' in letter.txt", effects)).passed
+
+
+def test_words_for_a_file_the_plan_does_not_make_are_not_checked(tmp_path: Path) -> None:
+    # The plan put the file elsewhere: the wording's file is not this step's output.
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("buy milk\n")
+    effects = [Effect(op="write", path="notes/todo.txt")]
+    req = _req('Create todo.txt containing "buy milk"', effects, outputs=["notes/todo.txt"])
+    assert verify(tmp_path, req).passed

@@ -29,6 +29,7 @@ from agentfleet.contracts.models import MUTATING_OPS, Effect, Verification, Veri
 from agentfleet.contracts.status import NodeStatus
 from agentfleet.delegation.prompts import REPORTS_HEADER
 from agentfleet.verification.intent import Expectation, add_path, claimed_changes, expect, norm
+from agentfleet.verification.intent.content import holds, lacks
 
 # Dependency reports and input-file lists are context for the model, not the
 # task's own wording: an output named in a sibling's report is not this one's.
@@ -48,6 +49,11 @@ def task_wording(task: str) -> str:
 _CONTENT_OPS = frozenset({"write", "append", "edit"})
 
 
+# The sandbox writes at most 1 MiB a call; the words asked for are near the start or end
+# of anything a file chore makes, and no check should read without bound.
+_READ_LIMIT = 4 * 1024 * 1024
+
+
 def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder + "/")
 
@@ -64,6 +70,14 @@ class _Workspace:
         if target.is_dir():
             return "dir"
         return "file" if os.path.lexists(target) else None
+
+    def text(self, rel: str) -> str | None:
+        """A file's text, at most `_READ_LIMIT` bytes of it; None if it is not a file."""
+        target = (self.root / rel).resolve()
+        if not target.is_relative_to(self.root) or not target.is_file():
+            return None
+        with target.open("rb") as fh:
+            return fh.read(_READ_LIMIT).decode("utf-8", errors="replace")
 
 
 def _made(path: str, effects: Iterable[Effect], *, is_dir: bool) -> bool:
@@ -155,6 +169,20 @@ def _check_paths(ws: _Workspace, exp: Expectation, mutating: list[Effect], f: _F
                 f.miss(path, not_by_agent.format(path))
 
 
+def _check_words(ws: _Workspace, exp: Expectation, f: _Findings) -> None:
+    """Every file the task gives words for holds them, and has lost the words it takes out.
+
+    A missing file is already reported by the path check.
+    """
+    asked = [(p, w, True) for p, w in exp.contains] + [(p, w, False) for p, w in exp.lacks]
+    for path, words, present in asked:
+        content = ws.text(path)
+        if content is None or (holds(content, words) if present else lacks(content, words)):
+            continue
+        shown = words if len(words) <= 60 else words[:57] + "..."
+        f.miss(path, f'{path} {"does not contain" if present else "still contains"} "{shown}"')
+
+
 def _check_touched(touched: list[str], mutating: list[Effect], f: _Findings) -> None:
     """A folder the task asks to sort or organise had something changed in it."""
     for folder in touched:
@@ -180,6 +208,7 @@ def check(
     mutating = [e for e in effects if e.op in MUTATING_OPS]
     found = _Findings()
     _check_paths(ws, exp, mutating, found)
+    _check_words(ws, exp, found)
     _check_touched(exp.touched, mutating, found)
     problems = found.problems
     if exp.effects_required and not mutating:
@@ -226,6 +255,10 @@ def expectation_for(req: VerifyRequest) -> Expectation:
                 if folder:
                     add_path(read.touched, folder + "/")
         read.effects_required = True
+        # Words for a file the plan does not make are not this step's to check.
+        kept = set(read.outputs) | set(read.modified)
+        read.contains = [c for c in read.contains if c[0] in kept]
+        read.lacks = [c for c in read.lacks if c[0] in kept]
     return read
 
 

@@ -249,7 +249,12 @@ LOOK_ONLY = re.compile(
 HANDS_OFF = re.compile(
     r"\b(?:do\s+not|don't|without)\s+(?:chang|modify|touch|edit|writ)\w*|\bread[- ]only\b", re.I
 )
-QUOTED = re.compile(r"'[^'\n]*\s[^'\n]*'|\"[^\"\n]*\s[^\"\n]*\"|“[^”\n]*”")
+# A quote opens before a word and closes after one: the closing quote of 'a' and the
+# opening one of 'b' in "'a' to x.txt and 'b'" do not enclose " to x.txt and ".
+QUOTED = re.compile(
+    r"(?<!\w)'(?=\S)[^'\n]*\s[^'\n]*(?<=\S)'(?!\w)"
+    r"|(?<!\w)\"(?=\S)[^\"\n]*\s[^\"\n]*(?<=\S)\"(?!\w)|“[^”\n]*”"
+)
 
 # A few words saying what the file is ("a Python script", "a CSV file"), with no
 # preposition among them: "a summary of notes.md" names a source, not an output.
@@ -339,5 +344,13 @@ NEW_EXTENSION = re.compile(
 RENAME_DIR = re.compile(
     rf"\brename\s+(?:the\s+)?{_DIR_WORD}\s+{_Q}(?P<src>{_NAME}){_Q}\s+(?:to|as|into)\s+"
     rf"{_Q}(?P<dst>{_NAME}/?){_Q}(?![\w/]|\.\w)",
+    re.I,
+)
+# "Remove 'Bob' from guests.txt": quoted words taken out of a file change it in place.
+TAKE_OUT = re.compile(
+    r"\b(?:remove|delete|erase|strip|drop|cut|take\s+out|get\s+rid\s+of)\s+"
+    r"(?:(?:the|every|all|each|any)\s+)?(?:(?:lines?|words?|entry|entries|rows?|names?|mentions?"
+    r"|occurrences?|text|phrase|string)\s+(?:of\s+|saying\s+|containing\s+)?)?"
+    rf"(?:'[^'\n]+'|\"[^\"\n]+\"|“[^”\n]+”)\s+(?:from|out\s+of)\s+(?:the\s+)?(?:file\s+)?{FILE_PATH}",
     re.I,
 )

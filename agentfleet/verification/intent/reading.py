@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from agentfleet.verification.intent import patterns as pt
+from agentfleet.verification.intent.content import wanted
 
 
 @dataclass
@@ -20,6 +21,9 @@ class Expectation:
     # Files whose content the task changes: an append, an edit or a rewrite of them.
     modified: list[str] = field(default_factory=list)
     effects_required: bool = False
+    # Quoted words a made or changed file must hold, or must no longer hold.
+    contains: list[tuple[str, str]] = field(default_factory=list)
+    lacks: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def asks_for_files(self) -> bool:
@@ -110,7 +114,7 @@ def _changed(body: str) -> list[Event]:
     """Files the wording asks to change in place."""
     events: list[Event] = []
     changed = (pt.APPEND, pt.EDIT, pt.ADD_TO, pt.IN_FILE_EDIT)
-    for pattern in (*changed, pt.LINES_IN_PLACE, pt.SORT_FILE):
+    for pattern in (*changed, pt.LINES_IN_PLACE, pt.SORT_FILE, pt.TAKE_OUT):
         events += [(m.start(), "modify", m.group("file")) for m in pattern.finditer(body)]
     events += [(m.start(), "modify-it", "") for m in pt.ADD_TO_IT.finditer(body)]
     return events
@@ -203,6 +207,7 @@ def expect(text: str) -> Expectation:
             last_dir = _move(exp, value, last_dir, is_move=is_move)
     # A file that is changed in place need not also be made by the same agent.
     exp.outputs = [o for o in exp.outputs if o not in exp.modified]
+    exp.contains, exp.lacks = _words(exp, text)
     hands_off = bool(pt.HANDS_OFF.search(body))
     exp.effects_required = (
         exp.asks_for_files
@@ -210,6 +215,21 @@ def expect(text: str) -> Expectation:
         or (bool(pt.FILE_CHORE.search(body)) and not pt.QUESTION.match(body) and not hands_off)
     )
     return exp
+
+
+def _words(exp: Expectation, text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The quoted words to find in, or not find in, files this task makes or changes.
+
+    Nowhere else: "Tell me whether app.log contains 'ERROR'" asks nothing of app.log.
+    """
+    kept = set(exp.outputs) | set(exp.modified)
+    held: list[tuple[str, str]] = []
+    gone: list[tuple[str, str]] = []
+    for w in wanted(text):
+        pair = (norm(w.path), w.text)
+        if pair[0] in kept:
+            (held if w.present else gone).append(pair)
+    return list(dict.fromkeys(held)), list(dict.fromkeys(gone))
 
 
 def _move(exp: Expectation, value: str, last_dir: str | None, *, is_move: bool) -> str | None:

@@ -1,0 +1,184 @@
+"""The words a task asks to see in a file: quoted text written, added or put in place.
+
+A file that exists and was written by the agent can still hold the wrong thing: "Write
+'buy milk' into todo.txt" is not done by a todo.txt that says "buy eggs". Only quoted
+text is taken, and only right after the verb that puts it in the file ("Write 'x' to",
+"Append the line 'x' to", "todo.txt containing 'x'", "Replace 'a' with 'b' in"): an
+unquoted "Write a poem into poem.txt" describes the content, it does not give it.
+Work that transforms the words (translate, reverse, encode, upper-case) or a later step
+that reworks the file leaves the text unchecked: failing honest work is worse than
+checking less.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agentfleet.verification.intent.patterns import FILE_PATH
+
+
+def _quote(name: str) -> str:
+    """A quoted text in any of the quotes people type, its words in group `name`."""
+    return (
+        rf"(?:'(?P<{name}1>[^'\n]+)'|\"(?P<{name}2>[^\"\n]+)\""
+        rf"|“(?P<{name}3>[^”\n]+)”|\u2018(?P<{name}4>[^\u2019\n]+)\u2019|`(?P<{name}5>[^`\n]+)`)"
+    )
+
+
+_FILE_AT = rf"(?:the\s+)?(?:file\s+)?{FILE_PATH}"
+# "the line", "a new entry saying": what the quoted words are, said before them.
+_WHAT = (
+    r"(?:(?:an?|the)\s+)?(?:(?:new|single|short|final|first|last)\s+)?"
+    r"(?:line|lines|entry|row|item|word|words|text|phrase|sentence|string|message|note|bullet"
+    r"|heading|title|comment|greeting)\s+(?:saying\s+|reading\s+|that\s+says\s+)?"
+)
+# "the number 3", "the line version=2": one unquoted word the kind of it names.
+_BARE = r"the\s+(?:number|word|line|value|string|text)\s+(?P<bare>[^\s'\"`“”\u2018\u2019,;]+)"
+# "Write 'x' to a.txt", "Save 'x' as memo.txt", "Put the line 'x' in settings.txt".
+_PUT = re.compile(
+    rf"\b(?:write|save|put|store|type|enter|place)\s+(?:(?:{_WHAT})?{_quote('text')}|{_BARE})\s+"
+    rf"(?:(?:in)?to|in|inside|as|at\s+the\s+(?:end|top|bottom|start|beginning)\s+of)\s+{_FILE_AT}",
+    re.I,
+)
+# "Add 'Carol' to the guest list in guests.txt", "Append the line 'done' to log.txt".
+_ADD = re.compile(
+    rf"\b(?:add|append|prepend|insert)\s+(?:(?:{_WHAT})?{_quote('text')}|{_BARE})"
+    r"(?P<gap>[^,;.!?\n'\"“”\u2018\u2019`]{0,50}?)\b(?:to|into|in|of|onto|on)\s+" + _FILE_AT,
+    re.I,
+)
+# "Create todo.txt containing 'buy milk'", "notes.md with the text 'hello'".
+_CONTAINING = re.compile(
+    rf"{FILE_PATH}\s+(?:that\s+)?(?:containing|contains|which\s+contains|holding|saying"
+    r"|that\s+says|reading|with\s+(?:just\s+|only\s+)?(?:the\s+|a\s+)?(?:(?:single|one)\s+)?"
+    r"(?:text|content|contents|line|words?|message|sentence|phrase))\s*:?\s*" + _quote("text"),
+    re.I,
+)
+# "Replace 'colour' with 'color' in essay.md": the new words must be there.
+_SWAP = (
+    r"\b(?:replace|change|swap|switch)\s+(?:(?:every|each|all)\s+(?:occurrences?\s+of\s+)?"
+    rf"|the\s+(?:word|text|line|phrase|string)\s+)?{_quote('old')}\s+(?:with|to|for|by|into)\s+"
+    + _quote("text")
+)
+_REPLACE = re.compile(
+    _SWAP
+    + r"(?P<gap>[^,;.!?\n'\"“”\u2018\u2019`]{0,30}?)\b(?:in|throughout|within|across)\s+"
+    + _FILE_AT,
+    re.I,
+)
+_IN_FILE_REPLACE = re.compile(rf"^\s*in\s+{FILE_PATH}\s*,?\s+" + _SWAP, re.I)
+
+# "Remove the line 'x' from a.txt", "Fix the typo 'teh' in letter.txt": words to be gone.
+_TAKE_OUT = re.compile(
+    r"\b(?:remove|delete|strip|drop|erase|cut|get\s+rid\s+of|take\s+out)\s+"
+    r"(?:(?:the|every|all|each|any)\s+)?(?:(?:lines?|words?|entry|entries|rows?|mentions?"
+    r"|occurrences?|instances?|text|phrase|string)\s+(?:of\s+|saying\s+|containing\s+"
+    rf"|with\s+|that\s+says?\s+)?)?{_quote('old')}\s+(?:from|in|out\s+of)\s+{_FILE_AT}",
+    re.I,
+)
+_TYPO = re.compile(
+    r"\bfix\s+(?:the\s+)?(?:typo|misspelling|misspelt\s+word|spelling(?:\s+(?:mistake|error))?)"
+    rf"s?\s+{_quote('old')}\s+(?:in|of)\s+{_FILE_AT}",
+    re.I,
+)
+
+_PATTERNS = (_PUT, _ADD, _CONTAINING, _REPLACE, _IN_FILE_REPLACE, _TAKE_OUT, _TYPO)
+
+# The file is to hold the words changed, not as given.
+_TRANSFORMED = re.compile(
+    r"\b(?:translat\w*|revers\w*|backwards?|encod\w*|encrypt\w*|hash\w*|base64|rot13|upper\w*"
+    r"|lower\w*|(?:all\s+)?caps|capitali[sz]\w*|title\s+case|paraphras\w*|reword\w*|rephras\w*"
+    r"|summari[sz]\w*|spell\w*|morse|binary|hex\w*|pig\s+latin|emoji\w*|ascii\s+art|scrambl\w*"
+    r"|shuffl\w*|sort\w*|in\s+(?:french|spanish|german|italian|portuguese|dutch|japanese|chinese"
+    r"|korean|russian|arabic|hindi|latin|greek|another\s+language))\b",
+    re.I,
+)
+# A later step that reworks the file: what it ends up holding is not the quoted words.
+_REWORK = re.compile(
+    r"\b(?:replace|change|edit|rewrite|overwrite|sort|reverse|shuffle|translate|convert"
+    r"|encrypt|encode|rename|move|delete|remove|clear|empty|truncate|strip|reformat|format"
+    r"|uppercase|lowercase|capitali[sz]e|dedupe|de-?duplicate|compress|zip)\b",
+    re.I,
+)
+_POINTER = re.compile(r"\b(?:it|its|them|the\s+file|that\s+file|this\s+file)\b", re.I)
+_CLAUSE_END = re.compile(r"[.;!?](?:\s|$)|\n")
+# A quoted file name is a source ("Save 'draft.md' as final.md"), not words to write.
+_JUST_A_NAME = re.compile(r"[\w./-]+\.[A-Za-z][A-Za-z0-9]{0,7}")
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """Words that a file must hold when the task is done."""
+
+    path: str
+    text: str
+    # False: the words must be gone from the file (taken out, or replaced).
+    present: bool = True
+
+
+def _group(m: re.Match[str], name: str) -> str | None:
+    named = m.groupdict()
+    quoted = next((g for i in range(1, 6) if (g := named.get(f"{name}{i}"))), None)
+    return quoted or (named.get("bare") if name == "text" else None)
+
+
+def _asked(m: re.Match[str]) -> list[Wanted]:
+    """What one phrasing asks a file to hold, and not hold, when the work is done."""
+    path = m.group("file").strip("`'\"")
+    new, old = _group(m, "text"), _group(m, "old")
+    asked = [Wanted(path, new)] if new and new.strip() else []
+    # "Replace 'cat' with 'cats'": the old words live on inside the new ones.
+    if old and old.strip() and not (new and _plain(old) in _plain(new)):
+        asked.append(Wanted(path, old, present=False))
+    return [w for w in asked if not _JUST_A_NAME.fullmatch(w.text.strip())]
+
+
+def _clause(text: str, start: int, end: int) -> str:
+    """The clause a match stands in: from its start to the end of its sentence."""
+    stop = _CLAUSE_END.search(text, end)
+    return text[start : stop.start() if stop else len(text)]
+
+
+def _reworked_later(text: str, end: int, path: str) -> bool:
+    rest = text[end:]
+    return bool(_REWORK.search(rest)) and (path in rest or bool(_POINTER.search(rest)))
+
+
+def wanted(text: str) -> list[Wanted]:
+    """The words the wording asks to see in, or gone from, named files, in the order written."""
+    found: list[tuple[int, Wanted]] = []
+    for pattern in _PATTERNS:
+        for m in pattern.finditer(text):
+            gap = m.groupdict().get("gap") or ""
+            if re.search(r"\b(?:and|then|from|but)\b", gap):
+                continue
+            if _TRANSFORMED.search(_clause(text, m.start(), m.end())):
+                continue
+            asked = _asked(m)
+            if asked and not _reworked_later(text, m.end(), asked[0].path):
+                found += [(m.start(), w) for w in asked]
+    return [w for _, w in sorted(found, key=lambda item: item[0])]
+
+
+_STRAIGHT = str.maketrans({"\u2019": "'", "\u2018": "'", "“": '"', "”": '"'})
+
+
+def _plain(text: str) -> str:
+    """Text as compared, the way a person reading it would compare.
+
+    Escapes typed in a task are made real, quotes straightened, case and runs of white
+    space folded, and a closing full stop dropped.
+    """
+    real = text.replace("\\n", "\n").replace("\\t", "\t")
+    straight = real.translate(_STRAIGHT)
+    return " ".join(straight.split()).casefold().rstrip(".")
+
+
+def holds(content: str, words: str) -> bool:
+    """Whether a file's content holds the words, as a person reading it would say."""
+    return _plain(words) in _plain(content)
+
+
+def lacks(content: str, words: str) -> bool:
+    """Whether the words are gone from a file's content: "teh" is, from "tehran"."""
+    return not re.search(rf"(?<!\w){re.escape(_plain(words))}(?!\w)", _plain(content))
