@@ -79,6 +79,35 @@ async def test_done_with_no_tool_call_ends_unverified_with_the_missing_path(
     assert "archive/" in (node.error or "")
 
 
+@pytest.mark.parametrize(
+    ("goal", "path", "words", "seed"),
+    [
+        ('Create todo.txt containing "buy milk"', "todo.txt", "buy milk", {}),
+        ("Append 'deploy done' to log.txt", "log.txt", "deploy done", {"log.txt": "start\n"}),
+        (
+            "Replace 'colour' with 'color' in essay.md",
+            "essay.md",
+            "color",
+            {"essay.md": "The colour of the sky.\n"},
+        ),
+    ],
+)
+async def test_a_file_without_the_words_asked_for_is_not_completed(
+    client: Client, settings: Settings, goal: str, path: str, words: str, seed: dict[str, str]
+) -> None:
+    """The file is there and the agent wrote it, but in its own words: not the work asked."""
+    result, ws, _ = await run_goal(client, settings, goal + " [sim:habit=own-words]", seed)
+    assert words not in (ws / path).read_text()
+    assert result.status == "unverified", result.tree.error
+    verification = result.tree.verification
+    assert verification is not None and path in verification.missing
+    assert f"{path} does not contain" in verification.reason
+    # Without the habit the same goal is done, and checked done.
+    result, ws, _ = await run_goal(client, settings, goal, seed)
+    assert result.status == "completed", result.tree.error
+    assert words in (ws / path).read_text()
+
+
 async def test_work_the_simulator_cannot_do_is_never_completed(
     client: Client, settings: Settings
 ) -> None:

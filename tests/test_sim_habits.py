@@ -197,8 +197,21 @@ def test_bad_args_first_call_fails_validation_then_is_corrected(
     assert blocks(write) == [("tool_use", ("write_file", {"path": "a.txt", "text": "hi"}))]
 
 
+def test_own_words_writes_the_words_its_own_way_and_still_calls_it_done(
+    client: anthropic.Anthropic,
+) -> None:
+    task = "Task: t\nWrite 'buy milk' into todo.txt [sim:habit=own-words]"
+    write = create(client, [user(task)])
+    assert blocks(write) == [
+        ("tool_use", ("write_file", {"path": "todo.txt", "content": "milk buy"}))
+    ]
+    messages = [user(task), *answered(write, ["wrote todo.txt"])]
+    report = create(client, messages)
+    assert report.stop_reason == "end_turn" and "todo.txt" in blocks(report)[0][1]
+
+
 def test_a_habit_answer_is_as_deterministic_as_any_other(client: anthropic.Anthropic) -> None:
-    for habit in ("multi-tool", "truncate", "refusal", "claim-done", "bad-args"):
+    for habit in ("multi-tool", "truncate", "refusal", "claim-done", "bad-args", "own-words"):
         messages = [user(f"{COMPOUND} [sim:habit={habit}]")]
         a, b = create(client, messages), create(client, messages)
         assert a.model_dump() == b.model_dump(), habit

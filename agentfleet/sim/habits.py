@@ -25,7 +25,16 @@ TRUNCATE = "truncate"
 REFUSAL = "refusal"
 CLAIM_DONE = "claim-done"
 BAD_ARGS = "bad-args"
-HABITS: tuple[str, ...] = (PROSE_JSON, MULTI_TOOL, TRUNCATE, REFUSAL, CLAIM_DONE, BAD_ARGS)
+PARAPHRASE = "own-words"
+HABITS: tuple[str, ...] = (
+    PROSE_JSON,
+    MULTI_TOOL,
+    TRUNCATE,
+    REFUSAL,
+    CLAIM_DONE,
+    BAD_ARGS,
+    PARAPHRASE,
+)
 
 PLANNER = "planner"
 AGENT = "agent"
@@ -34,7 +43,7 @@ AGENT = "agent"
 # agent could show its own habit.
 APPLIES: dict[str, frozenset[str]] = {
     PLANNER: frozenset({PROSE_JSON, TRUNCATE}),
-    AGENT: frozenset({MULTI_TOOL, TRUNCATE, REFUSAL, CLAIM_DONE, BAD_ARGS}),
+    AGENT: frozenset({MULTI_TOOL, TRUNCATE, REFUSAL, CLAIM_DONE, BAD_ARGS, PARAPHRASE}),
 }
 TRUNCATE_BELOW = 4096
 REFUSAL_TEXT = "I can't help with that request."
@@ -171,6 +180,24 @@ def cut_off(content: list[JSON], schemas: dict[str, JSON], max_tokens: int) -> l
         return [*content[:at], {**block, "input": cut}]
     text = "".join(str(b.get("text", "")) for b in content if b.get("type") == "text")
     return [text_block(text[: max(1, max_tokens * 4)])]
+
+
+# The fields that carry the words a file ends up holding.
+_WORDS_FIELDS = ("content", "new_string")
+
+
+def paraphrased(tool_input: dict[str, Any]) -> dict[str, Any]:
+    """The input with the words it writes put the model's own way: close, not as given.
+
+    A real model asked to write "buy milk" sometimes writes "Milk to buy" and says done.
+    """
+    out = dict(tool_input)
+    for key in _WORDS_FIELDS:
+        text = out.get(key)
+        if isinstance(text, str) and text.strip():
+            words = text.split()
+            out[key] = " ".join(reversed(words)) if len(words) > 1 else words[0][::-1] + "\n"
+    return out
 
 
 def refusal() -> list[JSON]:

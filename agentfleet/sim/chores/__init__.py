@@ -21,9 +21,11 @@ from agentfleet.sim.habits import (
     BAD_ARGS,
     CLAIM_DONE,
     MULTI_TOOL,
+    PARAPHRASE,
     REFUSAL,
     Habits,
     bad_arguments,
+    paraphrased,
     refusal,
 )
 from agentfleet.sim.protocol import JSON, Reply
@@ -50,7 +52,8 @@ def _looks_first(habits: Habits, env: Env, sent: list[tuple[int, Use]]) -> bool:
 def reply(convo: Conversation, habits: Habits) -> Reply:
     """The simulated agent's next message: its next tool calls, or its final report.
 
-    Habits shape it the way a real model misbehaves (refusal, claim-done, bad-args, multi-tool).
+    Habits shape it the way a real model misbehaves (refusal, claim-done, bad-args, multi-tool,
+    own-words).
     """
     task = parse_task(convo.first_user_text)
     if REFUSAL in habits:
@@ -97,6 +100,8 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
         bad = bad_arguments(first.input, convo.schemas.get(first.name, {}))
         return Reply([convo.tool_use(0, first.name, bad)])
     uses = [use for _, use in sent]
+    if PARAPHRASE in habits:
+        uses = [Use(use.name, paraphrased(use.input)) for use in uses]
     if not turns and _looks_first(habits, env, sent):
         uses.insert(0, Use("list_files", {"path": ".", "recursive": False}))
     blocks = [convo.tool_use(k, use.name, use.input) for k, use in enumerate(uses)]
