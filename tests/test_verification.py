@@ -520,6 +520,9 @@ def test_quoted_words_a_file_must_hold_or_lose_are_read(
         # Described, not given.
         "Write a poem about the sea into poem.txt",
         "Write hello into a.txt",
+        "Append the line below to notes.md",
+        "Add the line numbers to code.py",
+        "Write the number of files into count.txt",
         # The words are to be changed on the way.
         "Write 'hello' in French to a.txt",
         "Write 'hello world' to a.txt in uppercase",
@@ -568,6 +571,13 @@ def test_words_asked_gone_that_are_still_there_fail(tmp_path: Path) -> None:
     assert not v.passed and 'letter.txt still contains "teh"' in v.reason
     (tmp_path / "letter.txt").write_text("Dear Ann, the end. Greetings from Tehran.\n")
     assert verify(tmp_path, _req("Fix the typo 'teh' in letter.txt", effects)).passed
+
+
+def test_words_replaced_as_typed_leave_other_cases_alone(tmp_path: Path) -> None:
+    (tmp_path / "essay.md").write_text("Colour matters. The color of the sky.\n")
+    effects = [Effect(op="edit", path="essay.md")]
+    v = verify(tmp_path, _req("Replace 'colour' with 'color' in essay.md", effects))
+    assert v.passed, v.reason
 
 
 def test_words_for_a_file_the_plan_does_not_make_are_not_checked(tmp_path: Path) -> None:

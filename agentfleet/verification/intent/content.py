@@ -33,8 +33,12 @@ _WHAT = (
     r"(?:line|lines|entry|row|item|word|words|text|phrase|sentence|string|message|note|bullet"
     r"|heading|title|comment|greeting)\s+(?:saying\s+|reading\s+|that\s+says\s+)?"
 )
-# "the number 3", "the line version=2": one unquoted word the kind of it names.
-_BARE = r"the\s+(?:number|word|line|value|string|text)\s+(?P<bare>[^\s'\"`“”\u2018\u2019,;]+)"
+# "the number 3", "the line version=2": one unquoted word the kind of it names. It must
+# hold a digit or a symbol: "the line below", "the line numbers" name no words.
+_BARE = (
+    r"the\s+(?:number|word|line|value|string|text)\s+"
+    r"(?P<bare>(?=[^\s'\"`“”\u2018\u2019,;]*[\d=:_/@#+])[^\s'\"`“”\u2018\u2019,;]+)"
+)
 # "Write 'x' to a.txt", "Save 'x' as memo.txt", "Put the line 'x' in settings.txt".
 _PUT = re.compile(
     rf"\b(?:write|save|put|store|type|enter|place)\s+(?:(?:{_WHAT})?{_quote('text')}|{_BARE})\s+"
@@ -169,9 +173,7 @@ def _plain(text: str) -> str:
     Escapes typed in a task are made real, quotes straightened, case and runs of white
     space folded, and a closing full stop dropped.
     """
-    real = text.replace("\\n", "\n").replace("\\t", "\t")
-    straight = real.translate(_STRAIGHT)
-    return " ".join(straight.split()).casefold().rstrip(".")
+    return _spaced(text).casefold().rstrip(".")
 
 
 def holds(content: str, words: str) -> bool:
@@ -180,5 +182,14 @@ def holds(content: str, words: str) -> bool:
 
 
 def lacks(content: str, words: str) -> bool:
-    """Whether the words are gone from a file's content: "teh" is, from "tehran"."""
-    return not re.search(rf"(?<!\w){re.escape(_plain(words))}(?!\w)", _plain(content))
+    """Whether the words are gone from a file's content: "teh" is, from "tehran".
+
+    Case counts here: replacing 'colour' leaves "Colour" alone, as the task said.
+    """
+    return not re.search(rf"(?<!\w){re.escape(_spaced(words))}(?!\w)", _spaced(content))
+
+
+def _spaced(text: str) -> str:
+    """Text with escapes made real, quotes straightened and white space folded; case kept."""
+    real = text.replace("\\n", "\n").replace("\\t", "\t").translate(_STRAIGHT)
+    return " ".join(real.split())
