@@ -21,7 +21,13 @@ Targets: verified completion >= 95%, false completions 0. The run returns 0 eith
 benchmark reports, it does not gate). The last line is one JSON object; with `--runs N` its
 figures are the medians of the rounds, every round listed under "rounds".
 
+With `--habit NAME` every goal is answered with one bad habit of real models (claim-done:
+"done" with no tool call; own-words: the requested words written the model's own way;
+multi-tool, truncate, bad-args, ...). The work may then be wrong or missing; what must
+hold is 0 false completions.
+
     python -m bench.reality [--runs 1] [--concurrency 4] [--only ID,ID] [--quiet] [--keep DIR]
+                            [--habit NAME]
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from agentfleet.client import connect  # noqa: E402
 from agentfleet.config import Settings  # noqa: E402
 from agentfleet.contracts.models import MasterInput, MasterResult  # noqa: E402
 from agentfleet.sim import Simulator  # noqa: E402
+from agentfleet.sim.habits import HABITS  # noqa: E402
 from bench._common import BenchWorker, bench_settings, verdict  # noqa: E402
 from bench._reality_goals import Goal, check, load_goals, seed_workspace  # noqa: E402
 
@@ -80,7 +87,12 @@ class Outcome:
 
 
 async def run_goal(
-    client: Client, settings: Settings, goal: Goal, round_no: int, gate: asyncio.Semaphore
+    client: Client,
+    settings: Settings,
+    goal: Goal,
+    round_no: int,
+    gate: asyncio.Semaphore,
+    habit: str = "",
 ) -> Outcome:
     name = f"r{round_no}-{goal.id}"
     workspace = settings.workspaces / name
@@ -90,7 +102,7 @@ async def run_goal(
         try:
             handle = await client.start_workflow(
                 "MasterAgentWorkflow",
-                MasterInput(goal=goal.goal, workspace=name),
+                MasterInput(goal=_with_habit(goal.goal, habit), workspace=name),
                 id=f"reality-{name}-{uuid.uuid4().hex[:6]}",
                 task_queue=settings.task_queue,
                 result_type=MasterResult,
@@ -104,6 +116,11 @@ async def run_goal(
             return Outcome(goal, "error", mismatches, seconds, f"{type(cause).__name__}: {cause}")
         seconds = time.perf_counter() - started
     return Outcome(goal, result.status, tuple(check(workspace, goal, result.output)), seconds)
+
+
+def _with_habit(text: str, habit: str) -> str:
+    """The goal as typed, with the simulator told to answer it with a real model's habit."""
+    return f"{text} [sim:habit={habit}]" if habit else text
 
 
 def figures(outcomes: Sequence[Outcome]) -> dict[str, Any]:
@@ -185,7 +202,9 @@ def summary_line(stats: dict[str, Any]) -> str:
     )
 
 
-async def bench(goals: list[Goal], runs: int, concurrency: int, tmp: Path) -> list[list[Outcome]]:
+async def bench(
+    goals: list[Goal], runs: int, concurrency: int, tmp: Path, habit: str = ""
+) -> list[list[Outcome]]:
     server = DevServer(
         db_file=tmp / "temporal.db", port=free_port(), ui_port=None, log_file=tmp / "temporal.log"
     )
@@ -201,7 +220,7 @@ async def bench(goals: list[Goal], runs: int, concurrency: int, tmp: Path) -> li
             gate = asyncio.Semaphore(max(concurrency, 1))
             rounds: list[list[Outcome]] = []
             for round_no in range(1, runs + 1):
-                jobs = [run_goal(client, settings, g, round_no, gate) for g in goals]
+                jobs = [run_goal(client, settings, g, round_no, gate, habit) for g in goals]
                 rounds.append(list(await asyncio.gather(*jobs)))
                 if not worker.alive():
                     raise RuntimeError(worker.died() or "the worker exited")
@@ -226,6 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep", type=Path, default=None, help="keep the stack's files (workspaces) in this dir"
     )
+    parser.add_argument(
+        "--habit",
+        default="",
+        choices=["", *HABITS],
+        help="every goal answered with this bad habit of real models (claim-done, own-words, "
+        "...): the run's work may be wrong, so what counts is that no false completion is",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     goals = load_goals()
     if args.only:
@@ -238,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="agentfleet-bench-reality-") as tmp:
         where = Path(tmp) if args.keep is None else args.keep.resolve()
         where.mkdir(parents=True, exist_ok=True)
-        rounds = asyncio.run(bench(goals, max(args.runs, 1), args.concurrency, where))
+        rounds = asyncio.run(
+            bench(goals, max(args.runs, 1), args.concurrency, where, habit=args.habit)
+        )
     seconds = time.perf_counter() - started
 
     per_round = [figures(outcomes) for outcomes in rounds]
@@ -255,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{len(goals)} goals x {len(rounds)} round(s) in {seconds:.1f} s "
         f"(concurrency {args.concurrency}); simulator, zero latency"
+        + (f", habit {args.habit}" if args.habit else "")
     )
     print(
         f"verified completion (median): {med['verified_completion']:.1%} "
