@@ -505,6 +505,28 @@ def test_answer_only_work_with_an_empty_answer_fails(tmp_path: Path) -> None:
         ("Fix the typo 'teh' in letter.txt", [], [("letter.txt", "teh")]),
         ("Remove the line 'debug=true' from config.ini", [], [("config.ini", "debug=true")]),
         ("Remove 'Bob' from guests.txt", [], [("guests.txt", "Bob")]),
+        # Unquoted, where the words can only be literal.
+        ("Add eggs to the end of shopping.txt", [("shopping.txt", "eggs")], []),
+        ("Add Carol to the guest list in guests.txt", [("guests.txt", "Carol")], []),
+        ("In config.ini, change the port from 8080 to 9090", [("config.ini", "9090")], []),
+        ("Set the port in config.ini to 9090.", [("config.ini", "9090")], []),
+        ("Increase the retries from 3 to 5 in settings.json", [("settings.json", "5")], []),
+        (
+            "Write these three lines to packing.txt, one per line: passport, charger, socks",
+            [("packing.txt", "passport"), ("packing.txt", "charger"), ("packing.txt", "socks")],
+            [],
+        ),
+        (
+            "Replace whatever is in status.txt with: all systems go",
+            [("status.txt", "all systems go")],
+            [],
+        ),
+        # A title line and its description say the same thing twice: no later rework.
+        (
+            "In config.ini, change the port to 9090\nIn config.ini, change the port to 9090",
+            [("config.ini", "9090")],
+            [],
+        ),
     ],
 )
 def test_quoted_words_a_file_must_hold_or_lose_are_read(
@@ -523,6 +545,10 @@ def test_quoted_words_a_file_must_hold_or_lose_are_read(
         "Append the line below to notes.md",
         "Add the line numbers to code.py",
         "Write the number of files into count.txt",
+        "Add tests to the end of test_a.py",
+        "Add a newline to the end of a.txt",
+        "Create notes.md with sections: Intro, Usage, License",
+        "Set the log level to debug in app.cfg",
         # The words are to be changed on the way.
         "Write 'hello' in French to a.txt",
         "Write 'hello world' to a.txt in uppercase",

@@ -70,7 +70,8 @@ _REPLACE = re.compile(
     + _FILE_AT,
     re.I,
 )
-_IN_FILE_REPLACE = re.compile(rf"^\s*in\s+{FILE_PATH}\s*,?\s+" + _SWAP, re.I)
+# Line by line: a task's title and its description each start a line.
+_IN_FILE_REPLACE = re.compile(rf"^\s*in\s+{FILE_PATH}\s*,?\s+" + _SWAP, re.I | re.M)
 
 # "Remove the line 'x' from a.txt", "Fix the typo 'teh' in letter.txt": words to be gone.
 _TAKE_OUT = re.compile(
@@ -86,7 +87,62 @@ _TYPO = re.compile(
     re.I,
 )
 
-_PATTERNS = (_PUT, _ADD, _CONTAINING, _REPLACE, _IN_FILE_REPLACE, _TAKE_OUT, _TYPO)
+# Words that name no item of a list: "Add tests to the end of test_a.py" adds code.
+_NOT_ITEM = (
+    r"(?:a|an|the|some|more|any|it|them|this|that|these|those|another|one|two|three|tests?"
+    r"|comments?|logging|docs|documentation|notes|headers?|footers?|titles?|lines?|entries"
+    r"|items|sections?|types?|everything|something|anything|numbers|timestamps?|dates?"
+    r"|newlines?|blank|whitespace|padding|spaces?|tabs?|punctuation|links?|details|info"
+    r"|information|examples?|descriptions?|summary|summaries|text|content|code)"
+)
+# "Add eggs to the end of shopping.txt", "Add Carol to the guest list in guests.txt": one
+# item added to an end or a list is named by its word.
+_ADD_ITEM = re.compile(
+    rf"\b(?:add|append)\s+(?!{_NOT_ITEM}\b)(?P<bare>[A-Za-z][\w'-]*)\s+to\s+(?:the\s+)?"
+    r"(?:(?:very\s+)?(?:end|bottom|top|start|beginning)\s+of\s+(?:the\s+)?(?:file\s+)?"
+    r"|(?:[\w-]+\s+){0,2}list\s+(?:in|of|at)\s+(?:the\s+)?(?:file\s+)?)" + FILE_PATH,
+    re.I,
+)
+# "Change the port from 8080 to 9090 in config.ini", "In a.cfg, set retries to 5": a new
+# value with a digit in it, or quoted, is literal.
+_SET = r"\b(?:change|set|update|switch|bump|increase|decrease|raise|lower|reduce)\b"
+_VALUE = rf"\bto\s+(?:{_quote('text')}|(?P<bare>[\w.:/-]*\d[\w.:/-]*?))(?=[.,;!?]?(?:\s|$))"
+_SET_VALUE = re.compile(
+    rf"{_SET}[^;\n]*?{_VALUE}(?P<gap>[^,;.!?\n'\"“”\u2018\u2019`]{{0,30}}?)"
+    rf"\b(?:in|of)\s+{_FILE_AT}",
+    re.I,
+)
+_SET_VALUE_LATER = re.compile(
+    rf"{_SET}[^;\n]*?\b(?:in|of)\s+{_FILE_AT}(?P<gap>[^;\n]*?){_VALUE}", re.I
+)
+_IN_FILE_SET = re.compile(rf"^\s*in\s+{FILE_PATH}\s*,?\s+{_SET}[^;\n]*?{_VALUE}", re.I | re.M)
+
+_PATTERNS = (
+    _PUT,
+    _ADD,
+    _CONTAINING,
+    _REPLACE,
+    _IN_FILE_REPLACE,
+    _TAKE_OUT,
+    _TYPO,
+    _ADD_ITEM,
+    _SET_VALUE,
+    _SET_VALUE_LATER,
+    _IN_FILE_SET,
+)
+
+# "Write these lines to packing.txt, one per line: passport, charger, socks", "Replace
+# whatever is in status.txt with: all systems go": what follows the colon is literal.
+_AFTER_COLON = re.compile(
+    r"\b(?:write|put|save|add|append|create|make|replace|overwrite|fill)\b"
+    r"(?P<pre>[^:;\n]*?)\s*:\s*(?P<items>[^\n;]+)",
+    re.I,
+)
+_LISTED = re.compile(
+    r"\b(?:one\s+(?:per|a|on\s+each)\s+line|lines|items|entries|names|words)\s*$", re.I
+)
+_WITH = re.compile(r"\bwith\s*$", re.I)
+_ONE_FILE = re.compile(FILE_PATH, re.I)
 
 # The file is to hold the words changed, not as given.
 _TRANSFORMED = re.compile(
@@ -143,14 +199,43 @@ def _clause(text: str, start: int, end: int) -> str:
     return text[start : stop.start() if stop else len(text)]
 
 
-def _reworked_later(text: str, end: int, path: str) -> bool:
-    rest = text[end:]
+def _reworked_later(text: str, end: int, path: str, again: list[tuple[int, int]]) -> bool:
+    """Whether a later step reworks the file.
+
+    A step asking for the same words is no rework: a task's title line and its
+    description often say the same thing twice.
+    """
+    chars = list(text)
+    for a, b in again:
+        chars[a:b] = " " * (b - a)
+    rest = "".join(chars[end:])
     return bool(_REWORK.search(rest)) and (path in rest or bool(_POINTER.search(rest)))
 
 
-def wanted(text: str) -> list[Wanted]:
-    """The words the wording asks to see in, or gone from, named files, in the order written."""
-    found: list[tuple[int, Wanted]] = []
+def _after_colon(text: str) -> list[tuple[int, int, list[Wanted]]]:
+    """The items of a list, or the one text, that a colon gives for a single named file."""
+    found: list[tuple[int, int, list[Wanted]]] = []
+    for m in _AFTER_COLON.finditer(text):
+        pre, rest = m.group("pre"), m.group("items").strip()
+        files = {f.group("file").strip("`'\"") for f in _ONE_FILE.finditer(pre)}
+        if len(files) != 1 or _TRANSFORMED.search(m.group(0)):
+            continue
+        (path,) = files
+        if _WITH.search(pre):
+            items = [rest]
+        elif _LISTED.search(pre.rstrip(" ,")):
+            items = re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", rest)
+        else:
+            continue
+        items = [i.strip().strip("`'\"").rstrip(".") for i in items]
+        if all(i and len(i.split()) <= 6 for i in items):
+            found.append((m.start(), m.end(), [Wanted(path, i) for i in items]))
+    return found
+
+
+def _phrasings(text: str) -> list[tuple[int, int, list[Wanted]]]:
+    """Every phrasing that gives words for a file: where it stands, and what it asks."""
+    found: list[tuple[int, int, list[Wanted]]] = []
     for pattern in _PATTERNS:
         for m in pattern.finditer(text):
             gap = m.groupdict().get("gap") or ""
@@ -158,10 +243,20 @@ def wanted(text: str) -> list[Wanted]:
                 continue
             if _TRANSFORMED.search(_clause(text, m.start(), m.end())):
                 continue
-            asked = _asked(m)
-            if asked and not _reworked_later(text, m.end(), asked[0].path):
-                found += [(m.start(), w) for w in asked]
-    return [w for _, w in sorted(found, key=lambda item: item[0])]
+            if asked := _asked(m):
+                found.append((m.start(), m.end(), asked))
+    return found + _after_colon(text)
+
+
+def wanted(text: str) -> list[Wanted]:
+    """The words the wording asks to see in, or gone from, named files, in the order written."""
+    found = sorted(_phrasings(text), key=lambda f: f[0])
+    kept: list[Wanted] = []
+    for start, end, asked in found:
+        again = [(a, b) for a, b, other in found if other == asked and a != start]
+        if not _reworked_later(text, end, asked[0].path, again):
+            kept += asked
+    return kept
 
 
 _STRAIGHT = str.maketrans({"\u2019": "'", "\u2018": "'", "“": '"', "”": '"'})

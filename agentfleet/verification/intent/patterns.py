@@ -161,7 +161,7 @@ ADD_TO_IT = re.compile(r"\b(?:append|add)\b[^;\n]*?\bto\s+(?:it|that\s+file)\b",
 # "In config.ini, change the port from 8080 to 9090".
 IN_FILE_EDIT = re.compile(
     rf"^\s*in\s+{FILE_PATH}\s*,?\s+(?:change|replace|set|update|fix|edit|correct|swap)\b",
-    re.I,
+    re.I | re.M,
 )
 # "the gist of incident.log in incident-summary.txt".
 GIST = re.compile(
@@ -182,7 +182,8 @@ APPEND = re.compile(
 # "Update README.md to ...", "change 'color' to 'colour' throughout essay.md", "replace
 # the contents of a.txt with hello".
 EDIT = re.compile(
-    r"(?:\b(?:replace|change|edit|fix|update|correct|rewrite|modify|swap|set)\b[^;\n]*?"
+    r"(?:\b(?:replace|change|edit|fix|update|correct|rewrite|modify|swap|set|increase"
+    r"|decrease|bump|reduce)\b[^;\n]*?"
     # "the extension of", "the name of" a file: renamed, not edited.
     r"(?:\b(?:in|throughout|across|within)|(?<!\bextension )(?<!\bname )\bof)\s+"
     r"|\b(?:edit|fix|update|rewrite|modify|overwrite|reformat|correct)\s+"
