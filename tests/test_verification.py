@@ -521,6 +521,12 @@ def test_answer_only_work_with_an_empty_answer_fails(tmp_path: Path) -> None:
             [("status.txt", "all systems go")],
             [],
         ),
+        # The words end with their sentence, or where a note in brackets starts.
+        (
+            "Replace whatever is in status.txt with: all systems go (urgent). Then tell me.",
+            [("status.txt", "all systems go")],
+            [],
+        ),
         # A title line and its description say the same thing twice: no later rework.
         (
             "In config.ini, change the port to 9090\nIn config.ini, change the port to 9090",

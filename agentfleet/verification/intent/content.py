@@ -142,6 +142,7 @@ _LISTED = re.compile(
     r"\b(?:one\s+(?:per|a|on\s+each)\s+line|lines|items|entries|names|words)\s*$", re.I
 )
 _WITH = re.compile(r"\bwith\s*$", re.I)
+_WORDS_END = re.compile(r"\.\s|\s[\[(]")
 _ONE_FILE = re.compile(FILE_PATH, re.I)
 
 # The file is to hold the words changed, not as given.
@@ -216,7 +217,9 @@ def _after_colon(text: str) -> list[tuple[int, int, list[Wanted]]]:
     """The items of a list, or the one text, that a colon gives for a single named file."""
     found: list[tuple[int, int, list[Wanted]]] = []
     for m in _AFTER_COLON.finditer(text):
-        pre, rest = m.group("pre"), m.group("items").strip()
+        pre = m.group("pre")
+        # The words end with their sentence, or where a note in brackets starts.
+        rest = _WORDS_END.split(m.group("items"), maxsplit=1)[0].strip()
         files = {f.group("file").strip("`'\"") for f in _ONE_FILE.finditer(pre)}
         if len(files) != 1 or _TRANSFORMED.search(m.group(0)):
             continue
