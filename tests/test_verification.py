@@ -512,8 +512,8 @@ def test_answer_only_work_with_an_empty_answer_fails(tmp_path: Path) -> None:
         ("Set the port in config.ini to 9090.", [("config.ini", "9090")], []),
         ("Increase the retries from 3 to 5 in settings.json", [("settings.json", "5")], []),
         (
-            "Write these three lines to packing.txt, one per line: passport, charger, socks",
-            [("packing.txt", "passport"), ("packing.txt", "charger"), ("packing.txt", "socks")],
+            "Create groceries.txt with these items: eggs, milk and bread",
+            [("groceries.txt", "eggs"), ("groceries.txt", "milk"), ("groceries.txt", "bread")],
             [],
         ),
         (
@@ -540,6 +540,18 @@ def test_quoted_words_a_file_must_hold_or_lose_are_read(
 ) -> None:
     exp = expect(text)
     assert (exp.contains, exp.lacks) == (contains, lacks)
+
+
+def test_items_one_per_line_must_each_be_a_line(tmp_path: Path) -> None:
+    task = "Write these three lines to packing.txt, one per line: passport, charger, socks"
+    exp = expect(task)
+    assert exp.lines == [("packing.txt", w) for w in ("passport", "charger", "socks")]
+    (tmp_path / "packing.txt").write_text("passport charger socks\n")
+    effects = [Effect(op="write", path="packing.txt")]
+    v = verify(tmp_path, _req(task, effects))
+    assert not v.passed and 'packing.txt has no line that is just "passport"' in v.reason
+    (tmp_path / "packing.txt").write_text("- Passport\n- charger\n- socks\n")
+    assert verify(tmp_path, _req(task, effects)).passed
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from agentfleet.contracts.models import MUTATING_OPS, Effect, Verification, Veri
 from agentfleet.contracts.status import NodeStatus
 from agentfleet.delegation.prompts import REPORTS_HEADER
 from agentfleet.verification.intent import Expectation, add_path, claimed_changes, expect, norm
-from agentfleet.verification.intent.content import holds, lacks
+from agentfleet.verification.intent.content import holds, lacks, on_a_line
 
 # Dependency reports and input-file lists are context for the model, not the
 # task's own wording: an output named in a sibling's report is not this one's.
@@ -169,18 +169,27 @@ def _check_paths(ws: _Workspace, exp: Expectation, mutating: list[Effect], f: _F
                 f.miss(path, not_by_agent.format(path))
 
 
+# Per kind of words asked: where the expectation keeps them, how to check them, and
+# what to say when the file is not as asked.
+_WORDS = (
+    ("contains", holds, "does not contain"),
+    ("lacks", lacks, "still contains"),
+    ("lines", on_a_line, "has no line that is just"),
+)
+
+
 def _check_words(ws: _Workspace, exp: Expectation, f: _Findings) -> None:
-    """Every file the task gives words for holds them, and has lost the words it takes out.
+    """Every file the task gives words for holds them as asked, or has lost them.
 
     A missing file is already reported by the path check.
     """
-    asked = [(p, w, True) for p, w in exp.contains] + [(p, w, False) for p, w in exp.lacks]
-    for path, words, present in asked:
-        content = ws.text(path)
-        if content is None or (holds(content, words) if present else lacks(content, words)):
-            continue
-        shown = words if len(words) <= 60 else words[:57] + "..."
-        f.miss(path, f'{path} {"does not contain" if present else "still contains"} "{shown}"')
+    for field, ok, not_so in _WORDS:
+        for path, words in getattr(exp, field):
+            content = ws.text(path)
+            if content is None or ok(content, words):
+                continue
+            shown = words if len(words) <= 60 else words[:57] + "..."
+            f.miss(path, f'{path} {not_so} "{shown}"')
 
 
 def _check_touched(touched: list[str], mutating: list[Effect], f: _Findings) -> None:
@@ -257,8 +266,8 @@ def expectation_for(req: VerifyRequest) -> Expectation:
         read.effects_required = True
         # Words for a file the plan does not make are not this step's to check.
         kept = set(read.outputs) | set(read.modified)
-        read.contains = [c for c in read.contains if c[0] in kept]
-        read.lacks = [c for c in read.lacks if c[0] in kept]
+        for field, _, _ in _WORDS:
+            setattr(read, field, [c for c in getattr(read, field) if c[0] in kept])
     return read
 
 

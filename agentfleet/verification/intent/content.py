@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from agentfleet.verification.intent.patterns import FILE_PATH
 
@@ -142,6 +143,9 @@ _LISTED = re.compile(
     r"\b(?:one\s+(?:per|a|on\s+each)\s+line|lines|items|entries|names|words)\s*$", re.I
 )
 _WITH = re.compile(r"\bwith\s*$", re.I)
+_PER_LINE = re.compile(
+    r"\bone\s+(?:per|a|on\s+each)\s+line\b|\beach\s+on\s+its\s+own\s+line\b", re.I
+)
 _WORDS_END = re.compile(r"\.\s|\s[\[(]")
 _ONE_FILE = re.compile(FILE_PATH, re.I)
 
@@ -173,8 +177,9 @@ class Wanted:
 
     path: str
     text: str
-    # False: the words must be gone from the file (taken out, or replaced).
-    present: bool = True
+    # holds: somewhere in the file; lacks: gone from it (taken out, or replaced);
+    # line: a line of its own ("one per line").
+    how: Literal["holds", "lacks", "line"] = "holds"
 
 
 def _group(m: re.Match[str], name: str) -> str | None:
@@ -190,7 +195,7 @@ def _asked(m: re.Match[str]) -> list[Wanted]:
     asked = [Wanted(path, new)] if new and new.strip() else []
     # "Replace 'cat' with 'cats'": the old words live on inside the new ones.
     if old and old.strip() and not (new and _plain(old) in _plain(new)):
-        asked.append(Wanted(path, old, present=False))
+        asked.append(Wanted(path, old, how="lacks"))
     return [w for w in asked if not _JUST_A_NAME.fullmatch(w.text.strip())]
 
 
@@ -224,6 +229,7 @@ def _after_colon(text: str) -> list[tuple[int, int, list[Wanted]]]:
         if len(files) != 1 or _TRANSFORMED.search(m.group(0)):
             continue
         (path,) = files
+        how: Literal["holds", "line"] = "line" if _PER_LINE.search(pre) else "holds"
         if _WITH.search(pre):
             items = [rest]
         elif _LISTED.search(pre.rstrip(" ,")):
@@ -232,7 +238,7 @@ def _after_colon(text: str) -> list[tuple[int, int, list[Wanted]]]:
             continue
         items = [i.strip().strip("`'\"").rstrip(".") for i in items]
         if all(i and len(i.split()) <= 6 for i in items):
-            found.append((m.start(), m.end(), [Wanted(path, i) for i in items]))
+            found.append((m.start(), m.end(), [Wanted(path, i, how) for i in items]))
     return found
 
 
@@ -277,6 +283,16 @@ def _plain(text: str) -> str:
 def holds(content: str, words: str) -> bool:
     """Whether a file's content holds the words, as a person reading it would say."""
     return _plain(words) in _plain(content)
+
+
+# What a list's line may carry besides its item: a bullet or a number.
+_MARKER = re.compile(r"^(?:[-*+\u2022]|\d+[.)])\s*")
+
+
+def on_a_line(content: str, words: str) -> bool:
+    """Whether the words are a line of the file by themselves, bullets and numbers aside."""
+    want = _plain(words)
+    return any(_plain(_MARKER.sub("", line.strip())) == want for line in content.splitlines())
 
 
 def lacks(content: str, words: str) -> bool:

@@ -24,6 +24,8 @@ class Expectation:
     # Quoted words a made or changed file must hold, or must no longer hold.
     contains: list[tuple[str, str]] = field(default_factory=list)
     lacks: list[tuple[str, str]] = field(default_factory=list)
+    # Words that must be a line of their own ("one per line: a, b, c").
+    lines: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def asks_for_files(self) -> bool:
@@ -207,7 +209,7 @@ def expect(text: str) -> Expectation:
             last_dir = _move(exp, value, last_dir, is_move=is_move)
     # A file that is changed in place need not also be made by the same agent.
     exp.outputs = [o for o in exp.outputs if o not in exp.modified]
-    exp.contains, exp.lacks = _words(exp, text)
+    _words(exp, text)
     hands_off = bool(pt.HANDS_OFF.search(body))
     exp.effects_required = (
         exp.asks_for_files
@@ -217,19 +219,17 @@ def expect(text: str) -> Expectation:
     return exp
 
 
-def _words(exp: Expectation, text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def _words(exp: Expectation, text: str) -> None:
     """The quoted words to find in, or not find in, files this task makes or changes.
 
     Nowhere else: "Tell me whether app.log contains 'ERROR'" asks nothing of app.log.
     """
     kept = set(exp.outputs) | set(exp.modified)
-    held: list[tuple[str, str]] = []
-    gone: list[tuple[str, str]] = []
+    by_how = {"holds": exp.contains, "lacks": exp.lacks, "line": exp.lines}
     for w in wanted(text):
         pair = (norm(w.path), w.text)
-        if pair[0] in kept:
-            (held if w.present else gone).append(pair)
-    return list(dict.fromkeys(held)), list(dict.fromkeys(gone))
+        if pair[0] in kept and pair not in by_how[w.how]:
+            by_how[w.how].append(pair)
 
 
 def _move(exp: Expectation, value: str, last_dir: str | None, *, is_move: bool) -> str | None:
