@@ -511,6 +511,8 @@ def test_answer_only_work_with_an_empty_answer_fails(tmp_path: Path) -> None:
         ("In config.ini, change the port from 8080 to 9090", [("config.ini", "9090")], []),
         ("Set the port in config.ini to 9090.", [("config.ini", "9090")], []),
         ("Increase the retries from 3 to 5 in settings.json", [("settings.json", "5")], []),
+        # A unit may be spelt the file's own way: the number is what must be there.
+        ("Decrease the timeout to 5s in a.yaml", [("a.yaml", "5")], []),
         (
             "Create groceries.txt with these items: eggs, milk and bread",
             [("groceries.txt", "eggs"), ("groceries.txt", "milk"), ("groceries.txt", "bread")],
@@ -565,6 +567,7 @@ def test_items_one_per_line_must_each_be_a_line(tmp_path: Path) -> None:
         "Write the number of files into count.txt",
         "Add tests to the end of test_a.py",
         "Add a newline to the end of a.txt",
+        "Add yourself to the end of team.md",
         "Create notes.md with sections: Intro, Usage, License",
         "Set the log level to debug in app.cfg",
         # The words are to be changed on the way.

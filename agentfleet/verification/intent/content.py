@@ -94,7 +94,8 @@ _NOT_ITEM = (
     r"|comments?|logging|docs|documentation|notes|headers?|footers?|titles?|lines?|entries"
     r"|items|sections?|types?|everything|something|anything|numbers|timestamps?|dates?"
     r"|newlines?|blank|whitespace|padding|spaces?|tabs?|punctuation|links?|details|info"
-    r"|information|examples?|descriptions?|summary|summaries|text|content|code)"
+    r"|information|examples?|descriptions?|summary|summaries|text|content|code|me|us|you"
+    r"|yourself|myself|him|her)"
 )
 # "Add eggs to the end of shopping.txt", "Add Carol to the guest list in guests.txt": one
 # item added to an end or a list is named by its word.
@@ -188,10 +189,16 @@ def _group(m: re.Match[str], name: str) -> str | None:
     return quoted or (named.get("bare") if name == "text" else None)
 
 
+# "5s", "10MB": a number with its unit, which a file may spell its own way.
+_WITH_UNIT = re.compile(r"(\d+(?:\.\d+)?)[A-Za-z%]+")
+
+
 def _asked(m: re.Match[str]) -> list[Wanted]:
     """What one phrasing asks a file to hold, and not hold, when the work is done."""
     path = m.group("file").strip("`'\"")
     new, old = _group(m, "text"), _group(m, "old")
+    if new and new == m.groupdict().get("bare") and (unit := _WITH_UNIT.fullmatch(new)):
+        new = unit.group(1)
     asked = [Wanted(path, new)] if new and new.strip() else []
     # "Replace 'cat' with 'cats'": the old words live on inside the new ones.
     if old and old.strip() and not (new and _plain(old) in _plain(new)):
