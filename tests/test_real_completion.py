@@ -108,6 +108,21 @@ async def test_a_file_without_the_words_asked_for_is_not_completed(
     assert words in (ws / path).read_text()
 
 
+async def test_an_answer_about_a_file_given_without_opening_it_is_not_completed(
+    client: Client, settings: Settings
+) -> None:
+    goal, seed = "What does notes.md say about the deadline?", {"notes.md": "Deadline: Friday.\n"}
+    result, _, _ = await run_goal(client, settings, goal + " [sim:habit=guess]", seed)
+    assert result.status == "unverified", result.tree.error
+    verification = result.tree.verification
+    assert verification is not None and verification.unread == ["notes.md"]
+    assert "no tool call of this agent looked at it" in verification.reason
+    # The same question, answered after reading the file, is completed.
+    result, _, _ = await run_goal(client, settings, goal, seed)
+    assert result.status == "completed", result.tree.error
+    assert "Friday" in result.output
+
+
 async def test_work_the_simulator_cannot_do_is_never_completed(
     client: Client, settings: Settings
 ) -> None:

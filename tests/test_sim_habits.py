@@ -211,7 +211,8 @@ def test_own_words_writes_the_words_its_own_way_and_still_calls_it_done(
 
 
 def test_a_habit_answer_is_as_deterministic_as_any_other(client: anthropic.Anthropic) -> None:
-    for habit in ("multi-tool", "truncate", "refusal", "claim-done", "bad-args", "own-words"):
+    habits = ("multi-tool", "truncate", "refusal", "claim-done", "bad-args", "own-words", "guess")
+    for habit in habits:
         messages = [user(f"{COMPOUND} [sim:habit={habit}]")]
         a, b = create(client, messages), create(client, messages)
         assert a.model_dump() == b.model_dump(), habit

@@ -634,3 +634,60 @@ def test_words_for_a_file_the_plan_does_not_make_are_not_checked(tmp_path: Path)
     effects = [Effect(op="write", path="notes/todo.txt")]
     req = _req('Create todo.txt containing "buy milk"', effects, outputs=["notes/todo.txt"])
     assert verify(tmp_path, req).passed
+
+
+@pytest.mark.parametrize(
+    ("text", "sources"),
+    [
+        ("Summarize notes.md into summary.md", ["notes.md"]),
+        ("give me the gist of incident.log in incident-summary.txt", ["incident.log"]),
+        ("Write an index of docs/ to docs/INDEX.md", ["docs/"]),
+        ("How many files are in inbox/?", ["inbox/"]),
+        ("What does notes.md say about the deadline?", ["notes.md"]),
+        ("Collect every line with TODO in it from the files in src/ into todos.txt", ["src/"]),
+        ("Generate a changelog in CHANGELOG.md from commits.txt", ["commits.txt"]),
+        ("Compare a.txt and b.txt", ["a.txt", "b.txt"]),
+        # Asks how, not what the file holds.
+        ("How do I sort the lines of names.txt?", []),
+        # A program written to act on a folder need not look at it.
+        ("Write a Python script clean.py that deletes old files in logs/", []),
+        # What the work makes or changes has checks of its own.
+        ("Sort the files in inbox/ by type", []),
+    ],
+)
+def test_paths_the_work_must_look_at_are_read(text: str, sources: list[str]) -> None:
+    assert expect(text).sources == sources
+
+
+def test_an_answer_about_a_file_nobody_opened_fails(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("Deadline: Friday.\n")
+    task = "What does notes.md say about the deadline?"
+    v = verify(tmp_path, _req(task, [], "It most likely says the end of the month."))
+    assert not v.passed and v.mode == "answer_only" and v.unread == ["notes.md"]
+    read = [Effect(op="read", path="notes.md")]
+    assert verify(tmp_path, _req(task, read, "It says Friday.")).passed
+
+
+def test_a_listing_above_a_path_or_a_call_on_it_counts_as_a_look(tmp_path: Path) -> None:
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "a.pdf").write_text("x")
+    task = "How many files are in inbox/?"
+    assert verify(tmp_path, _req(task, [Effect(op="list", path=".")], "One.")).passed
+    assert verify(tmp_path, _req(task, [Effect(op="list", path="inbox")], "One.")).passed
+    assert not verify(tmp_path, _req(task, [Effect(op="list", path="docs")], "One.")).passed
+
+
+def test_a_path_that_is_not_there_needs_no_look(tmp_path: Path) -> None:
+    v = verify(tmp_path, _req("What does notes.md say?", [], "There is no notes.md."))
+    assert v.passed, v.reason
+
+
+def test_a_step_given_its_dependencies_reports_need_not_look_again(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("Deadline: Friday.\n")
+    (tmp_path / "summary.md").write_text("Friday.\n")
+    task = subagent_task(
+        Subtask(title="Summarize", description="Summarize notes.md into summary.md"),
+        [("Read notes.md", "completed", "notes.md says the deadline is Friday.")],
+    )
+    v = verify(tmp_path, _req(task, [Effect(op="write", path="summary.md")]))
+    assert v.passed, v.reason

@@ -651,6 +651,9 @@ class Verification(Record):
     # Paths the agent reported as changed that its tool journal never touched.
     unjournaled: list[str] = Field(default_factory=list)
     reason: str = ""
+    # Paths the task asks the work to read or search that no tool call looked at: an
+    # answer about notes.md given without opening it.
+    unread: list[str] = Field(default_factory=list)
 
 
 class VerifyRequest(Contract):

@@ -26,6 +26,7 @@ REFUSAL = "refusal"
 CLAIM_DONE = "claim-done"
 BAD_ARGS = "bad-args"
 PARAPHRASE = "own-words"
+GUESS = "guess"
 HABITS: tuple[str, ...] = (
     PROSE_JSON,
     MULTI_TOOL,
@@ -34,6 +35,7 @@ HABITS: tuple[str, ...] = (
     CLAIM_DONE,
     BAD_ARGS,
     PARAPHRASE,
+    GUESS,
 )
 
 PLANNER = "planner"
@@ -43,7 +45,7 @@ AGENT = "agent"
 # agent could show its own habit.
 APPLIES: dict[str, frozenset[str]] = {
     PLANNER: frozenset({PROSE_JSON, TRUNCATE}),
-    AGENT: frozenset({MULTI_TOOL, TRUNCATE, REFUSAL, CLAIM_DONE, BAD_ARGS, PARAPHRASE}),
+    AGENT: frozenset({MULTI_TOOL, TRUNCATE, REFUSAL, CLAIM_DONE, BAD_ARGS, PARAPHRASE, GUESS}),
 }
 TRUNCATE_BELOW = 4096
 REFUSAL_TEXT = "I can't help with that request."
@@ -198,6 +200,16 @@ def paraphrased(tool_input: dict[str, Any]) -> dict[str, Any]:
             words = text.split()
             out[key] = " ".join(reversed(words)) if len(words) > 1 else words[0][::-1] + "\n"
     return out
+
+
+def guessed(title: str) -> list[JSON]:
+    """An answer given without opening anything, as a model sure of itself words one."""
+    return [
+        text_block(
+            f"{title.rstrip('?.')}: files like this usually say the deadline is the end of "
+            "the month, so that is most likely what it says."
+        )
+    ]
 
 
 def refusal() -> list[JSON]:

@@ -192,6 +192,23 @@ def _check_words(ws: _Workspace, exp: Expectation, f: _Findings) -> None:
             f.miss(path, f'{path} {not_so} "{shown}"')
 
 
+def _looked_at(path: str, effects: Iterable[Effect]) -> bool:
+    """Whether a call read, listed, searched or acted on the path, or listed a folder above it."""
+    for e in effects:
+        if _under(e.path, path) or (e.src is not None and _under(e.src, path)):
+            return True
+        if e.op == "list" and (e.path in (".", "") or _under(path, e.path)):
+            return True
+    return False
+
+
+def _unread(ws: _Workspace, exp: Expectation, effects: list[Effect]) -> list[str]:
+    """The paths the work had to look at, that are there, and that no call looked at."""
+    return [
+        p for p in exp.sources if ws.kind(p.rstrip("/")) and not _looked_at(p.rstrip("/"), effects)
+    ]
+
+
 def _check_touched(touched: list[str], mutating: list[Effect], f: _Findings) -> None:
     """A folder the task asks to sort or organise had something changed in it."""
     for folder in touched:
@@ -222,6 +239,13 @@ def check(
     problems = found.problems
     if exp.effects_required and not mutating:
         problems.append("the task asks for file changes and this agent's tool calls made none")
+    unread = _unread(ws, exp, effects)
+    if unread:
+        problems.append(
+            "the task asks to read or search "
+            + ", ".join(unread)
+            + " and no tool call of this agent looked at it"
+        )
     unjournaled = [c for c in claimed if not _in_journal(c.rstrip("/") or ".", effects)]
     if unjournaled:
         problems.append(
@@ -233,7 +257,9 @@ def check(
     if mode == "answer_only" and not answered:
         problems.append("no file change was asked for and the agent gave no answer")
     checked = list(
-        dict.fromkeys([*exp.outputs, *exp.modified, *exp.removed, *exp.touched, *claimed])
+        dict.fromkeys(
+            [*exp.outputs, *exp.modified, *exp.removed, *exp.touched, *claimed, *exp.sources]
+        )
     )
     return Verification(
         mode=mode,
@@ -241,6 +267,7 @@ def check(
         checked=checked,
         missing=found.missing,
         unjournaled=unjournaled,
+        unread=unread,
         reason="; ".join(problems)
         if problems
         else ("answered; no file change was asked for" if mode == "answer_only" else ""),
@@ -254,6 +281,9 @@ _GLOB = re.compile(r"[*?\[]")
 def expectation_for(req: VerifyRequest) -> Expectation:
     """Declared outputs win; otherwise the task's wording says what to expect."""
     read = expect(task_wording(req.task))
+    if REPORTS_HEADER in req.task:
+        # The steps it depends on may have read them and reported what they hold.
+        read.sources = []
     if req.outputs:
         paths = [norm(o) for o in req.outputs]
         read.outputs = list(dict.fromkeys(p for p in paths if p != "." and not _GLOB.search(p)))

@@ -20,11 +20,13 @@ from agentfleet.sim.conversation import Conversation, int_directive, text_block
 from agentfleet.sim.habits import (
     BAD_ARGS,
     CLAIM_DONE,
+    GUESS,
     MULTI_TOOL,
     PARAPHRASE,
     REFUSAL,
     Habits,
     bad_arguments,
+    guessed,
     paraphrased,
     refusal,
 )
@@ -53,7 +55,7 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
     """The simulated agent's next message: its next tool calls, or its final report.
 
     Habits shape it the way a real model misbehaves (refusal, claim-done, bad-args, multi-tool,
-    own-words).
+    own-words, guess).
     """
     task = parse_task(convo.first_user_text)
     if REFUSAL in habits:
@@ -73,6 +75,8 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
         merge=MULTI_TOOL in habits,
         single=convo.one_call_per_turn,
     )
+    if GUESS in habits and convo.assistant_turns() == 0:
+        return Reply(guessed(task.title))
     if CLAIM_DONE in habits and convo.assistant_turns() == 0 and run.claims():
         return Reply([text_block("Done. " + " ".join(run.claims()))])
     turns = convo.tool_turns()

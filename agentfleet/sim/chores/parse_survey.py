@@ -170,8 +170,11 @@ def list_files(s: str, ctx: Context, produce: tuple[str, ...]) -> Op | None:
     rf"(?:the\s+file\s+)?(?P<p>{P})"
     r"(?:,?\s+and\s+(?:tell|show|give)\s+me\s+(?:what\s+(?:it\s+says|is\s+in\s+it)"
     r"|its\s+contents?|what'?s\s+in\s+it))?$",
-    rf"^what\s+does\s+(?P<p>{P})\s+(?:say|contain)\s*\??$",
+    rf"^what\s+does\s+(?P<p>{P})\s+(?:say|contain)(?:\s+(?:about|on|regarding)\s+(?P<about>.+?))?"
+    r"\s*\??$",
 )
 def read(m: re.Match[str], ctx: Context, produce: tuple[str, ...]) -> Op | None:
-    """For "Read notes.md", "what does a.txt say?": a `ReadFile`."""
-    return ReadFile(clean_path(m.group("p"))) if has_ext(m.group("p")) else None
+    """For "Read notes.md", "what does a.txt say about the deadline?": a `ReadFile`."""
+    if not has_ext(m.group("p")):
+        return None
+    return ReadFile(clean_path(m.group("p")), m.groupdict().get("about"))

@@ -6,6 +6,7 @@ Each works from what the tool results say is there, never from what the request 
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 
 from typing_extensions import override
@@ -86,6 +87,8 @@ class ReadFile(Op):
     """Shows what one file says."""
 
     path: str
+    # "... about the deadline": only the lines on that topic are quoted.
+    about: str | None = None
     changes = False
     needs = ("read_file",)
     step_words = "read {op.path}"
@@ -94,7 +97,18 @@ class ReadFile(Op):
     @override
     def run(self, env: Env) -> Gen:
         got, bad = yield from self.call(env, self.step(), Use("read_file", {"path": self.path}))
-        return bad or Done(f"{self.path} says:\n{got.text.rstrip()}", wanted_change=False)
+        if bad:
+            return bad
+        text = got.text.rstrip()
+        if self.about is None:
+            return Done(f"{self.path} says:\n{text}", wanted_change=False)
+        words = {w for w in re.findall(r"[a-z0-9]+", self.about.lower()) if len(w) > 3}
+        lines = [
+            ln for ln in text.splitlines() if words & set(re.findall(r"[a-z0-9]+", ln.lower()))
+        ]
+        if not lines:
+            return Done(f"{self.path} says nothing about {self.about}.", wanted_change=False)
+        return Done(f"On {self.about}, {self.path} says:\n" + "\n".join(lines), wanted_change=False)
 
 
 @dataclass(frozen=True)

@@ -355,3 +355,27 @@ TAKE_OUT = re.compile(
     rf"(?:'[^'\n]+'|\"[^\"\n]+\"|“[^”\n]+”)\s+(?:from|out\s+of)\s+(?:the\s+)?(?:file\s+)?{FILE_PATH}",
     re.I,
 )
+# What the work has to read, list or search before it can be right: "Summarize notes.md",
+# "an index of docs/", "How many files are in inbox/?", "What does notes.md say ...".
+# A program written to act on a path ("a script that cleans logs/") need not look at it.
+_LOOK_VERB = (
+    r"(?:read|summari[sz]e|review|analy[sz]e|explain|describe|index|catalog(?:ue)?|count"
+    r"|compare|proofread|inspect|look\s+(?:at|through|over|in)|go\s+through|check|scan"
+    r"|search|grep|list|find|collect|extract|gather|pull|quote|translate|tally"
+    r"|(?:gist|summary|overview|digest|synopsis|recap|contents?)\s+of|based\s+on|according\s+to"
+    r"|how\s+many|what\s+(?:does|do|is\s+in|are\s+in|did))"
+)
+LOOKED_AT = re.compile(
+    rf"(?:\b{_LOOK_VERB}\b[^;.?!\n]{{0,60}}?(?:\b(?:of|in|from|inside|under|through|at|within)\s+)?"
+    # "... from commits.txt", "using data.csv": what the result is made from.
+    r"|\b(?:from|using)\s+)"
+    rf"(?:the\s+)?(?:files?\s+(?:in\s+)?|folder\s+|directory\s+)?(?P<paths>{_listed(_SRC)})"
+    r"(?![\w/])",
+    re.I,
+)
+# "How do I sort names.txt?" asks how, and can be answered without opening the file.
+HOW_TO = re.compile(
+    r"^\s*(?:how\s+(?:do|can|would|should|could)\s+(?:i|we|you|one)|how\s+to|what(?:'s|\s+is)?"
+    r"\s+(?:the\s+)?(?:best\s+)?(?:command|way)|is\s+it\s+possible|can\s+i|should\s+i)\b",
+    re.I,
+)

@@ -26,6 +26,9 @@ class Expectation:
     lacks: list[tuple[str, str]] = field(default_factory=list)
     # Words that must be a line of their own ("one per line: a, b, c").
     lines: list[tuple[str, str]] = field(default_factory=list)
+    # Paths the work reads, lists or searches ("Summarize notes.md"): where they exist,
+    # the journal must show a look at them.
+    sources: list[str] = field(default_factory=list)
 
     @property
     def asks_for_files(self) -> bool:
@@ -165,6 +168,17 @@ def _content(m: re.Match[str]) -> str:
 _QUOTED_NAME = re.compile(r"[\w()-]+(?:[ /][\w()-]+){0,4}\.[a-z][a-z0-9]{0,4}")
 
 
+def _sources(body: str) -> list[str]:
+    """The paths the wording asks the work to read, list or search, unless it asks how."""
+    if pt.HOW_TO.match(body):
+        return []
+    found: list[str] = []
+    for m in pt.LOOKED_AT.finditer(body):
+        for path in _names(m.group("paths")):
+            add_path(found, path)
+    return found
+
+
 def _one_question(text: str) -> bool:
     """Whether the text is one question: "how do I sort names.txt?" asks how, not for it."""
     one = text.strip()
@@ -174,11 +188,12 @@ def _one_question(text: str) -> bool:
 def expect(text: str) -> Expectation:
     """Read the outputs, removals and required effects out of a task's wording."""
     exp = Expectation()
+    # Quoted content is what goes into a file, not where it goes.
+    body = pt.QUOTED.sub(_content, text)
+    exp.sources = _sources(body)
     looks = pt.LOOK_ONLY.match(text) and not pt.THEN_CHANGE.search(text.split(":", 1)[0])
     if looks or _one_question(text):
         return exp
-    # Quoted content is what goes into a file, not where it goes.
-    body = pt.QUOTED.sub(_content, text)
     last_dir: str | None = None
     wants_change = False
     for _, kind, value in _events(body):
@@ -209,6 +224,9 @@ def expect(text: str) -> Expectation:
             last_dir = _move(exp, value, last_dir, is_move=is_move)
     # A file that is changed in place need not also be made by the same agent.
     exp.outputs = [o for o in exp.outputs if o not in exp.modified]
+    # What the work makes or changes has checks of its own.
+    made = {p.rstrip("/") for p in (*exp.outputs, *exp.modified, *exp.removed, *exp.touched)}
+    exp.sources = [p for p in exp.sources if p.rstrip("/") not in made]
     _words(exp, text)
     hands_off = bool(pt.HANDS_OFF.search(body))
     exp.effects_required = (
