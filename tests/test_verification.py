@@ -647,6 +647,8 @@ def test_words_for_a_file_the_plan_does_not_make_are_not_checked(tmp_path: Path)
         ("Collect every line with TODO in it from the files in src/ into todos.txt", ["src/"]),
         ("Generate a changelog in CHANGELOG.md from commits.txt", ["commits.txt"]),
         ("Compare a.txt and b.txt", ["a.txt", "b.txt"]),
+        ("Tell me what's in the docs/ folder", ["docs/"]),
+        ("Using template.md, write a letter to Bob in letter.md", ["template.md"]),
         # Asks how, not what the file holds.
         ("How do I sort the lines of names.txt?", []),
         # A program written to act on a folder need not look at it.

@@ -363,7 +363,7 @@ _LOOK_VERB = (
     r"|compare|proofread|inspect|look\s+(?:at|through|over|in)|go\s+through|check|scan"
     r"|search|grep|list|find|collect|extract|gather|pull|quote|translate|tally"
     r"|(?:gist|summary|overview|digest|synopsis|recap|contents?)\s+of|based\s+on|according\s+to"
-    r"|how\s+many|what\s+(?:does|do|is\s+in|are\s+in|did))"
+    r"|open|show\s+me|how\s+many|what\s+(?:does|do|did|(?:is|are)\s+in)|what'?s\s+in)"
 )
 LOOKED_AT = re.compile(
     rf"(?:\b{_LOOK_VERB}\b[^;.?!\n]{{0,60}}?(?:\b(?:of|in|from|inside|under|through|at|within)\s+)?"
