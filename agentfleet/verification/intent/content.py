@@ -1,13 +1,18 @@
-"""The words a task asks to see in a file: quoted text written, added or put in place.
+"""The words a task asks to see in a file, or gone from it, when the work is done.
 
 A file that exists and was written by the agent can still hold the wrong thing: "Write
-'buy milk' into todo.txt" is not done by a todo.txt that says "buy eggs". Only quoted
-text is taken, and only right after the verb that puts it in the file ("Write 'x' to",
-"Append the line 'x' to", "todo.txt containing 'x'", "Replace 'a' with 'b' in"): an
-unquoted "Write a poem into poem.txt" describes the content, it does not give it.
-Work that transforms the words (translate, reverse, encode, upper-case) or a later step
-that reworks the file leaves the text unchecked: failing honest work is worse than
-checking less.
+'buy milk' into todo.txt" is not done by a todo.txt that says "buy eggs". Words are taken
+where the wording gives them, not where it describes them:
+
+- quoted text right after the verb that puts it in the file ("Write 'x' to", "Append the
+  line 'x' to", "todo.txt containing 'x'", "Replace 'a' with 'b' in"), and quoted text
+  taken out ("Remove 'x' from", "Fix the typo 'teh' in");
+- unquoted words only where they can only be literal: a value with a digit ("change the
+  port to 9090"), one word added to an end or a list, the items of a list after a colon.
+
+"Write a poem into poem.txt" describes its content and gets no words check. Work that
+transforms the words (translate, reverse, encode, upper-case) or a later step that reworks
+the file leaves them unchecked: failing honest work is worse than checking less.
 """
 
 from __future__ import annotations
