@@ -148,6 +148,30 @@ async def test_a_cut_off_tool_input_is_asked_again_not_run(
     assert any("(retry 1)" in r.purpose for r in receipts), [r.purpose for r in receipts]
 
 
+async def test_an_answer_cut_off_at_max_tokens_is_asked_again_with_more_room(
+    client: Client, settings: Settings
+) -> None:
+    notes = "".join(f"Point {i}: the plan holds for week {i}.\n" for i in range(1, 21))
+    # Quoting 20 lines back takes about 200 tokens: the first answer is cut off.
+    result, _, _ = await run_goal(
+        client, settings, "Read notes.md", {"notes.md": notes}, max_tokens=64
+    )
+    assert result.status == "completed", result.tree.error
+    assert result.output.endswith("Point 20: the plan holds for week 20."), result.output
+    receipts = [r for n in result.tree.walk() for r in n.receipts]
+    assert any("(retry 1)" in r.purpose for r in receipts), [r.purpose for r in receipts]
+
+
+async def test_an_answer_still_cut_off_at_the_ceiling_is_partial_not_completed(
+    client: Client, settings: Settings
+) -> None:
+    goal = "What is a workflow? [sim:habit=truncate] [sim:truncate-below=1000000]"
+    result, _, _ = await run_goal(client, settings, goal)
+    assert result.status == "partial", result.tree.error
+    (node,) = result.tree.children
+    assert node.status == "partial" and "cut off" in (node.error or "")
+
+
 async def test_a_refusal_is_a_clear_failure(client: Client, settings: Settings) -> None:
     result, ws, _ = await run_goal(client, settings, "Write hello into a.txt [sim:habit=refusal]")
     assert result.status != "completed"

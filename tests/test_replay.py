@@ -19,6 +19,7 @@ from agentfleet.config import Settings
 from agentfleet.contracts.models import MasterInput
 from agentfleet.payloads.converter import data_converter
 from tests.conftest import running_worker
+from workflows._loop import PATCH_WHOLE_ANSWER
 from workflows.master import MasterAgentWorkflow
 from workflows.subagent import SubAgentWorkflow
 
@@ -70,6 +71,32 @@ async def test_fresh_master_run_replays(client: Client, settings: Settings) -> N
         version = os.environ.get("AGENTFLEET_HISTORY_VERSION", "v1")
         for h in histories:
             (HISTORIES / f"{version}__{h.workflow_id}.json").write_text(h.to_json())
+
+
+async def test_a_run_that_asked_again_for_a_cut_answer_replays(
+    client: Client, settings: Settings
+) -> None:
+    """PATCH_WHOLE_ANSWER writes its marker only when an answer is cut: such a run replays."""
+    notes = "".join(f"Point {i}: the plan holds for week {i}.\n" for i in range(1, 21))
+    (settings.workspaces / "ws").mkdir(parents=True, exist_ok=True)
+    (settings.workspaces / "ws" / "notes.md").write_text(notes)
+    async with running_worker(client, settings):
+        handle = await client.start_workflow(
+            MasterAgentWorkflow.run,
+            MasterInput(goal="Read notes.md", workspace="ws", max_tokens=64),
+            id=f"replay-cut-{settings.task_queue}",
+            task_queue=settings.task_queue,
+        )
+        result = await handle.result()
+    assert result.status == "completed", result.tree.error
+    history = await handle.fetch_history()
+    markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    assert any(PATCH_WHOLE_ANSWER.encode() in e.SerializeToString() for e in markers)
+    replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert replayed.replay_failure is None, replayed.replay_failure
+    if os.environ.get("AGENTFLEET_RECORD_HISTORIES") == "1":
+        version = os.environ.get("AGENTFLEET_HISTORY_VERSION", "v1")
+        (HISTORIES / f"{version}__{history.workflow_id}.json").write_text(history.to_json())
 
 
 def test_passed_through_helpers_hold_no_workflow_or_run_state() -> None:

@@ -133,6 +133,14 @@ def test_truncate_cuts_a_tool_input_while_max_tokens_is_short(
     assert create(client, low, max_tokens=300).stop_reason == "tool_use"
 
 
+def test_truncate_cuts_an_answer_too(client: anthropic.Anthropic) -> None:
+    question = "Task: t\nWhat is a workflow? [sim:habit=truncate] [sim:truncate-below=300]"
+    cut = create(client, [user(question)], max_tokens=299)
+    assert cut.stop_reason == "max_tokens" and blocks(cut)[0][0] == "text"
+    whole = create(client, [user(question)], max_tokens=300)
+    assert whole.stop_reason == "end_turn"
+
+
 def test_a_reply_longer_than_max_tokens_is_cut_off_without_any_habit(
     client: anthropic.Anthropic,
 ) -> None:

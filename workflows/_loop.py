@@ -11,7 +11,10 @@ Real replies are not tidy, and the loop is built for them:
 - `stop_reason: max_tokens` with a `tool_use` last means its input was cut
   off: that turn is not run, it is asked again with more room;
 - `stop_reason: refusal` ends the agent as failed, with the model's words;
-- `pause_turn` hands the turn back to the model to finish.
+- `pause_turn` hands the turn back to the model to finish;
+- `stop_reason: max_tokens` on a text answer means the answer was cut off: it is
+  asked again with more room, and still cut at the ceiling it ends `partial`,
+  never `completed` (PATCH_WHOLE_ANSWER, checked only when that happens).
 Behaviour added after histories were recorded is gated by the caller's
 `real_completion` patch flag, so those histories replay unchanged.
 """
@@ -44,6 +47,10 @@ from workflows._calls import failure_message
 # A cut-off tool input is asked again with twice the room, this many times.
 MAX_TOKEN_RETRIES = 4
 MAX_TOKENS_CEILING = 32_000
+# A final answer cut off at max_tokens is asked again too. Histories recorded before
+# took such an answer as done; the marker is written only when an answer is cut, so
+# runs that never see one carry no extra event.
+PATCH_WHOLE_ANSWER = "agentfleet-whole-answer-1"
 
 CallTool = Callable[[ToolUseBlock], Awaitable[ToolResult]]
 
@@ -124,6 +131,8 @@ class AgentLoop:
     """Runs before each turn: the sub-agent continues-as-new from here."""
     on_error: Callable[[BaseException], None] | None = None
     """May raise to fail the caller instead of ending the loop as failed."""
+    answer_cut: bool = False
+    """The last answer was cut off at max_tokens, under PATCH_WHOLE_ANSWER."""
 
     async def run(self, state: LoopState) -> LoopEnd:
         status: NodeStatus = "partial"
@@ -168,6 +177,11 @@ class AgentLoop:
             uses = resp.tool_uses
             if cfg.real_completion and resp.stop_reason == "pause_turn" and not uses:
                 continue
+            if not uses and self.answer_cut:
+                return "partial", (
+                    f"the answer was cut off at the max_tokens ceiling ({MAX_TOKENS_CEILING}); "
+                    "result is partial"
+                )
             if not uses:
                 return "completed", None
             results: list[ToolResultBlock] = []
@@ -183,7 +197,7 @@ class AgentLoop:
             s.messages.append(Message(role="user", content=list(results)))
 
     async def _ask(self, s: LoopState) -> LlmResponse:
-        """One turn; a reply cut off inside a tool input is asked again with more room."""
+        """One turn; a reply cut off in a tool input or mid-answer is asked again, roomier."""
         cfg = self.cfg
         max_tokens = cfg.max_tokens
         for retry in range(MAX_TOKEN_RETRIES + 1):
@@ -193,7 +207,8 @@ class AgentLoop:
                 resp.stop_reason == "max_tokens"
                 and bool(resp.content)
                 and isinstance(resp.content[-1], ToolUseBlock)
-            )
+            ) or self._answer_cut_off(resp)
+            self.answer_cut = cut_off and not resp.tool_uses
             if not (cfg.real_completion and cut_off) or retry == MAX_TOKEN_RETRIES:
                 if cfg.real_completion and cut_off:
                     # Still cut off at the ceiling: run nothing half-written.
@@ -203,6 +218,16 @@ class AgentLoop:
                 return resp
             max_tokens = min(max_tokens * 2, MAX_TOKENS_CEILING)
         raise AssertionError("unreachable")
+
+    def _answer_cut_off(self, resp: LlmResponse) -> bool:
+        """Whether a final answer (no tool call) stopped at max_tokens, mid-answer."""
+        cut = (
+            self.cfg.real_completion
+            and resp.stop_reason == "max_tokens"
+            and not resp.tool_uses
+            and bool(resp.text.strip())
+        )
+        return cut and workflow.patched(PATCH_WHOLE_ANSWER)
 
     def _request(self, s: LoopState, max_tokens: int) -> LlmRequest:
         return LlmRequest(

@@ -91,8 +91,8 @@ def answer(body: object, knobs: HabitKnobs = NO_KNOBS) -> tuple[JSON, frozenset[
     reply = ROLES.get(role, _unknown)(convo, habits)
     content, stop, output = reply.content, reply.stop_reason, None
     if stop is None:
-        calls = any(b.get("type") == "tool_use" for b in content)
-        short = TRUNCATE in habits and calls and convo.max_tokens < habits.truncate_below
+        # Under the habit a reply is cut below the room it needs: a tool input, or an answer.
+        short = TRUNCATE in habits and convo.max_tokens < habits.truncate_below
         # Past max_tokens the real API stops mid-answer, habit or not.
         if short or output_tokens(content) > convo.max_tokens:
             content = cut_off(content, convo.schemas, convo.max_tokens)
