@@ -693,3 +693,21 @@ def test_a_step_given_its_dependencies_reports_need_not_look_again(tmp_path: Pat
     )
     v = verify(tmp_path, _req(task, [Effect(op="write", path="summary.md")]))
     assert v.passed, v.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "outputs", "sources"),
+    [
+        # Where the summary goes is not said; the log is what it is about.
+        ("Write a summary of the errors in app.log", [], ["app.log"]),
+        ("Write a summary of the errors in app.log to errors.md", ["errors.md"], ["app.log"]),
+        ("Summarize the warnings in build.log into warnings.md", ["warnings.md"], ["build.log"]),
+        # A meeting is not held in a file: notes.md is where the summary goes.
+        ("Write a summary of the meeting in notes.md", ["notes.md"], []),
+    ],
+)
+def test_a_file_holding_what_the_work_is_about_is_its_source(
+    text: str, outputs: list[str], sources: list[str]
+) -> None:
+    exp = expect(text)
+    assert (exp.outputs, exp.sources) == (outputs, sources)

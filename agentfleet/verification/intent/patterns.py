@@ -379,3 +379,7 @@ HOW_TO = re.compile(
     r"\s+(?:the\s+)?(?:best\s+)?(?:command|way)|is\s+it\s+possible|can\s+i|should\s+i)\b",
     re.I,
 )
+# "... of the errors in app.log to errors.md": where the work goes, after its source.
+THEN_TARGET = re.compile(
+    rf"[^;\n]*?\b(?:into|to|as)\s+{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}", re.I
+)

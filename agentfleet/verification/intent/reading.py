@@ -73,6 +73,28 @@ def _placed(m: re.Match[str]) -> list[str]:
 
 
 Event = tuple[int, str, str]
+# "a summary of the errors in app.log": what the file holds, so it is the source; whether
+# the summary goes to a file or into the answer is not said.
+_HELD_IN = re.compile(
+    r"\b(?:errors?|warnings?|lines?|entries|todos?|mentions?|changes|bugs?|issues|failures?"
+    r"|exceptions?|events|records|rows|contents?|words|numbers|dates|names|links|headings"
+    r"|sections|functions|classes|typos|mistakes|problems|messages|requests|transactions"
+    r"|expenses|items)\s+in\s+(?:the\s+)?(?:file\s+)?[`'\"]?$",
+    re.I,
+)
+
+
+def _held_in(m: re.Match[str]) -> bool:
+    """Whether the file a match names holds the things the work is about."""
+    return bool(_HELD_IN.search(m.string[m.start() : m.start("file")]))
+
+
+def _target_after(m: re.Match[str]) -> list[Event]:
+    """The file the work goes to, named after the source a match stopped at, if any."""
+    later = pt.THEN_TARGET.match(m.string, m.end())
+    return [(m.start(), "file", later.group("file"))] if later else []
+
+
 _FOR = re.compile(r"\bfor\b", re.I)
 
 
@@ -98,12 +120,16 @@ def _made(body: str) -> list[Event]:
         kind = "file" if m.group("kind").lower() == "file" else "dir"
         events.append((m.start(), kind, posixpath.join(m.group("dir"), m.group("name"))))
     for m in pt.WRITE.finditer(body):
+        if _held_in(m):
+            events += _target_after(m)
+            continue
         # "Write unit tests for parse_date in utils/dates.py": the file holds what the
         # work is for, not (surely) where it goes; some change is still asked for.
         source = m.group("prep").lower() == "in" and _FOR.search(m.group("gap"))
         events.append((m.start(), "change" if source else "file", m.group("file")))
     for pattern in (pt.PRODUCE, pt.INTO_FILE, pt.GIST, pt.COPY_NAMED, pt.CONVERT_IN):
-        events += [(m.start(), "file", m.group("file")) for m in pattern.finditer(body)]
+        for m in pattern.finditer(body):
+            events += _target_after(m) if _held_in(m) else [(m.start(), "file", m.group("file"))]
     for m in pt.CREATE_FILE.finditer(body):
         events += [(m.start(), "file", path) for path in _placed(m)]
     for m in pt.NAMED_LATER.finditer(body):
