@@ -648,6 +648,9 @@ def test_words_for_a_file_the_plan_does_not_make_are_not_checked(tmp_path: Path)
         ("Generate a changelog in CHANGELOG.md from commits.txt", ["commits.txt"]),
         ("Compare a.txt and b.txt", ["a.txt", "b.txt"]),
         ("Tell me what's in the docs/ folder", ["docs/"]),
+        ("Make a list of the TODOs in notes.md", ["notes.md"]),
+        # A noun, not a look: the list is what gets made.
+        ("Make a todo list with 3 items in todo.md", []),
         ("Using template.md, write a letter to Bob in letter.md", ["template.md"]),
         # Asks how, not what the file holds.
         ("How do I sort the lines of names.txt?", []),

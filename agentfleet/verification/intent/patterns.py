@@ -361,8 +361,11 @@ TAKE_OUT = re.compile(
 _LOOK_VERB = (
     r"(?:read|summari[sz]e|review|analy[sz]e|explain|describe|index|catalog(?:ue)?|count"
     r"|compare|proofread|inspect|look\s+(?:at|through|over|in)|go\s+through|check|scan"
-    r"|search|grep|list|find|collect|extract|gather|pull|quote|translate|tally"
-    r"|(?:gist|summary|overview|digest|synopsis|recap|contents?)\s+of|based\s+on|according\s+to"
+    # "list" as a verb: "a todo list with 3 items in todo.md" is a noun.
+    r"|search|grep|list(?=\s+(?:all|every|each|the|my|our|files?|everything|what|which|out"
+    r"|[\w.-]+/))|find|collect|extract|gather|pull|quote|translate|tally"
+    r"|(?:gist|summary|overview|digest|synopsis|recap|contents?|list|table|count)\s+of"
+    r"|based\s+on|according\s+to"
     r"|open|show\s+me|how\s+many|what\s+(?:does|do|did|(?:is|are)\s+in)|what'?s\s+in)"
 )
 LOOKED_AT = re.compile(
