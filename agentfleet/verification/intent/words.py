@@ -1,0 +1,165 @@
+"""The phrasings that give the words a file must hold, or lose, when the work is done.
+
+Read by content.py: each pattern names the file (group `file`) and the words, quoted
+(groups `text1`..`text5`, or `old1`.. for words to be gone) or, where they can only be
+literal, bare (group `bare`). See content.py for what is taken and what is left alone.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agentfleet.verification.intent.patterns import FILE_PATH
+
+
+def _quote(name: str) -> str:
+    """A quoted text in any of the quotes people type, its words in group `name`."""
+    return (
+        rf"(?:'(?P<{name}1>[^'\n]+)'|\"(?P<{name}2>[^\"\n]+)\""
+        rf"|“(?P<{name}3>[^”\n]+)”|\u2018(?P<{name}4>[^\u2019\n]+)\u2019|`(?P<{name}5>[^`\n]+)`)"
+    )
+
+
+_FILE_AT = rf"(?:the\s+)?(?:file\s+)?{FILE_PATH}"
+# "the line", "a new entry saying": what the quoted words are, said before them.
+_WHAT = (
+    r"(?:(?:an?|the)\s+)?(?:(?:new|single|short|final|first|last)\s+)?"
+    r"(?:line|lines|entry|row|item|word|words|text|phrase|sentence|string|message|note|bullet"
+    r"|heading|title|comment|greeting)\s+(?:saying\s+|reading\s+|that\s+says\s+)?"
+)
+# "the number 3", "the line version=2": one unquoted word the kind of it names. It must
+# hold a digit or a symbol: "the line below", "the line numbers" name no words.
+_BARE = (
+    r"the\s+(?:number|word|line|value|string|text)\s+"
+    r"(?P<bare>(?=[^\s'\"`“”\u2018\u2019,;]*[\d=:_/@#+])[^\s'\"`“”\u2018\u2019,;]+)"
+)
+# "Write 'x' to a.txt", "Save 'x' as memo.txt", "Put the line 'x' in settings.txt".
+_PUT = re.compile(
+    rf"\b(?:write|save|put|store|type|enter|place)\s+(?:(?:{_WHAT})?{_quote('text')}|{_BARE})\s+"
+    rf"(?:(?:in)?to|in|inside|as|at\s+the\s+(?:end|top|bottom|start|beginning)\s+of)\s+{_FILE_AT}",
+    re.I,
+)
+# "Add 'Carol' to the guest list in guests.txt", "Append the line 'done' to log.txt".
+_ADD = re.compile(
+    rf"\b(?:add|append|prepend|insert)\s+(?:(?:{_WHAT})?{_quote('text')}|{_BARE})"
+    r"(?P<gap>[^,;.!?\n'\"“”\u2018\u2019`]{0,50}?)\b(?:to|into|in|of|onto|on)\s+" + _FILE_AT,
+    re.I,
+)
+# "Create todo.txt containing 'buy milk'", "notes.md with the text 'hello'".
+_CONTAINING = re.compile(
+    rf"{FILE_PATH}\s+(?:that\s+)?(?:containing|contains|which\s+contains|holding|saying"
+    r"|that\s+says|reading|with\s+(?:just\s+|only\s+)?(?:the\s+|a\s+)?(?:(?:single|one)\s+)?"
+    r"(?:text|content|contents|line|words?|message|sentence|phrase))\s*:?\s*" + _quote("text"),
+    re.I,
+)
+# "Replace 'colour' with 'color' in essay.md": the new words must be there.
+_SWAP = (
+    r"\b(?:replace|change|swap|switch)\s+(?:(?:every|each|all)\s+(?:occurrences?\s+of\s+)?"
+    rf"|the\s+(?:word|text|line|phrase|string)\s+)?{_quote('old')}\s+(?:with|to|for|by|into)\s+"
+    + _quote("text")
+)
+_REPLACE = re.compile(
+    _SWAP
+    + r"(?P<gap>[^,;.!?\n'\"“”\u2018\u2019`]{0,30}?)\b(?:in|throughout|within|across)\s+"
+    + _FILE_AT,
+    re.I,
+)
+# Line by line: a task's title and its description each start a line.
+_IN_FILE_REPLACE = re.compile(rf"^\s*in\s+{FILE_PATH}\s*,?\s+" + _SWAP, re.I | re.M)
+
+# "Remove the line 'x' from a.txt", "Fix the typo 'teh' in letter.txt": words to be gone.
+_TAKE_OUT = re.compile(
+    r"\b(?:remove|delete|strip|drop|erase|cut|get\s+rid\s+of|take\s+out)\s+"
+    r"(?:(?:the|every|all|each|any)\s+)?(?:(?:lines?|words?|entry|entries|rows?|mentions?"
+    r"|occurrences?|instances?|text|phrase|string)\s+(?:of\s+|saying\s+|containing\s+"
+    rf"|with\s+|that\s+says?\s+)?)?{_quote('old')}\s+(?:from|in|out\s+of)\s+{_FILE_AT}",
+    re.I,
+)
+_TYPO = re.compile(
+    r"\bfix\s+(?:the\s+)?(?:typo|misspelling|misspelt\s+word|spelling(?:\s+(?:mistake|error))?)"
+    rf"s?\s+{_quote('old')}\s+(?:in|of)\s+{_FILE_AT}",
+    re.I,
+)
+
+# Words that name no item of a list: "Add tests to the end of test_a.py" adds code.
+_NOT_ITEM = (
+    r"(?:a|an|the|some|more|any|it|them|this|that|these|those|another|one|two|three|tests?"
+    r"|comments?|logging|docs|documentation|notes|headers?|footers?|titles?|lines?|entries"
+    r"|items|sections?|types?|everything|something|anything|numbers|timestamps?|dates?"
+    r"|newlines?|blank|whitespace|padding|spaces?|tabs?|punctuation|links?|details|info"
+    r"|information|examples?|descriptions?|summary|summaries|text|content|code|me|us|you"
+    r"|yourself|myself|him|her)"
+)
+# "Add eggs to the end of shopping.txt", "Add Carol to the guest list in guests.txt": one
+# item added to an end or a list is named by its word.
+_ADD_ITEM = re.compile(
+    rf"\b(?:add|append)\s+(?!{_NOT_ITEM}\b)(?P<bare>[A-Za-z][\w'-]*)\s+to\s+(?:the\s+)?"
+    r"(?:(?:very\s+)?(?:end|bottom|top|start|beginning)\s+of\s+(?:the\s+)?(?:file\s+)?"
+    r"|(?:[\w-]+\s+){0,2}list\s+(?:in|of|at)\s+(?:the\s+)?(?:file\s+)?)" + FILE_PATH,
+    re.I,
+)
+# "Change the port from 8080 to 9090 in config.ini", "In a.cfg, set retries to 5": a new
+# value with a digit in it, or quoted, is literal.
+_SET = r"\b(?:change|set|update|switch|bump|increase|decrease|raise|lower|reduce)\b"
+_VALUE = rf"\bto\s+(?:{_quote('text')}|(?P<bare>[\w.:/-]*\d[\w.:/-]*?))(?=[.,;!?]?(?:\s|$))"
+_SET_VALUE = re.compile(
+    rf"{_SET}[^;\n]*?{_VALUE}(?P<gap>[^,;.!?\n'\"“”\u2018\u2019`]{{0,30}}?)"
+    rf"\b(?:in|of)\s+{_FILE_AT}",
+    re.I,
+)
+_SET_VALUE_LATER = re.compile(
+    rf"{_SET}[^;\n]*?\b(?:in|of)\s+{_FILE_AT}(?P<gap>[^;\n]*?){_VALUE}", re.I
+)
+_IN_FILE_SET = re.compile(rf"^\s*in\s+{FILE_PATH}\s*,?\s+{_SET}[^;\n]*?{_VALUE}", re.I | re.M)
+
+PATTERNS = (
+    _PUT,
+    _ADD,
+    _CONTAINING,
+    _REPLACE,
+    _IN_FILE_REPLACE,
+    _TAKE_OUT,
+    _TYPO,
+    _ADD_ITEM,
+    _SET_VALUE,
+    _SET_VALUE_LATER,
+    _IN_FILE_SET,
+)
+
+# "Write these lines to packing.txt, one per line: passport, charger, socks", "Replace
+# whatever is in status.txt with: all systems go": what follows the colon is literal.
+AFTER_COLON = re.compile(
+    r"\b(?:write|put|save|add|append|create|make|replace|overwrite|fill)\b"
+    r"(?P<pre>[^:;\n]*?)\s*:\s*(?P<items>[^\n;]+)",
+    re.I,
+)
+LISTED = re.compile(
+    r"\b(?:one\s+(?:per|a|on\s+each)\s+line|lines|items|entries|names|words)\s*$", re.I
+)
+WITH = re.compile(r"\bwith\s*$", re.I)
+PER_LINE = re.compile(
+    r"\bone\s+(?:per|a|on\s+each)\s+line\b|\beach\s+on\s+its\s+own\s+line\b", re.I
+)
+WORDS_END = re.compile(r"\.\s|\s[\[(]")
+ONE_FILE = re.compile(FILE_PATH, re.I)
+
+# The file is to hold the words changed, not as given.
+TRANSFORMED = re.compile(
+    r"\b(?:translat\w*|revers\w*|backwards?|encod\w*|encrypt\w*|hash\w*|base64|rot13|upper\w*"
+    r"|lower\w*|(?:all\s+)?caps|capitali[sz]\w*|title\s+case|paraphras\w*|reword\w*|rephras\w*"
+    r"|summari[sz]\w*|spell\w*|morse|binary|hex\w*|pig\s+latin|emoji\w*|ascii\s+art|scrambl\w*"
+    r"|shuffl\w*|sort\w*|in\s+(?:french|spanish|german|italian|portuguese|dutch|japanese|chinese"
+    r"|korean|russian|arabic|hindi|latin|greek|another\s+language))\b",
+    re.I,
+)
+# A later step that reworks the file: what it ends up holding is not the quoted words.
+REWORK = re.compile(
+    r"\b(?:replace|change|edit|rewrite|overwrite|sort|reverse|shuffle|translate|convert"
+    r"|encrypt|encode|rename|move|delete|remove|clear|empty|truncate|strip|reformat|format"
+    r"|uppercase|lowercase|capitali[sz]e|dedupe|de-?duplicate|compress|zip)\b",
+    re.I,
+)
+POINTER = re.compile(r"\b(?:it|its|them|the\s+file|that\s+file|this\s+file)\b", re.I)
+CLAUSE_END = re.compile(r"[.;!?](?:\s|$)|\n")
+# A quoted file name is a source ("Save 'draft.md' as final.md"), not words to write.
+JUST_A_NAME = re.compile(r"[\w./-]+\.[A-Za-z][A-Za-z0-9]{0,7}")
