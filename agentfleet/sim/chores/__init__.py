@@ -16,7 +16,7 @@ from agentfleet.sim.chores.driver import Run
 from agentfleet.sim.chores.grammar import parse_request
 from agentfleet.sim.chores.mcp import mcp_calls
 from agentfleet.sim.chores.text import parse_task
-from agentfleet.sim.conversation import Conversation, int_directive, text_block
+from agentfleet.sim.conversation import Call, Conversation, int_directive, text_block
 from agentfleet.sim.habits import (
     BAD_ARGS,
     CLAIM_DONE,
@@ -51,6 +51,22 @@ def _looks_first(habits: Habits, env: Env, sent: list[tuple[int, Use]]) -> bool:
     return MULTI_TOOL in habits and len(sent) == 1 and "list_files" in env.offered
 
 
+def _replay(run: Run, turns: list[list[Call]], habits: Habits, env: Env) -> None:
+    """Feeds the run the tool results already in the conversation, turn by turn."""
+    # Under bad-args the first tool turn was the malformed try; its error
+    # result taught nothing the operations need, so it is passed over.
+    recorded = turns[1:] if BAD_ARGS in habits else turns
+    for n, calls in enumerate(recorded):
+        sent = run.turn()
+        if not sent:
+            break
+        if n == 0 and _looks_first(habits, env, sent) and len(calls) == len(sent) + 1:
+            calls = calls[1:]
+        outs = [Outcome(ok=not c.is_error, text=c.result) for c in calls]
+        outs += [Outcome(ok=False, text="no tool_result was sent back")] * (len(sent) - len(outs))
+        run.feed(sent, outs[: len(sent)])
+
+
 def reply(convo: Conversation, habits: Habits) -> Reply:
     """The simulated agent's next message: its next tool calls, or its final report.
 
@@ -80,18 +96,7 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
     if CLAIM_DONE in habits and convo.assistant_turns() == 0 and run.claims():
         return Reply([text_block("Done. " + " ".join(run.claims()))])
     turns = convo.tool_turns()
-    # Under bad-args the first tool turn was the malformed try; its error
-    # result taught nothing the operations need, so it is passed over.
-    recorded = turns[1:] if BAD_ARGS in habits else turns
-    for n, calls in enumerate(recorded):
-        sent = run.turn()
-        if not sent:
-            break
-        if n == 0 and _looks_first(habits, env, sent) and len(calls) == len(sent) + 1:
-            calls = calls[1:]
-        outs = [Outcome(ok=not c.is_error, text=c.result) for c in calls]
-        outs += [Outcome(ok=False, text="no tool_result was sent back")] * (len(sent) - len(outs))
-        run.feed(sent, outs[: len(sent)])
+    _replay(run, turns, habits, env)
     sent = run.turn()
     if not sent:
         return Reply([text_block(run.report())])
