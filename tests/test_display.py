@@ -147,6 +147,16 @@ def test_verification_text_lists_at_most_a_few_paths() -> None:
     assert verification_text(many) == (
         "✗ unverified: missing f0.txt, f1.txt, f2.txt, f3.txt (+3 more)"
     )
+    wrong = node(
+        "w",
+        "unverified",
+        verification=Verification(
+            mode="files", passed=False, mismatched=["todo.txt"], unread=["notes.md"]
+        ),
+    )
+    assert verification_text(wrong) == (
+        "✗ unverified: not as asked: todo.txt; never looked at: notes.md"
+    )
     one = node(
         "y", "completed", verification=Verification(mode="files", passed=True, checked=["a"])
     )
@@ -168,6 +178,8 @@ def test_status_json_carries_verification_effects_and_spend() -> None:
         "missing": [],
         "unjournaled": [],
         "reason": "",
+        "unread": [],
+        "mismatched": [],
     }
     assert first["effects"] == [
         {"op": "write", "path": "docs/INDEX.md", "src": None},

@@ -100,7 +100,7 @@ async def test_a_file_without_the_words_asked_for_is_not_completed(
     assert words not in (ws / path).read_text()
     assert result.status == "unverified", result.tree.error
     verification = result.tree.verification
-    assert verification is not None and path in verification.missing
+    assert verification is not None and verification.mismatched == [path]
     assert f"{path} does not contain" in verification.reason
     # Without the habit the same goal is done, and checked done.
     result, ws, _ = await run_goal(client, settings, goal, seed)

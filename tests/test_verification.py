@@ -600,7 +600,7 @@ def test_a_file_in_the_agents_own_words_fails(tmp_path: Path) -> None:
     (tmp_path / "todo.txt").write_text("Milk to buy\n")
     effects = [Effect(op="write", path="todo.txt")]
     v = verify(tmp_path, _req('Create todo.txt containing "buy milk"', effects, "Wrote todo.txt."))
-    assert not v.passed and v.missing == ["todo.txt"]
+    assert not v.passed and v.mismatched == ["todo.txt"] and v.missing == []
     assert 'todo.txt does not contain "buy milk"' in v.reason
 
 

@@ -654,6 +654,9 @@ class Verification(Record):
     # Paths the task asks the work to read or search that no tool call looked at: an
     # answer about notes.md given without opening it.
     unread: list[str] = Field(default_factory=list)
+    # Files that are there but do not hold the words the task gave, or still hold
+    # words it asked to take out.
+    mismatched: list[str] = Field(default_factory=list)
 
 
 class VerifyRequest(Contract):

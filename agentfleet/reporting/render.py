@@ -61,6 +61,10 @@ def verification_text(node: AgentNode) -> str | None:
             parts.append(f"missing {_paths(v.missing)}")
         if v.unjournaled:
             parts.append(f"not in its tool journal: {_paths(v.unjournaled)}")
+        if v.mismatched:
+            parts.append(f"not as asked: {_paths(v.mismatched)}")
+        if v.unread:
+            parts.append(f"never looked at: {_paths(v.unread)}")
         if not parts:
             parts.append(v.reason or "the check failed")
         return "✗ unverified: " + "; ".join(parts)

@@ -105,11 +105,18 @@ class _Findings:
 
     def __init__(self) -> None:
         self.missing: list[str] = []
+        self.mismatched: list[str] = []
         self.problems: list[str] = []
 
     def miss(self, path: str, problem: str) -> None:
         """Record `path` as not done, for `problem`."""
         self.missing.append(path)
+        self.problems.append(problem)
+
+    def mismatch(self, path: str, problem: str) -> None:
+        """Record `path` as there, but not holding what the task asked, for `problem`."""
+        if path not in self.mismatched:
+            self.mismatched.append(path)
         self.problems.append(problem)
 
 
@@ -189,7 +196,7 @@ def _check_words(ws: _Workspace, exp: Expectation, f: _Findings) -> None:
             if content is None or ok(content, words):
                 continue
             shown = words if len(words) <= 60 else words[:57] + "..."
-            f.miss(path, f'{path} {not_so} "{shown}"')
+            f.mismatch(path, f'{path} {not_so} "{shown}"')
 
 
 def _looked_at(path: str, effects: Iterable[Effect]) -> bool:
@@ -266,6 +273,7 @@ def check(
         passed=not problems,
         checked=checked,
         missing=found.missing,
+        mismatched=found.mismatched,
         unjournaled=unjournaled,
         unread=unread,
         reason="; ".join(problems)
