@@ -568,6 +568,8 @@ def test_items_one_per_line_must_each_be_a_line(tmp_path: Path) -> None:
         "Add tests to the end of test_a.py",
         "Add a newline to the end of a.txt",
         "Add yourself to the end of team.md",
+        "Add imports to the top of main.py",
+        "Add docstrings to the end of utils.py",
         "Create notes.md with sections: Intro, Usage, License",
         "Set the log level to debug in app.cfg",
         # The words are to be changed on the way.

@@ -88,13 +88,15 @@ _NOT_ITEM = (
     r"|items|sections?|types?|everything|something|anything|numbers|timestamps?|dates?"
     r"|newlines?|blank|whitespace|padding|spaces?|tabs?|punctuation|links?|details|info"
     r"|information|examples?|descriptions?|summary|summaries|text|content|code|me|us|you"
+    r"|imports?|docstrings?|shebang|types?|hints|annotations|exports?|tags?|labels?"
     r"|yourself|myself|him|her)"
 )
 # "Add eggs to the end of shopping.txt", "Add Carol to the guest list in guests.txt": one
 # item added to an end or a list is named by its word.
 _ADD_ITEM = re.compile(
     rf"\b(?:add|append)\s+(?!{_NOT_ITEM}\b)(?P<bare>[A-Za-z][\w'-]*)\s+to\s+(?:the\s+)?"
-    r"(?:(?:very\s+)?(?:end|bottom|top|start|beginning)\s+of\s+(?:the\s+)?(?:file\s+)?"
+    # The end of a list, not its top: "Add imports to the top of main.py" adds code.
+    r"(?:(?:very\s+)?(?:end|bottom)\s+of\s+(?:the\s+)?(?:file\s+)?"
     r"|(?:[\w-]+\s+){0,2}list\s+(?:in|of|at)\s+(?:the\s+)?(?:file\s+)?)" + FILE_PATH,
     re.I,
 )
