@@ -49,8 +49,8 @@ def task_wording(task: str) -> str:
 _CONTENT_OPS = frozenset({"write", "append", "edit"})
 
 
-# The sandbox writes at most 1 MiB a call; the words asked for are near the start or end
-# of anything a file chore makes, and no check should read without bound.
+# No check reads without bound. A file larger than this is not judged on its words:
+# reading part of it could miss words an append put at its end.
 _READ_LIMIT = 4 * 1024 * 1024
 
 
@@ -61,23 +61,33 @@ def _under(path: str, folder: str) -> bool:
 class _Workspace:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        self._texts: dict[str, str | None] = {}
+
+    def _inside(self, rel: str) -> Path | None:
+        """`rel` resolved, or None when it points outside the root: never looked at."""
+        target = (self.root / rel).resolve()
+        return target if target.is_relative_to(self.root) else None
 
     def kind(self, rel: str) -> str | None:
         """What `rel` is: "dir", "file" or None; nothing outside the root is ever looked at."""
-        target = (self.root / rel).resolve()
-        if not target.is_relative_to(self.root):
+        target = self._inside(rel)
+        if target is None:
             return None
         if target.is_dir():
             return "dir"
         return "file" if os.path.lexists(target) else None
 
     def text(self, rel: str) -> str | None:
-        """A file's text, at most `_READ_LIMIT` bytes of it; None if it is not a file."""
-        target = (self.root / rel).resolve()
-        if not target.is_relative_to(self.root) or not target.is_file():
+        """A file's text, read once per check; None if it is no file or too large to judge."""
+        if rel not in self._texts:
+            self._texts[rel] = self._read(rel)
+        return self._texts[rel]
+
+    def _read(self, rel: str) -> str | None:
+        target = self._inside(rel)
+        if target is None or not target.is_file() or target.stat().st_size > _READ_LIMIT:
             return None
-        with target.open("rb") as fh:
-            return fh.read(_READ_LIMIT).decode("utf-8", errors="replace")
+        return target.read_bytes().decode("utf-8", errors="replace")
 
 
 def _made(path: str, effects: Iterable[Effect], *, is_dir: bool) -> bool:
@@ -303,9 +313,7 @@ def expectation_for(req: VerifyRequest) -> Expectation:
                     add_path(read.touched, folder + "/")
         read.effects_required = True
         # Words for a file the plan does not make are not this step's to check.
-        kept = set(read.outputs) | set(read.modified)
-        for field, _, _ in _WORDS:
-            setattr(read, field, [c for c in getattr(read, field) if c[0] in kept])
+        read.keep_words_for(set(read.outputs) | set(read.modified))
     return read
 
 

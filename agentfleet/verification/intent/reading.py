@@ -30,6 +30,12 @@ class Expectation:
     # the journal must show a look at them.
     sources: list[str] = field(default_factory=list)
 
+    def keep_words_for(self, paths: set[str]) -> None:
+        """Drop the words asked of any file but these: the ones the work makes or changes."""
+        self.contains = [w for w in self.contains if w[0] in paths]
+        self.lacks = [w for w in self.lacks if w[0] in paths]
+        self.lines = [w for w in self.lines if w[0] in paths]
+
     @property
     def asks_for_files(self) -> bool:
         """Whether the task asks for any file effect: if not, its answer alone is judged."""
@@ -268,12 +274,12 @@ def _words(exp: Expectation, text: str) -> None:
 
     Nowhere else: "Tell me whether app.log contains 'ERROR'" asks nothing of app.log.
     """
-    kept = set(exp.outputs) | set(exp.modified)
     by_how = {"holds": exp.contains, "lacks": exp.lacks, "line": exp.lines}
     for w in wanted(text):
         pair = (norm(w.path), w.text)
-        if pair[0] in kept and pair not in by_how[w.how]:
+        if pair not in by_how[w.how]:
             by_how[w.how].append(pair)
+    exp.keep_words_for(set(exp.outputs) | set(exp.modified))
 
 
 def _move(exp: Expectation, value: str, last_dir: str | None, *, is_move: bool) -> str | None:
