@@ -172,6 +172,52 @@ async def test_an_answer_still_cut_off_at_the_ceiling_is_partial_not_completed(
     assert node.status == "partial" and "cut off" in (node.error or "")
 
 
+async def test_a_final_answer_cut_off_is_asked_again_with_more_room(
+    client: Client, settings: Settings
+) -> None:
+    from tests.conftest import COMPLEX_GOAL
+
+    # The summary alone is cut below 4096 tokens of room; the parts are untouched.
+    goal = COMPLEX_GOAL + " [sim:synthesis-habit=truncate]"
+    result, _, _ = await run_goal(client, settings, goal)
+    assert result.plan is not None
+    assert result.status == "completed", result.tree.error
+    purposes = [r.purpose for r in result.tree.receipts]
+    assert purposes.count("synthesize") == 1 and "synthesize (retry 1)" in purposes, purposes
+    parts = result.tree.children
+    assert f"{len(parts)} sub-agent reports ({len(parts)} completed)" in result.output
+    assert all(n.title in result.output for n in parts), result.output
+
+
+async def test_a_final_answer_still_cut_off_at_the_ceiling_is_partial(
+    client: Client, settings: Settings
+) -> None:
+    from tests.conftest import COMPLEX_GOAL
+
+    goal = COMPLEX_GOAL + " [sim:synthesis-habit=truncate] [sim:truncate-below=1000000]"
+    result, ws, _ = await run_goal(client, settings, goal)
+    assert all(n.status == "completed" for n in result.tree.children), result.tree.error
+    assert result.status == "partial"
+    assert "cut off at the max_tokens ceiling" in (result.tree.error or "")
+    asked = [r for r in result.tree.receipts if r.purpose.startswith("synthesize")]
+    assert len(asked) == 5, [r.purpose for r in asked]  # 2048, 4096, 8192, 16384, 32000
+    # Nothing the parts did is hidden behind the cut: their reports follow it.
+    assert all(f"- {n.title} [completed]" in result.output for n in result.tree.children)
+    assert (ws / "memo.md").exists()
+
+
+async def test_a_refused_final_answer_is_partial_with_the_parts_reports(
+    client: Client, settings: Settings
+) -> None:
+    from tests.conftest import COMPLEX_GOAL
+
+    result, _, _ = await run_goal(client, settings, COMPLEX_GOAL + " [sim:synthesis-habit=refusal]")
+    assert all(n.status == "completed" for n in result.tree.children), result.tree.error
+    assert result.status == "partial"
+    assert "refused to write the final answer" in (result.tree.error or "")
+    assert all(f"- {n.title} [completed]" in result.output for n in result.tree.children)
+
+
 async def test_a_refusal_is_a_clear_failure(client: Client, settings: Settings) -> None:
     result, ws, _ = await run_goal(client, settings, "Write hello into a.txt [sim:habit=refusal]")
     assert result.status != "completed"

@@ -20,6 +20,7 @@ from agentfleet.contracts.models import MasterInput
 from agentfleet.payloads.converter import data_converter
 from tests.conftest import running_worker
 from workflows._loop import PATCH_WHOLE_ANSWER
+from workflows._synthesis import PATCH_WHOLE_SYNTHESIS
 from workflows.master import MasterAgentWorkflow
 from workflows.subagent import SubAgentWorkflow
 
@@ -73,6 +74,30 @@ async def test_fresh_master_run_replays(client: Client, settings: Settings) -> N
             (HISTORIES / f"{version}__{h.workflow_id}.json").write_text(h.to_json())
 
 
+async def run_with_marker(
+    client: Client, settings: Settings, inp: MasterInput, wid: str, patch: str
+) -> None:
+    """Run `inp` to completion: its history holds `patch`'s marker and replays here.
+
+    A lazily checked patch writes its marker only on the path it guards, so each such
+    path needs a run of its own (and, recorded, a history of its own).
+    """
+    async with running_worker(client, settings):
+        handle = await client.start_workflow(
+            MasterAgentWorkflow.run, inp, id=wid, task_queue=settings.task_queue
+        )
+        result = await handle.result()
+    assert result.status == "completed", result.tree.error
+    history = await handle.fetch_history()
+    markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    assert any(patch.encode() in e.SerializeToString() for e in markers)
+    replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert replayed.replay_failure is None, replayed.replay_failure
+    if os.environ.get("AGENTFLEET_RECORD_HISTORIES") == "1":
+        version = os.environ.get("AGENTFLEET_HISTORY_VERSION", "v1")
+        (HISTORIES / f"{version}__{history.workflow_id}.json").write_text(history.to_json())
+
+
 async def test_a_run_that_asked_again_for_a_cut_answer_replays(
     client: Client, settings: Settings
 ) -> None:
@@ -80,23 +105,23 @@ async def test_a_run_that_asked_again_for_a_cut_answer_replays(
     notes = "".join(f"Point {i}: the plan holds for week {i}.\n" for i in range(1, 21))
     (settings.workspaces / "ws").mkdir(parents=True, exist_ok=True)
     (settings.workspaces / "ws" / "notes.md").write_text(notes)
-    async with running_worker(client, settings):
-        handle = await client.start_workflow(
-            MasterAgentWorkflow.run,
-            MasterInput(goal="Read notes.md", workspace="ws", max_tokens=64),
-            id=f"replay-cut-{settings.task_queue}",
-            task_queue=settings.task_queue,
-        )
-        result = await handle.result()
-    assert result.status == "completed", result.tree.error
-    history = await handle.fetch_history()
-    markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
-    assert any(PATCH_WHOLE_ANSWER.encode() in e.SerializeToString() for e in markers)
-    replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
-    assert replayed.replay_failure is None, replayed.replay_failure
-    if os.environ.get("AGENTFLEET_RECORD_HISTORIES") == "1":
-        version = os.environ.get("AGENTFLEET_HISTORY_VERSION", "v1")
-        (HISTORIES / f"{version}__{history.workflow_id}.json").write_text(history.to_json())
+    inp = MasterInput(goal="Read notes.md", workspace="ws", max_tokens=64)
+    await run_with_marker(
+        client, settings, inp, f"replay-cut-{settings.task_queue}", PATCH_WHOLE_ANSWER
+    )
+
+
+async def test_a_run_that_asked_again_for_a_cut_summary_replays(
+    client: Client, settings: Settings
+) -> None:
+    """PATCH_WHOLE_SYNTHESIS writes its marker only when the summary is cut: such a run replays."""
+    from tests.conftest import COMPLEX_GOAL
+
+    (settings.workspaces / "ws").mkdir(parents=True, exist_ok=True)
+    inp = MasterInput(goal=COMPLEX_GOAL + " [sim:synthesis-habit=truncate]", workspace="ws")
+    await run_with_marker(
+        client, settings, inp, f"replay-summary-{settings.task_queue}", PATCH_WHOLE_SYNTHESIS
+    )
 
 
 def test_passed_through_helpers_hold_no_workflow_or_run_state() -> None:

@@ -163,6 +163,15 @@ def test_refusal_stops_with_a_refusal_and_no_tool_call(client: anthropic.Anthrop
         model=MODEL, max_tokens=512, system=prompts.SYNTHESIZER_SYSTEM, messages=[user(report)]
     )
     assert synth.stop_reason == "end_turn"
+    # Its own directive makes it refuse, and cut its answer short, as a model can.
+    for directive, stop in (("refusal", "refusal"), ("truncate", "max_tokens")):
+        report = prompts.synthesis_request(
+            f"g [sim:synthesis-habit={directive}]", [("a", "completed", "ok")]
+        )
+        synth = client.messages.create(
+            model=MODEL, max_tokens=512, system=prompts.SYNTHESIZER_SYSTEM, messages=[user(report)]
+        )
+        assert synth.stop_reason == stop, directive
 
 
 def test_claim_done_says_done_without_any_tool_call_then_works_when_told(
@@ -265,6 +274,12 @@ def test_seeded_rate_keeps_each_habit_to_the_roles_it_applies_to() -> None:
             tool_choice={"type": "tool", "name": "submit_plan"},
         )
         assert plan.stop_reason == "end_turn" and "```json" in plan.content[0].text  # type: ignore[union-attr]
+        # A soak rate leaves the one summary at the end of a run alone.
+        report = prompts.synthesis_request("g", [("a", "completed", "ok")])
+        synth = c.messages.create(
+            model=MODEL, max_tokens=512, system=prompts.SYNTHESIZER_SYSTEM, messages=[user(report)]
+        )
+        assert synth.stop_reason == "end_turn"
         assert sim.stats()["habits"] == {"refusal": 1, "prose-json": 1}
 
 

@@ -98,6 +98,7 @@ from workflows._lifecycle import Estimate, Lifecycle
 from workflows._observe import AgentSpan, agent_span, count
 from workflows._search import upsert_own
 from workflows._subagent import PATCH_REAL_COMPLETION
+from workflows._synthesis import Synthesis, synthesize
 
 # Guards the tool set: the MCP catalogue recorded by an activity, the goal's allow-list,
 # and plans checked against it.
@@ -346,9 +347,10 @@ class MasterAgentWorkflow:
         count(tn.INLINE_DECISIONS, len(decided.work) - n_spawn, role="master")
         count(tn.PRUNED_SUBTASKS, len(decided.pruned), role="master")
         nodes, records = await self._execute(inp, decided.work, workspace, thresholds, spend)
-        output = await self._answer(inp, decision, decided, nodes, spend)
+        answer = await self._answer(inp, decision, decided, nodes, spend)
+        output = answer.text
         status, error, check = await self._outcome(
-            inp, nodes, decided.plan, workspace, spend, output
+            inp, nodes, decided.plan, workspace, spend, answer
         )
         tree = AgentNode(
             workflow_id=workflow.info().workflow_id,
@@ -448,11 +450,18 @@ class MasterAgentWorkflow:
         decided: Decided,
         nodes: list[AgentNode],
         spend: Spend,
-    ) -> str:
+    ) -> Synthesis:
         """A lone piece's own output, or a synthesis of every part's."""
         if len(nodes) == 1 and decided.plan is None:
-            return nodes[0].output
-        return await self._synthesize(inp, decision.model, nodes, spend)
+            return Synthesis(nodes[0].output)
+        return await synthesize(
+            inp.goal,
+            decision.model,
+            [(c.title, c.status, c.output or (c.error or "")) for c in nodes],
+            spend,
+            max_tokens=inp.max_tokens,
+            whole=self._real,
+        )
 
     def _estimate(
         self,
@@ -592,7 +601,7 @@ class MasterAgentWorkflow:
         plan: Plan | None,
         workspace: str,
         spend: Spend,
-        output: str,
+        answer: Synthesis,
     ) -> tuple[NodeStatus, str | None, Verification | None]:
         """The master's status, rolled up from its parts' checked statuses."""
         check = nodes[0].verification if len(nodes) == 1 and plan is None else None
@@ -608,11 +617,14 @@ class MasterAgentWorkflow:
                         agent_id=workflow.info().workflow_id,
                         task=inp.goal,
                         # The final answer may claim only what the tree's calls did.
-                        report=output,
+                        report=answer.text,
                         effects=subtree_effects(nodes),
                     )
                 )
                 status, error = settle(check)
+            if status == "completed" and answer.short:
+                # The parts are there, but the answer a person reads is not whole.
+                status, error = "partial", answer.short
         elif self._real and all(n.status in ("completed", "unverified") for n in nodes):
             status = "unverified"
             short = [n for n in nodes if n.status == "unverified"]
@@ -868,30 +880,6 @@ class MasterAgentWorkflow:
                 type="PlanningFailed",
                 non_retryable=True,
             ) from None
-
-    async def _synthesize(
-        self, inp: MasterInput, model: str, nodes: list[AgentNode], spend: Spend
-    ) -> str:
-        reports = [(c.title, c.status, c.output or (c.error or "")) for c in nodes]
-        if spend.exhausted:
-            return "(budget exhausted before synthesis)\n" + "\n".join(
-                f"- {t} [{s}]: {o}" for t, s, o in reports
-            )
-        try:
-            resp = await spend.call(
-                LlmRequest(
-                    model=model,
-                    system=prompts.SYNTHESIZER_SYSTEM,
-                    messages=[Message.user_text(prompts.synthesis_request(inp.goal, reports))],
-                    max_tokens=inp.max_tokens,
-                    root_id=spend.agent_id,
-                    agent_id=spend.agent_id,
-                ),
-                purpose="synthesize",
-            )
-        except Exception as err:  # noqa: BLE001 - the children's work stands without a summary
-            return f"(synthesis failed: {failure_message(err)})"
-        return resp.text
 
 
 def _guard_top(plan: Plan, tier: Tier, limits: Limits) -> GuardResult:

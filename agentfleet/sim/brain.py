@@ -17,11 +17,14 @@ from agentfleet.sim.conversation import Conversation, text_block
 from agentfleet.sim.habits import (
     AGENT,
     PLANNER,
+    REFUSAL,
+    SYNTHESIZER,
     TRUNCATE,
     HabitKnobs,
     Habits,
     cut_off,
     habits_for,
+    refusal,
 )
 from agentfleet.sim.protocol import (
     JSON,
@@ -38,6 +41,8 @@ NO_KNOBS = HabitKnobs()
 
 
 def _synthesize(convo: Conversation, habits: Habits) -> Reply:
+    if REFUSAL in habits:
+        return Reply(refusal(), stop_reason="refusal")
     text = convo.last_user_text
     reports: list[JSON] = []
     at = text.find(REPORTS_MARKER)
@@ -78,7 +83,11 @@ ROLES: dict[str, Callable[[Conversation, Habits], Reply]] = {
     prompts.ROLE_INLINE: _inline,
 }
 # Which habits a role can show; the others answer plainly.
-HABIT_PARTS = {prompts.ROLE_PLANNER: PLANNER, prompts.ROLE_SUBAGENT: AGENT}
+HABIT_PARTS = {
+    prompts.ROLE_PLANNER: PLANNER,
+    prompts.ROLE_SUBAGENT: AGENT,
+    prompts.ROLE_SYNTHESIZER: SYNTHESIZER,
+}
 
 
 def answer(body: object, knobs: HabitKnobs = NO_KNOBS) -> tuple[JSON, frozenset[str]]:

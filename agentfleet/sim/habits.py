@@ -40,13 +40,22 @@ HABITS: tuple[str, ...] = (
 
 PLANNER = "planner"
 AGENT = "agent"
+SYNTHESIZER = "synthesizer"
 # A planner has one tool, so several calls or a retried argument make no sense
 # there; a refusal or "done" from the planner would end the run before any
 # agent could show its own habit.
 APPLIES: dict[str, frozenset[str]] = {
     PLANNER: frozenset({PROSE_JSON, TRUNCATE}),
     AGENT: frozenset({MULTI_TOOL, TRUNCATE, REFUSAL, CLAIM_DONE, BAD_ARGS, PARAPHRASE, GUESS}),
+    SYNTHESIZER: frozenset({TRUNCATE, REFUSAL}),
 }
+# The summary has a directive of its own, `[sim:synthesis-habit=...]`: a goal's
+# `habit` reaches its planner and agents, and a test can cut or refuse the one reply
+# that sums their work up without touching theirs.
+HABIT_KEY = {SYNTHESIZER: "synthesis-habit"}
+# Soak rates reach only these parts: a summary is one call at the end of a run, and a
+# rate there would mostly re-measure what the agents' habits already do.
+RATED = frozenset({PLANNER, AGENT})
 TRUNCATE_BELOW = 4096
 REFUSAL_TEXT = "I can't help with that request."
 
@@ -59,9 +68,9 @@ def check_habits(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def named_habits(found: dict[str, str]) -> list[str]:
+def named_habits(found: dict[str, str], key: str = "habit") -> list[str]:
     """The habits a `[sim:habit=...]` directive turns on (unknown names ignored)."""
-    raw = found.get("habit", "")
+    raw = found.get(key, "")
     return [h for h in (p.strip().lower() for p in raw.split(",")) if h in HABITS]
 
 
@@ -102,9 +111,9 @@ def habits_for(convo: Conversation, part: str, knobs: HabitKnobs) -> Habits:
     """
     opening = convo.first_user_text
     found = directives(opening)
-    names = {h for h in named_habits(found) if h in APPLIES[part]}
+    names = {h for h in named_habits(found, HABIT_KEY.get(part, "habit")) if h in APPLIES[part]}
     pool = [h for h in knobs.pool if h in APPLIES[part]]
-    if knobs.rate > 0 and pool:
+    if knobs.rate > 0 and pool and part in RATED:
         key = f"{knobs.seed}:{part}:{convo.system}:{opening}"
         if _unit(key) < knobs.rate:
             names.add(pool[int(_unit(key + ":which") * len(pool))])
