@@ -471,6 +471,10 @@ def test_a_rename_without_the_asked_append_fails(tmp_path: Path) -> None:
     assert not v.passed and v.missing == ["notes.txt"]
     assert "not changed by a tool call" in v.reason
     appended = [*effects, Effect(op="append", path="notes.txt")]
+    # An append of other words is not the append asked for.
+    v = verify(tmp_path, _req(task, appended))
+    assert not v.passed and v.mismatched == ["notes.txt"] and '"reviewed"' in v.reason
+    (tmp_path / "notes.txt").write_text("first draft\nreviewed\n")
     assert verify(tmp_path, _req(task, appended)).passed
 
 
@@ -529,6 +533,23 @@ def test_answer_only_work_with_an_empty_answer_fails(tmp_path: Path) -> None:
             [("status.txt", "all systems go")],
             [],
         ),
+        # One bare word after "write", or after "the word", is the word.
+        ("Write hello into a.txt", [("a.txt", "hello")], []),
+        ("Write yes into answer.txt", [("answer.txt", "yes")], []),
+        ("Write the word hello into a.txt", [("a.txt", "hello")], []),
+        # "it" is the file named last before it.
+        (
+            "Rename old.txt to notes.txt and append the word reviewed to it",
+            [("notes.txt", "reviewed")],
+            [],
+        ),
+        ("Create a.txt and add 'x' to it", [("a.txt", "x")], []),
+        # The replace reworks what the write put there: its words are the ones to see.
+        (
+            "Write 'hello' to a.txt and then replace 'hello' with 'bye' in it",
+            [("a.txt", "bye")],
+            [("a.txt", "hello")],
+        ),
         # A title line and its description say the same thing twice: no later rework.
         (
             "In config.ini, change the port to 9090\nIn config.ini, change the port to 9090",
@@ -561,7 +582,14 @@ def test_items_one_per_line_must_each_be_a_line(tmp_path: Path) -> None:
     [
         # Described, not given.
         "Write a poem about the sea into poem.txt",
-        "Write hello into a.txt",
+        # One bare word that names a kind of thing, or a plural, is no word to write.
+        "Write notes into a.txt",
+        "Write code into main.py",
+        "Write JSON into data.json",
+        "Write haiku into poem.txt",
+        "Write something into a.txt",
+        "Write it to a.txt",
+        "Add the word count to stats.txt",
         "Append the line below to notes.md",
         "Add the line numbers to code.py",
         "Write the number of files into count.txt",
@@ -576,7 +604,6 @@ def test_items_one_per_line_must_each_be_a_line(tmp_path: Path) -> None:
         "Write 'hello' in French to a.txt",
         "Write 'hello world' to a.txt in uppercase",
         # A later step reworks the file.
-        "Write 'hello' to a.txt and then replace 'hello' with 'bye' in it",
         "Write 'b a' to a.txt, then sort it",
         "Write 'hello' to a.txt and move it to docs/",
         # The file is read, not made or changed.

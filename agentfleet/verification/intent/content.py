@@ -45,9 +45,19 @@ def _group(m: re.Match[str], name: str) -> str | None:
 _WITH_UNIT = re.compile(r"(\d+(?:\.\d+)?)[A-Za-z%]+")
 
 
-def _asked(m: re.Match[str]) -> list[Wanted]:
+def _pointed(text: str, at: int) -> str | None:
+    """The file "it" means at `at`: the last one named before it on its line."""
+    line = text[text.rfind("\n", 0, at) + 1 : at]
+    named = [f.group("file") for f in wd.ONE_FILE.finditer(line)]
+    return named[-1] if named else None
+
+
+def _asked(m: re.Match[str], text: str) -> list[Wanted]:
     """What one phrasing asks a file to hold, and not hold, when the work is done."""
-    path = m.group("file").strip("`'\"")
+    named = m.groupdict().get("file") or (m.group("it") and _pointed(text, m.start("it")))
+    if not named:
+        return []
+    path = named.strip("`'\"")
     new, old = _group(m, "text"), _group(m, "old")
     if new and new == m.groupdict().get("bare") and (unit := _WITH_UNIT.fullmatch(new)):
         new = unit.group(1)
@@ -111,7 +121,7 @@ def _phrasings(text: str) -> list[tuple[int, int, list[Wanted]]]:
                 continue
             if wd.TRANSFORMED.search(_clause(text, m.start(), m.end())):
                 continue
-            if asked := _asked(m):
+            if asked := _asked(m, text):
                 found.append((m.start(), m.end(), asked))
     return found + _after_colon(text)
 

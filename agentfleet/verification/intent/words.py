@@ -20,7 +20,11 @@ def _quote(name: str) -> str:
     )
 
 
-_FILE_AT = rf"(?:the\s+)?(?:file\s+)?{FILE_PATH}"
+# "... to it", "... in that file": the file named last before, resolved by content.py.
+_FILE_AT = (
+    rf"(?:(?:the\s+)?(?:file\s+)?{FILE_PATH}"
+    r"|(?P<it>it|(?:that|this|the\s+same)\s+file)(?=[\s.,;!?]|$))"
+)
 # "the line", "a new entry saying": what the quoted words are, said before them.
 _WHAT = (
     r"(?:(?:an?|the)\s+)?(?:(?:new|single|short|final|first|last)\s+)?"
@@ -28,10 +32,14 @@ _WHAT = (
     r"|heading|title|comment|greeting)\s+(?:saying\s+|reading\s+|that\s+says\s+)?"
 )
 # "the number 3", "the line version=2": one unquoted word the kind of it names. It must
-# hold a digit or a symbol: "the line below", "the line numbers" name no words.
+# hold a digit or a symbol: "the line below", "the line numbers" name no words. After
+# "the word" any word is the word ("append the word reviewed"), but for the few that make
+# a thing of it: "the word count".
 _BARE = (
-    r"the\s+(?:number|word|line|value|string|text)\s+"
-    r"(?P<bare>(?=[^\s'\"`“”\u2018\u2019,;]*[\d=:_/@#+])[^\s'\"`“”\u2018\u2019,;]+)"
+    r"the\s+(?:(?:number|word|line|value|string|text)\s+(?=[^\s'\"`“”\u2018\u2019,;]*[\d=:_/@#+])"
+    r"|word\s+(?!(?:counts?|lists?|limits?|lengths?|frequenc\w*|clouds?|order|boundar\w*"
+    r"|wrap\w*|processors?|games?|search\w*|of|for|in|to|into|and|or|that|which|from|with)\b))"
+    r"(?P<bare>[^\s'\"`“”\u2018\u2019,;]+)"
 )
 # "Write 'x' to a.txt", "Save 'x' as memo.txt", "Put the line 'x' in settings.txt".
 _PUT = re.compile(
@@ -100,6 +108,21 @@ _ADD_ITEM = re.compile(
     r"|(?:[\w-]+\s+){0,2}list\s+(?:in|of|at)\s+(?:the\s+)?(?:file\s+)?)" + FILE_PATH,
     re.I,
 )
+# Words that, bare after "write", say what kind of thing goes in, not the thing itself:
+# mass nouns and forms ("Write code into main.py", "Write JSON to out.json").
+_KIND_OF = (
+    r"(?:code|logic|python|javascript|typescript|sql|bash|shell|json|yaml|toml|csv|html|xml"
+    r"|markdown|prose|poetry|verse|music|data|output|input|info|guidance|advice|feedback"
+    r"|stuff|nothing|more|less|down|out|up|over|back|again|instructions|documentation|haiku"
+    r"|limerick|sonnet|fiction|pseudocode|boilerplate|copy|lorem|placeholder|filler)"
+)
+# "Write hello into a.txt": one bare word, with no article and no plural to make it a kind
+# of thing ("Write notes into a.txt"), is the word to write.
+_PUT_WORD = re.compile(
+    rf"\b(?:write|put|type|enter)\s+(?!(?:{_NOT_ITEM}|{_KIND_OF})\b)(?!(?!yes\b)[\w'-]*[^\Ws]s\b)"
+    r"(?P<bare>[A-Za-z][\w'-]*)\s+(?:(?:in)?to|in|inside)\s+" + _FILE_AT,
+    re.I,
+)
 # "Change the port from 8080 to 9090 in config.ini", "In a.cfg, set retries to 5": a new
 # value with a digit in it, or quoted, is literal.
 _SET = r"\b(?:change|set|update|switch|bump|increase|decrease|raise|lower|reduce)\b"
@@ -123,6 +146,7 @@ PATTERNS = (
     _TAKE_OUT,
     _TYPO,
     _ADD_ITEM,
+    _PUT_WORD,
     _SET_VALUE,
     _SET_VALUE_LATER,
     _IN_FILE_SET,
