@@ -218,6 +218,50 @@ async def test_a_refused_final_answer_is_partial_with_the_parts_reports(
     assert all(f"- {n.title} [completed]" in result.output for n in result.tree.children)
 
 
+async def test_a_reply_that_fills_the_context_window_runs_nothing_and_is_partial(
+    client: Client, settings: Settings
+) -> None:
+    result, ws, _ = await run_goal(
+        client, settings, "Write hello into a.txt [sim:habit=context-full]"
+    )
+    assert result.status == "partial", result.tree.error
+    (node,) = result.tree.children
+    assert node.status == "partial" and "context window" in (node.error or "")
+    # The half-written write_file was never run, and no turn asked for more room.
+    assert node.tool_calls == 0 and not (ws / "a.txt").exists()
+    assert [r.purpose for r in node.receipts if "retry" in r.purpose] == []
+
+
+async def test_a_plan_cut_by_a_full_context_window_fails_clearly(
+    client: Client, settings: Settings
+) -> None:
+    from temporalio.client import WorkflowFailureError
+    from temporalio.exceptions import ApplicationError
+
+    from tests.conftest import COMPLEX_GOAL
+
+    with pytest.raises(WorkflowFailureError) as info:
+        await run_goal(client, settings, COMPLEX_GOAL + " [sim:habit=context-full]")
+    cause = info.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "ContextWindowFull"
+    assert "context window" in cause.message
+
+
+async def test_a_summary_that_fills_the_context_window_is_partial(
+    client: Client, settings: Settings
+) -> None:
+    from tests.conftest import COMPLEX_GOAL
+
+    result, _, _ = await run_goal(
+        client, settings, COMPLEX_GOAL + " [sim:synthesis-habit=context-full]"
+    )
+    assert all(n.status == "completed" for n in result.tree.children), result.tree.error
+    assert result.status == "partial" and "context window" in (result.tree.error or "")
+    asked = [r.purpose for r in result.tree.receipts if r.purpose.startswith("synthesize")]
+    assert asked == ["synthesize"]  # more room cannot help a full window
+    assert all(f"- {n.title} [completed]" in result.output for n in result.tree.children)
+
+
 async def test_a_refusal_is_a_clear_failure(client: Client, settings: Settings) -> None:
     result, ws, _ = await run_goal(client, settings, "Write hello into a.txt [sim:habit=refusal]")
     assert result.status != "completed"

@@ -19,7 +19,7 @@ from agentfleet.config import Settings
 from agentfleet.contracts.models import MasterInput
 from agentfleet.payloads.converter import data_converter
 from tests.conftest import running_worker
-from workflows._loop import PATCH_WHOLE_ANSWER
+from workflows._loop import PATCH_CONTEXT_FULL, PATCH_WHOLE_ANSWER
 from workflows._synthesis import PATCH_WHOLE_SYNTHESIS
 from workflows.master import MasterAgentWorkflow
 from workflows.subagent import SubAgentWorkflow
@@ -75,27 +75,42 @@ async def test_fresh_master_run_replays(client: Client, settings: Settings) -> N
 
 
 async def run_with_marker(
-    client: Client, settings: Settings, inp: MasterInput, wid: str, patch: str
+    client: Client,
+    settings: Settings,
+    inp: MasterInput,
+    wid: str,
+    patch: str,
+    *,
+    status: str = "completed",
 ) -> None:
-    """Run `inp` to completion: its history holds `patch`'s marker and replays here.
+    """Run `inp` to its end: a history of its tree holds `patch`'s marker, and all replay.
 
     A lazily checked patch writes its marker only on the path it guards, so each such
-    path needs a run of its own (and, recorded, a history of its own).
+    path needs a run of its own (and, recorded, histories of its own).
     """
     async with running_worker(client, settings):
         handle = await client.start_workflow(
             MasterAgentWorkflow.run, inp, id=wid, task_queue=settings.task_queue
         )
         result = await handle.result()
-    assert result.status == "completed", result.tree.error
-    history = await handle.fetch_history()
-    markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
-    assert any(patch.encode() in e.SerializeToString() for e in markers)
-    replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
-    assert replayed.replay_failure is None, replayed.replay_failure
+    assert result.status == status, result.tree.error
+    ids = [n.workflow_id for n in result.tree.walk() if n.role != "inline"]
+    histories = [await client.get_workflow_handle(i).fetch_history() for i in ids]
+    marked = [
+        h
+        for h in histories
+        for e in h.events
+        if e.HasField("marker_recorded_event_attributes")
+        and patch.encode() in e.SerializeToString()
+    ]
+    assert marked, f"no {patch} marker in {ids}"
+    for history in histories:
+        replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+        assert replayed.replay_failure is None, f"{history.workflow_id}: {replayed.replay_failure}"
     if os.environ.get("AGENTFLEET_RECORD_HISTORIES") == "1":
         version = os.environ.get("AGENTFLEET_HISTORY_VERSION", "v1")
-        (HISTORIES / f"{version}__{history.workflow_id}.json").write_text(history.to_json())
+        for h in marked:
+            (HISTORIES / f"{version}__{h.workflow_id}.json").write_text(h.to_json())
 
 
 async def test_a_run_that_asked_again_for_a_cut_answer_replays(
@@ -122,6 +137,16 @@ async def test_a_run_that_asked_again_for_a_cut_summary_replays(
     await run_with_marker(
         client, settings, inp, f"replay-summary-{settings.task_queue}", PATCH_WHOLE_SYNTHESIS
     )
+
+
+async def test_a_run_whose_reply_filled_the_context_window_replays(
+    client: Client, settings: Settings
+) -> None:
+    """PATCH_CONTEXT_FULL writes its marker only when a reply fills the window."""
+    (settings.workspaces / "ws").mkdir(parents=True, exist_ok=True)
+    inp = MasterInput(goal="Write hello into a.txt [sim:habit=context-full]", workspace="ws")
+    wid = f"replay-full-{settings.task_queue}"
+    await run_with_marker(client, settings, inp, wid, PATCH_CONTEXT_FULL, status="partial")
 
 
 def test_passed_through_helpers_hold_no_workflow_or_run_state() -> None:

@@ -174,6 +174,19 @@ def test_refusal_stops_with_a_refusal_and_no_tool_call(client: anthropic.Anthrop
         assert synth.stop_reason == stop, directive
 
 
+def test_context_full_stops_mid_reply_whatever_max_tokens_allows(
+    client: anthropic.Anthropic,
+) -> None:
+    task = "Task: t\nWrite hello into a.txt"
+    whole = create(client, [user(task)], max_tokens=4096)
+    full = create(client, [user(task + " [sim:habit=context-full]")], max_tokens=4096)
+    assert whole.stop_reason == "tool_use"
+    assert full.stop_reason == "model_context_window_exceeded"
+    assert 0 < full.usage.output_tokens < whole.usage.output_tokens
+    # What was written stops where the window filled: the call lacks its content.
+    assert blocks(full) == [("tool_use", ("write_file", {"path": "a.txt"}))]
+
+
 def test_claim_done_says_done_without_any_tool_call_then_works_when_told(
     client: anthropic.Anthropic,
 ) -> None:

@@ -14,7 +14,10 @@ Real replies are not tidy, and the loop is built for them:
 - `pause_turn` hands the turn back to the model to finish;
 - `stop_reason: max_tokens` on a text answer means the answer was cut off: it is
   asked again with more room, and still cut at the ceiling it ends `partial`,
-  never `completed` (PATCH_WHOLE_ANSWER, checked only when that happens).
+  never `completed` (PATCH_WHOLE_ANSWER, checked only when that happens);
+- `stop_reason: model_context_window_exceeded` means the reply stopped where the
+  window filled: nothing of it runs, and the agent ends `partial`
+  (PATCH_CONTEXT_FULL, checked only when that happens).
 Behaviour added after histories were recorded is gated by the caller's
 `real_completion` patch flag, so those histories replay unchanged.
 """
@@ -51,6 +54,11 @@ MAX_TOKENS_CEILING = 32_000
 # took such an answer as done; the marker is written only when an answer is cut, so
 # runs that never see one carry no extra event.
 PATCH_WHOLE_ANSWER = "agentfleet-whole-answer-1"
+# A reply that filled the model's context window stopped mid-way, and more room cannot
+# finish it: nothing of that turn runs and the agent ends `partial`. Histories recorded
+# before ran such a turn as it came; the marker is written only when one is seen.
+CONTEXT_FULL = "model_context_window_exceeded"
+PATCH_CONTEXT_FULL = "agentfleet-context-full-1"
 
 CallTool = Callable[[ToolUseBlock], Awaitable[ToolResult]]
 
@@ -168,6 +176,11 @@ class AgentLoop:
                 return "failed", "ModelRefused: the model refused the task" + (
                     f": {said[:300]}" if said else ""
                 )
+            if self._context_full(resp):
+                return "partial", (
+                    "the conversation filled the model's context window mid-reply; "
+                    "result is partial"
+                )
             if cfg.by_ref:
                 s.transcript_ref, s.messages = resp.transcript_ref, []
             else:
@@ -218,6 +231,11 @@ class AgentLoop:
                 return resp
             max_tokens = min(max_tokens * 2, MAX_TOKENS_CEILING)
         raise AssertionError("unreachable")
+
+    def _context_full(self, resp: LlmResponse) -> bool:
+        """Whether the reply stopped because the context window was full (and is gated)."""
+        full = self.cfg.real_completion and resp.stop_reason == CONTEXT_FULL
+        return full and workflow.patched(PATCH_CONTEXT_FULL)
 
     def _answer_cut_off(self, resp: LlmResponse) -> bool:
         """Whether a final answer (no tool call) stopped at max_tokens, mid-answer."""

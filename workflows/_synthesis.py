@@ -3,7 +3,8 @@
 That reply is what a person reads as the goal's answer, so a half-written one is
 no answer. Under PATCH_WHOLE_SYNTHESIS a reply cut off at max_tokens is asked
 again with twice the room, up to the loop's ceiling. A reply still cut off
-there, a refusal, or a call that failed leaves the answer `short`: the master
+there, one that filled the context window, a refusal, or a call that failed
+leaves the answer `short`: the master
 ends `partial` with that reason, and the parts' own reports stand in the output
 so nothing they did is hidden. The marker is written only when one of these
 happens, so runs that never see one carry no extra event, and histories
@@ -23,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows._agent import Spend
 from workflows._calls import failure_message
-from workflows._loop import MAX_TOKENS_CEILING
+from workflows._loop import CONTEXT_FULL, MAX_TOKENS_CEILING
 
 PATCH_WHOLE_SYNTHESIS = "agentfleet-whole-synthesis-1"
 
@@ -69,8 +70,8 @@ async def synthesize(
         flaw = _flaw(resp)
         if flaw is None or not whole or not workflow.patched(PATCH_WHOLE_SYNTHESIS):
             return Synthesis(resp.text)
-        if flaw == "refused" or room >= MAX_TOKENS_CEILING:
-            return _short(_why(flaw, resp), resp.text if flaw == "cut" else "", reports)
+        if flaw != "cut" or room >= MAX_TOKENS_CEILING:
+            return _short(_why(flaw, resp), resp.text if flaw != "refused" else "", reports)
         room, retry = min(room * 2, MAX_TOKENS_CEILING), retry + 1
 
 
@@ -88,9 +89,11 @@ def _request(
 
 
 def _flaw(resp: LlmResponse) -> str | None:
-    """What is wrong with a reply: cut off mid-answer, refused, or None."""
+    """What is wrong with a reply: cut off mid-answer, refused, the window full, or None."""
     if resp.stop_reason == "refusal":
         return "refused"
+    if resp.stop_reason == CONTEXT_FULL:
+        return "full"
     if resp.stop_reason == "max_tokens":
         return "cut"
     return None
@@ -100,6 +103,8 @@ def _why(flaw: str, resp: LlmResponse) -> str:
     if flaw == "refused":
         said = resp.text.strip()[:300]
         return "the model refused to write the final answer" + (f": {said}" if said else "")
+    if flaw == "full":
+        return "the final answer filled the model's context window and stopped mid-way"
     return f"the final answer was cut off at the max_tokens ceiling ({MAX_TOKENS_CEILING})"
 
 

@@ -95,6 +95,7 @@ from workflows._child import (
 from workflows._graph import Reports, Step, run_graph
 from workflows._inline import InlineJob, run_inline
 from workflows._lifecycle import Estimate, Lifecycle
+from workflows._loop import CONTEXT_FULL, PATCH_CONTEXT_FULL
 from workflows._observe import AgentSpan, agent_span, count
 from workflows._search import upsert_own
 from workflows._subagent import PATCH_REAL_COMPLETION
@@ -826,6 +827,13 @@ class MasterAgentWorkflow:
                 raise ApplicationError(
                     f"the model refused to plan the goal: {said}",
                     type="ModelRefused",
+                    non_retryable=True,
+                )
+            if resp.stop_reason == CONTEXT_FULL and workflow.patched(PATCH_CONTEXT_FULL):
+                # More room cannot finish a plan the window cut off: say so, run none of it.
+                raise ApplicationError(
+                    "the goal filled the model's context window before the plan was written",
+                    type="ContextWindowFull",
                     non_retryable=True,
                 )
             if resp.stop_reason == "max_tokens":

@@ -16,6 +16,7 @@ from agentfleet.sim.chores.base import first_line
 from agentfleet.sim.conversation import Conversation, text_block
 from agentfleet.sim.habits import (
     AGENT,
+    CONTEXT_FULL,
     PLANNER,
     REFUSAL,
     SYNTHESIZER,
@@ -26,6 +27,7 @@ from agentfleet.sim.habits import (
     habits_for,
     refusal,
 )
+from agentfleet.sim.protocol import CONTEXT_FULL as CONTEXT_STOP
 from agentfleet.sim.protocol import (
     JSON,
     Reply,
@@ -99,6 +101,10 @@ def answer(body: object, knobs: HabitKnobs = NO_KNOBS) -> tuple[JSON, frozenset[
     habits = habits_for(convo, part, knobs) if part else Habits()
     reply = ROLES.get(role, _unknown)(convo, habits)
     content, stop, output = reply.content, reply.stop_reason, None
+    if stop is None and CONTEXT_FULL in habits:
+        # The window fills half way through the reply, whatever max_tokens allows.
+        half = max(1, output_tokens(content) // 2)
+        content, stop, output = cut_off(content, convo.schemas, half), CONTEXT_STOP, half
     if stop is None:
         # Under the habit a reply is cut below the room it needs: a tool input, or an answer.
         short = TRUNCATE in habits and convo.max_tokens < habits.truncate_below

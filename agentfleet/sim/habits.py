@@ -27,6 +27,7 @@ CLAIM_DONE = "claim-done"
 BAD_ARGS = "bad-args"
 PARAPHRASE = "own-words"
 GUESS = "guess"
+CONTEXT_FULL = "context-full"
 HABITS: tuple[str, ...] = (
     PROSE_JSON,
     MULTI_TOOL,
@@ -36,6 +37,7 @@ HABITS: tuple[str, ...] = (
     BAD_ARGS,
     PARAPHRASE,
     GUESS,
+    CONTEXT_FULL,
 )
 
 PLANNER = "planner"
@@ -45,9 +47,11 @@ SYNTHESIZER = "synthesizer"
 # there; a refusal or "done" from the planner would end the run before any
 # agent could show its own habit.
 APPLIES: dict[str, frozenset[str]] = {
-    PLANNER: frozenset({PROSE_JSON, TRUNCATE}),
-    AGENT: frozenset({MULTI_TOOL, TRUNCATE, REFUSAL, CLAIM_DONE, BAD_ARGS, PARAPHRASE, GUESS}),
-    SYNTHESIZER: frozenset({TRUNCATE, REFUSAL}),
+    PLANNER: frozenset({PROSE_JSON, TRUNCATE, CONTEXT_FULL}),
+    AGENT: frozenset(
+        {MULTI_TOOL, TRUNCATE, REFUSAL, CLAIM_DONE, BAD_ARGS, PARAPHRASE, GUESS, CONTEXT_FULL}
+    ),
+    SYNTHESIZER: frozenset({TRUNCATE, REFUSAL, CONTEXT_FULL}),
 }
 # The summary has a directive of its own, `[sim:synthesis-habit=...]`: a goal's
 # `habit` reaches its planner and agents, and a test can cut or refuse the one reply

@@ -308,8 +308,11 @@ def _validate_messages(messages: Any) -> None:
         )
 
 
+# What the generation filled before it ended: newer models stop this way instead of
+# refusing the request, with what they had written so far.
+CONTEXT_FULL = "model_context_window_exceeded"
 STOP_REASONS = frozenset(
-    {"end_turn", "tool_use", "max_tokens", "stop_sequence", "pause_turn", "refusal"}
+    {"end_turn", "tool_use", "max_tokens", "stop_sequence", "pause_turn", "refusal", CONTEXT_FULL}
 )
 
 
