@@ -266,7 +266,9 @@ class LlmActivities:
         content = _content(msg)
         transcript_ref = None
         if req.keep_transcript:
-            done = [*messages, Message(role="assistant", content=content)]
+            # An empty reply is no turn the API takes back: only a final assistant
+            # message may be empty, and the loop asks on in a new user message.
+            done = [*messages, *([Message(role="assistant", content=content)] if content else [])]
             data = _TRANSCRIPT.dump_json(done)
             transcript_ref = await asyncio.to_thread(self._store.put, data)
         return LlmResponse(

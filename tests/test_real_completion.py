@@ -262,6 +262,30 @@ async def test_a_summary_that_fills_the_context_window_is_partial(
     assert all(f"- {n.title} [completed]" in result.output for n in result.tree.children)
 
 
+async def test_an_empty_reply_after_tool_results_is_asked_to_go_on(
+    client: Client, settings: Settings
+) -> None:
+    goal = "What does notes.md say about the deadline? [sim:habit=empty-reply]"
+    result, _, _ = await run_goal(client, settings, goal, {"notes.md": "Deadline: Friday.\n"})
+    assert result.status == "completed", result.tree.error
+    (node,) = result.tree.children
+    # The answer is the one given after the nudge, not the preface of the reading turn.
+    assert "Friday" in node.output and "Let me take a look" not in node.output, node.output
+    turns = [r.purpose for n in result.tree.walk() for r in n.receipts]
+    assert len(turns) == 3 and node.turns == 3, turns  # read, the empty reply, the answer
+
+
+async def test_a_file_task_ending_in_an_empty_reply_is_judged_on_its_files(
+    client: Client, settings: Settings
+) -> None:
+    goal = "Write 'buy milk' into todo.txt [sim:habit=empty-reply]"
+    result, ws, _ = await run_goal(client, settings, goal)
+    assert result.status == "completed", result.tree.error
+    assert "buy milk" in (ws / "todo.txt").read_text()
+    (node,) = result.tree.children
+    assert "Let me take a look" not in node.output, node.output
+
+
 async def test_a_refusal_is_a_clear_failure(client: Client, settings: Settings) -> None:
     result, ws, _ = await run_goal(client, settings, "Write hello into a.txt [sim:habit=refusal]")
     assert result.status != "completed"

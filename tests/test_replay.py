@@ -19,7 +19,7 @@ from agentfleet.config import Settings
 from agentfleet.contracts.models import MasterInput
 from agentfleet.payloads.converter import data_converter
 from tests.conftest import running_worker
-from workflows._loop import PATCH_CONTEXT_FULL, PATCH_WHOLE_ANSWER
+from workflows._loop import PATCH_CONTEXT_FULL, PATCH_EMPTY_REPLY, PATCH_WHOLE_ANSWER
 from workflows._synthesis import PATCH_WHOLE_SYNTHESIS
 from workflows.master import MasterAgentWorkflow
 from workflows.subagent import SubAgentWorkflow
@@ -147,6 +147,18 @@ async def test_a_run_whose_reply_filled_the_context_window_replays(
     inp = MasterInput(goal="Write hello into a.txt [sim:habit=context-full]", workspace="ws")
     wid = f"replay-full-{settings.task_queue}"
     await run_with_marker(client, settings, inp, wid, PATCH_CONTEXT_FULL, status="partial")
+
+
+async def test_a_run_that_asked_on_after_an_empty_reply_replays(
+    client: Client, settings: Settings
+) -> None:
+    """PATCH_EMPTY_REPLY writes its marker only when a reply is empty."""
+    (settings.workspaces / "ws").mkdir(parents=True, exist_ok=True)
+    (settings.workspaces / "ws" / "notes.md").write_text("Deadline: Friday.\n")
+    goal = "What does notes.md say about the deadline? [sim:habit=empty-reply]"
+    inp = MasterInput(goal=goal, workspace="ws")
+    wid = f"replay-empty-{settings.task_queue}"
+    await run_with_marker(client, settings, inp, wid, PATCH_EMPTY_REPLY)
 
 
 def test_passed_through_helpers_hold_no_workflow_or_run_state() -> None:

@@ -187,6 +187,22 @@ def test_context_full_stops_mid_reply_whatever_max_tokens_allows(
     assert blocks(full) == [("tool_use", ("write_file", {"path": "a.txt"}))]
 
 
+def test_empty_reply_ends_the_turn_with_nothing_until_asked_to_go_on(
+    client: anthropic.Anthropic,
+) -> None:
+    task = user("Task: t\nWrite hello into a.txt [sim:habit=empty-reply]")
+    first = create(client, [task])
+    # It says what it is about to do, then does it.
+    assert [k for k, _ in blocks(first)] == ["text", "tool_use"]
+    convo = [task, *answered(first, ["wrote 6 bytes to a.txt"])]
+    empty = create(client, convo)
+    assert empty.stop_reason == "end_turn" and empty.content == []
+    # Asked in a new user message (the empty turn is not sent back), it answers.
+    answer = create(client, [*convo, user("Please continue")])
+    assert answer.stop_reason == "end_turn" and blocks(answer)[0][0] == "text"
+    assert "a.txt" in str(blocks(answer)[0][1])
+
+
 def test_claim_done_says_done_without_any_tool_call_then_works_when_told(
     client: anthropic.Anthropic,
 ) -> None:

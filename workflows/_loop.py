@@ -15,6 +15,9 @@ Real replies are not tidy, and the loop is built for them:
 - `stop_reason: max_tokens` on a text answer means the answer was cut off: it is
   asked again with more room, and still cut at the ceiling it ends `partial`,
   never `completed` (PATCH_WHOLE_ANSWER, checked only when that happens);
+- an empty `end_turn` (no text, no call, mostly right after tool results) is
+  answered once with a new user message asking the model to go on
+  (PATCH_EMPTY_REPLY, checked only when that happens);
 - `stop_reason: model_context_window_exceeded` means the reply stopped where the
   window filled: nothing of it runs, and the agent ends `partial`
   (PATCH_CONTEXT_FULL, checked only when that happens).
@@ -59,6 +62,13 @@ PATCH_WHOLE_ANSWER = "agentfleet-whole-answer-1"
 # before ran such a turn as it came; the marker is written only when one is seen.
 CONTEXT_FULL = "model_context_window_exceeded"
 PATCH_CONTEXT_FULL = "agentfleet-context-full-1"
+# Claude sometimes ends a turn with no content at all, mostly right after tool results.
+# Resending that turn gets the same nothing; a new user message asking it to go on gets
+# the answer. Histories recorded before ended there, with an earlier turn's preface
+# ("Let me read the file first.") standing as the answer; the marker is written only
+# when an empty reply is seen.
+PATCH_EMPTY_REPLY = "agentfleet-empty-reply-1"
+GO_ON = "Please continue: finish the task, then give your final answer."
 
 CallTool = Callable[[ToolUseBlock], Awaitable[ToolResult]]
 
@@ -159,6 +169,7 @@ class AgentLoop:
 
     async def _turns(self, s: LoopState) -> tuple[NodeStatus, str | None]:
         cfg = self.cfg
+        nudged = False
         while True:
             if not await self.control.checkpoint():
                 return "canceled", f"canceled by parent: {self.control.reason}"
@@ -181,11 +192,18 @@ class AgentLoop:
                     "the conversation filled the model's context window mid-reply; "
                     "result is partial"
                 )
+            empty = self._empty(resp)
+            if empty and not nudged:
+                nudged = True
+                self._ask_on(s, resp)
+                continue
             if cfg.by_ref:
                 s.transcript_ref, s.messages = resp.transcript_ref, []
             else:
                 s.messages.append(Message(role="assistant", content=resp.content))
-            if resp.text:
+            if resp.text or empty:
+                # After a nudge that got nothing, no answer was given: an earlier turn's
+                # preface is not one.
                 s.output = resp.text
             uses = resp.tool_uses
             if cfg.real_completion and resp.stop_reason == "pause_turn" and not uses:
@@ -231,6 +249,23 @@ class AgentLoop:
                 return resp
             max_tokens = min(max_tokens * 2, MAX_TOKENS_CEILING)
         raise AssertionError("unreachable")
+
+    def _empty(self, resp: LlmResponse) -> bool:
+        """Whether the model ended its turn saying and calling nothing (and it is gated)."""
+        empty = (
+            self.cfg.real_completion
+            and resp.stop_reason == "end_turn"
+            and not resp.tool_uses
+            and not resp.text.strip()
+        )
+        return empty and workflow.patched(PATCH_EMPTY_REPLY)
+
+    def _ask_on(self, s: LoopState, resp: LlmResponse) -> None:
+        """Ask for the rest in a new user message; the empty turn is not sent back."""
+        if self.cfg.by_ref:
+            s.transcript_ref, s.messages = resp.transcript_ref, [Message.user_text(GO_ON)]
+        else:
+            s.messages.append(Message.user_text(GO_ON))
 
     def _context_full(self, resp: LlmResponse) -> bool:
         """Whether the reply stopped because the context window was full (and is gated)."""

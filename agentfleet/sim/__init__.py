@@ -9,7 +9,7 @@ Claude, and every response carries an `x-simulator` header.
 
 Directives in a goal or task text script unusual behaviour for tests:
 `[sim:habit=NAME,...]` (prose-json, multi-tool, truncate, refusal,
-claim-done, bad-args, own-words, guess, context-full; see habits.py),
+claim-done, bad-args, own-words, guess, context-full, empty-reply; see habits.py),
 `[sim:synthesis-habit=NAME]` (the master's summary: truncate, refusal, context-full),
 `[sim:truncate-below=N]`,
 `[sim:malformed-plans=N]` (the planner's first N plans are invalid) and

@@ -28,6 +28,7 @@ BAD_ARGS = "bad-args"
 PARAPHRASE = "own-words"
 GUESS = "guess"
 CONTEXT_FULL = "context-full"
+EMPTY_REPLY = "empty-reply"
 HABITS: tuple[str, ...] = (
     PROSE_JSON,
     MULTI_TOOL,
@@ -38,6 +39,7 @@ HABITS: tuple[str, ...] = (
     PARAPHRASE,
     GUESS,
     CONTEXT_FULL,
+    EMPTY_REPLY,
 )
 
 PLANNER = "planner"
@@ -49,7 +51,17 @@ SYNTHESIZER = "synthesizer"
 APPLIES: dict[str, frozenset[str]] = {
     PLANNER: frozenset({PROSE_JSON, TRUNCATE, CONTEXT_FULL}),
     AGENT: frozenset(
-        {MULTI_TOOL, TRUNCATE, REFUSAL, CLAIM_DONE, BAD_ARGS, PARAPHRASE, GUESS, CONTEXT_FULL}
+        {
+            MULTI_TOOL,
+            TRUNCATE,
+            REFUSAL,
+            CLAIM_DONE,
+            BAD_ARGS,
+            PARAPHRASE,
+            GUESS,
+            CONTEXT_FULL,
+            EMPTY_REPLY,
+        }
     ),
     SYNTHESIZER: frozenset({TRUNCATE, REFUSAL, CONTEXT_FULL}),
 }

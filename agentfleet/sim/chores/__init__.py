@@ -20,6 +20,7 @@ from agentfleet.sim.conversation import Call, Conversation, int_directive, text_
 from agentfleet.sim.habits import (
     BAD_ARGS,
     CLAIM_DONE,
+    EMPTY_REPLY,
     GUESS,
     MULTI_TOOL,
     PARAPHRASE,
@@ -71,7 +72,7 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
     """The simulated agent's next message: its next tool calls, or its final report.
 
     Habits shape it the way a real model misbehaves (refusal, claim-done, bad-args, multi-tool,
-    own-words, guess).
+    own-words, guess, empty-reply).
     """
     task = parse_task(convo.first_user_text)
     if REFUSAL in habits:
@@ -99,6 +100,9 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
     _replay(run, turns, habits, env)
     sent = run.turn()
     if not sent:
+        if EMPTY_REPLY in habits and _after_tool_results(convo):
+            # Claude's empty end_turn: the work is done, the answer never comes unless asked.
+            return Reply([])
         return Reply([text_block(run.report())])
     if any(use.name not in env.offered for _, use in sent):
         # Operations check what is offered; this keeps that promise if one forgets.
@@ -116,4 +120,15 @@ def reply(convo: Conversation, habits: Habits) -> Reply:
     blocks = [convo.tool_use(k, use.name, use.input) for k, use in enumerate(uses)]
     if MULTI_TOOL in habits and len(blocks) > 1:
         blocks.insert(0, text_block(f"I'll make these {len(blocks)} calls in one go."))
+    elif EMPTY_REPLY in habits:
+        # As Claude often does, it says what it is about to do before it does it.
+        blocks.insert(0, text_block("Let me take a look first."))
     return Reply(blocks)
+
+
+def _after_tool_results(convo: Conversation) -> bool:
+    """Whether the newest user message only hands back tool results (no words of its own)."""
+    last = convo.messages[-1] if convo.messages else {}
+    return last.get("role") == "user" and all(
+        b.get("type") == "tool_result" for b in last.get("content") or []
+    )
