@@ -278,12 +278,11 @@ async def test_an_empty_reply_after_tool_results_is_asked_to_go_on(
 async def test_a_file_task_ending_in_an_empty_reply_is_judged_on_its_files(
     client: Client, settings: Settings
 ) -> None:
-    goal = "Write 'buy milk' into todo.txt [sim:habit=empty-reply]"
-    result, ws, _ = await run_goal(client, settings, goal)
-    assert result.status == "completed", result.tree.error
-    assert "buy milk" in (ws / "todo.txt").read_text()
-    (node,) = result.tree.children
-    assert "Let me take a look" not in node.output, node.output
+    result, ws, _ = await run_goal(
+        client, settings, "Write 'buy milk' into todo.txt [sim:habit=empty-reply]"
+    )
+    assert result.status == "completed" and "buy milk" in (ws / "todo.txt").read_text()
+    assert "Let me take a look" not in result.tree.children[0].output, result.tree.error
 
 
 async def test_a_refusal_is_a_clear_failure(client: Client, settings: Settings) -> None:

@@ -50,19 +50,8 @@ SYNTHESIZER = "synthesizer"
 # agent could show its own habit.
 APPLIES: dict[str, frozenset[str]] = {
     PLANNER: frozenset({PROSE_JSON, TRUNCATE, CONTEXT_FULL}),
-    AGENT: frozenset(
-        {
-            MULTI_TOOL,
-            TRUNCATE,
-            REFUSAL,
-            CLAIM_DONE,
-            BAD_ARGS,
-            PARAPHRASE,
-            GUESS,
-            CONTEXT_FULL,
-            EMPTY_REPLY,
-        }
-    ),
+    # An agent answers in tool calls and words: every habit but the planner's prose.
+    AGENT: frozenset(HABITS) - {PROSE_JSON},
     SYNTHESIZER: frozenset({TRUNCATE, REFUSAL, CONTEXT_FULL}),
 }
 # The summary has a directive of its own, `[sim:synthesis-habit=...]`: a goal's
