@@ -22,6 +22,8 @@ The keys of `expect`, all optional:
 * `new_files`: [rules]: each met by some file the seed did not have (an output the goal
   asks for without naming it, e.g. "write an index of everything").
 * `unchanged`: true: nothing added, removed or changed, and the run gave an answer.
+* `answer`: rules (as for a file) on the final answer of an answer-only goal: what any
+  right answer says ("3" files, "30 April"), so a guess or a "let me look" is no answer.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import Any
 
 GOALS_FILE = Path(__file__).resolve().parent / "data" / "reality_goals.jsonl"
 
-EXPECT_KEYS = frozenset({"files", "dirs", "absent", "sorted", "new_files", "unchanged"})
+EXPECT_KEYS = frozenset({"files", "dirs", "absent", "sorted", "new_files", "unchanged", "answer"})
 RULES = frozenset(
     {"equals", "lines_equal", "contains", "contains_any", "excludes", "lines", "empty", "same_as"}
 )
@@ -64,7 +66,11 @@ def _validate(row: dict[str, Any], where: str) -> None:
         raise ValueError(f"{where}: no expected end state")
     if set(expect) - EXPECT_KEYS:
         raise ValueError(f"{where}: unknown expect keys {sorted(set(expect) - EXPECT_KEYS)}")
-    rule_sets = [*expect.get("files", {}).values(), *expect.get("new_files", [])]
+    rule_sets = [
+        *expect.get("files", {}).values(),
+        *expect.get("new_files", []),
+        *([expect["answer"]] if "answer" in expect else []),
+    ]
     for rules in rule_sets:
         if set(rules) - RULES:
             raise ValueError(f"{where}: unknown content rules {sorted(set(rules) - RULES)}")
@@ -260,6 +266,8 @@ def check(root: Path, goal: Goal, answer: str | None = None) -> list[str]:
         out.extend(_unchanged_mismatches(snap, goal))
         if not (answer or "").strip():
             out.append("no answer given")
+    if "answer" in exp:
+        out.extend(content_mismatches("answer", answer or "", exp["answer"], goal))
     out.extend(_collateral(snap, goal, absent))
     return out
 

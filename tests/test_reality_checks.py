@@ -57,10 +57,31 @@ def test_doing_nothing_fails_every_goal_that_asks_for_a_change(
     root, goal = ws(tmp_path, goal_id)
     problems = check(root, goal, answer="Done! Everything is in place.")
     if goal.expect.get("unchanged"):
-        assert problems == []
-        assert check(root, goal, answer="") == ["no answer given"]
+        # Doing nothing is right here; a "done" that answers nothing is not.
+        assert problems and all(p.startswith("answer: ") for p in problems), problems
+        assert check(root, goal, answer="")[0] == "no answer given"
     else:
         assert problems, f"{goal_id} passes on its untouched seed"
+
+
+@pytest.mark.parametrize(
+    ("goal_id", "right", "wrong"),
+    [
+        ("answer-count", "There are 3 files in inbox/.", "Let me take a look first."),
+        ("answer-deadline", "It says the deadline is 30 April.", "It says nothing about one."),
+        (
+            "answer-move-vs-copy",
+            "Moving relocates the file; copying leaves the original in place.",
+            "Good question!",
+        ),
+    ],
+)
+def test_an_answer_goal_wants_what_any_right_answer_says(
+    tmp_path: Path, goal_id: str, right: str, wrong: str
+) -> None:
+    root, goal = ws(tmp_path, goal_id)
+    assert check(root, goal, answer=right) == []
+    assert check(root, goal, answer=wrong)
 
 
 def test_exact_content_tolerates_a_trailing_newline_only(tmp_path: Path) -> None:
