@@ -58,6 +58,26 @@ def test_files_changed_in_place_are_read_from_the_wording(
             ["recipes/README.md"],
             [],
         ),
+        # A file wished for or added by its own name is made.
+        ("I need a CHANGELOG.md with a single entry for version 1.0.0", ["CHANGELOG.md"], []),
+        ("Add a .gitignore that ignores node_modules and .env", [".gitignore"], []),
+        # What the result becomes, or where it comes from, then the file it goes in.
+        ("Convert prices.csv into a markdown table in prices.md", ["prices.md"], []),
+        ("Turn todo.txt into a markdown checklist in todo.md", ["todo.md"], []),
+        ("Summarize notes.md in summary.md", ["summary.md"], []),
+        (
+            "Summarize the three files in reports/ into one paragraph in summary.md",
+            ["summary.md"],
+            [],
+        ),
+        (
+            "Write a limerick to limerick.txt, then translate it into French in limerick_fr.txt",
+            ["limerick.txt", "limerick_fr.txt"],
+            [],
+        ),
+        # "per" and "for each" say how many folders, not what one is called.
+        ("Create a folder per customer in clients/", [], ["clients/"]),
+        ("Make a folder for each month of 2026 under archive/", [], ["archive/"]),
     ],
 )
 def test_casual_and_counted_phrasings(text: str, outputs: list[str], touched: list[str]) -> None:
@@ -272,7 +292,6 @@ def test_phrasings_that_name_a_file_by_what_it_is_or_where_it_goes(
         "Split big.txt into parts of 100 lines each",
         "Write a haiku and save it",
         "Make a README for this project",
-        "Add a .gitignore that ignores node_modules",
         "Set up a Python project skeleton with src/ and tests/ folders",
         "Back up the docs folder to docs-backup/",
         "Move report.txt up one level",

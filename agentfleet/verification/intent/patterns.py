@@ -72,7 +72,8 @@ INTO_FILE = re.compile(
 # "folders a, b and c" continues a list; "folder x and move ..." does not.
 _NOT_VERB = (
     r"(?!(?:move|copy|put|write|then|create|make|rename|delete|remove|add|sort|save|also"
-    r"|append|list|summari[sz]e|index|edit|update|place|inside|in|into|with|for|and|or)\b)"
+    r"|append|list|summari[sz]e|index|edit|update|place|inside|in|into|with|for|and|or|per"
+    r"|each|every|by)\b)"
 )
 _DIR_NAME = rf"{_Q}{_NOT_VERB}{_NAME}(?:/{_NAME})*/?{_Q}"
 _COUNT = r"(?:(?:two|three|four|five|six|seven|eight|nine|ten|\d{1,2})\s+)?"
@@ -302,8 +303,30 @@ COPY_INTO_DIR = re.compile(
     re.I,
 )
 # "Convert data.csv to JSON in data.json".
+# "Convert prices.csv into a markdown table in prices.md", "Summarize reports/ into one
+# paragraph in summary.md", "Summarize notes.md in summary.md": what the result becomes,
+# or the file it comes from, then the file it goes in.
 CONVERT_IN = re.compile(
-    rf"\bconvert\b[^;\n]*?\b(?:to|into)\s+[\w-]+\s+(?:in|as|at)\s+(?:file\s+)?{FILE_PATH}",
+    r"\b(?:convert|turn|transform|translate|summari[sz]e|condense|rewrite|reformat|render"
+    r"|export|boil\s+down)\b(?:[^;\n]*?\b(?:to|into)\s+(?:[\w-]+\s+){1,5}?"
+    rf"|\s+(?:the\s+)?(?:file\s+)?{_Q}{_FILE}{_Q}\s+)(?:in|as|at)\s+(?:file\s+)?{FILE_PATH}",
+    re.I,
+)
+# "I need a CHANGELOG.md", "Add a .gitignore that ignores node_modules": a file wished
+# for or added by its own name is made, unless the name only says where ("a config.yaml
+# entry").
+ADD_A_FILE = re.compile(
+    r"\b(?:add|need|want|(?:would|'d)\s+like|give\s+me|set\s+up)\s+(?:me\s+)?(?:an?|one)\s+"
+    rf"(?:(?:new|simple|basic|short|small|minimal)\s+)?{FILE_PATH}"
+    r"(?!\s+(?:entry|entries|line|lines|section|key|field|setting|rule|value|option|item|row"
+    r"|record|block|header|comment)\b)",
+    re.I,
+)
+# "Make a folder for each month under archive/": folders are made in that one.
+FOLDERS_IN = re.compile(
+    rf"\b(?:create|make|add|set\s+up)\s+(?:an?|one)\s+(?:new\s+)?{_DIR_WORD}\s+"
+    r"(?:for\s+(?:each|every)|per)\b[^;\n]*?\b(?:in|under|inside|within)\s+(?:the\s+)?"
+    rf"{_Q}(?P<dir>{_DIR}|{_NAME}/){_Q}",
     re.I,
 )
 # "Sort the lines of names.txt", "Remove the blank lines from a.txt": its own

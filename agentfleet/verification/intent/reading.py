@@ -133,7 +133,7 @@ def _made(body: str) -> list[Event]:
         # work is for, not (surely) where it goes; some change is still asked for.
         source = m.group("prep").lower() == "in" and _FOR.search(m.group("gap"))
         events.append((m.start(), "change" if source else "file", m.group("file")))
-    for pattern in (pt.PRODUCE, pt.INTO_FILE, pt.GIST, pt.COPY_NAMED, pt.CONVERT_IN):
+    for pattern in (pt.PRODUCE, pt.INTO_FILE, pt.GIST, pt.COPY_NAMED, pt.CONVERT_IN, pt.ADD_A_FILE):
         for m in pattern.finditer(body):
             events += _target_after(m) if _held_in(m) else [(m.start(), "file", m.group("file"))]
     for m in pt.CREATE_FILE.finditer(body):
@@ -163,7 +163,7 @@ def _moved(body: str) -> list[Event]:
     for m in pt.DELETE.finditer(body):
         events += [(m.start(), "gone", p) for p in _names(m.group("paths"))]
     events += [(m.start(), "gone", m.group("path")) for m in pt.DELETE_DIR.finditer(body)]
-    for pattern in (pt.SORT, pt.REMOVE_MANY, pt.SPREAD):
+    for pattern in (pt.SORT, pt.REMOVE_MANY, pt.SPREAD, pt.FOLDERS_IN):
         events += [(m.start(), "touch", m.group("dir")) for m in pattern.finditer(body)]
     for m in pt.SORT_NAMED.finditer(body):
         events.append((m.start(), "touch", m.group("dir") or m.group("named")))
