@@ -75,6 +75,14 @@ def test_files_changed_in_place_are_read_from_the_wording(
             ["limerick.txt", "limerick_fr.txt"],
             [],
         ),
+        ("Create a markdown file with a table of the planets in planets.md", ["planets.md"], []),
+        # A sentence's full stop does not turn the folder into a file.
+        (
+            "Step 1: create build/. Step 2: copy app.py into build/. Step 3: write OK to"
+            " build/log.txt.",
+            ["build/", "build/log.txt", "build/app.py"],
+            [],
+        ),
         # "per" and "for each" say how many folders, not what one is called.
         ("Create a folder per customer in clients/", [], ["clients/"]),
         ("Make a folder for each month of 2026 under archive/", [], ["archive/"]),
@@ -495,6 +503,14 @@ def test_a_rename_without_the_asked_append_fails(tmp_path: Path) -> None:
     assert not v.passed and v.mismatched == ["notes.txt"] and '"reviewed"' in v.reason
     (tmp_path / "notes.txt").write_text("first draft\nreviewed\n")
     assert verify(tmp_path, _req(task, appended)).passed
+
+
+def test_a_file_restyled_in_place_is_changed_and_a_size_question_needs_a_look() -> None:
+    exp = expect("Make the first line of title.txt uppercase")
+    assert exp.modified == ["title.txt"] and exp.outputs == []
+    # A copy is something new: its source is not restyled.
+    assert expect("Make a copy of a.txt in uppercase").modified == []
+    assert expect("How big is data.csv?").sources == ["data.csv"]
 
 
 def test_answer_only_work_with_an_empty_answer_fails(tmp_path: Path) -> None:

@@ -322,6 +322,22 @@ ADD_A_FILE = re.compile(
     r"|record|block|header|comment)\b)",
     re.I,
 )
+# "Create a markdown file with a table of the planets in planets.md": a file the work
+# makes, named at the end of the clause.
+A_FILE_IN = re.compile(
+    r"\b(?:create|make|start|write|generate|prepare|produce)\s+(?:an?|the)\s+(?:new\s+)?"
+    r"(?:[\w-]+\s+){0,2}?file\b[^;\n]*?\b(?:in|as|at|called|named)\s+(?:file\s+)?"
+    rf"{FILE_PATH}(?=\s*(?:[.;,!?]|$))",
+    re.I | re.M,
+)
+# "Make the first line of title.txt uppercase": the file's own text, restyled in place.
+RESTYLE = re.compile(
+    # "Make a copy of a.txt in uppercase" makes something new: no article "a".
+    r"\b(?:make|turn|set|put)\s+(?!an?\s)(?:the\s+|all\s+(?:of\s+)?(?:the\s+)?)?(?:[\w-]+\s+){0,3}?"
+    rf"(?:of|in)\s+(?:the\s+file\s+)?{FILE_PATH}\s+(?:all\s+|in\s+)?"
+    r"(?:upper\s*case|lower\s*case|capitals|caps|capitali[sz]ed|title\s+case|bold|italics?)\b",
+    re.I,
+)
 # "Make a folder for each month under archive/": folders are made in that one.
 FOLDERS_IN = re.compile(
     rf"\b(?:create|make|add|set\s+up)\s+(?:an?|one)\s+(?:new\s+)?{_DIR_WORD}\s+"
@@ -389,7 +405,8 @@ _LOOK_VERB = (
     r"|[\w.-]+/))|find|collect|extract|gather|pull|quote|translate|tally"
     r"|(?:gist|summary|overview|digest|synopsis|recap|contents?|list|table|count)\s+of"
     r"|based\s+on|according\s+to"
-    r"|open|show\s+me|how\s+many|what\s+(?:does|do|did|(?:is|are)\s+in)|what'?s\s+in)"
+    r"|open|show\s+me|how\s+many|how\s+(?:big|large|long|old)|(?:size|length)\s+of"
+    r"|what\s+(?:does|do|did|(?:is|are)\s+in)|what'?s\s+in)"
 )
 LOOKED_AT = re.compile(
     rf"(?:\b{_LOOK_VERB}\b[^;.?!\n]{{0,60}}?(?:\b(?:of|in|from|inside|under|through|at|within)\s+)?"

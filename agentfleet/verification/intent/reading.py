@@ -133,7 +133,8 @@ def _made(body: str) -> list[Event]:
         # work is for, not (surely) where it goes; some change is still asked for.
         source = m.group("prep").lower() == "in" and _FOR.search(m.group("gap"))
         events.append((m.start(), "change" if source else "file", m.group("file")))
-    for pattern in (pt.PRODUCE, pt.INTO_FILE, pt.GIST, pt.COPY_NAMED, pt.CONVERT_IN, pt.ADD_A_FILE):
+    made = (pt.PRODUCE, pt.INTO_FILE, pt.GIST, pt.COPY_NAMED, pt.CONVERT_IN, pt.ADD_A_FILE)
+    for pattern in (*made, pt.A_FILE_IN):
         for m in pattern.finditer(body):
             events += _target_after(m) if _held_in(m) else [(m.start(), "file", m.group("file"))]
     for m in pt.CREATE_FILE.finditer(body):
@@ -150,7 +151,7 @@ def _made(body: str) -> list[Event]:
 def _changed(body: str) -> list[Event]:
     """Files the wording asks to change in place."""
     events: list[Event] = []
-    changed = (pt.APPEND, pt.EDIT, pt.ADD_TO, pt.IN_FILE_EDIT)
+    changed = (pt.APPEND, pt.EDIT, pt.ADD_TO, pt.IN_FILE_EDIT, pt.RESTYLE)
     for pattern in (*changed, pt.LINES_IN_PLACE, pt.SORT_FILE, pt.TAKE_OUT):
         events += [(m.start(), "modify", m.group("file")) for m in pattern.finditer(body)]
     events += [(m.start(), "modify-it", "") for m in pt.ADD_TO_IT.finditer(body)]
@@ -177,6 +178,8 @@ def _moved(body: str) -> list[Event]:
         events += [(m.start(), "gone", src), (m.start() + 1, "file", dst)]
     for m in pt.MOVE.finditer(body):
         dst, verb = m.group("dst") or m.group("there"), "move:" + m.group("verb").lower()
+        # "... into build/." ends a sentence: the folder is "build/", not a file "build".
+        dst = dst[:-1] if dst.endswith("/.") else dst
         events += [(m.start(), verb, src + "\0" + dst) for src in _names(m.group("src"))]
     for m in pt.NEW_EXTENSION.finditer(body):
         src = m.group("src")
