@@ -513,6 +513,35 @@ def test_a_file_restyled_in_place_is_changed_and_a_size_question_needs_a_look() 
     assert expect("How big is data.csv?").sources == ["data.csv"]
 
 
+@pytest.mark.parametrize(
+    ("text", "sources"),
+    [
+        ("Which is bigger, a.txt or b.txt?", ["a.txt", "b.txt"]),
+        ("Tell me the first line of poem.txt", ["poem.txt"]),
+        ("What's the last entry in log.txt?", ["log.txt"]),
+        ("Does src/ contain any Python files?", ["src/"]),
+        ("Is there a file called secrets.env in the workspace?", ["secrets.env"]),
+        # Advice, a kind of file, or how to do it: no look is owed.
+        ("Should I rename utils.py to helpers.py?", []),
+        ("What would happen if I deleted cache/?", []),
+        ("What is a .env file?", []),
+        ("How do I sort names.txt?", []),
+    ],
+)
+def test_a_question_about_named_paths_needs_a_look_at_them(text: str, sources: list[str]) -> None:
+    assert expect(text).sources == sources
+
+
+def test_a_guess_about_a_named_file_is_not_completed(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a\n")
+    (tmp_path / "b.txt").write_text("bbbb\n")
+    task = "Which is bigger, a.txt or b.txt?"
+    v = verify(tmp_path, _req(task, [], "b.txt is bigger."))
+    assert not v.passed and v.unread == ["a.txt", "b.txt"]
+    looked = [Effect(op="read", path="a.txt"), Effect(op="read", path="b.txt")]
+    assert verify(tmp_path, _req(task, looked, "b.txt is bigger.")).passed
+
+
 def test_answer_only_work_with_an_empty_answer_fails(tmp_path: Path) -> None:
     v = verify(tmp_path, _req("What is a durable workflow?", [], "   "))
     assert not v.passed and v.mode == "answer_only" and "gave no answer" in v.reason

@@ -416,6 +416,19 @@ LOOKED_AT = re.compile(
     r"(?![\w/])",
     re.I,
 )
+# "Which is bigger, a.txt or b.txt?", "Tell me the first line of poem.txt": a question
+# about the paths it names, which only a look at them can answer. A question about what
+# would happen, or what one should do, is advice: the paths are its subject, not its data.
+ASKED_ABOUT = re.compile(
+    r"^\s*(?:(?:please\s+)?(?:tell|show|give)\s+me\b"
+    r"|(?!(?:what|how)\s+(?:would|if|should|could)\b|should|would|could)"
+    r"(?:which|what(?:'s)?|is|are|does|do|did|has|have|how|where|when|who)\b[^\n]*\?\s*$)",
+    re.I,
+)
+# "What is a .env file?" asks about a kind of file, not this one.
+ASKED_PATH = re.compile(
+    rf"(?<![\w/.-])(?<!\ba )(?<!\ban ){_Q}(?P<path>{_FILE}|{_DIR}[\w.-]*){_Q}(?![\w/])", re.I
+)
 # "How do I sort names.txt?" asks how, and can be answered without opening the file.
 HOW_TO = re.compile(
     r"^\s*(?:how\s+(?:do|can|would|should|could)\s+(?:i|we|you|one)|how\s+to|what(?:'s|\s+is)?"

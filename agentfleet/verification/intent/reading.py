@@ -211,6 +211,9 @@ def _sources(body: str) -> list[str]:
     for m in pt.LOOKED_AT.finditer(body):
         for path in _names(m.group("paths")):
             add_path(found, path)
+    if pt.ASKED_ABOUT.match(body):
+        for m in pt.ASKED_PATH.finditer(body):
+            add_path(found, m.group("path"))
     return found
 
 
