@@ -377,6 +377,24 @@ def test_claims_come_from_sentences_that_say_something_was_done() -> None:
     assert claimed_changes("Nothing changed in config.yaml.") == []
 
 
+@pytest.mark.parametrize(
+    ("report", "claimed"),
+    [
+        # What a change lists, links to or was made from is not what it changed.
+        ("I created INDEX.md listing the 3 files: a.pdf, b.txt and c.png.", ["INDEX.md"]),
+        ("I wrote a summary of notes.md to summary.md.", ["summary.md"]),
+        ("I updated README.md to link to docs/setup.md.", ["README.md"]),
+        # A part with a verb of its own says something else; one without names the thing.
+        ("Moved a.txt into archive/ (b.txt was left alone).", ["a.txt", "archive/"]),
+        ("I have written the report (report.md).", ["report.md"]),
+        ("I created the following files: a.txt, b.txt.", ["a.txt", "b.txt"]),
+        ("I copied report.pdf to backup/report.pdf", ["report.pdf", "backup/report.pdf"]),
+    ],
+)
+def test_a_claim_is_what_the_change_acts_on(report: str, claimed: list[str]) -> None:
+    assert claimed_changes(report) == claimed
+
+
 def test_the_task_wording_leaves_out_context() -> None:
     task = subagent_task(
         Subtask(title="Index", description="Write papers/INDEX.md", files=["papers/a.md"]),

@@ -23,24 +23,86 @@ _CLAIMED_PATH = re.compile(
     r"`(?P<tick>[^`\s]+)`|(?<![\w./@:-])(?P<path>" + _FILE + "|" + _DIR + r"[\w.-]*)(?![\w/@])"
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`*-])|\n+")
+# After these, the paths of a sentence say what a change is about or holds, not what was
+# changed: "I created INDEX.md listing a.pdf and b.txt", "I updated README.md to link to
+# docs/setup.md".
+_CONTEXT = (
+    r"\b(?:listing|lists?|of|from|with|containing|contains?|links?|linking|referenc\w*"
+    r"|mention\w*|based\s+on|using|including|includes?|such\s+as|like|for|about|besides"
+    r"|except|alongside|describ\w*|summari[sz]\w*|explain\w*|points?\s+to)\b"
+)
+# Verbs whose change lands somewhere named after "to", "into", "as" or "in": "I wrote a
+# summary of notes.md to summary.md" claims summary.md again after the "of".
+_LANDS = re.compile(
+    r"wrote|written|saved|moved|copied|put|placed|renamed|converted|exported|archived|stored"
+    r"|generated|produced|filed|duplicated|created|made",
+    re.I,
+)
+_TO = r"\b(?:to|into|as|in|inside|under)\b"
+_TOKEN = re.compile(
+    rf"(?P<change>{_CHANGE_WORDS.pattern})|(?P<context>{_CONTEXT})|(?P<to>{_TO})"
+    rf"|{_CLAIMED_PATH.pattern}",
+    re.I,
+)
+
+
+# A sentence's parts: "Moved a.txt into archive/ (b.txt was left alone)" says two things.
+_PART = re.compile(r"[;()]")
+# A part that says something of its own, with no change in it, claims nothing.
+_OTHER_VERB = re.compile(
+    r"\b(?:was|were|is|are|has|have|had|stays?|stayed|remains?|remained|left|kept|looks?"
+    r"|seems?|exists?|existed)\b",
+    re.I,
+)
+
+
+def _claimed_in(sentence: str) -> list[str]:
+    """The paths a sentence says were changed: what its change verbs act on, in order.
+
+    A part in brackets or after a semicolon with a verb of its own says something
+    else; one without ("the report (report.md)") names what came before it.
+    """
+    out: list[str] = []
+    state = (False, False)
+    for part in _PART.split(sentence):
+        if not _CHANGE_WORDS.search(part) and _OTHER_VERB.search(part):
+            state = (False, False)
+            continue
+        state = _scan(part, state, out)
+    return out
+
+
+def _scan(part: str, state: tuple[bool, bool], out: list[str]) -> tuple[bool, bool]:
+    """Claim the paths of one part; returns whether it ends claiming, and by what verb."""
+    claiming, lands = state
+    for m in _TOKEN.finditer(part):
+        if m.group("change"):
+            claiming, lands = True, bool(_LANDS.fullmatch(m.group("change")))
+        elif m.group("context"):
+            claiming = False
+        elif m.group("to"):
+            claiming = claiming or lands
+        elif claiming:
+            raw = (m.group("tick") or m.group("path") or "").rstrip(".,;:)")
+            if not raw or "://" in raw or raw.lower() in ("e.g", "i.e", "etc"):
+                continue
+            if m.group("tick") and not re.fullmatch(r"[\w./-]+", raw):
+                continue
+            out.append(raw)
+    return claiming, lands
 
 
 def claimed_changes(report: str) -> list[str]:
     """Paths a final report says this agent changed.
 
     Only sentences that say something was done (and do not deny it) count,
-    so "I did not touch config.yaml" claims nothing.
+    so "I did not touch config.yaml" claims nothing; and in them only what the
+    change acts on, not the paths it lists, links to or was made from.
     """
     out: list[str] = []
     for sentence in _SENTENCE.split(report):
         if not _CHANGE_WORDS.search(sentence) or _NEGATED.search(sentence):
             continue
-        for m in _CLAIMED_PATH.finditer(sentence):
-            raw = m.group("tick") or m.group("path") or ""
-            raw = raw.rstrip(".,;:)")
-            if not raw or "://" in raw or raw.lower() in ("e.g", "i.e", "etc"):
-                continue
-            if m.group("tick") and not re.fullmatch(r"[\w./-]+", raw):
-                continue
+        for raw in _claimed_in(sentence):
             add_path(out, raw)
     return out
