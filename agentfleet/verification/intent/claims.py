@@ -33,10 +33,9 @@ _CONTEXT = (
 )
 # Verbs whose change lands somewhere named after "to", "into", "as" or "in": "I wrote a
 # summary of notes.md to summary.md" claims summary.md again after the "of".
-_LANDS = re.compile(
-    r"wrote|written|saved|moved|copied|put|placed|renamed|converted|exported|archived|stored"
-    r"|generated|produced|filed|duplicated|created|made",
-    re.I,
+_LANDS = frozenset(
+    "wrote written saved moved copied put placed renamed converted exported archived stored"
+    " generated produced filed duplicated created made".split()
 )
 _TO = r"\b(?:to|into|as|in|inside|under)\b"
 _TOKEN = re.compile(
@@ -77,7 +76,7 @@ def _scan(part: str, state: tuple[bool, bool], out: list[str]) -> tuple[bool, bo
     claiming, lands = state
     for m in _TOKEN.finditer(part):
         if m.group("change"):
-            claiming, lands = True, bool(_LANDS.fullmatch(m.group("change")))
+            claiming, lands = True, m.group("change").lower() in _LANDS
         elif m.group("context"):
             claiming = False
         elif m.group("to"):
