@@ -615,6 +615,13 @@ def test_answer_only_work_with_an_empty_answer_fails(tmp_path: Path) -> None:
             [("status.txt", "all systems go")],
             [],
         ),
+        # Several quoted items: each must be there.
+        (
+            'Add "milk" and "eggs" to shopping.txt',
+            [("shopping.txt", "milk"), ("shopping.txt", "eggs")],
+            [],
+        ),
+        ("Create list.txt and add 'x', 'y' to it", [("list.txt", "x"), ("list.txt", "y")], []),
         # One bare word after "write", or after "the word", is the word.
         ("Write hello into a.txt", [("a.txt", "hello")], []),
         ("Write yes into answer.txt", [("answer.txt", "yes")], []),
@@ -685,6 +692,7 @@ def test_items_one_per_line_must_each_be_a_line(tmp_path: Path) -> None:
         # The words are to be changed on the way.
         "Write 'hello' in French to a.txt",
         "Write 'hello world' to a.txt in uppercase",
+        "Write 'hello' and 'bye' to a.txt in uppercase",
         # A later step reworks the file.
         "Write 'b a' to a.txt, then sort it",
         "Write 'hello' to a.txt and move it to docs/",

@@ -123,7 +123,20 @@ def _phrasings(text: str) -> list[tuple[int, int, list[Wanted]]]:
                 continue
             if asked := _asked(m, text):
                 found.append((m.start(), m.end(), asked))
-    return found + _after_colon(text)
+    return found + _after_colon(text) + _quoted_items(text)
+
+
+def _quoted_items(text: str) -> list[tuple[int, int, list[Wanted]]]:
+    """Several quoted items put in one file: each must be there."""
+    found: list[tuple[int, int, list[Wanted]]] = []
+    for m in wd.QUOTED_ITEMS.finditer(text):
+        path = m.groupdict().get("file") or (m.group("it") and _pointed(text, m.start("it")))
+        if not path or wd.TRANSFORMED.search(_clause(text, m.start(), m.end())):
+            continue
+        quoted = [q.group(0)[1:-1] for q in wd.ONE_QUOTED.finditer(m.group("items"))]
+        items = [i for i in quoted if not wd.JUST_A_NAME.fullmatch(i.strip())]
+        found.append((m.start(), m.end(), [Wanted(path.strip("`'\""), i) for i in items]))
+    return found
 
 
 def wanted(text: str) -> list[Wanted]:

@@ -137,6 +137,17 @@ _SET_VALUE_LATER = re.compile(
 )
 _IN_FILE_SET = re.compile(rf"^\s*in\s+{FILE_PATH}\s*,?\s+{_SET}[^;\n]*?{_VALUE}", re.I | re.M)
 
+# "Add 'milk' and 'eggs' to shopping.txt", "Write 'a', 'b' and 'c' to list.txt": several
+# quoted items, each of which the file must hold.
+_ONE_QUOTED = r"(?:'[^'\n]+'|\"[^\"\n]+\"|“[^”\n]+”|`[^`\n]+`)"
+QUOTED_ITEMS = re.compile(
+    r"\b(?:write|save|put|add|append|insert|include|list)\s+"
+    rf"(?P<items>{_ONE_QUOTED}(?:\s*(?:,\s*(?:and\s+)?|and\s+){_ONE_QUOTED})+)"
+    rf"\s+(?:(?:in)?to|in|at\s+the\s+(?:end|bottom)\s+of)\s+{_FILE_AT}",
+    re.I,
+)
+ONE_QUOTED = re.compile(_ONE_QUOTED)
+
 PATTERNS = (
     _PUT,
     _ADD,
