@@ -76,6 +76,12 @@ def test_files_changed_in_place_are_read_from_the_wording(
             [],
         ),
         ("Create a markdown file with a table of the planets in planets.md", ["planets.md"], []),
+        # Each file of a list whose items say what they hold.
+        (
+            "Create a.txt with hi and b.txt with bye and c.txt with ok",
+            ["a.txt", "b.txt", "c.txt"],
+            [],
+        ),
         # A sentence's full stop does not turn the folder into a file.
         (
             "Step 1: create build/. Step 2: copy app.py into build/. Step 3: write OK to"

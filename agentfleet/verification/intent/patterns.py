@@ -330,6 +330,14 @@ A_FILE_IN = re.compile(
     rf"{FILE_PATH}(?=\s*(?:[.;,!?]|$))",
     re.I | re.M,
 )
+# "Create hello.txt containing Hello and goodbye.txt containing Goodbye": the second file
+# of a list whose items each say what they hold.
+_HOLDING = r"(?:containing|with|that\s+says|saying|holding|reading)"
+AND_ANOTHER = re.compile(
+    rf"\band\s+(?:an?\s+|another\s+)?(?:file\s+)?{_CALLED}{FILE_PATH}\s+{_HOLDING}\b", re.I
+)
+# What must come before it in its clause: a file being made, with what it holds.
+MADE_HOLDING = re.compile(rf"\b(?:create|make|write|add)\b[^;\n]*?\b{_HOLDING}\b", re.I)
 # "Make the first line of title.txt uppercase": the file's own text, restyled in place.
 RESTYLE = re.compile(
     # "Make a copy of a.txt in uppercase" makes something new: no article "a".

@@ -134,6 +134,10 @@ def _made(body: str) -> list[Event]:
         source = m.group("prep").lower() == "in" and _FOR.search(m.group("gap"))
         events.append((m.start(), "change" if source else "file", m.group("file")))
     made = (pt.PRODUCE, pt.INTO_FILE, pt.GIST, pt.COPY_NAMED, pt.CONVERT_IN, pt.ADD_A_FILE)
+    for m in pt.AND_ANOTHER.finditer(body):
+        clause = body[body.rfind("\n", 0, m.start()) + 1 : m.start()].rsplit(";", 1)[-1]
+        if pt.MADE_HOLDING.search(clause):
+            events.append((m.start(), "file", m.group("file")))
     for pattern in (*made, pt.A_FILE_IN):
         for m in pattern.finditer(body):
             events += _target_after(m) if _held_in(m) else [(m.start(), "file", m.group("file"))]
