@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
@@ -18,7 +19,7 @@ from agentfleet.cli.demo import DEMO_GOAL, seed_workspace
 from agentfleet.config import Settings
 from agentfleet.contracts.models import MasterInput
 from agentfleet.payloads.converter import data_converter
-from tests.conftest import running_worker
+from tests.conftest import COMPLEX_GOAL, running_worker
 from workflows._loop import PATCH_CONTEXT_FULL, PATCH_EMPTY_REPLY, PATCH_WHOLE_ANSWER
 from workflows._synthesis import PATCH_WHOLE_SYNTHESIS
 from workflows.master import MasterAgentWorkflow
@@ -126,39 +127,35 @@ async def test_a_run_that_asked_again_for_a_cut_answer_replays(
     )
 
 
-async def test_a_run_that_asked_again_for_a_cut_summary_replays(
-    client: Client, settings: Settings
+# Each lazily checked patch of the loop and the summary, and a goal that takes its path.
+# Recorded (AGENTFLEET_RECORD_HISTORIES=1), their histories are the v8__replay-* files.
+LAZY_PATCHES = [
+    (
+        "summary",
+        PATCH_WHOLE_SYNTHESIS,
+        f"{COMPLEX_GOAL} [sim:synthesis-habit=truncate]",
+        "completed",
+    ),
+    ("full", PATCH_CONTEXT_FULL, "Write hello into a.txt [sim:habit=context-full]", "partial"),
+    (
+        "empty",
+        PATCH_EMPTY_REPLY,
+        "What does notes.md say about the deadline? [sim:habit=empty-reply]",
+        "completed",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "patch", "goal", "status"), LAZY_PATCHES)
+async def test_a_run_down_a_lazily_patched_path_replays(
+    client: Client, settings: Settings, name: str, patch: str, goal: str, status: str
 ) -> None:
-    """PATCH_WHOLE_SYNTHESIS writes its marker only when the summary is cut: such a run replays."""
-    from tests.conftest import COMPLEX_GOAL
-
-    (settings.workspaces / "ws").mkdir(parents=True, exist_ok=True)
-    inp = MasterInput(goal=COMPLEX_GOAL + " [sim:synthesis-habit=truncate]", workspace="ws")
-    await run_with_marker(
-        client, settings, inp, f"replay-summary-{settings.task_queue}", PATCH_WHOLE_SYNTHESIS
-    )
-
-
-async def test_a_run_whose_reply_filled_the_context_window_replays(
-    client: Client, settings: Settings
-) -> None:
-    """PATCH_CONTEXT_FULL writes its marker only when a reply fills the window."""
-    (settings.workspaces / "ws").mkdir(parents=True, exist_ok=True)
-    inp = MasterInput(goal="Write hello into a.txt [sim:habit=context-full]", workspace="ws")
-    wid = f"replay-full-{settings.task_queue}"
-    await run_with_marker(client, settings, inp, wid, PATCH_CONTEXT_FULL, status="partial")
-
-
-async def test_a_run_that_asked_on_after_an_empty_reply_replays(
-    client: Client, settings: Settings
-) -> None:
-    """PATCH_EMPTY_REPLY writes its marker only when a reply is empty."""
+    """The patch writes its marker only on the path it guards: such a run replays."""
     (settings.workspaces / "ws").mkdir(parents=True, exist_ok=True)
     (settings.workspaces / "ws" / "notes.md").write_text("Deadline: Friday.\n")
-    goal = "What does notes.md say about the deadline? [sim:habit=empty-reply]"
     inp = MasterInput(goal=goal, workspace="ws")
-    wid = f"replay-empty-{settings.task_queue}"
-    await run_with_marker(client, settings, inp, wid, PATCH_EMPTY_REPLY)
+    wid = f"replay-{name}-{settings.task_queue}"
+    await run_with_marker(client, settings, inp, wid, patch, status=status)
 
 
 def test_passed_through_helpers_hold_no_workflow_or_run_state() -> None:
