@@ -165,24 +165,28 @@ def _listen(host: str, port: int, backlog: int) -> socket.socket:
 def serve_until_interrupted(stop: Callable[[], None]) -> None:
     """Block the calling thread until Ctrl-C or SIGTERM, then call `stop`.
 
-    SIGTERM (`docker stop`, `kill`) shuts down as cleanly as Ctrl-C. Signal handlers can only
-    be installed from the main thread; elsewhere only Ctrl-C's KeyboardInterrupt ends the wait.
+    SIGTERM (`docker stop`, `kill`) shuts down as cleanly as Ctrl-C. Both get a handler of
+    their own: a process started as a background job of a script inherits SIGINT ignored,
+    and Python then never raises KeyboardInterrupt, so `kill -INT` would not stop it. Signal
+    handlers can only be installed from the main thread; elsewhere only Ctrl-C's
+    KeyboardInterrupt ends the wait.
     """
     done = threading.Event()
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         done.set()
 
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, on_term) if in_main else None
+    stops = (signal.SIGTERM, signal.SIGINT)
+    previous = {sig: signal.signal(sig, on_signal) for sig in stops} if in_main else {}
     try:
         while not done.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
     finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         stop()
 
 
