@@ -52,9 +52,14 @@ def _pointed(text: str, at: int) -> str | None:
     return named[-1] if named else None
 
 
+def _file_of(m: re.Match[str], text: str) -> str | None:
+    """The file a phrasing names, or the one its "it" points at."""
+    return m.groupdict().get("file") or (m.group("it") and _pointed(text, m.start("it")))
+
+
 def _asked(m: re.Match[str], text: str) -> list[Wanted]:
     """What one phrasing asks a file to hold, and not hold, when the work is done."""
-    named = m.groupdict().get("file") or (m.group("it") and _pointed(text, m.start("it")))
+    named = _file_of(m, text)
     if not named:
         return []
     path = named.strip("`'\"")
@@ -130,7 +135,7 @@ def _quoted_items(text: str) -> list[tuple[int, int, list[Wanted]]]:
     """Several quoted items put in one file: each must be there."""
     found: list[tuple[int, int, list[Wanted]]] = []
     for m in wd.QUOTED_ITEMS.finditer(text):
-        path = m.groupdict().get("file") or (m.group("it") and _pointed(text, m.start("it")))
+        path = _file_of(m, text)
         if not path or wd.TRANSFORMED.search(_clause(text, m.start(), m.end())):
             continue
         quoted = [q.group(0)[1:-1] for q in wd.ONE_QUOTED.finditer(m.group("items"))]

@@ -11,12 +11,19 @@ import re
 
 from agentfleet.verification.intent.patterns import FILE_PATH
 
+# The quotes people type, as (opening, closing).
+_QUOTES = (("'", "'"), ('"', '"'), ("“", "”"), ("\u2018", "\u2019"), ("`", "`"))
 
-def _quote(name: str) -> str:
-    """A quoted text in any of the quotes people type, its words in group `name`."""
+
+def _quote(name: str | None = None) -> str:
+    """A quoted text in any of the quotes people type, its words in group `name`1..5."""
     return (
-        rf"(?:'(?P<{name}1>[^'\n]+)'|\"(?P<{name}2>[^\"\n]+)\""
-        rf"|“(?P<{name}3>[^”\n]+)”|\u2018(?P<{name}4>[^\u2019\n]+)\u2019|`(?P<{name}5>[^`\n]+)`)"
+        "(?:"
+        + "|".join(
+            rf"{a}(?P<{name}{i}>[^{b}\n]+){b}" if name else rf"{a}[^{b}\n]+{b}"
+            for i, (a, b) in enumerate(_QUOTES, start=1)
+        )
+        + ")"
     )
 
 
@@ -139,7 +146,7 @@ _IN_FILE_SET = re.compile(rf"^\s*in\s+{FILE_PATH}\s*,?\s+{_SET}[^;\n]*?{_VALUE}"
 
 # "Add 'milk' and 'eggs' to shopping.txt", "Write 'a', 'b' and 'c' to list.txt": several
 # quoted items, each of which the file must hold.
-_ONE_QUOTED = r"(?:'[^'\n]+'|\"[^\"\n]+\"|“[^”\n]+”|`[^`\n]+`)"
+_ONE_QUOTED = _quote()
 QUOTED_ITEMS = re.compile(
     r"\b(?:write|save|put|add|append|insert|include|list)\s+"
     rf"(?P<items>{_ONE_QUOTED}(?:\s*(?:,\s*(?:and\s+)?|and\s+){_ONE_QUOTED})+)"
