@@ -30,6 +30,18 @@ from agentfleet.verification.intent import claimed_changes, expect
             ["notes.txt"],
             ["old.txt"],
         ),
+        # Work on a file's own text: nothing else is named for it to land in.
+        ("Refactor main.py to use pathlib", [], ["main.py"], []),
+        ("Rename the function foo to bar in main.py", [], ["main.py"], []),
+        ("Rename the variable x to count in calc.py", [], ["calc.py"], []),
+        ("Comment out the print statements in app.py", [], ["app.py"], []),
+        ("Empty log.txt", [], ["log.txt"], []),
+        ("Trim the log.txt file to its last 100 lines", [], ["log.txt"], []),
+        ("Move the last paragraph of essay.md to the top", [], ["essay.md"], []),
+        ("Convert the dates in log.csv to ISO 8601", [], ["log.csv"], []),
+        # Another file named after it is where the work lands.
+        ("Convert the table in report.md to CSV in report.csv", ["report.csv"], [], []),
+        ("Turn todo.txt into a markdown checklist in todo.md", ["todo.md"], [], []),
     ],
 )
 def test_files_changed_in_place_are_read_from_the_wording(
@@ -346,6 +358,11 @@ def test_a_change_with_no_output_named_is_still_asked_for(text: str) -> None:
         # One question asks how, even when it names a change.
         "How do I sort the lines of names.txt?",
         "What would happen if I append a line to log.txt?",
+        # Advice about a change, or a look, is not the change.
+        "Explain how to refactor main.py",
+        "Suggest a refactor of main.py",
+        "Lint app.py and tell me the issues",
+        "Comment on the code in main.py",
     ],
 )
 def test_questions_and_answers_ask_for_no_file_change(text: str) -> None:

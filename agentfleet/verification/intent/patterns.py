@@ -382,6 +382,31 @@ SORT_NAMED = re.compile(
     rf"|{_Q}(?P<named>{_NAME}){_Q}\s+{_DIR_WORD}\b)",
     re.I,
 )
+# Work done to a file's own text, with no other file named after it in the clause:
+# "Refactor main.py to use pathlib", "Empty log.txt", "Rename the function foo to bar
+# in main.py", "Comment out the prints in app.py", "Move the last paragraph of essay.md
+# to the top". Read as advice or a look ("Lint app.py", "Comment on main.py"), and
+# with another file after it ("Convert the table in a.md to CSV in a.csv") the work
+# may land elsewhere, so neither counts.
+_REWORK_VERB = (
+    r"(?:refactor|reformat|prettify|beautify|minify|re-?indent|dedent|indent|wrap|reflow|trim"
+    r"|truncate|simplify|optimi[sz]e|moderni[sz]e|annotate|comment\s+out|uncomment"
+    r"|tidy(?:\s+up)?|clean\s+up)"
+)
+_A_FILE = rf"(?<![\w.-]){_FILE}(?![\w/])"
+_NO_OTHER_FILE = rf"(?![^;\n]*?{_A_FILE})"
+# "Explain how to refactor main.py", "Suggest a refactor of main.py": advice, not the work.
+_NOT_ADVICE = r"(?<!\bhow to )(?<!\bways to )(?<!\bhow I )(?<!\ba )(?<!\bthe )"
+REWORK = re.compile(
+    rf"{_NOT_ADVICE}(?:\b(?:{_REWORK_VERB}|format|empty|clear(?:\s+out)?)\s+(?:the\s+)?"
+    r"(?:file\s+)?"
+    rf"|\b(?:{_REWORK_VERB}|rename|convert|turn|document)\b(?:(?!{_A_FILE})[^;\n])*?"
+    r"\b(?:in|of|inside|within|throughout)\s+(?:the\s+)?(?:file\s+)?"
+    r"|\bmove\s+(?:the\s+)?(?:\w+\s+){0,3}?(?:of|in)\s+(?:the\s+)?(?:file\s+)?"
+    rf"(?={_Q}{_FILE}{_Q}\s+to\s+the\s+(?:very\s+)?(?:top|bottom|end|start|beginning)\b))"
+    rf"{FILE_PATH}{_NO_OTHER_FILE}",
+    re.I,
+)
 # "Change the extension of notes.txt to .md": renamed.
 NEW_EXTENSION = re.compile(
     r"\b(?:change|switch)\s+(?:the\s+)?(?:file\s+)?extension\s+of\s+(?:the\s+)?(?:file\s+)?"

@@ -156,7 +156,7 @@ def _changed(body: str) -> list[Event]:
     """Files the wording asks to change in place."""
     events: list[Event] = []
     changed = (pt.APPEND, pt.EDIT, pt.ADD_TO, pt.IN_FILE_EDIT, pt.RESTYLE)
-    for pattern in (*changed, pt.LINES_IN_PLACE, pt.SORT_FILE, pt.TAKE_OUT):
+    for pattern in (*changed, pt.LINES_IN_PLACE, pt.SORT_FILE, pt.TAKE_OUT, pt.REWORK):
         events += [(m.start(), "modify", m.group("file")) for m in pattern.finditer(body)]
     events += [(m.start(), "modify-it", "") for m in pt.ADD_TO_IT.finditer(body)]
     return events
