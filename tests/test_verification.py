@@ -42,6 +42,12 @@ from agentfleet.verification.intent import claimed_changes, expect
         # Another file named after it is where the work lands.
         ("Convert the table in report.md to CSV in report.csv", ["report.csv"], [], []),
         ("Turn todo.txt into a markdown checklist in todo.md", ["todo.md"], [], []),
+        ("Fill in the missing values in data.csv with 0", [], ["data.csv"], []),
+        ("Remove the trailing commas from data.json", [], ["data.json"], []),
+        ("Keep only the first 10 lines of big.txt", [], ["big.txt"], []),
+        # The one in that folder goes, not one at the root.
+        ("Remove notes.txt from docs/", [], [], ["docs/notes.txt"]),
+        ("Delete a.txt and b.txt from tmp/", [], [], ["tmp/a.txt", "tmp/b.txt"]),
     ],
 )
 def test_files_changed_in_place_are_read_from_the_wording(
@@ -55,6 +61,21 @@ def test_files_changed_in_place_are_read_from_the_wording(
     ("text", "outputs", "touched"),
     [
         ("Create an empty file called .gitkeep inside logs/", ["logs/.gitkeep"], []),
+        ("I need a script called backup.sh that copies docs/ to backup/", ["backup.sh"], []),
+        ("Can you put a .gitignore in the repo root?", [".gitignore"], []),
+        ("Put a README.md in docs/", ["docs/README.md"], []),
+        ("Create folders jan and feb, and put a README.md in each", ["jan/", "feb/"], []),
+        ("Log today's tasks in journal.md", ["journal.md"], []),
+        ("Note the meeting time (3pm) in calendar.txt", ["calendar.txt"], []),
+        ("Scaffold a Flask app in webapp/", ["webapp/"], []),
+        # Work on the files of a folder: something in it must change.
+        ("Change every instance of 'TODO' to 'DONE' across notes/", [], ["notes/"]),
+        ("Prefix every file in invoices/ with 2024-", [], ["invoices/"]),
+        ("Update all the links in site/ from http to https", [], ["site/"]),
+        ("Strip trailing whitespace from all .py files in src/", [], ["src/"]),
+        ("Get rid of the temp files in build/", [], ["build/"]),
+        ("Clean the build directory", [], ["build/"]),
+        ("Declutter the desktop folder", [], ["desktop/"]),
         ("Set up three folders: src, tests and docs", ["src/", "tests/", "docs/"], []),
         ("i need a new directory named drafts", ["drafts/"], []),
         ("Move every .log file in the top folder into logs/", ["logs/"], ["logs/"]),
@@ -363,6 +384,8 @@ def test_a_change_with_no_output_named_is_still_asked_for(text: str) -> None:
         "Suggest a refactor of main.py",
         "Lint app.py and tell me the issues",
         "Comment on the code in main.py",
+        "Check the log in app.log for errors",
+        "Show me what to change in src/",
     ],
 )
 def test_questions_and_answers_ask_for_no_file_change(text: str) -> None:
@@ -377,6 +400,8 @@ def test_questions_and_answers_ask_for_no_file_change(text: str) -> None:
         ("Delete the duplicates in this folder", True),
         ("Create a new folder", True),
         ("Sort this list: 3, 1, 2", False),
+        ("Add tests for utils.py", True),
+        ("Organise my downloads", True),
     ],
 )
 def test_a_chore_without_a_named_path_still_asks_for_a_change(text: str, expected: bool) -> None:

@@ -36,6 +36,7 @@ FILE_PATH = rf"{_Q}(?P<file>{_FILE}|{_SPACED}){_Q}(?![\w/])"
 ANY_PATH = rf"{_Q}(?P<path>{_FILE}|{_DIR}[\w.-]*|{_NAME}/?){_Q}(?![\w/])"
 
 _DIR_WORD = r"(?:folder|directory|dir|subfolder|subdirectory)s?"
+DIR_WORD = re.compile(_DIR_WORD, re.I)
 # "... in docs/", "... inside the logs folder": where a file named just before goes.
 _WHERE = (
     r"(?:\s+(?:inside|in|under|within)\s+(?:the\s+)?"
@@ -117,10 +118,14 @@ DELETE = re.compile(
     rf"(?P<paths>{_listed(_SRC)})(?![\w/])",
     re.I,
 )
+FROM_DIR = re.compile(
+    rf"\s+(?:from|in|inside|under)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}){_Q}(?!\w|\.\w)", re.I
+)
 # "i need a new directory named drafts", "I'd like a file named plan.md": no verb of
 # making, the wish is enough.
 WANT = re.compile(
-    rf"\b(?:need|want|(?:would|'d)\s+like|give\s+me)\s+{_FILLER}(?P<kind>file|{_DIR_WORD})\s+"
+    rf"\b(?:need|want|(?:would|'d)\s+like|give\s+me)\s+{_FILLER}(?:[\w-]+\s+)?"
+    rf"(?P<kind>file|script|program|{_DIR_WORD})\s+"
     rf"(?:called|named)\s+{_Q}(?P<name>{_NAME}){_Q}",
     re.I,
 )
@@ -214,7 +219,9 @@ FILE_CHORE = re.compile(
     r"|restructure|flatten|refactor)\b[^.;\n]{0,40}?"
     r"\b(?:files?|folders?|director(?:y|ies)|documents?|docs|papers|photos|images|pictures"
     r"|notes|workspace|everything|them|it|project|skeleton|code|codebase|repository|repo"
-    r"|modules?|assets|drive|each\s+one)\b"
+    r"|modules?|assets|drive|each\s+one|downloads|desktop)\b"
+    # "Add tests for utils.py": test code is written somewhere.
+    r"|\b(?:write|add|create)\s+(?:some\s+|more\s+)?(?:unit\s+)?tests\b"
     r"|\b(?:write|save|create|make|add|put)\b[^.;\n]{0,30}?\b(?:an?|the|new|empty)\s+"
     r"(?:\w+\s+)?(?:file|folder|directory)\b"
     # "Make a README", "Add a .gitignore": files people name by their role.
@@ -375,9 +382,9 @@ SORT_FILE = re.compile(
 # "Organize inbox/ into subfolders", "Organize my photos folder by year", "Empty the
 # trash folder": something in it must change.
 SORT_NAMED = re.compile(
-    r"\b(?:sort|organi[sz]e|arrange|group|tidy(?:\s+up)?|clean\s+(?:up|out)"
+    r"\b(?:sort|organi[sz]e|arrange|group|tidy(?:\s+up)?|clean\s+(?:up|out)|declutter"
     # A verb only with its object's article: "an empty notes folder" is made, not emptied.
-    r"|(?:empty|clear|purge|wipe)(?:\s+out)?(?=\s+(?:the|my|our|your)\s))\s+"
+    r"|(?:empty|clear|purge|wipe|clean)(?:\s+out)?(?=\s+(?:the|my|our|your)\s))\s+"
     rf"(?:(?:my|our|the|your)\s+)?(?:{_Q}(?P<dir>{_DIR}){_Q}(?!\w|\.\w)"
     rf"|{_Q}(?P<named>{_NAME}){_Q}\s+{_DIR_WORD}\b)",
     re.I,
@@ -400,12 +407,52 @@ _NOT_ADVICE = r"(?<!\bhow to )(?<!\bways to )(?<!\bhow I )(?<!\ba )(?<!\bthe )"
 REWORK = re.compile(
     rf"{_NOT_ADVICE}(?:\b(?:{_REWORK_VERB}|format|empty|clear(?:\s+out)?)\s+(?:the\s+)?"
     r"(?:file\s+)?"
-    rf"|\b(?:{_REWORK_VERB}|rename|convert|turn|document)\b(?:(?!{_A_FILE})[^;\n])*?"
-    r"\b(?:in|of|inside|within|throughout)\s+(?:the\s+)?(?:file\s+)?"
+    rf"|\b(?:{_REWORK_VERB}|rename|convert|turn|document|fill\s+(?:in|out)|keep\s+only)\b"
+    rf"(?:(?!{_A_FILE})[^;\n])*?\b(?:in|of|inside|within|throughout)\s+(?:the\s+)?(?:file\s+)?"
+    rf"|\b(?:remove|delete|strip|drop|erase|get\s+rid\s+of)\b(?:(?!{_A_FILE})[^;\n])*?"
+    r"\bfrom\s+(?:the\s+)?(?:file\s+)?"
     r"|\bmove\s+(?:the\s+)?(?:\w+\s+){0,3}?(?:of|in)\s+(?:the\s+)?(?:file\s+)?"
     rf"(?={_Q}{_FILE}{_Q}\s+to\s+the\s+(?:very\s+)?(?:top|bottom|end|start|beginning)\b))"
     rf"{FILE_PATH}{_NO_OTHER_FILE}",
     re.I,
+)
+# "Change every 'TODO' to 'DONE' across notes/", "Prefix every file in invoices/ with
+# 2024-": the work is on the files of a folder, so something in it must change. Not
+# when the work may land in another place named after it, nor "what to change in src/".
+_CHANGE_VERB = (
+    r"(?:change|replace|update|edit|fix|correct|append|prepend|prefix|suffix|rename|lowercase"
+    r"|uppercase|capitali[sz]e|strip|trim|reformat|refactor|convert|add|insert|remove|delete"
+    r"|get\s+rid\s+of)"
+)
+_NO_OTHER_PATH = rf"(?![^;\n]*?(?<![\w.-])(?:{_FILE}|{_DIR}))"
+IN_DIR_WORK = re.compile(
+    rf"(?<!\bto )\b{_CHANGE_VERB}\b(?:(?!{_A_FILE})[^;\n])*?"
+    r"\b(?:in|across|throughout|under|inside|within|to|from)\s+(?:all\s+(?:of\s+)?)?(?:the\s+)?"
+    rf"{_Q}(?P<dir>{_DIR}){_Q}(?!\w|\.\w){_NO_OTHER_PATH}",
+    re.I,
+)
+# "Scaffold a Flask app in webapp/": the folder the new project is made in.
+PROJECT_IN = re.compile(
+    r"\b(?:scaffold|bootstrap|initiali[sz]e|init|generate|create|make|build|set\s+up|start)\s+"
+    r"(?:an?|the)\s+(?:new\s+)?(?:[\w-]+\s+){0,3}?(?:app|application|project|package|site"
+    r"|website|service|api|library|skeleton)\s+(?:in|under|inside|at)\s+(?:the\s+)?"
+    rf"{_Q}(?P<dir>{_DIR}){_Q}(?!\w|\.\w)",
+    re.I,
+)
+# "Can you put a .gitignore in the repo root?", "Drop a README.md in docs/".
+PUT_A_FILE = re.compile(
+    rf"\b(?:put|place|drop)\s+(?:an?|one)\s+(?:(?:new|empty|blank)\s+)?(?P<names>{_ONE_FILE})"
+    # "... and put a README.md in each": in every folder just named, not at the root.
+    r"(?![\w/])(?!\s+(?:in|inside|into)\s+(?:each|every|them|it|there|all|both)\b)"
+    rf"{_WHERE}",
+    re.I,
+)
+# "Log today's tasks in journal.md", "Note the meeting time in calendar.txt": written
+# down there. Only as a clause's verb: "the log in app.log" is a noun.
+NOTE_IN = re.compile(
+    r"(?:^|(?<=[.;:!]\s)|(?<=\band\s)|(?<=\bthen\s)|(?<=\bplease\s))(?:log|note|enter)\b"
+    rf"(?P<gap>[^;\n]*?)\b(?P<prep>in|into|to)\s+{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}",
+    re.I | re.M,
 )
 # "Change the extension of notes.txt to .md": renamed.
 NEW_EXTENSION = re.compile(

@@ -120,12 +120,12 @@ def _made(body: str) -> list[Event]:
         (m.start(), "dir", m.group("name") or m.group("path")) for m in pt.MKDIR.finditer(body)
     ]
     for m in pt.WANT.finditer(body):
-        kind = "file" if m.group("kind").lower() == "file" else "dir"
+        kind = "dir" if pt.DIR_WORD.fullmatch(m.group("kind")) else "file"
         events.append((m.start(), kind, m.group("name")))
     for m in pt.CALLED_IN.finditer(body):
         kind = "file" if m.group("kind").lower() == "file" else "dir"
         events.append((m.start(), kind, posixpath.join(m.group("dir"), m.group("name"))))
-    for m in pt.WRITE.finditer(body):
+    for m in (*pt.WRITE.finditer(body), *pt.NOTE_IN.finditer(body)):
         if _held_in(m):
             events += _target_after(m)
             continue
@@ -141,8 +141,9 @@ def _made(body: str) -> list[Event]:
     for pattern in (*made, pt.A_FILE_IN):
         for m in pattern.finditer(body):
             events += _target_after(m) if _held_in(m) else [(m.start(), "file", m.group("file"))]
-    for m in pt.CREATE_FILE.finditer(body):
+    for m in (*pt.CREATE_FILE.finditer(body), *pt.PUT_A_FILE.finditer(body)):
         events += [(m.start(), "file", path) for path in _placed(m)]
+    events += [(m.start(), "dir", m.group("dir")) for m in pt.PROJECT_IN.finditer(body)]
     for m in pt.NAMED_LATER.finditer(body):
         named = _names(m.group("names")) if m.group("names") else [m.group("file")]
         events += [(m.start(), "file", path) for path in named]
@@ -166,9 +167,15 @@ def _moved(body: str) -> list[Event]:
     """Paths the wording asks to remove, move or rename, and folders that must change."""
     events: list[Event] = []
     for m in pt.DELETE.finditer(body):
-        events += [(m.start(), "gone", p) for p in _names(m.group("paths"))]
+        # "Remove notes.txt from docs/": the one in that folder.
+        where = pt.FROM_DIR.match(body, m.end())
+        folder = where.group("dir").rstrip("/") if where else ""
+        events += [
+            (m.start(), "gone", posixpath.join(folder, p) if "/" not in p else p)
+            for p in _names(m.group("paths"))
+        ]
     events += [(m.start(), "gone", m.group("path")) for m in pt.DELETE_DIR.finditer(body)]
-    for pattern in (pt.SORT, pt.REMOVE_MANY, pt.SPREAD, pt.FOLDERS_IN):
+    for pattern in (pt.SORT, pt.REMOVE_MANY, pt.SPREAD, pt.FOLDERS_IN, pt.IN_DIR_WORK):
         events += [(m.start(), "touch", m.group("dir")) for m in pattern.finditer(body)]
     for m in pt.SORT_NAMED.finditer(body):
         events.append((m.start(), "touch", m.group("dir") or m.group("named")))
