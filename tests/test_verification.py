@@ -771,6 +771,34 @@ def test_a_file_in_the_agents_own_words_fails(tmp_path: Path) -> None:
     assert 'todo.txt does not contain "buy milk"' in v.reason
 
 
+@pytest.mark.parametrize(
+    "note",
+    [
+        "# ... rest of the code unchanged ...",
+        "    // ... existing methods ...",
+        "<!-- rest of the file unchanged -->",
+        "[... existing entries ...]",
+        "(omitted for brevity)",
+    ],
+)
+def test_a_rewrite_that_leaves_a_placeholder_for_the_rest_fails(tmp_path: Path, note: str) -> None:
+    (tmp_path / "app.py").write_text(f"import pathlib\n\n{note}\n")
+    effects = [Effect(op="write", path="app.py")]
+    v = verify(tmp_path, _req("Refactor app.py to use pathlib", effects, "Refactored app.py."))
+    assert not v.passed and v.mismatched == ["app.py"]
+    assert "in for text it left out" in v.reason
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["## Existing content", "Unchanged", "The rest of the file is about cats.", "x = [1, ...]"],
+)
+def test_a_line_that_only_mentions_the_rest_is_not_a_placeholder(tmp_path: Path, line: str) -> None:
+    (tmp_path / "notes.md").write_text(f"# Notes\n{line}\n")
+    effects = [Effect(op="write", path="notes.md")]
+    assert verify(tmp_path, _req("Clean up notes.md", effects, "Cleaned up notes.md.")).passed
+
+
 def test_the_words_pass_however_a_person_would_read_them(tmp_path: Path) -> None:
     (tmp_path / "todo.txt").write_text("- Buy\n  milk.\n")
     effects = [Effect(op="write", path="todo.txt")]

@@ -11,7 +11,9 @@ passes:
   calls removed it;
 - a folder the task asks to sort or organise had something changed in it;
 - a task that asks for file changes shows at least one in the journal;
-- every path the final report says was changed appears in the journal.
+- every path the final report says was changed appears in the journal;
+- no file this agent wrote holds a placeholder for text it left out ("# ... rest of
+  the code unchanged ...").
 
 The journal is the `effects` the sandbox reported for each tool call, as
 recorded in the agent's history: it cannot be written by the model.
@@ -29,7 +31,7 @@ from agentfleet.contracts.models import MUTATING_OPS, Effect, Verification, Veri
 from agentfleet.contracts.status import NodeStatus
 from agentfleet.delegation.prompts import REPORTS_HEADER
 from agentfleet.verification.intent import Expectation, add_path, claimed_changes, expect, norm
-from agentfleet.verification.intent.content import holds, lacks, on_a_line
+from agentfleet.verification.intent.content import elided, holds, lacks, on_a_line
 
 # Dependency reports and input-file lists are context for the model, not the
 # task's own wording: an output named in a sibling's report is not this one's.
@@ -209,6 +211,16 @@ def _check_words(ws: _Workspace, exp: Expectation, f: _Findings) -> None:
             f.mismatch(path, f'{path} {not_so} "{shown}"')
 
 
+def _check_whole(ws: _Workspace, mutating: list[Effect], f: _Findings) -> None:
+    """No file this agent wrote stands a placeholder in for text it left out."""
+    written = dict.fromkeys(e.path for e in mutating if e.op in _CONTENT_OPS)
+    for path in written:
+        content = ws.text(path)
+        note = elided(content) if content is not None else None
+        if note is not None:
+            f.mismatch(path, f'{path} stands "{note[:60]}" in for text it left out')
+
+
 def _looked_at(path: str, effects: Iterable[Effect]) -> bool:
     """Whether a call read, listed, searched or acted on the path, or listed a folder above it."""
     for e in effects:
@@ -252,6 +264,7 @@ def check(
     found = _Findings()
     _check_paths(ws, exp, mutating, found)
     _check_words(ws, exp, found)
+    _check_whole(ws, mutating, found)
     _check_touched(exp.touched, mutating, found)
     problems = found.problems
     if exp.effects_required and not mutating:

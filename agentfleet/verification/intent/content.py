@@ -194,3 +194,39 @@ def _spaced(text: str) -> str:
     """Text with escapes made real, quotes straightened and white space folded; case kept."""
     real = text.replace("\\n", "\n").replace("\\t", "\t").translate(_STRAIGHT)
     return " ".join(real.split())
+
+
+# A model rewriting a whole file often stands a placeholder in for the part it did not
+# repeat ("# ... rest of the code unchanged ...", "<!-- existing content -->"). Written
+# with write_file, that placeholder is all the file now holds of it: the rest is lost.
+# Only a short line that is nothing but such a note counts; prose about it does not.
+_ELISION = re.compile(
+    r"^\s*(?:#+|//+|/\*+|<!--|--|;+|%|[-*])?\s*[(\[]?\s*(?:\.{3}|…)?\s*[(\[]?\s*(?:"
+    r"(?:the\s+)?(?:rest|remainder)(?:\s+of\s+(?:the\s+|this\s+)?(?:file|code|content|document"
+    r"|text|list|lines|entries|config(?:uration)?|class|function|module))?"
+    r"(?:\s+(?:is|are|remains?|stays?))?(?:\s+(?:unchanged|the\s+same|as\s+before|omitted))?"
+    r"|(?:all\s+)?(?:the\s+)?(?:existing|previous|original|other|remaining|unchanged)\s+"
+    r"(?:code|content|contents|lines|entries|text|items|functions|methods|sections|settings)"
+    r"(?:\s+(?:here|unchanged|omitted|(?:remains?|stays?|goes)(?:\s+here|\s+the\s+same"
+    r"|\s+unchanged)?|as\s+before))?"
+    r"|(?:unchanged|omitted|snip(?:ped)?|truncated)(?:\s+for\s+brevity)?"
+    r")\s*[)\]]?\s*(?:\.{3}|…)?\s*[)\]]?\s*(?:\*+/|-->)?\s*$",
+    re.I,
+)
+# What makes such a line a note about left-out text rather than a heading ("## Existing
+# content"): an ellipsis, or words that say so.
+_LEFT_OUT = re.compile(
+    r"\.{3}|…|\b(?:unchanged|omitted|here|remains?|stays?|the\s+same|as\s+before|snip(?:ped)?"
+    r"|brevity|truncated)\b",
+    re.I,
+)
+
+
+def elided(content: str) -> str | None:
+    """The first line that stands in for text left out of a rewritten file, if any."""
+    for line in content.splitlines():
+        # A lone "Unchanged" is a value (a status column), not a note.
+        bare = line.strip().replace(" ", "").isalpha()
+        if len(line) <= 80 and not bare and _ELISION.match(line) and _LEFT_OUT.search(line):
+            return line.strip()
+    return None
