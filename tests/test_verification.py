@@ -47,6 +47,17 @@ from agentfleet.verification.intent import claimed_changes, expect
         ("Keep only the first 10 lines of big.txt", [], ["big.txt"], []),
         # The one in that folder goes, not one at the root.
         ("Remove notes.txt from docs/", [], [], ["docs/notes.txt"]),
+        ("Turn list.txt into a numbered list", [], ["list.txt"], []),
+        ("Get rid of the blank lines in poem.txt", [], ["poem.txt"], []),
+        ("Lowercase config.ini", [], ["config.ini"], []),
+        # A link is not a path.
+        (
+            "Add a link to https://example.com/docs.html at the end of README.md",
+            [],
+            ["README.md"],
+            [],
+        ),
+        ("Copy report.txt into a backup folder", ["backup/report.txt"], [], []),
         ("Delete a.txt and b.txt from tmp/", [], [], ["tmp/a.txt", "tmp/b.txt"]),
     ],
 )
@@ -76,6 +87,14 @@ def test_files_changed_in_place_are_read_from_the_wording(
         ("Get rid of the temp files in build/", [], ["build/"]),
         ("Clean the build directory", [], ["build/"]),
         ("Declutter the desktop folder", [], ["desktop/"]),
+        ("Empty out old_stuff/", [], ["old_stuff/"]),
+        # Which folder, not a folder's name.
+        (
+            "Create folders images and docs and move each file into the right one",
+            ["images/", "docs/"],
+            [],
+        ),
+        ("Clean up the empty folders", [], []),
         ("Set up three folders: src, tests and docs", ["src/", "tests/", "docs/"], []),
         ("i need a new directory named drafts", ["drafts/"], []),
         ("Move every .log file in the top folder into logs/", ["logs/"], ["logs/"]),
@@ -402,6 +421,9 @@ def test_questions_and_answers_ask_for_no_file_change(text: str) -> None:
         ("Sort this list: 3, 1, 2", False),
         ("Add tests for utils.py", True),
         ("Organise my downloads", True),
+        ("Delete all the .tmp files", True),
+        ("Rename every .jpeg file to .jpg", True),
+        ("Combine a.csv and b.csv", True),
     ],
 )
 def test_a_chore_without_a_named_path_still_asks_for_a_change(text: str, expected: bool) -> None:
@@ -423,6 +445,37 @@ def test_claims_come_from_sentences_that_say_something_was_done() -> None:
         "data.csv",
     ]
     assert claimed_changes("Nothing changed in config.yaml.") == []
+
+
+@pytest.mark.parametrize(
+    ("report", "claimed"),
+    [
+        # Back-ticked keys and values are not paths.
+        ("I've updated settings.ini: `debug` is now `false`.", ["settings.ini"]),
+        ("- `status.txt`: appended `reviewed`", []),
+        # A sentence may begin with a lower-case file name.
+        ("Deleted `a.tmp` and `b.tmp`. keep.txt was left alone.", ["a.tmp", "b.tmp"]),
+    ],
+)
+def test_only_paths_are_claimed(report: str, claimed: list[str]) -> None:
+    assert claimed_changes(report) == claimed
+
+
+def test_a_claimed_bare_name_is_the_file_of_that_name_the_journal_moved(tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat.jpg").write_text("x")
+    effects = [Effect(op="move", path="photos/cat.jpg", src="inbox/cat.jpg")]
+    report = "Moved 1 file: cat.jpg is now in photos/."
+    assert verify(
+        tmp_path, _req("Move the pictures in inbox/ into photos/", effects, report)
+    ).passed
+
+
+def test_a_checklist_item_is_a_line_of_its_own(tmp_path: Path) -> None:
+    (tmp_path / "packing.md").write_text("- [ ] passport\n- [x] charger\n[ ] socks\n")
+    effects = [Effect(op="write", path="packing.md")]
+    task = "Write these items to packing.md, one per line: passport, charger, socks"
+    assert verify(tmp_path, _req(task, effects, "Wrote packing.md.")).passed
 
 
 @pytest.mark.parametrize(

@@ -109,7 +109,13 @@ def _removed(path: str, effects: Iterable[Effect]) -> bool:
 
 
 def _in_journal(path: str, effects: Iterable[Effect]) -> bool:
-    return any(_under(e.path, path) or (e.src is not None and _under(e.src, path)) for e in effects)
+    """Whether a call acted on the path; a bare name ("cat.jpg") may be any file of that name."""
+    bare = "/" not in path
+    for e in effects:
+        for p in (e.path, e.src):
+            if p is not None and (_under(p, path) or (bare and os.path.basename(p) == path)):
+                return True
+    return False
 
 
 class _Findings:

@@ -22,7 +22,10 @@ _NEGATED = re.compile(
 _CLAIMED_PATH = re.compile(
     r"`(?P<tick>[^`\s]+)`|(?<![\w./@:-])(?P<path>" + _FILE + "|" + _DIR + r"[\w.-]*)(?![\w/@])"
 )
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`*-])|\n+")
+# "... now in photos/. memo.txt stayed": a sentence may start with a lower-case file name.
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# Back-ticked words are often values or keys ("`debug` is now `false`"): only a path is one.
+_PATH_LIKE = re.compile(rf"(?:{_FILE}|{_DIR}[\w.-]*)")
 # After these, the paths of a sentence say what a change is about or holds, not what was
 # changed: "I created INDEX.md listing a.pdf and b.txt", "I updated README.md to link to
 # docs/setup.md".
@@ -85,7 +88,7 @@ def _scan(part: str, state: tuple[bool, bool], out: list[str]) -> tuple[bool, bo
             raw = (m.group("tick") or m.group("path") or "").rstrip(".,;:)")
             if not raw or "://" in raw or raw.lower() in ("e.g", "i.e", "etc"):
                 continue
-            if m.group("tick") and not re.fullmatch(r"[\w./-]+", raw):
+            if m.group("tick") and not _PATH_LIKE.fullmatch(raw):
                 continue
             out.append(raw)
     return claiming, lands

@@ -173,7 +173,8 @@ def holds(content: str, words: str) -> bool:
 
 
 # What a list's line may carry besides its item: a bullet or a number.
-_MARKER = re.compile(r"^(?:[-*+\u2022]|\d+[.)])\s*")
+# A bullet, a number, a checkbox ("- [ ] passport"), or a bullet and a checkbox.
+_MARKER = re.compile(r"^(?:[-*+\u2022]|\d+[.)])?\s*(?:\[[ xX]?\]\s*)?")
 
 
 def on_a_line(content: str, words: str) -> bool:

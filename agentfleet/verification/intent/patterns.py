@@ -97,12 +97,17 @@ MKDIR = re.compile(
     re.I,
 )
 _SRC = rf"{_Q}(?:{_FILE}|{_DIR}[\w.-]*){_Q}"
+# "into the right one", "into the empty folders": which one, not a name.
+_NOT_WHICH = (
+    r"(?!(?:right|correct|proper|appropriate|matching|corresponding|relevant|same|other|new"
+    r"|empty|old|unused|extra|respective|their|its|each|every|all|these|those|one)\b)"
+)
 MOVE = re.compile(
     r"\b(?P<verb>move|mv|copy|cp|transfer|back\s*up)\s+(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
     rf"{_Q}(?P<src>{_listed(_SRC)}|it|them){_Q}\s+"
-    rf"(?:(?:in)?to\s+(?:the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}"
-    rf"{_Q}(?P<dst>{_FILE}|{_DIR}[\w.-]*|it|there|{_NAME}/?){_Q}|(?P<there>there|here))"
-    r"(?![\w/])",
+    rf"(?:(?:in)?to\s+(?:the\s+|an?\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}{_NOT_WHICH}"
+    rf"{_Q}(?P<dst>{_FILE}|{_DIR}[\w.-]*|it|there|{_NAME}/?){_Q}(?P<dirword>\s+{_DIR_WORD}\b)?"
+    r"|(?P<there>there|here))(?![\w/])",
     re.I,
 )
 RENAME = re.compile(
@@ -149,7 +154,7 @@ MOVE_MANY = re.compile(
     rf"\b(?:files?|documents?|papers|photos|images|reports|logs|{_KINDS})\b|everything\b"
     r"|\*\.\w+)"
     r"[^;\n]*?\b(?:in)?to\s+"
-    rf"(?:an?\s+(?:new\s+)?|the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}{_Q}{_NOT_HOW}"
+    rf"(?:an?\s+(?:new\s+)?|the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}{_Q}{_NOT_HOW}{_NOT_WHICH}"
     rf"(?P<dir>{_DIR}|{_NAME}/?){_Q}(?![\w/]|\.\w)",
     re.I,
 )
@@ -216,7 +221,7 @@ SORT = re.compile(
 FILE_CHORE = re.compile(
     r"\b(?:move|copy|rename|delete|remove|erase|trash|sort|organi[sz]e|arrange|tidy"
     r"|archive|clean\s+up|de-?dup(?:e|licate)|back\s*up|set\s+up|migrate|reorgani[sz]e"
-    r"|restructure|flatten|refactor)\b[^.;\n]{0,40}?"
+    r"|restructure|flatten|refactor)\b(?:[^.;\n]|\.(?=\w)){0,40}?"
     r"\b(?:files?|folders?|director(?:y|ies)|documents?|docs|papers|photos|images|pictures"
     r"|notes|workspace|everything|them|it|project|skeleton|code|codebase|repository|repo"
     r"|modules?|assets|drive|each\s+one|downloads|desktop)\b"
@@ -233,7 +238,8 @@ FILE_CHORE = re.compile(
     # "Write a haiku and save it": saved, though not said where.
     r"|\bsave\s+(?:it|them|that|this)\b"
     # "Split big.txt into parts": a named file reworked into other files.
-    r"|\b(?:split|merge|concatenate|compress|zip|unzip|convert|encrypt|decrypt|move|copy|rename)\s+"
+    r"|\b(?:split|merge|combine|join|concatenate|compress|zip|unzip|convert|encrypt|decrypt|move"
+    r"|copy|rename)\s+"
     rf"(?:the\s+)?(?:file\s+)?{_Q}{_FILE}",
     re.I,
 )
@@ -260,6 +266,7 @@ HANDS_OFF = re.compile(
 )
 # A quote opens before a word and closes after one: the closing quote of 'a' and the
 # opening one of 'b' in "'a' to x.txt and 'b'" do not enclose " to x.txt and ".
+URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+|\bwww\.\S+", re.I)
 QUOTED = re.compile(
     r"(?<!\w)'(?=\S)[^'\n]*\s[^'\n]*(?<=\S)'(?!\w)"
     r"|(?<!\w)\"(?=\S)[^\"\n]*\s[^\"\n]*(?<=\S)\"(?!\w)|“[^”\n]*”"
@@ -364,7 +371,8 @@ FOLDERS_IN = re.compile(
 # content reworked in place, unless another file is named for the result.
 _LINE_WORK = (
     r"(?:sort|reverse|shuffle|dedupe|de-?duplicate|alphabeti[sz]e|number|indent|uppercase"
-    r"|lowercase|capitali[sz]e|trim|strip|remove|delete|drop|reorder|swap|clean(?:\s+up)?)"
+    r"|lowercase|capitali[sz]e|trim|strip|remove|delete|drop|reorder|swap|clean(?:\s+up)?"
+    r"|get\s+rid\s+of)"
 )
 LINES_IN_PLACE = re.compile(
     rf"\b{_LINE_WORK}\b[^;\n]{{0,40}}?\b(?:lines?|rows?|entries|items|names|duplicates"
@@ -384,9 +392,10 @@ SORT_FILE = re.compile(
 SORT_NAMED = re.compile(
     r"\b(?:sort|organi[sz]e|arrange|group|tidy(?:\s+up)?|clean\s+(?:up|out)|declutter"
     # A verb only with its object's article: "an empty notes folder" is made, not emptied.
-    r"|(?:empty|clear|purge|wipe|clean)(?:\s+out)?(?=\s+(?:the|my|our|your)\s))\s+"
+    r"|(?<!\ban )(?:empty|clear|purge|wipe|clean)(?:\s+out)?"
+    r"(?=\s+(?:the|my|our|your)\s|\s+\S+/))\s+"
     rf"(?:(?:my|our|the|your)\s+)?(?:{_Q}(?P<dir>{_DIR}){_Q}(?!\w|\.\w)"
-    rf"|{_Q}(?P<named>{_NAME}){_Q}\s+{_DIR_WORD}\b)",
+    rf"|{_NOT_WHICH}{_Q}(?P<named>{_NAME}){_Q}\s+{_DIR_WORD}\b)",
     re.I,
 )
 # Work done to a file's own text, with no other file named after it in the clause:
@@ -405,7 +414,8 @@ _NO_OTHER_FILE = rf"(?![^;\n]*?{_A_FILE})"
 # "Explain how to refactor main.py", "Suggest a refactor of main.py": advice, not the work.
 _NOT_ADVICE = r"(?<!\bhow to )(?<!\bways to )(?<!\bhow I )(?<!\ba )(?<!\bthe )"
 REWORK = re.compile(
-    rf"{_NOT_ADVICE}(?:\b(?:{_REWORK_VERB}|format|empty|clear(?:\s+out)?)\s+(?:the\s+)?"
+    rf"{_NOT_ADVICE}(?:\b(?:{_REWORK_VERB}|format|empty|clear(?:\s+out)?|lowercase|uppercase"
+    r"|capitali[sz]e|turn)\s+(?:the\s+)?"
     r"(?:file\s+)?"
     rf"|\b(?:{_REWORK_VERB}|rename|convert|turn|document|fill\s+(?:in|out)|keep\s+only)\b"
     rf"(?:(?!{_A_FILE})[^;\n])*?\b(?:in|of|inside|within|throughout)\s+(?:the\s+)?(?:file\s+)?"

@@ -189,6 +189,8 @@ def _moved(body: str) -> list[Event]:
         events += [(m.start(), "gone", src), (m.start() + 1, "file", dst)]
     for m in pt.MOVE.finditer(body):
         dst, verb = m.group("dst") or m.group("there"), "move:" + m.group("verb").lower()
+        if m.group("dirword") and not dst.endswith("/"):
+            dst += "/"  # "into a backup folder"
         # "... into build/." ends a sentence: the folder is "build/", not a file "build".
         dst = dst[:-1] if dst.endswith("/.") else dst
         events += [(m.start(), verb, src + "\0" + dst) for src in _names(m.group("src"))]
@@ -238,7 +240,7 @@ def expect(text: str) -> Expectation:
     """Read the outputs, removals and required effects out of a task's wording."""
     exp = Expectation()
     # Quoted content is what goes into a file, not where it goes.
-    body = pt.QUOTED.sub(_content, text)
+    body = pt.QUOTED.sub(_content, pt.URL.sub("a link", text))
     exp.sources = _sources(body)
     looks = pt.LOOK_ONLY.match(text) and not pt.THEN_CHANGE.search(text.split(":", 1)[0])
     if looks or _one_question(text):
