@@ -133,7 +133,12 @@ _PUT_WORD = re.compile(
 # "Change the port from 8080 to 9090 in config.ini", "In a.cfg, set retries to 5": a new
 # value with a digit in it, or quoted, is literal.
 _SET = r"\b(?:change|set|update|switch|bump|increase|decrease|raise|lower|reduce)\b"
-_VALUE = rf"\bto\s+(?:{_quote('text')}|(?P<bare>[\w.:/-]*\d[\w.:/-]*?))(?=[.,;!?]?(?:\s|$))"
+# A flag's value is as literal as a number: "set debug to false".
+_VALUE = (
+    rf"\bto\s+(?:{_quote('text')}|(?P<bare>[\w.:/-]*\d[\w.:/-]*?|(?:true|false|yes|no|on|off"
+    r"|enabled|disabled)(?=[.,;!?]?(?:\s*$|\s+(?:in|of|for|and|then|inside)\b)|[.,;!?]\s)))"
+    r"(?=[.,;!?]?(?:\s|$))"
+)
 _SET_VALUE = re.compile(
     rf"{_SET}[^;\n]*?{_VALUE}(?P<gap>[^,;.!?\n'\"“”\u2018\u2019`]{{0,30}}?)"
     rf"\b(?:in|of)\s+{_FILE_AT}",
