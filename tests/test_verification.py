@@ -855,6 +855,48 @@ def test_a_line_that_only_mentions_the_rest_is_not_a_placeholder(tmp_path: Path,
     assert verify(tmp_path, _req("Clean up notes.md", effects, "Cleaned up notes.md.")).passed
 
 
+@pytest.mark.parametrize(
+    ("task", "content", "passed"),
+    [
+        ("In settings.ini set debug to false", "[app]\ndebug = False\nport = 80\n", True),
+        # The port was changed instead: "false" is in the file, but not for debug.
+        ("In settings.ini set debug to false", "debug = true\nverbose = false\n", False),
+        ("Change the timeout in config.yaml to 30 seconds", "timeout: 30s\nretries: 3\n", True),
+        ("Change the timeout in config.yaml to 30 seconds", "timeout: 10\nretries: 30\n", False),
+        ("Update the version in package.json to 2.0.0", '{\n  "version": "2.0.0"\n}\n', True),
+        (
+            "Update the version in package.json to 2.0.0",
+            '{"version": "1.0.0",\n "lodash": "^2.0.0"}\n',
+            False,
+        ),
+        ("Change the number of retries in app.cfg to 5", "MAX_RETRIES=5\n", True),
+        # Prose is not a settings file: the date need not share a line with "date".
+        ("Update the date in README.md to 2026-12-01", "Last updated: 2026-12-01\n", True),
+    ],
+)
+def test_a_setting_is_set_on_its_own_line(
+    tmp_path: Path, task: str, content: str, *, passed: bool
+) -> None:
+    path = next(w for w in task.replace(",", " ").split() if "." in w and w[0].isalpha())
+    (tmp_path / path).write_text(content)
+    effects = [Effect(op="edit", path=path)]
+    v = verify(tmp_path, _req(task, effects, f"Updated {path}."))
+    assert v.passed is passed, v.reason
+    if not passed:
+        assert "has no line that sets" in v.reason
+
+
+def test_words_typed_without_punctuation_are_read_past_the_files(tmp_path: Path) -> None:
+    (tmp_path / "greeting.txt").write_text("Hello, world!\n")
+    effects = [Effect(op="write", path="greeting.txt")]
+    ok = verify(tmp_path, _req("Write 'hello world' to greeting.txt", effects, "Wrote it."))
+    assert ok.passed, ok.reason
+    # Words typed with punctuation keep it: 3.5 is not 35.
+    (tmp_path / "n.txt").write_text("35\n")
+    v = verify(tmp_path, _req("Write '3.5' to n.txt", [Effect(op="write", path="n.txt")], "Done."))
+    assert not v.passed
+
+
 def test_the_words_pass_however_a_person_would_read_them(tmp_path: Path) -> None:
     (tmp_path / "todo.txt").write_text("- Buy\n  milk.\n")
     effects = [Effect(op="write", path="todo.txt")]

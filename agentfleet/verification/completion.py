@@ -31,7 +31,7 @@ from agentfleet.contracts.models import MUTATING_OPS, Effect, Verification, Veri
 from agentfleet.contracts.status import NodeStatus
 from agentfleet.delegation.prompts import REPORTS_HEADER
 from agentfleet.verification.intent import Expectation, add_path, claimed_changes, expect, norm
-from agentfleet.verification.intent.content import elided, holds, lacks, on_a_line
+from agentfleet.verification.intent.content import elided, holds, lacks, on_a_line, sets
 
 # Dependency reports and input-file lists are context for the model, not the
 # task's own wording: an output named in a sibling's report is not this one's.
@@ -200,6 +200,7 @@ _WORDS = (
     ("contains", holds, "does not contain"),
     ("lacks", lacks, "still contains"),
     ("lines", on_a_line, "has no line that is just"),
+    ("pairs", sets, "has no line that sets"),
 )
 
 
@@ -213,7 +214,8 @@ def _check_words(ws: _Workspace, exp: Expectation, f: _Findings) -> None:
             content = ws.text(path)
             if content is None or ok(content, words):
                 continue
-            shown = words if len(words) <= 60 else words[:57] + "..."
+            shown = words.replace("\0", " to ")
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
             f.mismatch(path, f'{path} {not_so} "{shown}"')
 
 

@@ -31,8 +31,9 @@ class Wanted:
     path: str
     text: str
     # holds: somewhere in the file; lacks: gone from it (taken out, or replaced);
-    # line: a line of its own ("one per line").
-    how: Literal["holds", "lacks", "line"] = "holds"
+    # line: a line of its own ("one per line"); pair: "key\0value", a line that sets the
+    # key to the value ("set debug to false in settings.ini").
+    how: Literal["holds", "lacks", "line", "pair"] = "holds"
 
 
 def _group(m: re.Match[str], name: str) -> str | None:
@@ -67,10 +68,50 @@ def _asked(m: re.Match[str], text: str) -> list[Wanted]:
     if new and new == m.groupdict().get("bare") and (unit := _WITH_UNIT.fullmatch(new)):
         new = unit.group(1)
     asked = [Wanted(path, new)] if new and new.strip() else []
+    if asked and m.re in wd.SETS and _CONFIG.search(path) and (key := _key_words(m)):
+        asked.append(Wanted(path, f"{key}\0{new}", how="pair"))
     # "Replace 'cat' with 'cats'": the old words live on inside the new ones.
     if old and old.strip() and not (new and _plain(old) in _plain(new)):
         asked.append(Wanted(path, old, how="lacks"))
     return [w for w in asked if not wd.JUST_A_NAME.fullmatch(w.text.strip())]
+
+
+# Files of settings, where a key and its value share a line ("port = 9090", "port: 9090",
+# '"port": 9090'). In prose ("Update the date in README.md to ...") they need not.
+_CONFIG = re.compile(
+    r"(?:\.(?:ini|cfg|conf|config|ya?ml|json|toml|env|properties|py)|(?:^|/)\.env[\w.-]*)$", re.I
+)
+_KEY_END = re.compile(r"\b(?:to|from|in|inside|within|at|for|on)\b", re.I)
+# Words that say what kind of thing the key is, not its name: "the number of retries".
+_ROLE = frozenset(
+    "the a an its my our default field setting settings value option key entry variable flag"
+    " parameter param number of".split()
+)
+
+
+def _key_words(m: re.Match[str]) -> str:
+    """The setting a phrasing names ("port" in "change the port from 8080 to 9090")."""
+    said = m.group(0)
+    verb = wd.SET_VERB.search(said)
+    if verb is None:
+        return ""
+    rest = said[verb.end() :]
+    end = _KEY_END.search(rest)
+    named = re.findall(r"[A-Za-z][\w-]*", rest[: end.start() if end else len(rest)])
+    key = [w for w in named if w.lower() not in _ROLE]
+    return " ".join(key) if 1 <= len(key) <= 3 else ""
+
+
+def sets(content: str, pair: str) -> bool:
+    """Whether a line of the file names one of the key's words and holds the value."""
+    key, value = pair.split("\0", 1)
+    names = [w.casefold() for w in key.split()]
+    at = re.compile(rf"(?<![\w.]){re.escape(_plain(value))}(?!\d|\.\d)")
+    for line in content.splitlines():
+        low = _plain(line)
+        if any(n in low for n in names) and at.search(low):
+            return True
+    return False
 
 
 def _clause(text: str, start: int, end: int) -> str:
@@ -167,12 +208,25 @@ def _plain(text: str) -> str:
     return _spaced(text).casefold().rstrip(".")
 
 
+_PUNCT = re.compile(r"[^\w\s]+")
+
+
+def _words_only(text: str) -> str:
+    return " ".join(_PUNCT.sub(" ", text).split())
+
+
 def holds(content: str, words: str) -> bool:
-    """Whether a file's content holds the words, as a person reading it would say."""
-    return _plain(words) in _plain(content)
+    """Whether a file's content holds the words, as a person reading it would say.
+
+    Words asked with no punctuation of their own are read past the file's: "hello world"
+    is in "Hello, world!". Words with punctuation ("3.5", "a=1") must have it as asked.
+    """
+    want, have = _plain(words), _plain(content)
+    if want in have:
+        return True
+    return not _PUNCT.search(want) and f" {want} " in f" {_words_only(have)} "
 
 
-# What a list's line may carry besides its item: a bullet or a number.
 # A bullet, a number, a checkbox ("- [ ] passport"), or a bullet and a checkbox.
 _MARKER = re.compile(r"^(?:[-*+\u2022]|\d+[.)])?\s*(?:\[[ xX]?\]\s*)?")
 

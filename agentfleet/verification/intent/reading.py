@@ -26,6 +26,8 @@ class Expectation:
     lacks: list[tuple[str, str]] = field(default_factory=list)
     # Words that must be a line of their own ("one per line: a, b, c").
     lines: list[tuple[str, str]] = field(default_factory=list)
+    # "key\0value": a line of a settings file must set the key to the value.
+    pairs: list[tuple[str, str]] = field(default_factory=list)
     # Paths the work reads, lists or searches ("Summarize notes.md"): where they exist,
     # the journal must show a look at them.
     sources: list[str] = field(default_factory=list)
@@ -35,6 +37,7 @@ class Expectation:
         self.contains = [w for w in self.contains if w[0] in paths]
         self.lacks = [w for w in self.lacks if w[0] in paths]
         self.lines = [w for w in self.lines if w[0] in paths]
+        self.pairs = [w for w in self.pairs if w[0] in paths]
 
     @property
     def asks_for_files(self) -> bool:
@@ -293,7 +296,7 @@ def _words(exp: Expectation, text: str) -> None:
 
     Nowhere else: "Tell me whether app.log contains 'ERROR'" asks nothing of app.log.
     """
-    by_how = {"holds": exp.contains, "lacks": exp.lacks, "line": exp.lines}
+    by_how = {"holds": exp.contains, "lacks": exp.lacks, "line": exp.lines, "pair": exp.pairs}
     for w in wanted(text):
         pair = (norm(w.path), w.text)
         if pair not in by_how[w.how]:

@@ -148,6 +148,9 @@ _SET_VALUE_LATER = re.compile(
     rf"{_SET}[^;\n]*?\b(?:in|of)\s+{_FILE_AT}(?P<gap>[^;\n]*?){_VALUE}", re.I
 )
 _IN_FILE_SET = re.compile(rf"^\s*in\s+{FILE_PATH}\s*,?\s+{_SET}[^;\n]*?{_VALUE}", re.I | re.M)
+# The phrasings that set a named setting to a value, and the verb that starts them.
+SETS = (_SET_VALUE, _SET_VALUE_LATER, _IN_FILE_SET)
+SET_VERB = re.compile(_SET, re.I)
 
 # "Add 'milk' and 'eggs' to shopping.txt", "Write 'a', 'b' and 'c' to list.txt": several
 # quoted items, each of which the file must hold.
