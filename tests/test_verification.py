@@ -471,6 +471,30 @@ def test_a_claimed_bare_name_is_the_file_of_that_name_the_journal_moved(tmp_path
     ).passed
 
 
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        (
+            "Create todo.txt with 'buy milk' and 'walk dog' on separate lines",
+            [("todo.txt", "buy milk"), ("todo.txt", "walk dog")],
+        ),
+        (
+            "Make a file named shopping.txt with milk, eggs and bread on separate lines",
+            [("shopping.txt", "milk"), ("shopping.txt", "eggs"), ("shopping.txt", "bread")],
+        ),
+        (
+            "Put the numbers 1 to 5 in numbers.txt, one per line",
+            [("numbers.txt", str(n)) for n in range(1, 6)],
+        ),
+        # A count of items, or numbers not asked one per line, give no lines.
+        ("Make a file named list.txt with three items on separate lines", []),
+        ("Write the numbers 1 to 10 into numbers.txt", []),
+    ],
+)
+def test_items_on_separate_lines_are_each_a_line(text: str, lines: list[tuple[str, str]]) -> None:
+    assert expect(text).lines == lines
+
+
 def test_a_checklist_item_is_a_line_of_its_own(tmp_path: Path) -> None:
     (tmp_path / "packing.md").write_text("- [ ] passport\n- [x] charger\n[ ] socks\n")
     effects = [Effect(op="write", path="packing.md")]
@@ -672,6 +696,15 @@ def test_answer_only_work_with_an_empty_answer_fails(tmp_path: Path) -> None:
         ('Create todo.txt containing "buy milk"', [("todo.txt", "buy milk")], []),
         ("Save 'Meeting moved to 3pm' as memo.txt", [("memo.txt", "Meeting moved to 3pm")], []),
         ("Put the line version=2 in settings.txt", [("settings.txt", "version=2")], []),
+        ("Put the words good morning into hello.txt", [("hello.txt", "good morning")], []),
+        ('Make hello.txt say "Hello, World!"', [("hello.txt", "Hello, World!")], []),
+        (
+            "Add a line saying remember the dentist to the bottom of todo.txt",
+            [("todo.txt", "remember the dentist")],
+            [],
+        ),
+        ("Overwrite status.txt with the word done", [("status.txt", "done")], []),
+        ("Write the words of the song into lyrics.txt", [], []),
         ("In settings.ini set debug to false", [("settings.ini", "false")], []),
         ("Set debug to true in config.yaml", [("config.yaml", "true")], []),
         ("Set the theme in app.json to no later than Friday", [], []),

@@ -169,7 +169,43 @@ def _phrasings(text: str) -> list[tuple[int, int, list[Wanted]]]:
                 continue
             if asked := _asked(m, text):
                 found.append((m.start(), m.end(), asked))
-    return found + _after_colon(text) + _quoted_items(text)
+    return found + _after_colon(text) + _quoted_items(text) + _own_lines(text) + _numbers(text)
+
+
+_SPLIT_ITEMS = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
+_NOT_AN_ITEM = re.compile(r"^(?:an?|the|some|my|\d+|one|two|three|four|five|six|ten)\b", re.I)
+
+
+def _own_lines(text: str) -> list[tuple[int, int, list[Wanted]]]:
+    """Items a named file is to hold each on a line of its own."""
+    found: list[tuple[int, int, list[Wanted]]] = []
+    for m in wd.SEPARATE_LINES.finditer(text):
+        items = [
+            i.strip().strip("`'\"“”\u2018\u2019") for i in _SPLIT_ITEMS.split(m.group("items"))
+        ]
+        if len(items) < 2 or wd.TRANSFORMED.search(_clause(text, m.start(), m.end())):
+            continue
+        if all(i and len(i.split()) <= 4 and not _NOT_AN_ITEM.match(i) for i in items):
+            path = m.group("file").strip("`'\"")
+            found.append((m.start(), m.end(), [Wanted(path, i, how="line") for i in items]))
+    return found
+
+
+def _numbers(text: str) -> list[tuple[int, int, list[Wanted]]]:
+    """A run of numbers put in a named file one per line: each number is a line."""
+    found: list[tuple[int, int, list[Wanted]]] = []
+    for m in wd.NUMBERS.finditer(text):
+        clause = _clause(text, m.start(), m.end())
+        first, last = int(m.group("a")), int(m.group("b"))
+        named = wd.ONE_FILE.search(clause)
+        if not (named and wd.OWN_LINES.search(clause)) or not 0 < last - first <= 100:
+            continue
+        if wd.TRANSFORMED.search(clause):
+            continue
+        path = named.group("file").strip("`'\"")
+        asked = [Wanted(path, str(n), how="line") for n in range(first, last + 1)]
+        found.append((m.start(), m.end(), asked))
+    return found
 
 
 def _quoted_items(text: str) -> list[tuple[int, int, list[Wanted]]]:

@@ -60,11 +60,13 @@ _ADD = re.compile(
     r"(?P<gap>[^,;.!?\n'\"“”\u2018\u2019`]{0,50}?)\b(?:to|into|in|of|onto|on)\s+" + _FILE_AT,
     re.I,
 )
-# "Create todo.txt containing 'buy milk'", "notes.md with the text 'hello'".
+# "Create todo.txt containing 'buy milk'", "notes.md with the text 'hello'", "Make
+# hello.txt say 'Hello, World!'", "Overwrite status.txt with the word done".
 _CONTAINING = re.compile(
-    rf"{FILE_PATH}\s+(?:that\s+)?(?:containing|contains|which\s+contains|holding|saying"
+    rf"{FILE_PATH}\s+(?:that\s+)?(?:(?:containing|contains|which\s+contains|holding|saying|says?"
     r"|that\s+says|reading|with\s+(?:just\s+|only\s+)?(?:the\s+|a\s+)?(?:(?:single|one)\s+)?"
-    r"(?:text|content|contents|line|words?|message|sentence|phrase))\s*:?\s*" + _quote("text"),
+    rf"(?:text|content|contents|line|words?|message|sentence|phrase))\s*:?\s*{_quote('text')}"
+    r"|(?:with|containing|saying)\s+(?:just\s+|only\s+)?the\s+word\s+(?P<bare>[A-Za-z][\w'-]*)\b)",
     re.I,
 )
 # "Replace 'colour' with 'color' in essay.md": the new words must be there.
@@ -96,6 +98,24 @@ _TYPO = re.compile(
     re.I,
 )
 
+# "Put the words good morning into hello.txt", "Add a line saying call mom to todo.txt":
+# unquoted words the task calls words, up to where they go.
+_NOT_WORDS = (
+    r"(?!(?:of|from|about|for|that|which|below|above|here|there|you|we|i|it|this|these"
+    r"|those)\b)"
+)
+_SAID = r"(?P<bare>[A-Za-z][^,;:.!?\n'\"`“”\u2018\u2019]{0,60}?)"
+_WHERE_TO = (
+    r"\s+(?:(?:in)?to|in|inside|at)\s+"
+    r"(?:the\s+(?:very\s+)?(?:end|bottom|top|start|beginning)\s+of\s+)?"
+)
+_NAMED_WORDS = re.compile(
+    r"\b(?:write|put|save|type|enter|place|add|append|insert)\s+(?:"
+    r"the\s+(?:words|phrase|sentence)\s+"
+    r"|(?:an?\s+|the\s+)?(?:new\s+)?(?:line|entry|note|item)\s+(?:saying|reading|that\s+says)\s+)"
+    rf"{_NOT_WORDS}{_SAID}{_WHERE_TO}" + _FILE_AT,
+    re.I,
+)
 # Words that name no item of a list: "Add tests to the end of test_a.py" adds code.
 _NOT_ITEM = (
     r"(?:a|an|the|some|more|any|it|them|this|that|these|those|another|one|two|three|tests?"
@@ -173,6 +193,7 @@ PATTERNS = (
     _TYPO,
     _ADD_ITEM,
     _PUT_WORD,
+    _NAMED_WORDS,
     _SET_VALUE,
     _SET_VALUE_LATER,
     _IN_FILE_SET,
@@ -191,6 +212,22 @@ LISTED = re.compile(
 WITH = re.compile(r"\bwith\s*$", re.I)
 PER_LINE = re.compile(
     r"\bone\s+(?:per|a|on\s+each)\s+line\b|\beach\s+on\s+its\s+own\s+line\b", re.I
+)
+# "shopping.txt with milk, eggs and bread on separate lines": each item a line.
+_OWN_LINES = (
+    r"(?:on\s+(?:separate|their\s+own|different|individual)\s+lines|one\s+(?:per|on\s+each|a)\s+line"
+    r"|each\s+on\s+(?:its\s+own|a\s+(?:new|separate))\s+line)"
+)
+OWN_LINES = re.compile(_OWN_LINES, re.I)
+SEPARATE_LINES = re.compile(
+    rf"{FILE_PATH}\s+(?:with|containing|holding|listing)\s+(?P<items>[^;:.\n]+?)\s*,?\s+"
+    + _OWN_LINES,
+    re.I,
+)
+# "Put the numbers 1 to 5 in numbers.txt, one per line".
+NUMBERS = re.compile(
+    r"\bthe\s+numbers\s+(?:from\s+)?(?P<a>\d{1,4})\s+(?:to|through|thru|-)\s+(?P<b>\d{1,4})\b",
+    re.I,
 )
 WORDS_END = re.compile(r"\.\s|\s[\[(]")
 ONE_FILE = re.compile(FILE_PATH, re.I)
