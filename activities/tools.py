@@ -74,6 +74,21 @@ async def _beating(call: Awaitable[T]) -> T:
     return await beating(call, every_s=BEAT_EVERY_S)
 
 
+def _journal_key(req: ToolRequest) -> str:
+    """What makes an append or edit idempotent: this scheduled call, under all its retries.
+
+    The model's tool-use id alone is not enough: some Anthropic-compatible servers send
+    the same id ("call_0") on every turn, and a second edit under a reused id would be
+    taken for a retry of the first and silently skipped. The run and the activity id
+    are the same for every attempt of one call, and differ between calls.
+    """
+    try:
+        info = activity.info()
+    except RuntimeError:  # called outside an activity (tests drive the sandbox directly)
+        return req.call_id
+    return f"{info.workflow_run_id}/{info.activity_id}/{req.call_id}"
+
+
 class ToolActivities:
     """The file tools, each confined to its goal's workspace under `workspaces_root`."""
 
@@ -111,7 +126,7 @@ class ToolActivities:
             raise _fail(describe_validation_error(req.name, e), "InvalidToolInput") from None
 
         content, already_done, effects = await _beating(
-            asyncio.to_thread(self._run_sync, workspace, req, args)
+            asyncio.to_thread(self._run_sync, workspace, req, args, _journal_key(req))
         )
         activity.logger.info(
             "tool %s in %s: %d chars%s",
@@ -130,12 +145,12 @@ class ToolActivities:
 
     @staticmethod
     def _run_sync(
-        workspace: Path, req: ToolRequest, args: ToolArgs
+        workspace: Path, req: ToolRequest, args: ToolArgs, key: str
     ) -> tuple[str, bool, list[Effect]]:
         if not workspace.is_dir():
             raise _fail(f"workspace {req.workspace!r} does not exist", "WorkspaceMissing")
         try:
-            box = Sandbox(workspace, run=req.agent_id, call_id=req.call_id)
+            box = Sandbox(workspace, run=req.agent_id, call_id=key)
             content, already_done = box.run(args)
             # A retry that finds its effect in place reports it too: the journal
             # records what this agent's calls did, not which attempt did it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 from pathlib import Path
@@ -457,3 +458,26 @@ def test_write_refuses_new_files_past_the_workspace_file_limit(tmp_path: Path) -
     # Rewriting an existing file is not a new file.
     assert box.write_file(WriteFileArgs(path="a", content="a2"))[1] is False
     assert not (tmp_path / "d").exists()
+
+
+async def test_a_reused_tool_use_id_does_not_skip_a_later_call(layout: dict[str, Path]) -> None:
+    """Some Anthropic-compatible servers send the same tool-use id on every turn."""
+    acts = ToolActivities(layout["root"])
+
+    async def append(activity_id: str, text: str) -> Any:
+        env = ActivityEnvironment()
+        env.info = dataclasses.replace(env.info, activity_id=activity_id)
+        req = ToolRequest(
+            workspace="ws",
+            name="append_file",
+            input={"path": "log.txt", "content": text},
+            call_id="call_0",
+        )
+        return await env.run(acts.run_tool, req)
+
+    first = await append("7", "one\n")
+    second = await append("9", "two\n")
+    retry = await append("9", "two\n")
+    assert not first.already_done and not second.already_done
+    assert retry.already_done
+    assert (layout["ws"] / "log.txt").read_text() == "one\ntwo\n"
