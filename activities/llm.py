@@ -261,9 +261,13 @@ class LlmActivities:
         ticket, fallback_from = await self._lease(req, kwargs, call)
         raw = await self._create(client, kwargs, ticket, attempt=attempt, cut=cut)
         call.request_id(raw.headers.get("request-id"))
-        msg = await raw.parse()
-        await self._settle(ticket, _settled_ok(msg.usage, raw.headers))
-        content = _content(msg)
+        try:
+            msg = await raw.parse()
+            settled, content = _settled_ok(msg.usage, raw.headers), _content(msg)
+        except Exception as err:  # noqa: BLE001 - any shape the endpoint got wrong
+            await self._settle(ticket, LeaseSettle(lease_id="", outcome="error"))
+            raise malformed(err, attempt) from None
+        await self._settle(ticket, settled)
         transcript_ref = None
         if req.keep_transcript:
             # An empty reply is no turn the API takes back: only a final assistant
@@ -467,5 +471,37 @@ def _content(msg: Any) -> list[ContentBlock]:
         if block.type == "text":
             content.append(TextBlock(text=block.text))
         elif block.type == "tool_use":
-            content.append(ToolUseBlock(id=block.id, name=block.name, input=dict(block.input)))
+            content.append(ToolUseBlock(id=block.id, name=block.name, input=_tool_input(block)))
     return content
+
+
+def _tool_input(block: Any) -> dict[str, Any]:
+    """A tool call's arguments, as the object they stand for.
+
+    Some compatible servers send them as a JSON string, or null for none; anything
+    else is malformed.
+    """
+    raw = block.input
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        raw = json.loads(raw) if raw.strip() else {}
+    if not isinstance(raw, dict):
+        raise TypeError(f"tool_use {block.name!r} has input of type {type(raw).__name__}")
+    return dict(raw)
+
+
+# A reply the endpoint got wrong (not JSON, no usage, a block of the wrong shape) may be a
+# proxy's passing fault: asked again twice, then the call fails with what was wrong.
+MALFORMED_ATTEMPTS = 3
+
+
+def malformed(err: Exception, attempt: int) -> ApplicationError:
+    """The error for a reply that is not a Messages API message, retried only a few times."""
+    what = f"{type(err).__name__}: {err}"[:300]
+    return ApplicationError(
+        f"the model endpoint returned a malformed reply (attempt {attempt} of "
+        f"{MALFORMED_ATTEMPTS}): {what}",
+        type="MalformedReply",
+        non_retryable=attempt >= MALFORMED_ATTEMPTS,
+    )

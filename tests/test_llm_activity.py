@@ -7,8 +7,11 @@ the simulator's request count, not from the SDK.
 from __future__ import annotations
 
 import dataclasses
+import http.server
+import threading
 import uuid
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -16,9 +19,9 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import Worker
 
-from activities.llm import LlmActivities
+from activities.llm import MALFORMED_ATTEMPTS, LlmActivities, _content
 from agentfleet.config import Settings
-from agentfleet.contracts.models import LlmRequest, LlmResponse, Message
+from agentfleet.contracts.models import LlmRequest, LlmResponse, Message, ToolUseBlock
 from agentfleet.sim import Simulator
 from tests.probe_workflows import LlmProbeWorkflow
 
@@ -120,3 +123,57 @@ async def test_an_answer_slower_than_the_heartbeat_timeout_still_succeeds(
     assert isinstance(resp, LlmResponse)
     assert resp.attempt == 1
     assert private_sim.stats()["requests"] == 1
+
+
+class _HtmlEndpoint:
+    """An endpoint that answers every call with 200 and an HTML page, as a bad proxy does."""
+
+    def __init__(self) -> None:
+        served = self.requests = [0]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                served[0] += 1
+                body = b"<html><body>502 upstream gone</body></html>"
+                self.send_response(200)
+                self.send_header("content-type", "text/html")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+async def test_a_malformed_reply_fails_after_a_few_attempts_with_what_was_wrong(
+    client: Client, settings: Settings
+) -> None:
+    endpoint = _HtmlEndpoint()
+    try:
+        _, err = await _run(client, settings, endpoint)  # type: ignore[arg-type]
+    finally:
+        endpoint.server.shutdown()
+    assert isinstance(err, WorkflowFailureError)
+    cause = err.cause.cause  # type: ignore[union-attr]
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "MalformedReply" and cause.non_retryable
+    assert "malformed reply" in cause.message
+    assert endpoint.requests[0] == MALFORMED_ATTEMPTS
+
+
+def test_tool_input_sent_as_a_json_string_or_null_is_read_as_an_object() -> None:
+    def reply(raw: object) -> SimpleNamespace:
+        block = SimpleNamespace(type="tool_use", id="t1", name="read_file", input=raw)
+        return SimpleNamespace(content=[block])
+
+    (as_text,) = _content(reply('{"path": "a.txt"}'))
+    (as_null,) = _content(reply(None))
+    assert isinstance(as_text, ToolUseBlock) and as_text.input == {"path": "a.txt"}
+    assert isinstance(as_null, ToolUseBlock) and as_null.input == {}
+    with pytest.raises(TypeError):
+        _content(reply([1, 2]))
