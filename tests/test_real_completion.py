@@ -275,6 +275,34 @@ async def test_an_empty_reply_after_tool_results_is_asked_to_go_on(
     assert len(turns) == 3 and node.turns == 3, turns  # read, the empty reply, the answer
 
 
+@pytest.mark.parametrize("stop", ["max_tokens", "stop_sequence"])
+async def test_an_empty_reply_that_stopped_another_way_is_asked_to_go_on_too(
+    client: Client, settings: Settings, stop: str
+) -> None:
+    habit = f"[sim:habit=empty-reply] [sim:empty-stop={stop}]"
+    goal = f"What does notes.md say about the deadline? {habit}"
+    result, _, _ = await run_goal(client, settings, goal, {"notes.md": "Deadline: Friday.\n"})
+    assert result.status == "completed", result.tree.error
+    (node,) = result.tree.children
+    assert "Friday" in node.output and "Let me take a look" not in node.output, node.output
+    assert node.turns == 3
+
+
+async def test_an_empty_summary_is_asked_again_then_partial_with_the_parts_reports(
+    client: Client, settings: Settings
+) -> None:
+    from tests.conftest import COMPLEX_GOAL
+
+    goal = COMPLEX_GOAL + " [sim:synthesis-habit=empty-reply]"
+    result, _, _ = await run_goal(client, settings, goal)
+    assert all(n.status == "completed" for n in result.tree.children), result.tree.error
+    assert result.status == "partial"
+    assert "came back empty" in (result.tree.error or "")
+    asked = [r.purpose for r in result.tree.receipts if r.purpose.startswith("synthesize")]
+    assert asked == ["synthesize", "synthesize (retry 1)"]
+    assert all(f"- {n.title} [completed]" in result.output for n in result.tree.children)
+
+
 async def test_a_file_task_ending_in_an_empty_reply_is_judged_on_its_files(
     client: Client, settings: Settings
 ) -> None:

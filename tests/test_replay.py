@@ -20,8 +20,13 @@ from agentfleet.config import Settings
 from agentfleet.contracts.models import MasterInput
 from agentfleet.payloads.converter import data_converter
 from tests.conftest import COMPLEX_GOAL, running_worker
-from workflows._loop import PATCH_CONTEXT_FULL, PATCH_EMPTY_REPLY, PATCH_WHOLE_ANSWER
-from workflows._synthesis import PATCH_WHOLE_SYNTHESIS
+from workflows._loop import (
+    PATCH_CONTEXT_FULL,
+    PATCH_EMPTY_ANY,
+    PATCH_EMPTY_REPLY,
+    PATCH_WHOLE_ANSWER,
+)
+from workflows._synthesis import PATCH_EMPTY_SYNTHESIS, PATCH_WHOLE_SYNTHESIS
 from workflows.master import MasterAgentWorkflow
 from workflows.subagent import SubAgentWorkflow
 
@@ -142,6 +147,20 @@ LAZY_PATCHES = [
         PATCH_EMPTY_REPLY,
         "What does notes.md say about the deadline? [sim:habit=empty-reply]",
         "completed",
+    ),
+    # v9: an empty reply stopped at max_tokens, and an empty summary.
+    (
+        "empty-cut",
+        PATCH_EMPTY_ANY,
+        "What does notes.md say about the deadline? [sim:habit=empty-reply] "
+        "[sim:empty-stop=max_tokens]",
+        "completed",
+    ),
+    (
+        "empty-summary",
+        PATCH_EMPTY_SYNTHESIS,
+        f"{COMPLEX_GOAL} [sim:synthesis-habit=empty-reply]",
+        "partial",
     ),
 ]
 

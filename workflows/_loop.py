@@ -17,7 +17,8 @@ Real replies are not tidy, and the loop is built for them:
   never `completed` (PATCH_WHOLE_ANSWER, checked only when that happens);
 - an empty `end_turn` (no text, no call, mostly right after tool results) is
   answered once with a new user message asking the model to go on
-  (PATCH_EMPTY_REPLY, checked only when that happens);
+  (PATCH_EMPTY_REPLY, checked only when that happens), and so is an empty reply
+  that stopped at max_tokens or a stop sequence (PATCH_EMPTY_ANY);
 - `stop_reason: model_context_window_exceeded` means the reply stopped where the
   window filled: nothing of it runs, and the agent ends `partial`
   (PATCH_CONTEXT_FULL, checked only when that happens).
@@ -68,6 +69,9 @@ PATCH_CONTEXT_FULL = "agentfleet-context-full-1"
 # ("Let me read the file first.") standing as the answer; the marker is written only
 # when an empty reply is seen.
 PATCH_EMPTY_REPLY = "agentfleet-empty-reply-1"
+# The same nothing, ended another way: an empty reply that stopped at max_tokens or a stop
+# sequence says nothing either, and the preface before it is still no answer.
+PATCH_EMPTY_ANY = "agentfleet-empty-reply-2"
 GO_ON = "Please continue: finish the task, then give your final answer."
 
 CallTool = Callable[[ToolUseBlock], Awaitable[ToolResult]]
@@ -252,13 +256,13 @@ class AgentLoop:
 
     def _empty(self, resp: LlmResponse) -> bool:
         """Whether the model ended its turn saying and calling nothing (and it is gated)."""
-        empty = (
-            self.cfg.real_completion
-            and resp.stop_reason == "end_turn"
-            and not resp.tool_uses
-            and not resp.text.strip()
-        )
-        return empty and workflow.patched(PATCH_EMPTY_REPLY)
+        nothing = self.cfg.real_completion and not resp.tool_uses and not resp.text.strip()
+        if not nothing:
+            return False
+        if resp.stop_reason == "end_turn":
+            return workflow.patched(PATCH_EMPTY_REPLY)
+        ended = resp.stop_reason in ("max_tokens", "stop_sequence")
+        return ended and workflow.patched(PATCH_EMPTY_ANY)
 
     def _ask_on(self, s: LoopState, resp: LlmResponse) -> None:
         """Ask for the rest in a new user message; the empty turn is not sent back."""

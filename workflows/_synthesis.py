@@ -27,6 +27,9 @@ from workflows._calls import failure_message
 from workflows._loop import CONTEXT_FULL, MAX_TOKENS_CEILING
 
 PATCH_WHOLE_SYNTHESIS = "agentfleet-whole-synthesis-1"
+# A summary that came back empty is asked for once more; still empty, the answer is
+# short. Its own marker, written only when an empty summary is seen.
+PATCH_EMPTY_SYNTHESIS = "agentfleet-empty-synthesis-1"
 
 Report = tuple[str, str, str]
 """(title, status, output) of one part."""
@@ -57,7 +60,7 @@ async def synthesize(
     """One summary of the parts' reports; `whole`: the run checks real completion."""
     if spend.exhausted:
         return Synthesis("(budget exhausted before synthesis)\n" + listing(reports))
-    room, retry = max_tokens, 0
+    room, retry, asked_again = max_tokens, 0, False
     while True:
         purpose = "synthesize" + (f" (retry {retry})" if retry else "")
         try:
@@ -68,8 +71,12 @@ async def synthesize(
                 return _short(f"the final answer could not be written: {said}", "", reports)
             return Synthesis(f"(synthesis failed: {said})")
         flaw = _flaw(resp)
-        if flaw is None or not whole or not workflow.patched(PATCH_WHOLE_SYNTHESIS):
+        gate = PATCH_EMPTY_SYNTHESIS if flaw == "empty" else PATCH_WHOLE_SYNTHESIS
+        if flaw is None or not whole or not workflow.patched(gate):
             return Synthesis(resp.text)
+        if flaw == "empty" and not asked_again:
+            asked_again, retry = True, retry + 1
+            continue
         if flaw != "cut" or room >= MAX_TOKENS_CEILING:
             return _short(_why(flaw, resp), resp.text if flaw != "refused" else "", reports)
         room, retry = min(room * 2, MAX_TOKENS_CEILING), retry + 1
@@ -89,14 +96,14 @@ def _request(
 
 
 def _flaw(resp: LlmResponse) -> str | None:
-    """What is wrong with a reply: cut off mid-answer, refused, the window full, or None."""
+    """What is wrong with a reply: cut off, refused, the window full, empty, or None."""
     if resp.stop_reason == "refusal":
         return "refused"
     if resp.stop_reason == CONTEXT_FULL:
         return "full"
     if resp.stop_reason == "max_tokens":
         return "cut"
-    return None
+    return "empty" if not resp.text.strip() else None
 
 
 def _why(flaw: str, resp: LlmResponse) -> str:
@@ -105,6 +112,8 @@ def _why(flaw: str, resp: LlmResponse) -> str:
         return "the model refused to write the final answer" + (f": {said}" if said else "")
     if flaw == "full":
         return "the final answer filled the model's context window and stopped mid-way"
+    if flaw == "empty":
+        return "the final answer came back empty twice"
     return f"the final answer was cut off at the max_tokens ceiling ({MAX_TOKENS_CEILING})"
 
 

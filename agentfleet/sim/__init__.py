@@ -10,7 +10,8 @@ Claude, and every response carries an `x-simulator` header.
 Directives in a goal or task text script unusual behaviour for tests:
 `[sim:habit=NAME,...]` (prose-json, multi-tool, truncate, refusal,
 claim-done, bad-args, own-words, guess, context-full, empty-reply; see habits.py),
-`[sim:synthesis-habit=NAME]` (the master's summary: truncate, refusal, context-full),
+`[sim:synthesis-habit=NAME]` (the master's summary: truncate, refusal, context-full,
+empty-reply), `[sim:empty-stop=max_tokens|stop_sequence]` (how an empty reply ends),
 `[sim:truncate-below=N]`,
 `[sim:malformed-plans=N]` (the planner's first N plans are invalid) and
 `[sim:turns=N]` (an agent looks around for N turns). The planner passes the

@@ -17,6 +17,7 @@ from agentfleet.sim.conversation import Conversation, text_block
 from agentfleet.sim.habits import (
     AGENT,
     CONTEXT_FULL,
+    EMPTY_REPLY,
     PLANNER,
     REFUSAL,
     SYNTHESIZER,
@@ -45,6 +46,8 @@ NO_KNOBS = HabitKnobs()
 def _synthesize(convo: Conversation, habits: Habits) -> Reply:
     if REFUSAL in habits:
         return Reply(refusal(), stop_reason="refusal")
+    if EMPTY_REPLY in habits:
+        return Reply([])
     text = convo.last_user_text
     reports: list[JSON] = []
     at = text.find(REPORTS_MARKER)
@@ -101,6 +104,8 @@ def answer(body: object, knobs: HabitKnobs = NO_KNOBS) -> tuple[JSON, frozenset[
     habits = habits_for(convo, part, knobs) if part else Habits()
     reply = ROLES.get(role, _unknown)(convo, habits)
     content, stop, output = reply.content, reply.stop_reason, None
+    if stop is None and not content and habits.empty_stop:
+        stop = habits.empty_stop
     if stop is None and CONTEXT_FULL in habits:
         # The window fills half way through the reply, whatever max_tokens allows.
         half = max(1, output_tokens(content) // 2)

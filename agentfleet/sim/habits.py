@@ -52,8 +52,11 @@ APPLIES: dict[str, frozenset[str]] = {
     PLANNER: frozenset({PROSE_JSON, TRUNCATE, CONTEXT_FULL}),
     # An agent answers in tool calls and words: every habit but the planner's prose.
     AGENT: frozenset(HABITS) - {PROSE_JSON},
-    SYNTHESIZER: frozenset({TRUNCATE, REFUSAL, CONTEXT_FULL}),
+    SYNTHESIZER: frozenset({TRUNCATE, REFUSAL, CONTEXT_FULL, EMPTY_REPLY}),
 }
+# How an empty reply ends, `[sim:empty-stop=max_tokens]`: some servers stop an empty
+# reply at max_tokens or a stop sequence rather than end_turn.
+EMPTY_STOPS = frozenset({"max_tokens", "stop_sequence"})
 # The summary has a directive of its own, `[sim:synthesis-habit=...]`: a goal's
 # `habit` reaches its planner and agents, and a test can cut or refuse the one reply
 # that sums their work up without touching theirs.
@@ -99,6 +102,7 @@ class Habits:
 
     on: frozenset[str] = frozenset()
     truncate_below: int = TRUNCATE_BELOW
+    empty_stop: str | None = None
 
     def __contains__(self, name: object) -> bool:
         return name in self.on
@@ -126,7 +130,8 @@ def habits_for(convo: Conversation, part: str, knobs: HabitKnobs) -> Habits:
         below = int(found.get("truncate-below", TRUNCATE_BELOW))
     except ValueError:
         below = TRUNCATE_BELOW
-    return Habits(frozenset(names), max(1, below))
+    stop = found.get("empty-stop", "").strip().lower()
+    return Habits(frozenset(names), max(1, below), stop if stop in EMPTY_STOPS else None)
 
 
 def for_subtasks(found: dict[str, str]) -> str:
