@@ -530,6 +530,14 @@ def test_the_task_wording_leaves_out_context() -> None:
     assert "inbox/x.pdf" not in wording and "papers/a.md" not in wording
 
 
+def test_a_goal_that_is_its_own_title_and_description_is_read_once() -> None:
+    """A trivial goal runs inline as title and description both: still one question."""
+    question = "Which of a.txt and b.txt is bigger?"
+    wording = task_wording(subagent_task(Subtask(title=question, description=question)))
+    assert wording == question
+    assert expect(wording).sources == ["a.txt", "b.txt"]
+
+
 def _req(task: str, effects: list[Effect], report: str = "", **kw: object) -> VerifyRequest:
     return VerifyRequest(workspace="ws", task=task, effects=effects, report=report, **kw)  # type: ignore[arg-type]
 
@@ -697,6 +705,18 @@ def test_answer_only_work_with_an_empty_answer_fails(tmp_path: Path) -> None:
         ("Save 'Meeting moved to 3pm' as memo.txt", [("memo.txt", "Meeting moved to 3pm")], []),
         ("Put the line version=2 in settings.txt", [("settings.txt", "version=2")], []),
         ("Put the words good morning into hello.txt", [("hello.txt", "good morning")], []),
+        ("Replace May with June in notes.txt", [("notes.txt", "June")], [("notes.txt", "May")]),
+        (
+            "Change 8080 to 9090 in server.conf",
+            [("server.conf", "9090")],
+            [("server.conf", "8080")],
+        ),
+        ("Replace commas with semicolons in data.csv", [], []),
+        (
+            "Append the lines 'Reviewed by Bob' and 'Approved by Eve' to review.txt",
+            [("review.txt", "Reviewed by Bob"), ("review.txt", "Approved by Eve")],
+            [],
+        ),
         ('Make hello.txt say "Hello, World!"', [("hello.txt", "Hello, World!")], []),
         (
             "Add a line saying remember the dentist to the bottom of todo.txt",
@@ -928,6 +948,52 @@ def test_words_typed_without_punctuation_are_read_past_the_files(tmp_path: Path)
     (tmp_path / "n.txt").write_text("35\n")
     v = verify(tmp_path, _req("Write '3.5' to n.txt", [Effect(op="write", path="n.txt")], "Done."))
     assert not v.passed
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I'm sorry, but I can't help with that.",
+        "Sorry, I cannot answer that.",
+        "I can't assist with this request.",
+        "Unfortunately I am unable to do that.",
+    ],
+)
+def test_an_answer_that_declines_is_no_answer(tmp_path: Path, answer: str) -> None:
+    v = verify(tmp_path, _req("What is 2+2?", [], answer))
+    assert not v.passed and "declines" in v.reason
+
+
+def test_an_answer_that_only_mentions_what_it_cannot_do_still_answers(tmp_path: Path) -> None:
+    answer = "4. (I can't show my working here, but the sum is simple.)"
+    assert verify(tmp_path, _req("What is 2+2?", [], answer)).passed
+
+
+def test_a_question_answered_by_changing_files_fails(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("a\nb\n")
+    effects = [Effect(op="read", path="notes.txt"), Effect(op="delete", path="notes.txt")]
+    v = verify(tmp_path, _req("How many lines are in notes.txt?", effects, "It had 2 lines."))
+    assert not v.passed and "changed notes.txt" in v.reason
+
+
+def test_a_summary_written_empty_is_not_done(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("We ship on Friday.\n")
+    (tmp_path / "SUMMARY.md").write_text("\n")
+    effects = [Effect(op="read", path="notes.md"), Effect(op="write", path="SUMMARY.md")]
+    v = verify(tmp_path, _req("Summarize notes.md into SUMMARY.md", effects, "Wrote SUMMARY.md."))
+    assert not v.passed and v.mismatched == ["SUMMARY.md"] and "is empty" in v.reason
+    # An empty file asked for is done.
+    (tmp_path / ".gitkeep").write_text("")
+    make = [Effect(op="write", path=".gitkeep")]
+    assert verify(tmp_path, _req("Create an empty file named .gitkeep", make, "Made it.")).passed
+
+
+def test_a_report_may_name_a_file_without_its_extension(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "SUMMARY.md").write_text("Friday.\n")
+    effects = [Effect(op="write", path="notes/SUMMARY.md")]
+    task = "Write a summary of the week into notes/SUMMARY.md"
+    assert verify(tmp_path, _req(task, effects, "I wrote notes/SUMMARY with the gist.")).passed
 
 
 def test_the_words_pass_however_a_person_would_read_them(tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ passes:
 - a task that asks for file changes shows at least one in the journal;
 - every path the final report says was changed appears in the journal;
 - no file this agent wrote holds a placeholder for text it left out ("# ... rest of
-  the code unchanged ...").
+  the code unchanged ..."), and a file it makes to hold a summary or a list is not empty;
+- work judged on its answer did not decline the task in words, and a question changed
+  no file (nothing moved, deleted or rewritten).
 
 The journal is the `effects` the sandbox reported for each tool call, as
 recorded in the agent's history: it cannot be written by the model.
@@ -44,7 +46,10 @@ def task_wording(task: str) -> str:
     lines = [ln for ln in text.splitlines() if not ln.startswith(_CONTEXT_PREFIXES)]
     if lines and lines[0].lower().startswith("task:"):
         lines[0] = lines[0][5:]
-    return "\n".join(lines).strip()
+    # A goal taken whole is its own title and description: said twice, it is still one
+    # question ("Which of a.txt and b.txt is bigger?"), not two sentences.
+    said = list(dict.fromkeys(ln.strip() for ln in lines))
+    return "\n".join(said).strip()
 
 
 # What changes a file's content: a move or a copy only puts it somewhere.
@@ -109,13 +114,60 @@ def _removed(path: str, effects: Iterable[Effect]) -> bool:
 
 
 def _in_journal(path: str, effects: Iterable[Effect]) -> bool:
-    """Whether a call acted on the path; a bare name ("cat.jpg") may be any file of that name."""
+    """Whether a call acted on the path.
+
+    A bare name ("cat.jpg") may be any file of that name, and a name without its
+    extension ("notes/SUMMARY") the file it names ("notes/SUMMARY.md").
+    """
     bare = "/" not in path
     for e in effects:
         for p in (e.path, e.src):
-            if p is not None and (_under(p, path) or (bare and os.path.basename(p) == path)):
+            if p is None:
+                continue
+            if _under(p, path) or (bare and os.path.basename(p) == path):
+                return True
+            if p.startswith(path + ".") and "/" not in p[len(path) :]:
                 return True
     return False
+
+
+# "I'm sorry, but I can't help with that": a decline in words, whatever the stop reason.
+_DECLINED = re.compile(
+    r"^\W*(?:(?:I'?m|I\s+am)\s+(?:so\s+|very\s+)?sorry|I\s+apologi[sz]e|sorry|unfortunately)\b"
+    r"[^.\n]{0,60}?\b(?:can(?:no|')?t|cannot|unable|not\s+able|won'?t)\b"
+    r"|^\W*I\s+(?:can(?:no|')?t|cannot|won'?t|(?:am|'m)\s+(?:unable|not\s+able)\s+to)\s+"
+    r"(?:help|assist|do|provide|comply|complete|answer|fulfil+)\b",
+    re.I,
+)
+# Changes no answer asks for: what was there is moved, gone, or rewritten.
+_DESTRUCTIVE = frozenset({"delete", "move", "edit", "append"})
+
+
+def _answer_problems(exp: Expectation, effects: list[Effect], answer: str) -> list[str]:
+    """What is wrong with work judged on its answer: a decline, or files changed unasked."""
+    problems = []
+    if _DECLINED.search(answer.strip()):
+        problems.append("the answer declines the task instead of doing it")
+    if exp.hands_off:
+        changed = list(dict.fromkeys(e.path for e in effects if e.op in _DESTRUCTIVE))
+        if changed:
+            problems.append(
+                "the task asks for an answer, not a change, and this agent's calls changed "
+                + ", ".join(changed)
+            )
+    return problems
+
+
+def _check_filled(ws: _Workspace, exp: Expectation, f: _Findings) -> None:
+    """A file the work makes to hold something (a summary, a list) is not left empty."""
+    if not exp.wants_content:
+        return
+    for out in exp.outputs:
+        if out.endswith("/") or ws.kind(out) != "file":
+            continue
+        content = ws.text(out)
+        if content is not None and not content.strip():
+            f.mismatch(out, f"{out} is empty")
 
 
 class _Findings:
@@ -261,11 +313,13 @@ def check(
     claimed: list[str],
     *,
     answered: bool = True,
+    answer: str = "",
 ) -> Verification:
     """Check one agent's work in `root` against what was expected and what it claimed.
 
     `effects` is its tool journal; `answered` says whether it gave a final answer,
-    which is all that work asking for no file change can be judged on.
+    which is all that work asking for no file change can be judged on, and `answer`
+    is that answer (a decline in words is no answer).
     """
     ws = _Workspace(root)
     mutating = [e for e in effects if e.op in MUTATING_OPS]
@@ -273,6 +327,7 @@ def check(
     _check_paths(ws, exp, mutating, found)
     _check_words(ws, exp, found)
     _check_whole(ws, mutating, found)
+    _check_filled(ws, exp, found)
     _check_touched(exp.touched, mutating, found)
     problems = found.problems
     if exp.effects_required and not mutating:
@@ -294,6 +349,8 @@ def check(
     mode = "files" if exp.asks_for_files else "answer_only"
     if mode == "answer_only" and not answered:
         problems.append("no file change was asked for and the agent gave no answer")
+    if mode == "answer_only":
+        problems += _answer_problems(exp, effects, answer)
     checked = list(
         dict.fromkeys(
             [*exp.outputs, *exp.modified, *exp.removed, *exp.touched, *claimed, *exp.sources]
@@ -342,7 +399,12 @@ def verify(root: Path, req: VerifyRequest) -> Verification:
     """The whole check for one agent (or one tree, for a master's goal)."""
     claimed = claimed_changes(req.report)
     return check(
-        root, expectation_for(req), list(req.effects), claimed, answered=bool(req.report.strip())
+        root,
+        expectation_for(req),
+        list(req.effects),
+        claimed,
+        answered=bool(req.report.strip()),
+        answer=req.report,
     )
 
 

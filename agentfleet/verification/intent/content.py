@@ -39,7 +39,7 @@ class Wanted:
 def _group(m: re.Match[str], name: str) -> str | None:
     named = m.groupdict()
     quoted = next((g for i in range(1, 6) if (g := named.get(f"{name}{i}"))), None)
-    return quoted or (named.get("bare") if name == "text" else None)
+    return quoted or named.get("bare" if name == "text" else f"bare_{name}")
 
 
 # "5s", "10MB": a number with its unit, which a file may spell its own way.

@@ -261,6 +261,18 @@ LOOK_ONLY = re.compile(
     r"|plan|outline|think\s+about|proofread)\b",
     re.I,
 )
+# What a file the work makes is to hold something: "Summarize notes.md into SUMMARY.md".
+WANTS_CONTENT = re.compile(
+    r"\b(?:write|summari[sz]e|list|index|generate|convert|merge|combine|collect|extract|export"
+    r"|translate|draft|compose|record|log|note|save|fill|document|describe|report|tabulate"
+    r"|compile|gather|render|transcribe)\b",
+    re.I,
+)
+EMPTY_OK = re.compile(
+    r"\b(?:empty|blank|touch|placeholder|zero[- ]byte|stub|copy|move|rename|duplicate|back\s*up)\b"
+    r"|\.(?:gitkeep|keep)\b",
+    re.I,
+)
 HANDS_OFF = re.compile(
     r"\b(?:do\s+not|don't|without)\s+(?:chang|modify|touch|edit|writ)\w*|\bread[- ]only\b", re.I
 )

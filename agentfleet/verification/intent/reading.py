@@ -28,6 +28,12 @@ class Expectation:
     lines: list[tuple[str, str]] = field(default_factory=list)
     # "key\0value": a line of a settings file must set the key to the value.
     pairs: list[tuple[str, str]] = field(default_factory=list)
+    # A question, or work asked to leave the files alone: nothing may be moved, deleted
+    # or rewritten by it.
+    hands_off: bool = False
+    # Words that make what the work writes (a summary, a list): a file it makes empty
+    # is not that, unless an empty file is what was asked.
+    wants_content: bool = False
     # Paths the work reads, lists or searches ("Summarize notes.md"): where they exist,
     # the journal must show a look at them.
     sources: list[str] = field(default_factory=list)
@@ -246,7 +252,10 @@ def expect(text: str) -> Expectation:
     body = pt.QUOTED.sub(_content, pt.URL.sub("a link", text))
     exp.sources = _sources(body)
     looks = pt.LOOK_ONLY.match(text) and not pt.THEN_CHANGE.search(text.split(":", 1)[0])
-    if looks or _one_question(text):
+    asked = _one_question(text)
+    exp.hands_off = bool(asked or pt.HANDS_OFF.search(body))
+    exp.wants_content = bool(pt.WANTS_CONTENT.search(body)) and not pt.EMPTY_OK.search(body)
+    if looks or asked:
         return exp
     last_dir: str | None = None
     wants_change = False

@@ -116,6 +116,21 @@ _NAMED_WORDS = re.compile(
     rf"{_NOT_WORDS}{_SAID}{_WHERE_TO}" + _FILE_AT,
     re.I,
 )
+# "Replace May with June in notes.txt": one bare word for another. Not the name of a
+# symbol ("Replace commas with semicolons" means the characters, not the words).
+_SYMBOLS = (
+    r"(?:commas?|semicolons?|colons?|tabs?|spaces?|newlines?|dashes|hyphens?|underscores?|quotes?"
+    r"|periods?|dots?|slashes|backslashes|brackets?|parenthes[ie]s|asterisks?|pipes?|spaces)"
+)
+_A_WORD = r"[A-Za-z0-9][\w.:/@#+-]*?"
+_REPLACE_BARE = re.compile(
+    r"\b(?:replace|change|swap)\s+(?:(?:every|each|all)\s+(?:(?:occurrences?|instances?)\s+of\s+)?)?"
+    rf"(?!(?:{_SYMBOLS}|a|an|the|all|every|each|it|them|this|that)\b)(?P<bare_old>{_A_WORD})\s+"
+    rf"(?:with|to|for|by)\s+(?!(?:{_SYMBOLS}|a|an|the|it|them)\b)(?P<bare>{_A_WORD})\s+"
+    r"(?:in|throughout|within|across)\s+" + _FILE_AT,
+    re.I,
+)
+
 # Words that name no item of a list: "Add tests to the end of test_a.py" adds code.
 _NOT_ITEM = (
     r"(?:a|an|the|some|more|any|it|them|this|that|these|those|another|one|two|three|tests?"
@@ -177,6 +192,7 @@ SET_VERB = re.compile(_SET, re.I)
 _ONE_QUOTED = _quote()
 QUOTED_ITEMS = re.compile(
     r"\b(?:write|save|put|add|append|insert|include|list)\s+"
+    r"(?:the\s+)?(?:(?:lines?|words?|items?|entries|names?|phrases?)\s+)?"
     rf"(?P<items>{_ONE_QUOTED}(?:\s*(?:,\s*(?:and\s+)?|and\s+){_ONE_QUOTED})+)"
     rf"\s+(?:(?:in)?to|in|at\s+the\s+(?:end|bottom)\s+of)\s+{_FILE_AT}",
     re.I,
@@ -194,6 +210,7 @@ PATTERNS = (
     _ADD_ITEM,
     _PUT_WORD,
     _NAMED_WORDS,
+    _REPLACE_BARE,
     _SET_VALUE,
     _SET_VALUE_LATER,
     _IN_FILE_SET,
