@@ -74,6 +74,28 @@ def test_the_tool_call_wins_over_text() -> None:
     assert len(plan_from(resp).subtasks) == 2
 
 
+@pytest.mark.parametrize("fenced", [True, False])
+def test_a_draft_then_the_final_plan_runs_the_final_one(*, fenced: bool) -> None:
+    draft = {"subtasks": [{"title": "Only a draft step", "description": "d"}]}
+    wrap = (lambda o: f"```json\n{json.dumps(o)}\n```") if fenced else json.dumps
+    text = f"A first draft:\n{wrap(draft)}\nOn second thought. Final plan:\n{wrap(PLAN)}\nDone."
+    resp = LlmResponse(id="m", model="claude-haiku-4-5", content=[TextBlock(text=text)])
+    asked: list[bool] = []
+
+    def later() -> bool:
+        asked.append(True)
+        return True
+
+    assert len(plan_from(resp, later=later).subtasks) == 2 and asked == [True]
+    # Ungated (a history recorded before), the first object is the plan, as it ran.
+    assert [s.title for s in plan_from(resp).subtasks] == ["Only a draft step"]
+
+
+def test_one_plan_in_a_reply_never_asks_for_the_later_reading() -> None:
+    resp = LlmResponse(id="m", model="claude-haiku-4-5", content=[TextBlock(text=json.dumps(PLAN))])
+    assert len(plan_from(resp, later=lambda: pytest.fail("asked")).subtasks) == 2
+
+
 def test_ids_default_to_positions_and_references_resolve_by_id_position_or_title() -> None:
     plan = with_graph(
         Plan(

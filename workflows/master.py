@@ -109,6 +109,9 @@ PATCH_MCP_TOOLS = "agentfleet-mcp-tools-1"
 # (agentfleet/delegation/forecast.py).
 # The forecast itself is pure code on data already in history: no command of its own.
 PATCH_FORECAST = "agentfleet-forecast-1"
+# A planner text holding a draft and then the final plan runs the final one. Histories
+# recorded before ran the first; the marker is written only when a reply holds two.
+PATCH_LAST_PLAN = "agentfleet-last-plan-1"
 
 # A planner reply cut off at max_tokens is asked again with this much more room.
 PLAN_TOKENS_CEILING = 32_000
@@ -842,7 +845,7 @@ class MasterAgentWorkflow:
                 last_error = f"the reply was cut off at {resp.usage.output_tokens} tokens"
                 continue
             try:
-                plan = plan_from(resp)
+                plan = plan_from(resp, later=lambda: workflow.patched(PATCH_LAST_PLAN))
                 outside = plan_errors(plan, self._tools) if self._tools else None
                 if outside is None:
                     return plan, attempt

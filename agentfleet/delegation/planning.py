@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pydantic
@@ -135,11 +135,50 @@ def legacy_parse_plan(text: str) -> Plan:
         raise ValueError(_describe(err)) from None
 
 
-def plan_from(resp: LlmResponse) -> Plan:
-    """The plan in a planner reply: its submit_plan call, else its text."""
+def json_objects(text: str) -> list[dict[str, Any]]:
+    """Every whole JSON object in a reply, in order: the fenced ones if any, else top-level."""
+    decoder = json.JSONDecoder()
+    fenced = []
+    for m in _FENCED.finditer(text):
+        try:
+            value, _ = decoder.raw_decode(m.group(1).strip())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            fenced.append(value)
+    if fenced:
+        return fenced
+    found, at = [], 0
+    while (start := text.find("{", at)) >= 0:
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            at = start + 1
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+        at = end
+    return found
+
+
+def plan_from(resp: LlmResponse, later: Callable[[], bool] | None = None) -> Plan:
+    """The plan in a planner reply: its submit_plan call, else its text.
+
+    A text that holds a draft and then the final plan ("Final plan: {...}") means the
+    last one that validates; `later` says whether that reading applies (workflows gate
+    it, so histories that took the first replay as they ran), and is asked only when
+    the text holds more than one object.
+    """
     for use in resp.tool_uses:
         if use.name == SUBMIT_PLAN:
             return parse_plan_data(use.input)
+    objects = json_objects(resp.text)
+    if len(objects) > 1 and objects[-1] != objects[0] and later is not None and later():
+        for data in reversed(objects):
+            try:
+                return parse_plan_data(data)
+            except ValueError:
+                continue
     return parse_plan(resp.text)
 
 

@@ -143,10 +143,15 @@ _DECLINED = re.compile(
 _DESTRUCTIVE = frozenset({"delete", "move", "edit", "append"})
 
 
-def _answer_problems(exp: Expectation, effects: list[Effect], answer: str) -> list[str]:
-    """What is wrong with work judged on its answer: a decline, or files changed unasked."""
+def _answer_problems(exp: Expectation, effects: list[Effect], answer: str | None) -> list[str]:
+    """What is wrong with work judged on its answer (None: it gave none).
+
+    No answer, a decline, or files changed unasked.
+    """
     problems = []
-    if _DECLINED.search(answer.strip()):
+    if answer is None:
+        problems.append("no file change was asked for and the agent gave no answer")
+    elif _DECLINED.search(answer.strip()):
         problems.append("the answer declines the task instead of doing it")
     if exp.hands_off:
         changed = list(dict.fromkeys(e.path for e in effects if e.op in _DESTRUCTIVE))
@@ -347,10 +352,8 @@ def check(
             + " that no tool call of this agent touched"
         )
     mode = "files" if exp.asks_for_files else "answer_only"
-    if mode == "answer_only" and not answered:
-        problems.append("no file change was asked for and the agent gave no answer")
     if mode == "answer_only":
-        problems += _answer_problems(exp, effects, answer)
+        problems += _answer_problems(exp, effects, answer if answered else None)
     checked = list(
         dict.fromkeys(
             [*exp.outputs, *exp.modified, *exp.removed, *exp.touched, *claimed, *exp.sources]
