@@ -319,6 +319,9 @@ async def test_a_refusal_is_a_clear_failure(client: Client, settings: Settings) 
     (node,) = result.tree.children
     assert node.status == "failed" and "ModelRefused" in (node.error or "")
     assert not (ws / "a.txt").exists()
+    # The master says which part fell short and why, not only that it is partial.
+    assert "1 of 1 parts did not complete" in (result.tree.error or "")
+    assert "ModelRefused" in (result.tree.error or "")
 
 
 async def test_invalid_tool_arguments_go_back_to_the_model_which_repairs_them(

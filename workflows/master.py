@@ -640,6 +640,12 @@ class MasterAgentWorkflow:
             )
         else:
             status = "partial"
+            # Each part that fell short, and why: what a person acts on.
+            short = [n for n in nodes if n.status != "completed"]
+            error = f"{len(short)} of {len(nodes)} parts did not complete: " + "; ".join(
+                f"{n.title[:80]} [{n.status}]" + (f": {n.error[:200]}" if n.error else "")
+                for n in short
+            )
         short_budget = [n for n in nodes if n.status == "budget_exhausted"]
         if status not in ("completed", "unverified") and (spend.exhausted or short_budget):
             status = "budget_exhausted"
