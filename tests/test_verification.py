@@ -996,6 +996,26 @@ def test_a_report_may_name_a_file_without_its_extension(tmp_path: Path) -> None:
     assert verify(tmp_path, _req(task, effects, "I wrote notes/SUMMARY with the gist.")).passed
 
 
+def test_a_sort_that_leaves_files_loose_is_not_done(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    (inbox / "pdf").mkdir(parents=True)
+    (inbox / "pdf" / "a.pdf").write_text("a")
+    (inbox / "b.png").write_text("b")
+    (inbox / "index.md").write_text("- pdf/a.pdf\n")
+    effects = [
+        Effect(op="move", path="inbox/pdf/a.pdf", src="inbox/a.pdf"),
+        Effect(op="write", path="inbox/index.md"),
+    ]
+    task = "Sort the files in inbox/ by type"
+    v = verify(tmp_path, _req(task, effects, "Sorted inbox/."))
+    # index.md is the work's own file; b.png was never sorted.
+    assert not v.passed and v.mismatched == ["inbox/"] and "unsorted: b.png" in v.reason
+    (inbox / "png").mkdir()
+    (inbox / "b.png").rename(inbox / "png" / "b.png")
+    effects.append(Effect(op="move", path="inbox/png/b.png", src="inbox/b.png"))
+    assert verify(tmp_path, _req(task, effects, "Sorted inbox/.")).passed
+
+
 def test_the_words_pass_however_a_person_would_read_them(tmp_path: Path) -> None:
     (tmp_path / "todo.txt").write_text("- Buy\n  milk.\n")
     effects = [Effect(op="write", path="todo.txt")]

@@ -84,6 +84,11 @@ class _Workspace:
             return "dir"
         return "file" if os.path.lexists(target) else None
 
+    def folder(self, rel: str) -> Path | None:
+        """The folder `rel` names inside the root, if it is one."""
+        target = self._inside(rel)
+        return target if target is not None and target.is_dir() else None
+
     def text(self, rel: str) -> str | None:
         """A file's text, read once per check; None if it is no file or too large to judge."""
         if rel not in self._texts:
@@ -286,6 +291,32 @@ def _check_whole(ws: _Workspace, mutating: list[Effect], f: _Findings) -> None:
             f.mismatch(path, f'{path} stands "{note[:60]}" in for text it left out')
 
 
+def _check_spread(ws: _Workspace, exp: Expectation, mutating: list[Effect], f: _Findings) -> None:
+    """A folder sorted into subfolders keeps no loose file the work did not write itself."""
+    written = {e.path for e in mutating if e.op in ("write", "append", "edit", "copy")}
+    for folder in exp.spread:
+        path = folder.rstrip("/")
+        target = ws.folder(path)
+        if target is None:
+            continue
+        loose = sorted(
+            p.name
+            for p in target.iterdir()
+            if p.is_file() and not p.name.startswith(".") and f"{path}/{p.name}" not in written
+        )
+        if loose:
+            shown = ", ".join(loose[:5]) + (f" and {len(loose) - 5} more" if len(loose) > 5 else "")
+            f.mismatch(folder, f"{folder} still holds files left unsorted: {shown}")
+
+
+def _check_contents(ws: _Workspace, exp: Expectation, mutating: list[Effect], f: _Findings) -> None:
+    """What is there holds what was asked: the words, whole text, content, sorted folders."""
+    _check_words(ws, exp, f)
+    _check_whole(ws, mutating, f)
+    _check_filled(ws, exp, f)
+    _check_spread(ws, exp, mutating, f)
+
+
 def _looked_at(path: str, effects: Iterable[Effect]) -> bool:
     """Whether a call read, listed, searched or acted on the path, or listed a folder above it."""
     for e in effects:
@@ -330,9 +361,7 @@ def check(
     mutating = [e for e in effects if e.op in MUTATING_OPS]
     found = _Findings()
     _check_paths(ws, exp, mutating, found)
-    _check_words(ws, exp, found)
-    _check_whole(ws, mutating, found)
-    _check_filled(ws, exp, found)
+    _check_contents(ws, exp, mutating, found)
     _check_touched(exp.touched, mutating, found)
     problems = found.problems
     if exp.effects_required and not mutating:

@@ -315,6 +315,12 @@ SPREAD = re.compile(
     r"(?:folders|directories)\b",
     re.I,
 )
+# How a sort spreads a folder's files out: "... into subfolders", "... by type".
+SPREAD_HOW = re.compile(
+    r"\binto\s+(?:separate\s+|new\s+)?(?:sub)?(?:folders|directories)\b"
+    r"|\bby\s+(?:file\s+)?(?:type|extension|kind|format|date|year|month|category|topic)\b",
+    re.I,
+)
 # "Duplicate template.txt as letter.txt", "a backup copy of a.yaml named a.yaml.bak":
 # the copy's name, while the original stays.
 COPY_NAMED = re.compile(

@@ -28,6 +28,9 @@ class Expectation:
     lines: list[tuple[str, str]] = field(default_factory=list)
     # "key\0value": a line of a settings file must set the key to the value.
     pairs: list[tuple[str, str]] = field(default_factory=list)
+    # Folders whose files a sort spreads into subfolders ("Sort inbox/ by type"): no
+    # file the work did not write may be left loose in them.
+    spread: list[str] = field(default_factory=list)
     # A question, or work asked to leave the files alone: nothing may be moved, deleted
     # or rewritten by it.
     hands_off: bool = False
@@ -186,6 +189,11 @@ def _moved(body: str) -> list[Event]:
     events += [(m.start(), "gone", m.group("path")) for m in pt.DELETE_DIR.finditer(body)]
     for pattern in (pt.SORT, pt.REMOVE_MANY, pt.SPREAD, pt.FOLDERS_IN, pt.IN_DIR_WORK):
         events += [(m.start(), "touch", m.group("dir")) for m in pattern.finditer(body)]
+    for pattern in (pt.SORT, pt.SPREAD):
+        for m in pattern.finditer(body):
+            clause = body[m.start() :].split(";", 1)[0].split("\n", 1)[0]
+            if pattern is pt.SPREAD or pt.SPREAD_HOW.search(clause):
+                events.append((m.start(), "spread", m.group("dir")))
     for m in pt.SORT_NAMED.finditer(body):
         events.append((m.start(), "touch", m.group("dir") or m.group("named")))
     for m in pt.RENAME_DIR.finditer(body):
@@ -275,8 +283,11 @@ def expect(text: str) -> Expectation:
             wants_change = True
         elif kind == "gone":
             add_path(exp.removed, value)
-        elif kind == "touch":
-            add_path(exp.touched, value if value.endswith("/") else value + "/")
+        elif kind in ("touch", "spread"):
+            folder = value if value.endswith("/") else value + "/"
+            add_path(exp.touched, folder)
+            if kind == "spread":
+                add_path(exp.spread, folder)
         elif kind == "fill":
             folder = norm(value.rstrip("/") + "/")
             add_path(exp.outputs, folder)
