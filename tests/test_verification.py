@@ -1016,6 +1016,39 @@ def test_a_sort_that_leaves_files_loose_is_not_done(tmp_path: Path) -> None:
     assert verify(tmp_path, _req(task, effects, "Sorted inbox/.")).passed
 
 
+@pytest.mark.parametrize(
+    ("task", "content", "passed"),
+    [
+        ("Sort the lines of words.txt alphabetically", "apple\nBanana\ncherry\n", True),
+        # As `sort` orders text: capitals first.
+        ("Sort the lines of words.txt alphabetically", "Banana\napple\ncherry\n", True),
+        ("Sort the lines of words.txt alphabetically", "cherry\nbanana\napple\n", False),
+        ("Sort words.txt in reverse order", "cherry\nbanana\napple\n", True),
+        ("Sort words.txt", "word\nb\na\n", False),
+        ("Sort words.txt", "WORDS\na\nb\n", True),
+        ("Remove every line that starts with # from words.txt", "a\n  # b\nc\n", False),
+        ("Remove every line that starts with # from words.txt", "a\nc # d\n", True),
+    ],
+)
+def test_lines_keep_the_rule_the_task_gives_them(
+    tmp_path: Path, task: str, content: str, *, passed: bool
+) -> None:
+    (tmp_path / "words.txt").write_text(content)
+    effects = [Effect(op="write", path="words.txt")]
+    v = verify(tmp_path, _req(task, effects, "Done with words.txt."))
+    assert v.passed is passed, v.reason
+
+
+def test_what_is_merged_is_read_first(tmp_path: Path) -> None:
+    for name in ("part1.txt", "part2.txt"):
+        (tmp_path / name).write_text(f"{name}\n")
+    (tmp_path / "full.txt").write_text("part1.txt\n")
+    effects = [Effect(op="read", path="part1.txt"), Effect(op="write", path="full.txt")]
+    task = "Merge part1.txt and part2.txt into full.txt"
+    v = verify(tmp_path, _req(task, effects, "Merged them into full.txt."))
+    assert not v.passed and v.unread == ["part2.txt"]
+
+
 def test_the_words_pass_however_a_person_would_read_them(tmp_path: Path) -> None:
     (tmp_path / "todo.txt").write_text("- Buy\n  milk.\n")
     effects = [Effect(op="write", path="todo.txt")]

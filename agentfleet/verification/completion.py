@@ -33,7 +33,15 @@ from agentfleet.contracts.models import MUTATING_OPS, Effect, Verification, Veri
 from agentfleet.contracts.status import NodeStatus
 from agentfleet.delegation.prompts import REPORTS_HEADER
 from agentfleet.verification.intent import Expectation, add_path, claimed_changes, expect, norm
-from agentfleet.verification.intent.content import elided, holds, lacks, on_a_line, sets
+from agentfleet.verification.intent.content import (
+    elided,
+    holds,
+    in_order,
+    lacks,
+    none_start,
+    on_a_line,
+    sets,
+)
 
 # Dependency reports and input-file lists are context for the model, not the
 # task's own wording: an output named in a sibling's report is not this one's.
@@ -263,6 +271,8 @@ _WORDS = (
     ("lacks", lacks, "still contains"),
     ("lines", on_a_line, "has no line that is just"),
     ("pairs", sets, "has no line that sets"),
+    ("starts", none_start, "still has a line starting with"),
+    ("ordered", in_order, "is not in this order:"),
 )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from agentfleet.verification.intent import words as wd
 
@@ -32,8 +32,9 @@ class Wanted:
     text: str
     # holds: somewhere in the file; lacks: gone from it (taken out, or replaced);
     # line: a line of its own ("one per line"); pair: "key\0value", a line that sets the
-    # key to the value ("set debug to false in settings.ini").
-    how: Literal["holds", "lacks", "line", "pair"] = "holds"
+    # key to the value ("set debug to false in settings.ini"); start: no line starts with
+    # the text; order: the lines are in order, text "asc" or "desc".
+    how: Literal["holds", "lacks", "line", "pair", "start", "order"] = "holds"
 
 
 def _group(m: re.Match[str], name: str) -> str | None:
@@ -169,7 +170,55 @@ def _phrasings(text: str) -> list[tuple[int, int, list[Wanted]]]:
                 continue
             if asked := _asked(m, text):
                 found.append((m.start(), m.end(), asked))
-    return found + _after_colon(text) + _quoted_items(text) + _own_lines(text) + _numbers(text)
+    lists = _own_lines(text) + _numbers(text)
+    return found + _after_colon(text) + _quoted_items(text) + lists + _line_rules(text)
+
+
+def _line_rules(text: str) -> list[tuple[int, int, list[Wanted]]]:
+    """Rules every line must keep: in order after a sort, none starting as removed."""
+    found: list[tuple[int, int, list[Wanted]]] = []
+    for m in wd.SORTED.finditer(text):
+        how = m.group("how")
+        if not wd.NOT_OWN_ORDER.search(how):
+            order = "desc" if wd.DESCENDING.search(how) else "asc"
+            path = m.group("file").strip("`'\"")
+            found.append((m.start(), m.end(), [Wanted(path, order, how="order")]))
+    for m in wd.LINES_STARTING.finditer(text):
+        path, prefix = _file_of(m, text), _group(m, "text")
+        if path and prefix:
+            found.append((m.start(), m.end(), [Wanted(path.strip("`'\""), prefix, how="start")]))
+    return found
+
+
+def none_start(content: str, prefix: str) -> bool:
+    """Whether no line starts with the prefix (leading white space aside)."""
+    return not any(line.lstrip().startswith(prefix) for line in content.splitlines())
+
+
+def _by_value(line: str) -> tuple[int, float, str]:
+    number = re.fullmatch(r"-?\d+(?:\.\d+)?", line)
+    return (0, float(line), "") if number else (1, 0.0, line.casefold())
+
+
+# The orders a sort may honestly mean: numbers by value and words A to Z, case aside, or
+# as `sort` and sorted() order text, code point by code point.
+_ORDERS = (_by_value, str.casefold, str)
+
+
+def in_order(content: str, how: str) -> bool:
+    """Whether the file's lines are sorted, or reversed for "desc".
+
+    Blank lines aside, and a first line that reads as a header ("name,age", "# Names",
+    "NAMES") may stay on top.
+    """
+    lines = [ln.strip() for ln in content.splitlines() if ln.strip()]
+    header = bool(lines) and bool(re.search(r"[,\t:|]|^#", lines[0]) or lines[0].isupper())
+    for key in _ORDERS:
+        keys: list[Any] = [key(ln) for ln in lines]
+        for run in (keys, keys[1:]) if header else (keys,):
+            if run == sorted(run, reverse=how == "desc"):
+                return True
+    return False
 
 
 _SPLIT_ITEMS = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")

@@ -511,6 +511,8 @@ _LOOK_VERB = (
     # "list" as a verb: "a todo list with 3 items in todo.md" is a noun.
     r"|search|grep|list(?=\s+(?:all|every|each|the|my|our|files?|everything|what|which|out"
     r"|[\w.-]+/))|find|collect|extract|gather|pull|quote|translate|tally"
+    # What is merged is read first: "Merge part1.txt and part2.txt into full.txt".
+    r"|merge|combine|concatenate|join"
     r"|(?:gist|summary|overview|digest|synopsis|recap|contents?|list|table|count)\s+of"
     r"|based\s+on|according\s+to"
     r"|open|show\s+me|how\s+many|how\s+(?:big|large|long|old)|(?:size|length)\s+of"

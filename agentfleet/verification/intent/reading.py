@@ -28,6 +28,10 @@ class Expectation:
     lines: list[tuple[str, str]] = field(default_factory=list)
     # "key\0value": a line of a settings file must set the key to the value.
     pairs: list[tuple[str, str]] = field(default_factory=list)
+    # No line may start with the text ("Remove the lines starting with #"); the lines are
+    # in order ("asc" or "desc") after a sort.
+    starts: list[tuple[str, str]] = field(default_factory=list)
+    ordered: list[tuple[str, str]] = field(default_factory=list)
     # Folders whose files a sort spreads into subfolders ("Sort inbox/ by type"): no
     # file the work did not write may be left loose in them.
     spread: list[str] = field(default_factory=list)
@@ -47,6 +51,8 @@ class Expectation:
         self.lacks = [w for w in self.lacks if w[0] in paths]
         self.lines = [w for w in self.lines if w[0] in paths]
         self.pairs = [w for w in self.pairs if w[0] in paths]
+        self.starts = [w for w in self.starts if w[0] in paths]
+        self.ordered = [w for w in self.ordered if w[0] in paths]
 
     @property
     def asks_for_files(self) -> bool:
@@ -316,7 +322,14 @@ def _words(exp: Expectation, text: str) -> None:
 
     Nowhere else: "Tell me whether app.log contains 'ERROR'" asks nothing of app.log.
     """
-    by_how = {"holds": exp.contains, "lacks": exp.lacks, "line": exp.lines, "pair": exp.pairs}
+    by_how = {
+        "holds": exp.contains,
+        "lacks": exp.lacks,
+        "line": exp.lines,
+        "pair": exp.pairs,
+        "start": exp.starts,
+        "order": exp.ordered,
+    }
     for w in wanted(text):
         pair = (norm(w.path), w.text)
         if pair not in by_how[w.how]:
