@@ -115,8 +115,12 @@ async def assert_delivered_once(
     receipts = [r for n in nodes for r in n.receipts if r.ok]
     chats = [s for s in spans if s.attributes.get(OP) == "chat" and s.span.status.code != 2]
     by_response = Counter(s.attributes.get(tn.GEN_AI_RESPONSE_ID) for s in chats)
-    assert len(chats) == len(receipts), (len(chats), len(receipts))
     assert all(by_response[r.request_id] == 1 for r in receipts), by_response
+    # A kill that lands after the API answered but before the activity completed leaves
+    # an ok chat span with no ok receipt: that call was cut mid-flight and paid for, and
+    # the next attempt's receipts mark it cut. Only such calls may have a span over.
+    cut = [r for n in nodes for r in n.receipts if r.cut]
+    assert 0 <= len(chats) - len(receipts) <= len(cut), (len(chats), len(receipts), len(cut))
     # Every tool call of the tree ran as a tool activity whose final attempt has its span.
     tools = {
         (s.attributes[tn.GEN_AI_AGENT_ID], s.attributes["agentfleet.activity_id"])
