@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path, PurePosixPath
 
 from agentfleet.atomic import atomic_write_bytes
@@ -43,6 +44,10 @@ from agentfleet.sandbox.args import (
 )
 
 TRASH = ".trash"
+# The first version of each file a run changed, for the completion check: a targeted
+# edit must leave the rest of the file as it was (agentfleet/verification/kept.py).
+ORIGINALS = ".originals"
+NEW_MARK = ".new"
 _RUN_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -50,6 +55,11 @@ def run_key(agent_id: str) -> str:
     """The trash folder of one agent run: its id, made a safe single name."""
     key = _RUN_UNSAFE.sub("_", agent_id).strip("._")[:120]
     return key or "unknown-run"
+
+
+def original_of(root: Path, agent_id: str, rel: str) -> Path:
+    """Where the sandbox keeps `rel` as it was before the run `agent_id` first changed it."""
+    return Path(root) / TRASH / ORIGINALS / run_key(agent_id) / rel
 
 
 class SandboxCore:
@@ -125,7 +135,11 @@ class SandboxCore:
         return printable(rel if rel != "." else ".")
 
     def _file_count(self) -> int:
-        return sum(len(files) for _, _, files in os.walk(self.root))
+        # The kept originals are the sandbox's own record, one per file a run changed.
+        kept = self.trash / ORIGINALS
+        return sum(
+            len(files) for top, _, files in os.walk(self.root) if not Path(top).is_relative_to(kept)
+        )
 
     def _check_room(self, target: Path) -> None:
         if not os.path.lexists(target) and self._file_count() >= self.max_files:
@@ -200,6 +214,7 @@ class SandboxCore:
                 # the file untouched keeps its mtime and inode stable.
                 return f"wrote {len(data)} bytes to {shown} (unchanged: already present)", True
             self._check_room(target)
+            self.keep_original(target)
             self.replace_file(target, data)
         return f"wrote {len(data)} bytes to {shown}", False
 
@@ -235,6 +250,27 @@ class SandboxCore:
             dst.parent.mkdir(parents=True, exist_ok=True)
             self.rename_noreplace(src, dst)
         return f"moved {s} -> {d}", False
+
+    def keep_original(self, target: Path) -> None:
+        """Keep a file as it was before this run first changes it (once; a retry keeps it).
+
+        A file the run makes is marked new (`<name>.new`), so its own later edits are
+        never taken for the file as it was. Only regular files small enough to edit
+        are kept: the check reads them whole.
+        """
+        keep = original_of(self.root, self.run_id, self.display(target))
+        made = keep.with_name(keep.name + NEW_MARK)
+        if os.path.lexists(keep) or os.path.lexists(made):
+            return
+        try:
+            st = target.lstat()
+        except FileNotFoundError:
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            made.touch()
+            return
+        if stat.S_ISREG(st.st_mode) and st.st_size <= _io.EDIT_LIMIT:
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(keep, target.read_bytes(), mode=0o600)
 
     @staticmethod
     def replace_file(target: Path, data: bytes) -> None:

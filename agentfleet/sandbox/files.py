@@ -290,6 +290,7 @@ class FileTools(SandboxCore):
                 f"{shown} would grow to {len(data)} bytes; the limit is {EDIT_LIMIT} bytes"
             )
         self._note_intent(data)
+        self.keep_original(target)
         self.replace_file(target, data)
 
     def append_file(self, args: AppendFileArgs) -> tuple[str, bool]:

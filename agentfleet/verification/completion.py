@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from agentfleet.contracts.models import MUTATING_OPS, Effect, Verification, VerifyRequest
 from agentfleet.contracts.status import NodeStatus
 from agentfleet.delegation.prompts import REPORTS_HEADER
+from agentfleet.sandbox.box import original_of
 from agentfleet.verification.intent import Expectation, add_path, claimed_changes, expect, norm
 from agentfleet.verification.intent.content import (
+    counts,
     elided,
     holds,
     in_order,
@@ -42,6 +44,7 @@ from agentfleet.verification.intent.content import (
     on_a_line,
     sets,
 )
+from agentfleet.verification.kept import Touch, lost_lines
 
 # Dependency reports and input-file lists are context for the model, not the
 # task's own wording: an output named in a sibling's report is not this one's.
@@ -91,6 +94,19 @@ class _Workspace:
         if target.is_dir():
             return "dir"
         return "file" if os.path.lexists(target) else None
+
+    def files_under(self, rel: str, limit: int = 200) -> list[str]:
+        """`rel` if it is a file, else the files below it (the trash aside), up to `limit`."""
+        if self.kind(rel) == "file":
+            return [rel]
+        top = self.folder(rel)
+        found: list[str] = []
+        for here, dirs, files in os.walk(top) if top is not None else ():
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            found += [str((Path(here) / n).relative_to(self.root)) for n in sorted(files)]
+            if len(found) >= limit:
+                return found[:limit]
+        return found
 
     def folder(self, rel: str) -> Path | None:
         """The folder `rel` names inside the root, if it is one."""
@@ -273,6 +289,7 @@ _WORDS = (
     ("pairs", sets, "has no line that sets"),
     ("starts", none_start, "still has a line starting with"),
     ("ordered", in_order, "is not in this order:"),
+    ("counted", counts, "does not have this many items:"),
 )
 
 
@@ -319,12 +336,86 @@ def _check_spread(ws: _Workspace, exp: Expectation, mutating: list[Effect], f: _
             f.mismatch(folder, f"{folder} still holds files left unsorted: {shown}")
 
 
-def _check_contents(ws: _Workspace, exp: Expectation, mutating: list[Effect], f: _Findings) -> None:
-    """What is there holds what was asked: the words, whole text, content, sorted folders."""
+Original = Callable[[str], str | None]
+"""A file as it was before the agent first changed it, if the sandbox kept it."""
+
+
+def _check_contents(
+    ws: _Workspace, exp: Expectation, mutating: list[Effect], f: _Findings, original: Original
+) -> None:
+    """What is there holds what was asked.
+
+    The words, the whole text, some content, sorted folders, and the rest of a file a
+    targeted edit changed.
+    """
     _check_words(ws, exp, f)
     _check_whole(ws, mutating, f)
     _check_filled(ws, exp, f)
     _check_spread(ws, exp, mutating, f)
+    _check_kept(ws, exp, f, original)
+    _check_collected(ws, exp, f)
+
+
+def _collected_tails(ws: _Workspace, word: str, src: str, out: str) -> list[str]:
+    """What follows the word on each line of the source that holds it.
+
+    "# TODO: fix x" gives "fix x". Lines with less than two words after the word say
+    too little to look for.
+    """
+    case = word.lower() != word
+    tails = []
+    for rel in ws.files_under(src):
+        for line in (ws.text(rel) or "").splitlines() if rel != out else ():
+            at = line.find(word) if case else line.lower().find(word.lower())
+            tail = line[at + len(word) :].strip(" \t:-#/*>") if at >= 0 else ""
+            if len(tail.split()) >= 2:
+                tails.append(tail)
+    return tails
+
+
+def _check_collected(ws: _Workspace, exp: Expectation, f: _Findings) -> None:
+    """Lines collected into a file are there: each source line that holds the word."""
+    for out, word, src in exp.collects:
+        content = ws.text(out)
+        if content is None:
+            continue
+        missing = [t for t in _collected_tails(ws, word, src, out) if not holds(content, t)]
+        if missing:
+            shown = ", ".join(repr(t[:40]) for t in missing[:3])
+            f.mismatch(out, f'{out} lacks the lines with "{word}" from {src}: {shown}')
+
+
+def _touch_of(exp: Expectation, path: str) -> Touch | None:
+    """How a targeted task touches a file's lines; None when it reshapes the whole file."""
+
+    def said(items: list[tuple[str, str]]) -> tuple[str, ...]:
+        return tuple(w for p, w in items if p == path)
+
+    if path.endswith(".json") or exp.reshapes or said(exp.ordered):
+        return None
+    pairs = [p.split("\0", 1) for p in said(exp.pairs)]
+    touch = Touch(
+        gone=said(exp.lacks),
+        added=(*said(exp.contains), *said(exp.lines), *(v for _, v in pairs)),
+        keys=tuple(w for k, _ in pairs for w in k.split()),
+        starts=said(exp.starts),
+    )
+    return touch if any((touch.gone, touch.added, touch.keys, touch.starts)) else None
+
+
+def _check_kept(ws: _Workspace, exp: Expectation, f: _Findings, original: Original) -> None:
+    """A file changed in place for a few words keeps its other lines, as they were."""
+    for path in exp.modified:
+        touch = _touch_of(exp, path)
+        before = original(path) if touch is not None else None
+        after = ws.text(path)
+        if touch is None or before is None or after is None:
+            continue
+        lost = lost_lines(before, after, touch)
+        if lost:
+            shown = ", ".join(repr(line[:40]) for line in lost[:3])
+            more = f" and {len(lost) - 3} more" if len(lost) > 3 else ""
+            f.mismatch(path, f"{path} did not keep the rest of its text as it was: {shown}{more}")
 
 
 def _looked_at(path: str, effects: Iterable[Effect]) -> bool:
@@ -360,6 +451,7 @@ def check(
     *,
     answered: bool = True,
     answer: str = "",
+    original: Original | None = None,
 ) -> Verification:
     """Check one agent's work in `root` against what was expected and what it claimed.
 
@@ -371,7 +463,7 @@ def check(
     mutating = [e for e in effects if e.op in MUTATING_OPS]
     found = _Findings()
     _check_paths(ws, exp, mutating, found)
-    _check_contents(ws, exp, mutating, found)
+    _check_contents(ws, exp, mutating, found, original or (lambda _: None))
     _check_touched(exp.touched, mutating, found)
     problems = found.problems
     if exp.effects_required and not mutating:
@@ -447,7 +539,12 @@ def verify(root: Path, req: VerifyRequest) -> Verification:
         claimed,
         answered=bool(req.report.strip()),
         answer=req.report,
+        original=lambda rel: _kept_text(original_of(root, req.agent_id, rel)),
     )
+
+
+def _kept_text(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
 
 
 def settle(outcome: Verification) -> tuple[NodeStatus, str | None]:

@@ -33,8 +33,9 @@ class Wanted:
     # holds: somewhere in the file; lacks: gone from it (taken out, or replaced);
     # line: a line of its own ("one per line"); pair: "key\0value", a line that sets the
     # key to the value ("set debug to false in settings.ini"); start: no line starts with
-    # the text; order: the lines are in order, text "asc" or "desc".
-    how: Literal["holds", "lacks", "line", "pair", "start", "order"] = "holds"
+    # the text; order: the lines are in order, text "asc" or "desc"; count: "LOW-HIGH"
+    # items (lines, or one line's comma-separated parts), HIGH empty for no bound.
+    how: Literal["holds", "lacks", "line", "pair", "start", "order", "count"] = "holds"
 
 
 def _group(m: re.Match[str], name: str) -> str | None:
@@ -170,8 +171,54 @@ def _phrasings(text: str) -> list[tuple[int, int, list[Wanted]]]:
                 continue
             if asked := _asked(m, text):
                 found.append((m.start(), m.end(), asked))
-    lists = _own_lines(text) + _numbers(text)
+    lists = _own_lines(text) + _numbers(text) + _shapes(text)
     return found + _after_colon(text) + _quoted_items(text) + lists + _line_rules(text)
+
+
+def _shapes(text: str) -> list[tuple[int, int, list[Wanted]]]:
+    """Described content a reader can still count or name.
+
+    A haiku's lines, a list's items, the name of the thing a file is for.
+    """
+    found: list[tuple[int, int, list[Wanted]]] = []
+    for m in wd.HAIKU.finditer(text):
+        found.append((m.start(), m.end(), [Wanted(_bare(m.group("file")), "3-4", how="count")]))
+    for m in wd.COUNTED.finditer(text):
+        said = (m.group("n") or m.group("m")).lower()
+        n = wd.NUMBER_WORDS.get(said) or int(said)
+        path = _bare(m.group("file") or m.group("file2"))
+        found.append((m.start(), m.end(), [Wanted(path, f"{n}-", how="count")]))
+    for m in wd.NAMED_THING.finditer(text):
+        sentence = _sentence(text, m.start(), m.end())
+        named = wd.ONE_FILE.search(sentence)
+        name = m.group("q1") or m.group("q2") or m.group("name")
+        if named and not wd.TRANSFORMED.search(sentence):
+            found.append((m.start(), m.end(), [Wanted(_bare(named.group("file")), name)]))
+    return found
+
+
+def _bare(path: str) -> str:
+    return path.strip("`'\"")
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    """The sentence around a match: from the last stop before it to the next after it."""
+    stops = [m.end() for m in wd.CLAUSE_END.finditer(text, 0, start)]
+    begin = stops[-1] if stops else 0
+    stop = wd.CLAUSE_END.search(text, end)
+    return text[begin : stop.start() if stop else len(text)]
+
+
+def counts(content: str, span: str) -> bool:
+    """Whether the content has as many items as asked: lines, or one line's listed parts."""
+    low, _, high = span.partition("-")
+    lines = [marker_free(ln) for ln in content.splitlines() if ln.strip()]
+    n = (
+        len(lines)
+        if len(lines) != 1
+        else len(re.split(r"\s*[,;]\s*(?:and\s+)?|\s+and\s+", lines[0]))
+    )
+    return int(low) <= n and (not high or n <= int(high))
 
 
 def _line_rules(text: str) -> list[tuple[int, int, list[Wanted]]]:
@@ -314,6 +361,11 @@ def holds(content: str, words: str) -> bool:
 
 # A bullet, a number, a checkbox ("- [ ] passport"), or a bullet and a checkbox.
 _MARKER = re.compile(r"^(?:[-*+\u2022]|\d+[.)])?\s*(?:\[[ xX]?\]\s*)?")
+
+
+def marker_free(line: str) -> str:
+    """A line without the bullet, number or checkbox a list puts before its item."""
+    return _MARKER.sub("", line.strip())
 
 
 def on_a_line(content: str, words: str) -> bool:

@@ -155,7 +155,8 @@ MOVE_MANY = re.compile(
     r"|\*\.\w+)"
     r"[^;\n]*?\b(?:in)?to\s+"
     rf"(?:an?\s+(?:new\s+)?|the\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}{_Q}{_NOT_HOW}{_NOT_WHICH}"
-    rf"(?P<dir>{_DIR}|{_NAME}/?){_Q}(?![\w/]|\.\w)",
+    # "... into urgent.txt" names a file, not a folder.
+    rf"(?!{_FILE}{_Q}(?![\w/]))(?P<dir>{_DIR}|{_NAME}/?){_Q}(?![\w/]|\.\w)",
     re.I,
 )
 REMOVE_MANY = re.compile(
@@ -271,6 +272,27 @@ WANTS_CONTENT = re.compile(
 EMPTY_OK = re.compile(
     r"\b(?:empty|blank|touch|placeholder|zero[- ]byte|stub|copy|move|rename|duplicate|back\s*up)\b"
     r"|\.(?:gitkeep|keep)\b",
+    re.I,
+)
+# "Collect every line with TODO in it from the files in src/ into todos.txt", "Extract the
+# lines containing ERROR from app.log into errors.txt": the lines themselves go there.
+COLLECT_LINES = re.compile(
+    r"\b(?:collect|gather|extract|pull|copy|save|put|write|find|grep|list)\s+(?:out\s+)?"
+    r"(?:all\s+|every\s+|each\s+|any\s+)?(?:of\s+)?(?:the\s+)?lines?\s+(?:that\s+)?"
+    r"(?:with|containing|contains?|mentioning|mentions?|including|includes?|matching)\s+"
+    r"(?:the\s+word\s+)?(?:'(?P<q1>[^'\n]+)'|\"(?P<q2>[^\"\n]+)\"|(?P<word>[^\s'\"]+))"
+    r"(?:\s+in\s+(?:it|them))?\s+(?:from|in|across)\s+(?:all\s+)?(?:the\s+)?(?:files?\s+in\s+)?"
+    rf"{_Q}(?P<src>{_FILE}|{_DIR}){_Q}(?![\w/])[^;\n]*?\b(?:in)?to\s+{_FILLER}(?:file\s+)?"
+    + FILE_PATH,
+    re.I,
+)
+# Work that reshapes a whole file: no line of it need survive as it was.
+RESHAPES = re.compile(
+    r"\b(?:rewrite|rewrote|refactor|reformat|format|restructure|reorgani[sz]e|clean|tidy|sort"
+    r"|convert|translate|summari[sz]e|shorten|simplify|rephrase|reword|overwrite|dedupe"
+    r"|de-?duplicate|capitali[sz]e|lowercase|uppercase|wrap|reflow|indent|number|trim|truncate"
+    r"|empty|clear|whatever|everything|entire|whole|contents?|redo|regenerate|proofread|correct"
+    r"|fix\s+(?:the\s+)?(?:grammar|spelling|formatting|indentation|style))\b",
     re.I,
 )
 HANDS_OFF = re.compile(

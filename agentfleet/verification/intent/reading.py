@@ -32,12 +32,18 @@ class Expectation:
     # in order ("asc" or "desc") after a sort.
     starts: list[tuple[str, str]] = field(default_factory=list)
     ordered: list[tuple[str, str]] = field(default_factory=list)
+    # "LOW-HIGH" items a described content has: a haiku's three lines, a list's N items.
+    counted: list[tuple[str, str]] = field(default_factory=list)
     # Folders whose files a sort spreads into subfolders ("Sort inbox/ by type"): no
     # file the work did not write may be left loose in them.
     spread: list[str] = field(default_factory=list)
     # A question, or work asked to leave the files alone: nothing may be moved, deleted
     # or rewritten by it.
     hands_off: bool = False
+    # (output, word, source): every line of the source holding the word goes to the output.
+    collects: list[tuple[str, str, str]] = field(default_factory=list)
+    # Work that reshapes whole files (a rewrite, a sort): no line need stay as it was.
+    reshapes: bool = False
     # Words that make what the work writes (a summary, a list): a file it makes empty
     # is not that, unless an empty file is what was asked.
     wants_content: bool = False
@@ -53,6 +59,7 @@ class Expectation:
         self.pairs = [w for w in self.pairs if w[0] in paths]
         self.starts = [w for w in self.starts if w[0] in paths]
         self.ordered = [w for w in self.ordered if w[0] in paths]
+        self.counted = [w for w in self.counted if w[0] in paths]
 
     @property
     def asks_for_files(self) -> bool:
@@ -269,6 +276,10 @@ def expect(text: str) -> Expectation:
     asked = _one_question(text)
     exp.hands_off = bool(asked or pt.HANDS_OFF.search(body))
     exp.wants_content = bool(pt.WANTS_CONTENT.search(body)) and not pt.EMPTY_OK.search(body)
+    exp.reshapes = bool(pt.RESHAPES.search(body))
+    for m in pt.COLLECT_LINES.finditer(text):
+        word = m.group("q1") or m.group("q2") or m.group("word")
+        exp.collects.append((norm(m.group("file")), word, norm(m.group("src"))))
     if looks or asked:
         return exp
     last_dir: str | None = None
@@ -329,6 +340,7 @@ def _words(exp: Expectation, text: str) -> None:
         "pair": exp.pairs,
         "start": exp.starts,
         "order": exp.ordered,
+        "count": exp.counted,
     }
     for w in wanted(text):
         pair = (norm(w.path), w.text)

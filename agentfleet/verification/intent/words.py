@@ -257,6 +257,29 @@ SEPARATE_LINES = re.compile(
     + _OWN_LINES,
     re.I,
 )
+# Described content with a shape a reader can count: "a haiku ... into poem.txt" (three
+# lines, a title aside), "a list of three things ... in picnic.txt", "three ideas ... in
+# ideas.txt" (as many items, on lines or in one line between commas).
+_WHERE_IN = rf"[^;\n]*?\b(?:in(?:to)?|to|as)\s+(?:(?:a|an|the|new)\s+)*(?:file\s+)?{FILE_PATH}"
+HAIKU = re.compile(r"\ba\s+haiku\b" + _WHERE_IN, re.I)
+_COUNT_WORD = r"(?P<n>two|three|four|five|six|seven|eight|nine|ten|\d{1,2})"
+COUNTED = re.compile(
+    rf"\blist\s+of\s+{_COUNT_WORD}\b{_WHERE_IN}"
+    rf"|\b{_COUNT_WORD.replace('<n>', '<m>')}\s+(?:\w+\s+)?(?:things|items|ideas|names|reasons|tips"
+    r"|steps|examples|points|questions|facts|suggestions|tasks|goals|rules)\b"
+    + _WHERE_IN.replace("<file>", "<file2>"),
+    re.I,
+)
+NUMBER_WORDS = {
+    w: i for i, w in enumerate("two three four five six seven eight nine ten".split(), 2)
+}
+# "README.md for a project called Lighthouse": the file names the thing it is for.
+NAMED_THING = re.compile(
+    r"\b(?:project|app|application|tool|library|product|company|team|game|service|website|site"
+    r"|book|story|recipe|newsletter|event|shop|store|band|club)\s+(?:called|named|titled)\s+"
+    r"(?:'(?P<q1>[^'\n]+)'|\"(?P<q2>[^\"\n]+)\"|(?P<name>(?-i:[A-Z])[\w-]+))",
+    re.I,
+)
 # "Put the numbers 1 to 5 in numbers.txt, one per line".
 NUMBERS = re.compile(
     r"\bthe\s+numbers\s+(?:from\s+)?(?P<a>\d{1,4})\s+(?:to|through|thru|-)\s+(?P<b>\d{1,4})\b",
