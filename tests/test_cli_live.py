@@ -83,3 +83,23 @@ async def test_shell_completion_is_offered() -> None:
     )
     assert code == 0, err
     assert out.split() == ["fleet"]
+
+
+async def test_run_wait_json_gives_a_document_for_a_failed_run_too(
+    client: Client, devserver: DevServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    with Simulator(port=0) as sim:
+        settings = make_settings(tmp_path / "home", devserver, sim.url)
+        wid = commands.new_workflow_id()
+        async with running_worker(client, settings):
+            # The plan fills the context window: the master fails, clearly.
+            goal = f"{COMPLEX_GOAL} [sim:habit=context-full]"
+            code = await commands.run(settings, goal, wait=True, as_json=True, workflow_id=wid)
+    assert code == 1
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["workflow_id"] == wid and doc["status"] == "failed"
+    assert "context window" in doc["error"]
+    assert captured.err.startswith("error: ")

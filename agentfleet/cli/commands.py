@@ -280,7 +280,15 @@ async def run(
 
         result = await watch(handle, console)
     else:
-        result = await wait_for_result(handle)
+        try:
+            result = await wait_for_result(handle)
+        except CliError as err:
+            if not as_json:
+                raise
+            # A script reading stdout gets a document for a failed run too.
+            emit_json({"workflow_id": wid, "status": "failed", "error": str(err), "ui_url": url})
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     return _print_result(settings, result, as_json=as_json)
 
 
