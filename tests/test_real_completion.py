@@ -172,6 +172,17 @@ async def test_an_answer_still_cut_off_at_the_ceiling_is_partial_not_completed(
     assert node.status == "partial" and "cut off" in (node.error or "")
 
 
+async def test_a_tool_call_still_cut_off_at_the_ceiling_is_partial_and_says_so(
+    client: Client, settings: Settings
+) -> None:
+    goal = "Write 'buy milk' into todo.txt [sim:habit=truncate] [sim:truncate-below=1000000]"
+    result, ws, _ = await run_goal(client, settings, goal)
+    (node,) = result.tree.children
+    assert node.status == "partial", node.error
+    assert "tool call was cut off at the max_tokens ceiling" in (node.error or "")
+    assert node.tool_calls == 0 and not (ws / "todo.txt").exists()
+
+
 async def test_a_final_answer_cut_off_is_asked_again_with_more_room(
     client: Client, settings: Settings
 ) -> None:

@@ -22,6 +22,7 @@ from agentfleet.payloads.converter import data_converter
 from tests.conftest import COMPLEX_GOAL, running_worker
 from workflows._loop import (
     PATCH_CONTEXT_FULL,
+    PATCH_CUT_TOOL,
     PATCH_EMPTY_ANY,
     PATCH_EMPTY_REPLY,
     PATCH_WHOLE_ANSWER,
@@ -155,6 +156,12 @@ LAZY_PATCHES = [
         "What does notes.md say about the deadline? [sim:habit=empty-reply] "
         "[sim:empty-stop=max_tokens]",
         "completed",
+    ),
+    (
+        "cut-tool",
+        PATCH_CUT_TOOL,
+        "Write 'buy milk' into todo.txt [sim:habit=truncate] [sim:truncate-below=1000000]",
+        "partial",
     ),
     (
         "empty-summary",

@@ -72,6 +72,10 @@ PATCH_EMPTY_REPLY = "agentfleet-empty-reply-1"
 # The same nothing, ended another way: an empty reply that stopped at max_tokens or a stop
 # sequence says nothing either, and the preface before it is still no answer.
 PATCH_EMPTY_ANY = "agentfleet-empty-reply-2"
+# A tool call still cut off at the ceiling never runs; the agent ends `partial` saying
+# so. Histories recorded before ended `completed` on the text around it and left the
+# check to find the work missing; the marker is written only when that happens.
+PATCH_CUT_TOOL = "agentfleet-cut-tool-1"
 GO_ON = "Please continue: finish the task, then give your final answer."
 
 CallTool = Callable[[ToolUseBlock], Awaitable[ToolResult]]
@@ -155,6 +159,8 @@ class AgentLoop:
     """May raise to fail the caller instead of ending the loop as failed."""
     answer_cut: bool = False
     """The last answer was cut off at max_tokens, under PATCH_WHOLE_ANSWER."""
+    tool_cut: bool = False
+    """The last reply's tool call was still cut off at the max_tokens ceiling."""
 
     async def run(self, state: LoopState) -> LoopEnd:
         status: NodeStatus = "partial"
@@ -186,16 +192,9 @@ class AgentLoop:
                 self.at_boundary(s)
             s.turns += 1
             resp = await self._ask(s)
-            if cfg.real_completion and resp.stop_reason == "refusal":
-                said = resp.text.strip()
-                return "failed", "ModelRefused: the model refused the task" + (
-                    f": {said[:300]}" if said else ""
-                )
-            if self._context_full(resp):
-                return "partial", (
-                    "the conversation filled the model's context window mid-reply; "
-                    "result is partial"
-                )
+            stop = self._stopped(resp)
+            if stop is not None:
+                return stop
             empty = self._empty(resp)
             if empty and not nudged:
                 nudged = True
@@ -219,17 +218,40 @@ class AgentLoop:
                 )
             if not uses:
                 return "completed", None
-            results: list[ToolResultBlock] = []
-            for use in uses:
-                s.tool_calls += 1
-                result = await self.call_tool(use)
-                s.effects.extend(result.effects)
-                results.append(
-                    ToolResultBlock(
-                        tool_use_id=use.id, content=result.content, is_error=result.is_error
-                    )
+            await self._run_tools(s, uses)
+
+    def _stopped(self, resp: LlmResponse) -> tuple[NodeStatus, str] | None:
+        """A reply that ends the agent as it is: a refusal, a full window, a call cut off."""
+        if self.cfg.real_completion and resp.stop_reason == "refusal":
+            said = resp.text.strip()
+            return "failed", "ModelRefused: the model refused the task" + (
+                f": {said[:300]}" if said else ""
+            )
+        if self._context_full(resp):
+            return "partial", (
+                "the conversation filled the model's context window mid-reply; result is partial"
+            )
+        if self.tool_cut and workflow.patched(PATCH_CUT_TOOL):
+            # Its transcript ends in a call that never runs: nothing can follow it.
+            return "partial", (
+                f"a tool call was cut off at the max_tokens ceiling ({MAX_TOKENS_CEILING}) "
+                "and was not run; result is partial"
+            )
+        return None
+
+    async def _run_tools(self, s: LoopState, uses: list[ToolUseBlock]) -> None:
+        """Every tool call of the turn, in order; their results are the next user message."""
+        results: list[ToolResultBlock] = []
+        for use in uses:
+            s.tool_calls += 1
+            result = await self.call_tool(use)
+            s.effects.extend(result.effects)
+            results.append(
+                ToolResultBlock(
+                    tool_use_id=use.id, content=result.content, is_error=result.is_error
                 )
-            s.messages.append(Message(role="user", content=list(results)))
+            )
+        s.messages.append(Message(role="user", content=list(results)))
 
     async def _ask(self, s: LoopState) -> LlmResponse:
         """One turn; a reply cut off in a tool input or mid-answer is asked again, roomier."""
@@ -244,6 +266,7 @@ class AgentLoop:
                 and isinstance(resp.content[-1], ToolUseBlock)
             ) or self._answer_cut_off(resp)
             self.answer_cut = cut_off and not resp.tool_uses
+            self.tool_cut = cut_off and bool(resp.tool_uses)
             if not (cfg.real_completion and cut_off) or retry == MAX_TOKEN_RETRIES:
                 if cfg.real_completion and cut_off:
                     # Still cut off at the ceiling: run nothing half-written.
