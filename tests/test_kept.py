@@ -86,6 +86,29 @@ def test_the_sandbox_keeps_a_file_as_it_was_before_the_run_first_changed_it(
             "rab\nrab\nbar\nbaz rab\n",
             False,
         ),
+        # Added to, with no words given: what was there stays.
+        ("Add Dave to names.txt", "Alice\nBob\n", "Dave\n", False),
+        ("Add Dave to names.txt", "Alice\nBob\n", "Alice\nBob\nDave\n", True),
+        # A swap done case-blind is a swap too.
+        (
+            'Change "colour" to "color" everywhere in names.txt',
+            "The colour. Colour it.\n",
+            "The color. Color it.\n",
+            True,
+        ),
+        # The line that held the old value holds the new one, whatever its key is called.
+        (
+            "Change port 8080 to 9090 in names.txt",
+            "listen 8080\nhealth 8081\n",
+            "listen 9090\nhealth 8081\n",
+            True,
+        ),
+        (
+            "Change port 8080 to 9090 in names.txt",
+            "listen 8080\nhealth 8081\n",
+            "listen 8080\nhealth 8081\nlisten 9090\n",
+            False,
+        ),
         # Reshaping the whole file is not a targeted edit.
         ("Rewrite names.txt to say 'hello'", "Alice\nBob\n", "hello\n", True),
     ],
@@ -99,7 +122,7 @@ def test_a_targeted_edit_keeps_every_line_it_did_not_touch(
     ok, reason = _check(tmp_path, task, path)
     assert ok is passed, reason
     if not passed:
-        assert "did not keep the rest of its text" in reason
+        assert "did not keep the rest of its text" in reason or "still contains" in reason
 
 
 def test_an_edit_of_a_file_the_run_made_is_not_held_to_it(tmp_path: Path) -> None:
@@ -189,3 +212,46 @@ def test_described_content_still_has_its_shape_and_its_name(
     (tmp_path / path).write_text(content)
     ok, reason = _check(tmp_path, task, path)
     assert ok is passed, reason
+
+
+@pytest.mark.parametrize(
+    ("task", "left", "passed"),
+    [
+        ("Delete all the .tmp files", ["keep.txt", "sub/c.tmp"], False),
+        ("Delete all the .tmp files", ["keep.txt"], True),
+        ("Move the pictures in inbox/ into photos/", ["inbox/memo.txt", "inbox/dog.png"], False),
+        ("Move the pictures in inbox/ into photos/", ["inbox/memo.txt", "photos/dog.png"], True),
+        (
+            "Create folders images and docs and move each file from inbox into the right one",
+            ["inbox/cv.pdf", "images/cat.jpg"],
+            False,
+        ),
+        (
+            "Create folders images and docs and move each file from inbox into the right one",
+            ["docs/cv.pdf", "images/cat.jpg"],
+            True,
+        ),
+    ],
+)
+def test_every_file_of_the_kind_leaves_the_folder(
+    tmp_path: Path, task: str, left: list[str], *, passed: bool
+) -> None:
+    for rel in [*left, "inbox/", "photos/", "images/", "docs/"]:
+        target = tmp_path / rel
+        if rel.endswith("/"):
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("x")
+    effects = [
+        Effect(op="delete", path="a.tmp"),
+        Effect(op="move", path="photos/cat.jpg", src="inbox/cat.jpg"),
+        Effect(op="move", path="images/cat.jpg", src="inbox/cat.jpg"),
+        Effect(op="move", path="docs/cv.pdf", src="inbox/cv.pdf"),
+        Effect(op="move", path="photos/dog.png", src="inbox/dog.png"),
+    ]
+    req = VerifyRequest(workspace="ws", agent_id=AGENT, task=task, report="Done.", effects=effects)
+    v = verify(tmp_path, req)
+    assert v.passed is passed, v.reason
+    if not passed:
+        assert "the task asked to go" in v.reason

@@ -751,7 +751,12 @@ def test_answer_only_work_with_an_empty_answer_fails(tmp_path: Path) -> None:
         # Unquoted, where the words can only be literal.
         ("Add eggs to the end of shopping.txt", [("shopping.txt", "eggs")], []),
         ("Add Carol to the guest list in guests.txt", [("guests.txt", "Carol")], []),
-        ("In config.ini, change the port from 8080 to 9090", [("config.ini", "9090")], []),
+        # The value it replaces goes: a swap, on whatever line held it.
+        (
+            "In config.ini, change the port from 8080 to 9090",
+            [("config.ini", "9090")],
+            [("config.ini", "8080")],
+        ),
         ("Set the port in config.ini to 9090.", [("config.ini", "9090")], []),
         ("Increase the retries from 3 to 5 in settings.json", [("settings.json", "5")], []),
         # A unit may be spelt the file's own way: the number is what must be there.

@@ -108,6 +108,15 @@ class _Workspace:
                 return found[:limit]
         return found
 
+    def files_in(self, rel: str) -> list[str]:
+        """The files directly in folder `rel`, as workspace paths."""
+        top = self.folder(rel)
+        if top is None:
+            return []
+        return sorted(
+            str(p.relative_to(self.root)) for p in top.iterdir() if p.is_file() or p.is_symlink()
+        )
+
     def folder(self, rel: str) -> Path | None:
         """The folder `rel` names inside the root, if it is one."""
         target = self._inside(rel)
@@ -354,6 +363,35 @@ def _check_contents(
     _check_spread(ws, exp, mutating, f)
     _check_kept(ws, exp, f, original)
     _check_collected(ws, exp, f)
+    _check_cleared(ws, exp, mutating, f)
+
+
+_IMAGES = frozenset("jpg jpeg png gif webp heic bmp tif tiff svg".split())
+
+
+def _of_kind(name: str, kind: str) -> bool:
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if kind == "any":
+        return not name.startswith(".")
+    if kind == "image":
+        return ext in _IMAGES
+    return ext == kind.removeprefix("ext:") or (kind == "ext:jpg" and ext == "jpeg")
+
+
+def _check_cleared(ws: _Workspace, exp: Expectation, mutating: list[Effect], f: _Findings) -> None:
+    """Every file of the kind left the folder, but for files the work wrote there itself."""
+    written = {e.path for e in mutating if e.op in _CONTENT_OPS or e.op == "copy"}
+    for folder, kind in exp.cleared:
+        deep = folder.endswith("/**")
+        top = folder.removesuffix("/**").rstrip("/") or "."
+        if ws.folder(top) is None:
+            continue
+        files = ws.files_under(top, limit=2000) if deep else ws.files_in(top)
+        left = [p for p in files if _of_kind(Path(p).name, kind) and p not in written]
+        if left:
+            what = "files" if kind == "any" else kind.removeprefix("ext:") + " files"
+            shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+            f.mismatch(top + "/", f"{top}/ still holds {what} the task asked to go: {shown}")
 
 
 def _collected_tails(ws: _Workspace, word: str, src: str, out: str) -> list[str]:
@@ -400,7 +438,8 @@ def _touch_of(exp: Expectation, path: str) -> Touch | None:
         keys=tuple(w for k, _ in pairs for w in k.split()),
         starts=said(exp.starts),
     )
-    return touch if any((touch.gone, touch.added, touch.keys, touch.starts)) else None
+    named = any((touch.gone, touch.added, touch.keys, touch.starts))
+    return touch if named or path in exp.added_to else None
 
 
 def _check_kept(ws: _Workspace, exp: Expectation, f: _Findings, original: Original) -> None:

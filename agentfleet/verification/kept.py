@@ -74,14 +74,19 @@ def _kept_around(old: str, new: str, touch: Touch) -> bool:
 
 def _swapped(old: list[str], new: list[str], swap: tuple[str, str]) -> list[str]:
     """Lines that hold the word to swap but whose swapped form is nowhere in the final text."""
-    left = list(new)
+    # Case aside: a model that also turned "Colour" into "Color" did the swap too.
+    left = [line.casefold() for line in new]
     missed = []
     for line in old:
         if swap[0] not in line:
             continue
-        want = line.replace(*swap)
-        if want in left:
-            left.remove(want)
+        wants = {
+            line.replace(*swap).casefold(),
+            re.sub(re.escape(swap[0]), lambda _: swap[1], line, flags=re.I).casefold(),
+        }
+        found = next((w for w in wants if w in left), None)
+        if found is not None:
+            left.remove(found)
         else:
             missed.append(line)
     return missed

@@ -70,8 +70,8 @@ def _asked(m: re.Match[str], text: str) -> list[Wanted]:
     if new and new == m.groupdict().get("bare") and (unit := _WITH_UNIT.fullmatch(new)):
         new = unit.group(1)
     asked = [Wanted(path, new)] if new and new.strip() else []
-    if asked and m.re in wd.SETS and _CONFIG.search(path) and (key := _key_words(m)):
-        asked.append(Wanted(path, f"{key}\0{new}", how="pair"))
+    if asked and m.re in wd.SETS:
+        asked += _setting(m, path, new or "")
     # "Replace 'cat' with 'cats'": the old words live on inside the new ones.
     if old and old.strip() and not (new and _plain(old) in _plain(new)):
         asked.append(Wanted(path, old, how="lacks"))
@@ -89,6 +89,22 @@ _ROLE = frozenset(
     "the a an its my our default field setting settings value option key entry variable flag"
     " parameter param number of".split()
 )
+
+
+def _setting(m: re.Match[str], path: str, new: str) -> list[Wanted]:
+    """What setting a value asks besides the value itself.
+
+    Given with the value it replaces, it is a swap ("port 8080 to 9090": 8080 goes, on
+    whatever line held it), if that value is distinctive enough to look for ("3" is
+    not); else the value is set on the line of its key, in a settings file.
+    """
+    before = m.group(0)[: m.start("bare") - m.start()] if m.group("bare") else ""
+    old = next((o.group("old") for o in wd.OLD_VALUE.finditer(before)), None)
+    if old and len(old) >= 3 and old != new and old not in new:
+        return [Wanted(path, old, how="lacks")]
+    if _CONFIG.search(path) and (key := _key_words(m)):
+        return [Wanted(path, f"{key}\0{new}", how="pair")]
+    return []
 
 
 def _key_words(m: re.Match[str]) -> str:

@@ -264,7 +264,7 @@ LOOK_ONLY = re.compile(
 )
 # What a file the work makes is to hold something: "Summarize notes.md into SUMMARY.md".
 WANTS_CONTENT = re.compile(
-    r"\b(?:write|summari[sz]e|list|index|generate|convert|merge|combine|collect|extract|export"
+    r"(?<!\.)\b(?:write|summari[sz]e|list|index|generate|convert|merge|combine|collect|extract|export"
     r"|translate|draft|compose|record|log|note|save|fill|document|describe|report|tabulate"
     r"|compile|gather|render|transcribe)\b",
     re.I,
@@ -284,6 +284,23 @@ COLLECT_LINES = re.compile(
     r"(?:\s+in\s+(?:it|them))?\s+(?:from|in|across)\s+(?:all\s+)?(?:the\s+)?(?:files?\s+in\s+)?"
     rf"{_Q}(?P<src>{_FILE}|{_DIR}){_Q}(?![\w/])[^;\n]*?\b(?:in)?to\s+{_FILLER}(?:file\s+)?"
     + FILE_PATH,
+    re.I,
+)
+# "Delete all the .tmp files", "Move the pictures in inbox/ into photos/", "move each file
+# from inbox into ...": every file of that kind leaves the folder (the whole workspace
+# when none is named, for a delete).
+_OF_KIND = (
+    r"(?:\*?\.(?P<ext>[A-Za-z0-9]{1,8})\s+files?|(?P<ext2>pdf|csv|txt|jpe?g|png|gif|log|tmp|bak)"
+    r"(?:s|\s+files?|(?<=\bevery\s(?:pdf|csv|txt|jpg|png|gif|log|tmp|bak))|(?<=\bevery\sjpeg))"
+    r"|(?P<kind>pictures?|pics|photos?|images?|screenshots?)|(?P<any>files?))\b"
+)
+CLEAR_KIND = re.compile(
+    r"\b(?P<verb>delete|remove|erase|trash|get\s+rid\s+of|move)\s+"
+    r"(?:all|every|each|any)?\s*(?:of\s+)?(?:the\s+|my\s+)?"
+    + _OF_KIND
+    + r"(?:\s+(?:in|from|under|inside|out\s+of)\s+(?:the\s+|my\s+)?"
+    r"(?!(?:the|a|an|my|our|workspace|top|root|current|same|this|that)\b)"
+    rf"{_Q}(?P<dir>{_DIR}|{_NAME}/?){_Q}(?=\s|$|[.,;]))?",
     re.I,
 )
 # Work that reshapes a whole file: no line of it need survive as it was.

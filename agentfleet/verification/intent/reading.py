@@ -42,6 +42,12 @@ class Expectation:
     hands_off: bool = False
     # (output, word, source): every line of the source holding the word goes to the output.
     collects: list[tuple[str, str, str]] = field(default_factory=list)
+    # (folder, kind): no file of the kind ("ext:tmp", "image", "any") may stay in it; a
+    # folder ending "/**" counts its subfolders too.
+    cleared: list[tuple[str, str]] = field(default_factory=list)
+    # Files the task adds to ("Add Dave to names.txt"): whatever is added, what was
+    # there stays.
+    added_to: list[str] = field(default_factory=list)
     # Work that reshapes whole files (a rewrite, a sort): no line need stay as it was.
     reshapes: bool = False
     # Words that make what the work writes (a summary, a list): a file it makes empty
@@ -274,12 +280,7 @@ def expect(text: str) -> Expectation:
     exp.sources = _sources(body)
     looks = pt.LOOK_ONLY.match(text) and not pt.THEN_CHANGE.search(text.split(":", 1)[0])
     asked = _one_question(text)
-    exp.hands_off = bool(asked or pt.HANDS_OFF.search(body))
-    exp.wants_content = bool(pt.WANTS_CONTENT.search(body)) and not pt.EMPTY_OK.search(body)
-    exp.reshapes = bool(pt.RESHAPES.search(body))
-    for m in pt.COLLECT_LINES.finditer(text):
-        word = m.group("q1") or m.group("q2") or m.group("word")
-        exp.collects.append((norm(m.group("file")), word, norm(m.group("src"))))
+    _how(exp, text, body, asked=asked)
     if looks or asked:
         return exp
     last_dir: str | None = None
@@ -326,6 +327,39 @@ def expect(text: str) -> Expectation:
         or (bool(pt.FILE_CHORE.search(body)) and not pt.QUESTION.match(body) and not hands_off)
     )
     return exp
+
+
+def _how(exp: Expectation, text: str, body: str, *, asked: bool) -> None:
+    """How the work is to treat the files: leave them, fill them, reshape or add to them."""
+    exp.hands_off = bool(asked or pt.HANDS_OFF.search(body))
+    exp.wants_content = bool(pt.WANTS_CONTENT.search(body)) and not pt.EMPTY_OK.search(body)
+    exp.reshapes = bool(pt.RESHAPES.search(body))
+    for pattern in (pt.ADD_TO, pt.APPEND):
+        for m in pattern.finditer(body):
+            add_path(exp.added_to, m.group("file"))
+    for m in pt.CLEAR_KIND.finditer(body):
+        _cleared(exp, m)
+    for m in pt.COLLECT_LINES.finditer(text):
+        word = m.group("q1") or m.group("q2") or m.group("word")
+        exp.collects.append((norm(m.group("file")), word, norm(m.group("src"))))
+
+
+def _cleared(exp: Expectation, m: re.Match[str]) -> None:
+    """A kind of file to go from a folder.
+
+    A move empties the folder's own level of it, a delete the whole folder (the
+    workspace, when none is named).
+    """
+    moving = m.group("verb").lower() == "move"
+    folder = m.group("dir")
+    if moving and not folder:
+        return
+    ext = m.group("ext") or m.group("ext2")
+    kind = f"ext:{ext.lower()}" if ext else "image" if m.group("kind") else "any"
+    if kind == "any" and not moving:
+        return  # "Delete all files" is for the folder check
+    top = norm(folder.rstrip("/") + "/") if folder else "./"
+    exp.cleared.append((top if moving else top + "**", kind))
 
 
 def _words(exp: Expectation, text: str) -> None:

@@ -169,10 +169,16 @@ _PUT_WORD = re.compile(
 # value with a digit in it, or quoted, is literal.
 _SET = r"\b(?:change|set|update|switch|bump|increase|decrease|raise|lower|reduce)\b"
 # A flag's value is as literal as a number: "set debug to false".
+# ... and so is a name given with its capital: "Change the author to Jane in book.yaml".
 _VALUE = (
     rf"\bto\s+(?:{_quote('text')}|(?P<bare>[\w.:/-]*\d[\w.:/-]*?|(?:true|false|yes|no|on|off"
-    r"|enabled|disabled)(?=[.,;!?]?(?:\s*$|\s+(?:in|of|for|and|then|inside)\b)|[.,;!?]\s)))"
+    r"|enabled|disabled|(?-i:[A-Z][a-z][\w.-]*))"
+    r"(?=[.,;!?]?(?:\s*$|\s+(?:in|of|for|and|then|inside)\b)|[.,;!?]\s)))"
     r"(?=[.,;!?]?(?:\s|$))"
+)
+# "Change the port from 8080 to 9090", "Change port 8080 to 9090": the value it replaces.
+OLD_VALUE = re.compile(
+    r"(?:\bfrom\s+|(?<=\s))(?P<old>[\w.:/-]*\d[\w.:/-]*|true|false|yes|no|on|off)\s+to\s+", re.I
 )
 _SET_VALUE = re.compile(
     rf"{_SET}[^;\n]*?{_VALUE}(?P<gap>[^,;.!?\n'\"“”\u2018\u2019`]{{0,30}}?)"
