@@ -999,6 +999,11 @@ def test_a_report_may_name_a_file_without_its_extension(tmp_path: Path) -> None:
     effects = [Effect(op="write", path="notes/SUMMARY.md")]
     task = "Write a summary of the week into notes/SUMMARY.md"
     assert verify(tmp_path, _req(task, effects, "I wrote notes/SUMMARY with the gist.")).passed
+    # ... or by the stem it starts with.
+    (tmp_path / "notes" / "SUMMARY.md").rename(tmp_path / "notes" / "SUMMARY_k7.md")
+    moved = [Effect(op="write", path="notes/SUMMARY_k7.md")]
+    task = "Write a summary of the week into notes/SUMMARY_k7.md"
+    assert verify(tmp_path, _req(task, moved, "I wrote notes/SUMMARY with the gist.")).passed
 
 
 def test_a_sort_that_leaves_files_loose_is_not_done(tmp_path: Path) -> None:

@@ -159,8 +159,10 @@ class AgentLoop:
     """May raise to fail the caller instead of ending the loop as failed."""
     answer_cut: bool = False
     """The last answer was cut off at max_tokens, under PATCH_WHOLE_ANSWER."""
-    tool_cut: bool = False
-    """The last reply's tool call was still cut off at the max_tokens ceiling."""
+    tool_cut: str = ""
+    """The tool whose call the last reply still cut off at the last room tried ("" if none)."""
+    room: int = 0
+    """The max_tokens the last reply was asked with."""
 
     async def run(self, state: LoopState) -> LoopEnd:
         status: NodeStatus = "partial"
@@ -234,8 +236,8 @@ class AgentLoop:
         if self.tool_cut and workflow.patched(PATCH_CUT_TOOL):
             # Its transcript ends in a call that never runs: nothing can follow it.
             return "partial", (
-                f"a tool call was cut off at the max_tokens ceiling ({MAX_TOKENS_CEILING}) "
-                "and was not run; result is partial"
+                f"a {self.tool_cut} call was cut off at max_tokens ({self.room}, asked again "
+                f"with more room {MAX_TOKEN_RETRIES} times) and was not run; result is partial"
             )
         return None
 
@@ -266,7 +268,8 @@ class AgentLoop:
                 and isinstance(resp.content[-1], ToolUseBlock)
             ) or self._answer_cut_off(resp)
             self.answer_cut = cut_off and not resp.tool_uses
-            self.tool_cut = cut_off and bool(resp.tool_uses)
+            self.tool_cut = resp.tool_uses[-1].name if cut_off and resp.tool_uses else ""
+            self.room = max_tokens
             if not (cfg.real_completion and cut_off) or retry == MAX_TOKEN_RETRIES:
                 if cfg.real_completion and cut_off:
                     # Still cut off at the ceiling: run nothing half-written.

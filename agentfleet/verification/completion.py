@@ -164,8 +164,11 @@ def _in_journal(path: str, effects: Iterable[Effect]) -> bool:
                 continue
             if _under(p, path) or (bare and os.path.basename(p) == path):
                 return True
-            if p.startswith(path + ".") and "/" not in p[len(path) :]:
-                return True
+            # "notes/SUMMARY" for notes/SUMMARY.md, or for notes/SUMMARY_k7.md.
+            rest = p[len(path) :]
+            if p.startswith(path) and rest[:1] in "._-" and rest and "/" not in rest:
+                if "." not in path.rsplit("/", 1)[-1]:
+                    return True
     return False
 
 
