@@ -85,7 +85,13 @@ async def assert_exactly_once(client: Client, handle: WorkflowHandle, result: Ma
 
 
 def assert_workspace_exact(ws: Path) -> None:
-    files = sorted(str(p.relative_to(ws)) for p in ws.rglob("*") if p.is_file())
+    # The trash holds the sandbox's own records (the call journal, the originals kept
+    # for the completion check); nothing was deleted, so it holds nothing else.
+    kept = {p.relative_to(ws / ".trash").parts[0] for p in (ws / ".trash").rglob("*")}
+    assert kept <= {".calls", ".originals"}, kept
+    files = sorted(
+        str(p.relative_to(ws)) for p in ws.rglob("*") if p.is_file() and ".trash" not in p.parts
+    )
     names = Counter(Path(f).name for f in files)
     expected = {Path(f).name for f in DEMO_FILES} | {"INDEX.md", "SUMMARY.md", "RETRO.md"}
     assert set(names) == expected, files
