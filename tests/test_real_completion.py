@@ -200,6 +200,15 @@ async def test_a_final_answer_cut_off_is_asked_again_with_more_room(
     assert all(n.title in result.output for n in parts), result.output
 
 
+def _summary_short(result: MasterResult, why: str) -> list[str]:
+    """Every part completed, the master is partial for its summary alone, saying `why`, and
+    the parts' reports stand in its output. Returns the summary calls' purposes."""
+    assert all(n.status == "completed" for n in result.tree.children), result.tree.error
+    assert result.status == "partial" and why in (result.tree.error or ""), result.tree.error
+    assert all(f"- {n.title} [completed]" in result.output for n in result.tree.children)
+    return [r.purpose for r in result.tree.receipts if r.purpose.startswith("synthesize")]
+
+
 async def test_a_final_answer_still_cut_off_at_the_ceiling_is_partial(
     client: Client, settings: Settings
 ) -> None:
@@ -207,13 +216,9 @@ async def test_a_final_answer_still_cut_off_at_the_ceiling_is_partial(
 
     goal = COMPLEX_GOAL + " [sim:synthesis-habit=truncate] [sim:truncate-below=1000000]"
     result, ws, _ = await run_goal(client, settings, goal)
-    assert all(n.status == "completed" for n in result.tree.children), result.tree.error
-    assert result.status == "partial"
-    assert "cut off at the max_tokens ceiling" in (result.tree.error or "")
-    asked = [r for r in result.tree.receipts if r.purpose.startswith("synthesize")]
-    assert len(asked) == 5, [r.purpose for r in asked]  # 2048, 4096, 8192, 16384, 32000
     # Nothing the parts did is hidden behind the cut: their reports follow it.
-    assert all(f"- {n.title} [completed]" in result.output for n in result.tree.children)
+    asked = _summary_short(result, "cut off at the max_tokens ceiling")
+    assert len(asked) == 5, asked  # 2048, 4096, 8192, 16384, 32000
     assert (ws / "memo.md").exists()
 
 
@@ -223,10 +228,7 @@ async def test_a_refused_final_answer_is_partial_with_the_parts_reports(
     from tests.conftest import COMPLEX_GOAL
 
     result, _, _ = await run_goal(client, settings, COMPLEX_GOAL + " [sim:synthesis-habit=refusal]")
-    assert all(n.status == "completed" for n in result.tree.children), result.tree.error
-    assert result.status == "partial"
-    assert "refused to write the final answer" in (result.tree.error or "")
-    assert all(f"- {n.title} [completed]" in result.output for n in result.tree.children)
+    assert _summary_short(result, "refused to write the final answer") == ["synthesize"]
 
 
 async def test_a_reply_that_fills_the_context_window_runs_nothing_and_is_partial(
@@ -266,11 +268,8 @@ async def test_a_summary_that_fills_the_context_window_is_partial(
     result, _, _ = await run_goal(
         client, settings, COMPLEX_GOAL + " [sim:synthesis-habit=context-full]"
     )
-    assert all(n.status == "completed" for n in result.tree.children), result.tree.error
-    assert result.status == "partial" and "context window" in (result.tree.error or "")
-    asked = [r.purpose for r in result.tree.receipts if r.purpose.startswith("synthesize")]
-    assert asked == ["synthesize"]  # more room cannot help a full window
-    assert all(f"- {n.title} [completed]" in result.output for n in result.tree.children)
+    # More room cannot help a full window: asked once.
+    assert _summary_short(result, "context window") == ["synthesize"]
 
 
 async def test_an_empty_reply_after_tool_results_is_asked_to_go_on(
@@ -306,12 +305,8 @@ async def test_an_empty_summary_is_asked_again_then_partial_with_the_parts_repor
 
     goal = COMPLEX_GOAL + " [sim:synthesis-habit=empty-reply]"
     result, _, _ = await run_goal(client, settings, goal)
-    assert all(n.status == "completed" for n in result.tree.children), result.tree.error
-    assert result.status == "partial"
-    assert "came back empty" in (result.tree.error or "")
-    asked = [r.purpose for r in result.tree.receipts if r.purpose.startswith("synthesize")]
+    asked = _summary_short(result, "came back empty")
     assert asked == ["synthesize", "synthesize (retry 1)"]
-    assert all(f"- {n.title} [completed]" in result.output for n in result.tree.children)
 
 
 async def test_a_file_task_ending_in_an_empty_reply_is_judged_on_its_files(

@@ -236,15 +236,15 @@ WITH = re.compile(r"\bwith\s*$", re.I)
 PER_LINE = re.compile(
     r"\bone\s+(?:per|a|on\s+each)\s+line\b|\beach\s+on\s+its\s+own\s+line\b", re.I
 )
-# "Sort the lines of words.txt alphabetically": the lines end in order. Not "by" a
-# column or a field: that order is not the lines' own.
+# "Sort the lines of words.txt alphabetically": the lines end in order, reversed if the
+# rest of the clause says so. Not "by" a column or a field: that order is not the lines'.
+DESCENDING = re.compile(r"\b(?:descending|reverse|z\s*(?:-|to)\s*a|largest\s+first)\b", re.I)
+NOT_OWN_ORDER = re.compile(r"\bby\b|\bthen\b|\band\s+(?!(?:save|write)\b)\w+", re.I)
 SORTED = re.compile(
     r"\b(?:sort|alphabeti[sz]e|order)\s+(?:the\s+)?(?:(?:lines|names|words|entries|items|list)\s+"
     rf"(?:of|in)\s+)?(?:the\s+(?:file\s+)?)?{FILE_PATH}(?P<how>[^;\n]*)",
     re.I,
 )
-DESCENDING = re.compile(r"\b(?:descending|reverse|z\s*(?:-|to)\s*a|largest\s+first)\b", re.I)
-NOT_OWN_ORDER = re.compile(r"\bby\b|\bthen\b|\band\s+(?!(?:save|write)\b)\w+", re.I)
 # "Remove every line that starts with # from notes.txt": no line may start so.
 LINES_STARTING = re.compile(
     r"\b(?:remove|delete|drop|strip)\s+(?:all\s+|every\s+|each\s+|any\s+)?(?:the\s+)?lines?\s+"
