@@ -76,22 +76,9 @@ def find_json_object(text: str) -> Any:
     every `{` in order until one starts a complete object. Raises ValueError
     phrased for the model when there is none.
     """
-    candidates = [m.group(1).strip() for m in _FENCED.finditer(text)]
-    decoder = json.JSONDecoder()
-    for block in candidates:
-        try:
-            value, _ = decoder.raw_decode(block)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict):
-            return value
-    for m in re.finditer(r"\{", text):
-        try:
-            value, _ = decoder.raw_decode(text, m.start())
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict):
-            return value
+    objects = json_objects(text)
+    if objects:
+        return objects[0]
     if not text.strip():
         raise ValueError("the reply was empty; call submit_plan with the plan")
     raise ValueError("the reply holds no JSON object; call submit_plan with the plan")

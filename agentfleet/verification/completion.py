@@ -165,10 +165,10 @@ def _in_journal(path: str, effects: Iterable[Effect]) -> bool:
             if _under(p, path) or (bare and os.path.basename(p) == path):
                 return True
             # "notes/SUMMARY" for notes/SUMMARY.md, or for notes/SUMMARY_k7.md.
-            rest = p[len(path) :]
-            if p.startswith(path) and rest[:1] in "._-" and rest and "/" not in rest:
-                if "." not in path.rsplit("/", 1)[-1]:
-                    return True
+            stem = "." not in path.rsplit("/", 1)[-1]
+            rest = p[len(path) :] if p.startswith(path) else ""
+            if stem and rest[:1] in (".", "_", "-") and "/" not in rest:
+                return True
     return False
 
 
@@ -330,24 +330,6 @@ def _check_whole(ws: _Workspace, mutating: list[Effect], f: _Findings) -> None:
             f.mismatch(path, f'{path} stands "{note[:60]}" in for text it left out')
 
 
-def _check_spread(ws: _Workspace, exp: Expectation, mutating: list[Effect], f: _Findings) -> None:
-    """A folder sorted into subfolders keeps no loose file the work did not write itself."""
-    written = {e.path for e in mutating if e.op in ("write", "append", "edit", "copy")}
-    for folder in exp.spread:
-        path = folder.rstrip("/")
-        target = ws.folder(path)
-        if target is None:
-            continue
-        loose = sorted(
-            p.name
-            for p in target.iterdir()
-            if p.is_file() and not p.name.startswith(".") and f"{path}/{p.name}" not in written
-        )
-        if loose:
-            shown = ", ".join(loose[:5]) + (f" and {len(loose) - 5} more" if len(loose) > 5 else "")
-            f.mismatch(folder, f"{folder} still holds files left unsorted: {shown}")
-
-
 Original = Callable[[str], str | None]
 """A file as it was before the agent first changed it, if the sandbox kept it."""
 
@@ -363,7 +345,6 @@ def _check_contents(
     _check_words(ws, exp, f)
     _check_whole(ws, mutating, f)
     _check_filled(ws, exp, f)
-    _check_spread(ws, exp, mutating, f)
     _check_kept(ws, exp, f, original)
     _check_collected(ws, exp, f)
     _check_cleared(ws, exp, mutating, f)
@@ -372,9 +353,15 @@ def _check_contents(
 _IMAGES = frozenset("jpg jpeg png gif webp heic bmp tif tiff svg".split())
 
 
+def _some(items: list[str], shown: int = 5) -> str:
+    """The first few items, and how many more there are."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
+
+
 def _of_kind(name: str, kind: str) -> bool:
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if kind == "any":
+    if kind in ("any", "unsorted"):
         return not name.startswith(".")
     if kind == "image":
         return ext in _IMAGES
@@ -382,7 +369,10 @@ def _of_kind(name: str, kind: str) -> bool:
 
 
 def _check_cleared(ws: _Workspace, exp: Expectation, mutating: list[Effect], f: _Findings) -> None:
-    """Every file of the kind left the folder, but for files the work wrote there itself."""
+    """Every file of the kind left the folder, but for files the work wrote there itself.
+
+    "unsorted": a folder sorted into subfolders keeps no loose file.
+    """
     written = {e.path for e in mutating if e.op in _CONTENT_OPS or e.op == "copy"}
     for folder, kind in exp.cleared:
         deep = folder.endswith("/**")
@@ -391,10 +381,12 @@ def _check_cleared(ws: _Workspace, exp: Expectation, mutating: list[Effect], f: 
             continue
         files = ws.files_under(top, limit=2000) if deep else ws.files_in(top)
         left = [p for p in files if _of_kind(Path(p).name, kind) and p not in written]
-        if left:
+        if kind == "unsorted" and left:
+            names = [Path(p).name for p in left]
+            f.mismatch(top + "/", f"{top}/ still holds files left unsorted: {_some(names)}")
+        elif left:
             what = "files" if kind == "any" else kind.removeprefix("ext:") + " files"
-            shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
-            f.mismatch(top + "/", f"{top}/ still holds {what} the task asked to go: {shown}")
+            f.mismatch(top + "/", f"{top}/ still holds {what} the task asked to go: {_some(left)}")
 
 
 def _collected_tails(ws: _Workspace, word: str, src: str, out: str) -> list[str]:
@@ -455,9 +447,8 @@ def _check_kept(ws: _Workspace, exp: Expectation, f: _Findings, original: Origin
             continue
         lost = lost_lines(before, after, touch)
         if lost:
-            shown = ", ".join(repr(line[:40]) for line in lost[:3])
-            more = f" and {len(lost) - 3} more" if len(lost) > 3 else ""
-            f.mismatch(path, f"{path} did not keep the rest of its text as it was: {shown}{more}")
+            shown = _some([repr(line[:40]) for line in lost], 3)
+            f.mismatch(path, f"{path} did not keep the rest of its text as it was: {shown}")
 
 
 def _looked_at(path: str, effects: Iterable[Effect]) -> bool:

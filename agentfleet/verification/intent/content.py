@@ -225,15 +225,15 @@ def _sentence(text: str, start: int, end: int) -> str:
     return text[begin : stop.start() if stop else len(text)]
 
 
+# "milk, eggs and bread", "milk; eggs": the items of a list written on one line.
+_SPLIT_ITEMS = re.compile(r"\s*[,;]\s*(?:and\s+)?|\s+and\s+")
+
+
 def counts(content: str, span: str) -> bool:
     """Whether the content has as many items as asked: lines, or one line's listed parts."""
     low, _, high = span.partition("-")
     lines = [marker_free(ln) for ln in content.splitlines() if ln.strip()]
-    n = (
-        len(lines)
-        if len(lines) != 1
-        else len(re.split(r"\s*[,;]\s*(?:and\s+)?|\s+and\s+", lines[0]))
-    )
+    n = len(lines) if len(lines) != 1 else len(_SPLIT_ITEMS.split(lines[0]))
     return int(low) <= n and (not high or n <= int(high))
 
 
@@ -244,12 +244,11 @@ def _line_rules(text: str) -> list[tuple[int, int, list[Wanted]]]:
         how = m.group("how")
         if not wd.NOT_OWN_ORDER.search(how):
             order = "desc" if wd.DESCENDING.search(how) else "asc"
-            path = m.group("file").strip("`'\"")
-            found.append((m.start(), m.end(), [Wanted(path, order, how="order")]))
+            found.append((m.start(), m.end(), [Wanted(_bare(m.group("file")), order, how="order")]))
     for m in wd.LINES_STARTING.finditer(text):
         path, prefix = _file_of(m, text), _group(m, "text")
         if path and prefix:
-            found.append((m.start(), m.end(), [Wanted(path.strip("`'\""), prefix, how="start")]))
+            found.append((m.start(), m.end(), [Wanted(_bare(path), prefix, how="start")]))
     return found
 
 
@@ -284,7 +283,6 @@ def in_order(content: str, how: str) -> bool:
     return False
 
 
-_SPLIT_ITEMS = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
 _NOT_AN_ITEM = re.compile(r"^(?:an?|the|some|my|\d+|one|two|three|four|five|six|ten)\b", re.I)
 
 
@@ -298,7 +296,7 @@ def _own_lines(text: str) -> list[tuple[int, int, list[Wanted]]]:
         if len(items) < 2 or wd.TRANSFORMED.search(_clause(text, m.start(), m.end())):
             continue
         if all(i and len(i.split()) <= 4 and not _NOT_AN_ITEM.match(i) for i in items):
-            path = m.group("file").strip("`'\"")
+            path = _bare(m.group("file"))
             found.append((m.start(), m.end(), [Wanted(path, i, how="line") for i in items]))
     return found
 
@@ -314,7 +312,7 @@ def _numbers(text: str) -> list[tuple[int, int, list[Wanted]]]:
             continue
         if wd.TRANSFORMED.search(clause):
             continue
-        path = named.group("file").strip("`'\"")
+        path = _bare(named.group("file"))
         asked = [Wanted(path, str(n), how="line") for n in range(first, last + 1)]
         found.append((m.start(), m.end(), asked))
     return found
@@ -387,7 +385,7 @@ def marker_free(line: str) -> str:
 def on_a_line(content: str, words: str) -> bool:
     """Whether the words are a line of the file by themselves, bullets and numbers aside."""
     want = _plain(words)
-    return any(_plain(_MARKER.sub("", line.strip())) == want for line in content.splitlines())
+    return any(_plain(marker_free(line)) == want for line in content.splitlines())
 
 
 def lacks(content: str, words: str) -> bool:

@@ -34,16 +34,14 @@ class Expectation:
     ordered: list[tuple[str, str]] = field(default_factory=list)
     # "LOW-HIGH" items a described content has: a haiku's three lines, a list's N items.
     counted: list[tuple[str, str]] = field(default_factory=list)
-    # Folders whose files a sort spreads into subfolders ("Sort inbox/ by type"): no
-    # file the work did not write may be left loose in them.
-    spread: list[str] = field(default_factory=list)
     # A question, or work asked to leave the files alone: nothing may be moved, deleted
     # or rewritten by it.
     hands_off: bool = False
     # (output, word, source): every line of the source holding the word goes to the output.
     collects: list[tuple[str, str, str]] = field(default_factory=list)
     # (folder, kind): no file of the kind ("ext:tmp", "image", "any") may stay in it; a
-    # folder ending "/**" counts its subfolders too.
+    # folder ending "/**" counts its subfolders too. "unsorted": a folder a sort spreads
+    # into subfolders ("Sort inbox/ by type") keeps no loose file.
     cleared: list[tuple[str, str]] = field(default_factory=list)
     # Files the task adds to ("Add Dave to names.txt"): whatever is added, what was
     # there stays.
@@ -207,12 +205,11 @@ def _moved(body: str) -> list[Event]:
         ]
     events += [(m.start(), "gone", m.group("path")) for m in pt.DELETE_DIR.finditer(body)]
     for pattern in (pt.SORT, pt.REMOVE_MANY, pt.SPREAD, pt.FOLDERS_IN, pt.IN_DIR_WORK):
-        events += [(m.start(), "touch", m.group("dir")) for m in pattern.finditer(body)]
-    for pattern in (pt.SORT, pt.SPREAD):
         for m in pattern.finditer(body):
+            # A sort that spreads the folder's files into subfolders must leave none loose.
             clause = body[m.start() :].split(";", 1)[0].split("\n", 1)[0]
-            if pattern is pt.SPREAD or pt.SPREAD_HOW.search(clause):
-                events.append((m.start(), "spread", m.group("dir")))
+            spreads = pattern is pt.SPREAD or (pattern is pt.SORT and pt.SPREAD_HOW.search(clause))
+            events.append((m.start(), "spread" if spreads else "touch", m.group("dir")))
     for m in pt.SORT_NAMED.finditer(body):
         events.append((m.start(), "touch", m.group("dir") or m.group("named")))
     for m in pt.RENAME_DIR.finditer(body):
@@ -304,8 +301,8 @@ def expect(text: str) -> Expectation:
         elif kind in ("touch", "spread"):
             folder = value if value.endswith("/") else value + "/"
             add_path(exp.touched, folder)
-            if kind == "spread":
-                add_path(exp.spread, folder)
+            if kind == "spread" and (folder, "unsorted") not in exp.cleared:
+                exp.cleared.append((folder, "unsorted"))
         elif kind == "fill":
             folder = norm(value.rstrip("/") + "/")
             add_path(exp.outputs, folder)
