@@ -218,24 +218,28 @@ class ChaosAnalysis:
 
         await self.measure_recovery(client, masters, subs)
         kinds, examples, weeks = await self.audit(client, started)
+        # One read of the journal for both counts.
+        tool_calls, tool_faults = self.tool_faults()
         return ChaosReport(
+            # What the run itself kept: its settings, length, restarts and errors.
             config=self.cfg,
             seconds=seconds,
-            outcomes=outcomes,
+            workdir=str(self.workdir),
             restarts=self.restarts,
             server_restarts=self.server_restarts,
+            errors=self.errors,
+            # What the analysis found afterwards.
+            outcomes=outcomes,
             duplicates=duplicates,
             audit_kinds=kinds,
             audit_examples=examples,
             audit_weeks=weeks,
             faults_injected=dict(faults.injected),
-            tool_faults=self.tool_faults()[1],
-            tool_calls=self.tool_faults()[0],
+            tool_faults=tool_faults,
+            tool_calls=tool_calls,
             sim_stats=sim_stats,
             fleet_stats=fleet_stats,
-            workdir=str(self.workdir),
             tool_effects=effects,
-            errors=self.errors,
         )
 
     async def measure_recovery(

@@ -68,7 +68,14 @@ from temporalio.worker import (  # noqa: E402
 import worker as project_worker  # noqa: E402
 from activities.tools import ToolActivities  # noqa: E402
 from agentfleet.config import Settings  # noqa: E402
-from agentfleet.contracts.activities import TOOL_ACTIVITY  # noqa: E402
+from agentfleet.contracts.activities import (  # noqa: E402
+    LEDGER_CLOSE_ACTIVITY,
+    LEDGER_START_ACTIVITY,
+    LLM_ACTIVITY,
+    THRESHOLDS_ACTIVITY,
+    TOOL_ACTIVITY,
+    WORKSPACE_ACTIVITY,
+)
 from agentfleet.contracts.models import ToolRequest, ToolResult  # noqa: E402
 from agentfleet.logs import setup_logging  # noqa: E402
 
@@ -120,14 +127,13 @@ def chaos_tool(
     return run_tool
 
 
-LLM_ACTIVITY = "agentfleet.llm.chat"
 SHORT_ACTIVITIES = frozenset(
     {
         TOOL_ACTIVITY,
-        "agentfleet.workspace.prepare",
-        "agentfleet.ledger.record_start",
-        "agentfleet.ledger.record_close",
-        "agentfleet.policy.thresholds",
+        WORKSPACE_ACTIVITY,
+        LEDGER_START_ACTIVITY,
+        LEDGER_CLOSE_ACTIVITY,
+        THRESHOLDS_ACTIVITY,
     }
 )
 

@@ -99,16 +99,10 @@ def load_goals(path: Path = GOALS_FILE) -> list[Goal]:
         if row["id"] in seen:
             raise ValueError(f"{where}: duplicate id {row['id']!r}")
         seen.add(row["id"])
-        goals.append(
-            Goal(
-                id=row["id"],
-                category=row["category"],
-                goal=row["goal"],
-                expect=row["expect"],
-                seed=dict(row.get("seed", {})),
-                needs=tuple(row.get("needs", ())),
-            )
-        )
+        # _validate lets through only Goal's own keys, so the row is the goal; its seed is
+        # copied and its needs (a JSON list) become the field's tuple.
+        seed, needs = dict(row.get("seed", {})), tuple(row.get("needs", ()))
+        goals.append(Goal(**{**row, "seed": seed, "needs": needs}))
     return goals
 
 

@@ -95,35 +95,20 @@ def test_models_are_configurable_per_tier() -> None:
         DelegationPolicy().with_models(huge=LARGE_MODEL)
 
 
+def default_tier_but(tier: Tier, **changes: object) -> TierPolicy:
+    """The default policy's `tier` with `changes`, validated afresh."""
+    data = {**DelegationPolicy().for_tier(tier).model_dump(), **changes}
+    return TierPolicy.model_validate(data)
+
+
 def test_policy_rejects_inconsistent_tiers() -> None:
     with pytest.raises(ValidationError, match="only the complex tier may decompose"):
-        DelegationPolicy(
-            simple=TierPolicy(
-                decision="spawn",
-                model=SMALL_MODEL,
-                max_tokens=2048,
-                max_turns=8,
-                may_decompose=True,
-                fan_out=1,
-            )
-        )
+        DelegationPolicy(simple=default_tier_but("simple", may_decompose=True))
+    # The trivial tier runs inline.
     with pytest.raises(ValidationError, match="inline tier takes a few turns"):
-        TierPolicy(
-            decision="inline",
-            model=SMALL_MODEL,
-            max_tokens=1024,
-            max_turns=INLINE_MAX_TURNS + 1,
-            fan_out=0,
-        )
+        default_tier_but("trivial", max_turns=INLINE_MAX_TURNS + 1)
     with pytest.raises(ValidationError, match="inline tier takes a few turns"):
-        TierPolicy(
-            decision="inline",
-            model=SMALL_MODEL,
-            max_tokens=1024,
-            max_turns=3,
-            may_decompose=True,
-            fan_out=0,
-        )
+        default_tier_but("trivial", may_decompose=True)
     with pytest.raises(ValidationError, match="extra"):
         DelegationPolicy.model_validate({"giant": {}})
 

@@ -25,20 +25,15 @@ from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError, RPCStatusCode
 
 from agentfleet.atomic import atomic_write_bytes
-from agentfleet.audit import (
-    DEFAULT_RUNNING_LIMIT,
-    AuditWindow,
-    closed_query,
-    lookups_needed,
+from agentfleet.audit.queries import closed_query, running_query
+from agentfleet.audit.reconciliation import DEFAULT_RUNNING_LIMIT, reconcile
+from agentfleet.audit.scope import AuditWindow, Lookups, lookups_needed, stale_running
+from agentfleet.audit.sources import (
     parse_stored_check,
     parse_stored_timestamp,
-    reconcile,
-    running_query,
     spans_from_lines,
     spans_path,
-    stale_running,
 )
-from agentfleet.audit.scope import Lookups
 from agentfleet.contracts.reports import Audit, LedgerEntry, SpanRecord, VisibilityRecord
 from agentfleet.ledger.store import Ledger, tasks
 from agentfleet.reporting.weekly import report_stem

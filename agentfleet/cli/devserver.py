@@ -239,9 +239,9 @@ class DevServer:
 
     def kill(self) -> None:
         """Hard stop, as a crash would: used by restart tests."""
-        if self.process is not None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        if (proc := self.process) is not None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
             self.process = None
 
     def __enter__(self) -> DevServer:

@@ -156,7 +156,7 @@ def run_goal(
     )
 
 
-@app.command(help="status and result tree of a master run")
+@app.command("status", help="status and result tree of a master run")
 def status(workflow_id: str, *, as_json: Json = False) -> int:
     """Show a master's state, or its result tree once it has finished."""
     from agentfleet.cli import commands

@@ -123,27 +123,36 @@ class Spoken(Op):
 
 
 @dataclass(frozen=True)
-class Answer(Spoken):
-    """A question answered in words; the workspace is not touched."""
+class Worded(Spoken):
+    """A clause whose whole answer is made from one text of the request."""
 
-    question: str
-    step_words = "answer: {op.question}"
+    text: str
+
+    def reply(self) -> str:
+        """The answer: by default the text itself, as the request gave it."""
+        return self.text.rstrip("\n")
 
     @override
     def said(self) -> Done:
-        return Done(answer_to(self.question), wanted_change=False)
+        return Done(self.reply(), wanted_change=False)
 
 
 @dataclass(frozen=True)
-class Say(Spoken):
-    """Text the request asked for with no file to put it in ("Write a haiku")."""
+class Answer(Worded):
+    """A question (`text`) answered in words; the workspace is not touched."""
 
-    text: str
-    step_words = "write the requested text"
+    step_words = "answer: {op.text}"
 
     @override
-    def said(self) -> Done:
-        return Done(self.text.rstrip("\n"), wanted_change=False)
+    def reply(self) -> str:
+        return answer_to(self.text)
+
+
+@dataclass(frozen=True)
+class Say(Worded):
+    """Text the request asked for with no file to put it in ("Write a haiku")."""
+
+    step_words = "write the requested text"
 
 
 @dataclass(frozen=True)

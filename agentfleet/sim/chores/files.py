@@ -86,19 +86,19 @@ class MakeDirs(Op):
     claim_words = "I created {op.paths:folders}."
 
     @override
+    def outputs(self) -> list[str]:
+        return [f"{p}/" for p in self.paths]
+
+    @override
     def run(self, env: Env) -> Gen:
-        shown = series([f"{p}/" for p in self.paths])
-        if bad := lacking(f"create {shown}", env, self.needs):
+        if bad := lacking(self.step(), env, self.needs):
             return bad
         uses = [Use("make_dir", {"path": p}) for p in self.paths]
         outs = yield uses
         if bad := each("create", "Created", uses, outs, "/"):
             return bad
-        return Done(f"Created {'folder' if len(uses) == 1 else 'folders'} {shown}.", changed=True)
-
-    @override
-    def outputs(self) -> list[str]:
-        return [f"{p}/" for p in self.paths]
+        folders = "folder" if len(uses) == 1 else "folders"
+        return Done(f"Created {folders} {series(self.outputs())}.", changed=True)
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,16 @@ class Move(FromTo):
     verb: str = "Moved"
     blind = True
     needs = ("move_file",)
+    step_words = "{op.doing} {op.src} to {op.dst}"
+
+    @property
+    def doing(self) -> str:
+        """The verb as a plan or a failure names the act: "move" or "rename"."""
+        return self.verb.lower()[:-1]
 
     @override
     def run(self, env: Env) -> Gen:
-        action = f"{self.verb.lower()[:-1]} {self.src}"
+        action = f"{self.doing} {self.src}"
         _, bad = yield from self.call(
             env, action, Use("move_file", {"src": self.src, "dst": self.dst})
         )
@@ -120,10 +126,6 @@ class Move(FromTo):
     @override
     def claim(self) -> str:
         return f"I {self.verb.lower()} {self.src} to {self.dst}."
-
-    @override
-    def step(self) -> str:
-        return f"{self.verb.lower()[:-1]} {self.src} to {self.dst}"
 
 
 class Copy(FromTo):
