@@ -234,27 +234,28 @@ class Context:
         self.last_dir, self.recent = path, "dir"
 
 
-_INTO_IT = re.compile(
-    r"\b(into|in|inside|to|under)\s+(?:it|there|that\s+folder|this\s+folder|the\s+new\s+folder"
-    r"|that\s+directory|the\s+new\s+directory)\s*$",
-    re.IGNORECASE,
+# The words that point back at the file a clause before named.
+_THE_FILE = r"(?:it|that\s+file|this\s+file|the\s+file)"
+# ... and the ones that point back at the folder.
+_THE_FOLDER = (
+    r"(?:it|there|that\s+folder|this\s+folder|the\s+new\s+folder|that\s+directory"
+    r"|the\s+new\s+directory)"
 )
+_INTO_IT = re.compile(rf"\b(into|in|inside|to|under)\s+{_THE_FOLDER}\s*$", re.IGNORECASE)
 # "the reports in it", "what is in it": things are in a folder, not a file.
 _THINGS_IN_IT = re.compile(
     r"\b((?:everything|what(?:'s|\s+is)|(?:all\s+)?(?:the\s+)?[\w-]+s|them|files)\s+"
     r"(?:in|inside|under|within))\s+it\b",
     re.IGNORECASE,
 )
-_TO_IT = re.compile(
-    r"\b(to|into|in|onto|inside)\s+(?:it|that\s+file|this\s+file|the\s+file)\s*$", re.IGNORECASE
-)
+_TO_IT = re.compile(rf"\b(to|into|in|onto|inside)\s+{_THE_FILE}\s*$", re.IGNORECASE)
 _OF_IT = re.compile(
     r"\bof\s+(?:it|(?:that|this)(?:\s+file)?)\b(?!\s+(?:folder|director|dir\b))", re.IGNORECASE
 )
 _THERE = re.compile(r"\s+there\s*$", re.IGNORECASE)
 _VERB_IT = re.compile(
     r"^(rename|move|copy|duplicate|delete|remove|read|summari[sz]e|append\s+to|back\s+up)"
-    r"\s+(?:it|that\s+file|this\s+file|the\s+file)\b",
+    rf"\s+{_THE_FILE}\b",
     re.IGNORECASE,
 )
 

@@ -32,10 +32,21 @@ def _listed(item: str) -> str:
     return rf"{item}(?:{_AND}{item})*"
 
 
+def _lands_in(preps: str) -> str:
+    """A verb's clause up to the file its work lands in; the reader weighs the gap and prep."""
+    return rf"(?P<gap>[^;\n]*?)\b(?P<prep>{preps})\s+{_NAMED_FILE}"
+
+
+# A link is not a path: its tail ("example.com/a.txt") would read as one.
+URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+|\bwww\.\S+", re.I)
 FILE_PATH = rf"{_Q}(?P<file>{_FILE}|{_SPACED}){_Q}(?![\w/])"
 ANY_PATH = rf"{_Q}(?P<path>{_FILE}|{_DIR}[\w.-]*|{_NAME}/?){_Q}(?![\w/])"
 
 _DIR_WORD = r"(?:folder|directory|dir|subfolder|subdirectory)s?"
+# A folder as a path ("logs/"), not the start of a file's name; or, with a word of
+# folders around it, a bare name with its slash ("logs/").
+_DIR_AT = rf"{_Q}(?P<dir>{_DIR}){_Q}(?!\w|\.\w)"
+_DIR_NAMED = rf"{_Q}(?P<dir>{_DIR}|{_NAME}/){_Q}"
 DIR_WORD = re.compile(_DIR_WORD, re.I)
 # "... in docs/", "... inside the logs folder": where a file named just before goes.
 _WHERE = (
@@ -48,26 +59,35 @@ _CALLED = r"(?:(?:called|named|titled)\s+)?"
 # one it is read from is not changed in place.
 _ELSEWHERE = rf"(?![^;\n]*\b(?:into|as|to)\s+{_FILLER}(?:file\s+)?{_Q}{_FILE})"
 _INTO = r"(?:into|to|in|as|at|inside)"
+# Where the work goes, as people name it: "a new file called notes.md".
+_NAMED_FILE = rf"{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}"
+# "... into notes.md", "... as export.csv": the result lands in that file.
+_TO_FILE = rf"\b(?:into|to|as)\s+{_NAMED_FILE}"
+
 
 WRITE = re.compile(
     r"\b(?:write|save|put|store|dump|record|output|type|draft|compose|jot(?:\s+down)?"
-    r"|note\s+down)\b"
-    rf"(?P<gap>[^;\n]*?)\b(?P<prep>{_INTO})\s+"
-    rf"{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}",
+    r"|note\s+down)\b" + _lands_in(_INTO),
     re.I,
+)
+# "Log today's tasks in journal.md", "Note the meeting time in calendar.txt": written
+# down there. Only as a clause's verb: "the log in app.log" is a noun.
+NOTE_IN = re.compile(
+    r"(?:^|(?<=[.;:!]\s)|(?<=\band\s)|(?<=\bthen\s)|(?<=\bplease\s))(?:log|note|enter)\b"
+    + _lands_in("in|into|to"),
+    re.I | re.M,
 )
 PRODUCE = re.compile(
     r"\b(?:summari[sz]e|index|list|catalog(?:ue)?|compile|collect|merge|combine|concatenate"
     r"|extract|export|generate|produce|draft|compose|copy|convert|compress|zip|archive|render"
     r"|translate|split|format|transcribe|tabulate)\b"
-    rf"[^;\n]*?\b(?:into|to|as)\s+{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}",
+    rf"[^;\n]*?{_TO_FILE}",
     re.I,
 )
 # Whatever the verb, "... into notes.html" names where the result goes; only
 # idioms where "into" means "about" are left out.
 INTO_FILE = re.compile(
-    rf"(?<!\blook )(?<!\bdig )(?<!\bdelve )(?<!\bcheck )(?<!\bgo )\binto\s+{_FILLER}"
-    rf"(?:file\s+)?{_CALLED}{FILE_PATH}",
+    rf"(?<!\blook )(?<!\bdig )(?<!\bdelve )(?<!\bcheck )(?<!\bgo )\binto\s+{_NAMED_FILE}",
     re.I,
 )
 # "folders a, b and c" continues a list; "folder x and move ..." does not.
@@ -96,6 +116,8 @@ MKDIR = re.compile(
     rf"|(?:create|make)\s+(?:the\s+)?{_Q}(?P<path>{_DIR})(?!\w|\.\w)){_Q}",
     re.I,
 )
+# "the file a.txt", "folder logs/": the path a verb acts on, with the words before it.
+_THE_ONE = r"(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
 _SRC = rf"{_Q}(?:{_FILE}|{_DIR}[\w.-]*){_Q}"
 # "into the right one", "into the empty folders": which one, not a name.
 _NOT_WHICH = (
@@ -103,7 +125,7 @@ _NOT_WHICH = (
     r"|empty|old|unused|extra|respective|their|its|each|every|all|these|those|one)\b)"
 )
 MOVE = re.compile(
-    r"\b(?P<verb>move|mv|copy|cp|transfer|back\s*up)\s+(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
+    rf"\b(?P<verb>move|mv|copy|cp|transfer|back\s*up)\s+{_THE_ONE}"
     rf"{_Q}(?P<src>{_listed(_SRC)}|it|them){_Q}\s+"
     rf"(?:(?:in)?to\s+(?:the\s+|an?\s+)?(?:{_DIR_WORD}\s+)?{_CALLED}{_NOT_WHICH}"
     rf"{_Q}(?P<dst>{_FILE}|{_DIR}[\w.-]*|it|there|{_NAME}/?){_Q}(?P<dirword>\s+{_DIR_WORD}\b)?"
@@ -118,14 +140,8 @@ RENAME = re.compile(
 _DELETE_VERB = (
     r"(?:delete|remove|rm|erase|trash|discard|toss|nuke|get\s+rid\s+of|throw\s+(?:away|out))"
 )
-DELETE = re.compile(
-    rf"\b{_DELETE_VERB}\s+(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
-    rf"(?P<paths>{_listed(_SRC)})(?![\w/])",
-    re.I,
-)
-FROM_DIR = re.compile(
-    rf"\s+(?:from|in|inside|under)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}){_Q}(?!\w|\.\w)", re.I
-)
+DELETE = re.compile(rf"\b{_DELETE_VERB}\s+{_THE_ONE}(?P<paths>{_listed(_SRC)})(?![\w/])", re.I)
+FROM_DIR = re.compile(rf"\s+(?:from|in|inside|under)\s+(?:the\s+)?{_DIR_AT}", re.I)
 # "i need a new directory named drafts", "I'd like a file named plan.md": no verb of
 # making, the wish is enough.
 WANT = re.compile(
@@ -162,7 +178,7 @@ MOVE_MANY = re.compile(
 REMOVE_MANY = re.compile(
     r"\b(?:delete|remove|erase|trash|clean\s+out|rename)\s+"
     r"(?:(?:all|every|each|the)\b[^;\n]*?|every(?:thing|\s+one)\s+|anything\s+)"
-    rf"\b(?:in|from|under|inside)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}|{_NAME}/){_Q}",
+    rf"\b(?:in|from|under|inside)\s+(?:the\s+)?{_DIR_NAMED}",
     re.I,
 )
 # "Add Carol to the guest list in guests.txt": the file is changed, not made.
@@ -178,7 +194,7 @@ IN_FILE_EDIT = re.compile(
 # "the gist of incident.log in incident-summary.txt".
 GIST = re.compile(
     r"\b(?:gist|summary|overview|digest|synopsis|recap|tl;?dr)\b[^;\n]*?"
-    rf"\b(?:in|into|to|as)\s+{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}",
+    rf"\b(?:in|into|to|as)\s+{_NAMED_FILE}",
     re.I,
 )
 # "Append a line to notes.txt", "put a title at the top of a.md": changed at one
@@ -213,7 +229,7 @@ DELETE_DIR = re.compile(
 SORT = re.compile(
     r"(?:\b(?:sort|organi[sz]e|arrange|group|tidy(?:\s+up)?|flatten)"
     r"|(?:^|[;.,]\s*|\b(?:then|and)\s+)file)\b[^;\n]*?"
-    rf"\b(?:in|inside|within|of|from|under)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}|{_NAME}/){_Q}",
+    rf"\b(?:in|inside|within|of|from|under)\s+(?:the\s+)?{_DIR_NAMED}",
     re.I,
 )
 
@@ -317,7 +333,6 @@ HANDS_OFF = re.compile(
 )
 # A quote opens before a word and closes after one: the closing quote of 'a' and the
 # opening one of 'b' in "'a' to x.txt and 'b'" do not enclose " to x.txt and ".
-URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+|\bwww\.\S+", re.I)
 QUOTED = re.compile(
     r"(?<!\w)'(?=\S)[^'\n]*\s[^'\n]*(?<=\S)'(?!\w)"
     r"|(?<!\w)\"(?=\S)[^\"\n]*\s[^\"\n]*(?<=\S)\"(?!\w)|“[^”\n]*”"
@@ -350,7 +365,7 @@ NAMED_LATER = re.compile(
 # "Move all the files in inbox/ into folders by type": the folder they leave must change.
 SPREAD = re.compile(
     r"\b(?:move|put|place|file|sort|split|group)\b[^;\n]*?\b(?:in|from|inside)\s+(?:the\s+)?"
-    rf"{_Q}(?P<dir>{_DIR}|{_NAME}/){_Q}[^;\n]*?\binto\s+(?:separate\s+|new\s+)?(?:sub)?"
+    rf"{_DIR_NAMED}[^;\n]*?\binto\s+(?:separate\s+|new\s+)?(?:sub)?"
     r"(?:folders|directories)\b",
     re.I,
 )
@@ -370,7 +385,7 @@ COPY_NAMED = re.compile(
 # "Make a copy of notes.md in backup/": the folder the copy goes to.
 COPY_INTO_DIR = re.compile(
     rf"\b(?:copy|backup|duplicate)\s+of\s+(?:the\s+)?(?:file\s+)?{_Q}(?P<src>{_FILE}){_Q}\s+"
-    rf"(?:in|into|inside|under|to)\s+(?:the\s+)?{_Q}(?P<dir>{_DIR}){_Q}(?!\w|\.\w)",
+    rf"(?:in|into|inside|under|to)\s+(?:the\s+)?{_DIR_AT}",
     re.I,
 )
 # "Convert data.csv to JSON in data.json".
@@ -421,7 +436,7 @@ RESTYLE = re.compile(
 FOLDERS_IN = re.compile(
     rf"\b(?:create|make|add|set\s+up)\s+(?:an?|one)\s+(?:new\s+)?{_DIR_WORD}\s+"
     r"(?:for\s+(?:each|every)|per)\b[^;\n]*?\b(?:in|under|inside|within)\s+(?:the\s+)?"
-    rf"{_Q}(?P<dir>{_DIR}|{_NAME}/){_Q}",
+    rf"{_DIR_NAMED}",
     re.I,
 )
 # "Sort the lines of names.txt", "Remove the blank lines from a.txt": its own
@@ -451,7 +466,7 @@ SORT_NAMED = re.compile(
     # A verb only with its object's article: "an empty notes folder" is made, not emptied.
     r"|(?<!\ban )(?:empty|clear|purge|wipe|clean)(?:\s+out)?"
     r"(?=\s+(?:the|my|our|your)\s|\s+\S+/))\s+"
-    rf"(?:(?:my|our|the|your)\s+)?(?:{_Q}(?P<dir>{_DIR}){_Q}(?!\w|\.\w)"
+    rf"(?:(?:my|our|the|your)\s+)?(?:{_DIR_AT}"
     rf"|{_NOT_WHICH}{_Q}(?P<named>{_NAME}){_Q}\s+{_DIR_WORD}\b)",
     re.I,
 )
@@ -495,7 +510,7 @@ _NO_OTHER_PATH = rf"(?![^;\n]*?(?<![\w.-])(?:{_FILE}|{_DIR}))"
 IN_DIR_WORK = re.compile(
     rf"(?<!\bto )\b{_CHANGE_VERB}\b(?:(?!{_A_FILE})[^;\n])*?"
     r"\b(?:in|across|throughout|under|inside|within|to|from)\s+(?:all\s+(?:of\s+)?)?(?:the\s+)?"
-    rf"{_Q}(?P<dir>{_DIR}){_Q}(?!\w|\.\w){_NO_OTHER_PATH}",
+    rf"{_DIR_AT}{_NO_OTHER_PATH}",
     re.I,
 )
 # "Scaffold a Flask app in webapp/": the folder the new project is made in.
@@ -503,7 +518,7 @@ PROJECT_IN = re.compile(
     r"\b(?:scaffold|bootstrap|initiali[sz]e|init|generate|create|make|build|set\s+up|start)\s+"
     r"(?:an?|the)\s+(?:new\s+)?(?:[\w-]+\s+){0,3}?(?:app|application|project|package|site"
     r"|website|service|api|library|skeleton)\s+(?:in|under|inside|at)\s+(?:the\s+)?"
-    rf"{_Q}(?P<dir>{_DIR}){_Q}(?!\w|\.\w)",
+    rf"{_DIR_AT}",
     re.I,
 )
 # "Can you put a .gitignore in the repo root?", "Drop a README.md in docs/".
@@ -513,13 +528,6 @@ PUT_A_FILE = re.compile(
     r"(?![\w/])(?!\s+(?:in|inside|into)\s+(?:each|every|them|it|there|all|both)\b)"
     rf"{_WHERE}",
     re.I,
-)
-# "Log today's tasks in journal.md", "Note the meeting time in calendar.txt": written
-# down there. Only as a clause's verb: "the log in app.log" is a noun.
-NOTE_IN = re.compile(
-    r"(?:^|(?<=[.;:!]\s)|(?<=\band\s)|(?<=\bthen\s)|(?<=\bplease\s))(?:log|note|enter)\b"
-    rf"(?P<gap>[^;\n]*?)\b(?P<prep>in|into|to)\s+{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}",
-    re.I | re.M,
 )
 # "Change the extension of notes.txt to .md": renamed.
 NEW_EXTENSION = re.compile(
@@ -585,6 +593,4 @@ HOW_TO = re.compile(
     re.I,
 )
 # "... of the errors in app.log to errors.md": where the work goes, after its source.
-THEN_TARGET = re.compile(
-    rf"[^;\n]*?\b(?:into|to|as)\s+{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}", re.I
-)
+THEN_TARGET = re.compile(rf"[^;\n]*?{_TO_FILE}", re.I)

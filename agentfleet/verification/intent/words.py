@@ -180,14 +180,12 @@ _VALUE = (
 OLD_VALUE = re.compile(
     r"(?:\bfrom\s+|(?<=\s))(?P<old>[\w.:/-]*\d[\w.:/-]*|true|false|yes|no|on|off)\s+to\s+", re.I
 )
+# The file a setting is in: "... in config.ini", "... of app.yaml".
+_OF_FILE = rf"\b(?:in|of)\s+{_FILE_AT}"
 _SET_VALUE = re.compile(
-    rf"{_SET}[^;\n]*?{_VALUE}(?P<gap>[^,;.!?\n'\"“”\u2018\u2019`]{{0,30}}?)"
-    rf"\b(?:in|of)\s+{_FILE_AT}",
-    re.I,
+    rf"{_SET}[^;\n]*?{_VALUE}(?P<gap>[^,;.!?\n'\"“”\u2018\u2019`]{{0,30}}?){_OF_FILE}", re.I
 )
-_SET_VALUE_LATER = re.compile(
-    rf"{_SET}[^;\n]*?\b(?:in|of)\s+{_FILE_AT}(?P<gap>[^;\n]*?){_VALUE}", re.I
-)
+_SET_VALUE_LATER = re.compile(rf"{_SET}[^;\n]*?{_OF_FILE}(?P<gap>[^;\n]*?){_VALUE}", re.I)
 _IN_FILE_SET = re.compile(rf"^\s*in\s+{FILE_PATH}\s*,?\s+{_SET}[^;\n]*?{_VALUE}", re.I | re.M)
 # The phrasings that set a named setting to a value, and the verb that starts them.
 SETS = (_SET_VALUE, _SET_VALUE_LATER, _IN_FILE_SET)
@@ -229,13 +227,10 @@ AFTER_COLON = re.compile(
     r"(?P<pre>[^:;\n]*?)\s*:\s*(?P<items>[^\n;]+)",
     re.I,
 )
-LISTED = re.compile(
-    r"\b(?:one\s+(?:per|a|on\s+each)\s+line|lines|items|entries|names|words)\s*$", re.I
-)
+_ONE_PER_LINE = r"one\s+(?:per|a|on\s+each)\s+line"
+LISTED = re.compile(rf"\b(?:{_ONE_PER_LINE}|lines|items|entries|names|words)\s*$", re.I)
 WITH = re.compile(r"\bwith\s*$", re.I)
-PER_LINE = re.compile(
-    r"\bone\s+(?:per|a|on\s+each)\s+line\b|\beach\s+on\s+its\s+own\s+line\b", re.I
-)
+PER_LINE = re.compile(rf"\b{_ONE_PER_LINE}\b|\beach\s+on\s+its\s+own\s+line\b", re.I)
 # "Sort the lines of words.txt alphabetically": the lines end in order, reversed if the
 # rest of the clause says so. Not "by" a column or a field: that order is not the lines'.
 DESCENDING = re.compile(r"\b(?:descending|reverse|z\s*(?:-|to)\s*a|largest\s+first)\b", re.I)
