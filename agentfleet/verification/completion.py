@@ -35,6 +35,7 @@ from agentfleet.delegation.prompts import REPORTS_HEADER
 from agentfleet.sandbox.box import original_of
 from agentfleet.verification.intent import Expectation, add_path, claimed_changes, expect, norm
 from agentfleet.verification.intent.content import (
+    column_in_order,
     counts,
     elided,
     holds,
@@ -43,8 +44,9 @@ from agentfleet.verification.intent.content import (
     none_start,
     on_a_line,
     sets,
+    unique_lines,
 )
-from agentfleet.verification.kept import Touch, lost_lines
+from agentfleet.verification.kept import Touch, dropped, lost_lines, misplaced
 
 # Dependency reports and input-file lists are context for the model, not the
 # task's own wording: an output named in a sibling's report is not this one's.
@@ -302,6 +304,8 @@ _WORDS = (
     ("starts", none_start, "still has a line starting with"),
     ("ordered", in_order, "is not in this order:"),
     ("counted", counts, "does not have this many items:"),
+    ("unique", unique_lines, "still has a line twice among its"),
+    ("columns", column_in_order, "is not in the order of its column"),
 )
 
 
@@ -427,9 +431,11 @@ def _touch_of(exp: Expectation, path: str) -> Touch | None:
     if path.endswith(".json") or exp.reshapes or said(exp.ordered):
         return None
     pairs = [p.split("\0", 1) for p in said(exp.pairs)]
+    renamed = [r.split("\0", 1) for r in said(exp.renames)]
+    added = (*said(exp.contains), *said(exp.lines), *(v for _, v in pairs))
     touch = Touch(
-        gone=said(exp.lacks),
-        added=(*said(exp.contains), *said(exp.lines), *(v for _, v in pairs)),
+        gone=(*said(exp.lacks), *(old for old, _ in renamed)),
+        added=tuple(dict.fromkeys(added)),
         keys=tuple(w for k, _ in pairs for w in k.split()),
         starts=said(exp.starts),
     )
@@ -449,6 +455,15 @@ def _check_kept(ws: _Workspace, exp: Expectation, f: _Findings, original: Origin
         if lost:
             shown = _some([repr(line[:40]) for line in lost], 3)
             f.mismatch(path, f"{path} did not keep the rest of its text as it was: {shown}")
+    for path in exp.reordered:
+        before, after = original(path), ws.text(path)
+        if before is not None and after is not None and (gone := dropped(before, after)):
+            shown = _some([repr(line[:40]) for line in gone], 3)
+            f.mismatch(path, f"{path} lost lines it was only to move: {shown}")
+    for path, end in exp.ends:
+        before, after = original(path), ws.text(path)
+        if before is not None and after is not None and misplaced(before, after, end):
+            f.mismatch(path, f"{path} has the new text at the other end, not at the {end}")
 
 
 def _looked_at(path: str, effects: Iterable[Effect]) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from agentfleet.verification.intent.content import marker_free
@@ -65,7 +66,11 @@ def _kept_around(old: str, new: str, touch: Touch) -> bool:
     words = tuple(w.casefold() for w in (*touch.gone, *touch.added))
 
     def rest(line: str) -> list[str]:
-        return [t for t in _TOKEN.findall(line.casefold()) if not any(w in t for w in words)]
+        # The words go whole before the line is split: "1.4.2" is one value, not 1, 4, 2.
+        low = line.casefold()
+        for w in words:
+            low = low.replace(w, " ")
+        return [t for t in _TOKEN.findall(low) if not any(w in t for w in words)]
 
     before, after = rest(old), rest(new)
     it = iter(after)
@@ -83,6 +88,8 @@ def _swapped(old: list[str], new: list[str], swap: tuple[str, str]) -> list[str]
         wants = {
             line.replace(*swap).casefold(),
             re.sub(re.escape(swap[0]), lambda _: swap[1], line, flags=re.I).casefold(),
+            # A renamed name: "cnt" becomes "count", "cnt_max" stays what it was.
+            re.sub(rf"(?<!\w){re.escape(swap[0])}(?!\w)", lambda _: swap[1], line).casefold(),
         }
         found = next((w for w in wants if w in left), None)
         if found is not None:
@@ -110,4 +117,28 @@ def lost_lines(original: str, final: str, touch: Touch) -> list[str]:
                 # Fixed, not garbled: the words around the ones taken out stay, in order.
                 if not _kept_around(line, new[j1 + k - i1], touch):
                     lost.append(line)
+    return lost
+
+
+def misplaced(original: str, final: str, end: str) -> bool:
+    """Whether text asked at one end of a file ("top" or "end") all went to the other.
+
+    Only the plain case is judged: every original line first and the new ones after
+    (or the reverse). Text put near an end (under a shebang, after a docstring) passes.
+    """
+    old, new = _lines(original), _lines(final)
+    if not old or len(new) <= len(old):
+        return False
+    return new[: len(old)] == old if end == "top" else new[-len(old) :] == old
+
+
+def dropped(original: str, final: str) -> list[str]:
+    """Lines of the original that a reordering lost: each must stand in the final somewhere."""
+    left = Counter(_lines(final))
+    lost = []
+    for line in _lines(original):
+        if left[line] > 0:
+            left[line] -= 1
+        else:
+            lost.append(line)
     return lost

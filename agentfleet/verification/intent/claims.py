@@ -40,6 +40,7 @@ _LANDS = frozenset(
     "wrote written saved moved copied put placed renamed converted exported archived stored"
     " generated produced filed duplicated created made".split()
 )
+_ADDS = frozenset("added appended inserted prepended".split())
 _TO = r"\b(?:to|into|as|in|inside|under)\b"
 _TOKEN = re.compile(
     rf"(?P<change>{_CHANGE_WORDS.pattern})|(?P<context>{_CONTEXT})|(?P<to>{_TO})"
@@ -48,8 +49,10 @@ _TOKEN = re.compile(
 )
 
 
-# A sentence's parts: "Moved a.txt into archive/ (b.txt was left alone)" says two things.
-_PART = re.compile(r"[;()]")
+# A sentence's clauses and their parts: "Moved a.txt into archive/ (b.txt was left
+# alone)" says two things, and "Deleted tmp/; out/ (with a.o) stays" says two.
+_CLAUSE = re.compile(r";")
+_PART = re.compile(r"[()]")
 # A part that says something of its own, with no change in it, claims nothing.
 _OTHER_VERB = re.compile(
     r"\b(?:was|were|is|are|has|have|had|stays?|stayed|remains?|remained|left|kept|looks?"
@@ -66,23 +69,33 @@ def _claimed_in(sentence: str) -> list[str]:
     """
     out: list[str] = []
     state = (False, False)
-    for part in _PART.split(sentence):
-        if not _CHANGE_WORDS.search(part) and _OTHER_VERB.search(part):
+    for clause in _CLAUSE.split(sentence):
+        if not _CHANGE_WORDS.search(clause) and _OTHER_VERB.search(clause):
             state = (False, False)
             continue
-        state = _scan(part, state, out)
+        for part in _PART.split(clause):
+            if not _CHANGE_WORDS.search(part) and _OTHER_VERB.search(part):
+                state = (False, False)
+                continue
+            state = _scan(part, state, out)
     return out
 
 
 def _scan(part: str, state: tuple[bool, bool], out: list[str]) -> tuple[bool, bool]:
     """Claim the paths of one part; returns whether it ends claiming, and by what verb."""
     claiming, lands = state
+    # "Added node_modules/ to .gitignore": what an add names before "to" is what went in.
+    items: list[str] | None = None
     for m in _TOKEN.finditer(part):
         if m.group("change"):
+            out.extend(items or ())
             claiming, lands = True, m.group("change").lower() in _LANDS
+            items = [] if m.group("change").lower() in _ADDS else None
         elif m.group("context"):
             claiming = False
         elif m.group("to"):
+            if items is not None and m.group("to").lower() in ("to", "into"):
+                items = None
             claiming = claiming or lands
         elif claiming:
             raw = (m.group("tick") or m.group("path") or "").rstrip(".,;:)")
@@ -90,7 +103,8 @@ def _scan(part: str, state: tuple[bool, bool], out: list[str]) -> tuple[bool, bo
                 continue
             if m.group("tick") and not _PATH_LIKE.fullmatch(raw):
                 continue
-            out.append(raw)
+            (items if items is not None else out).append(raw)
+    out.extend(items or ())
     return claiming, lands
 
 

@@ -17,6 +17,8 @@ the file leaves them unchecked: failing honest work is worse than checking less.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,8 +36,12 @@ class Wanted:
     # line: a line of its own ("one per line"); pair: "key\0value", a line that sets the
     # key to the value ("set debug to false in settings.ini"); start: no line starts with
     # the text; order: the lines are in order, text "asc" or "desc"; count: "LOW-HIGH"
-    # items (lines, or one line's comma-separated parts), HIGH empty for no bound.
-    how: Literal["holds", "lacks", "line", "pair", "start", "order", "count"] = "holds"
+    # items (lines, or one line's comma-separated parts), HIGH empty for no bound; unique:
+    # no line twice; column: "COLUMN asc|desc", a table's rows in that column's order; end:
+    # "top" or "end", the end of the file new text goes to.
+    how: Literal[
+        "holds", "lacks", "line", "pair", "start", "order", "count", "unique", "column", "end"
+    ] = "holds"
 
 
 def _group(m: re.Match[str], name: str) -> str | None:
@@ -249,7 +255,56 @@ def _line_rules(text: str) -> list[tuple[int, int, list[Wanted]]]:
         path, prefix = _file_of(m, text), _group(m, "text")
         if path and prefix:
             found.append((m.start(), m.end(), [Wanted(_bare(path), prefix, how="start")]))
+    return found + _table_rules(text)
+
+
+def _table_rules(text: str) -> list[tuple[int, int, list[Wanted]]]:
+    """Rules of a file's rows: none twice, none with a word, in a column's order, new at an end."""
+    found: list[tuple[int, int, list[Wanted]]] = []
+    for pattern, how in ((wd.DEDUPE, "unique"), (wd.LINES_WITH, "lacks"), (wd.AT_END, "end")):
+        for m in pattern.finditer(text):
+            path = _file_of(m, text)
+            if not path:
+                continue
+            if how == "unique":
+                rule = Wanted(_bare(path), "lines", how="unique")
+            elif how == "lacks":
+                rule = Wanted(_bare(path), m.group("bare_old"), how="lacks")
+            else:
+                end = (m.group("end") or "").lower()
+                top = m.group("pre") or end in ("top", "start", "beginning", "head", "front")
+                rule = Wanted(_bare(path), "top" if top else "end", how="end")
+            found.append((m.start(), m.end(), [rule]))
+    for m in wd.BY_COLUMN.finditer(text):
+        path = _bare(m.group("file"))
+        if path.lower().endswith((".csv", ".tsv")):
+            order = "desc" if wd.DESCENDING.search(m.group("how")) else "asc"
+            found.append(
+                (m.start(), m.end(), [Wanted(path, f"{m.group('col')} {order}", "column")])
+            )
     return found
+
+
+def unique_lines(content: str, _: str) -> bool:
+    """Whether no line of the file stands in it twice (blank lines and white space aside)."""
+    lines = [" ".join(ln.split()) for ln in content.splitlines() if ln.strip()]
+    return len(lines) == len(set(lines))
+
+
+def column_in_order(content: str, spec: str) -> bool:
+    """Whether a table's rows are in the order of the named column ("score desc").
+
+    A file with no such column in its header row is not judged here.
+    """
+    column, how = spec.rsplit(" ", 1)
+    delimiter = "\t" if "\t" in content.split("\n", 1)[0] else ","
+    rows = [r for r in csv.reader(io.StringIO(content), delimiter=delimiter) if any(r)]
+    header = [h.strip().casefold() for h in rows[0]] if rows else []
+    if column.casefold() not in header:
+        return True
+    at = header.index(column.casefold())
+    cells = [r[at].strip() if at < len(r) else "" for r in rows[1:]]
+    return in_order("\n".join(cells), how)
 
 
 def none_start(content: str, prefix: str) -> bool:

@@ -17,7 +17,13 @@ _DOTFILE = (
     r"|docx?|xlsx?|pptx?|zip|tar|gz|log|bak|tmp|old|orig|mov|mp[34]|wav|sh|ini|cfg|conf)\b)"
     r"[A-Za-z](?:[\w.-]*[\w-])?(?!\s+files\b)"
 )
-_FILE = rf"(?:[\w.-]+/)*(?:[\w-][\w.-]*\.[A-Za-z][A-Za-z0-9]{{0,7}}|{_DOTFILE})"
+# Files people name without an extension, spelled as they are spelled: "the license"
+# is prose, "LICENSE" the file.
+_BARE_FILE = (
+    r"(?-i:LICEN[CS]E|COPYING|NOTICE|AUTHORS|CODEOWNERS|Makefile|Dockerfile|Containerfile"
+    r"|Procfile|Gemfile|Rakefile|Jenkinsfile|Vagrantfile|Brewfile|Justfile)(?![\w.-])"
+)
+_FILE = rf"(?:[\w.-]+/)*(?:[\w-][\w.-]*\.[A-Za-z][A-Za-z0-9]{{0,7}}|{_DOTFILE}|{_BARE_FILE})"
 # A quoted name with spaces: "my notes.txt".
 _SPACED = r"(?<=[`'\"])[^`'\"\n]*?\s[^`'\"\n]*?\.[A-Za-z][A-Za-z0-9]{0,7}(?=[`'\"])"
 _DIR = r"(?:[\w.-]+/)+"
@@ -39,6 +45,9 @@ def _lands_in(preps: str) -> str:
 
 # A link is not a path: its tail ("example.com/a.txt") would read as one.
 URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+|\bwww\.\S+", re.I)
+# A file's name standing on its own, not inside another word or path.
+_A_FILE = rf"(?<![\w.-]){_FILE}(?![\w/])"
+A_FILE = re.compile(rf"{_Q}{_FILE}{_Q}")
 FILE_PATH = rf"{_Q}(?P<file>{_FILE}|{_SPACED}){_Q}(?![\w/])"
 ANY_PATH = rf"{_Q}(?P<path>{_FILE}|{_DIR}[\w.-]*|{_NAME}/?){_Q}(?![\w/])"
 
@@ -48,10 +57,20 @@ _DIR_WORD = r"(?:folder|directory|dir|subfolder|subdirectory)s?"
 _DIR_AT = rf"{_Q}(?P<dir>{_DIR}){_Q}(?!\w|\.\w)"
 _DIR_NAMED = rf"{_Q}(?P<dir>{_DIR}|{_NAME}/){_Q}"
 DIR_WORD = re.compile(_DIR_WORD, re.I)
+# "into the right one", "into the empty folders": which one, not a name.
+_NOT_WHICH = (
+    r"(?!(?:right|correct|proper|appropriate|matching|corresponding|relevant|same|other|new"
+    r"|empty|old|unused|extra|respective|their|its|each|every|all|these|those|one)\b)"
+)
+# "... and put a README.md in each", "... in every subfolder of pkg/": in every folder
+# meant, not at the root.
+_NOT_EACH = (
+    r"(?!\s+(?:in|inside|into|under|within)\s+(?:the\s+)?(?:each|every|them|it|there|all|both)\b)"
+)
 # "... in docs/", "... inside the logs folder": where a file named just before goes.
 _WHERE = (
     r"(?:\s+(?:inside|in|under|within)\s+(?:the\s+)?"
-    rf"(?:{_Q}(?P<where>{_DIR}){_Q}(?!\w|\.\w)|{_Q}(?P<wname>{_NAME}){_Q}\s+{_DIR_WORD}\b))?"
+    rf"(?:{_Q}(?P<where>{_DIR}){_Q}(?!\w|\.\w)|{_NOT_WHICH}{_Q}(?P<wname>{_NAME}){_Q}\s+{_DIR_WORD}\b))?"
 )
 _FILLER = r"(?:(?:a|an|the|new|empty|blank|separate|single|one|text)\s+)*"
 _CALLED = r"(?:(?:called|named|titled)\s+)?"
@@ -119,11 +138,6 @@ MKDIR = re.compile(
 # "the file a.txt", "folder logs/": the path a verb acts on, with the words before it.
 _THE_ONE = r"(?:the\s+)?(?:file\s+|folder\s+|directory\s+)?"
 _SRC = rf"{_Q}(?:{_FILE}|{_DIR}[\w.-]*){_Q}"
-# "into the right one", "into the empty folders": which one, not a name.
-_NOT_WHICH = (
-    r"(?!(?:right|correct|proper|appropriate|matching|corresponding|relevant|same|other|new"
-    r"|empty|old|unused|extra|respective|their|its|each|every|all|these|those|one)\b)"
-)
 MOVE = re.compile(
     rf"\b(?P<verb>move|mv|copy|cp|transfer|back\s*up)\s+{_THE_ONE}"
     rf"{_Q}(?P<src>{_listed(_SRC)}|it|them){_Q}\s+"
@@ -182,8 +196,21 @@ REMOVE_MANY = re.compile(
     re.I,
 )
 # "Add Carol to the guest list in guests.txt": the file is changed, not made.
+# "the add function" names a function: the verb has no article.
+_NOT_NAMED = r"(?<!\bthe )(?<!\ban )(?<!\ba )"
 ADD_TO = re.compile(
-    r"\b(?:add|append|insert)\b[^;\n]*?\b(?:to|into|in)\b[^;\n]{0,40}?" + FILE_PATH, re.I
+    rf"{_NOT_NAMED}\b(?:add|append|insert)\b[^;\n]*?\b(?:to|into|in)\b[^;\n]{{0,40}}?{FILE_PATH}",
+    re.I,
+)
+# "Add type hints to the area function in geometry.py": the part of the code the words
+# go into is rewritten, not added to.
+INTO_CODE = re.compile(
+    r"\bto\s+(?:the\s+|each\s+|every\s+|all\s+(?:the\s+)?)?(?:[\w.()`'\"-]+\s+){0,2}?"
+    r"(?:function|method|class|constructor|signature|def|parameters?|arguments?|columns?|fields?"
+    r"|struct|interface|endpoint|route|handler|decorator)s?\b"
+    # The part itself, not a word naming something else ("the argument parser").
+    r"(?=\s+(?:in|of|inside|within|from)\b|\s*[,.;]|\s*$)",
+    re.I,
 )
 ADD_TO_IT = re.compile(r"\b(?:append|add)\b[^;\n]*?\bto\s+(?:it|that\s+file)\b", re.I)
 # "In config.ini, change the port from 8080 to 9090".
@@ -351,7 +378,27 @@ _FILES = _listed(_ONE_FILE)
 # b.txt and c.txt", "Create an empty file named .gitignore in logs/".
 CREATE_FILE = re.compile(
     rf"\b(?:create|make|touch|start|write|save|generate|produce|draft|prepare)\s+{_FILLER}"
-    rf"(?:{_COUNT}files?\s*:\s+)?{_WHAT}{_CALLED}(?P<names>{_FILES})(?![\w/]){_WHERE}",
+    rf"(?:{_COUNT}files?\s*:\s+)?{_WHAT}{_CALLED}(?P<names>{_FILES})(?![\w/]){_NOT_EACH}{_WHERE}",
+    re.I,
+)
+# "Rename the variable cnt to count in app.py and helpers.py", "Rename get_user to
+# fetch_user in db.py": one name swapped for another in each file listed.
+_CODE_NAME = r"[A-Za-z_$][\w.$-]*?"
+RENAME_NAME = re.compile(
+    r"\brename\s+(?:the\s+|all\s+|every\s+)?(?:(?:variable|var|function|func|method|class"
+    r"|column|key|field|parameter|param|argument|constant|property|attribute|header|heading"
+    r"|module|label|setting|option|flag|symbol|identifier|type|struct|enum|tag|table|macro)s?\s+)?"
+    rf"{_Q}(?P<old>{_CODE_NAME}){_Q}\s+(?:to|as|into)\s+{_Q}(?P<new>{_CODE_NAME}){_Q}\s+"
+    r"(?:in|inside|across|throughout|within)\s+(?:the\s+)?(?:files?\s+)?"
+    rf"(?P<files>{_listed(rf'{_Q}{_FILE}{_Q}')})(?![\w/])",
+    re.I,
+)
+# "Create an empty __init__.py in each subfolder of pkg/": which folders is for the
+# workspace to say, but they are all under pkg/.
+IN_EACH_OF = re.compile(
+    rf"\b(?:create|make|touch|add|put|place|drop|write)\s+{_FILLER}{_CALLED}{_FILES}(?![\w/])"
+    r"\s+(?:in|inside|into|under|within)\s+(?:the\s+)?(?:each|every|all)\s+(?:of\s+the\s+)?"
+    rf"(?:sub)?(?:folder|directory|dir)s?\s+(?:of|in|under|inside|within)\s+(?:the\s+)?{_DIR_NAMED}",
     re.I,
 )
 # Named after what they hold: "Write a story in three parts: p1.txt, p2.txt and p3.txt"
@@ -412,8 +459,9 @@ ADD_A_FILE = re.compile(
 # makes, named at the end of the clause.
 A_FILE_IN = re.compile(
     r"\b(?:create|make|start|write|generate|prepare|produce)\s+(?:an?|the)\s+(?:new\s+)?"
-    r"(?:[\w-]+\s+){0,2}?file\b[^;\n]*?\b(?:in|as|at|called|named)\s+(?:file\s+)?"
-    rf"{FILE_PATH}(?=\s*(?:[.;,!?]|$))",
+    # "Write a test file tests/t.py for add in m.py": the file was named; m.py is its subject.
+    rf"(?:[\w-]+\s+){{0,2}}?file\b(?:(?!{_A_FILE})[^;\n])*?\b(?:in|as|at|called|named)\s+"
+    rf"(?:file\s+)?{FILE_PATH}(?=\s*(?:[.;,!?]|$))",
     re.I | re.M,
 )
 # "Create hello.txt containing Hello and goodbye.txt containing Goodbye": the second file
@@ -481,23 +529,33 @@ _REWORK_VERB = (
     r"|truncate|simplify|optimi[sz]e|moderni[sz]e|annotate|comment\s+out|uncomment"
     r"|tidy(?:\s+up)?|clean\s+up)"
 )
-_A_FILE = rf"(?<![\w.-]){_FILE}(?![\w/])"
 _NO_OTHER_FILE = rf"(?![^;\n]*?{_A_FILE})"
 # "Explain how to refactor main.py", "Suggest a refactor of main.py": advice, not the work.
-_NOT_ADVICE = r"(?<!\bhow to )(?<!\bways to )(?<!\bhow I )(?<!\ba )(?<!\bthe )"
+_NOT_ADVICE = r"(?<!\bhow to )(?<!\bways to )(?<!\bhow I )(?<!\ba )(?<!\ban )(?<!\bthe )"
+# "Move the last paragraph of essay.md to the top", "Move the install section above the
+# usage section in README.md": the file's own lines, in another order.
+_MOVE_WITHIN = (
+    r"\bmove\s+(?:the\s+)?(?:\w+\s+){0,3}?(?:of|in)\s+(?:the\s+)?(?:file\s+)?"
+    rf"(?={_Q}{_FILE}{_Q}\s+to\s+the\s+(?:very\s+)?(?:top|bottom|end|start|beginning)\b)"
+    r"|\bmove\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:section|paragraph|line|heading|block|function"
+    r"|method|class|chapter|part|entry|item|row|column|step)s?\s+(?:above|below|before|after"
+    r"|to\s+the\s+(?:very\s+)?(?:top|bottom|end|start|beginning))\b[^;\n]*?\b(?:in|of)\s+"
+    r"(?:the\s+)?(?:file\s+)?"
+)
 REWORK = re.compile(
     rf"{_NOT_ADVICE}(?:\b(?:{_REWORK_VERB}|format|empty|clear(?:\s+out)?|lowercase|uppercase"
     r"|capitali[sz]e|turn)\s+(?:the\s+)?"
     r"(?:file\s+)?"
-    rf"|\b(?:{_REWORK_VERB}|rename|convert|turn|document|fill\s+(?:in|out)|keep\s+only)\b"
+    rf"|\b(?:{_REWORK_VERB}|rename|convert|turn|document|fill\s+(?:in|out)|keep\s+only|lowercase"
+    r"|uppercase|capitali[sz]e)\b"
     rf"(?:(?!{_A_FILE})[^;\n])*?\b(?:in|of|inside|within|throughout)\s+(?:the\s+)?(?:file\s+)?"
     rf"|\b(?:remove|delete|strip|drop|erase|get\s+rid\s+of)\b(?:(?!{_A_FILE})[^;\n])*?"
     r"\bfrom\s+(?:the\s+)?(?:file\s+)?"
-    r"|\bmove\s+(?:the\s+)?(?:\w+\s+){0,3}?(?:of|in)\s+(?:the\s+)?(?:file\s+)?"
-    rf"(?={_Q}{_FILE}{_Q}\s+to\s+the\s+(?:very\s+)?(?:top|bottom|end|start|beginning)\b))"
+    rf"|{_MOVE_WITHIN})"
     rf"{FILE_PATH}{_NO_OTHER_FILE}",
     re.I,
 )
+MOVE_WITHIN = re.compile(rf"(?:{_MOVE_WITHIN}){FILE_PATH}{_NO_OTHER_FILE}", re.I)
 # "Change every 'TODO' to 'DONE' across notes/", "Prefix every file in invoices/ with
 # 2024-": the work is on the files of a folder, so something in it must change. Not
 # when the work may land in another place named after it, nor "what to change in src/".
@@ -524,9 +582,7 @@ PROJECT_IN = re.compile(
 # "Can you put a .gitignore in the repo root?", "Drop a README.md in docs/".
 PUT_A_FILE = re.compile(
     rf"\b(?:put|place|drop)\s+(?:an?|one)\s+(?:(?:new|empty|blank)\s+)?(?P<names>{_ONE_FILE})"
-    # "... and put a README.md in each": in every folder just named, not at the root.
-    r"(?![\w/])(?!\s+(?:in|inside|into)\s+(?:each|every|them|it|there|all|both)\b)"
-    rf"{_WHERE}",
+    rf"(?![\w/]){_NOT_EACH}{_WHERE}",
     re.I,
 )
 # "Change the extension of notes.txt to .md": renamed.

@@ -34,6 +34,11 @@ class Expectation:
     ordered: list[tuple[str, str]] = field(default_factory=list)
     # "LOW-HIGH" items a described content has: a haiku's three lines, a list's N items.
     counted: list[tuple[str, str]] = field(default_factory=list)
+    # Rules of rows: no line twice ("Remove the duplicate lines"), a table in a column's
+    # order ("COLUMN asc|desc"), new text at one end ("top" or "end").
+    unique: list[tuple[str, str]] = field(default_factory=list)
+    columns: list[tuple[str, str]] = field(default_factory=list)
+    ends: list[tuple[str, str]] = field(default_factory=list)
     # A question, or work asked to leave the files alone: nothing may be moved, deleted
     # or rewritten by it.
     hands_off: bool = False
@@ -51,6 +56,11 @@ class Expectation:
     # Words that make what the work writes (a summary, a list): a file it makes empty
     # is not that, unless an empty file is what was asked.
     wants_content: bool = False
+    # Files whose lines the task only moves around: every line stays, in some order.
+    reordered: list[str] = field(default_factory=list)
+    # (file, "old\0new"): a name the task renames in the file ("Rename cnt to count in
+    # app.py"); every whole-word use of it becomes the new one.
+    renames: list[tuple[str, str]] = field(default_factory=list)
     # Paths the work reads, lists or searches ("Summarize notes.md"): where they exist,
     # the journal must show a look at them.
     sources: list[str] = field(default_factory=list)
@@ -64,6 +74,9 @@ class Expectation:
         self.starts = [w for w in self.starts if w[0] in paths]
         self.ordered = [w for w in self.ordered if w[0] in paths]
         self.counted = [w for w in self.counted if w[0] in paths]
+        self.unique = [w for w in self.unique if w[0] in paths]
+        self.columns = [w for w in self.columns if w[0] in paths]
+        self.ends = [w for w in self.ends if w[0] in paths]
 
     @property
     def asks_for_files(self) -> bool:
@@ -173,6 +186,7 @@ def _made(body: str) -> list[Event]:
     for m in (*pt.CREATE_FILE.finditer(body), *pt.PUT_A_FILE.finditer(body)):
         events += [(m.start(), "file", path) for path in _placed(m)]
     events += [(m.start(), "dir", m.group("dir")) for m in pt.PROJECT_IN.finditer(body)]
+    events += [(m.start(), "touch", m.group("dir")) for m in pt.IN_EACH_OF.finditer(body)]
     for m in pt.NAMED_LATER.finditer(body):
         named = _names(m.group("names")) if m.group("names") else [m.group("file")]
         events += [(m.start(), "file", path) for path in named]
@@ -311,6 +325,7 @@ def expect(text: str) -> Expectation:
         else:
             is_move = kind.endswith(("move", "mv", "transfer"))
             last_dir = _move(exp, value, last_dir, is_move=is_move)
+    _renamed(exp, body)
     # A file that is changed in place need not also be made by the same agent.
     exp.outputs = [o for o in exp.outputs if o not in exp.modified]
     # What the work makes or changes has checks of its own.
@@ -326,6 +341,18 @@ def expect(text: str) -> Expectation:
     return exp
 
 
+def _renamed(exp: Expectation, body: str) -> None:
+    """Names renamed inside files: the files change, and hold the new name."""
+    for m in pt.RENAME_NAME.finditer(body):
+        old, new = m.group("old"), m.group("new")
+        if pt.A_FILE.fullmatch(old) or pt.A_FILE.fullmatch(new):
+            continue  # a file renamed, not a name in one
+        for path in _names(m.group("files")):
+            add_path(exp.modified, path)
+            exp.renames.append((norm(path), f"{old}\0{new}"))
+            exp.contains.append((norm(path), new))
+
+
 def _how(exp: Expectation, text: str, body: str, *, asked: bool) -> None:
     """How the work is to treat the files: leave them, fill them, reshape or add to them."""
     exp.hands_off = bool(asked or pt.HANDS_OFF.search(body))
@@ -333,7 +360,10 @@ def _how(exp: Expectation, text: str, body: str, *, asked: bool) -> None:
     exp.reshapes = bool(pt.RESHAPES.search(body))
     for pattern in (pt.ADD_TO, pt.APPEND):
         for m in pattern.finditer(body):
-            add_path(exp.added_to, m.group("file"))
+            if not pt.INTO_CODE.search(m.group(0)):
+                add_path(exp.added_to, m.group("file"))
+    for m in pt.MOVE_WITHIN.finditer(body):
+        add_path(exp.reordered, m.group("file"))
     for m in pt.CLEAR_KIND.finditer(body):
         _cleared(exp, m)
     for m in pt.COLLECT_LINES.finditer(text):
@@ -372,6 +402,9 @@ def _words(exp: Expectation, text: str) -> None:
         "start": exp.starts,
         "order": exp.ordered,
         "count": exp.counted,
+        "unique": exp.unique,
+        "column": exp.columns,
+        "end": exp.ends,
     }
     for w in wanted(text):
         pair = (norm(w.path), w.text)

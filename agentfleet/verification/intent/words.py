@@ -233,11 +233,38 @@ WITH = re.compile(r"\bwith\s*$", re.I)
 PER_LINE = re.compile(rf"\b{_ONE_PER_LINE}\b|\beach\s+on\s+its\s+own\s+line\b", re.I)
 # "Sort the lines of words.txt alphabetically": the lines end in order, reversed if the
 # rest of the clause says so. Not "by" a column or a field: that order is not the lines'.
-DESCENDING = re.compile(r"\b(?:descending|reverse|z\s*(?:-|to)\s*a|largest\s+first)\b", re.I)
+DESCENDING = re.compile(
+    r"\b(?:descending|reverse|z\s*(?:-|to)\s*a|(?:largest|highest|biggest|greatest|newest|latest"
+    r"|most\s+\w+)\s+first|high(?:est)?\s+to\s+low(?:est)?)\b",
+    re.I,
+)
 NOT_OWN_ORDER = re.compile(r"\bby\b|\bthen\b|\band\s+(?!(?:save|write)\b)\w+", re.I)
 SORTED = re.compile(
     r"\b(?:sort|alphabeti[sz]e|order)\s+(?:the\s+)?(?:(?:lines|names|words|entries|items|list)\s+"
     rf"(?:of|in)\s+)?(?:the\s+(?:file\s+)?)?{FILE_PATH}(?P<how>[^;\n]*)",
+    re.I,
+)
+# "Sort scores.csv by the score column, highest first": the rows in that column's order.
+BY_COLUMN = re.compile(
+    r"\b(?:sort|order)\s+(?:the\s+(?:rows|lines|entries)\s+(?:of|in)\s+)?(?:the\s+(?:file\s+)?)?"
+    rf"{FILE_PATH}\s+by\s+(?:the\s+)?[`'\"]?(?P<col>[\w-]+)[`'\"]?(?:\s+(?:column|field))?"
+    r"(?P<how>[^;\n]*)",
+    re.I,
+)
+# "Remove the duplicate lines from emails.txt", "Dedupe names.txt": no line twice.
+DEDUPE = re.compile(
+    r"\b(?:(?:remove|delete|drop|strip|eliminate|get\s+rid\s+of)\s+(?:the\s+|all\s+(?:the\s+)?"
+    r"|any\s+)?(?:duplicates|(?:duplicated?|repeated|doubled?)\s+(?:lines|entries|rows|items"
+    r"|names|emails|addresses|words|values))\s+(?:from|in)\s+"
+    r"|(?:dedupe|de-?duplicate|uniq(?:ify)?)\s+(?:the\s+)?(?:(?:lines|entries|rows)\s+(?:of|in)\s+)?)"
+    + _FILE_AT,
+    re.I,
+)
+# "Insert the line x at the top of app.py", "Prepend a title to a.md": which end of the
+# file the new text goes to.
+AT_END = re.compile(
+    r"\b(?:(?:at|to|on)\s+the\s+(?:very\s+)?(?P<end>top|start|beginning|head|front|bottom|end"
+    r"|foot)\s+of|(?P<pre>prepend)\b[^;\n]*?\bto)\s+" + _FILE_AT,
     re.I,
 )
 # "Remove every line that starts with # from notes.txt": no line may start so.
@@ -245,6 +272,15 @@ LINES_STARTING = re.compile(
     r"\b(?:remove|delete|drop|strip)\s+(?:all\s+|every\s+|each\s+|any\s+)?(?:the\s+)?lines?\s+"
     r"(?:that\s+)?(?:start|begin)(?:s|ing)?\s+with\s+(?:an?\s+)?"
     rf"(?:{_quote('text')}|(?P<bare>[^\s'\"`]+))\s+(?:from|in)\s+" + _FILE_AT,
+    re.I,
+)
+# "Delete every line containing DEPRECATED from api.txt": the word is gone with its lines.
+LINES_WITH = re.compile(
+    r"\b(?:remove|delete|drop|strip|cut|filter\s+out|get\s+rid\s+of)\s+(?:all\s+|every\s+"
+    r"|each\s+|any\s+)?(?:of\s+)?(?:the\s+)?lines?\s+(?:that\s+)?(?:contain(?:s|ing)?|with"
+    r"|mention(?:s|ing)?|hav(?:e|ing)|including)\s+(?:the\s+(?:word|text|string|marker)\s+)?"
+    r"(?!(?:a|an|the|any|some|no|only|just|more|less|fewer|at)\b)(?P<bare_old>[\w.$#@:-]*\w)\s+"
+    r"(?:from|in|out\s+of)\s+" + _FILE_AT,
     re.I,
 )
 # "shopping.txt with milk, eggs and bread on separate lines": each item a line.

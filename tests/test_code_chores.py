@@ -1,0 +1,269 @@
+"""Everyday code and data chores, done right and done wrong, judged by the completion check.
+
+Each case is a goal a person types, the workspace before, the workspace the agent left
+(written through the sandbox, so it keeps the originals as a real run does), and the
+report. Right work must pass and wrong work must not: the wrong runs are the ones a
+scripted Anthropic-compatible responder showed ending `completed` (rename in one of two
+files, a rewrite that dropped rows, a header put at the bottom, duplicates left), and
+the right ones are honest work a real model does that had ended `unverified`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentfleet.contracts.models import Effect, VerifyRequest
+from agentfleet.sandbox import Sandbox, WriteFileArgs
+from agentfleet.verification.completion import verify
+
+AGENT = "master-1.1"
+Files = dict[str, str]
+
+
+def _judge(root: Path, task: str, before: Files, after: Files, report: str) -> tuple[bool, str]:
+    """Seed `before`, write what differs in `after` as the agent, and check the work."""
+    for path, text in before.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    box = Sandbox(root, run=AGENT)
+    effects = [Effect(op="read", path=p) for p in before]
+    for path, text in after.items():
+        if before.get(path) != text:
+            box.write_file(WriteFileArgs(path=path, content=text))
+            effects.append(Effect(op="write", path=path))
+    req = VerifyRequest(workspace="ws", agent_id=AGENT, task=task, report=report, effects=effects)
+    v = verify(root, req)
+    return v.passed, v.reason
+
+
+APP = "cnt = 0\nfor x in xs:\n    cnt += 1\nprint(cnt)\n"
+HELPERS = "def bump(cnt):\n    return cnt + 1\n"
+DB = "def get_user(i):\n    return USERS[i]\n\n\ndef list_users():\n    return USERS\n"
+INVENTORY = "sku,qty\na1,4\nb2,7\n"
+MEMBERS = "Ann <ANN@X.COM>\nBob <Bob@Y.org>\n"
+README = "# tool\n\n## Usage\nrun it\n\n## Install\npip install tool\n"
+EMAILS = "a@x.com\nb@x.com\nb@x.com\nc@x.com\n"
+API = "get /a\nget /b DEPRECATED\npost /c\nput /d DEPRECATED\n"
+SCORES = "name,score\nann,7\nbob,12\ncid,9\n"
+APP_TOP = '"""The app."""\n\nimport os\n\nprint(os.getcwd())\n'
+
+
+CASES = [
+    # A name renamed in every file listed: each use in each file, nothing else.
+    (
+        "Rename the variable cnt to count in app.py and helpers.py.",
+        {"app.py": APP, "helpers.py": HELPERS},
+        {"app.py": APP.replace("cnt", "count"), "helpers.py": HELPERS.replace("cnt", "count")},
+        "Renamed cnt to count in app.py and helpers.py.",
+        True,
+    ),
+    (
+        "Rename the variable cnt to count in app.py and helpers.py.",
+        {"app.py": APP, "helpers.py": HELPERS},
+        {"app.py": APP.replace("cnt", "count"), "helpers.py": HELPERS},
+        "Renamed cnt to count in app.py and helpers.py.",
+        False,
+    ),
+    (
+        "Rename get_user to fetch_user in db.py.",
+        {"db.py": DB},
+        {"db.py": DB.replace("get_user(", "fetch_user(")},
+        "Renamed get_user to fetch_user in db.py.",
+        True,
+    ),
+    (
+        "Rename get_user to fetch_user in db.py.",
+        {"db.py": DB},
+        {"db.py": "def fetch_user(i):\n    return USERS[i]\n"},
+        "Renamed get_user to fetch_user in db.py.",
+        False,
+    ),
+    (
+        "Rename the column qty to quantity in inventory.csv.",
+        {"inventory.csv": INVENTORY},
+        {"inventory.csv": "sku,quantity\n"},
+        "Renamed the column in inventory.csv.",
+        False,
+    ),
+    (
+        "Rename the column qty to quantity in inventory.csv.",
+        {"inventory.csv": INVENTORY},
+        {"inventory.csv": INVENTORY.replace("qty", "quantity")},
+        "Renamed the column in inventory.csv.",
+        True,
+    ),
+    # A file people name with no extension is still a file the task changes.
+    (
+        "Update the copyright year in LICENSE to 2026.",
+        {"LICENSE": "Copyright (c) 2025 Ann\n"},
+        {"LICENSE": "Copyright (c) 2025 Ann\n"},
+        "I updated the copyright year in LICENSE to 2026.",
+        False,
+    ),
+    (
+        "Update the copyright year in LICENSE to 2026.",
+        {"LICENSE": "Copyright (c) 2025 Ann\n"},
+        {"LICENSE": "Copyright (c) 2026 Ann\n"},
+        "Updated the year in LICENSE.",
+        True,
+    ),
+    # Work done to a file's own text is done in that file, not in a copy.
+    (
+        "Lowercase all the email addresses in members.txt.",
+        {"members.txt": MEMBERS},
+        {"members.txt": MEMBERS, "members_lower.txt": MEMBERS.lower()},
+        "Wrote the lowercased list to members_lower.txt.",
+        False,
+    ),
+    (
+        "Lowercase all the email addresses in members.txt.",
+        {"members.txt": MEMBERS},
+        {"members.txt": "Ann <ann@x.com>\nBob <bob@y.org>\n"},
+        "Lowercased the addresses in members.txt.",
+        True,
+    ),
+    # A section moved keeps every line; one dropped on the way is lost.
+    (
+        "Move the install section above the usage section in README.md.",
+        {"README.md": README},
+        {"README.md": "# tool\n\n## Install\npip install tool\n"},
+        "Moved the install section above usage in README.md.",
+        False,
+    ),
+    (
+        "Move the install section above the usage section in README.md.",
+        {"README.md": README},
+        {"README.md": "# tool\n\n## Install\npip install tool\n\n## Usage\nrun it\n"},
+        "Moved the install section above usage in README.md.",
+        True,
+    ),
+    # The rule the goal states holds in the file.
+    (
+        "Remove the duplicate lines from emails.txt.",
+        {"emails.txt": EMAILS},
+        {"emails.txt": EMAILS.replace("c@x.com\n", "")},
+        "Removed the duplicates from emails.txt.",
+        False,
+    ),
+    (
+        "Remove the duplicate lines from emails.txt.",
+        {"emails.txt": EMAILS},
+        {"emails.txt": "a@x.com\nb@x.com\nc@x.com\n"},
+        "Removed the duplicates from emails.txt.",
+        True,
+    ),
+    (
+        "Delete every line containing DEPRECATED from api.txt.",
+        {"api.txt": API},
+        {"api.txt": "get /a\npost /c\nput /d DEPRECATED\n"},
+        "Deleted the deprecated lines from api.txt.",
+        False,
+    ),
+    (
+        "Delete every line containing DEPRECATED from api.txt.",
+        {"api.txt": API},
+        {"api.txt": "get /a\npost /c\n"},
+        "Deleted the deprecated lines from api.txt.",
+        True,
+    ),
+    (
+        "Sort scores.csv by the score column, highest first.",
+        {"scores.csv": SCORES},
+        {"scores.csv": "name,score\nann,7\ncid,9\nbob,12\n"},
+        "Sorted scores.csv by score.",
+        False,
+    ),
+    (
+        "Sort scores.csv by the score column, highest first.",
+        {"scores.csv": SCORES},
+        {"scores.csv": "name,score\nbob,12\ncid,9\nann,7\n"},
+        "Sorted scores.csv by score, highest first.",
+        True,
+    ),
+    # Text asked at the top is not at the bottom; near the top (after a docstring) is fine.
+    (
+        "Insert the line import logging at the top of app.py.",
+        {"app.py": APP_TOP},
+        {"app.py": APP_TOP + "import logging\n"},
+        "Inserted import logging at the top of app.py.",
+        False,
+    ),
+    (
+        "Insert the line import logging at the top of app.py.",
+        {"app.py": APP_TOP},
+        {"app.py": APP_TOP.replace("import os\n", "import logging\nimport os\n")},
+        "Inserted import logging at the top of app.py.",
+        True,
+    ),
+    # Honest work that had ended `unverified`.
+    (
+        "Add type hints to the area function in geometry.py.",
+        {"geometry.py": "def area(r):\n    return 3.14 * r * r\n\nUNIT = 'cm'\n"},
+        {"geometry.py": "def area(r: float) -> float:\n    return 3.14 * r * r\n\nUNIT = 'cm'\n"},
+        "Added type hints to area in geometry.py.",
+        True,
+    ),
+    (
+        "Write a unit test file tests/test_mathutils.py for the add function in mathutils.py.",
+        {"mathutils.py": "def add(a, b):\n    return a + b\n"},
+        {
+            "mathutils.py": "def add(a, b):\n    return a + b\n",
+            "tests/test_mathutils.py": "from mathutils import add\n\n\ndef test_add():\n"
+            "    assert add(1, 2) == 3\n",
+        },
+        "Wrote tests/test_mathutils.py with a test for add.",
+        True,
+    ),
+    (
+        "Add node_modules/ to .gitignore.",
+        {".gitignore": "dist/\n"},
+        {".gitignore": "dist/\nnode_modules/\n"},
+        "Added node_modules/ to .gitignore.",
+        True,
+    ),
+    (
+        "Bump pyproject version\nIn pyproject.toml change version 1.4.2 to 1.5.0.",
+        {"pyproject.toml": '[project]\nname = "widget"\nversion = "1.4.2"\n'},
+        {"pyproject.toml": '[project]\nname = "widget"\nversion = "1.5.0"\n'},
+        "Changed the version in pyproject.toml to 1.5.0.",
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("task", "before", "after", "report", "passed"), CASES)
+def test_code_and_data_chores_are_judged_by_what_the_files_show(
+    tmp_path: Path, task: str, before: Files, after: Files, report: str, *, passed: bool
+) -> None:
+    ok, reason = _judge(tmp_path, task, before, after, report)
+    assert ok is passed, reason or "passed"
+
+
+def test_a_file_in_each_subfolder_is_work_under_that_folder(tmp_path: Path) -> None:
+    task = "Create an empty __init__.py in each subfolder of pkg/."
+    before = {"pkg/a/m.py": "", "pkg/b/n.py": ""}
+    done = {"pkg/a/__init__.py": "", "pkg/b/__init__.py": ""}
+    ok, reason = _judge(tmp_path / "done", task, before, {**before, **done}, "Created both.")
+    assert ok, reason
+    ok, reason = _judge(tmp_path / "not", task, before, before, "Created both.")
+    assert not ok
+    assert "pkg/" in reason
+
+
+def test_a_folder_the_report_says_stays_is_not_claimed(tmp_path: Path) -> None:
+    task = "Delete the empty folders inside build/."
+    (tmp_path / "build" / "out").mkdir(parents=True)
+    (tmp_path / "build" / "out" / "a.o").write_text("x")
+    (tmp_path / "build" / "tmp").mkdir()
+    req = VerifyRequest(
+        workspace="ws",
+        agent_id=AGENT,
+        task=task,
+        report="Deleted build/tmp; build/out (with a.o) stays.",
+        effects=[Effect(op="list", path="build"), Effect(op="delete", path="build/tmp")],
+    )
+    (tmp_path / "build" / "tmp").rmdir()
+    v = verify(tmp_path, req)
+    assert v.passed, v.reason
