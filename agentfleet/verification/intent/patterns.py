@@ -19,10 +19,11 @@ _DOTFILE = (
 )
 # Files people name without an extension, spelled as they are spelled: "the license"
 # is prose, "LICENSE" the file.
-_BARE_FILE = (
-    r"(?-i:LICEN[CS]E|COPYING|NOTICE|AUTHORS|CODEOWNERS|Makefile|Dockerfile|Containerfile"
-    r"|Procfile|Gemfile|Rakefile|Jenkinsfile|Vagrantfile|Brewfile|Justfile)(?![\w.-])"
-)
+_BARE_NAMES = (
+    "LICEN[CS]E COPYING NOTICE AUTHORS CODEOWNERS Makefile Dockerfile Containerfile Procfile"
+    " Gemfile Rakefile Jenkinsfile Vagrantfile Brewfile Justfile"
+).split()
+_BARE_FILE = rf"(?-i:{'|'.join(_BARE_NAMES)})(?![\w.-])"
 _FILE = rf"(?:[\w.-]+/)*(?:[\w-][\w.-]*\.[A-Za-z][A-Za-z0-9]{{0,7}}|{_DOTFILE}|{_BARE_FILE})"
 # A quoted name with spaces: "my notes.txt".
 _SPACED = r"(?<=[`'\"])[^`'\"\n]*?\s[^`'\"\n]*?\.[A-Za-z][A-Za-z0-9]{0,7}(?=[`'\"])"
@@ -70,14 +71,14 @@ _NOT_EACH = (
 # "... in docs/", "... inside the logs folder": where a file named just before goes.
 _WHERE = (
     r"(?:\s+(?:inside|in|under|within)\s+(?:the\s+)?"
-    rf"(?:{_Q}(?P<where>{_DIR}){_Q}(?!\w|\.\w)|{_NOT_WHICH}{_Q}(?P<wname>{_NAME}){_Q}\s+{_DIR_WORD}\b))?"
+    rf"(?:{_Q}(?P<where>{_DIR}){_Q}(?!\w|\.\w)"
+    rf"|{_NOT_WHICH}{_Q}(?P<wname>{_NAME}){_Q}\s+{_DIR_WORD}\b))?"
 )
 _FILLER = r"(?:(?:a|an|the|new|empty|blank|separate|single|one|text)\s+)*"
 _CALLED = r"(?:(?:called|named|titled)\s+)?"
 # "... and save the result as export.csv": the work lands in another file, so the
 # one it is read from is not changed in place.
 _ELSEWHERE = rf"(?![^;\n]*\b(?:into|as|to)\s+{_FILLER}(?:file\s+)?{_Q}{_FILE})"
-_INTO = r"(?:into|to|in|as|at|inside)"
 # Where the work goes, as people name it: "a new file called notes.md".
 _NAMED_FILE = rf"{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}"
 # "... into notes.md", "... as export.csv": the result lands in that file.
@@ -86,7 +87,7 @@ _TO_FILE = rf"\b(?:into|to|as)\s+{_NAMED_FILE}"
 
 WRITE = re.compile(
     r"\b(?:write|save|put|store|dump|record|output|type|draft|compose|jot(?:\s+down)?"
-    r"|note\s+down)\b" + _lands_in(_INTO),
+    r"|note\s+down)\b" + _lands_in("into|to|in|as|at|inside"),
     re.I,
 )
 # "Log today's tasks in journal.md", "Note the meeting time in calendar.txt": written
@@ -347,14 +348,16 @@ CLEAR_KIND = re.compile(
     re.I,
 )
 # Work that reshapes a whole file: no line of it need survive as it was.
-RESHAPES = re.compile(
-    r"\b(?:rewrite|rewrote|refactor|reformat|format|restructure|reorgani[sz]e|clean|tidy|sort"
-    r"|convert|translate|summari[sz]e|shorten|simplify|rephrase|reword|overwrite|dedupe"
-    r"|de-?duplicate|capitali[sz]e|lowercase|uppercase|wrap|reflow|indent|number|trim|truncate"
-    r"|empty|clear|whatever|everything|entire|whole|contents?|redo|regenerate|proofread|correct"
-    r"|fix\s+(?:the\s+)?(?:grammar|spelling|formatting|indentation|style))\b",
-    re.I,
-)
+# "Dedupe names.txt": the lines that stay are the file's own, once each.
+DEDUPE_VERB = r"(?:dedupe|de-?duplicate|uniq(?:ify)?)"
+_RESHAPE_WORDS = (
+    "rewrite rewrote refactor reformat format restructure reorgani[sz]e clean tidy sort convert"
+    " translate summari[sz]e shorten simplify rephrase reword overwrite"
+    f" {DEDUPE_VERB} capitali[sz]e lowercase uppercase wrap reflow indent number trim truncate"
+    " empty clear whatever everything entire whole contents? redo regenerate proofread correct"
+).split()
+_FIX_STYLE = r"fix\s+(?:the\s+)?(?:grammar|spelling|formatting|indentation|style)"
+RESHAPES = re.compile(rf"\b(?:{'|'.join(_RESHAPE_WORDS)}|{_FIX_STYLE})\b", re.I)
 HANDS_OFF = re.compile(
     r"\b(?:do\s+not|don't|without)\s+(?:chang|modify|touch|edit|writ)\w*|\bread[- ]only\b", re.I
 )
@@ -467,17 +470,15 @@ A_FILE_IN = re.compile(
 # "Create hello.txt containing Hello and goodbye.txt containing Goodbye": the second file
 # of a list whose items each say what they hold.
 _HOLDING = r"(?:containing|with|that\s+says|saying|holding|reading)"
-AND_ANOTHER = re.compile(
-    rf"\band\s+(?:an?\s+|another\s+)?(?:file\s+)?{_CALLED}{FILE_PATH}\s+{_HOLDING}\b", re.I
-)
+AND_ANOTHER = re.compile(rf"\band\s+(?:another\s+)?{_NAMED_FILE}\s+{_HOLDING}\b", re.I)
 # What must come before it in its clause: a file being made, with what it holds.
 MADE_HOLDING = re.compile(rf"\b(?:create|make|write|add)\b[^;\n]*?\b{_HOLDING}\b", re.I)
 # "Make the first line of title.txt uppercase": the file's own text, restyled in place.
+_STYLE = r"(?:upper\s*case|lower\s*case|capitals|caps|capitali[sz]ed|title\s+case|bold|italics?)"
 RESTYLE = re.compile(
     # "Make a copy of a.txt in uppercase" makes something new: no article "a".
     r"\b(?:make|turn|set|put)\s+(?!an?\s)(?:the\s+|all\s+(?:of\s+)?(?:the\s+)?)?(?:[\w-]+\s+){0,3}?"
-    rf"(?:of|in)\s+(?:the\s+file\s+)?{FILE_PATH}\s+(?:all\s+|in\s+)?"
-    r"(?:upper\s*case|lower\s*case|capitals|caps|capitali[sz]ed|title\s+case|bold|italics?)\b",
+    rf"(?:of|in)\s+(?:the\s+file\s+)?{FILE_PATH}\s+(?:all\s+|in\s+)?{_STYLE}\b",
     re.I,
 )
 # "Make a folder for each month under archive/": folders are made in that one.

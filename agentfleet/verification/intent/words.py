@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from agentfleet.verification.intent.patterns import FILE_PATH
+from agentfleet.verification.intent.patterns import DEDUPE_VERB, FILE_PATH
 
 # The quotes people type, as (opening, closing).
 _QUOTES = (("'", "'"), ('"', '"'), ("“", "”"), ("\u2018", "\u2019"), ("`", "`"))
@@ -32,6 +32,8 @@ _FILE_AT = (
     rf"(?:(?:the\s+)?(?:file\s+)?{FILE_PATH}"
     r"|(?P<it>it|(?:that|this|the\s+same)\s+file)(?=[\s.,;!?]|$))"
 )
+# One end of a file: "the top of", "the very end of".
+_END_OF = r"the\s+(?:very\s+)?(?P<end>end|top|bottom|start|beginning|head|front|foot)\s+of"
 # "the line", "a new entry saying": what the quoted words are, said before them.
 _WHAT = (
     r"(?:(?:an?|the)\s+)?(?:(?:new|single|short|final|first|last)\s+)?"
@@ -51,7 +53,7 @@ _BARE = (
 # "Write 'x' to a.txt", "Save 'x' as memo.txt", "Put the line 'x' in settings.txt".
 _PUT = re.compile(
     rf"\b(?:write|save|put|store|type|enter|place)\s+(?:(?:{_WHAT})?{_quote('text')}|{_BARE})\s+"
-    rf"(?:(?:in)?to|in|inside|as|at\s+the\s+(?:end|top|bottom|start|beginning)\s+of)\s+{_FILE_AT}",
+    rf"(?:(?:in)?to|in|inside|as|at\s+{_END_OF})\s+{_FILE_AT}",
     re.I,
 )
 # "Add 'Carol' to the guest list in guests.txt", "Append the line 'done' to log.txt".
@@ -107,7 +109,7 @@ _NOT_WORDS = (
 _SAID = r"(?P<bare>[A-Za-z][^,;:.!?\n'\"`“”\u2018\u2019]{0,60}?)"
 _WHERE_TO = (
     r"\s+(?:(?:in)?to|in|inside|at)\s+"
-    r"(?:the\s+(?:very\s+)?(?:end|bottom|top|start|beginning)\s+of\s+)?"
+    rf"(?:{_END_OF}\s+)?"
 )
 _NAMED_WORDS = re.compile(
     r"\b(?:write|put|save|type|enter|place|add|append|insert)\s+(?:"
@@ -233,11 +235,9 @@ WITH = re.compile(r"\bwith\s*$", re.I)
 PER_LINE = re.compile(rf"\b{_ONE_PER_LINE}\b|\beach\s+on\s+its\s+own\s+line\b", re.I)
 # "Sort the lines of words.txt alphabetically": the lines end in order, reversed if the
 # rest of the clause says so. Not "by" a column or a field: that order is not the lines'.
-DESCENDING = re.compile(
-    r"\b(?:descending|reverse|z\s*(?:-|to)\s*a|(?:largest|highest|biggest|greatest|newest|latest"
-    r"|most\s+\w+)\s+first|high(?:est)?\s+to\s+low(?:est)?)\b",
-    re.I,
-)
+_BIG = "largest highest biggest greatest newest latest most\\s+\\w+".split()
+_BIG_FIRST = rf"(?:{'|'.join(_BIG)})\s+first|high(?:est)?\s+to\s+low(?:est)?"
+DESCENDING = re.compile(rf"\b(?:descending|reverse|z\s*(?:-|to)\s*a|{_BIG_FIRST})\b", re.I)
 NOT_OWN_ORDER = re.compile(r"\bby\b|\bthen\b|\band\s+(?!(?:save|write)\b)\w+", re.I)
 SORTED = re.compile(
     r"\b(?:sort|alphabeti[sz]e|order)\s+(?:the\s+)?(?:(?:lines|names|words|entries|items|list)\s+"
@@ -256,17 +256,13 @@ DEDUPE = re.compile(
     r"\b(?:(?:remove|delete|drop|strip|eliminate|get\s+rid\s+of)\s+(?:the\s+|all\s+(?:the\s+)?"
     r"|any\s+)?(?:duplicates|(?:duplicated?|repeated|doubled?)\s+(?:lines|entries|rows|items"
     r"|names|emails|addresses|words|values))\s+(?:from|in)\s+"
-    r"|(?:dedupe|de-?duplicate|uniq(?:ify)?)\s+(?:the\s+)?(?:(?:lines|entries|rows)\s+(?:of|in)\s+)?)"
-    + _FILE_AT,
+    rf"|{DEDUPE_VERB}\s+(?:the\s+)?(?:(?:lines|entries|rows)\s+(?:of|in)\s+)?){_FILE_AT}",
     re.I,
 )
 # "Insert the line x at the top of app.py", "Prepend a title to a.md": which end of the
 # file the new text goes to.
-AT_END = re.compile(
-    r"\b(?:(?:at|to|on)\s+the\s+(?:very\s+)?(?P<end>top|start|beginning|head|front|bottom|end"
-    r"|foot)\s+of|(?P<pre>prepend)\b[^;\n]*?\bto)\s+" + _FILE_AT,
-    re.I,
-)
+_PREPEND_TO = r"(?P<pre>prepend)\b[^;\n]*?\bto"
+AT_END = re.compile(rf"\b(?:(?:at|to|on)\s+{_END_OF}|{_PREPEND_TO})\s+{_FILE_AT}", re.I)
 # "Remove every line that starts with # from notes.txt": no line may start so.
 LINES_STARTING = re.compile(
     r"\b(?:remove|delete|drop|strip)\s+(?:all\s+|every\s+|each\s+|any\s+)?(?:the\s+)?lines?\s+"
