@@ -94,8 +94,24 @@ class AwaitMaster(Contract):
     workflow_id: str = Field(min_length=1)
 
 
-class FleetStats(Record):
-    """The fleet's running totals, carried across continue-as-new."""
+class _Verdicts(Record):
+    """How the fleet's goals ended, one count per verdict a master can return.
+
+    Verified work only: `unverified` stopped as if done, but its check failed.
+    """
+
+    completed: int = 0
+    unverified: int = 0
+    partial: int = 0
+    failed: int = 0
+
+
+class _Intake(Record):
+    """What became of goals as they arrived, so a lost or doubled goal shows in the totals.
+
+    Each arrival is queued, answered with its earlier task, or refused; a queued
+    goal's master is then started, or awaited when an earlier run started it.
+    """
 
     submitted: int = 0
     """Goals queued."""
@@ -107,12 +123,16 @@ class FleetStats(Record):
     """Masters this fleet started."""
     reattached: int = 0
     """Masters found already running (an earlier run started them), awaited instead."""
-    # Verified work only; `unverified`: stopped as if done, but its check failed.
-    completed: int = 0
-    unverified: int = 0
-    partial: int = 0
-    failed: int = 0
-    # Runs of this fleet so far: 1 + the number of continue-as-new.
+
+
+# pydantic lays out the last base's fields first: intake, verdicts, then `runs`, as stored.
+class FleetStats(_Verdicts, _Intake):
+    """The fleet's running totals, carried across continue-as-new.
+
+    A goal counts once as it arrives and once when it ends; `runs` is this
+    fleet's run so far: 1 + the number of continue-as-new.
+    """
+
     runs: int = 1
 
     @property
@@ -139,7 +159,10 @@ class FleetInput(Contract):
 
 
 class FleetStatus(Record):
-    """The fleet as its `status` query shows it: state, queue, slots and totals."""
+    """The fleet as its `status` query shows it: state, queue, slots and totals.
+
+    `in_flight` lists the masters' task ids; `history_length` is this run's event count.
+    """
 
     fleet_id: str
     run_id: str

@@ -126,8 +126,11 @@ class CheckedCloseResult(Record):
     ledger_refused: str | None = None
 
 
-class LedgerRow(TokenCounts):
-    """One ledger row as read back: a run's start and close, all instants in UTC."""
+class _RowPlace(TokenCounts):
+    """A ledger row's run, and its place in the task tree.
+
+    Only the ids are sure to be there: a close whose start never landed leaves the rest NULL.
+    """
 
     workflow_id: str
     run_id: str
@@ -135,6 +138,14 @@ class LedgerRow(TokenCounts):
     root_id: str | None = None
     role: Role | None = None
     depth: int | None = None
+
+
+class _RowRun(_RowPlace):
+    """What ran and how it went: tier and model, status, spend, and when it started and closed.
+
+    `updated_at` is the row's last write, by the start or the close.
+    """
+
     tier: str | None = None
     model: str | None = None
     status: LedgerStatus
@@ -147,6 +158,14 @@ class LedgerRow(TokenCounts):
     failure_reason: str | None = None
     title: str | None = None
     updated_at: UtcDatetime
+
+
+class LedgerRow(_RowRun):
+    """One ledger row as read back: a run's start and close, all instants in UTC.
+
+    The rest are what the close reported: delegation, the estimate, the loop's size and the check.
+    """
+
     inline_decisions: int | None = None
     pruned_count: int | None = None
     score: float | None = None

@@ -448,6 +448,12 @@ class Budget(FrozenContract):
 
 # --- Agents ---------------------------------------------------------------------
 
+# What a goal may ask of the scheduler, checked where a person types it (MasterInput):
+# Temporal's priority keys run from 1 (most urgent) to 5, and a fairness key names
+# who the goal is for.
+PriorityKey = Annotated[int, Field(ge=1, le=5)]
+FairnessKey = Annotated[str, Field(min_length=1, max_length=64)]
+
 
 class MasterInput(Contract):
     """What a person types into the Temporal UI: only `goal` is required."""
@@ -480,18 +486,14 @@ class MasterInput(Contract):
         description="The tools this goal's agents may use (file tools and mcp__<server>__<tool>, "
         "or mcp__<server>__* for all of a server's); default: all.",
     )
-    priority: int | None = Field(
+    priority: PriorityKey | None = Field(
         default=None,
-        ge=1,
-        le=5,
         description="Temporal priority key: 1 is the most urgent, 5 the least; "
         "default: normal (3). Passed to every child and activity, and served first by the "
         "LLM governor.",
     )
-    fairness_key: str | None = Field(
+    fairness_key: FairnessKey | None = Field(
         default=None,
-        min_length=1,
-        max_length=64,
         description="Who the goal is for (a team, a tenant): the governor serves equal "
         "priorities in turn by this key.",
     )

@@ -39,6 +39,20 @@ class _WeekAndZone(Contract):
         return "UTC" if v.upper() == "UTC" else v
 
 
+class _Week(Record):
+    """The ISO week a result is about, and the zone its local days are labelled in."""
+
+    week: str
+    tz: str
+
+
+class _WeekWindow(_Week):
+    """A week and the two instants it runs between in its zone: what was read and checked."""
+
+    window_start: UtcDatetime
+    window_end: UtcDatetime
+
+
 # --- report ---------------------------------------------------------------------
 
 
@@ -129,41 +143,70 @@ class UnverifiedReason(Record):
     count: int
 
 
-class DailyPoint(Record):
-    """One local day of the report's zone (root tasks closed that day)."""
+class _DayCompletions(Record):
+    """A local day of the report's zone, and its root tasks that stopped as if done.
+
+    Verified completions, as in StatusCounts: a failed or missing check counts apart.
+    """
 
     day: date
     label: str
-    # Verified completions, as in StatusCounts.
     completed: int = 0
     unverified: int = 0
     completed_unchecked: int = 0
-    # failed + timed_out + budget_exhausted
+
+
+class DailyPoint(_DayCompletions):
+    """One local day of the report's zone (root tasks closed that day).
+
+    `failed` sums failed, timed out and budget-exhausted runs: the day's red bar.
+    """
+
     failed: int = 0
     closed: int = 0
     completion_rate: float | None = None
 
 
-class WeekSummary(Record):
-    """One week's headline numbers: what the report compares with the week before."""
+class _WeekCompletions(Record):
+    """A week's root tasks: how many started, and how many stopped as if done.
+
+    Verified completions, as in StatusCounts; the unchecked ones are apart.
+    """
 
     week: str
     tasks_spawned: int = 0
-    # Verified completions; the unchecked ones are apart.
     tasks_completed: int = 0
     tasks_unverified: int = 0
     tasks_completed_unchecked: int = 0
+
+
+class _WeekCloses(Record):
+    """How the week's root tasks closed and how long they took, and how many sub-agents started."""
+
     tasks_failed: int = 0
     tasks_closed: int = 0
     completion_rate: float | None = None
     duration_p50_s: float | None = None
     duration_p95_s: float | None = None
     subagents_spawned: int = 0
+
+
+class _WeekSpend(Record):
+    """What the runs closed in the week spent, sub-agents too: the cost side of the headline.
+
+    Tokens count input of every kind and output; the hit rate is cache reads over all input.
+    """
+
     total_tokens: int = 0
     cost_usd: float = 0.0
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
     cache_hit_rate: float | None = None
+
+
+# pydantic lays out the last base's fields first: completions, closes, spend, as stored.
+class WeekSummary(_WeekSpend, _WeekCloses, _WeekCompletions):
+    """One week's headline numbers: what the report compares with the week before."""
 
 
 class WeekDelta(Record):
@@ -183,13 +226,9 @@ class WeekDelta(Record):
     cost_usd: float | None = None
 
 
-class WeeklyReport(Record):
+class WeeklyReport(_WeekWindow):
     """The weekly report as built from the ledger: counts, spend, spread and reasons."""
 
-    week: str
-    tz: str
-    window_start: UtcDatetime
-    window_end: UtcDatetime
     generated_at: UtcDatetime
     # Root tasks (role "master").
     tasks: StatusCounts = Field(default_factory=StatusCounts)
@@ -224,11 +263,9 @@ class ReportRequest(_WeekAndZone):
     tz: str = "UTC"
 
 
-class ReportBuildResult(Record):
+class ReportBuildResult(_Week):
     """What the report activity wrote, and the headline numbers for the workflow's result."""
 
-    week: str
-    tz: str
     files: list[str] = Field(default_factory=list)
     summary: WeekSummary
     tasks: StatusCounts = Field(default_factory=StatusCounts)
@@ -265,11 +302,8 @@ class VisibilityRecord(Record):
     close_time: UtcDatetime | None = None
 
 
-class LedgerEntry(Record):
-    """One ledger row as stored, read without the ledger's own column types.
-
-    Values a rogue writer put there are seen exactly as they are.
-    """
+class _EntryRun(Record):
+    """A stored row's run, place in its tree and status, as plain text: nothing is assumed valid."""
 
     workflow_id: str
     run_id: str
@@ -277,6 +311,15 @@ class LedgerEntry(Record):
     root_id: str | None = None
     parent_id: str | None = None
     status: str
+
+
+class LedgerEntry(_EntryRun):
+    """One ledger row as stored, read without the ledger's own column types.
+
+    Values a rogue writer put there are seen exactly as they are; its instants are
+    kept both parsed and raw, so the audit can say what is wrong with them.
+    """
+
     started_at: UtcDatetime | None = None
     closed_at: UtcDatetime | None = None
     started_raw: str | None = None
@@ -316,11 +359,16 @@ class Discrepancy(Record):
     telemetry: str | None = None
 
 
-class SourceCounts(Record):
-    """How many runs each source holds for the window: the audit's first comparison."""
+class _VisibilityCounts(Record):
+    """The runs Temporal visibility holds for the window: what the ledger is compared with."""
 
     visibility_closed: int = 0
     visibility_running: int = 0
+
+
+class SourceCounts(_VisibilityCounts):
+    """How many runs each source holds for the window: the audit's first comparison."""
+
     # Rows of agents that are workflows, comparable with visibility's counts.
     ledger_closed: int = 0
     ledger_running: int = 0
@@ -330,13 +378,9 @@ class SourceCounts(Record):
     telemetry_spans: int | None = None
 
 
-class Audit(Record):
+class Audit(_WeekWindow):
     """The telemetry audit of one week: every discrepancy between the three records."""
 
-    week: str
-    tz: str
-    window_start: UtcDatetime
-    window_end: UtcDatetime
     checked_at: UtcDatetime
     retention_days: float | None = None
     # The oldest close time visibility can still hold (now - retention).
@@ -368,14 +412,12 @@ class AuditRequest(_WeekAndZone):
     running_limit_hours: float = Field(default=24.0, gt=0)
 
 
-class AuditSummary(Record):
+class AuditSummary(_Week):
     """What the audit activity returns.
 
     The full list goes to a file, so a bad week cannot blow the history payload limit.
     """
 
-    week: str
-    tz: str
     clean: bool
     discrepancies: int
     by_kind: dict[str, int] = Field(default_factory=dict)
@@ -393,14 +435,9 @@ class WeeklyReportInput(_WeekAndZone):
     tz: str = "UTC"
 
 
-class WeeklyReportResult(Record):
-    """What the weekly report workflow returns: the files, the numbers and the audit's verdict."""
+class WeeklyReportResult(ReportBuildResult):
+    """What the weekly report workflow returns: what the report built, and the audit's verdict."""
 
-    week: str
-    tz: str
-    files: list[str] = Field(default_factory=list)
-    summary: WeekSummary
-    tasks: StatusCounts = Field(default_factory=StatusCounts)
     audit_clean: bool | None = None
     audit_discrepancies: int | None = None
     audit_by_kind: dict[str, int] = Field(default_factory=dict)

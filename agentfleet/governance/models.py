@@ -55,8 +55,8 @@ class LeaseRequest(Record):
     requests: int = Field(default=1, ge=1)
 
 
-class LeaseGrant(Record):
-    """The governor's answer to an acquire: granted, or when to ask again."""
+class _Answer(Record):
+    """Whether an acquire was granted; if not, when to ask again; and the line it waited in."""
 
     lease_id: str
     granted: bool
@@ -69,7 +69,14 @@ class LeaseGrant(Record):
     expires_at: float = 0.0
     waited_s: float = 0.0
     queue_depth: int = 0
-    # What a granted lease covers: calls, and tokens in all (a block lease's totals).
+
+
+class LeaseGrant(_Answer):
+    """The governor's answer to an acquire: granted, or when to ask again.
+
+    A grant says what it covers: calls, and tokens in all (a block lease's totals).
+    """
+
     requests: int = 1
     input_tokens: int = 0
     output_tokens: int = 0
@@ -154,8 +161,8 @@ class Bucket(Record):
     updated_at: float
 
 
-class BookTotals(Record):
-    """Running counts of what the book did, for the status query and the benches."""
+class _LeaseFates(Record):
+    """What became of leases: granted, then settled, expired or abandoned."""
 
     granted: int = 0
     settled: int = 0
@@ -163,11 +170,27 @@ class BookTotals(Record):
     abandoned: int = 0
     # Settles for leases the book no longer holds (expired, or a repeat).
     ignored_settles: int = 0
-    # Waiting requests dropped because their caller stopped asking.
+
+
+class _Pushback(Record):
+    """Calls held back: callers that gave up waiting, and the API's refusals.
+
+    `dropped`: waiting requests whose caller stopped asking.
+    """
+
     dropped: int = 0
     rate_limited: int = 0
     overloaded: int = 0
     breaker_trips: int = 0
+
+
+# pydantic lays out the last base's fields first: fates, pushback, charges, as stored.
+class BookTotals(_Pushback, _LeaseFates):
+    """Running counts of what the book did, for the status query and the benches.
+
+    Carried across continue-as-new in the book's state, so they cover the governor's life.
+    """
+
     # What the book has charged for: a settled lease its actual usage, an
     # expired one its whole estimate (the call may have gone out).
     input_tokens: int = 0

@@ -39,15 +39,6 @@ class ToolArgs(BaseModel):
     effect: ClassVar[str] = ""
 
 
-class _ContentArgs(ToolArgs):
-    """Arguments that carry a file's text in `content`, held to WRITE_LIMIT."""
-
-    @field_validator("content", check_fields=False)
-    @classmethod
-    def _content_size(cls, v: str) -> str:
-        return _text_size(v, "content")
-
-
 class ListFilesArgs(ToolArgs):
     """list_files: the entries of a folder, or every file below it."""
 
@@ -72,69 +63,6 @@ class ReadFileArgs(ToolArgs):
         le=MAX_READ_LINES,
         description="How many lines to read; default: to the end (within the size limit).",
     )
-
-
-class WriteFileArgs(_ContentArgs):
-    """write_file: a file's whole new content."""
-
-    effect = "write"
-    path: str = Field(description="File relative to the workspace root; parents are created.")
-    content: str = Field(description="Full new content (UTF-8 text, at most 1 MiB).")
-
-
-class MoveFileArgs(ToolArgs):
-    """move_file: a file or folder to a new path that does not exist yet."""
-
-    effect = "move"
-    src: str = Field(description="Existing file or directory, relative to the workspace root.")
-    dst: str = Field(description="Full destination path; must not exist yet.")
-
-
-class MakeDirArgs(ToolArgs):
-    """make_dir: a folder, with its parents."""
-
-    effect = "mkdir"
-    path: str = Field(description="Directory relative to the workspace root; parents are created.")
-
-
-class DeleteFileArgs(ToolArgs):
-    """delete_file: a file or folder, moved to the run's trash so a person can restore it."""
-
-    effect = "delete"
-    path: str = Field(description="File or directory to delete (it goes to the trash).")
-
-
-class CopyFileArgs(ToolArgs):
-    """copy_file: one file to a new path that does not exist yet."""
-
-    effect = "copy"
-    src: str = Field(description="Existing file, relative to the workspace root.")
-    dst: str = Field(description="Full destination path of the copy; must not exist yet.")
-
-
-class AppendFileArgs(_ContentArgs):
-    """append_file: text added at the end of a file."""
-
-    effect = "append"
-    path: str = Field(description="File to append to; created if missing.")
-    content: str = Field(description="Text added at the end, as is (add a newline yourself).")
-
-
-class EditFileArgs(ToolArgs):
-    """edit_file: an exact text replaced, once or everywhere."""
-
-    effect = "edit"
-    path: str = Field(description="Existing text file relative to the workspace root.")
-    old_string: str = Field(min_length=1, description="Exact text to replace.")
-    new_string: str = Field(description="Text to put in its place.")
-    replace_all: bool = Field(
-        default=False, description="Replace every occurrence instead of exactly one."
-    )
-
-    @field_validator("old_string", "new_string")
-    @classmethod
-    def _size(cls, v: str, info: Any) -> str:
-        return _text_size(v, info.field_name)
 
 
 class SearchFilesArgs(ToolArgs):
@@ -170,6 +98,84 @@ class StatFileArgs(ToolArgs):
 
     effect = "read"
     path: str = Field(description="File or directory relative to the workspace root.")
+
+
+class _ContentArgs(ToolArgs):
+    """Arguments that carry a file's text in `content`, held to WRITE_LIMIT."""
+
+    @field_validator("content", check_fields=False)
+    @classmethod
+    def _content_size(cls, v: str) -> str:
+        return _text_size(v, "content")
+
+
+class WriteFileArgs(_ContentArgs):
+    """write_file: a file's whole new content."""
+
+    effect = "write"
+    path: str = Field(description="File relative to the workspace root; parents are created.")
+    content: str = Field(description="Full new content (UTF-8 text, at most 1 MiB).")
+
+
+class AppendFileArgs(_ContentArgs):
+    """append_file: text added at the end of a file."""
+
+    effect = "append"
+    path: str = Field(description="File to append to; created if missing.")
+    content: str = Field(description="Text added at the end, as is (add a newline yourself).")
+
+
+class EditFileArgs(ToolArgs):
+    """edit_file: an exact text replaced, once or everywhere."""
+
+    effect = "edit"
+    path: str = Field(description="Existing text file relative to the workspace root.")
+    old_string: str = Field(min_length=1, description="Exact text to replace.")
+    new_string: str = Field(description="Text to put in its place.")
+    replace_all: bool = Field(
+        default=False, description="Replace every occurrence instead of exactly one."
+    )
+
+    @field_validator("old_string", "new_string")
+    @classmethod
+    def _size(cls, v: str, info: Any) -> str:
+        return _text_size(v, info.field_name)
+
+
+class MakeDirArgs(ToolArgs):
+    """make_dir: a folder, with its parents."""
+
+    effect = "mkdir"
+    path: str = Field(description="Directory relative to the workspace root; parents are created.")
+
+
+class _TransferArgs(ToolArgs):
+    """An existing path and the new one it goes to: what moving and copying both take.
+
+    What `src` may be (a file, or also a folder) is the tool description's to say.
+    """
+
+    src: str = Field(description="The existing path, relative to the workspace root.")
+    dst: str = Field(description="Full destination path; must not exist yet.")
+
+
+class MoveFileArgs(_TransferArgs):
+    """move_file: a file or folder to a new path that does not exist yet."""
+
+    effect = "move"
+
+
+class CopyFileArgs(_TransferArgs):
+    """copy_file: one file to a new path that does not exist yet."""
+
+    effect = "copy"
+
+
+class DeleteFileArgs(ToolArgs):
+    """delete_file: a file or folder, moved to the run's trash so a person can restore it."""
+
+    effect = "delete"
+    path: str = Field(description="File or directory to delete (it goes to the trash).")
 
 
 _TOOLS: dict[str, tuple[type[ToolArgs], str]] = {
