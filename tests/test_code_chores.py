@@ -48,6 +48,12 @@ EMAILS = "a@x.com\nb@x.com\nb@x.com\nc@x.com\n"
 API = "get /a\nget /b DEPRECATED\npost /c\nput /d DEPRECATED\n"
 SCORES = "name,score\nann,7\nbob,12\ncid,9\n"
 APP_TOP = '"""The app."""\n\nimport os\n\nprint(os.getcwd())\n'
+RUN = "setup()\ndebug_dump()\nmain()\n"
+REPORT = "import os\nimport sys\n\nprint(sys.argv)\n"
+PACKAGE = (
+    '{\n  "name": "app",\n  "version": "1.0.0",\n  "scripts": {"test": "jest"},\n'
+    '  "dependencies": {\n    "react": "18",\n    "lodash": "4"\n  }\n}\n'
+)
 
 
 CASES = [
@@ -195,6 +201,71 @@ CASES = [
         {"app.py": APP_TOP},
         {"app.py": APP_TOP.replace("import os\n", "import logging\nimport os\n")},
         "Inserted import logging at the top of app.py.",
+        True,
+    ),
+    # A line commented out is still there, behind its comment marker.
+    (
+        "Comment out the line in run.py that calls debug_dump().",
+        {"run.py": RUN},
+        {"run.py": RUN.replace("debug_dump()\n", "")},
+        "Commented out the debug_dump() call in run.py.",
+        False,
+    ),
+    (
+        "Comment out the line in run.py that calls debug_dump().",
+        {"run.py": RUN},
+        {"run.py": RUN.replace("debug_dump()", "# debug_dump()")},
+        "Commented out the debug_dump() call in run.py.",
+        True,
+    ),
+    (
+        "Remove the unused import os from report.py.",
+        {"report.py": REPORT},
+        {"report.py": REPORT.replace("import sys\n", "")},
+        "Removed the unused import from report.py.",
+        False,
+    ),
+    (
+        "Remove the unused import os from report.py.",
+        {"report.py": REPORT},
+        {"report.py": REPORT.replace("import os\n", "")},
+        "Removed the unused import from report.py.",
+        True,
+    ),
+    # A JSON file may be laid out anew, but keeps every key the task did not name.
+    (
+        "Set the version in package.json to 2.0.0.",
+        {"package.json": PACKAGE},
+        {"package.json": '{"name": "app", "version": "2.0.0"}\n'},
+        "Set the version in package.json to 2.0.0.",
+        False,
+    ),
+    (
+        "Set the version in package.json to 2.0.0.",
+        {"package.json": PACKAGE},
+        {"package.json": PACKAGE.replace("1.0.0", "2.0.0").replace("\n  ", "")},
+        "Set the version in package.json to 2.0.0.",
+        True,
+    ),
+    (
+        'Rename the key "name" to "title" in config.json.',
+        {"config.json": '{"name": "svc", "port": 80, "debug": false}'},
+        {"config.json": '{"title": "svc"}'},
+        "Renamed the key in config.json.",
+        False,
+    ),
+    (
+        'Rename the key "name" to "title" in config.json.',
+        {"config.json": '{"name": "svc", "port": 80, "debug": false}'},
+        {"config.json": '{\n  "title": "svc",\n  "port": 80,\n  "debug": false\n}\n'},
+        "Renamed the key in config.json.",
+        True,
+    ),
+    (
+        "Remove the unused dependencies from package.json.",
+        {"package.json": PACKAGE},
+        {"package.json": PACKAGE.replace(',\n    "lodash": "4"', "")},
+        "Removed lodash from package.json.",
         True,
     ),
     # Honest work that had ended `unverified`.

@@ -47,6 +47,7 @@ from agentfleet.verification.intent.content import (
     unique_lines,
 )
 from agentfleet.verification.kept import Touch, dropped, lost_lines, misplaced
+from agentfleet.verification.structured import lost_keys
 
 # Dependency reports and input-file lists are context for the model, not the
 # task's own wording: an output named in a sibling's report is not this one's.
@@ -350,6 +351,8 @@ def _check_contents(
     _check_whole(ws, mutating, f)
     _check_filled(ws, exp, f)
     _check_kept(ws, exp, f, original)
+    _check_keys(ws, exp, f, original)
+    _check_layout(ws, exp, f, original)
     _check_collected(ws, exp, f)
     _check_cleared(ws, exp, mutating, f)
 
@@ -455,11 +458,27 @@ def _check_kept(ws: _Workspace, exp: Expectation, f: _Findings, original: Origin
         if lost:
             shown = _some([repr(line[:40]) for line in lost], 3)
             f.mismatch(path, f"{path} did not keep the rest of its text as it was: {shown}")
-    for path in exp.reordered:
+
+
+def _check_keys(ws: _Workspace, exp: Expectation, f: _Findings, original: Original) -> None:
+    """A JSON file changed for a few keys keeps every other key, however it is laid out."""
+    for path in exp.modified if not exp.reshapes else ():
         before, after = original(path), ws.text(path)
-        if before is not None and after is not None and (gone := dropped(before, after)):
+        if not (path.endswith(".json") and before and after):
+            continue
+        if keys := lost_keys(before, after, exp.said):
+            f.mismatch(path, f"{path} lost keys the task did not name: {_some(keys, 3)}")
+
+
+def _check_layout(ws: _Workspace, exp: Expectation, f: _Findings, original: Original) -> None:
+    """Lines only moved or commented out are all still there; new text is at the end asked."""
+    for path, how in exp.keeps_lines:
+        before, after = original(path), ws.text(path)
+        gone = dropped(before, after, commented=how == "commented") if before and after else []
+        if gone:
             shown = _some([repr(line[:40]) for line in gone], 3)
-            f.mismatch(path, f"{path} lost lines it was only to move: {shown}")
+            verb = "move" if how == "moved" else "comment out"
+            f.mismatch(path, f"{path} lost lines it was only to {verb}: {shown}")
     for path, end in exp.ends:
         before, after = original(path), ws.text(path)
         if before is not None and after is not None and misplaced(before, after, end):

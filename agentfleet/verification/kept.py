@@ -132,9 +132,18 @@ def misplaced(original: str, final: str, end: str) -> bool:
     return new[: len(old)] == old if end == "top" else new[-len(old) :] == old
 
 
-def dropped(original: str, final: str) -> list[str]:
-    """Lines of the original that a reordering lost: each must stand in the final somewhere."""
+# A line commented out: "# x", "// x", "-- x", "; x", "<!-- x -->", "% x".
+_COMMENTED = re.compile(r"^(?:#+|//+|--|;+|%+|<!--)\s*(?P<line>.*?)\s*(?:-->)?$")
+
+
+def dropped(original: str, final: str, *, commented: bool = False) -> list[str]:
+    """Lines of the original the final lost: each must stand in it somewhere.
+
+    With `commented`, a line may stand in it behind a comment marker.
+    """
     left = Counter(_lines(final))
+    if commented:
+        left.update(m.group("line") for ln in _lines(final) if (m := _COMMENTED.match(ln)))
     lost = []
     for line in _lines(original):
         if left[line] > 0:

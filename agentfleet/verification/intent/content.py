@@ -261,7 +261,13 @@ def _line_rules(text: str) -> list[tuple[int, int, list[Wanted]]]:
 def _table_rules(text: str) -> list[tuple[int, int, list[Wanted]]]:
     """Rules of a file's rows: none twice, none with a word, in a column's order, new at an end."""
     found: list[tuple[int, int, list[Wanted]]] = []
-    for pattern, how in ((wd.DEDUPE, "unique"), (wd.LINES_WITH, "lacks"), (wd.AT_END, "end")):
+    rules = (
+        (wd.DEDUPE, "unique"),
+        (wd.LINES_WITH, "lacks"),
+        (wd.REMOVE_IMPORT, "lacks"),
+        (wd.AT_END, "end"),
+    )
+    for pattern, how in rules:
         for m in pattern.finditer(text):
             path = _file_of(m, text)
             if not path:

@@ -556,6 +556,11 @@ REWORK = re.compile(
     rf"{FILE_PATH}{_NO_OTHER_FILE}",
     re.I,
 )
+# "Comment out the line in run.py that calls debug_dump()": the line stays, as a comment.
+COMMENT_OUT = re.compile(
+    rf"\bcomment\s+out\b(?:(?!{_A_FILE})[^;\n])*?\b(?:in|of|from)\s+(?:the\s+)?(?:file\s+)?{FILE_PATH}",
+    re.I,
+)
 MOVE_WITHIN = re.compile(rf"(?:{_MOVE_WITHIN}){FILE_PATH}{_NO_OTHER_FILE}", re.I)
 # "Change every 'TODO' to 'DONE' across notes/", "Prefix every file in invoices/ with
 # 2024-": the work is on the files of a folder, so something in it must change. Not

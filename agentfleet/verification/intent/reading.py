@@ -56,8 +56,11 @@ class Expectation:
     # Words that make what the work writes (a summary, a list): a file it makes empty
     # is not that, unless an empty file is what was asked.
     wants_content: bool = False
-    # Files whose lines the task only moves around: every line stays, in some order.
-    reordered: list[str] = field(default_factory=list)
+    # (file, "moved" or "commented"): files whose lines the task only moves around, or
+    # comments out: every line stays, in some order or behind a comment marker.
+    keeps_lines: list[tuple[str, str]] = field(default_factory=list)
+    # The task's own words: a check that must spare whatever the task names reads them.
+    said: str = ""
     # (file, "old\0new"): a name the task renames in the file ("Rename cnt to count in
     # app.py"); every whole-word use of it becomes the new one.
     renames: list[tuple[str, str]] = field(default_factory=list)
@@ -285,7 +288,7 @@ def _one_question(text: str) -> bool:
 
 def expect(text: str) -> Expectation:
     """Read the outputs, removals and required effects out of a task's wording."""
-    exp = Expectation()
+    exp = Expectation(said=text)
     # Quoted content is what goes into a file, not where it goes.
     body = pt.QUOTED.sub(_content, pt.URL.sub("a link", text))
     exp.sources = _sources(body)
@@ -362,8 +365,8 @@ def _how(exp: Expectation, text: str, body: str, *, asked: bool) -> None:
         for m in pattern.finditer(body):
             if not pt.INTO_CODE.search(m.group(0)):
                 add_path(exp.added_to, m.group("file"))
-    for m in pt.MOVE_WITHIN.finditer(body):
-        add_path(exp.reordered, m.group("file"))
+    for pattern, how in ((pt.MOVE_WITHIN, "moved"), (pt.COMMENT_OUT, "commented")):
+        exp.keeps_lines += [(norm(m.group("file")), how) for m in pattern.finditer(body)]
     for m in pt.CLEAR_KIND.finditer(body):
         _cleared(exp, m)
     for m in pt.COLLECT_LINES.finditer(text):

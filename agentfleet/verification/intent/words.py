@@ -270,6 +270,13 @@ LINES_STARTING = re.compile(
     rf"(?:{_quote('text')}|(?P<bare>[^\s'\"`]+))\s+(?:from|in)\s+" + _FILE_AT,
     re.I,
 )
+# "Remove the unused import os from report.py": that import is gone.
+REMOVE_IMPORT = re.compile(
+    r"\b(?:remove|delete|drop|strip|get\s+rid\s+of)\s+(?:the\s+)?(?:unused\s+|unnecessary\s+"
+    r"|redundant\s+)?(?P<bare_old>import\s+[\w.]*\w)(?:\s+(?:statement|line))?\s+(?:from|in)\s+"
+    + _FILE_AT,
+    re.I,
+)
 # "Delete every line containing DEPRECATED from api.txt": the word is gone with its lines.
 LINES_WITH = re.compile(
     r"\b(?:remove|delete|drop|strip|cut|filter\s+out|get\s+rid\s+of)\s+(?:all\s+|every\s+"
