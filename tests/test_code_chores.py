@@ -48,6 +48,7 @@ EMAILS = "a@x.com\nb@x.com\nb@x.com\nc@x.com\n"
 API = "get /a\nget /b DEPRECATED\npost /c\nput /d DEPRECATED\n"
 SCORES = "name,score\nann,7\nbob,12\ncid,9\n"
 APP_TOP = '"""The app."""\n\nimport os\n\nprint(os.getcwd())\n'
+CONTACTS = "name,type,city\nAnn,customer,Oslo\nBo,supplier,Rome\nDyn,supplier,Pune\n"
 RUN = "setup()\ndebug_dump()\nmain()\n"
 REPORT = "import os\nimport sys\n\nprint(sys.argv)\n"
 PACKAGE = (
@@ -266,6 +267,29 @@ CASES = [
         {"package.json": PACKAGE},
         {"package.json": PACKAGE.replace(',\n    "lodash": "4"', "")},
         "Removed lodash from package.json.",
+        True,
+    ),
+    # A file split into parts: every row lands in one of them, with or without the key.
+    (
+        "Split contacts.csv into customers.csv and suppliers.csv by the type column.",
+        {"contacts.csv": CONTACTS},
+        {
+            "contacts.csv": CONTACTS,
+            "customers.csv": "name,type,city\nAnn,customer,Oslo\n",
+            "suppliers.csv": "name,type,city\nBo,supplier,Rome\n",
+        },
+        "Split contacts.csv into customers.csv and suppliers.csv.",
+        False,
+    ),
+    (
+        "Split contacts.csv into customers.csv and suppliers.csv by the type column.",
+        {"contacts.csv": CONTACTS},
+        {
+            "contacts.csv": CONTACTS,
+            "customers.csv": "name,city\nAnn,Oslo\n",
+            "suppliers.csv": "name,city\nBo,Rome\nDyn,Pune\n",
+        },
+        "Split contacts.csv into customers.csv and suppliers.csv.",
         True,
     ),
     # Honest work that had ended `unverified`.

@@ -353,6 +353,7 @@ def _check_contents(
     _check_kept(ws, exp, f, original)
     _check_keys(ws, exp, f, original)
     _check_layout(ws, exp, f, original)
+    _check_split(ws, exp, f, original)
     _check_collected(ws, exp, f)
     _check_cleared(ws, exp, mutating, f)
 
@@ -468,6 +469,42 @@ def _check_keys(ws: _Workspace, exp: Expectation, f: _Findings, original: Origin
             continue
         if keys := lost_keys(before, after, exp.said):
             f.mismatch(path, f"{path} lost keys the task did not name: {_some(keys, 3)}")
+
+
+def _check_split(ws: _Workspace, exp: Expectation, f: _Findings, original: Original) -> None:
+    """Every line of a file split into parts is in one of the parts.
+
+    A table's header may change, and a row may lose the one column it was split by.
+    """
+    for src, joined in exp.splits:
+        text = original(src) or ws.text(src)
+        if not text:
+            continue  # deleted by the run, or empty: nothing left to compare
+        table = src.lower().endswith((".csv", ".tsv"))
+        parts = {_cells(ln, table=table) for p in joined.split("\0") for ln in _text_lines(ws, p)}
+        lines = [ln for ln in text.splitlines() if ln.strip()][1 if table else 0 :]
+        missing = [ln for ln in lines if not _in_some(_cells(ln, table=table), parts)]
+        if missing:
+            shown = _some([repr(ln.strip()[:40]) for ln in missing], 3)
+            f.mismatch(src, f"lines of {src} are in none of its parts: {shown}")
+
+
+def _text_lines(ws: _Workspace, path: str) -> list[str]:
+    return (ws.text(path) or "").splitlines()
+
+
+def _cells(line: str, *, table: bool) -> tuple[str, ...]:
+    """A line as compared: a table row's cells, or the line's words."""
+    if table:
+        return tuple(c.strip() for c in re.split(r"[,\t]", line))
+    return (" ".join(line.split()),)
+
+
+def _in_some(cells: tuple[str, ...], lines: set[tuple[str, ...]]) -> bool:
+    """Whether a part holds the row, or the row without one of its columns (the split key)."""
+    if cells in lines:
+        return True
+    return len(cells) > 2 and any(cells[:i] + cells[i + 1 :] in lines for i in range(len(cells)))
 
 
 def _check_layout(ws: _Workspace, exp: Expectation, f: _Findings, original: Original) -> None:

@@ -556,6 +556,13 @@ REWORK = re.compile(
     rf"{FILE_PATH}{_NO_OTHER_FILE}",
     re.I,
 )
+# "Split contacts.csv into customers.csv and suppliers.csv": the parts are made from it.
+SPLIT_INTO = re.compile(
+    rf"\bsplit\s+(?:up\s+)?(?:the\s+)?(?:file\s+)?{_Q}(?P<src>{_FILE}){_Q}\s+(?:in)?to\s+"
+    r"(?:(?:two|three|four|five|\d+|several|separate)\s+(?:new\s+)?(?:files|parts|pieces)\s*[,:]?\s*"
+    rf"(?:called\s+|named\s+)?)?(?P<names>{_listed(_SRC)})(?![\w/])",
+    re.I,
+)
 # "Comment out the line in run.py that calls debug_dump()": the line stays, as a comment.
 COMMENT_OUT = re.compile(
     rf"\bcomment\s+out\b(?:(?!{_A_FILE})[^;\n])*?\b(?:in|of|from)\s+(?:the\s+)?(?:file\s+)?{FILE_PATH}",

@@ -59,6 +59,8 @@ class Expectation:
     # (file, "moved" or "commented"): files whose lines the task only moves around, or
     # comments out: every line stays, in some order or behind a comment marker.
     keeps_lines: list[tuple[str, str]] = field(default_factory=list)
+    # (source, "part\0part..."): a file split into parts; each of its lines is in one.
+    splits: list[tuple[str, str]] = field(default_factory=list)
     # The task's own words: a check that must spare whatever the task names reads them.
     said: str = ""
     # (file, "old\0new"): a name the task renames in the file ("Rename cnt to count in
@@ -190,6 +192,8 @@ def _made(body: str) -> list[Event]:
         events += [(m.start(), "file", path) for path in _placed(m)]
     events += [(m.start(), "dir", m.group("dir")) for m in pt.PROJECT_IN.finditer(body)]
     events += [(m.start(), "touch", m.group("dir")) for m in pt.IN_EACH_OF.finditer(body)]
+    for m in pt.SPLIT_INTO.finditer(body):
+        events += [(m.start(), "file", name) for name in _names(m.group("names"))]
     for m in pt.NAMED_LATER.finditer(body):
         named = _names(m.group("names")) if m.group("names") else [m.group("file")]
         events += [(m.start(), "file", path) for path in named]
@@ -329,6 +333,9 @@ def expect(text: str) -> Expectation:
             is_move = kind.endswith(("move", "mv", "transfer"))
             last_dir = _move(exp, value, last_dir, is_move=is_move)
     _renamed(exp, body)
+    for m in pt.SPLIT_INTO.finditer(body):
+        parts = [norm(n) for n in _names(m.group("names"))]
+        exp.splits.append((norm(m.group("src")), "\0".join(parts)))
     # A file that is changed in place need not also be made by the same agent.
     exp.outputs = [o for o in exp.outputs if o not in exp.modified]
     # What the work makes or changes has checks of its own.
