@@ -1137,6 +1137,17 @@ def test_a_listing_above_a_path_or_a_call_on_it_counts_as_a_look(tmp_path: Path)
     assert not verify(tmp_path, _req(task, [Effect(op="list", path="docs")], "One.")).passed
 
 
+def test_a_size_question_is_not_answered_by_a_listing_of_names(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("x" * 10)
+    (tmp_path / "b.txt").write_text("x")
+    task = "Which is bigger, a.txt or b.txt?"
+    listed = [Effect(op="list", path=".")]
+    v = verify(tmp_path, _req(task, listed, "a.txt is bigger."))
+    assert not v.passed and v.unread == ["a.txt", "b.txt"]
+    looked = [Effect(op="read", path="a.txt"), Effect(op="read", path="b.txt")]
+    assert verify(tmp_path, _req(task, looked, "a.txt is bigger.")).passed
+
+
 def test_a_path_that_is_not_there_needs_no_look(tmp_path: Path) -> None:
     v = verify(tmp_path, _req("What does notes.md say?", [], "There is no notes.md."))
     assert v.passed, v.reason

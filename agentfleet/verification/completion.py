@@ -522,21 +522,28 @@ def _check_layout(ws: _Workspace, exp: Expectation, f: _Findings, original: Orig
             f.mismatch(path, f"{path} has the new text at the other end, not at the {end}")
 
 
-def _looked_at(path: str, effects: Iterable[Effect]) -> bool:
-    """Whether a call read, listed, searched or acted on the path, or listed a folder above it."""
+def _looked_at(path: str, effects: Iterable[Effect], *, listing: bool = True) -> bool:
+    """Whether a call read, listed, searched or acted on the path, or listed a folder above it.
+
+    With `listing` False, a folder listed above the path is no look at it.
+    """
     for e in effects:
         if _under(e.path, path) or (e.src is not None and _under(e.src, path)):
             return True
-        if e.op == "list" and (e.path in (".", "") or _under(path, e.path)):
+        if listing and e.op == "list" and (e.path in (".", "") or _under(path, e.path)):
             return True
     return False
 
 
 def _unread(ws: _Workspace, exp: Expectation, effects: list[Effect]) -> list[str]:
     """The paths the work had to look at, that are there, and that no call looked at."""
-    return [
-        p for p in exp.sources if ws.kind(p.rstrip("/")) and not _looked_at(p.rstrip("/"), effects)
-    ]
+    unread = []
+    for p in exp.sources:
+        kind = ws.kind(p.rstrip("/"))
+        listing = kind == "dir" or not exp.reads_files
+        if kind and not _looked_at(p.rstrip("/"), effects, listing=listing):
+            unread.append(p)
+    return unread
 
 
 def _check_touched(touched: list[str], mutating: list[Effect], f: _Findings) -> None:

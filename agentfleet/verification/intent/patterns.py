@@ -655,6 +655,13 @@ ASKED_ABOUT = re.compile(
 ASKED_PATH = re.compile(
     rf"(?<![\w/.-])(?<!\ba )(?<!\ban ){_Q}(?P<path>{_FILE}|{_DIR}[\w.-]*){_Q}(?![\w/])", re.I
 )
+# "Which is bigger, a.txt or b.txt?": only the file itself answers (a stat or a read), not
+# a listing or a search of the folder it is in, which give names and lines.
+SIZE_ASKED = re.compile(
+    r"\b(?:bigger|biggest|larger|largest|smaller|smallest|sizes?|how\s+(?:big|large|long|old)"
+    r"|longer|longest|shorter|shortest|bytes|newer|newest|older|oldest)\b",
+    re.I,
+)
 # "How do I sort names.txt?" asks how, and can be answered without opening the file.
 HOW_TO = re.compile(
     r"^\s*(?:how\s+(?:do|can|would|should|could)\s+(?:i|we|you|one)|how\s+to|what(?:'s|\s+is)?"

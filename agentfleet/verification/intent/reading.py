@@ -61,6 +61,9 @@ class Expectation:
     keeps_lines: list[tuple[str, str]] = field(default_factory=list)
     # (source, "part\0part..."): a file split into parts; each of its lines is in one.
     splits: list[tuple[str, str]] = field(default_factory=list)
+    # Whether the task asks the sources' size or age: a listing of the folder a file is in
+    # is then no look at the file.
+    reads_files: bool = False
     # The task's own words: a check that must spare whatever the task names reads them.
     said: str = ""
     # (file, "old\0new"): a name the task renames in the file ("Rename cnt to count in
@@ -296,6 +299,7 @@ def expect(text: str) -> Expectation:
     # Quoted content is what goes into a file, not where it goes.
     body = pt.QUOTED.sub(_content, pt.URL.sub("a link", text))
     exp.sources = _sources(body)
+    exp.reads_files = bool(pt.SIZE_ASKED.search(body))
     looks = pt.LOOK_ONLY.match(text) and not pt.THEN_CHANGE.search(text.split(":", 1)[0])
     asked = _one_question(text)
     _how(exp, text, body, asked=asked)
