@@ -292,6 +292,42 @@ CASES = [
         "Split contacts.csv into customers.csv and suppliers.csv.",
         True,
     ),
+    # A ceiling on words, one word for another given with arrows, a setting given as KEY=VALUE.
+    (
+        "Rewrite intro.md in a friendlier tone, keep it under 100 words.",
+        {"intro.md": "We build tools.\n"},
+        {"intro.md": "Hi! " * 120},
+        "Rewrote intro.md in a friendlier tone.",
+        False,
+    ),
+    (
+        "Rewrite intro.md in a friendlier tone, keep it under 100 words.",
+        {"intro.md": "We build tools.\n"},
+        {"intro.md": "# Hello\n\nHi there! We make friendly tools.\n"},
+        "Rewrote intro.md in a friendlier tone.",
+        True,
+    ),
+    (
+        "Fix the typos in story.md: 'teh'\u2192'the' and 'recieve'\u2192'receive'.",
+        {"story.md": "I saw teh cat.\nDid you recieve it?\n"},
+        {"story.md": "I saw the cat.\nDid you recieve it?\n"},
+        "Fixed both typos in story.md.",
+        False,
+    ),
+    (
+        "Set LOG_LEVEL=debug in .env without touching the other variables.",
+        {".env": "PORT=8000\nLOG_LEVEL=info\n"},
+        {".env": "PORT=8080\nLOG_LEVEL=debug\n"},
+        "Set LOG_LEVEL=debug in .env.",
+        False,
+    ),
+    (
+        "Set LOG_LEVEL=debug in .env without touching the other variables.",
+        {".env": "PORT=8000\nLOG_LEVEL=info\n"},
+        {".env": "PORT=8000\nLOG_LEVEL=debug\n"},
+        "Set LOG_LEVEL=debug in .env.",
+        True,
+    ),
     # Honest work that had ended `unverified`.
     (
         "Add type hints to the area function in geometry.py.",
@@ -362,3 +398,50 @@ def test_a_folder_the_report_says_stays_is_not_claimed(tmp_path: Path) -> None:
     (tmp_path / "build" / "tmp").rmdir()
     v = verify(tmp_path, req)
     assert v.passed, v.reason
+
+
+def test_a_file_asked_in_each_subfolder_is_in_every_one(tmp_path: Path) -> None:
+    task = "Create an empty __init__.py in each subfolder of pkg/."
+    before = {"pkg/a/m.py": "", "pkg/b/n.py": "", "pkg/c/o.py": ""}
+    some = {"pkg/a/__init__.py": "", "pkg/b/__init__.py": ""}
+    ok, reason = _judge(tmp_path, task, before, {**before, **some}, "Created them.")
+    assert not ok
+    assert "pkg/c/" in reason
+
+
+def test_files_renamed_to_another_extension_leave_none_of_the_old(tmp_path: Path) -> None:
+    task = "Rename every .jpeg in photos/ to .jpg"
+    (tmp_path / "photos").mkdir()
+    for name in ("a.jpeg", "b.jpeg"):
+        (tmp_path / "photos" / name).write_text("x")
+    (tmp_path / "photos" / "a.jpeg").rename(tmp_path / "photos" / "a.jpg")
+    moved = [Effect(op="move", path="photos/a.jpg", src="photos/a.jpeg")]
+    req = VerifyRequest(workspace="ws", agent_id=AGENT, task=task, report="Renamed.", effects=moved)
+    v = verify(tmp_path, req)
+    assert not v.passed
+    assert "photos/b.jpeg" in v.reason
+
+
+@pytest.mark.parametrize(
+    ("task", "effects", "passed"),
+    [
+        # A listing gives names: no size, no total.
+        ("Which file in data/ is the largest?", [("list", "data")], False),
+        ("Which file in data/ is the largest?", [("list", "data"), ("read", "data/b.json")], True),
+        ("What is the total of the amount column in costs.csv?", [("list", ".")], False),
+        ("What is the total of the amount column in costs.csv?", [("read", "costs.csv")], True),
+        # Names are what a listing is for.
+        ("How many files are in data/?", [("list", "data")], True),
+    ],
+)
+def test_a_question_of_sizes_or_totals_owes_a_look_inside(
+    tmp_path: Path, task: str, effects: list[tuple[str, str]], *, passed: bool
+) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "b.json").write_text("{}" * 50)
+    (tmp_path / "costs.csv").write_text("amount\n1\n2\n")
+    journal = [Effect(op=op, path=p) for op, p in effects]  # type: ignore[arg-type]
+    req = VerifyRequest(
+        workspace="ws", agent_id=AGENT, task=task, report="It is 3.", effects=journal
+    )
+    assert verify(tmp_path, req).passed is passed

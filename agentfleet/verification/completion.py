@@ -45,6 +45,7 @@ from agentfleet.verification.intent.content import (
     on_a_line,
     sets,
     unique_lines,
+    word_count,
 )
 from agentfleet.verification.kept import Touch, dropped, lost_lines, misplaced
 from agentfleet.verification.structured import lost_keys
@@ -97,6 +98,15 @@ class _Workspace:
         if target.is_dir():
             return "dir"
         return "file" if os.path.lexists(target) else None
+
+    def subfolders(self, rel: str) -> list[str]:
+        """The folders right inside `rel`, hidden ones aside, as workspace-relative paths."""
+        top = self.folder(rel)
+        if top is None:
+            return []
+        return sorted(
+            str(d.relative_to(self.root)) for d in top.iterdir() if d.is_dir() and d.name[0] != "."
+        )
 
     def files_under(self, rel: str, limit: int = 200) -> list[str]:
         """`rel` if it is a file, else the files below it (the trash aside), up to `limit`."""
@@ -160,12 +170,13 @@ def _in_journal(path: str, effects: Iterable[Effect]) -> bool:
     A bare name ("cat.jpg") may be any file of that name, and a name without its
     extension ("notes/SUMMARY") the file it names ("notes/SUMMARY.md").
     """
-    bare = "/" not in path
     for e in effects:
         for p in (e.path, e.src):
             if p is None:
                 continue
-            if _under(p, path) or (bare and os.path.basename(p) == path):
+            # A bare name, or a path named from a folder the report is about ("nested/
+            # cache.yml" for config.bak/nested/cache.yml): the file the journal shows.
+            if _under(p, path) or os.path.basename(p) == path or p.endswith("/" + path):
                 return True
             # "notes/SUMMARY" for notes/SUMMARY.md, or for notes/SUMMARY_k7.md.
             stem = "." not in path.rsplit("/", 1)[-1]
@@ -307,6 +318,7 @@ _WORDS = (
     ("counted", counts, "does not have this many items:"),
     ("unique", unique_lines, "still has a line twice among its"),
     ("columns", column_in_order, "is not in the order of its column"),
+    ("wordcounts", word_count, "does not come to this many words:"),
 )
 
 
@@ -528,9 +540,11 @@ def _looked_at(path: str, effects: Iterable[Effect], *, listing: bool = True) ->
     With `listing` False, a folder listed above the path is no look at it.
     """
     for e in effects:
+        if not listing and e.op == "list":
+            continue  # names only: no size, no total
         if _under(e.path, path) or (e.src is not None and _under(e.src, path)):
             return True
-        if listing and e.op == "list" and (e.path in (".", "") or _under(path, e.path)):
+        if e.op == "list" and (e.path in (".", "") or _under(path, e.path)):
             return True
     return False
 
@@ -540,10 +554,17 @@ def _unread(ws: _Workspace, exp: Expectation, effects: list[Effect]) -> list[str
     unread = []
     for p in exp.sources:
         kind = ws.kind(p.rstrip("/"))
-        listing = kind == "dir" or not exp.reads_files
-        if kind and not _looked_at(p.rstrip("/"), effects, listing=listing):
+        if kind and not _looked_at(p.rstrip("/"), effects, listing=not exp.reads_files):
             unread.append(p)
     return unread
+
+
+def _check_in_each(ws: _Workspace, exp: Expectation, f: _Findings) -> None:
+    """A file asked in each subfolder of a folder is in every one of them."""
+    for folder, name in exp.in_each:
+        subs = ws.subfolders(folder.rstrip("/"))
+        if lacking := [s for s in subs if ws.kind(f"{s}/{name}") != "file"]:
+            f.miss(folder, f"{name} is not in {_some([s + '/' for s in lacking], 3)}")
 
 
 def _check_touched(touched: list[str], mutating: list[Effect], f: _Findings) -> None:
@@ -576,6 +597,7 @@ def check(
     _check_paths(ws, exp, mutating, found)
     _check_contents(ws, exp, mutating, found, original or (lambda _: None))
     _check_touched(exp.touched, mutating, found)
+    _check_in_each(ws, exp, found)
     problems = found.problems
     if exp.effects_required and not mutating:
         problems.append("the task asks for file changes and this agent's tool calls made none")

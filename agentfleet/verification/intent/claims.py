@@ -32,7 +32,9 @@ _PATH_LIKE = re.compile(rf"(?:{_FILE}|{_DIR}[\w.-]*)")
 _CONTEXT = (
     r"\b(?:listing|lists?|of|from|with|containing|contains?|links?|linking|referenc\w*"
     r"|mention\w*|based\s+on|using|including|includes?|such\s+as|like|for|about|besides"
-    r"|except|alongside|describ\w*|summari[sz]\w*|explain\w*|points?\s+to)\b"
+    r"|except|alongside|describ\w*|summari[sz]\w*|explain\w*|points?\s+to"
+    # "a cron line that runs backup.sh": what the change calls on, not what it changed.
+    r"|runs?|calls?|invokes?|executes?|imports?|loads?|reads?|sources?|requires?)\b"
 )
 # Verbs whose change lands somewhere named after "to", "into", "as" or "in": "I wrote a
 # summary of notes.md to summary.md" claims summary.md again after the "of".

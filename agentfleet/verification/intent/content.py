@@ -38,9 +38,19 @@ class Wanted:
     # the text; order: the lines are in order, text "asc" or "desc"; count: "LOW-HIGH"
     # items (lines, or one line's comma-separated parts), HIGH empty for no bound; unique:
     # no line twice; column: "COLUMN asc|desc", a table's rows in that column's order; end:
-    # "top" or "end", the end of the file new text goes to.
+    # "top" or "end", the end of the file new text goes to; words: "LOW-HIGH" words in all.
     how: Literal[
-        "holds", "lacks", "line", "pair", "start", "order", "count", "unique", "column", "end"
+        "holds",
+        "lacks",
+        "line",
+        "pair",
+        "start",
+        "order",
+        "count",
+        "unique",
+        "column",
+        "end",
+        "words",
     ] = "holds"
 
 
@@ -108,7 +118,7 @@ def _setting(m: re.Match[str], path: str, new: str) -> list[Wanted]:
     old = next((o.group("old") for o in wd.OLD_VALUE.finditer(before)), None)
     if old and len(old) >= 3 and old != new and old not in new:
         return [Wanted(path, old, how="lacks")]
-    if _CONFIG.search(path) and (key := _key_words(m)):
+    if _CONFIG.search(path) and (key := m.groupdict().get("key") or _key_words(m)):
         return [Wanted(path, f"{key}\0{new}", how="pair")]
     return []
 
@@ -210,6 +220,17 @@ def _shapes(text: str) -> list[tuple[int, int, list[Wanted]]]:
         n = wd.NUMBER_WORDS.get(said) or int(said)
         path = _bare(m.group("file") or m.group("file2"))
         found.append((m.start(), m.end(), [Wanted(path, f"{n}-", how="count")]))
+    for m in (*wd.WORD_LIMIT.finditer(text), *wd.ARROW_SWAP.finditer(text)):
+        named = wd.ONE_FILE.search(_sentence(text, m.start(), m.end()))
+        if named is None:
+            continue
+        path = _bare(named.group("file"))
+        if m.re is wd.WORD_LIMIT:
+            asked = [Wanted(path, f"0-{m.group('n')}", how="words")]
+        else:
+            new, old = _group(m, "text") or "", _group(m, "old") or ""
+            asked = [Wanted(path, new)] + ([Wanted(path, old, "lacks")] if old not in new else [])
+        found.append((m.start(), m.end(), asked))
     for m in wd.NAMED_THING.finditer(text):
         sentence = _sentence(text, m.start(), m.end())
         named = wd.ONE_FILE.search(sentence)
@@ -289,6 +310,13 @@ def _table_rules(text: str) -> list[tuple[int, int, list[Wanted]]]:
                 (m.start(), m.end(), [Wanted(path, f"{m.group('col')} {order}", "column")])
             )
     return found
+
+
+def word_count(content: str, span: str) -> bool:
+    """Whether the text comes to as many words as asked (a Markdown heading's marks aside)."""
+    low, _, high = span.partition("-")
+    n = len(re.findall(r"[^\W_][\w'\u2019-]*", content))
+    return int(low) <= n and (not high or n <= int(high))
 
 
 def unique_lines(content: str, _: str) -> bool:

@@ -197,10 +197,13 @@ REMOVE_MANY = re.compile(
     re.I,
 )
 # "Add Carol to the guest list in guests.txt": the file is changed, not made.
+# "a link to expenses.csv", "a reference to a.md": the file pointed at is not added to.
+_NOT_POINTING = r"(?<!\blink )(?<!\blinks )(?<!\breference )(?<!\bpointer )(?<!\bpath )"
 # "the add function" names a function: the verb has no article.
 _NOT_NAMED = r"(?<!\bthe )(?<!\ban )(?<!\ba )"
 ADD_TO = re.compile(
-    rf"{_NOT_NAMED}\b(?:add|append|insert)\b[^;\n]*?\b(?:to|into|in)\b[^;\n]{{0,40}}?{FILE_PATH}",
+    rf"{_NOT_NAMED}\b(?:add|append|insert)\b[^;\n]*?\b(?:{_NOT_POINTING}to|into|in)\b"
+    rf"[^;\n]{{0,40}}?{FILE_PATH}",
     re.I,
 )
 # "Add type hints to the area function in geometry.py": the part of the code the words
@@ -229,7 +232,8 @@ GIST = re.compile(
 # end, not made. Only "append" and "add" may leave the end unsaid: "write hello to
 # a.txt" makes a.txt.
 APPEND = re.compile(
-    r"\b(?:(?P<add>append|add|prepend)|insert|put|write|place)\b[^;\n]*?\b(?:to|at|on|onto)\s+"
+    r"\b(?:(?P<add>append|add|prepend)|insert|put|write|place)\b[^;\n]*?"
+    rf"\b(?:{_NOT_POINTING}to|at|on|onto)\s+"
     r"(?:the\s+)?(?:(?:very\s+)?(?:end|top|bottom|start|beginning|head|foot|front)\s+of\s+"
     rf"(?:the\s+)?|(?(add)|(?!)))(?:file\s+)?{FILE_PATH}",
     re.I,
@@ -347,6 +351,20 @@ CLEAR_KIND = re.compile(
     rf"{_Q}(?P<dir>{_DIR}|{_NAME}/?){_Q}(?=\s|$|[.,;]))?",
     re.I,
 )
+# "... whose year is before 2024", "... older than a week": only some files of the kind.
+WHICH_ONES = re.compile(
+    r"(?:(?!\b(?:and|then)\b)[^;,.\n])*?\b(?:whose|that|which|where|with|without|older|newer"
+    r"|before|after|except|but|larger"
+    r"|smaller|bigger|named|called|containing|matching|dated|from\s+(?:before|after)|than|not)\b",
+    re.I,
+)
+# "Rename every .jpeg in photos/ to .jpg": no file of the old kind stays there.
+RENAME_KIND = re.compile(
+    r"\b(?:rename|change)\s+(?:the\s+extension\s+of\s+)?(?:all|every|each)\s+(?:of\s+)?(?:the\s+)?"
+    r"\.(?P<ext>[A-Za-z0-9]{1,8})\s*(?:files?\s+)?(?:in|under|inside)\s+(?:the\s+)?"
+    rf"{_DIR_NAMED}\s+(?:to|into|as)\s+\.?[A-Za-z0-9]{{1,8}}\b",
+    re.I,
+)
 # Work that reshapes a whole file: no line of it need survive as it was.
 # "Dedupe names.txt": the lines that stay are the file's own, once each.
 DEDUPE_VERB = r"(?:dedupe|de-?duplicate|uniq(?:ify)?)"
@@ -359,7 +377,10 @@ _RESHAPE_WORDS = (
 _FIX_STYLE = r"fix\s+(?:the\s+)?(?:grammar|spelling|formatting|indentation|style)"
 RESHAPES = re.compile(rf"\b(?:{'|'.join(_RESHAPE_WORDS)}|{_FIX_STYLE})\b", re.I)
 HANDS_OFF = re.compile(
-    r"\b(?:do\s+not|don't|without)\s+(?:chang|modify|touch|edit|writ)\w*|\bread[- ]only\b", re.I
+    r"\b(?:do\s+not|don't|without)\s+(?:chang|modify|touch|edit|writ)\w*\b"
+    # "... without touching the other variables": the work is done, the rest kept.
+    r"(?!\s+(?:the\s+)?(?:others?|rest|anything\s+else|remaining|other\s+\w+))|\bread[- ]only\b",
+    re.I,
 )
 # A quote opens before a word and closes after one: the closing quote of 'a' and the
 # opening one of 'b' in "'a' to x.txt and 'b'" do not enclose " to x.txt and ".
@@ -399,8 +420,8 @@ RENAME_NAME = re.compile(
 # "Create an empty __init__.py in each subfolder of pkg/": which folders is for the
 # workspace to say, but they are all under pkg/.
 IN_EACH_OF = re.compile(
-    rf"\b(?:create|make|touch|add|put|place|drop|write)\s+{_FILLER}{_CALLED}{_FILES}(?![\w/])"
-    r"\s+(?:in|inside|into|under|within)\s+(?:the\s+)?(?:each|every|all)\s+(?:of\s+the\s+)?"
+    rf"\b(?:create|make|touch|add|put|place|drop|write)\s+{_FILLER}{_CALLED}(?P<names>{_FILES})"
+    r"(?![\w/])\s+(?:in|inside|into|under|within)\s+(?:the\s+)?(?:each|every|all)\s+(?:of\s+the\s+)?"
     rf"(?:sub)?(?:folder|directory|dir)s?\s+(?:of|in|under|inside|within)\s+(?:the\s+)?{_DIR_NAMED}",
     re.I,
 )
@@ -637,7 +658,7 @@ _LOOK_VERB = (
 LOOKED_AT = re.compile(
     rf"(?:\b{_LOOK_VERB}\b[^;.?!\n]{{0,60}}?(?:\b(?:of|in|from|inside|under|through|at|within)\s+)?"
     # "... from commits.txt", "using data.csv": what the result is made from.
-    r"|\b(?:from|using)\s+)"
+    r"|\b(?:from|using)\s+(?:the\s+[\w-]+(?:\s+[\w-]+)?\s+(?:in|of|from)\s+)?)"
     rf"(?:the\s+)?(?:files?\s+(?:in\s+)?|folder\s+|directory\s+)?(?P<paths>{_listed(_SRC)})"
     r"(?![\w/])",
     re.I,
@@ -659,7 +680,8 @@ ASKED_PATH = re.compile(
 # a listing or a search of the folder it is in, which give names and lines.
 SIZE_ASKED = re.compile(
     r"\b(?:bigger|biggest|larger|largest|smaller|smallest|sizes?|how\s+(?:big|large|long|old)"
-    r"|longer|longest|shorter|shortest|bytes|newer|newest|older|oldest)\b",
+    r"|longer|longest|shorter|shortest|bytes|newer|newest|older|oldest|total|sum|average|mean"
+    r"|median)\b",
     re.I,
 )
 # "How do I sort names.txt?" asks how, and can be answered without opening the file.

@@ -39,6 +39,11 @@ class Expectation:
     unique: list[tuple[str, str]] = field(default_factory=list)
     columns: list[tuple[str, str]] = field(default_factory=list)
     ends: list[tuple[str, str]] = field(default_factory=list)
+    # "LOW-HIGH" words a text must come to ("keep it under 100 words").
+    wordcounts: list[tuple[str, str]] = field(default_factory=list)
+    # (folder, name): a file every subfolder of the folder must hold ("an __init__.py in
+    # each subfolder of pkg/").
+    in_each: list[tuple[str, str]] = field(default_factory=list)
     # A question, or work asked to leave the files alone: nothing may be moved, deleted
     # or rewritten by it.
     hands_off: bool = False
@@ -85,6 +90,7 @@ class Expectation:
         self.unique = [w for w in self.unique if w[0] in paths]
         self.columns = [w for w in self.columns if w[0] in paths]
         self.ends = [w for w in self.ends if w[0] in paths]
+        self.wordcounts = [w for w in self.wordcounts if w[0] in paths]
 
     @property
     def asks_for_files(self) -> bool:
@@ -376,6 +382,14 @@ def _how(exp: Expectation, text: str, body: str, *, asked: bool) -> None:
         for m in pattern.finditer(body):
             if not pt.INTO_CODE.search(m.group(0)):
                 add_path(exp.added_to, m.group("file"))
+    for m in pt.IN_EACH_OF.finditer(body):
+        exp.in_each += [
+            (norm(m.group("dir").rstrip("/") + "/"), n) for n in _names(m.group("names"))
+        ]
+    for m in pt.RENAME_KIND.finditer(body):
+        exp.cleared.append(
+            (norm(m.group("dir").rstrip("/") + "/"), f"ext:{m.group('ext').lower()}")
+        )
     for pattern, how in ((pt.MOVE_WITHIN, "moved"), (pt.COMMENT_OUT, "commented")):
         exp.keeps_lines += [(norm(m.group("file")), how) for m in pattern.finditer(body)]
     for m in pt.CLEAR_KIND.finditer(body):
@@ -393,6 +407,8 @@ def _cleared(exp: Expectation, m: re.Match[str]) -> None:
     """
     moving = m.group("verb").lower() == "move"
     folder = m.group("dir")
+    if pt.WHICH_ONES.match(m.string, m.end()):
+        return  # "the photos whose year is before 2024": some of them, which is for the files
     if moving and not folder:
         return
     ext = m.group("ext") or m.group("ext2")
@@ -419,6 +435,7 @@ def _words(exp: Expectation, text: str) -> None:
         "unique": exp.unique,
         "column": exp.columns,
         "end": exp.ends,
+        "words": exp.wordcounts,
     }
     for w in wanted(text):
         pair = (norm(w.path), w.text)

@@ -189,8 +189,15 @@ _SET_VALUE = re.compile(
 )
 _SET_VALUE_LATER = re.compile(rf"{_SET}[^;\n]*?{_OF_FILE}(?P<gap>[^;\n]*?){_VALUE}", re.I)
 _IN_FILE_SET = re.compile(rf"^\s*in\s+{FILE_PATH}\s*,?\s+{_SET}[^;\n]*?{_VALUE}", re.I | re.M)
+# "Set LOG_LEVEL=debug in .env": the key and its value as the file spells them.
+_SET_ASSIGN = re.compile(
+    r"\b(?:set|add|change|update|put)\s+(?:the\s+)?(?:(?:env(?:ironment)?\s+)?(?:variable|key"
+    r"|setting|option)\s+)?(?P<key>[A-Za-z_][\w.-]*)\s*=\s*(?P<bare>[^\s,;'\"`]*[^\s,;.'\"`])"
+    r"\s+(?:in|inside|within|to)\s+" + _FILE_AT,
+    re.I,
+)
 # The phrasings that set a named setting to a value, and the verb that starts them.
-SETS = (_SET_VALUE, _SET_VALUE_LATER, _IN_FILE_SET)
+SETS = (_SET_VALUE, _SET_VALUE_LATER, _IN_FILE_SET, _SET_ASSIGN)
 SET_VERB = re.compile(_SET, re.I)
 
 # "Add 'milk' and 'eggs' to shopping.txt", "Write 'a', 'b' and 'c' to list.txt": several
@@ -220,6 +227,7 @@ PATTERNS = (
     _SET_VALUE,
     _SET_VALUE_LATER,
     _IN_FILE_SET,
+    _SET_ASSIGN,
 )
 
 # "Write these lines to packing.txt, one per line: passport, charger, socks", "Replace
@@ -270,6 +278,14 @@ LINES_STARTING = re.compile(
     rf"(?:{_quote('text')}|(?P<bare>[^\s'\"`]+))\s+(?:from|in)\s+" + _FILE_AT,
     re.I,
 )
+# "Rewrite intro.md in a friendlier tone, keep it under 100 words": a ceiling on words.
+WORD_LIMIT = re.compile(
+    r"\b(?:under|below|at\s+most|no\s+more\s+than|not\s+more\s+than|fewer\s+than|less\s+than"
+    r"|within|max(?:imum)?(?:\s+of)?|up\s+to)\s+(?P<n>\d+)\s+words\b",
+    re.I,
+)
+# "Fix the typos in story.md: 'teh'→'the' and 'recieve'→'receive'": one word for another.
+ARROW_SWAP = re.compile(rf"{_quote('old')}\s*(?:→|->|=>|⇒)\s*{_quote('text')}")
 # "Remove the unused import os from report.py": that import is gone.
 REMOVE_IMPORT = re.compile(
     r"\b(?:remove|delete|drop|strip|get\s+rid\s+of)\s+(?:the\s+)?(?:unused\s+|unnecessary\s+"
