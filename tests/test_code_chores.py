@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agentfleet.contracts.models import Effect, VerifyRequest
-from agentfleet.sandbox import Sandbox, WriteFileArgs
+from agentfleet.sandbox import DeleteFileArgs, Sandbox, WriteFileArgs
 from agentfleet.verification.completion import verify
 
 AGENT = "master-1.1"
@@ -445,3 +445,24 @@ def test_a_question_of_sizes_or_totals_owes_a_look_inside(
         workspace="ws", agent_id=AGENT, task=task, report="It is 3.", effects=journal
     )
     assert verify(tmp_path, req).passed is passed
+
+
+@pytest.mark.parametrize(
+    ("deleted", "passed"), [(["tmp/a.log"], True), (["tmp/a.log", "tmp/b.log"], False)]
+)
+def test_deleting_the_empty_files_deletes_only_empty_ones(
+    tmp_path: Path, deleted: list[str], *, passed: bool
+) -> None:
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "tmp" / "a.log").write_text("")
+    (tmp_path / "tmp" / "b.log").write_text("kept: it has lines\n")
+    box = Sandbox(tmp_path, run=AGENT)
+    for path in deleted:
+        box.delete_file(DeleteFileArgs(path=path))
+    effects = [Effect(op="list", path="tmp"), *(Effect(op="delete", path=p) for p in deleted)]
+    task = "Delete the empty files in tmp/"
+    req = VerifyRequest(workspace="ws", agent_id=AGENT, task=task, report="Done.", effects=effects)
+    v = verify(tmp_path, req)
+    assert v.passed is passed, v.reason
+    if not passed:
+        assert "tmp/b.log was deleted but was not empty" in v.reason

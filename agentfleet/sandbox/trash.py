@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from agentfleet.sandbox import _io
 from agentfleet.sandbox._io import ToolError, os_errors
 from agentfleet.sandbox.args import DeleteFileArgs
-from agentfleet.sandbox.box import TRASH, SandboxCore
+from agentfleet.sandbox.box import TRASH, SandboxCore, run_key
 
 _VERSION = re.compile(r"^(?P<base>.*)\.~(?P<n>[0-9]+)~$")
 
@@ -35,6 +35,12 @@ def _versions(slot: Path) -> list[Path]:
         found.append(v)
         n += 1
     return found
+
+
+def trashed_of(root: Path, agent_id: str, rel: str) -> Path | None:
+    """The last version of `rel` the run `agent_id` deleted, where the trash keeps it."""
+    versions = _versions(Path(root) / TRASH / run_key(agent_id) / rel)
+    return versions[-1] if versions else None
 
 
 class TrashTools(SandboxCore):

@@ -33,6 +33,7 @@ from agentfleet.contracts.models import MUTATING_OPS, Effect, Verification, Veri
 from agentfleet.contracts.status import NodeStatus
 from agentfleet.delegation.prompts import REPORTS_HEADER
 from agentfleet.sandbox.box import original_of
+from agentfleet.sandbox.trash import trashed_of
 from agentfleet.verification.intent import Expectation, add_path, claimed_changes, expect, norm
 from agentfleet.verification.intent.content import (
     column_in_order,
@@ -567,6 +568,29 @@ def _check_in_each(ws: _Workspace, exp: Expectation, f: _Findings) -> None:
             f.miss(folder, f"{name} is not in {_some([s + '/' for s in lacking], 3)}")
 
 
+def _check_only_empty(
+    exp: Expectation, mutating: list[Effect], f: _Findings, trashed: Callable[[str], Path | None]
+) -> None:
+    """What a task deleting the empty files or folders deleted was empty (the trash shows it)."""
+    for folder in exp.only_empty:
+        top = folder.rstrip("/")
+        for e in mutating:
+            if e.op != "delete" or not (top == "." or _under(e.path, top)):
+                continue
+            kept = trashed(e.path)
+            if kept is not None and not _empty(kept):
+                f.mismatch(e.path, f"{e.path} was deleted but was not empty")
+
+
+def _empty(path: Path) -> bool:
+    """A file with no text, or a folder with no file anywhere below it."""
+    if path.is_dir():
+        return not any(files for _, _, files in os.walk(path))
+    return path.stat().st_size == 0 or (
+        path.stat().st_size < 4096 and not path.read_bytes().strip()
+    )
+
+
 def _check_touched(touched: list[str], mutating: list[Effect], f: _Findings) -> None:
     """A folder the task asks to sort or organise had something changed in it."""
     for folder in touched:
@@ -584,6 +608,7 @@ def check(
     answered: bool = True,
     answer: str = "",
     original: Original | None = None,
+    trashed: Callable[[str], Path | None] | None = None,
 ) -> Verification:
     """Check one agent's work in `root` against what was expected and what it claimed.
 
@@ -598,6 +623,7 @@ def check(
     _check_contents(ws, exp, mutating, found, original or (lambda _: None))
     _check_touched(exp.touched, mutating, found)
     _check_in_each(ws, exp, found)
+    _check_only_empty(exp, mutating, found, trashed or (lambda _: None))
     problems = found.problems
     if exp.effects_required and not mutating:
         problems.append("the task asks for file changes and this agent's tool calls made none")
@@ -673,6 +699,7 @@ def verify(root: Path, req: VerifyRequest) -> Verification:
         answered=bool(req.report.strip()),
         answer=req.report,
         original=lambda rel: _kept_text(original_of(root, req.agent_id, rel)),
+        trashed=lambda rel: trashed_of(root, req.agent_id, rel),
     )
 
 

@@ -358,6 +358,13 @@ WHICH_ONES = re.compile(
     r"|smaller|bigger|named|called|containing|matching|dated|from\s+(?:before|after)|than|not)\b",
     re.I,
 )
+# "Delete the empty files in tmp/", "Remove the empty folders inside build/": only those.
+EMPTY_ONES = re.compile(
+    r"\b(?:delete|remove|clean\s+up|get\s+rid\s+of|prune|drop)\s+(?:all\s+|every\s+|any\s+)?"
+    r"(?:of\s+)?(?:the\s+)?empty\s+(?:files?|folders?|directories|dirs?|sub(?:folders?|directories))\b"
+    rf"(?:\s+(?:in|from|under|inside|within)\s+(?:the\s+)?{_DIR_NAMED})?",
+    re.I,
+)
 # "Rename every .jpeg in photos/ to .jpg": no file of the old kind stays there.
 RENAME_KIND = re.compile(
     r"\b(?:rename|change)\s+(?:the\s+extension\s+of\s+)?(?:all|every|each)\s+(?:of\s+)?(?:the\s+)?"
