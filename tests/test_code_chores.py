@@ -466,3 +466,18 @@ def test_deleting_the_empty_files_deletes_only_empty_ones(
     assert v.passed is passed, v.reason
     if not passed:
         assert "tmp/b.log was deleted but was not empty" in v.reason
+
+
+@pytest.mark.parametrize(
+    ("copied", "passed"), [(["app.ini", "nested/cache.yml"], True), (["app.ini"], False)]
+)
+def test_a_folder_copied_whole_has_a_copy_of_every_file(
+    tmp_path: Path, copied: list[str], *, passed: bool
+) -> None:
+    before = {"config/app.ini": "a=1\n", "config/nested/cache.yml": "ttl: 5\n"}
+    after = {**before, **{f"config.bak/{p}": before[f"config/{p}"] for p in copied}}
+    task = "Make a backup copy of every file in config/ under config.bak/, keeping the folders."
+    ok, reason = _judge(tmp_path, task, before, after, "Copied app.ini and nested/cache.yml.")
+    assert ok is passed, reason
+    if not passed:
+        assert "config.bak/ has no copy of config/nested/cache.yml" in reason

@@ -568,6 +568,24 @@ def _check_in_each(ws: _Workspace, exp: Expectation, f: _Findings) -> None:
             f.miss(folder, f"{name} is not in {_some([s + '/' for s in lacking], 3)}")
 
 
+def _check_mirrors(ws: _Workspace, exp: Expectation, f: _Findings) -> None:
+    """Every file below a folder copied whole has its copy below the other.
+
+    At the same place under it, or, where the copy was flattened, by its name.
+    """
+    for src, dst in exp.mirrors:
+        top, copy = src.rstrip("/"), dst.rstrip("/")
+        copies = [p[len(copy) + 1 :] for p in ws.files_under(copy, limit=5000)]
+        names = {p.rsplit("/", 1)[-1] for p in copies}
+        lacking = []
+        for path in ws.files_under(top, limit=5000):
+            rel = path[len(top) + 1 :]
+            if rel not in copies and rel.rsplit("/", 1)[-1] not in names and not _under(path, copy):
+                lacking.append(path)
+        if lacking:
+            f.miss(dst, f"{dst} has no copy of {_some(lacking, 3)}")
+
+
 def _check_only_empty(
     exp: Expectation, mutating: list[Effect], f: _Findings, trashed: Callable[[str], Path | None]
 ) -> None:
@@ -623,6 +641,7 @@ def check(
     _check_contents(ws, exp, mutating, found, original or (lambda _: None))
     _check_touched(exp.touched, mutating, found)
     _check_in_each(ws, exp, found)
+    _check_mirrors(ws, exp, found)
     _check_only_empty(exp, mutating, found, trashed or (lambda _: None))
     problems = found.problems
     if exp.effects_required and not mutating:

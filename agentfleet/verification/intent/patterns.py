@@ -358,6 +358,15 @@ WHICH_ONES = re.compile(
     r"|smaller|bigger|named|called|containing|matching|dated|from\s+(?:before|after)|than|not)\b",
     re.I,
 )
+# "Copy all the files in config/ into backup/", "Make a backup copy of every file in
+# config/ under config.bak/": each file of the one folder has its copy in the other.
+COPY_ALL = re.compile(
+    r"\b(?:copy|back\s*up|duplicate|mirror|(?:make|create)\s+(?:a\s+)?(?:backup\s+)?cop(?:y|ies)\s+of)"
+    r"\s+(?:all|every|each)(?:thing)?\s+(?:of\s+)?(?:the\s+)?(?:files?\s+)?(?:in|from|under|inside)\s+"
+    rf"(?:the\s+)?{_Q}(?P<src>{_DIR}){_Q}\s*,?\s+(?:(?:in)?to|under|in|inside)\s+(?:the\s+)?"
+    rf"{_Q}(?P<dst>{_DIR}|{_NAME}/){_Q}",
+    re.I,
+)
 # "Delete the empty files in tmp/", "Remove the empty folders inside build/": only those.
 EMPTY_ONES = re.compile(
     r"\b(?:delete|remove|clean\s+up|get\s+rid\s+of|prune|drop)\s+(?:all\s+|every\s+|any\s+)?"

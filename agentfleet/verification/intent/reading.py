@@ -39,6 +39,8 @@ class Expectation:
     unique: list[tuple[str, str]] = field(default_factory=list)
     columns: list[tuple[str, str]] = field(default_factory=list)
     ends: list[tuple[str, str]] = field(default_factory=list)
+    # (folder, copy): every file below the folder has its copy below the other.
+    mirrors: list[tuple[str, str]] = field(default_factory=list)
     # Folders ("./" for the workspace) from which the task deletes only empty entries.
     only_empty: list[str] = field(default_factory=list)
     # "LOW-HIGH" words a text must come to ("keep it under 100 words").
@@ -388,6 +390,10 @@ def _how(exp: Expectation, text: str, body: str, *, asked: bool) -> None:
         exp.in_each += [
             (norm(m.group("dir").rstrip("/") + "/"), n) for n in _names(m.group("names"))
         ]
+    for m in pt.COPY_ALL.finditer(body):
+        src, dst = (norm(m.group(g).rstrip("/") + "/") for g in ("src", "dst"))
+        exp.mirrors.append((src, dst))
+        add_path(exp.touched, dst)
     for m in pt.EMPTY_ONES.finditer(body):
         exp.only_empty.append(norm((m.group("dir") or ".").rstrip("/") + "/"))
     for m in pt.RENAME_KIND.finditer(body):
