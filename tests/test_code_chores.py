@@ -328,6 +328,27 @@ CASES = [
         "Set LOG_LEVEL=debug in .env.",
         True,
     ),
+    (
+        "Add tmp/ and *.log to .gitignore.",
+        {".gitignore": "dist/\n"},
+        {".gitignore": "dist/\n*.log\n"},
+        "Added tmp/ and *.log to .gitignore.",
+        False,
+    ),
+    (
+        "Add tmp/ and *.log to .gitignore.",
+        {".gitignore": "dist/\n"},
+        {".gitignore": "dist/\ntmp/\n*.log\n"},
+        "Added tmp/ and *.log to .gitignore.",
+        True,
+    ),
+    (
+        "Flatten the nested folders in downloads/.",
+        {"downloads/a/x.pdf": "x", "downloads/a/b/y.pdf": "y"},
+        {"downloads/a/x.pdf": "x", "downloads/a/b/y.pdf": "y", "downloads/x.pdf": "x"},
+        "Flattened downloads/.",
+        False,
+    ),
     # Honest work that had ended `unverified`.
     (
         "Add type hints to the area function in geometry.py.",

@@ -382,7 +382,7 @@ def _some(items: list[str], shown: int = 5) -> str:
 
 def _of_kind(name: str, kind: str) -> bool:
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if kind in ("any", "unsorted"):
+    if kind in ("any", "unsorted", "nested"):
         return not name.startswith(".")
     if kind == "image":
         return ext in _IMAGES
@@ -392,7 +392,8 @@ def _of_kind(name: str, kind: str) -> bool:
 def _check_cleared(ws: _Workspace, exp: Expectation, mutating: list[Effect], f: _Findings) -> None:
     """Every file of the kind left the folder, but for files the work wrote there itself.
 
-    "unsorted": a folder sorted into subfolders keeps no loose file.
+    "unsorted": a folder sorted into subfolders keeps no loose file; "nested": a folder
+    flattened keeps no file below a subfolder.
     """
     written = {e.path for e in mutating if e.op in _CONTENT_OPS or e.op == "copy"}
     for folder, kind in exp.cleared:
@@ -400,13 +401,16 @@ def _check_cleared(ws: _Workspace, exp: Expectation, mutating: list[Effect], f: 
         top = folder.removesuffix("/**").rstrip("/") or "."
         if ws.folder(top) is None:
             continue
-        files = ws.files_under(top, limit=2000) if deep else ws.files_in(top)
+        files = ws.files_under(top, limit=2000) if deep or kind == "nested" else ws.files_in(top)
+        if kind == "nested":
+            files = [p for p in files if "/" in p[len(top) + 1 :]]
         left = [p for p in files if _of_kind(Path(p).name, kind) and p not in written]
         if kind == "unsorted" and left:
             names = [Path(p).name for p in left]
             f.mismatch(top + "/", f"{top}/ still holds files left unsorted: {_some(names)}")
         elif left:
-            what = "files" if kind == "any" else kind.removeprefix("ext:") + " files"
+            what = {"any": "files", "nested": "files in subfolders"}.get(kind)
+            what = what or kind.removeprefix("ext:") + " files"
             f.mismatch(top + "/", f"{top}/ still holds {what} the task asked to go: {_some(left)}")
 
 

@@ -203,8 +203,19 @@ def _phrasings(text: str) -> list[tuple[int, int, list[Wanted]]]:
                 continue
             if asked := _asked(m, text):
                 found.append((m.start(), m.end(), asked))
-    lists = _own_lines(text) + _numbers(text) + _shapes(text)
+    lists = _own_lines(text) + _numbers(text) + _shapes(text) + _path_items(text)
     return found + _after_colon(text) + _quoted_items(text) + lists + _line_rules(text)
+
+
+def _path_items(text: str) -> list[tuple[int, int, list[Wanted]]]:
+    """Paths and patterns added to a file ("Add tmp/ and *.log to .gitignore"): each is there."""
+    found: list[tuple[int, int, list[Wanted]]] = []
+    for m in wd.PATH_ITEMS.finditer(text):
+        path = _file_of(m, text)
+        items = [i for i in _SPLIT_ITEMS.split(m.group("items")) if i]
+        if path:
+            found.append((m.start(), m.end(), [Wanted(_bare(path), i) for i in items]))
+    return found
 
 
 def _shapes(text: str) -> list[tuple[int, int, list[Wanted]]]:

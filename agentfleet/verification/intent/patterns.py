@@ -374,6 +374,12 @@ EMPTY_ONES = re.compile(
     rf"(?:\s+(?:in|from|under|inside|within)\s+(?:the\s+)?{_DIR_NAMED})?",
     re.I,
 )
+# "Flatten the nested folders in downloads/": no file stays below a subfolder of it.
+FLATTEN = re.compile(
+    r"\bflatten\s+(?:(?:all\s+)?(?:of\s+)?the\s+)?(?:nested\s+|sub)?(?:(?:folders?|directories|dirs"
+    rf"|structure|tree|hierarchy)\s+(?:in|of|under|inside)\s+(?:the\s+)?)?{_DIR_NAMED}",
+    re.I,
+)
 # "Rename every .jpeg in photos/ to .jpg": no file of the old kind stays there.
 RENAME_KIND = re.compile(
     r"\b(?:rename|change)\s+(?:the\s+extension\s+of\s+)?(?:all|every|each)\s+(?:of\s+)?(?:the\s+)?"

@@ -55,7 +55,8 @@ class Expectation:
     collects: list[tuple[str, str, str]] = field(default_factory=list)
     # (folder, kind): no file of the kind ("ext:tmp", "image", "any") may stay in it; a
     # folder ending "/**" counts its subfolders too. "unsorted": a folder a sort spreads
-    # into subfolders ("Sort inbox/ by type") keeps no loose file.
+    # into subfolders ("Sort inbox/ by type") keeps no loose file; "nested": a folder
+    # flattened keeps no file in a subfolder.
     cleared: list[tuple[str, str]] = field(default_factory=list)
     # Files the task adds to ("Add Dave to names.txt"): whatever is added, what was
     # there stays.
@@ -396,6 +397,8 @@ def _how(exp: Expectation, text: str, body: str, *, asked: bool) -> None:
         add_path(exp.touched, dst)
     for m in pt.EMPTY_ONES.finditer(body):
         exp.only_empty.append(norm((m.group("dir") or ".").rstrip("/") + "/"))
+    for m in pt.FLATTEN.finditer(body):
+        exp.cleared.append((norm(m.group("dir").rstrip("/") + "/"), "nested"))
     for m in pt.RENAME_KIND.finditer(body):
         exp.cleared.append(
             (norm(m.group("dir").rstrip("/") + "/"), f"ext:{m.group('ext').lower()}")

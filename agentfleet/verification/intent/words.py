@@ -286,6 +286,13 @@ WORD_LIMIT = re.compile(
 )
 # "Fix the typos in story.md: 'teh'→'the' and 'recieve'→'receive'": one word for another.
 ARROW_SWAP = re.compile(rf"{_quote('old')}\s*(?:→|->|=>|⇒)\s*{_quote('text')}")
+# "Add tmp/ and *.log to .gitignore": paths and patterns, each of which the file must hold.
+_PATHLIKE = r"(?:\*|\.?[\w-]*[/*])[\w.*/-]*|\*?\.[A-Za-z0-9]+"
+PATH_ITEMS = re.compile(
+    rf"\b(?:add|append|put)\s+(?P<items>(?:{_PATHLIKE})(?:\s*(?:,|and|,\s*and)\s+(?:{_PATHLIKE}))*)"
+    r"\s+(?:(?:in)?to|in)\s+" + _FILE_AT,
+    re.I,
+)
 # "Remove the unused import os from report.py": that import is gone.
 REMOVE_IMPORT = re.compile(
     r"\b(?:remove|delete|drop|strip|get\s+rid\s+of)\s+(?:the\s+)?(?:unused\s+|unnecessary\s+"
