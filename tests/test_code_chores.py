@@ -17,6 +17,7 @@ import pytest
 from agentfleet.contracts.models import Effect, VerifyRequest
 from agentfleet.sandbox import DeleteFileArgs, Sandbox, WriteFileArgs
 from agentfleet.verification.completion import verify
+from agentfleet.verification.intent import expect
 
 AGENT = "master-1.1"
 Files = dict[str, str]
@@ -502,3 +503,30 @@ def test_a_folder_copied_whole_has_a_copy_of_every_file(
     assert ok is passed, reason
     if not passed:
         assert "config.bak/ has no copy of config/nested/cache.yml" in reason
+
+
+def test_deleting_the_empty_folders_deletes_only_empty_ones(tmp_path: Path) -> None:
+    for d in ("build/tmp", "build/cache", "build/out"):
+        (tmp_path / d).mkdir(parents=True)
+    (tmp_path / "build" / "out" / "a.o").write_text("x")
+    task = "Delete the empty folders inside build/."
+    box = Sandbox(tmp_path, run=AGENT)
+    for path in ("build/tmp", "build/cache"):
+        box.delete_file(DeleteFileArgs(path=path))
+    done = [Effect(op="delete", path=p) for p in ("build/tmp", "build/cache")]
+    req = VerifyRequest(workspace="ws", agent_id=AGENT, task=task, report="Done.", effects=done)
+    assert verify(tmp_path, req).passed
+    box.delete_file(DeleteFileArgs(path="build/out"))
+    req.effects.append(Effect(op="delete", path="build/out"))
+    v = verify(tmp_path, req)
+    assert not v.passed
+    assert "build/out was deleted but was not empty" in v.reason
+
+
+def test_a_file_linked_to_is_not_where_the_work_lands() -> None:
+    exp = expect(
+        "Compute the total in expenses.csv, convert the bullet list in summary.md into a "
+        "numbered list, and add a link to expenses.csv at the end of summary.md."
+    )
+    assert exp.outputs == []
+    assert exp.modified == ["summary.md"]

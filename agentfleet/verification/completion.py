@@ -33,7 +33,7 @@ from agentfleet.contracts.models import MUTATING_OPS, Effect, Verification, Veri
 from agentfleet.contracts.status import NodeStatus
 from agentfleet.delegation.prompts import REPORTS_HEADER
 from agentfleet.sandbox.box import original_of
-from agentfleet.sandbox.trash import trashed_of
+from agentfleet.sandbox.trash import held_nothing, trashed_of
 from agentfleet.verification.intent import Expectation, add_path, claimed_changes, expect, norm
 from agentfleet.verification.intent.content import (
     column_in_order,
@@ -600,17 +600,8 @@ def _check_only_empty(
             if e.op != "delete" or not (top == "." or _under(e.path, top)):
                 continue
             kept = trashed(e.path)
-            if kept is not None and not _empty(kept):
+            if kept is not None and not held_nothing(kept):
                 f.mismatch(e.path, f"{e.path} was deleted but was not empty")
-
-
-def _empty(path: Path) -> bool:
-    """A file with no text, or a folder with no file anywhere below it."""
-    if path.is_dir():
-        return not any(files for _, _, files in os.walk(path))
-    return path.stat().st_size == 0 or (
-        path.stat().st_size < 4096 and not path.read_bytes().strip()
-    )
 
 
 def _check_touched(touched: list[str], mutating: list[Effect], f: _Findings) -> None:
@@ -619,6 +610,20 @@ def _check_touched(touched: list[str], mutating: list[Effect], f: _Findings) -> 
         path = folder.rstrip("/")
         if not any(_under(e.path, path) or (e.src and _under(e.src, path)) for e in mutating):
             f.miss(folder, f"nothing in {folder} was changed")
+
+
+def _check_folders(
+    ws: _Workspace,
+    exp: Expectation,
+    mutating: list[Effect],
+    f: _Findings,
+    trashed: Callable[[str], Path | None],
+) -> None:
+    """What the task asks of folders: changed, a file in each, copied whole, emptied right."""
+    _check_touched(exp.touched, mutating, f)
+    _check_in_each(ws, exp, f)
+    _check_mirrors(ws, exp, f)
+    _check_only_empty(exp, mutating, f, trashed)
 
 
 def check(
@@ -643,10 +648,7 @@ def check(
     found = _Findings()
     _check_paths(ws, exp, mutating, found)
     _check_contents(ws, exp, mutating, found, original or (lambda _: None))
-    _check_touched(exp.touched, mutating, found)
-    _check_in_each(ws, exp, found)
-    _check_mirrors(ws, exp, found)
-    _check_only_empty(exp, mutating, found, trashed or (lambda _: None))
+    _check_folders(ws, exp, mutating, found, trashed or (lambda _: None))
     problems = found.problems
     if exp.effects_required and not mutating:
         problems.append("the task asks for file changes and this agent's tool calls made none")

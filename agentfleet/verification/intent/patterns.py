@@ -41,7 +41,7 @@ def _listed(item: str) -> str:
 
 def _lands_in(preps: str) -> str:
     """A verb's clause up to the file its work lands in; the reader weighs the gap and prep."""
-    return rf"(?P<gap>[^;\n]*?)\b(?P<prep>{preps})\s+{_NAMED_FILE}"
+    return rf"(?P<gap>[^;\n]*?){_NOT_POINTING}\b(?P<prep>{preps})\s+{_NAMED_FILE}"
 
 
 # A link is not a path: its tail ("example.com/a.txt") would read as one.
@@ -68,6 +68,8 @@ _NOT_WHICH = (
 _NOT_EACH = (
     r"(?!\s+(?:in|inside|into|under|within)\s+(?:the\s+)?(?:each|every|them|it|there|all|both)\b)"
 )
+# "a link to expenses.csv", "a reference to a.md": the file pointed at is not where work lands.
+_NOT_POINTING = r"(?<!\blink )(?<!\blinks )(?<!\breference )(?<!\bpointer )(?<!\bpath )"
 # "... in docs/", "... inside the logs folder": where a file named just before goes.
 _WHERE = (
     r"(?:\s+(?:inside|in|under|within)\s+(?:the\s+)?"
@@ -82,7 +84,7 @@ _ELSEWHERE = rf"(?![^;\n]*\b(?:into|as|to)\s+{_FILLER}(?:file\s+)?{_Q}{_FILE})"
 # Where the work goes, as people name it: "a new file called notes.md".
 _NAMED_FILE = rf"{_FILLER}(?:file\s+)?{_CALLED}{FILE_PATH}"
 # "... into notes.md", "... as export.csv": the result lands in that file.
-_TO_FILE = rf"\b(?:into|to|as)\s+{_NAMED_FILE}"
+_TO_FILE = rf"\b(?:into|{_NOT_POINTING}to|as)\s+{_NAMED_FILE}"
 
 
 WRITE = re.compile(
@@ -197,12 +199,10 @@ REMOVE_MANY = re.compile(
     re.I,
 )
 # "Add Carol to the guest list in guests.txt": the file is changed, not made.
-# "a link to expenses.csv", "a reference to a.md": the file pointed at is not added to.
-_NOT_POINTING = r"(?<!\blink )(?<!\blinks )(?<!\breference )(?<!\bpointer )(?<!\bpath )"
-# "the add function" names a function: the verb has no article.
-_NOT_NAMED = r"(?<!\bthe )(?<!\ban )(?<!\ba )"
 ADD_TO = re.compile(
-    rf"{_NOT_NAMED}\b(?:add|append|insert)\b[^;\n]*?\b(?:{_NOT_POINTING}to|into|in)\b"
+    # "the add function" names a function: the verb has no article.
+    r"(?<!\bthe )(?<!\ban )(?<!\ba )\b(?:add|append|insert)\b[^;\n]*?"
+    rf"\b(?:{_NOT_POINTING}to|into|in)\b"
     rf"[^;\n]{{0,40}}?{FILE_PATH}",
     re.I,
 )
@@ -224,8 +224,9 @@ IN_FILE_EDIT = re.compile(
 )
 # "the gist of incident.log in incident-summary.txt".
 GIST = re.compile(
-    r"\b(?:gist|summary|overview|digest|synopsis|recap|tl;?dr)\b[^;\n]*?"
-    rf"\b(?:in|into|to|as)\s+{_NAMED_FILE}",
+    # The word, not a file named for it ("summary.md").
+    r"\b(?:gist|summary|overview|digest|synopsis|recap|tl;?dr)\b(?![.-]\w)[^;\n]*?"
+    rf"\b(?:in|into|{_NOT_POINTING}to|as)\s+{_NAMED_FILE}",
     re.I,
 )
 # "Append a line to notes.txt", "put a title at the top of a.md": changed at one
@@ -290,24 +291,6 @@ FILE_CHORE = re.compile(
     r"|\b(?:split|merge|combine|join|concatenate|compress|zip|unzip|convert|encrypt|decrypt|move"
     r"|copy|rename)\s+"
     rf"(?:the\s+)?(?:file\s+)?{_Q}{_FILE}",
-    re.I,
-)
-QUESTION = re.compile(
-    r"^\s*(?:how|what|why|which|who|whom|when|where|should|is|are|was|were"
-    r"|do|does|did|explain|describe|tell\s+me|give\s+me\s+an?\s+(?:overview|explanation))\b",
-    re.I,
-)
-# A step that only plans or checks quotes the goal ("Validate that every part
-# of the goal was done: write a.txt ..."): the paths it quotes are not its own.
-# "Review login.py and write the findings to review.md": the look comes with a change.
-THEN_CHANGE = re.compile(
-    r"\b(?:and|then)\s+(?:then\s+)?(?:write|save|create|make|put|move|copy|rename|delete|remove"
-    r"|add|append|fix|update|edit|replace|sort|store|record)\b",
-    re.I,
-)
-LOOK_ONLY = re.compile(
-    r"^\s*(?:validate|verify|double[- ]check|check|review|confirm|inspect|ensure|make\s+sure"
-    r"|plan|outline|think\s+about|proofread)\b",
     re.I,
 )
 # What a file the work makes is to hold something: "Summarize notes.md into SUMMARY.md".
@@ -398,12 +381,6 @@ _RESHAPE_WORDS = (
 ).split()
 _FIX_STYLE = r"fix\s+(?:the\s+)?(?:grammar|spelling|formatting|indentation|style)"
 RESHAPES = re.compile(rf"\b(?:{'|'.join(_RESHAPE_WORDS)}|{_FIX_STYLE})\b", re.I)
-HANDS_OFF = re.compile(
-    r"\b(?:do\s+not|don't|without)\s+(?:chang|modify|touch|edit|writ)\w*\b"
-    # "... without touching the other variables": the work is done, the rest kept.
-    r"(?!\s+(?:the\s+)?(?:others?|rest|anything\s+else|remaining|other\s+\w+))|\bread[- ]only\b",
-    re.I,
-)
 # A quote opens before a word and closes after one: the closing quote of 'a' and the
 # opening one of 'b' in "'a' to x.txt and 'b'" do not enclose " to x.txt and ".
 QUOTED = re.compile(
@@ -659,57 +636,6 @@ TAKE_OUT = re.compile(
     r"(?:(?:the|every|all|each|any)\s+)?(?:(?:lines?|words?|entry|entries|rows?|names?|mentions?"
     r"|occurrences?|text|phrase|string)\s+(?:of\s+|saying\s+|containing\s+)?)?"
     rf"(?:'[^'\n]+'|\"[^\"\n]+\"|“[^”\n]+”)\s+(?:from|out\s+of)\s+(?:the\s+)?(?:file\s+)?{FILE_PATH}",
-    re.I,
-)
-# What the work has to read, list or search before it can be right: "Summarize notes.md",
-# "an index of docs/", "How many files are in inbox/?", "What does notes.md say ...".
-# A program written to act on a path ("a script that cleans logs/") need not look at it.
-_LOOK_VERB = (
-    r"(?:read|summari[sz]e|review|analy[sz]e|explain|describe|index|catalog(?:ue)?|count"
-    r"|compare|proofread|inspect|look\s+(?:at|through|over|in)|go\s+through|check|scan"
-    # "list" as a verb: "a todo list with 3 items in todo.md" is a noun.
-    r"|search|grep|list(?=\s+(?:all|every|each|the|my|our|files?|everything|what|which|out"
-    r"|[\w.-]+/))|find|collect|extract|gather|pull|quote|translate|tally"
-    # What is merged is read first: "Merge part1.txt and part2.txt into full.txt".
-    r"|merge|combine|concatenate|join"
-    r"|(?:gist|summary|overview|digest|synopsis|recap|contents?|list|table|count)\s+of"
-    r"|based\s+on|according\s+to"
-    r"|open|show\s+me|how\s+many|how\s+(?:big|large|long|old)|(?:size|length)\s+of"
-    r"|what\s+(?:does|do|did|(?:is|are)\s+in)|what'?s\s+in)"
-)
-LOOKED_AT = re.compile(
-    rf"(?:\b{_LOOK_VERB}\b[^;.?!\n]{{0,60}}?(?:\b(?:of|in|from|inside|under|through|at|within)\s+)?"
-    # "... from commits.txt", "using data.csv": what the result is made from.
-    r"|\b(?:from|using)\s+(?:the\s+[\w-]+(?:\s+[\w-]+)?\s+(?:in|of|from)\s+)?)"
-    rf"(?:the\s+)?(?:files?\s+(?:in\s+)?|folder\s+|directory\s+)?(?P<paths>{_listed(_SRC)})"
-    r"(?![\w/])",
-    re.I,
-)
-# "Which is bigger, a.txt or b.txt?", "Tell me the first line of poem.txt": a question
-# about the paths it names, which only a look at them can answer. A question about what
-# would happen, or what one should do, is advice: the paths are its subject, not its data.
-ASKED_ABOUT = re.compile(
-    r"^\s*(?:(?:please\s+)?(?:tell|show|give)\s+me\b"
-    r"|(?!(?:what|how)\s+(?:would|if|should|could)\b|should|would|could)"
-    r"(?:which|what(?:'s)?|is|are|does|do|did|has|have|how|where|when|who)\b[^\n]*\?\s*$)",
-    re.I,
-)
-# "What is a .env file?" asks about a kind of file, not this one.
-ASKED_PATH = re.compile(
-    rf"(?<![\w/.-])(?<!\ba )(?<!\ban ){_Q}(?P<path>{_FILE}|{_DIR}[\w.-]*){_Q}(?![\w/])", re.I
-)
-# "Which is bigger, a.txt or b.txt?": only the file itself answers (a stat or a read), not
-# a listing or a search of the folder it is in, which give names and lines.
-SIZE_ASKED = re.compile(
-    r"\b(?:bigger|biggest|larger|largest|smaller|smallest|sizes?|how\s+(?:big|large|long|old)"
-    r"|longer|longest|shorter|shortest|bytes|newer|newest|older|oldest|total|sum|average|mean"
-    r"|median)\b",
-    re.I,
-)
-# "How do I sort names.txt?" asks how, and can be answered without opening the file.
-HOW_TO = re.compile(
-    r"^\s*(?:how\s+(?:do|can|would|should|could)\s+(?:i|we|you|one)|how\s+to|what(?:'s|\s+is)?"
-    r"\s+(?:the\s+)?(?:best\s+)?(?:command|way)|is\s+it\s+possible|can\s+i|should\s+i)\b",
     re.I,
 )
 # "... of the errors in app.log to errors.md": where the work goes, after its source.

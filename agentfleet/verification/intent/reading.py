@@ -6,6 +6,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
+from agentfleet.verification.intent import asking as ask
 from agentfleet.verification.intent import patterns as pt
 from agentfleet.verification.intent.content import wanted
 
@@ -286,14 +287,14 @@ _QUOTED_NAME = re.compile(r"[\w()-]+(?:[ /][\w()-]+){0,4}\.[a-z][a-z0-9]{0,4}")
 
 def _sources(body: str) -> list[str]:
     """The paths the wording asks the work to read, list or search, unless it asks how."""
-    if pt.HOW_TO.match(body):
+    if ask.HOW_TO.match(body):
         return []
     found: list[str] = []
-    for m in pt.LOOKED_AT.finditer(body):
+    for m in ask.LOOKED_AT.finditer(body):
         for path in _names(m.group("paths")):
             add_path(found, path)
-    if pt.ASKED_ABOUT.match(body):
-        for m in pt.ASKED_PATH.finditer(body):
+    if ask.ASKED_ABOUT.match(body):
+        for m in ask.ASKED_PATH.finditer(body):
             add_path(found, m.group("path"))
     return found
 
@@ -301,7 +302,7 @@ def _sources(body: str) -> list[str]:
 def _one_question(text: str) -> bool:
     """Whether the text is one question: "how do I sort names.txt?" asks how, not for it."""
     one = text.strip()
-    return bool(pt.QUESTION.match(one)) and one.endswith("?") and not _MORE.search(one)
+    return bool(ask.QUESTION.match(one)) and one.endswith("?") and not _MORE.search(one)
 
 
 def expect(text: str) -> Expectation:
@@ -310,8 +311,8 @@ def expect(text: str) -> Expectation:
     # Quoted content is what goes into a file, not where it goes.
     body = pt.QUOTED.sub(_content, pt.URL.sub("a link", text))
     exp.sources = _sources(body)
-    exp.reads_files = bool(pt.SIZE_ASKED.search(body))
-    looks = pt.LOOK_ONLY.match(text) and not pt.THEN_CHANGE.search(text.split(":", 1)[0])
+    exp.reads_files = bool(ask.SIZE_ASKED.search(body))
+    looks = ask.LOOK_ONLY.match(text) and not ask.THEN_CHANGE.search(text.split(":", 1)[0])
     asked = _one_question(text)
     _how(exp, text, body, asked=asked)
     if looks or asked:
@@ -357,11 +358,11 @@ def expect(text: str) -> Expectation:
     made = {p.rstrip("/") for p in (*exp.outputs, *exp.modified, *exp.removed, *exp.touched)}
     exp.sources = [p for p in exp.sources if p.rstrip("/") not in made]
     _words(exp, text)
-    hands_off = bool(pt.HANDS_OFF.search(body))
+    hands_off = bool(ask.HANDS_OFF.search(body))
     exp.effects_required = (
         exp.asks_for_files
         or wants_change
-        or (bool(pt.FILE_CHORE.search(body)) and not pt.QUESTION.match(body) and not hands_off)
+        or (bool(pt.FILE_CHORE.search(body)) and not ask.QUESTION.match(body) and not hands_off)
     )
     return exp
 
@@ -380,7 +381,7 @@ def _renamed(exp: Expectation, body: str) -> None:
 
 def _how(exp: Expectation, text: str, body: str, *, asked: bool) -> None:
     """How the work is to treat the files: leave them, fill them, reshape or add to them."""
-    exp.hands_off = bool(asked or pt.HANDS_OFF.search(body))
+    exp.hands_off = bool(asked or ask.HANDS_OFF.search(body))
     exp.wants_content = bool(pt.WANTS_CONTENT.search(body)) and not pt.EMPTY_OK.search(body)
     exp.reshapes = bool(pt.RESHAPES.search(body))
     for pattern in (pt.ADD_TO, pt.APPEND):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from agentfleet.verification.intent.patterns import DEDUPE_VERB, FILE_PATH
+from agentfleet.verification.intent.patterns import DEDUPE_VERB, FILE_PATH, _listed
 
 # The quotes people type, as (opening, closing).
 _QUOTES = (("'", "'"), ('"', '"'), ("“", "”"), ("\u2018", "\u2019"), ("`", "`"))
@@ -243,10 +243,10 @@ WITH = re.compile(r"\bwith\s*$", re.I)
 PER_LINE = re.compile(rf"\b{_ONE_PER_LINE}\b|\beach\s+on\s+its\s+own\s+line\b", re.I)
 # "Sort the lines of words.txt alphabetically": the lines end in order, reversed if the
 # rest of the clause says so. Not "by" a column or a field: that order is not the lines'.
+NOT_OWN_ORDER = re.compile(r"\bby\b|\bthen\b|\band\s+(?!(?:save|write)\b)\w+", re.I)
 _BIG = "largest highest biggest greatest newest latest most\\s+\\w+".split()
 _BIG_FIRST = rf"(?:{'|'.join(_BIG)})\s+first|high(?:est)?\s+to\s+low(?:est)?"
 DESCENDING = re.compile(rf"\b(?:descending|reverse|z\s*(?:-|to)\s*a|{_BIG_FIRST})\b", re.I)
-NOT_OWN_ORDER = re.compile(r"\bby\b|\bthen\b|\band\s+(?!(?:save|write)\b)\w+", re.I)
 SORTED = re.compile(
     r"\b(?:sort|alphabeti[sz]e|order)\s+(?:the\s+)?(?:(?:lines|names|words|entries|items|list)\s+"
     rf"(?:of|in)\s+)?(?:the\s+(?:file\s+)?)?{FILE_PATH}(?P<how>[^;\n]*)",
@@ -288,10 +288,9 @@ WORD_LIMIT = re.compile(
 ARROW_SWAP = re.compile(rf"{_quote('old')}\s*(?:→|->|=>|⇒)\s*{_quote('text')}")
 # "Add tmp/ and *.log to .gitignore": paths and patterns, each of which the file must hold.
 _PATHLIKE = r"(?:\*|\.?[\w-]*[/*])[\w.*/-]*|\*?\.[A-Za-z0-9]+"
+_PATHS = _listed(f"(?:{_PATHLIKE})")
 PATH_ITEMS = re.compile(
-    rf"\b(?:add|append|put)\s+(?P<items>(?:{_PATHLIKE})(?:\s*(?:,|and|,\s*and)\s+(?:{_PATHLIKE}))*)"
-    r"\s+(?:(?:in)?to|in)\s+" + _FILE_AT,
-    re.I,
+    rf"\b(?:add|append|put)\s+(?P<items>{_PATHS})\s+(?:(?:in)?to|in)\s+{_FILE_AT}", re.I
 )
 # "Remove the unused import os from report.py": that import is gone.
 REMOVE_IMPORT = re.compile(
