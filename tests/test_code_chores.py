@@ -18,6 +18,7 @@ from agentfleet.contracts.models import Effect, VerifyRequest
 from agentfleet.sandbox import DeleteFileArgs, Sandbox, WriteFileArgs
 from agentfleet.verification.completion import verify
 from agentfleet.verification.intent import expect
+from agentfleet.verification.intent.content import column_in_order
 
 AGENT = "master-1.1"
 Files = dict[str, str]
@@ -530,3 +531,34 @@ def test_a_file_linked_to_is_not_where_the_work_lands() -> None:
     )
     assert exp.outputs == []
     assert exp.modified == ["summary.md"]
+
+
+@pytest.mark.parametrize(
+    ("table", "spec", "ordered"),
+    [
+        # Amounts are numbers: "$1,200" comes after "$900", and "1200" before "900" is not.
+        ('name,amount\na,$900\nb,"$1,200"\n', "amount asc", True),
+        ("name,amount\na,$1200\nb,$900\n", "amount asc", False),
+        ("name,score\nbob,12\ncid,9\nann,7\n", "score desc", True),
+        # Which part of 03/01/2024 is the day is not for the check to guess.
+        ("day,x\n03/01/2024,1\n01/02/2024,2\n", "day asc", True),
+        # No such column: not judged.
+        ("name,score\nann,7\nbob,3\n", "age asc", True),
+    ],
+)
+def test_a_table_is_in_its_columns_order(table: str, spec: str, *, ordered: bool) -> None:
+    assert column_in_order(table, spec) is ordered
+
+
+def test_tool_made_folders_need_no_file_of_their_own(tmp_path: Path) -> None:
+    task = "Create an empty __init__.py in each subfolder of pkg/."
+    before = {"pkg/a/m.py": "", "pkg/__pycache__/m.pyc": "", "pkg/.hidden/x": ""}
+    ok, reason = _judge(tmp_path, task, before, {**before, "pkg/a/__init__.py": ""}, "Done.")
+    assert ok, reason
+
+
+def test_a_folder_added_to_a_file_may_be_written_without_its_slash(tmp_path: Path) -> None:
+    task = "Add src/ to the PYTHONPATH line in .env"
+    before = {".env": "PYTHONPATH=lib\n"}
+    ok, reason = _judge(tmp_path, task, before, {".env": "PYTHONPATH=lib:./src\n"}, "Done.")
+    assert ok, reason

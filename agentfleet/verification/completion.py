@@ -105,8 +105,11 @@ class _Workspace:
         top = self.folder(rel)
         if top is None:
             return []
+        # Hidden and tool-made folders (".git", "__pycache__") are no one's subfolders.
         return sorted(
-            str(d.relative_to(self.root)) for d in top.iterdir() if d.is_dir() and d.name[0] != "."
+            str(d.relative_to(self.root))
+            for d in top.iterdir()
+            if d.is_dir() and not d.name.startswith((".", "__"))
         )
 
     def files_under(self, rel: str, limit: int = 200) -> list[str]:

@@ -212,7 +212,8 @@ def _path_items(text: str) -> list[tuple[int, int, list[Wanted]]]:
     found: list[tuple[int, int, list[Wanted]]] = []
     for m in wd.PATH_ITEMS.finditer(text):
         path = _file_of(m, text)
-        items = [i for i in _SPLIT_ITEMS.split(m.group("items")) if i]
+        # "src/" is there as "./src" too: the folder's name is what must be.
+        items = [i.rstrip("/") or i for i in _SPLIT_ITEMS.split(m.group("items")) if i]
         if path:
             found.append((m.start(), m.end(), [Wanted(_bare(path), i) for i in items]))
     return found
@@ -339,7 +340,8 @@ def unique_lines(content: str, _: str) -> bool:
 def column_in_order(content: str, spec: str) -> bool:
     """Whether a table's rows are in the order of the named column ("score desc").
 
-    A file with no such column in its header row is not judged here.
+    Amounts are read as numbers ("$1,200" after "$900"). A file with no such column in
+    its header row, or dates written day or month first, is not judged here.
     """
     column, how = spec.rsplit(" ", 1)
     delimiter = "\t" if "\t" in content.split("\n", 1)[0] else ","
@@ -349,7 +351,20 @@ def column_in_order(content: str, spec: str) -> bool:
         return True
     at = header.index(column.casefold())
     cells = [r[at].strip() if at < len(r) else "" for r in rows[1:]]
+    if any(_LOCAL_DATE.fullmatch(c) for c in cells):
+        return True
+    amounts = [_AMOUNT_MARKS.sub("", c) for c in cells]
+    if cells and all(_NUMBER.fullmatch(a) for a in amounts):
+        # Numbers in a column are sorted by value: "1200" before "900" is not ascending.
+        values = [float(a) for a in amounts]
+        return values == sorted(values, reverse=how == "desc")
     return in_order("\n".join(cells), how)
+
+
+# "03/01/2024", "1.3.24": which part is the day is not for a check to guess.
+_LOCAL_DATE = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}")
+_AMOUNT_MARKS = re.compile(r"[$€£¥%,\s]|(?<=\d)_(?=\d)")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def none_start(content: str, prefix: str) -> bool:

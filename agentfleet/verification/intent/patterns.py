@@ -206,12 +206,14 @@ ADD_TO = re.compile(
     rf"[^;\n]{{0,40}}?{FILE_PATH}",
     re.I,
 )
-# "Add type hints to the area function in geometry.py": the part of the code the words
-# go into is rewritten, not added to.
+# "Add type hints to the area function in geometry.py": the part of the code (or the
+# line) the words go into is rewritten, not added to.
 INTO_CODE = re.compile(
     r"\bto\s+(?:the\s+|each\s+|every\s+|all\s+(?:the\s+)?)?(?:[\w.()`'\"-]+\s+){0,2}?"
     r"(?:function|method|class|constructor|signature|def|parameters?|arguments?|columns?|fields?"
-    r"|struct|interface|endpoint|route|handler|decorator)s?\b"
+    r"|struct|interface|endpoint|route|handler|decorator"
+    # "Add src/ to the PYTHONPATH line in .env": that line is rewritten.
+    r"|line|entry|setting|variable|key|value|array)s?\b"
     # The part itself, not a word naming something else ("the argument parser").
     r"(?=\s+(?:in|of|inside|within|from)\b|\s*[,.;]|\s*$)",
     re.I,
