@@ -317,6 +317,20 @@ CASES = [
         False,
     ),
     (
+        "Fix the typos in story.md: 'teh' should be 'the' and 'recieve' should be 'receive'.",
+        {"story.md": "I saw teh cat.\nDid you recieve it?\n"},
+        {"story.md": "I saw the cat.\nDid you recieve it?\n"},
+        "Fixed both typos in story.md.",
+        False,
+    ),
+    (
+        "Fix the typos in story.md: 'teh' should be 'the' and 'recieve' should be 'receive'.",
+        {"story.md": "I saw teh cat.\nDid you recieve it?\n"},
+        {"story.md": "I saw the cat.\nDid you receive it?\n"},
+        "Fixed both typos in story.md.",
+        True,
+    ),
+    (
         "Set LOG_LEVEL=debug in .env without touching the other variables.",
         {".env": "PORT=8000\nLOG_LEVEL=info\n"},
         {".env": "PORT=8080\nLOG_LEVEL=debug\n"},

@@ -284,8 +284,12 @@ WORD_LIMIT = re.compile(
     r"|within|max(?:imum)?(?:\s+of)?|up\s+to)\s+(?P<n>\d+)\s+words\b",
     re.I,
 )
-# "Fix the typos in story.md: 'teh'→'the' and 'recieve'→'receive'": one word for another.
-ARROW_SWAP = re.compile(rf"{_quote('old')}\s*(?:→|->|=>|⇒)\s*{_quote('text')}")
+# "Fix the typos in story.md: 'teh'→'the' and 'recieve' should be 'receive'": one word
+# for another.
+ARROW_SWAP = re.compile(
+    rf"{_quote('old')}\s*(?:→|->|=>|⇒|\s(?:should\s+(?:be|read|become)|becomes?)\s)\s*"
+    + _quote("text")
+)
 # "Add tmp/ and *.log to .gitignore": paths and patterns, each of which the file must hold.
 _PATHLIKE = r"(?:\*|\.?[\w-]*[/*])[\w.*/-]*|\*?\.[A-Za-z0-9]+"
 _PATHS = _listed(f"(?:{_PATHLIKE})")
