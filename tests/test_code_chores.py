@@ -576,3 +576,22 @@ def test_a_folder_added_to_a_file_may_be_written_without_its_slash(tmp_path: Pat
     before = {".env": "PYTHONPATH=lib\n"}
     ok, reason = _judge(tmp_path, task, before, {".env": "PYTHONPATH=lib:./src\n"}, "Done.")
     assert ok, reason
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How do I copy all the files in config/ into backup/?",
+        "How would I create an empty __init__.py in each subfolder of pkg/?",
+        "Should I rename every .jpeg in photos/ to .jpg?",
+        "How do I delete all the .tmp files in config/?",
+    ],
+)
+def test_a_question_about_file_work_asks_for_none_of_it(tmp_path: Path, question: str) -> None:
+    for path in ("config/a.tmp", "pkg/a/m.py", "photos/x.jpeg"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("x")
+    answer = "Use a loop over the files; here is how."
+    req = VerifyRequest(workspace="ws", agent_id=AGENT, task=question, report=answer, effects=[])
+    v = verify(tmp_path, req)
+    assert v.passed and v.mode == "answer_only", v.reason

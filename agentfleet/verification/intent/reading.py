@@ -115,6 +115,11 @@ def norm(path: str) -> str:
     return clean + "/" if is_dir and clean != "." else clean
 
 
+def _folder(path: str) -> str:
+    """A folder as the sandbox shows it, with its slash ("." for the workspace itself)."""
+    return norm(path.rstrip("/") + "/")
+
+
 def _looks_dir(path: str) -> bool:
     return path.endswith("/") or "." not in posixpath.basename(path)
 
@@ -314,14 +319,15 @@ def expect(text: str) -> Expectation:
     exp.reads_files = bool(ask.SIZE_ASKED.search(body))
     looks = ask.LOOK_ONLY.match(text) and not ask.THEN_CHANGE.search(text.split(":", 1)[0])
     asked = _one_question(text)
-    _how(exp, text, body, asked=asked)
+    _how(exp, body, asked=asked)
     if looks or asked:
         return exp
+    _rules(exp, text, body)
     last_dir: str | None = None
     wants_change = False
     for _, kind, value in _events(body):
         if kind == "dir":
-            last_dir = norm(value.rstrip("/") + "/")
+            last_dir = _folder(value)
             add_path(exp.outputs, last_dir)
         elif kind == "file":
             add_path(exp.outputs, value)
@@ -341,7 +347,7 @@ def expect(text: str) -> Expectation:
             if kind == "spread" and (folder, "unsorted") not in exp.cleared:
                 exp.cleared.append((folder, "unsorted"))
         elif kind == "fill":
-            folder = norm(value.rstrip("/") + "/")
+            folder = _folder(value)
             add_path(exp.outputs, folder)
             add_path(exp.touched, folder)
             last_dir = folder
@@ -349,9 +355,6 @@ def expect(text: str) -> Expectation:
             is_move = kind.endswith(("move", "mv", "transfer"))
             last_dir = _move(exp, value, last_dir, is_move=is_move)
     _renamed(exp, body)
-    for m in pt.SPLIT_INTO.finditer(body):
-        parts = [norm(n) for n in _names(m.group("names"))]
-        exp.splits.append((norm(m.group("src")), "\0".join(parts)))
     # A file that is changed in place need not also be made by the same agent.
     exp.outputs = [o for o in exp.outputs if o not in exp.modified]
     # What the work makes or changes has checks of its own.
@@ -379,31 +382,39 @@ def _renamed(exp: Expectation, body: str) -> None:
             exp.contains.append((norm(path), new))
 
 
-def _how(exp: Expectation, text: str, body: str, *, asked: bool) -> None:
-    """How the work is to treat the files: leave them, fill them, reshape or add to them."""
+def _how(exp: Expectation, body: str, *, asked: bool) -> None:
+    """How the work is to treat the files: leave them, fill them, or reshape them."""
     exp.hands_off = bool(asked or ask.HANDS_OFF.search(body))
     exp.wants_content = bool(pt.WANTS_CONTENT.search(body)) and not pt.EMPTY_OK.search(body)
     exp.reshapes = bool(pt.RESHAPES.search(body))
+
+
+def _rules(exp: Expectation, text: str, body: str) -> None:
+    """The rules file work must keep, read only when the task is work, not a question.
+
+    Added-to files stay whole, a file goes in each folder, parts and copies are
+    complete, only empty entries are deleted, kinds of file go, moved lines stay.
+    "How do I copy all the files in config/ into backup/?" asks for none of it.
+    """
     for pattern in (pt.ADD_TO, pt.APPEND):
         for m in pattern.finditer(body):
             if not pt.INTO_CODE.search(m.group(0)):
                 add_path(exp.added_to, m.group("file"))
     for m in pt.IN_EACH_OF.finditer(body):
-        exp.in_each += [
-            (norm(m.group("dir").rstrip("/") + "/"), n) for n in _names(m.group("names"))
-        ]
+        exp.in_each += [(_folder(m.group("dir")), n) for n in _names(m.group("names"))]
+    for m in pt.SPLIT_INTO.finditer(body):
+        parts = [norm(n) for n in _names(m.group("names"))]
+        exp.splits.append((norm(m.group("src")), "\0".join(parts)))
     for m in pt.COPY_ALL.finditer(body):
-        src, dst = (norm(m.group(g).rstrip("/") + "/") for g in ("src", "dst"))
+        src, dst = (_folder(m.group(g)) for g in ("src", "dst"))
         exp.mirrors.append((src, dst))
         add_path(exp.touched, dst)
     for m in pt.EMPTY_ONES.finditer(body):
-        exp.only_empty.append(norm((m.group("dir") or ".").rstrip("/") + "/"))
+        exp.only_empty.append(_folder(m.group("dir") or "."))
     for m in pt.FLATTEN.finditer(body):
-        exp.cleared.append((norm(m.group("dir").rstrip("/") + "/"), "nested"))
+        exp.cleared.append((_folder(m.group("dir")), "nested"))
     for m in pt.RENAME_KIND.finditer(body):
-        exp.cleared.append(
-            (norm(m.group("dir").rstrip("/") + "/"), f"ext:{m.group('ext').lower()}")
-        )
+        exp.cleared.append((_folder(m.group("dir")), f"ext:{m.group('ext').lower()}"))
     for pattern, how in ((pt.MOVE_WITHIN, "moved"), (pt.COMMENT_OUT, "commented")):
         exp.keeps_lines += [(norm(m.group("file")), how) for m in pattern.finditer(body)]
     for m in pt.CLEAR_KIND.finditer(body):
@@ -429,7 +440,7 @@ def _cleared(exp: Expectation, m: re.Match[str]) -> None:
     kind = f"ext:{ext.lower()}" if ext else "image" if m.group("kind") else "any"
     if kind == "any" and not moving:
         return  # "Delete all files" is for the folder check
-    top = norm(folder.rstrip("/") + "/") if folder else "./"
+    top = _folder(folder) if folder else "./"
     exp.cleared.append((top if moving else top + "**", kind))
 
 
@@ -471,13 +482,13 @@ def _move(exp: Expectation, value: str, last_dir: str | None, *, is_move: bool) 
         if not src:
             # "Find the files that ... and copy them into invoices/": something lands there.
             if _looks_dir(dst):
-                folder = norm(dst.rstrip("/") + "/")
+                folder = _folder(dst)
                 add_path(exp.outputs, folder)
                 add_path(exp.touched, folder)
             return last_dir
     src = norm(src)
     if _looks_dir(dst):
-        folder = norm(dst.rstrip("/") + "/")
+        folder = _folder(dst)
         target = folder + posixpath.basename(src.rstrip("/"))
         last_dir = folder
     else:
