@@ -41,9 +41,8 @@ def held_nothing(trashed: Path) -> bool:
     """Whether a trashed entry was empty: a file with no text, a folder with no file in it."""
     if trashed.is_dir():
         return all(not [f for f in files if f != _WHOLE] for _, _, files in os.walk(trashed))
-    return trashed.stat().st_size == 0 or (
-        trashed.stat().st_size < 4096 and not trashed.read_bytes().strip()
-    )
+    size = trashed.stat().st_size
+    return size == 0 or (size < 4096 and not trashed.read_bytes().strip())
 
 
 def trashed_of(root: Path, agent_id: str, rel: str) -> Path | None:

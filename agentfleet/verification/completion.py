@@ -180,7 +180,7 @@ def _in_journal(path: str, effects: Iterable[Effect]) -> bool:
                 continue
             # A bare name, or a path named from a folder the report is about ("nested/
             # cache.yml" for config.bak/nested/cache.yml): the file the journal shows.
-            if _under(p, path) or os.path.basename(p) == path or p.endswith("/" + path):
+            if _under(p, path) or p.endswith("/" + path):
                 return True
             # "notes/SUMMARY" for notes/SUMMARY.md, or for notes/SUMMARY_k7.md.
             stem = "." not in path.rsplit("/", 1)[-1]
@@ -582,7 +582,7 @@ def _check_mirrors(ws: _Workspace, exp: Expectation, f: _Findings) -> None:
     """
     for src, dst in exp.mirrors:
         top, copy = src.rstrip("/"), dst.rstrip("/")
-        copies = [p[len(copy) + 1 :] for p in ws.files_under(copy, limit=5000)]
+        copies = {p[len(copy) + 1 :] for p in ws.files_under(copy, limit=5000)}
         names = {p.rsplit("/", 1)[-1] for p in copies}
         lacking = []
         for path in ws.files_under(top, limit=5000):

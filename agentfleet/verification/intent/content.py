@@ -203,7 +203,7 @@ def _phrasings(text: str) -> list[tuple[int, int, list[Wanted]]]:
                 continue
             if asked := _asked(m, text):
                 found.append((m.start(), m.end(), asked))
-    lists = _own_lines(text) + _numbers(text) + _shapes(text) + _path_items(text)
+    lists = _own_lines(text) + _numbers(text) + _shapes(text) + _path_items(text) + _swaps(text)
     return found + _after_colon(text) + _quoted_items(text) + lists + _line_rules(text)
 
 
@@ -232,17 +232,10 @@ def _shapes(text: str) -> list[tuple[int, int, list[Wanted]]]:
         n = wd.NUMBER_WORDS.get(said) or int(said)
         path = _bare(m.group("file") or m.group("file2"))
         found.append((m.start(), m.end(), [Wanted(path, f"{n}-", how="count")]))
-    for m in (*wd.WORD_LIMIT.finditer(text), *wd.ARROW_SWAP.finditer(text)):
-        named = wd.ONE_FILE.search(_sentence(text, m.start(), m.end()))
-        if named is None:
-            continue
-        path = _bare(named.group("file"))
-        if m.re is wd.WORD_LIMIT:
-            asked = [Wanted(path, f"0-{m.group('n')}", how="words")]
-        else:
-            new, old = _group(m, "text") or "", _group(m, "old") or ""
-            asked = [Wanted(path, new)] + ([Wanted(path, old, "lacks")] if old not in new else [])
-        found.append((m.start(), m.end(), asked))
+    for m in wd.WORD_LIMIT.finditer(text):
+        if limited := _sentence_file(text, m):
+            asked = [Wanted(limited, f"0-{m.group('n')}", how="words")]
+            found.append((m.start(), m.end(), asked))
     for m in wd.NAMED_THING.finditer(text):
         sentence = _sentence(text, m.start(), m.end())
         named = wd.ONE_FILE.search(sentence)
@@ -250,6 +243,24 @@ def _shapes(text: str) -> list[tuple[int, int, list[Wanted]]]:
         if named and not wd.TRANSFORMED.search(sentence):
             found.append((m.start(), m.end(), [Wanted(_bare(named.group("file")), name)]))
     return found
+
+
+def _swaps(text: str) -> list[tuple[int, int, list[Wanted]]]:
+    """One word for another, given with an arrow or "should be", in the sentence's file."""
+    found: list[tuple[int, int, list[Wanted]]] = []
+    for m in wd.ARROW_SWAP.finditer(text):
+        path = _sentence_file(text, m)
+        new, old = _group(m, "text") or "", _group(m, "old") or ""
+        if path:
+            asked = [Wanted(path, new)] + ([Wanted(path, old, "lacks")] if old not in new else [])
+            found.append((m.start(), m.end(), asked))
+    return found
+
+
+def _sentence_file(text: str, m: re.Match[str]) -> str | None:
+    """The file the sentence around a match names first, if any."""
+    named = wd.ONE_FILE.search(_sentence(text, m.start(), m.end()))
+    return _bare(named.group("file")) if named else None
 
 
 def _bare(path: str) -> str:
