@@ -13,7 +13,6 @@ from datetime import timedelta
 from temporalio import activity
 
 from activities.ledger import LedgerOnDemand
-from agentfleet.audit.run import run_audit, write_audit
 from agentfleet.config import Settings
 from agentfleet.contracts.activities import AUDIT_ACTIVITY
 from agentfleet.contracts.reports import AuditRequest, AuditSummary
@@ -33,6 +32,9 @@ class AuditActivities:
     @activity.defn(name=AUDIT_ACTIVITY)
     async def run(self, req: AuditRequest) -> AuditSummary:
         """Audit the week, write the audit file, and set the dashboard's discrepancy gauge."""
+        # Weekly work: its reconciliation and reports are not imported before a worker polls.
+        from agentfleet.audit.run import run_audit, write_audit
+
         ledger = await asyncio.to_thread(self._ledger.get)
         audit = await run_audit(
             activity.client(),

@@ -21,7 +21,7 @@ from agentfleet.contracts.ledger import (
 )
 from agentfleet.contracts.models import Verification
 from agentfleet.ledger.store import Ledger
-from agentfleet.verification.completion import settle
+from agentfleet.verification.verdict import settle
 
 # A check that raised this many times is a failed check: the same five attempts the
 # check had as an activity of its own (workflows/_calls.py, TOOL_RETRY).

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities._beat import beating
+from activities._beat import SHORT_BEAT_S, beating
 from agentfleet.contracts.activities import TOOL_ACTIVITY, VERIFY_ACTIVITY, WORKSPACE_ACTIVITY
 from agentfleet.contracts.models import (
     WORKSPACE_NAME,
@@ -40,7 +40,6 @@ from agentfleet.sandbox import (
     parse_tool_input,
 )
 from agentfleet.telemetry import tool_call
-from agentfleet.verification.completion import verify
 
 
 def _fail(message: str, kind: str) -> ApplicationError:
@@ -66,12 +65,11 @@ def _count_files(root: Path) -> int:
 # (workflows/_calls.py): a dead worker's call is retried within seconds instead of
 # after the start-to-close timeout. A call that is merely slow (a big directory, a
 # starved machine) beats, and is left to finish; a fast one never sends a beat.
-BEAT_EVERY_S = 0.5
 T = TypeVar("T")
 
 
 async def _beating(call: Awaitable[T]) -> T:
-    return await beating(call, every_s=BEAT_EVERY_S)
+    return await beating(call, every_s=SHORT_BEAT_S)
 
 
 def _journal_key(req: ToolRequest) -> str:
@@ -192,7 +190,7 @@ class ToolActivities:
         path = self._path_of(req.workspace)
         if not path.is_dir():
             raise _fail(f"workspace {req.workspace!r} does not exist", "WorkspaceMissing")
-        result = await asyncio.to_thread(verify, path, req)
+        result = await asyncio.to_thread(_verify, path, req)
         activity.logger.info(
             "verification of %s: %s (%d paths checked%s)",
             req.agent_id or req.workspace,
@@ -201,3 +199,15 @@ class ToolActivities:
             f"; {result.reason}" if not result.passed else "",
         )
         return result
+
+
+def _verify(path: Path, req: VerifyRequest) -> Verification:
+    """The check, its module imported on first use, off the event loop.
+
+    The intent reader compiles several hundred patterns when imported (about 0.5 s of
+    CPU here). Imported at start-up, a restarted worker paid that before it polled, and
+    every run the dead worker held waited for it (issue #18, bench/chaos_week.py).
+    """
+    from agentfleet.verification.completion import verify
+
+    return verify(path, req)

@@ -139,3 +139,27 @@ async def test_a_traced_workers_sandbox_passes_the_helpers_through(settings: Set
     runner = build_worker(traced, settings).config(active_config=True)["workflow_runner"]
     assert isinstance(runner, WrappingRunner)
     assert set(WORKFLOW_HELPERS) <= _sandbox_beneath(runner).restrictions.passthrough_modules
+
+
+def test_a_worker_starts_without_the_intent_reader_or_the_sdk() -> None:
+    # Start-up work delays every run a restarted worker resumes (issue #18): the intent
+    # reader's patterns (about 0.5 s of CPU) are compiled where the check runs, and the
+    # anthropic SDK (about 3 s) is imported in the background once the worker is built.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = (
+        "import sys, worker; "
+        "print(sorted(m for m in ('agentfleet.verification.intent', 'anthropic') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

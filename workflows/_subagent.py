@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.delegation.complexity import score as score_spec
     from agentfleet.delegation.policy import DelegationPolicy, guard
     from agentfleet.telemetry import names as tn
-    from agentfleet.verification.completion import settle
+    from agentfleet.verification.verdict import settle
 
 from workflows._agent import Control, Spend, task_priority
 from workflows._calls import call_agent_tool, failure_message, verify_work

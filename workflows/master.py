@@ -73,7 +73,7 @@ with workflow.unsafe.imports_passed_through():
     from agentfleet.mcp.allow import ToolSet, plan_errors, planner_note
     from agentfleet.mcp.allow import resolve as resolve_tools
     from agentfleet.telemetry import names as tn
-    from agentfleet.verification.completion import settle, task_wording
+    from agentfleet.verification.verdict import settle, task_wording
 
 from workflows._agent import Spend, task_priority
 from workflows._calls import (

@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from agentfleet.contracts.models import MUTATING_OPS, Effect, Verification, VerifyRequest
-from agentfleet.contracts.status import NodeStatus
 from agentfleet.delegation.prompts import REPORTS_HEADER
 from agentfleet.sandbox.box import original_of
 from agentfleet.sandbox.trash import held_nothing, trashed_of
@@ -50,23 +49,7 @@ from agentfleet.verification.intent.content import (
 )
 from agentfleet.verification.kept import Touch, dropped, lost_lines, misplaced
 from agentfleet.verification.structured import lost_keys
-
-# Dependency reports and input-file lists are context for the model, not the
-# task's own wording: an output named in a sibling's report is not this one's.
-_CONTEXT_PREFIXES = ("Files:", "Produce:")
-
-
-def task_wording(task: str) -> str:
-    """The part of a task text that says what to do."""
-    text = task.split(REPORTS_HEADER, 1)[0]
-    lines = [ln for ln in text.splitlines() if not ln.startswith(_CONTEXT_PREFIXES)]
-    if lines and lines[0].lower().startswith("task:"):
-        lines[0] = lines[0][5:]
-    # A goal taken whole is its own title and description: said twice, it is still one
-    # question ("Which of a.txt and b.txt is bigger?"), not two sentences.
-    said = list(dict.fromkeys(ln.strip() for ln in lines))
-    return "\n".join(said).strip()
-
+from agentfleet.verification.verdict import task_wording
 
 # What changes a file's content: a move or a copy only puts it somewhere.
 _CONTENT_OPS = frozenset({"write", "append", "edit"})
@@ -733,10 +716,3 @@ def verify(root: Path, req: VerifyRequest) -> Verification:
 
 def _kept_text(path: Path) -> str | None:
     return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
-
-
-def settle(outcome: Verification) -> tuple[NodeStatus, str | None]:
-    """An agent that stopped as if done: `completed` only if its check passed."""
-    if outcome.passed:
-        return "completed", None
-    return "unverified", f"unverified: {outcome.reason}"
