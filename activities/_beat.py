@@ -15,9 +15,20 @@ from temporalio import activity
 
 T = TypeVar("T")
 
+# The beat of the short activities (file tools, workspace, ledger rows, thresholds):
+# four beats fit in their 2 s heartbeat timeout (workflows/_calls.py SHORT_HEARTBEAT).
+SHORT_BEAT_S = 0.5
+
 
 async def beating(call: Awaitable[T], *, every_s: float, details: Any = None) -> T:
-    """Await `call`, heartbeating (with `details`, if any) every `every_s` seconds."""
+    """Await `call`, heartbeating (with `details`, if any) every `every_s` seconds.
+
+    A local activity (a ledger row written inside its workflow task) has no heartbeat:
+    the workflow task's own timeout watches it, so it is awaited as it is, and so is a
+    call made outside any activity.
+    """
+    if not activity.in_activity() or activity.info().is_local:
+        return await call
     task = asyncio.ensure_future(call)
     try:
         while True:

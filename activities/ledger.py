@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities._beat import SHORT_BEAT_S, beating
 from agentfleet.config import Settings
 from agentfleet.contracts.activities import LEDGER_CLOSE_ACTIVITY, LEDGER_START_ACTIVITY
 from agentfleet.ledger.store import (
@@ -74,8 +75,10 @@ async def write_row(fn: Callable[[R], LedgerWriteResult], rec: R) -> LedgerWrite
     """Write off the event loop; a record no retry can fix fails once, non-retryably."""
     try:
         # The store is synchronous SQLAlchemy; keep it off the event loop so
-        # a slow database never stalls other activities on this worker.
-        return await asyncio.to_thread(fn, rec)
+        # a slow database never stalls other activities on this worker. A slow write
+        # beats: the row runs under a 2 s heartbeat timeout, so a dead worker's row is
+        # retried within seconds, not after its 15 s (issue #18).
+        return await beating(asyncio.to_thread(fn, rec), every_s=SHORT_BEAT_S)
     except (InvalidLedgerRecord, ValidationError) as err:
         raise ApplicationError(str(err), type=INVALID_LEDGER_RECORD, non_retryable=True) from err
     except (sa.exc.IntegrityError, sa.exc.DataError) as err:

@@ -11,6 +11,7 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from activities._beat import SHORT_BEAT_S, beating
 from agentfleet.contracts.activities import SEARCH_ATTRIBUTES_ACTIVITY, THRESHOLDS_ACTIVITY
 from agentfleet.delegation.calibration import read_history
 from agentfleet.delegation.complexity import DEFAULT_THRESHOLDS, Thresholds
@@ -31,6 +32,10 @@ class PolicyActivities:
     @activity.defn(name=THRESHOLDS_ACTIVITY)
     async def thresholds(self) -> CalibratedThresholds:
         """The calibrated tier thresholds (the defaults before any calibration)."""
+        # Under a 2 s heartbeat timeout (workflows/_calls.py): a slow read beats.
+        return await beating(self._read(), every_s=SHORT_BEAT_S)
+
+    async def _read(self) -> CalibratedThresholds:
         # The calibration record's cost per tier rides along, so the master can
         # forecast a plan's cost with no activity of its own (agentfleet/delegation/forecast.py).
         history = await asyncio.to_thread(read_history, self._file.parent)
@@ -58,8 +63,11 @@ class PolicyActivities:
         """
         info = activity.info()
         try:
-            resp = await activity.client().operator_service.list_search_attributes(
-                ListSearchAttributesRequest(namespace=info.namespace)
+            resp = await beating(
+                activity.client().operator_service.list_search_attributes(
+                    ListSearchAttributesRequest(namespace=info.namespace)
+                ),
+                every_s=SHORT_BEAT_S,
             )
         except RPCError as err:
             activity.logger.warning("cannot list search attributes: %s", err.message)

@@ -52,9 +52,11 @@ async def upsert_own(role: str, tier: str, depth: int, root_id: str) -> bool:
         NAMES,
         result_type=bool,
         # One cluster read at a master's start, safe to repeat: a dead worker's call is
-        # retried after 3 s, not 10 (bench/chaos_week.py: the last held run of a restart
-        # waited 11.7 s on it).
+        # retried after the 2 s heartbeat timeout (a slow read beats), not the 3 s
+        # start-to-close, nor the 10 s before that (bench/chaos_week.py: the last held
+        # run of a restart waited 11.7 s on it, then 3.7 s).
         start_to_close_timeout=timedelta(seconds=3),
+        heartbeat_timeout=timedelta(seconds=2),
         retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200)),
         summary="search attributes registered?",
     )
