@@ -28,6 +28,7 @@ from workflows._loop import (
     PATCH_WHOLE_ANSWER,
 )
 from workflows._synthesis import PATCH_EMPTY_SYNTHESIS, PATCH_WHOLE_SYNTHESIS
+from workflows.fleet import FleetWorkflow
 from workflows.master import MasterAgentWorkflow
 from workflows.subagent import SubAgentWorkflow
 
@@ -36,7 +37,8 @@ HISTORIES = Path(__file__).parent / "data" / "histories"
 
 def replayer() -> Replayer:
     return Replayer(
-        workflows=[MasterAgentWorkflow, SubAgentWorkflow], data_converter=data_converter
+        workflows=[MasterAgentWorkflow, SubAgentWorkflow, FleetWorkflow],
+        data_converter=data_converter,
     )
 
 
