@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Awaitable
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -115,8 +116,30 @@ def sdk() -> ModuleType:
     return anthropic
 
 
-def _warm_up() -> None:
-    threading.Thread(target=sdk, name="import-anthropic", daemon=True).start()
+# The SDK's import, started once (at the activities' construction) in a thread of its
+# own. Calls that need it before it is done await this future: each used to wait in
+# `asyncio.to_thread`, and a restarted worker's retried calls took every thread of the
+# loop's default executor that way, so a ledger row or a file tool queued behind the
+# import for a second and a half (bench/chaos_week.py, py-spy; issue #18).
+_SDK_IMPORT: Future[ModuleType] | None = None
+_SDK_IMPORT_LOCK = threading.Lock()
+
+
+def _warm_up() -> Future[ModuleType]:
+    global _SDK_IMPORT
+    with _SDK_IMPORT_LOCK:
+        if _SDK_IMPORT is None:
+            done: Future[ModuleType] = Future()
+
+            def run() -> None:
+                try:
+                    done.set_result(sdk())
+                except BaseException as err:  # noqa: BLE001 - handed to whoever awaits it
+                    done.set_exception(err)
+
+            threading.Thread(target=run, name="import-anthropic", daemon=True).start()
+            _SDK_IMPORT = done
+        return _SDK_IMPORT
 
 
 def classify(err: Exception, secret: str | None) -> ApplicationError:
@@ -227,8 +250,8 @@ class LlmActivities:
 
     async def _sdk_client(self) -> anthropic.AsyncAnthropic:
         if self._client is None:
-            # Off the event loop: the first call may still be waiting for the import.
-            module = await asyncio.to_thread(sdk)
+            # The first calls may still be waiting for the import: none holds a thread.
+            module = await asyncio.wrap_future(_warm_up())
             self._client = module.AsyncAnthropic(
                 api_key=self._key or SIM_API_KEY,
                 base_url=self._base_url,

@@ -177,3 +177,41 @@ def test_tool_input_sent_as_a_json_string_or_null_is_read_as_an_object() -> None
     assert isinstance(as_null, ToolUseBlock) and as_null.input == {}
     with pytest.raises(TypeError):
         _content(reply([1, 2]))
+
+
+def test_calls_waiting_for_the_sdk_import_leave_the_loops_threads_free(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A restarted worker's retried calls all need the SDK while it is still importing
+    # (seconds). Waiting in threads of the loop's default executor, they left none for
+    # ledger rows and file tools (issue #18); they share one future instead.
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import activities.llm as llm
+
+    release = threading.Event()
+    real_sdk = llm.sdk
+
+    def slow_sdk():  # the import, held until the test lets it finish
+        release.wait(10)
+        return real_sdk()
+
+    monkeypatch.setattr(llm, "sdk", slow_sdk)
+    monkeypatch.setattr(llm, "_SDK_IMPORT", None)
+
+    async def body() -> None:
+        # A loop of its own, with a default executor as small as a 2-core machine's
+        # could be busy: the test's session loop keeps its own.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=2))
+        acts = [LlmActivities(settings) for _ in range(4)]
+        waiting = [asyncio.ensure_future(a._sdk_client()) for a in acts]
+        await asyncio.sleep(0.2)
+        assert not any(w.done() for w in waiting)
+        # A ledger row's thread still runs at once, four calls waiting or not.
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: 42), 2) == 42
+        release.set()
+        clients = await asyncio.wait_for(asyncio.gather(*waiting), 30)
+        assert all(type(c).__name__ == "AsyncAnthropic" for c in clients)
+
+    asyncio.run(body())
