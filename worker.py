@@ -7,6 +7,14 @@ the graceful drain) is agentfleet/serve.py.
 
 from __future__ import annotations
 
+import gc
+
+if __name__ == "__main__":
+    # The worker process: its modules load with the collector off (it spent about an
+    # eighth of the imports' CPU collecting, and a restarted worker's runs wait for it
+    # to poll: issue #18). serve() turns it back on, tuned, once the worker is built.
+    gc.disable()
+
 import asyncio
 import sys
 

@@ -76,6 +76,8 @@ def _tune_gc() -> None:
     """
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
+    # The worker's entry points load its modules with the collector off (worker.py).
+    gc.enable()
 
 
 def precompile_workflows(folder: Path) -> None:

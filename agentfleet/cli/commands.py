@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import secrets
 import signal
 import sys
@@ -206,6 +207,8 @@ async def server(settings: Settings) -> int:
 
 async def worker(settings: Settings) -> int:
     """Run the worker as `python worker.py` does, until Ctrl-C or SIGTERM."""
+    # As worker.py: the worker's modules load with the collector off; serve() turns it on.
+    gc.disable()
     from agentfleet.plugin import run_worker
 
     await run_worker(settings)
