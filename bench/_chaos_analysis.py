@@ -48,9 +48,9 @@ from bench._common import (  # noqa: E402
     fetch_history,
     first_after,
     first_move,
-    held_resumed_at,
     progress_times,
 )
+from bench._waits import read_attempts, run_work, waited  # noqa: E402
 
 
 class ChaosAnalysis:
@@ -60,6 +60,7 @@ class ChaosAnalysis:
     workdir: Path
     goals: list[Goal]
     journal: Path
+    attempts: Path
     restarts: list[Restart]
     server_restarts: list[float]
     submitted_at: dict[str, float]
@@ -254,6 +255,7 @@ class ChaosAnalysis:
                 if bw.started_at == r.started_at:
                     r.built_at = built
         runs = [*masters, *subs]
+        logged = await asyncio.to_thread(read_attempts, self.attempts)
         cache: dict[tuple[str, str], WorkflowHistory] = {}
         gate = asyncio.Semaphore(8)
 
@@ -288,19 +290,31 @@ class ChaosAnalysis:
             seen = [f for f in firsts if f is not None]
             if seen:
                 r.recovery_s = min(seen) - r.started_at
-                r.all_resumed_s = max(seen) - r.started_at
+                r.next_step_s = max(seen) - r.started_at
             await self._why_late(r, in_flight, history_of)
-            # The refined figure: only runs whose work the dead worker held.
-            held = [
-                held_resumed_at(h, r.killed_at, r.started_at)
-                for h in await asyncio.gather(*(history_of(w) for w in in_flight))
+            histories = await asyncio.gather(*(history_of(w) for w in in_flight))
+            waits = [
+                (
+                    waited(
+                        run_work(h, logged.get((w.id, w.run_id or ""), []), r.killed_at),
+                        r.started_at,
+                    ),
+                    w,
+                )
+                for h, w in zip(histories, in_flight, strict=True)
             ]
-            moved = [(m, w.id) for m, w in zip(held, in_flight, strict=True) if m is not None]
-            r.held = len(moved)
-            if moved:
-                (when, what), wid = max(moved)
-                r.held_resumed_s = when - r.started_at
-                r.slowest_held = f"{wid}: {what}"
+            found = [(wait, w) for wait, w in waits if wait is not None]
+            r.owed = sum(1 for wait, _w in found if wait.owed)
+            r.waits = sorted(wait.seconds for wait, _w in found)
+            r.late_waits = [
+                f"{w.id} ({w.workflow_type}): {wait.seconds:.2f} s, {wait.what}"
+                for wait, w in sorted(found, key=lambda f: -f[0].seconds)
+                if wait.seconds > LATE_S
+            ]
+            if found:
+                wait, w = max(found, key=lambda f: f[0].seconds)
+                r.all_resumed_s = wait.seconds
+                r.slowest_all = f"{w.id} ({w.workflow_type}): {wait.seconds:.2f} s, {wait.what}"
 
     async def _why_late(
         self,
@@ -308,12 +322,11 @@ class ChaosAnalysis:
         in_flight: list[WorkflowExecution],
         history_of: Callable[[WorkflowExecution], Awaitable[WorkflowHistory]],
     ) -> None:
-        """What moved the slowest in-flight run, and the runs that moved after LATE_S."""
+        """The runs whose next step came after LATE_S, tallied by what moved them."""
         moves = [
             first_move(h, r.started_at) for h in await asyncio.gather(*map(history_of, in_flight))
         ]
         late: Counter[str] = Counter()
-        slowest: tuple[float, str] | None = None
         for w, move in zip(in_flight, moves, strict=True):
             if move is None:
                 continue
@@ -321,9 +334,6 @@ class ChaosAnalysis:
             kind = w.workflow_type or "?"
             if when - r.started_at > LATE_S:
                 late[f"{kind}: {what}"] += 1
-            if slowest is None or when > slowest[0]:
-                slowest = (when, f"{w.id} ({kind}), {what}")
-        r.slowest_all = slowest[1] if slowest else ""
         r.late_causes = dict(late.most_common())
 
     async def audit(

@@ -14,6 +14,9 @@ tuning setting there is kept:
 * `AGENTFLEET_CHAOS_JOURNAL`: one JSON line per tool attempt that returned (workflow, run,
   activity id, attempt, tool, already_done), appended with a single O_APPEND write, so the
   chaos bench can count effects applied twice by one scheduled tool call.
+* `AGENTFLEET_CHAOS_ATTEMPTS`: one JSON line as each activity attempt starts and one as it
+  ends (with the retry delay a failure asked for). A history keeps only an activity's last
+  attempt; bench/_waits.py needs each one to tell when a retry fell due.
 * `AGENTFLEET_BENCH_EXTRA`: names of bench workflows from bench/_fanout.py to register too.
 
 "bare" is a plain Temporal worker (default converter, no plugins) for bench/_bare.py's
@@ -35,17 +38,23 @@ off).
 
 from __future__ import annotations
 
-import asyncio
-import errno
-import json
-import os
-import random
-import sys
-import time
-from collections.abc import Callable
-from datetime import timedelta
-from pathlib import Path
-from typing import Any
+import gc
+
+# As worker.py does when run as the worker process: modules load with the collector off,
+# and serve() turns it back on once the worker is built.
+gc.disable()
+
+import asyncio  # noqa: E402
+import errno  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from datetime import timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -193,6 +202,41 @@ class _Heartbeating(ActivityInboundInterceptor):
             beating.cancel()
 
 
+class AttemptLog(Interceptor):
+    """Logs every activity attempt's start and end (see the module docstring)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _Logged(next, self.path)
+
+
+class _Logged(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, path: str) -> None:
+        super().__init__(next)
+        self.path = path
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        key = {
+            "wf": info.workflow_id,
+            "run": info.workflow_run_id,
+            "act": info.activity_id,
+            "attempt": info.attempt,
+        }
+        _append_line(self.path, {**key, "t0": time.time()})
+        try:
+            result = await super().execute_activity(input)
+        except BaseException as err:
+            delay = getattr(err, "next_retry_delay", None)
+            wait = delay.total_seconds() if isinstance(delay, timedelta) else None
+            _append_line(self.path, {**key, "t1": time.time(), "ok": False, "retry_in": wait})
+            raise
+        _append_line(self.path, {**key, "t1": time.time(), "ok": True})
+        return result
+
+
 def _whatif() -> Interceptor | None:
     hb = float(os.environ.get("AGENTFLEET_WHATIF_LLM_HEARTBEAT_S") or 0)
     short = float(os.environ.get("AGENTFLEET_WHATIF_SHORT_TIMEOUT_S") or 0)
@@ -253,6 +297,9 @@ def build_agentfleet(client: Client, settings: Settings) -> Worker:
         kwargs["workflow_runner"] = _passthrough_agents(kwargs["workflow_runner"])
     if whatif is not None:
         kwargs["interceptors"] = [*kwargs.get("interceptors", ()), whatif]
+    attempts = os.environ.get("AGENTFLEET_CHAOS_ATTEMPTS")
+    if attempts:
+        kwargs["interceptors"] = [*kwargs.get("interceptors", ()), AttemptLog(attempts)]
     built = Worker(client, **kwargs)
     event("built", mode="agentfleet", tool_fault_rate=rate, whatif=whatif is not None)
     return built

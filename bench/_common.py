@@ -123,6 +123,7 @@ class BenchWorker(WorkerProcess):
         seed: int = 0,
         journal: Path | None = None,
         events: Path | None = None,
+        attempts: Path | None = None,
         extra: Sequence[str] = (),
         extra_env: dict[str, str] | None = None,
     ) -> None:
@@ -132,6 +133,7 @@ class BenchWorker(WorkerProcess):
         self.seed = seed
         self.journal = journal
         self.events = events
+        self.attempts = attempts
         self.extra = list(extra)
 
     def env(self) -> dict[str, str]:
@@ -146,6 +148,8 @@ class BenchWorker(WorkerProcess):
             env["AGENTFLEET_CHAOS_JOURNAL"] = str(self.journal)
         if self.events is not None:
             env["AGENTFLEET_BENCH_EVENTS"] = str(self.events)
+        if self.attempts is not None:
+            env["AGENTFLEET_CHAOS_ATTEMPTS"] = str(self.attempts)
         env.update(self.extra_env)
         return env
 
@@ -204,76 +208,6 @@ def progress_times(history: WorkflowHistory) -> list[float]:
     """When workers completed a workflow task or an activity of this run (epoch seconds,
     server clock; zone-free, so TZ cannot shift them), in order."""
     return [event_seconds(e) for e in history.events if e.event_type in PROGRESS_EVENTS]
-
-
-def held_resumed_at(
-    history: WorkflowHistory, killed: float, restarted: float
-) -> tuple[float, str] | None:
-    """When this run moved again, if a worker held some of its work at `killed`.
-
-    "Held" (the refined recovery metric, bench/README.md): at the kill the run had a
-    workflow task scheduled and not yet completed, or an activity scheduled and not
-    closed whose last attempt started after the kill because the attempt before it timed
-    out (heartbeat or start-to-close: its worker was gone). A run idle on a child, a
-    timer or a retry backoff after a fault answer is not held.
-
-    It moved again when the held workflow task completed after `restarted` and each
-    held activity's new attempt started; the latest of these, with what it was (a
-    workflow task, or the activity's type). None: nothing was held.
-    """
-    wft_open = False
-    wft_held = False
-    activities: dict[int, str] = {}  # scheduled event id -> activity type
-    moved: list[tuple[float, str]] = []
-    closed_types = {
-        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
-        EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
-        EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
-        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
-    }
-    events = {e.event_id: e for e in history.events}
-    for e in history.events:
-        when = event_seconds(e)
-        kind = e.event_type
-        if when <= killed:
-            if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
-                wft_open = True
-            elif kind in (
-                EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-                EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-                EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-            ):
-                wft_open = False
-            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-                name = e.activity_task_scheduled_event_attributes.activity_type.name
-                activities[e.event_id] = name
-            elif kind in closed_types:
-                attrs = getattr(e, closed_types[kind])
-                activities.pop(attrs.scheduled_event_id, None)
-            continue
-        if not wft_held and wft_open:
-            wft_held = True
-        if wft_open and kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and when >= restarted:
-            # The held task (or its retry) is done: later tasks are new work.
-            moved.append((when, "workflow task"))
-            wft_open = False
-        if kind in closed_types:
-            attrs = getattr(e, closed_types[kind])
-            if attrs.scheduled_event_id in activities:
-                name = activities.pop(attrs.scheduled_event_id)
-                started = events.get(attrs.started_event_id)
-                if started is not None and event_seconds(started) > killed:
-                    sa = started.activity_task_started_event_attributes
-                    # Retried because the attempt before it timed out (its worker died):
-                    # held. After a fault answer (429, 529, 5xx) it was waiting out a
-                    # retry backoff, which no worker restart can shorten: not held.
-                    if sa.last_failure.HasField("timeout_failure_info"):
-                        moved.append(
-                            (max(event_seconds(started), restarted), f"{name} attempt {sa.attempt}")
-                        )
-    if wft_held and wft_open:
-        return None  # held and never completed a task afterwards (terminated): no figure
-    return max(moved) if moved else None
 
 
 def first_move(history: WorkflowHistory, restarted: float) -> tuple[float, str] | None:
