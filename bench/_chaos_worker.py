@@ -334,6 +334,9 @@ def main() -> None:
     settings = Settings.from_env()
     mode = os.environ.get("AGENTFLEET_BENCH_MODE", "agentfleet")
     if mode == "bare":
+        # A plain worker keeps Python's collector as it is: only agentfleet's serve()
+        # turns it back on after start-up, and the bare side must not run without one.
+        gc.enable()
         asyncio.run(run_bare(settings))
     else:
         asyncio.run(project_worker.run(settings, build_agentfleet))
