@@ -82,8 +82,10 @@ UPGRADE_PATCH = "agentfleet-fleet-upgrade-at-can-1"
 # suggestion (4K events) a 150-goal chaos run's fleet had 1,518 events, which took
 # 1.1-1.4 s of CPU to replay (bench/chaos_week.py, issue #18). Continuing as new at
 # this length keeps the replay to a few tenths of a second; each continue-as-new
-# re-attaches the masters in flight (`await_master`). Runs from before keep the
-# server's suggestion alone.
+# re-attaches the masters in flight (`await_master`), so a run must also have seen a
+# goal finish: re-attaching many masters can itself pass the limit, and a run that
+# continued on that alone would never get further. Runs from before keep the server's
+# suggestion alone.
 SHORT_HISTORY_PATCH = "agentfleet-fleet-short-history-1"
 HISTORY_LIMIT = 300
 
@@ -183,6 +185,7 @@ class FleetWorkflow:
         # resubmission of their id is seen as a duplicate before run() re-attaches.
         self._in_flight: dict[str, FleetTask] = {t.task_id: t for t in inp.in_flight}
         self._stats = inp.stats.model_copy()
+        self._finished_before = inp.stats.finished
         self._seen: dict[str, None] = dict.fromkeys(inp.seen)
         self._recent: list[FleetOutcome] = list(inp.recent)
         self._next_seq = inp.next_seq
@@ -318,7 +321,11 @@ class FleetWorkflow:
         info = workflow.info()
         if info.is_continue_as_new_suggested():
             return True
-        if self._short_history and info.get_current_history_length() >= HISTORY_LIMIT:
+        if (
+            self._short_history
+            and info.get_current_history_length() >= HISTORY_LIMIT
+            and self._stats.finished > self._finished_before
+        ):
             return True
         # A new build is current: move to it (workflows/_upgrade.py).
         return self._moves_to_new_builds and newer_build_current()
