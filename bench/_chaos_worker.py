@@ -219,6 +219,10 @@ class _Logged(ActivityInboundInterceptor):
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
+        if info.is_local:
+            # A local activity runs inside its workflow task (a marker, not a task of its
+            # own), and its ids are numbered apart from the run's activities.
+            return await super().execute_activity(input)
         key = {
             "wf": info.workflow_id,
             "run": info.workflow_run_id,
