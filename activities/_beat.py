@@ -42,3 +42,13 @@ async def beating(call: Awaitable[T], *, every_s: float, details: Any = None) ->
     finally:
         if not task.done():
             task.cancel()
+
+
+async def short_beating(call: Awaitable[T]) -> T:
+    """`beating` at the short activities' pace (file tools, ledger rows, thresholds).
+
+    They take milliseconds and run under a 2 s heartbeat timeout, so a dead worker's call
+    is retried within seconds instead of after its start-to-close timeout; a call that is
+    merely slow (a big directory, a starved machine) beats and is left to finish.
+    """
+    return await beating(call, every_s=SHORT_BEAT_S)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities._beat import SHORT_BEAT_S, beating
+from activities._beat import short_beating
 from agentfleet.config import Settings
 from agentfleet.contracts.activities import LEDGER_CLOSE_ACTIVITY, LEDGER_START_ACTIVITY
 from agentfleet.ledger.store import (
@@ -78,7 +78,7 @@ async def write_row(fn: Callable[[R], LedgerWriteResult], rec: R) -> LedgerWrite
         # a slow database never stalls other activities on this worker. A slow write
         # beats: the row runs under a 2 s heartbeat timeout, so a dead worker's row is
         # retried within seconds, not after its 15 s (issue #18).
-        return await beating(asyncio.to_thread(fn, rec), every_s=SHORT_BEAT_S)
+        return await short_beating(asyncio.to_thread(fn, rec))
     except (InvalidLedgerRecord, ValidationError) as err:
         raise ApplicationError(str(err), type=INVALID_LEDGER_RECORD, non_retryable=True) from err
     except (sa.exc.IntegrityError, sa.exc.DataError) as err:

@@ -11,7 +11,7 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from activities._beat import SHORT_BEAT_S, beating
+from activities._beat import short_beating
 from agentfleet.contracts.activities import SEARCH_ATTRIBUTES_ACTIVITY, THRESHOLDS_ACTIVITY
 from agentfleet.delegation.calibration import read_history
 from agentfleet.delegation.complexity import DEFAULT_THRESHOLDS, Thresholds
@@ -33,7 +33,7 @@ class PolicyActivities:
     async def thresholds(self) -> CalibratedThresholds:
         """The calibrated tier thresholds (the defaults before any calibration)."""
         # Under a 2 s heartbeat timeout (workflows/_calls.py): a slow read beats.
-        return await beating(self._read(), every_s=SHORT_BEAT_S)
+        return await short_beating(self._read())
 
     async def _read(self) -> CalibratedThresholds:
         # The calibration record's cost per tier rides along, so the master can
@@ -63,11 +63,10 @@ class PolicyActivities:
         """
         info = activity.info()
         try:
-            resp = await beating(
+            resp = await short_beating(
                 activity.client().operator_service.list_search_attributes(
                     ListSearchAttributesRequest(namespace=info.namespace)
-                ),
-                every_s=SHORT_BEAT_S,
+                )
             )
         except RPCError as err:
             activity.logger.warning("cannot list search attributes: %s", err.message)

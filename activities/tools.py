@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable
 from pathlib import Path
-from typing import TypeVar
 
 from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities._beat import SHORT_BEAT_S, beating
+from activities._beat import short_beating
 from agentfleet.contracts.activities import TOOL_ACTIVITY, VERIFY_ACTIVITY, WORKSPACE_ACTIVITY
 from agentfleet.contracts.models import (
     WORKSPACE_NAME,
@@ -59,17 +57,6 @@ def _count_files(root: Path) -> int:
                 elif entry.is_file(follow_symlinks=False):
                     count += 1
     return count
-
-
-# File tools take milliseconds, so they run under a short heartbeat timeout
-# (workflows/_calls.py): a dead worker's call is retried within seconds instead of
-# after the start-to-close timeout. A call that is merely slow (a big directory, a
-# starved machine) beats, and is left to finish; a fast one never sends a beat.
-T = TypeVar("T")
-
-
-async def _beating(call: Awaitable[T]) -> T:
-    return await beating(call, every_s=SHORT_BEAT_S)
 
 
 def _journal_key(req: ToolRequest) -> str:
@@ -123,7 +110,7 @@ class ToolActivities:
         except ValidationError as e:
             raise _fail(describe_validation_error(req.name, e), "InvalidToolInput") from None
 
-        content, already_done, effects = await _beating(
+        content, already_done, effects = await short_beating(
             asyncio.to_thread(self._run_sync, workspace, req, args, _journal_key(req))
         )
         activity.logger.info(
@@ -163,7 +150,7 @@ class ToolActivities:
     async def prepare_workspace(self, req: WorkspaceRequest) -> WorkspaceInfo:
         """Make the goal's workspace (or check that a named one exists) and count its files."""
         path = self._path_of(req.workspace)
-        files = await _beating(asyncio.to_thread(self._prepare_sync, path, req))
+        files = await short_beating(asyncio.to_thread(self._prepare_sync, path, req))
         activity.logger.info("workspace %s ready: %d files", req.workspace, files)
         return WorkspaceInfo(workspace=req.workspace, path=str(path.resolve()), files=files)
 
