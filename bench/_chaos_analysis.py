@@ -303,18 +303,19 @@ class ChaosAnalysis:
                 )
                 for h, w in zip(histories, in_flight, strict=True)
             ]
-            found = [(wait, w) for wait, w in waits if wait is not None]
-            r.owed = sum(1 for wait, _w in found if wait.owed)
-            r.waits = sorted(wait.seconds for wait, _w in found)
-            r.late_waits = [
+            longest_first = sorted(
+                ((wait, w) for wait, w in waits if wait is not None), key=lambda f: -f[0].seconds
+            )
+            described = [
                 f"{w.id} ({w.workflow_type}): {wait.seconds:.2f} s, {wait.what}"
-                for wait, w in sorted(found, key=lambda f: -f[0].seconds)
-                if wait.seconds > LATE_S
+                for wait, w in longest_first
             ]
-            if found:
-                wait, w = max(found, key=lambda f: f[0].seconds)
-                r.all_resumed_s = wait.seconds
-                r.slowest_all = f"{w.id} ({w.workflow_type}): {wait.seconds:.2f} s, {wait.what}"
+            r.owed = sum(1 for wait, _w in longest_first if wait.owed)
+            r.waits = [wait.seconds for wait, _w in longest_first]
+            r.late_waits = [d for d, s in zip(described, r.waits, strict=True) if s > LATE_S]
+            if longest_first:
+                r.all_resumed_s = r.waits[0]
+                r.slowest_all = described[0]
 
     async def _why_late(
         self,

@@ -102,6 +102,16 @@ def _append_line(path: str | None, doc: dict[str, Any]) -> None:
         os.close(fd)
 
 
+def _attempt_of(info: activity.Info) -> dict[str, Any]:
+    """Which attempt of which scheduled activity: the key both logs are read by."""
+    return {
+        "wf": info.workflow_id,
+        "run": info.workflow_run_id,
+        "act": info.activity_id,
+        "attempt": info.attempt,
+    }
+
+
 def event(name: str, **more: Any) -> None:
     _append_line(
         os.environ.get("AGENTFLEET_BENCH_EVENTS"),
@@ -114,12 +124,8 @@ def chaos_tool(
 ) -> Callable[[ToolRequest], Any]:
     @activity.defn(name=TOOL_ACTIVITY)
     async def run_tool(req: ToolRequest) -> ToolResult:
-        info = activity.info()
         line = {
-            "wf": info.workflow_id,
-            "run": info.workflow_run_id,
-            "act": info.activity_id,
-            "attempt": info.attempt,
+            **_attempt_of(activity.info()),
             "tool": req.name,
             "ws": req.workspace,
             "call": req.call_id,
@@ -223,12 +229,7 @@ class _Logged(ActivityInboundInterceptor):
             # A local activity runs inside its workflow task (a marker, not a task of its
             # own), and its ids are numbered apart from the run's activities.
             return await super().execute_activity(input)
-        key = {
-            "wf": info.workflow_id,
-            "run": info.workflow_run_id,
-            "act": info.activity_id,
-            "attempt": info.attempt,
-        }
+        key = _attempt_of(info)
         _append_line(self.path, {**key, "t0": time.time()})
         try:
             result = await super().execute_activity(input)
