@@ -269,7 +269,9 @@ class ChaosAnalysis:
         async def times(w: WorkflowExecution) -> list[float]:
             return progress_times(await history_of(w))
 
-        for r in self.restarts:
+        kills = [r.killed_at for r in self.restarts]
+        for i, r in enumerate(self.restarts):
+            until = kills[i + 1] if i + 1 < len(kills) else None
             r.near_server_restart = any(abs(s - r.killed_at) < 15 for s in self.server_restarts)
             in_flight = []
             for w in runs:
@@ -298,6 +300,7 @@ class ChaosAnalysis:
                     waited(
                         run_work(h, logged.get((w.id, w.run_id or ""), []), r.killed_at),
                         r.started_at,
+                        until,
                     ),
                     w,
                 )

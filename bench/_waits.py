@@ -155,18 +155,19 @@ def run_work(history: WorkflowHistory, attempts: list[Attempt], killed: float) -
     return _task_work(history) + _activity_work(history, attempts, killed)
 
 
-def waited(work: list[Work], restarted: float) -> Wait | None:
+def waited(work: list[Work], restarted: float, until: float | None = None) -> Wait | None:
     """How long the run waited for a worker after the restart, and on what.
 
     Work owed at the restart (due by then and not yet taken) counts from the restart to
     when the last of it was taken; with none owed, the run's next piece of work counts
-    from when it fell due. None: the run had no more work for a worker.
+    from when it fell due, if that was before `until` (the next kill: work due after it
+    waits on that restart, and counts there). None: no more work for this restart.
     """
     owed = [w for w in work if w.due <= restarted <= w.moved]
     if owed:
         last = max(owed, key=lambda w: w.moved)
         return Wait(last.moved - restarted, f"{last.what}, owed at the restart", owed=True)
-    later = [w for w in work if w.due > restarted]
+    later = [w for w in work if restarted < w.due and (until is None or w.due < until)]
     if not later:
         return None
     first = min(later, key=lambda w: w.due)

@@ -134,6 +134,21 @@ def test_work_owed_at_the_restart_outweighs_a_later_quick_move() -> None:
     assert "attempt 2" in found.what
 
 
+def test_work_due_after_the_next_kill_waits_on_the_next_restart() -> None:
+    # Idle at this restart; its next task fell due 8 s later, just after the next kill,
+    # and waited for the worker after that one: that restart's wait, not this one's.
+    h = history(
+        (KILLED - 3.0, E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED),
+        (KILLED - 2.9, E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
+        (RESTARTED + 8.0, E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED),
+        (RESTARTED + 12.0, E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
+    )
+    work = run_work(h, [], KILLED)
+    assert waited(work, RESTARTED, until=RESTARTED + 7.9) is None
+    found = waited(work, RESTARTED, until=RESTARTED + 8.1)
+    assert found is not None and round(found.seconds, 3) == 4.0
+
+
 def test_a_run_with_nothing_more_for_a_worker_has_no_wait() -> None:
     h = history(
         (KILLED - 3.0, E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED),
