@@ -64,6 +64,8 @@ class _Exchange:
     """The HTTP method."""
     path: str
     """The path, without a trailing slash: what `by_path` counts."""
+    request_id: str = ""
+    """The request-id header this exchange is answered with."""
     role: str | None = None
     """The part played (the system prompt's `ROLE:`), for Messages requests."""
     fault: Fault | None = None
@@ -238,7 +240,7 @@ class Simulator(ThreadedServer):
         request_id = self._request_id(raw)
         if path == "/" or path.startswith("/_sim"):
             return self._admin(method, path, raw, request_id)
-        ex = _Exchange(method, path)
+        ex = _Exchange(method, path, request_id)
         try:
             status, payload = await self._api(ex, raw)
         except ApiError as err:
@@ -278,6 +280,9 @@ class Simulator(ThreadedServer):
         if fault is not None and fault.status is not None:
             raise _fault_error(fault, self.faults)
         answer, ex.habits = brain.answer(body, self.habit_knobs)
+        # The API names every reply anew, a retry of the same request included; an id
+        # drawn from the body alone would make a cut attempt and its retry one reply.
+        answer["id"] = "msg_sim_" + ex.request_id.removeprefix("req_sim_")
         answer["usage"] = usage = self._cached_usage(body, answer["usage"])
         ex.answer = answer
         if self.limiter is not None:
