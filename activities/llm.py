@@ -191,6 +191,27 @@ async def _heartbeating(call: Awaitable[T], details: dict[str, Any]) -> T:
     return await beating(call, every_s=HEARTBEAT_EVERY_S, details=details)
 
 
+async def _mark_in_flight(details: dict[str, Any]) -> None:
+    """Put "this attempt's request is out" on the server before the request goes.
+
+    The beat alone is not enough: the worker's heartbeats are throttled and `beating`
+    sends none for a fast call, so a worker killed after a quick answer but before
+    its completion reached the server left no mark, and the retry paid for the
+    call again with no receipt saying so (tests/test_spool_crash.py). One awaited
+    heartbeat RPC per call makes the mark durable; the worker's own next beat
+    carries the same details, so no older beat can overwrite it.
+    """
+    activity.heartbeat(details)
+    info = activity.info()
+    if info.is_local:
+        return
+    try:
+        client = activity.client()
+    except RuntimeError:
+        return  # an ActivityEnvironment without a server: nothing to record on
+    await client.get_async_activity_handle(task_token=info.task_token).heartbeat(details)
+
+
 # A lease wait counts against the activity's 180 s start-to-close timeout
 # (workflows/_calls.py): past this, the attempt gives its place up and Temporal
 # retries it, rather than timing out mid-call.
@@ -346,10 +367,11 @@ class LlmActivities:
         cut: list[int],
     ) -> Any:
         """The API call, beating while it is in flight; a failure settles the lease first."""
+        in_flight = {"in_flight": attempt, "cut": cut}
         try:
+            await _mark_in_flight(in_flight)
             return await _heartbeating(
-                client.messages.with_raw_response.create(**kwargs),
-                {"in_flight": attempt, "cut": cut},
+                client.messages.with_raw_response.create(**kwargs), in_flight
             )
         except sdk().AnthropicError as err:
             # Answered, if only with an error: this attempt was not cut. The SDK sends

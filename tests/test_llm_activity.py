@@ -6,6 +6,7 @@ the simulator's request count, not from the SDK.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import http.server
 import threading
@@ -19,6 +20,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import Worker
 
+import activities.llm as llm_module
 from activities.llm import MALFORMED_ATTEMPTS, LlmActivities, _content
 from agentfleet.config import Settings
 from agentfleet.contracts.models import LlmRequest, LlmResponse, Message, ToolUseBlock
@@ -123,6 +125,38 @@ async def test_an_answer_slower_than_the_heartbeat_timeout_still_succeeds(
     assert isinstance(resp, LlmResponse)
     assert resp.attempt == 1
     assert private_sim.stats()["requests"] == 1
+
+
+async def test_the_in_flight_mark_is_on_the_server_before_the_answer_comes(
+    client: Client, settings: Settings, private_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker killed after a fast answer but before its completion reached the server
+    # must leave "attempt 1 was in flight" behind, or the retry's receipts cannot say
+    # that the call was paid for twice. No periodic beat runs here: only the mark can
+    # put these details on the server.
+    monkeypatch.setattr(llm_module, "HEARTBEAT_EVERY_S", 60.0)
+    private_sim.enqueue_faults([{"latency_ms": 2500}])
+    s = dataclasses.replace(settings, anthropic_base_url=private_sim.url)
+    llm = LlmActivities(s)
+    await asyncio.wrap_future(llm_module._warm_up())  # the import would beat, not the mark
+    async with Worker(
+        client, task_queue=s.task_queue, workflows=[LlmProbeWorkflow], activities=[llm.chat]
+    ):
+        handle = await client.start_workflow(
+            LlmProbeWorkflow.run, REQ, id=f"llm-{uuid.uuid4().hex[:8]}", task_queue=s.task_queue
+        )
+        marks: list[object] = []
+        for _ in range(40):
+            pending = (await handle.describe()).raw_description.pending_activities
+            if pending and pending[0].heartbeat_details.payloads:
+                marks = await client.data_converter.decode(pending[0].heartbeat_details.payloads)
+                break
+            await asyncio.sleep(0.05)
+        answered = private_sim.stats()["requests"]
+        resp = await handle.result()
+    assert marks == [{"in_flight": 1, "cut": []}]
+    assert answered == 0  # seen while the request was still out
+    assert resp.attempt == 1 and resp.cut_attempts == []
 
 
 class _HtmlEndpoint:
