@@ -23,6 +23,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._beat import beating
+from activities._cut import beat_details, cut_attempts
 from activities.governor import Governor, Ticket
 from agentfleet.config import SIM_API_KEY, Settings
 from agentfleet.contracts.activities import LLM_ACTIVITY
@@ -191,27 +192,6 @@ async def _heartbeating(call: Awaitable[T], details: dict[str, Any]) -> T:
     return await beating(call, every_s=HEARTBEAT_EVERY_S, details=details)
 
 
-async def _mark_in_flight(details: dict[str, Any]) -> None:
-    """Put "this attempt's request is out" on the server before the request goes.
-
-    The beat alone is not enough: the worker's heartbeats are throttled and `beating`
-    sends none for a fast call, so a worker killed after a quick answer but before
-    its completion reached the server left no mark, and the retry paid for the
-    call again with no receipt saying so (tests/test_spool_crash.py). One awaited
-    heartbeat RPC per call makes the mark durable; the worker's own next beat
-    carries the same details, so no older beat can overwrite it.
-    """
-    activity.heartbeat(details)
-    info = activity.info()
-    if info.is_local:
-        return
-    try:
-        client = activity.client()
-    except RuntimeError:
-        return  # an ActivityEnvironment without a server: nothing to record on
-    await client.get_async_activity_handle(task_token=info.task_token).heartbeat(details)
-
-
 # A lease wait counts against the activity's 180 s start-to-close timeout
 # (workflows/_calls.py): past this, the attempt gives its place up and Temporal
 # retries it, rather than timing out mid-call.
@@ -231,24 +211,6 @@ def estimate_input_tokens(kwargs: dict[str, Any]) -> int:
 def _lease_id(info: activity.Info) -> str:
     # Per attempt: a retry after a crash asks anew, and the dead attempt's lease expires.
     return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}/{info.attempt}"
-
-
-def cut_attempts() -> list[int]:
-    """Earlier attempts of this call that were beating, request out, when they ended.
-
-    An attempt that got an answer (or an API error) never leaves "in flight" behind
-    for an attempt after it: it beat only while no answer had come, and the
-    answer's classification below clears the mark.
-    """
-    details = activity.info().heartbeat_details
-    if not details or not isinstance(details[0], dict):
-        return []
-    last = details[0]
-    cut = [int(n) for n in last.get("cut") or [] if isinstance(n, int)]
-    in_flight = last.get("in_flight")
-    if isinstance(in_flight, int) and in_flight < activity.info().attempt:
-        cut.append(in_flight)
-    return sorted(set(cut))
 
 
 class LlmActivities:
@@ -298,11 +260,12 @@ class LlmActivities:
         attempt = activity.info().attempt
         messages = await self._transcript(req.transcript_ref) + list(req.messages)
         kwargs = self._request(req, messages)
-        cut = cut_attempts()
+        cut = await cut_attempts()
         # Beating already: on a fresh worker the first call may wait seconds for the
-        # anthropic import (sdk()), longer than the 3 s heartbeat timeout.
-        client = await _heartbeating(self._sdk_client(), {"in_flight": None, "cut": cut})
-        ticket, fallback_from = await self._lease(req, kwargs, call)
+        # anthropic import (sdk()), longer than the 2 s heartbeat timeout.
+        waiting = beat_details(attempt, cut, in_flight=False)
+        client = await _heartbeating(self._sdk_client(), waiting)
+        ticket, fallback_from = await self._lease(req, kwargs, call, waiting)
         raw = await self._create(client, kwargs, ticket, attempt=attempt, cut=cut)
         call.request_id(raw.headers.get("request-id"))
         try:
@@ -367,16 +330,15 @@ class LlmActivities:
         cut: list[int],
     ) -> Any:
         """The API call, beating while it is in flight; a failure settles the lease first."""
-        in_flight = {"in_flight": attempt, "cut": cut}
         try:
-            await _mark_in_flight(in_flight)
             return await _heartbeating(
-                client.messages.with_raw_response.create(**kwargs), in_flight
+                client.messages.with_raw_response.create(**kwargs),
+                beat_details(attempt, cut, in_flight=True),
             )
         except sdk().AnthropicError as err:
             # Answered, if only with an error: this attempt was not cut. The SDK sends
             # this last beat before the failure (it awaits a pending heartbeat first).
-            activity.heartbeat({"in_flight": None, "cut": cut})
+            activity.heartbeat(beat_details(attempt, cut, in_flight=False))
             await self._settle_failure(ticket, kwargs["model"], err)
             raise with_api_backoff(classify(err, self._key), attempt) from None
         except BaseException:
@@ -386,7 +348,7 @@ class LlmActivities:
     # --- the governor (activities/governor.py, agentfleet/governance) ---------
 
     async def _lease(
-        self, req: LlmRequest, kwargs: dict[str, Any], call: LlmCall
+        self, req: LlmRequest, kwargs: dict[str, Any], call: LlmCall, waiting: dict[str, Any]
     ) -> tuple[Ticket | None, str | None]:
         """Wait for this call's share of the model's limits; None: not governed.
 
@@ -410,7 +372,7 @@ class LlmActivities:
             limits=limits,
         )
         started = time.monotonic()
-        ticket = await self._acquire(lease, info.task_queue)
+        ticket = await self._acquire(lease, info.task_queue, waiting)
         grant = ticket.grant
         if grant.granted:
             call.governed(grant.lease_id, time.monotonic() - started, None)
@@ -427,7 +389,7 @@ class LlmActivities:
                 update={"lease_id": lease.lease_id + "/" + fallback, "model": fallback}
             )
             fb.limits = fb_limits
-            fb_ticket = await self._acquire(fb, info.task_queue)
+            fb_ticket = await self._acquire(fb, info.task_queue, waiting)
             if fb_ticket.grant.granted:
                 call.governed(fb_ticket.grant.lease_id, time.monotonic() - started, model)
                 return fb_ticket, model
@@ -446,15 +408,15 @@ class LlmActivities:
             next_retry_delay=wait,
         )
 
-    async def _acquire(self, lease: LeaseRequest, task_queue: str) -> Ticket:
+    async def _acquire(
+        self, lease: LeaseRequest, task_queue: str, waiting: dict[str, Any]
+    ) -> Ticket:
         """Wait (beating) for this call's lease, or give up after MAX_LEASE_WAIT_S."""
         # A call that stops waiting (timed out, cancelled) leaves the worker's line; the
         # block asked for it serves the next call, or goes back unused.
         wait = asyncio.ensure_future(self._governor.lease(lease, task_queue))
         try:
-            return await _heartbeating(
-                asyncio.wait_for(wait, MAX_LEASE_WAIT_S), {"in_flight": None, "cut": cut_attempts()}
-            )
+            return await _heartbeating(asyncio.wait_for(wait, MAX_LEASE_WAIT_S), waiting)
         except TimeoutError:
             raise ApplicationError(
                 f"waited {MAX_LEASE_WAIT_S:.0f} s for a lease on {lease.model}; trying again",

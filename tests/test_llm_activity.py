@@ -13,14 +13,15 @@ import threading
 import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import Worker
 
-import activities.llm as llm_module
 from activities.llm import MALFORMED_ATTEMPTS, LlmActivities, _content
 from agentfleet.config import Settings
 from agentfleet.contracts.models import LlmRequest, LlmResponse, Message, ToolUseBlock
@@ -86,6 +87,8 @@ async def test_529_overloaded_is_retried(
     _, resp = await _run(client, settings, private_sim)
     assert isinstance(resp, LlmResponse)
     assert resp.attempt == 3 and resp.simulated
+    # Both failed attempts were answered (with errors): neither may be billed as cut.
+    assert resp.cut_attempts == []
     stats = private_sim.stats()["by_status"]
     assert stats.get("529") == 1 and stats.get("500") == 1 and stats.get("200") == 1
 
@@ -127,36 +130,24 @@ async def test_an_answer_slower_than_the_heartbeat_timeout_still_succeeds(
     assert private_sim.stats()["requests"] == 1
 
 
-async def test_the_in_flight_mark_is_on_the_server_before_the_answer_comes(
+async def test_an_attempt_gone_silent_after_its_answer_is_receipted_as_cut(
     client: Client, settings: Settings, private_sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A worker killed after a fast answer but before its completion reached the server
-    # must leave "attempt 1 was in flight" behind, or the retry's receipts cannot say
-    # that the call was paid for twice. No periodic beat runs here: only the mark can
-    # put these details on the server.
-    monkeypatch.setattr(llm_module, "HEARTBEAT_EVERY_S", 60.0)
-    private_sim.enqueue_faults([{"latency_ms": 2500}])
-    s = dataclasses.replace(settings, anthropic_base_url=private_sim.url)
-    llm = LlmActivities(s)
-    await asyncio.wrap_future(llm_module._warm_up())  # the import would beat, not the mark
-    async with Worker(
-        client, task_queue=s.task_queue, workflows=[LlmProbeWorkflow], activities=[llm.chat]
-    ):
-        handle = await client.start_workflow(
-            LlmProbeWorkflow.run, REQ, id=f"llm-{uuid.uuid4().hex[:8]}", task_queue=s.task_queue
-        )
-        marks: list[object] = []
-        for _ in range(40):
-            pending = (await handle.describe()).raw_description.pending_activities
-            if pending and pending[0].heartbeat_details.payloads:
-                marks = await client.data_converter.decode(pending[0].heartbeat_details.payloads)
-                break
-            await asyncio.sleep(0.05)
-        answered = private_sim.stats()["requests"]
-        resp = await handle.result()
-    assert marks == [{"in_flight": 1, "cut": []}]
-    assert answered == 0  # seen while the request was still out
-    assert resp.attempt == 1 and resp.cut_attempts == []
+    # A worker killed between a fast answer and its completion sends nothing more: it
+    # never beat, so only the server's timeout tells. The retry pays again, and its
+    # receipts must say that the first call may have been paid for too.
+    real_settle = LlmActivities._settle
+
+    async def silent_after_the_answer(self: LlmActivities, ticket: Any, s: Any) -> None:
+        if activity.info().attempt == 1:
+            await asyncio.sleep(8)  # no beat: to the server, a dead worker
+        await real_settle(self, ticket, s)
+
+    monkeypatch.setattr(LlmActivities, "_settle", silent_after_the_answer)
+    _, resp = await _run(client, settings, private_sim)
+    assert isinstance(resp, LlmResponse)
+    assert resp.attempt == 2 and resp.cut_attempts == [1]
+    assert private_sim.stats()["requests"] == 2
 
 
 class _HtmlEndpoint:
