@@ -251,16 +251,23 @@ class LlmActivities:
     async def chat(self, req: LlmRequest) -> LlmResponse:
         """One turn of an agent: one `chat {model}` span and the LLM metrics per attempt."""
         with llm_call(req, simulated=self._simulated) as call:
-            resp = await self._chat(req, call)
+            cut = cut_attempts()
+            try:
+                resp = await self._chat(req, call, cut)
+            except Exception:
+                # Ended on its own terms, with an answer or with no request out: said, or
+                # the next attempt counts this one as possibly paid (activities/_cut.py).
+                # The SDK sends this beat before the failure.
+                activity.heartbeat(beat_details(activity.info().attempt, cut, in_flight=False))
+                raise
             call.response(resp)
             return resp
 
-    async def _chat(self, req: LlmRequest, call: LlmCall) -> LlmResponse:
+    async def _chat(self, req: LlmRequest, call: LlmCall, cut: list[int]) -> LlmResponse:
         """One attempt: the request, a lease from the governor, the API call, the answer."""
         attempt = activity.info().attempt
         messages = await self._transcript(req.transcript_ref) + list(req.messages)
         kwargs = self._request(req, messages)
-        cut = await cut_attempts()
         # Beating already: on a fresh worker the first call may wait seconds for the
         # anthropic import (sdk()), longer than the 2 s heartbeat timeout.
         waiting = beat_details(attempt, cut, in_flight=False)
@@ -336,9 +343,7 @@ class LlmActivities:
                 beat_details(attempt, cut, in_flight=True),
             )
         except sdk().AnthropicError as err:
-            # Answered, if only with an error: this attempt was not cut. The SDK sends
-            # this last beat before the failure (it awaits a pending heartbeat first).
-            activity.heartbeat(beat_details(attempt, cut, in_flight=False))
+            # Answered, if only with an error: not cut (`chat` says so as it fails).
             await self._settle_failure(ticket, kwargs["model"], err)
             raise with_api_backoff(classify(err, self._key), attempt) from None
         except BaseException:
