@@ -269,9 +269,8 @@ class ChaosAnalysis:
         async def times(w: WorkflowExecution) -> list[float]:
             return progress_times(await history_of(w))
 
-        kills = [r.killed_at for r in self.restarts]
         for i, r in enumerate(self.restarts):
-            until = kills[i + 1] if i + 1 < len(kills) else None
+            until = self.restarts[i + 1].killed_at if i + 1 < len(self.restarts) else None
             r.near_server_restart = any(abs(s - r.killed_at) < 15 for s in self.server_restarts)
             in_flight = []
             for w in runs:
