@@ -2,7 +2,10 @@
 
 An attempt beats what it is doing, `{"attempt": n, "in_flight": n | None, "cut": [...]}`,
 while something is slow (`beating`), and once more when it fails on its own terms (an
-API error, a malformed reply, no lease). A fast call that succeeds sends no beat at all.
+API error, a malformed reply, no lease). A request that failed with no answer after it may
+have reached the API (a read timeout, a dropped connection) says in that last beat that it
+is still in flight, so the next attempt counts it cut. A fast call that succeeds sends no
+beat at all.
 That is on purpose: one recorded heartbeat makes the server put off the retry after a
 crash by most of a second (2.9 s from an attempt's start to its retry with no beat,
 3.6-3.7 s with one, on the dev server), which is the recovery figure of issue #18.

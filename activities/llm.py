@@ -167,6 +167,28 @@ def classify(err: Exception, secret: str | None) -> ApplicationError:
     return ApplicationError(_redact(f"{type(err).__name__}: {err}", secret), type="LlmError")
 
 
+# httpx2's failures that come before any byte of the request is written: the API never
+# saw these calls. Named, not imported, so this module does not import the SDK's stack.
+_NEVER_SENT = frozenset(
+    {"ConnectError", "ConnectTimeout", "PoolTimeout", "UnsupportedProtocol", "ProxyError"}
+)
+
+
+def may_have_been_delivered(err: BaseException) -> bool:
+    """Whether a request that failed with `err` may have reached the API unanswered.
+
+    A status reply is an answer (the API does not bill a 429, 529 or 5xx). A connection
+    failure is unanswered unless it came before the request went out: a read timeout or
+    a connection dropped mid-reply may leave a call the API ran and bills for.
+    """
+    if not isinstance(err, sdk().APIConnectionError):
+        return False
+    cause = err.__cause__
+    if cause is None:
+        return True
+    return not {c.__name__ for c in type(cause).__mro__} & _NEVER_SENT
+
+
 def _error_message(err: anthropic.APIStatusError) -> str:
     body = err.body
     if isinstance(body, dict):
@@ -228,6 +250,7 @@ class LlmActivities:
         self._simulated = settings.uses_simulator
         self._base_url = settings.anthropic_base_url
         self._prompt_cache = settings.prompt_cache
+        self._timeout_s = settings.llm_timeout_s
         self._client: anthropic.AsyncAnthropic | None = None
         _warm_up()
 
@@ -239,7 +262,7 @@ class LlmActivities:
                 api_key=self._key or SIM_API_KEY,
                 base_url=self._base_url,
                 max_retries=0,
-                timeout=120.0,
+                timeout=self._timeout_s,
                 # The SDK's own span would be a second `chat` span per attempt, and its env
                 # vars could put prompts on it: our `chat` span (agentfleet/telemetry) is
                 # the one.
@@ -255,10 +278,12 @@ class LlmActivities:
             try:
                 resp = await self._chat(req, call, cut)
             except Exception:
-                # Ended on its own terms, with an answer or with no request out: said, or
-                # the next attempt counts this one as possibly paid (activities/_cut.py).
+                # Ended on its own terms: said, or the next attempt counts this one as
+                # possibly paid (activities/_cut.py). A request that got no answer back is
+                # said to be still in flight, which is how the next attempt reads it.
                 # The SDK sends this beat before the failure.
-                activity.heartbeat(beat_details(activity.info().attempt, cut, in_flight=False))
+                details = beat_details(activity.info().attempt, cut, in_flight=call.unanswered)
+                activity.heartbeat(details)
                 raise
             call.response(resp)
             return resp
@@ -273,7 +298,7 @@ class LlmActivities:
         waiting = beat_details(attempt, cut, in_flight=False)
         client = await _heartbeating(self._sdk_client(), waiting)
         ticket, fallback_from = await self._lease(req, kwargs, call, waiting)
-        raw = await self._create(client, kwargs, ticket, attempt=attempt, cut=cut)
+        raw = await self._create(client, kwargs, ticket, call, cut=cut)
         call.request_id(raw.headers.get("request-id"))
         try:
             msg = await raw.parse()
@@ -332,18 +357,22 @@ class LlmActivities:
         client: Any,
         kwargs: dict[str, Any],
         ticket: Ticket | None,
+        call: LlmCall,
         *,
-        attempt: int,
         cut: list[int],
     ) -> Any:
         """The API call, beating while it is in flight; a failure settles the lease first."""
+        attempt = call.attempt
         try:
             return await _heartbeating(
                 client.messages.with_raw_response.create(**kwargs),
                 beat_details(attempt, cut, in_flight=True),
             )
         except sdk().AnthropicError as err:
-            # Answered, if only with an error: not cut (`chat` says so as it fails).
+            # Answered, if only with an error, is not cut; a request that may have reached
+            # the API with no answer back is (`chat` says which as it fails).
+            if may_have_been_delivered(err):
+                call.went_unanswered()
             await self._settle_failure(ticket, kwargs["model"], err)
             raise with_api_backoff(classify(err, self._key), attempt) from None
         except BaseException:

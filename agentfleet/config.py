@@ -74,6 +74,13 @@ class Settings:
 
     AGENTFLEET_SHUTDOWN_GRACE_S; worker.py explains the default.
     """
+    llm_timeout_s: float = 120.0
+    """How long one LLM request may take before the client gives up on it.
+
+    AGENTFLEET_LLM_TIMEOUT_S. It stays under the call's 180 s start-to-close timeout
+    (workflows/_calls.py), so a request that hangs fails as a timeout, is receipted as
+    possibly billed, and is retried, instead of taking the whole attempt with it.
+    """
 
     @property
     def ledger_url(self) -> str:
@@ -141,6 +148,14 @@ class Settings:
                 default=10.0,
                 low=0.0,
                 high=3600.0,
+                wording=_SECONDS_WORDING,
+            ),
+            llm_timeout_s=env_number(
+                e,
+                "AGENTFLEET_LLM_TIMEOUT_S",
+                default=120.0,
+                low=1.0,
+                high=170.0,
                 wording=_SECONDS_WORDING,
             ),
         )

@@ -22,7 +22,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import Worker
 
-from activities.llm import MALFORMED_ATTEMPTS, LlmActivities, _content
+from activities.llm import MALFORMED_ATTEMPTS, LlmActivities, _content, may_have_been_delivered
 from agentfleet.config import Settings
 from agentfleet.contracts.models import LlmRequest, LlmResponse, Message, ToolUseBlock
 from agentfleet.sim import Simulator
@@ -42,8 +42,10 @@ def private_sim() -> Iterator[Simulator]:
         yield s
 
 
-async def _run(client: Client, settings: Settings, sim: Simulator, secret: str | None = None):
-    s = dataclasses.replace(settings, anthropic_base_url=sim.url, anthropic_api_key=secret)
+async def _run(
+    client: Client, settings: Settings, sim: Simulator, secret: str | None = None, **more: Any
+):
+    s = dataclasses.replace(settings, anthropic_base_url=sim.url, anthropic_api_key=secret, **more)
     llm = LlmActivities(s)
     async with Worker(
         client, task_queue=s.task_queue, workflows=[LlmProbeWorkflow], activities=[llm.chat]
@@ -150,6 +152,59 @@ async def test_an_attempt_gone_silent_after_its_answer_is_receipted_as_cut(
     assert private_sim.stats()["requests"] == 2
 
 
+async def test_a_request_that_timed_out_unanswered_is_receipted_as_cut(
+    client: Client, settings: Settings, private_sim: Simulator
+) -> None:
+    # The request reached the endpoint, which answered after the client gave up: the API
+    # may bill such a call, so the retry's receipts must say the first one may be paid.
+    private_sim.enqueue_faults([{"latency_ms": 2500}])
+    _, resp = await _run(client, settings, private_sim, llm_timeout_s=1.0)
+    assert isinstance(resp, LlmResponse)
+    assert resp.attempt == 2 and resp.cut_attempts == [1]
+    # The endpoint counts a request as it answers, and the first one answers late.
+    for _ in range(50):
+        if private_sim.stats()["requests"] >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert private_sim.stats()["requests"] == 2
+
+
+def _connection_error(cause: Exception, *, timeout: bool = False) -> Exception:
+    import anthropic
+    import httpx2 as httpx
+
+    request = httpx.Request("POST", "http://127.0.0.1:9/v1/messages")
+    kind = anthropic.APITimeoutError if timeout else anthropic.APIConnectionError
+    err = kind(request=request)
+    err.__cause__ = cause
+    return err
+
+
+def test_only_a_request_that_never_left_is_known_not_to_be_billed() -> None:
+    import anthropic
+    import httpx2 as httpx
+
+    never_left = [
+        _connection_error(httpx.ConnectError("refused")),
+        _connection_error(httpx.ConnectTimeout("slow handshake"), timeout=True),
+        _connection_error(httpx.PoolTimeout("no free connection"), timeout=True),
+    ]
+    maybe_delivered = [
+        _connection_error(httpx.ReadTimeout("no reply"), timeout=True),
+        _connection_error(httpx.ReadError("reset mid-reply")),
+        _connection_error(httpx.RemoteProtocolError("closed without a reply")),
+        _connection_error(httpx.WriteError("broken pipe")),
+    ]
+    answered = anthropic.RateLimitError(
+        "busy",
+        response=httpx.Response(429, request=httpx.Request("POST", "http://x/v1/messages")),
+        body=None,
+    )
+    assert [may_have_been_delivered(e) for e in never_left] == [False, False, False]
+    assert [may_have_been_delivered(e) for e in maybe_delivered] == [True] * 4
+    assert not may_have_been_delivered(answered)
+
+
 class _HtmlEndpoint:
     """An endpoint that answers every call with 200 and an HTML page, as a bad proxy does."""
 
@@ -240,3 +295,13 @@ def test_calls_waiting_for_the_sdk_import_leave_the_loops_threads_free(
         assert all(type(c).__name__ == "AsyncAnthropic" for c in clients)
 
     asyncio.run(body())
+
+
+def test_the_request_timeout_is_read_from_the_environment_and_checked(tmp_path: Any) -> None:
+    home = {"AGENTFLEET_HOME": str(tmp_path)}
+    assert Settings.from_env(home).llm_timeout_s == 120.0
+    assert Settings.from_env({**home, "AGENTFLEET_LLM_TIMEOUT_S": "45"}).llm_timeout_s == 45.0
+    # Past the call's 180 s start-to-close, the activity would time out before the request.
+    for bad in ("soon", "0", "600"):
+        with pytest.raises(ValueError, match="AGENTFLEET_LLM_TIMEOUT_S"):
+            Settings.from_env({**home, "AGENTFLEET_LLM_TIMEOUT_S": bad})

@@ -104,6 +104,12 @@ class LlmCall:
         self.span = span
         self.req = req
         self.attempt = attempt
+        self.unanswered = False
+
+    def went_unanswered(self) -> None:
+        """The request may have reached the API, but no answer came back: maybe billed."""
+        self.unanswered = True
+        self.span.set_attributes({tn.AF_MAYBE_BILLED: True})
 
     def request_id(self, value: str | None) -> None:
         """The provider's request id, for finding the call in Anthropic's logs."""

@@ -106,6 +106,9 @@ AF_FORECAST_USD = "agentfleet.forecast.usd"
 AF_FALLBACK_FROM = "agentfleet.fallback.from_model"
 AF_GOVERNOR_WAIT_S = "agentfleet.governor.wait_s"
 AF_LEASE_ID = "agentfleet.governor.lease_id"
+# An attempt whose request may have reached the API with no answer back (a read timeout,
+# a dropped connection): the API may bill it, and the retry's receipts mark it cut.
+AF_MAYBE_BILLED = "agentfleet.llm.maybe_billed"
 # The completion check on an invoke_agent span (models.Verification).
 AF_VERIFY_PASSED = "agentfleet.verification.passed"
 AF_VERIFY_MODE = "agentfleet.verification.mode"
