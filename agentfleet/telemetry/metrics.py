@@ -9,7 +9,7 @@ from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
-from temporalio.runtime import BufferedMetricUpdate, MetricBuffer
+from temporalio.runtime import BufferedMetric, BufferedMetricUpdate, MetricBuffer
 
 from agentfleet.telemetry.counters import PREFIX, CounterStore, generation
 
@@ -17,6 +17,45 @@ log = logging.getLogger("agentfleet.telemetry")
 
 
 # --------------------------------------------------------------------------- metrics
+
+
+class Folded:
+    """One series' updates of one drain, folded: shaped as a `BufferedMetricUpdate`."""
+
+    __slots__ = ("attributes", "metric", "value")
+
+    def __init__(self, metric: BufferedMetric, attributes: Any, value: float) -> None:
+        self.metric, self.attributes, self.value = metric, attributes, value
+
+
+def fold(updates: Sequence[BufferedMetricUpdate]) -> list[Folded]:
+    """The updates of one drain with what the instruments would not keep folded away.
+
+    A gauge keeps the last value of each series, and a counter's increments add up, so
+    one update per series says the same; a histogram keeps every value. The SDK refreshes
+    its slot gauges at every task (about a third of a worker's updates), and each update
+    costs a dict and an instrument call. A series is the same metric object and the same
+    attributes object (the buffer reuses both, see temporalio.runtime); the folded entries
+    hold on to them, so no other object can take their ids while the fold runs.
+    """
+    out: list[Folded] = []
+    series: dict[tuple[int, int], Folded] = {}
+    for u in updates:
+        metric, attributes = u.metric, u.attributes
+        kind = int(metric.kind)
+        if kind == 2:
+            out.append(Folded(metric, attributes, u.value))
+            continue
+        key = (id(metric), id(attributes))
+        entry = series.get(key)
+        if entry is None:
+            entry = series[key] = Folded(metric, attributes, u.value)
+            out.append(entry)
+        elif kind == 1:
+            entry.value = u.value
+        else:
+            entry.value += u.value
+    return out
 
 
 class MetricDrain:
@@ -73,10 +112,11 @@ class MetricDrain:
             except Exception:
                 log.exception("cannot read the SDK metric buffer")
                 return
+            folded = fold(updates)
             if self._store is not None:
-                self._persist(updates)
+                self._persist(folded)
             self._persisted = max(self._persisted, seen)
-            for update in updates:
+            for update in folded:
                 try:
                     self._apply(update)
                 except Exception:
@@ -92,7 +132,7 @@ class MetricDrain:
         if generation() != self._persisted:
             self.drain()
 
-    def _persist(self, updates: Sequence[BufferedMetricUpdate]) -> None:
+    def _persist(self, updates: Sequence[Folded]) -> None:
         increments = [
             (
                 u.metric.name,
@@ -145,7 +185,7 @@ class MetricDrain:
         if self._store is not None:
             self._store.close()
 
-    def _apply(self, update: BufferedMetricUpdate) -> None:
+    def _apply(self, update: Folded) -> None:
         metric = update.metric
         self.names.add(metric.name)
         attrs = dict(update.attributes)
