@@ -49,16 +49,18 @@ async def connect(
     return await Client.connect(**config, data_converter=converter, plugins=list(plugins), **kwargs)
 
 
-async def connect_traced(settings: Settings, telemetry: Telemetry) -> Client:
+async def connect_traced(
+    settings: Settings, telemetry: Telemetry, more: Sequence[Plugin] = ()
+) -> Client:
     """The client a worker runs on, traced and metered.
 
     `telemetry`'s plugins trace it, its runtime carries the SDK and fleet
-    metrics, and it offloads to the settings' blob store.
+    metrics, and it offloads to the settings' blob store; `more` plugins follow.
     """
     return await connect(
         settings.temporal_address,
         settings.temporal_namespace,
         blob_root=settings.blobs,
-        plugins=telemetry.plugins,
+        plugins=[*telemetry.plugins, *more],
         runtime=telemetry.runtime,
     )

@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from agentfleet.client import connect_traced
 from agentfleet.config import Settings
 from agentfleet.deploy.versioning import adopt_if_unset
+from agentfleet.held_attempts import AttemptJournal, end_orphans, journal_plugin
 from agentfleet.mcp import McpHub, hub_for
 from agentfleet.telemetry import Telemetry, setup_telemetry
 
@@ -43,8 +44,13 @@ async def serve(
     # Tracing and metrics from the OTel env vars (agentfleet/telemetry/): the plugins
     # trace workflows and activities, the runtime carries the SDK and fleet metrics.
     telemetry = setup_telemetry(settings)
+    # The attempts this process runs, where a successor finds them if it dies; the ones
+    # a dead predecessor left are ended as soon as the client is up (held_attempts.py).
+    journal = AttemptJournal.claim(settings.home)
+    orphans: asyncio.Task[int] | None = None
     try:
-        client = await connect_traced(settings, telemetry)
+        client = await connect_traced(settings, telemetry, [journal_plugin(journal)])
+        orphans = asyncio.create_task(end_orphans(client, journal))
         worker = build(client, settings)
         stop = _stop_on_signals()
         _log_start(settings, telemetry)
@@ -56,6 +62,9 @@ async def serve(
             adopt.cancel()
             log.info("shutting down: draining in-flight work")
     finally:
+        if orphans is not None and not orphans.done():
+            orphans.cancel()  # still listed: a successor, or the server's timeout, ends them
+        journal.close()
         await hub.close()
         # After the drain: the last activities' and workflows' spans and the final
         # metric values are exported before the process exits.
