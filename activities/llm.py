@@ -33,6 +33,7 @@ from agentfleet.contracts.models import (
     LlmResponse,
     Message,
     TextBlock,
+    ToolSpec,
     ToolUseBlock,
 )
 from agentfleet.delegation.caching import add_breakpoints
@@ -45,6 +46,7 @@ from agentfleet.governance.models import (
 )
 from agentfleet.mcp import resolve_tool
 from agentfleet.payloads.blobstore import BlobMissing, BlobStore, LocalBlobStore
+from agentfleet.sandbox import TOOLS_BY_NAME
 from agentfleet.telemetry import LlmCall, llm_call
 from agentfleet.telemetry import names as tn
 from agentfleet.telemetry.activity import count_event
@@ -224,10 +226,35 @@ def estimate_input_tokens(kwargs: dict[str, Any]) -> int:
     """A deliberately high guess (3 characters a token): the settle returns the excess."""
     chars = sum(
         len(json.dumps(kwargs.get(k), ensure_ascii=False))
-        for k in ("system", "messages", "tools")
+        for k in ("system", "messages")
         if kwargs.get(k) is not None
     )
+    chars += sum(_tool_chars(t) for t in kwargs.get("tools") or ())
     return max(1, chars // 3)
+
+
+# The file tools' specs are constants, sent with every turn of every agent: each is
+# dumped (and measured) once. A request gets a shallow copy of the dump, because the
+# prompt-cache breakpoint is set on the last tool in place.
+_FILE_TOOLS: dict[str, tuple[dict[str, Any], int]] = {}
+
+
+def _tool_json(spec: ToolSpec) -> dict[str, Any]:
+    if TOOLS_BY_NAME.get(spec.name) is not spec:
+        return spec.model_dump(mode="json")
+    known = _FILE_TOOLS.get(spec.name)
+    if known is None:
+        dumped = spec.model_dump(mode="json")
+        known = _FILE_TOOLS[spec.name] = (dumped, len(json.dumps(dumped, ensure_ascii=False)))
+    return dict(known[0])
+
+
+def _tool_chars(tool: Any) -> int:
+    known = _FILE_TOOLS.get(tool.get("name", "")) if isinstance(tool, dict) else None
+    if known is None or known[0]["input_schema"] is not tool.get("input_schema"):
+        return len(json.dumps(tool, ensure_ascii=False))
+    extra = {k: v for k, v in tool.items() if k not in known[0]}  # a cache breakpoint
+    return known[1] + (len(json.dumps(extra, ensure_ascii=False)) if extra else 0)
 
 
 def _lease_id(info: activity.Info) -> str:
@@ -345,7 +372,7 @@ class LlmActivities:
                 )
             tools.append(spec)
         if tools:
-            kwargs["tools"] = [t.model_dump(mode="json") for t in tools]
+            kwargs["tools"] = [_tool_json(t) for t in tools]
             if req.tool_choice is not None:
                 kwargs["tool_choice"] = req.tool_choice
         if self._prompt_cache:

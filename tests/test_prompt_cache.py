@@ -428,3 +428,31 @@ def test_caching_is_on_by_default_and_an_env_switch_turns_it_off(tmp_path: Path)
         assert Settings.from_env({**home, "AGENTFLEET_PROMPT_CACHE": off}).prompt_cache is False
     with pytest.raises(ValueError, match="AGENTFLEET_PROMPT_CACHE"):
         Settings.from_env({**home, "AGENTFLEET_PROMPT_CACHE": "maybe"})
+
+
+def test_the_file_tools_dumped_once_carry_no_breakpoint_into_the_next_request(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from activities.llm import LlmActivities, estimate_input_tokens
+    from agentfleet.contracts.models import LlmRequest, Message
+
+    llm = LlmActivities(Settings(home=tmp_path, anthropic_base_url="http://127.0.0.1:9"))
+    req = LlmRequest(
+        model=DEFAULT_MODEL,
+        system="ROLE: subagent\nDo the task.",
+        messages=[Message.user_text("Sort the inbox.")],
+        max_tokens=256,
+        tool_names=["list_files", "read_file", "write_file"],
+    )
+    first = llm._request(req, list(req.messages))
+    second = llm._request(req, list(req.messages))
+    # The breakpoint goes on the last tool of each request, never on the shared dump.
+    for kwargs in (first, second):
+        assert [("cache_control" in t) for t in kwargs["tools"]] == [False, False, True]
+    assert first["tools"][-1] is not second["tools"][-1]
+    # The estimate still counts every character sent, breakpoint included, 3 to a token.
+    sent = sum(len(json.dumps(first[k], ensure_ascii=False)) for k in ("system", "messages"))
+    sent += sum(len(json.dumps(t, ensure_ascii=False)) for t in first["tools"])
+    assert estimate_input_tokens(first) == sent // 3
