@@ -33,8 +33,9 @@ class _Buffer:
 
 def _points(reader: InMemoryMetricReader) -> dict[tuple[str, tuple[tuple[str, Any], ...]], Any]:
     data = reader.get_metrics_data()
-    assert data is not None
-    out = {}
+    out: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
+    if data is None:  # no instrument has anything yet
+        return out
     for rm in data.resource_metrics:
         for sm in rm.scope_metrics:
             for m in sm.metrics:
@@ -102,3 +103,33 @@ def test_a_folded_drain_exports_what_every_update_one_by_one_would() -> None:
     assert after_first[lat_a] == (2, 20.0)
     assert after_second[calls_a] == 5 and after_second[slots_a] == 2
     assert after_second[lat_b] == (1, 1.0) and after_second[lat_a] == (2, 20.0)
+
+
+def test_a_checkpoint_persists_fleet_counters_at_once_and_leaves_the_export_to_the_drain(
+    tmp_path: Any,
+) -> None:
+    from agentfleet.telemetry.counters import CounterStore, counted
+
+    started, slots = _metric("agentfleet_tasks_started", COUNTER), _metric("slots", GAUGE)
+    q = {"task_queue": "q"}
+    batches = [
+        [_update(started, q, 1), _update(slots, q, 9)],
+        [_update(started, q, 2), _update(slots, q, 8)],
+        [_update(slots, q, 7)],
+    ]
+    reader = InMemoryMetricReader()
+    store = CounterStore(tmp_path)
+    drain = MetricDrain(_Buffer(*batches), MeterProvider(metric_readers=[reader]), 3600, store)
+    try:
+        for _ in range(2):
+            counted()  # a fleet counter was recorded: the checkpoint must run
+            drain.checkpoint()
+        # On disk before the completion goes back; not yet handed to the exporter.
+        assert [(s.name, s.value) for s in store.series()] == [("agentfleet_tasks_started", 3)]
+        assert _points(reader) == {}
+        drain.drain()
+        points = _points(reader)
+    finally:
+        drain.stop()
+    assert points[("agentfleet_tasks_started", (("task_queue", "q"),))] == 3
+    assert points[("slots", (("task_queue", "q"),))] == 7

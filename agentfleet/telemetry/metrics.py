@@ -70,8 +70,8 @@ class MetricDrain:
 
     With a `store` (counters.py), the fleet counters are durable: each drain writes the new
     totals to disk before the exporter can see them, and the instruments start from the totals
-    the slot's previous owner left. `drain()` is also the checkpoint that the durable-spans
-    plugin runs before Temporal hears that work is done.
+    the slot's previous owner left. `checkpoint()`, which the durable-spans plugin runs before
+    Temporal hears that work is done, persists them without waiting for the next drain.
     """
 
     def __init__(
@@ -92,6 +92,7 @@ class MetricDrain:
         self.names: set[str] = set()
         self._store = store
         self._persisted = -1  # the counters.generation() that the last drain covered
+        self._taken: list[Folded] = []  # taken by checkpoints, not yet in the instruments
         if store is not None:
             for series in store.series():
                 counter = self._instrument(series.name, 0, series.unit, series.description)
@@ -106,17 +107,10 @@ class MetricDrain:
     def drain(self) -> None:
         """Move the Runtime's buffered metric updates into the OTel instruments (and the store)."""
         with self._drain_lock:
-            seen = generation()
-            try:
-                updates = self._buffer.retrieve_updates()
-            except Exception:
-                log.exception("cannot read the SDK metric buffer")
-                return
-            folded = fold(updates)
-            if self._store is not None:
-                self._persist(folded)
-            self._persisted = max(self._persisted, seen)
-            for update in folded:
+            # What checkpoints took since the last drain, and what came after: folded
+            # together, a second of slot gauges and counter increments is a few calls.
+            taken, self._taken = [*self._taken, *self._take()], []
+            for update in fold(taken):
                 try:
                     self._apply(update)
                 except Exception:
@@ -127,10 +121,28 @@ class MetricDrain:
 
         Skipped when no fleet counter was recorded since the last drain finished: a thread's
         own recordings come before its checkpoint, and `_persisted` moves only once a drain
-        that saw them has written them.
+        that saw them has written them. The updates it takes reach the instruments at the
+        next drain, within the drain interval, as the ones it did not take would have: the
+        exporter reads them no sooner, and the activation or activity waiting on this
+        checkpoint does not pay for them.
         """
         if generation() != self._persisted:
-            self.drain()
+            with self._drain_lock:
+                self._taken.extend(self._take())
+
+    def _take(self) -> list[Folded]:
+        """The buffer's updates, folded, with the fleet counters among them persisted."""
+        seen = generation()
+        try:
+            updates = self._buffer.retrieve_updates()
+        except Exception:
+            log.exception("cannot read the SDK metric buffer")
+            return []
+        folded = fold(updates)
+        if self._store is not None:
+            self._persist(folded)
+        self._persisted = max(self._persisted, seen)
+        return folded
 
     def _persist(self, updates: Sequence[Folded]) -> None:
         increments = [
