@@ -36,9 +36,10 @@ class HeldProbeWorkflow:
             marker,
             result_type=int,
             start_to_close_timeout=timedelta(minutes=5),
-            # Far longer than the test waits: only the successor can end the dead attempt.
+            # Both far longer than the test waits: only the successor can end the dead
+            # attempt, and only the retry delay its failure names can bring the retry soon.
             heartbeat_timeout=timedelta(seconds=60),
-            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100)),
+            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=60)),
         )
 
 

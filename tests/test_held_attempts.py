@@ -117,8 +117,8 @@ async def test_a_restarted_worker_ends_the_dead_workers_attempt_at_once(
         first.kill()
         first.wait(10)
         second = _worker(tmp_path, devserver, task_queue, log)
-        # The activity's heartbeat timeout is 60 s: well inside it, only the successor
-        # ending the dead attempt can have the retry run.
+        # The activity's heartbeat timeout and first retry interval are 60 s: well inside
+        # them, only the successor ending the dead attempt can have the retry run.
         attempt = await asyncio.wait_for(handle.result(), timeout=30)
     finally:
         for proc in (first, second):
