@@ -187,6 +187,10 @@ class AgentSpan:
         self.span.add_event(name, values, timestamp=workflow.time_ns())
 
     def _close(self, exc: BaseException | None) -> None:
+        if isinstance(exc, GeneratorExit):
+            # The run's coroutine is being torn down, maybe by the garbage collector after
+            # its worker stopped, outside the workflow's event loop: nothing ended here.
+            return
         if _replaying():
             # A replay (or a cache eviction, which counts as one) ends and counts nothing:
             # the worker that runs the workflow's last task does, once.
