@@ -26,6 +26,7 @@ import base64
 import logging
 import os
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,7 @@ class AttemptJournal:
         self._open: dict[bytes, None] = dict.fromkeys(self.orphans)
         self._fd = -1
         self._size = 0
+        self._failing = False
         self._rewrite()
 
     @classmethod
@@ -104,15 +106,28 @@ class AttemptJournal:
         """An attempt this process now runs."""
         with self._lock:
             self._open[token] = None
-            self._append(b"+", token)
+            self._write(lambda: self._append(b"+", token))
 
     def ended(self, token: bytes) -> None:
         """An attempt that is over, one way or another: its successor must leave it be."""
         with self._lock:
             if self._open.pop(token, ()) is None:
-                self._append(b"-", token)
+                self._write(lambda: self._append(b"-", token))
                 if self._size > self._rotate_bytes:
-                    self._rewrite()
+                    self._write(self._rewrite)
+
+    def _write(self, step: Callable[[], None]) -> None:
+        # A journal that cannot be written (a full disk) must not fail the activity it
+        # records: an attempt it misses is left to the server's timeout, and one it fails
+        # to cross off is answered NotFound when a successor tries to end it.
+        try:
+            step()
+        except OSError as err:
+            if not self._failing:
+                log.warning("cannot write the journal of held attempts in %s: %s", self._path, err)
+            self._failing = True
+        else:
+            self._failing = False
 
     def held(self) -> list[bytes]:
         """The attempts still open, orphans included."""

@@ -135,3 +135,16 @@ async def test_a_restarted_worker_ends_the_dead_workers_attempt_at_once(
     lost = started[0].last_failure
     assert lost.application_failure_info.type == "WorkerLost", json.dumps(str(lost))
     assert "ended 1 of 1 activity attempts held by the dead worker" in log.read_text()
+
+
+def test_a_journal_that_cannot_be_written_never_fails_the_attempt(tmp_path: Path) -> None:
+    journal = AttemptJournal.claim(tmp_path)
+    os.close(journal._fd)
+    # Every write now fails, as on a full disk or a volume gone read-only.
+    journal._fd = os.open(os.devnull, os.O_RDONLY)
+    try:
+        journal.started(b"attempt")  # the activity goes on; the server's timeout covers it
+        journal.ended(b"attempt")
+        assert journal.held() == []
+    finally:
+        journal.close()
